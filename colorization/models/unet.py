@@ -1,0 +1,88 @@
+"""The thesis U-Net (Table 1): L (N, 1, H, W) in [0, 1] -> ab (N, 2, H, W) in [-1, 1].
+
+One 3x3 convolution per level, 32 -> 512 filters, transposed-convolution upsampling with skip
+concatenation, a tanh head: 4,711,714 parameters at the default width. `width` scales every level so
+tests can use tiny models. `head="bins"` swaps the 2-channel tanh for logits over quantized ab cells
+(Zhang et al. 2016); its forward pass still returns ab in [-1, 1] (the annealed mean), so inference code
+does not care which head a checkpoint has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from colorization.color import AB_SCALE, ab_bin_centers
+
+
+@dataclass
+class UNetConfig:
+    width: int = 32  # filters of the first level; level i has width * 2**i
+    depth: int = 4  # number of 2x down-samplings (the thesis: 4, so 224 -> 14 at the bottleneck)
+    head: str = "tanh"  # "tanh": ab regression (thesis) | "bins": classification over quantized ab
+    bin_grid: float = 10.0  # ab cell size for head="bins"
+    temperature: float = 0.38  # annealed-mean temperature for head="bins" (Zhang et al. use 0.38)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    def __init__(self, config: UNetConfig | None = None):
+        super().__init__()
+        self.config = config = config or UNetConfig()
+        if config.head not in ("tanh", "bins"):
+            raise ValueError(f"unknown U-Net head {config.head!r}; known: 'tanh', 'bins'")
+        widths = [config.width * 2**i for i in range(config.depth + 1)]
+        self.down = nn.ModuleList([_conv(1, widths[0])])
+        self.down.extend(_conv(widths[i - 1], widths[i]) for i in range(1, config.depth + 1))
+        self.pool = nn.MaxPool2d(2)
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for i in range(config.depth, 0, -1):
+            self.up.append(nn.ConvTranspose2d(widths[i], widths[i - 1], 3, stride=2, padding=1, output_padding=1))
+            self.merge.append(_conv(2 * widths[i - 1], widths[i - 1]))
+        self.refine = _conv(widths[0], widths[0])
+        if config.head == "tanh":
+            self.head = nn.Conv2d(widths[0], 2, 1)
+        else:
+            centers = torch.from_numpy(ab_bin_centers(config.bin_grid)) / AB_SCALE
+            self.register_buffer("bin_centers", centers, persistent=False)
+            self.head = nn.Conv2d(widths[0], len(centers), 1)
+
+    @property
+    def multiple(self) -> int:
+        """Input height and width must be multiples of this."""
+        return 2**self.config.depth
+
+    def features(self, L: torch.Tensor) -> torch.Tensor:
+        skips = []
+        x = L
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else self.pool(x))
+            skips.append(x)
+        skips.pop()  # the bottleneck output is x itself
+        for up, merge in zip(self.up, self.merge, strict=True):
+            x = merge(torch.cat([up(x), skips.pop()], dim=1))
+        return self.refine(x)
+
+    def logits(self, L: torch.Tensor) -> torch.Tensor:
+        """Raw head output: (N, 2, H, W) pre-tanh, or (N, K, H, W) bin logits."""
+        return self.head(self.features(L))
+
+    def decode(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """Head output -> normalized ab (N, 2, H, W) in [-1, 1]."""
+        if self.config.head == "tanh":
+            return torch.tanh(logits)
+        t = self.config.temperature if temperature is None else temperature
+        probs = torch.softmax(logits.float() / t, dim=1)
+        return torch.einsum("nkhw,kc->nchw", probs, self.bin_centers.float()).to(logits.dtype)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.logits(L))
