@@ -1,0 +1,121 @@
+"""colorize "unet": the thesis network predicts ab at its input size (from the checkpoint's data_cfg).
+
+The checkpoint is loaded once, when the stage is built (so a missing model fails before any file is read).
+Frames are batched: up to `batch_size` frames, or fewer when they are large, share one forward pass. Each frame
+leaves with `frame.ab` = float32 (size, size, 2) in Lab units; `frame.image` is untouched (frames.py contract).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from colorization.color import AB_SCALE, L_SCALE, gray_to_lightness, rgb_to_lightness
+from colorization.frames import Frame
+from colorization.registry import register
+
+
+def pick_device(device: str = "auto") -> str:
+    """"auto": CUDA, then Apple MPS, then CPU."""
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def network_lightness(image: np.ndarray, size: int, gray: bool | None = None) -> np.ndarray:
+    """Full-resolution RGB (or gray) uint8/uint16 -> L in [0, 100] at size x size (area-averaged, as in training:
+    resize the RGB first, then convert)."""
+    import cv2
+
+    top = 65535.0 if image.dtype == np.uint16 else 255.0
+    if gray is None:
+        gray = image.ndim == 2
+    src = image[..., 0] if (gray and image.ndim == 3) else image
+    src = np.ascontiguousarray(src)
+    small = cv2.resize(src, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / top
+    return gray_to_lightness(small) if small.ndim == 2 else rgb_to_lightness(small)
+
+
+@register("colorize", "unet")
+class UNetColorizer:
+    """The U-Net of the thesis (or any checkpoint with arch "unet")."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike = "default",
+        checkpoint: str | os.PathLike | None = None,
+        models_dir: str | os.PathLike | None = None,
+        batch_size: int = 8,
+        device: str = "auto",
+        precision: str = "auto",  # "auto" (bf16/fp16 autocast on GPU) | "fp32"
+        max_batch_megapixels: float = 200.0,  # also flush a batch when the frames held reach this size
+    ):
+        from colorization import checkpoint as ckpt_mod
+        from colorization.zoo import resolve_model
+
+        self.path = Path(checkpoint) if checkpoint else resolve_model(model, models_dir)
+        self.device = pick_device(device)
+        self.model, ckpt = ckpt_mod.load_model(self.path, self.device)
+        cfg = ckpt.get("data_cfg") or {}
+        self.size = int(cfg.get("size", 224))
+        self.l_scale = float(cfg.get("l_scale", L_SCALE))
+        self.ab_scale = float(cfg.get("ab_scale", AB_SCALE))
+        self.name = str(ckpt.get("name") or self.path.stem)
+        self.version = str(ckpt.get("version", ""))
+        self.batch_size = max(1, int(batch_size))
+        self.precision = precision
+        self.max_batch_pixels = max_batch_megapixels * 1e6
+
+    def describe(self) -> dict:
+        return {"model": self.name, "model_version": self.version, "model_file": self.path.name,
+                "network_size": self.size, "device": self.device}
+
+    def _autocast(self):
+        import torch
+
+        if self.precision == "fp32" or self.device == "cpu":
+            return contextlib.nullcontext()
+        if self.device == "cuda":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.autocast("cuda", dtype=dtype)
+        if self.device == "mps":
+            return torch.autocast("mps", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def predict(self, lightness: np.ndarray) -> np.ndarray:
+        """L (N, size, size) in [0, 100] -> ab (N, size, size, 2) float32 in Lab units."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(lightness, dtype=np.float32) / self.l_scale)[:, None]
+        with torch.inference_mode(), self._autocast():
+            ab = self.model(x.to(self.device))
+        return (ab.float().cpu().numpy().transpose(0, 2, 3, 1) * self.ab_scale).astype(np.float32)
+
+    def _flush(self, batch: list[Frame]) -> Iterator[Frame]:
+        L = np.stack([network_lightness(f.image, self.size, gray=f.info.get("gray")) for f in batch])
+        for frame, ab in zip(batch, self.predict(L), strict=True):
+            frame.ab = ab
+            yield frame
+
+    def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        batch: list[Frame] = []
+        pixels = 0
+        for frame in frames:
+            batch.append(frame)
+            pixels += frame.image.shape[0] * frame.image.shape[1]
+            if len(batch) >= self.batch_size or pixels >= self.max_batch_pixels:
+                yield from self._flush(batch)
+                batch, pixels = [], 0
+        if batch:
+            yield from self._flush(batch)

@@ -1,0 +1,106 @@
+"""postprocess "merge_luma": the predicted ab, upsampled to full size, over the original full-resolution L.
+
+The output keeps the input's size, dtype and lightness: colours that would leave the sRGB gamut have their
+chroma reduced (not their lightness), so L survives to within quantization. Work goes in horizontal stripes,
+so a 100-megapixel scan needs a few hundred MB on top of its pixels, not gigabytes of float arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from colorization.color import gray_to_lightness, lab_to_linear_rgb, linear_to_srgb, rgb_to_lightness
+from colorization.frames import Frame
+from colorization.registry import register
+
+
+def _row_weights(n_out: int, n_in: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear source rows for output rows start..stop (half-pixel centres, as cv2.resize INTER_LINEAR)."""
+    y = (np.arange(start, stop, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
+    y = np.clip(y, 0, n_in - 1)
+    y0 = np.floor(y).astype(np.int64)
+    y1 = np.minimum(y0 + 1, n_in - 1)
+    return y0, y1, (y - y0).astype(np.float32)[:, None, None]
+
+
+def upsample_ab_rows(ab: np.ndarray, height: int, width: int, start: int, stop: int) -> np.ndarray:
+    """Rows start..stop of `ab` (h, w, 2) bilinearly resized to (height, width): separable, so a stripe
+    matches the same rows of a whole-image resize exactly."""
+    import cv2
+
+    y0, y1, wy = _row_weights(height, ab.shape[0], start, stop)
+    rows = ab[y0] * (1.0 - wy) + ab[y1] * wy  # (stop - start, w, 2): cheap, w is the network size
+    return cv2.resize(rows.astype(np.float32), (width, stop - start), interpolation=cv2.INTER_LINEAR)
+
+
+def lab_to_srgb_keep_l(L: np.ndarray, ab: np.ndarray, steps: int = 8) -> np.ndarray:
+    """L (n,) and ab (n, 2) -> sRGB (n, 3) in [0, 1]; out-of-gamut colours lose chroma (bisection), not L."""
+    L = np.clip(L, 0.0, 100.0)
+    lin = lab_to_linear_rgb(np.concatenate([L[:, None], ab], axis=1))
+    bad = np.flatnonzero(((lin < 0.0) | (lin > 1.0)).any(axis=1))
+    if bad.size:
+        Lb, abb = L[bad, None], ab[bad]
+        lo = np.zeros((bad.size, 1), np.float32)  # chroma scale known to be in gamut (grey always is)
+        hi = np.ones((bad.size, 1), np.float32)
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            test = lab_to_linear_rgb(np.concatenate([Lb, abb * mid], axis=1))
+            ok = ((test >= 0.0) & (test <= 1.0)).all(axis=1, keepdims=True)
+            lo = np.where(ok, mid, lo)
+            hi = np.where(ok, hi, mid)
+        lin[bad] = lab_to_linear_rgb(np.concatenate([Lb, abb * lo], axis=1))
+    return linear_to_srgb(lin)
+
+
+def merge_luma(image: np.ndarray, ab: np.ndarray, gray: bool | None = None, stripe_pixels: int = 2_000_000) -> np.ndarray:
+    """Original image (H, W, 3) uint8/uint16 + ab (h, w, 2) -> colour image (H, W, 3), same dtype and L."""
+    height, width = image.shape[:2]
+    top = 65535.0 if image.dtype == np.uint16 else 255.0
+    if gray is None:
+        gray = False
+    out = np.empty((height, width, 3), dtype=image.dtype)
+    rows = max(1, stripe_pixels // max(1, width))
+    for start in range(0, height, rows):
+        stop = min(height, start + rows)
+        stripe = image[start:stop]
+        if gray:
+            L = gray_to_lightness(stripe[..., 0].astype(np.float32) / top)
+        else:
+            L = rgb_to_lightness(stripe.astype(np.float32) / top)
+        ab_rows = upsample_ab_rows(ab, height, width, start, stop)
+        rgb = lab_to_srgb_keep_l(L.reshape(-1), ab_rows.reshape(-1, 2))
+        out[start:stop] = np.rint(rgb * top).reshape(stop - start, width, 3).astype(image.dtype)
+    return out
+
+
+@register("postprocess", "merge_luma")
+class MergeLuma:
+    """frame.ab (network size) + frame.image (full size) -> frame.image in colour, at full size."""
+
+    def __init__(self, stripe_megapixels: float = 2.0):
+        self.stripe_pixels = int(stripe_megapixels * 1e6)
+
+    def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        for frame in frames:
+            if frame.ab is None:
+                raise ValueError("merge_luma needs frame.ab: put a colorize stage before it")
+            frame.image = merge_luma(frame.image, frame.ab, gray=frame.info.get("gray"), stripe_pixels=self.stripe_pixels)
+            frame.space = "rgb"
+            frame.info["gray"] = False
+            yield frame
+
+
+@register("postprocess", "saturation")
+class Saturation:
+    """Scale the predicted chroma by `factor` (MSE-trained models are muted; > 1 livens them). Before merge_luma."""
+
+    def __init__(self, factor: float = 1.0):
+        self.factor = float(factor)
+
+    def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        for frame in frames:
+            if frame.ab is not None:
+                frame.ab = frame.ab * np.float32(self.factor)
+            yield frame

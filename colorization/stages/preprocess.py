@@ -1,0 +1,45 @@
+"""preprocess "resize": shrink frames whose longer side exceeds `max_side` (previews, web-size video).
+
+The network input size is not set here: the colorize stage reads it from the checkpoint's data_cfg, so
+preprocessing is never hard-coded in two places. Frames stay RGB uint8/uint16 (frames.py contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from colorization.frames import Frame
+from colorization.registry import register
+
+
+def shrink(image: np.ndarray, max_side: int, gray: bool = False) -> np.ndarray:
+    """Area-downscale so that max(H, W) <= max_side (never upscales); a gray view stays a gray view."""
+    import cv2
+
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if gray:
+        small = cv2.resize(np.ascontiguousarray(image[..., 0]), size, interpolation=cv2.INTER_AREA)
+        return np.broadcast_to(small[..., None], (*small.shape, 3))
+    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+
+
+@register("preprocess", "resize")
+class Resize:
+    def __init__(self, max_side: int = 2048):
+        if int(max_side) < 16:
+            raise ValueError(f"resize: max_side must be at least 16, got {max_side}")
+        self.max_side = int(max_side)
+
+    def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        for frame in frames:
+            frame.image = shrink(frame.image, self.max_side, gray=bool(frame.info.get("gray")))
+            alpha = frame.info.get("alpha")
+            if alpha is not None:
+                frame.info["alpha"] = shrink(alpha, self.max_side)
+            yield frame

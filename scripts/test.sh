@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need and runs them: `bash scripts/test.sh [pytest args]`.
+#  - Debian packages: chromium (browser tests), exiftool (provenance checks), ffmpeg (codec checks)
+#  - Python: this project with its [web,ml,dev] extras, into the current interpreter
+#  - services: PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 are used where they answer (started
+#    here if installed but stopped); tests that need them skip with a reason where they are absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v exiftool >/dev/null || missing+=(libimage-exiftool-perl)
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[web,ml,dev]'
+
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432 && command -v pg_ctlcluster >/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+fi
+if command -v redis-server >/dev/null && ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
+fi
+
+ruff check .
+python3 -m pytest -q "$@"

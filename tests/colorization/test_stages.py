@@ -1,0 +1,156 @@
+"""Every registered stage, parametrized over `available(kind)`, runs on tiny real inputs.
+
+A new stage is covered as soon as it is registered: decoders must read one of the sample files, encoders must
+write one of the sample formats, the others must keep the frame contract of colorization/frames.py.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import colorization.stages  # noqa: F401  (registers the built-in stages)
+from colorization import available, create
+from colorization.frames import Decoded, Frame
+from colorization.registry import KINDS
+
+SUFFIXES = [".png", ".jpg", ".tif", ".mp4", ".mkv"]
+
+
+def params(kind):
+    names = available(kind)
+    return names or [pytest.param(None, marks=pytest.mark.skip(reason=f"no {kind} stage registered"))]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """An 8-frame 64x48 H.264 (or MPEG-4) clip with a moving bar, written with PyAV."""
+    import av
+
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    with av.open(str(path), "w") as out:
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        stream = out.add_stream(codec, rate=8)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(8):
+            img = np.full((48, 64, 3), 90, np.uint8)
+            img[:, 4 * i: 4 * i + 12] = 200
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def frames_with_ab(n=6, size=(48, 64), ab_size=(16, 16)):
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        g = np.full(size, 60 + 20 * i, np.uint8)
+        g[:, (5 * i) % size[1]:][:, :10] = 220
+        out.append(Frame(index=i, image=np.broadcast_to(g[..., None], (*size, 3)), space="rgb",
+                         ab=rng.normal(0, 15, (*ab_size, 2)).astype(np.float32), info={"gray": True}))
+    return out
+
+
+def check_contract(frames, n, size=(48, 64)):
+    assert [f.index for f in frames] == list(range(n))
+    for f in frames:
+        assert f.image.ndim == 3 and f.image.shape[2] == 3 and f.image.dtype in (np.uint8, np.uint16)
+        if size:
+            assert f.image.shape[:2] == size
+
+
+def test_every_kind_has_a_stage():
+    for kind in KINDS:
+        assert available(kind), f"no {kind} stage is registered"
+
+
+@pytest.mark.parametrize("name", params("decode"))
+def test_decoders(name, samples, clip):
+    decoder = create("decode", name)
+    read, errors = 0, []
+    for path in [samples["gray.png"], samples["rgb16.tif"], clip]:
+        try:
+            decoded = decoder(path)
+        except Exception as exc:  # a decoder need not read every kind of file
+            errors.append(f"{path.name}: {exc}")
+            continue
+        assert isinstance(decoded, Decoded)
+        frames = list(decoded.frames)
+        decoded.close()
+        assert frames and (decoded.count is None or decoded.count == len(frames))
+        check_contract(frames, len(frames), size=(48, 64))
+        read += 1
+    assert read, f"decoder {name!r} read none of the samples: {errors}"
+
+
+@pytest.mark.parametrize("name", params("preprocess"))
+def test_preprocess(name):
+    stage = create("preprocess", name)
+    out = list(stage(iter(frames_with_ab(ab_size=(16, 16)))))
+    check_contract(out, 6, size=None)
+
+
+@pytest.mark.parametrize("name", params("colorize"))
+def test_colorize(name, tiny_model):
+    stage = create("colorize", name, model=str(tiny_model), batch_size=4)
+    frames = frames_with_ab()
+    for f in frames:
+        f.ab = None
+    out = list(stage(iter(frames)))
+    check_contract(out, 6)
+    for f in out:
+        assert f.ab is not None and f.ab.ndim == 3 and f.ab.shape[2] == 2 and f.ab.dtype == np.float32
+        assert np.abs(f.ab).max() <= 128.0
+    description = stage.describe()
+    assert description["model"] == "tiny" and description["model_version"] == "0.1"
+
+
+@pytest.mark.parametrize("name", params("temporal"))
+def test_temporal(name):
+    stage = create("temporal", name)
+    out = list(stage(iter(frames_with_ab())))
+    check_contract(out, 6)
+    for f in out:
+        assert f.ab.shape == (16, 16, 2) and np.isfinite(f.ab).all()
+
+
+@pytest.mark.parametrize("name", params("postprocess"))
+def test_postprocess(name):
+    stage = create("postprocess", name)
+    out = list(stage(iter(frames_with_ab())))
+    check_contract(out, 6)
+
+
+@pytest.mark.parametrize("name", params("encode"))
+def test_encoders(name, tmp_path, samples, clip):
+    encoder = create("encode", name)
+    written, errors = 0, []
+    for suffix in SUFFIXES:
+        frames = frames_with_ab(n=8)
+        for f in frames:
+            f.image = np.ascontiguousarray(f.image)
+        decoded = Decoded(frames=iter(frames), count=8, fps=8,
+                          info={"path": str(clip), "name": clip.name, "sha256": "0" * 64, "format": "PNG"})
+        dst = tmp_path / f"out{suffix}"
+        try:
+            info = encoder(iter(frames), dst, decoded, {"model": "tiny", "model_version": "0.1"})
+        except Exception as exc:  # an encoder need not write every format
+            errors.append(f"{suffix}: {exc}")
+            continue
+        path = Path((info or {}).get("path", dst))
+        assert path.is_file() and path.stat().st_size > 0
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary file left behind"
+        written += 1
+    assert written, f"encoder {name!r} wrote none of {SUFFIXES}: {errors}"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+def test_unet_on_cuda_with_autocast_matches_cpu(tiny_model):
+    cpu = create("colorize", "unet", model=str(tiny_model), device="cpu")
+    gpu = create("colorize", "unet", model=str(tiny_model), device="cuda")  # bf16/fp16 autocast
+    L = np.random.default_rng(0).uniform(0, 100, (4, cpu.size, cpu.size)).astype(np.float32)
+    assert gpu.describe()["device"] == "cuda"
+    assert np.abs(gpu.predict(L) - cpu.predict(L)).max() < 3.0  # Lab units; half precision rounding only

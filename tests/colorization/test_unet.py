@@ -1,0 +1,43 @@
+"""The thesis U-Net: its parameter count, and tiny widths at several input sizes."""
+
+import pytest
+import torch
+
+from colorization.models import UNet, UNetConfig, count_parameters, create_model
+
+
+def test_default_parameter_count_matches_the_thesis():
+    assert count_parameters(UNet()) == 4_711_714
+
+
+@pytest.mark.parametrize("size", [(16, 16), (32, 48), (64, 80)])
+@pytest.mark.parametrize("width", [2, 4])
+def test_tiny_widths_keep_shapes_and_range(width, size):
+    model = UNet(UNetConfig(width=width)).eval()
+    x = torch.rand(2, 1, *size)
+    with torch.no_grad():
+        ab = model(x)
+    assert ab.shape == (2, 2, *size)
+    assert ab.abs().max() <= 1.0
+
+
+def test_bins_head_returns_ab_and_logits():
+    model = UNet(UNetConfig(width=4, head="bins")).eval()
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        logits, ab = model.logits(x), model(x)
+    assert logits.shape[1] == len(model.bin_centers) and ab.shape == (1, 2, 32, 32)
+    assert ab.abs().max() <= 1.0
+
+
+def test_unknown_head_and_arch_fail_loudly():
+    with pytest.raises(ValueError, match="head"):
+        UNet(UNetConfig(head="nope"))
+    with pytest.raises(KeyError, match="unknown architecture"):
+        create_model("resnet9000")
+
+
+def test_gradients_reach_the_first_layer():
+    model = UNet(UNetConfig(width=2))
+    model(torch.rand(1, 1, 16, 16)).square().mean().backward()
+    assert model.down[0][0].weight.grad.abs().sum() > 0
