@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(code: str) -> str:
-    env_code = "import sys; sys.path.insert(0, %r)\n" % str(ROOT) + code
+    env_code = f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + code
     result = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()

@@ -1,0 +1,35 @@
+# The web process: Django + gunicorn, without torch (the portal never imports it).
+# Build from the repository root:  docker build -f docker/web.Dockerfile -t colorarchive-web .
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    DJANGO_SETTINGS_MODULE=portal.settings \
+    PYTHONPATH=/app
+
+# libgl/libglib: opencv-python-headless (a core dependency) still links them.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libglib2.0-0 libgl1 \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY colorization ./colorization
+COPY training ./training
+COPY portal ./portal
+COPY workers ./workers
+COPY static ./static
+COPY manage.py ./
+RUN pip install ".[web]"
+
+# collectstatic needs settings that import cleanly; these values exist only for this build step.
+RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost \
+    DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
+    STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput
+
+RUN useradd --create-home --uid 1000 colorarchive && mkdir -p /app/var && chown colorarchive /app/var
+USER colorarchive
+ENV STATIC_ROOT=/app/staticfiles COLORARCHIVE_VAR=/app/var
+EXPOSE 8000
+CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120", "--access-logfile", "-"]

@@ -1,0 +1,132 @@
+"""JSON API (Django REST framework) for other archive systems: items and colorization requests.
+
+Anonymous callers see published items and approved results only; staff (token or session) see and
+submit everything. POST /api/items/ (multipart: file + fields), POST /api/requests/ {item, models, smoothing}.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.urls import reverse
+from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework.exceptions import ValidationError
+
+from portal.catalog.ingest import IngestError, add_item
+from portal.catalog.models import Item
+from portal.catalog.permissions import is_staff_member
+from portal.gallery.views import published_results
+from portal.jobs import services
+from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel
+
+
+class StaffWrites(permissions.BasePermission):
+    message = "Only museum staff may add items or request colorizations."
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in permissions.SAFE_METHODS or is_staff_member(request.user)
+
+
+def _url(request, name: str, *args) -> str:
+    return request.build_absolute_uri(reverse(name, args=args))
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name", read_only=True)
+    model_label = serializers.CharField(read_only=True)
+    result_url = serializers.SerializerMethodField()
+    label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ColorizationRequest
+        fields = ["id", "item", "model", "model_label", "preset", "options", "status", "progress", "error",
+                  "approved", "created", "finished", "result_url", "provenance", "label"]  # fmt: skip
+
+    def get_result_url(self, obj) -> str | None:
+        return _url(self.context["request"], "gallery:result_file", obj.pk, "result") if obj.result else None
+
+    def get_label(self, obj) -> str:
+        return f"AI colorization ({obj.model_label}); not the original colours"
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    file = serializers.FileField(write_only=True)
+    original_url = serializers.SerializerMethodField()
+    preview_url = serializers.SerializerMethodField()
+    results = serializers.SerializerMethodField()
+    collection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Item
+        fields = ["id", "title", "description", "date", "year_from", "year_to", "place", "people", "subjects",
+                  "creator", "source_archive", "source_identifier", "rights", "type", "collection", "status",
+                  "original_name", "sha256", "size", "width", "height", "frame_count", "created",
+                  "file", "original_url", "preview_url", "results"]  # fmt: skip
+        read_only_fields = ["type", "original_name", "sha256", "size", "width", "height", "frame_count", "created"]
+
+    def get_original_url(self, obj) -> str:
+        return _url(self.context["request"], "gallery:item_file", obj.pk, "original")
+
+    def get_preview_url(self, obj) -> str | None:
+        return _url(self.context["request"], "gallery:item_file", obj.pk, "preview") if obj.preview else None
+
+    def get_results(self, obj) -> list:
+        request = self.context["request"]
+        reqs = obj.requests.all() if is_staff_member(request.user) else published_results().filter(item=obj)
+        return ResultSerializer(reqs.select_related("model"), many=True, context=self.context).data
+
+    def create(self, validated):
+        upload = validated.pop("file")
+        try:
+            with transaction.atomic():
+                return add_item(upload, user=self.context["request"].user, **validated)
+        except IngestError as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+
+
+class ItemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = ItemSerializer
+    permission_classes = [StaffWrites]
+
+    def get_queryset(self):
+        items = Item.objects.select_related("collection")
+        return items if is_staff_member(self.request.user) else items.published()
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    item = serializers.PrimaryKeyRelatedField(queryset=Item.objects.all())
+    models = serializers.ListField(child=serializers.CharField(), required=False,
+                                   help_text='Model names; default: ["default"].')  # fmt: skip
+    smoothing = serializers.ChoiceField(choices=SMOOTHING_CHOICES, required=False)
+
+    def validate_models(self, names):
+        found = []
+        for name in names or ["default"]:
+            model = ColorModel.default() if name == "default" else ColorModel.objects.filter(name=name).first()
+            if model is None:
+                raise ValidationError(f"unknown model {name!r}")
+            found.append(model)
+        return found
+
+
+class RequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = ResultSerializer
+    permission_classes = [StaffWrites]
+
+    def get_queryset(self):
+        if is_staff_member(self.request.user):
+            return ColorizationRequest.objects.select_related("model")
+        return published_results().filter(item__status=Item.Status.PUBLISHED)
+
+    def create(self, request, *args, **kwargs):
+        incoming = RequestCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        models = data.get("models") or incoming.validate_models(["default"])
+        options = {"smoothing": data["smoothing"]} if data.get("smoothing") else {}
+        try:
+            reqs = services.submit(request.user, data["item"], models, options)
+        except services.SubmitError as exc:
+            raise ValidationError({"models": [str(exc)]}) from None
+        from rest_framework.response import Response
+
+        return Response(ResultSerializer(reqs, many=True, context={"request": request}).data, status=201)

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from django import forms
+
+from portal.catalog.models import Collection, Item
+
+METADATA_FIELDS = [
+    "title", "description", "date", "year_from", "year_to", "place", "people", "subjects", "creator",
+    "source_archive", "source_identifier", "rights", "collection", "status",
+]  # fmt: skip
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+class ItemForm(forms.ModelForm):
+    class Meta:
+        model = Item
+        fields = METADATA_FIELDS
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 4}),
+            "people": forms.TextInput(attrs={"placeholder": "Anna Berg; Karl Berg"}),
+            "subjects": forms.TextInput(attrs={"placeholder": "harbour; ships; work"}),
+        }
+
+    def clean(self):
+        data = super().clean()
+        lo, hi = data.get("year_from"), data.get("year_to")
+        if lo and hi and lo > hi:
+            self.add_error("year_to", "The latest year must not be before the earliest year.")
+        return data
+
+
+class UploadForm(forms.Form):
+    files = MultipleFileField(help_text="Photographs (JPEG, PNG, TIFF) or films (MP4, MOV, MKV, AVI). Several at once.")
+    collection = forms.ModelChoiceField(Collection.objects.all(), required=False)
+    date = forms.CharField(required=False, max_length=100)
+    place = forms.CharField(required=False, max_length=200)
+    creator = forms.CharField(required=False, max_length=200)
+    source_archive = forms.CharField(required=False, max_length=200)
+    rights = forms.ChoiceField(
+        choices=Item._meta.get_field("rights").choices, initial=Item._meta.get_field("rights").default, required=False
+    )
+
+
+class CollectionForm(forms.ModelForm):
+    class Meta:
+        model = Collection
+        fields = ["title", "slug", "description"]
+
+
+IMPORT_TARGETS = [
+    "file", "title", "description", "date", "year_from", "year_to", "place", "people", "subjects", "creator",
+    "source_archive", "source_identifier", "rights", "status",
+]  # fmt: skip
+
+
+class ImportForm(forms.Form):
+    csv_file = forms.FileField(label="CSV file", help_text="UTF-8, first row holds the column names.")
+    files = MultipleFileField(required=False, help_text="The images and films the CSV's file column names.")
+    collection = forms.ModelChoiceField(Collection.objects.all(), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for target in IMPORT_TARGETS:
+            self.fields[f"map_{target}"] = forms.CharField(
+                required=target in ("file", "title"),
+                initial=target,
+                label=f"Column for {target.replace('_', ' ')}",
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {t: self.cleaned_data[f"map_{t}"].strip() for t in IMPORT_TARGETS if self.cleaned_data.get(f"map_{t}")}
+
+    def mapping_fields(self):
+        return [self[f"map_{t}"] for t in IMPORT_TARGETS]

@@ -1,0 +1,103 @@
+"""CSV bulk import: each row describes one file; columns map to item fields; every bad row is reported."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import File
+from django.db import transaction
+
+from portal.catalog.ingest import IngestError, add_item
+from portal.catalog.models import RIGHTS_CHOICES, Collection, Item
+
+TEXT_FIELDS = ("title", "description", "date", "place", "people", "subjects", "creator", "source_archive",
+               "source_identifier")  # fmt: skip
+
+
+@dataclass
+class ImportReport:
+    created: list[Item] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (CSV line number, message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _year(value: str, column: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1000 <= int(value) <= 2100:
+        raise ValueError(f"{column} {value!r} is not a year")
+    return int(value)
+
+
+def row_fields(row: dict[str, str], mapping: dict[str, str]) -> dict:
+    """Item fields from one CSV row; raises ValueError naming the column at fault."""
+    get = {target: (row.get(column) or "").strip() for target, column in mapping.items()}
+    fields: dict = {k: get[k] for k in TEXT_FIELDS if get.get(k)}
+    if "title" in fields and len(fields["title"]) > 300:
+        raise ValueError("title is longer than 300 characters")
+    fields["year_from"] = _year(get.get("year_from", ""), mapping.get("year_from", "year_from"))
+    fields["year_to"] = _year(get.get("year_to", ""), mapping.get("year_to", "year_to"))
+    if fields["year_from"] and fields["year_to"] and fields["year_from"] > fields["year_to"]:
+        raise ValueError("year_from is after year_to")
+    if get.get("rights"):
+        if get["rights"] not in dict(RIGHTS_CHOICES):
+            raise ValueError(f"rights {get['rights']!r} is not a rightsstatements.org URI")
+        fields["rights"] = get["rights"]
+    if get.get("status"):
+        if get["status"] not in Item.Status.values:
+            raise ValueError(f"status {get['status']!r} must be one of {', '.join(Item.Status.values)}")
+        fields["status"] = get["status"]
+    return fields
+
+
+def import_csv(
+    csv_bytes: bytes,
+    files: dict[str, File],
+    mapping: dict[str, str],
+    *,
+    collection: Collection | None = None,
+    user=None,
+) -> ImportReport:
+    """Import every valid row (each in its own transaction) and report the others by line number."""
+    report = ImportReport()
+    try:
+        text = csv_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        report.errors.append((1, "the CSV file is not UTF-8 text"))
+        return report
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    # A field left at its default column (its own name) is optional: skipped when the CSV has no such column.
+    mapping = {t: c for t, c in mapping.items() if c in header or c != t or t == "file"}
+    missing = [f"{target} -> {col!r}" for target, col in mapping.items() if col not in header]
+    if missing:
+        report.errors.append((1, f"column(s) not in the CSV header: {', '.join(missing)}; header: {', '.join(header)}"))
+        return report
+    by_name = {PurePath(name).name: f for name, f in files.items()}
+    for line, row in enumerate(reader, start=2):
+        try:
+            name = PurePath((row.get(mapping["file"]) or "").strip()).name
+            if not name:
+                raise ValueError(f"the {mapping['file']!r} column is empty")
+            upload = by_name.get(name)
+            if upload is None:
+                raise ValueError(f"file {name!r} was not uploaded with the CSV")
+            fields = row_fields(row, mapping)
+            probe = Item(original_name=name, **{"title": PurePath(name).stem, **fields})
+            probe.full_clean(exclude=["original", "sha256", "collection", "created_by"], validate_unique=False)
+            with transaction.atomic():
+                item = add_item(upload, user=user, collection=collection, **fields)
+            report.created.append(item)
+        except (ValueError, IngestError) as exc:
+            report.errors.append((line, str(exc)))
+        except ValidationError as exc:
+            report.errors.append((line, "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())))
+    return report

@@ -1,0 +1,240 @@
+"""`python manage.py demo`: one command for a working portal with demo data on a fresh machine.
+
+Creates the database, seeds a small catalogue from the images scikit-image ships (plus a short film panned
+over one of them), creates demo accounts, registers the installed default model (colorization.zoo), starts a
+Celery worker (both queues) as a subprocess, colorizes and approves the demo items, and runs the web server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files import File
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from portal.catalog.ingest import add_item
+from portal.catalog.models import Collection, Item
+from portal.catalog.permissions import ADMIN_GROUP, STAFF_GROUP
+
+ACCOUNTS = [("staff", "colorarchive-staff", STAFF_GROUP), ("admin", "colorarchive-admin", ADMIN_GROUP)]
+NKC = "http://rightsstatements.org/vocab/NKC/1.0/"
+
+# (skimage.data function, title, date, year range, place, people, subjects, description)
+DEMO_PHOTOS = [
+    ("camera", "The cameraman", "circa 1950", (1945, 1955), "A city park", "",
+     "photography; parks", "A man with a plate camera on a tripod, looking through the viewfinder."),
+    ("astronaut", "Astronaut portrait", "1984", (1984, 1984), "Houston, Texas", "Eileen Collins",
+     "space flight; portraits", "Studio portrait in a flight suit with the flag behind."),
+    ("coffee", "A cup of coffee", "circa 1960", (1955, 1965), "A café", "",
+     "still life; food and drink", "A cup of coffee on a saucer with a spoon."),
+    ("chelsea", "Chelsea the cat", "circa 1970", (1965, 1975), "A family home", "",
+     "animals; domestic life", "A tabby cat looking at the camera."),
+    ("rocket", "Rocket on the launch pad", "circa 1965", (1960, 1970), "Cape Canaveral, Florida", "",
+     "space flight; technology", "A rocket on its launch pad before a test."),
+]  # fmt: skip
+
+
+def _gray(array):
+    """The demo's originals are black-and-white, as an archive's would be."""
+    from PIL import Image
+
+    image = Image.fromarray(array)
+    return image.convert("L") if image.mode != "L" else image
+
+
+def _pan_film(path: Path, image, frames: int = 48, size=(320, 240), fps: int = 12) -> Path:
+    """A short black-and-white 'film': a slow pan across a photograph."""
+    import av
+    import numpy as np
+
+    src = np.asarray(image.convert("RGB"))
+    h, w = src.shape[:2]
+    crop_w, crop_h = int(w * 0.7), int(h * 0.7)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "20"}
+        from PIL import Image
+
+        for i in range(frames):
+            x = int((w - crop_w) * i / (frames - 1))
+            y = int((h - crop_h) * 0.3)
+            frame = Image.fromarray(src[y : y + crop_h, x : x + crop_w]).resize(size)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+class Command(BaseCommand):
+    help = "Set up and run Colorarchive with demo data: database, accounts, catalogue, a worker and the web server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("--no-serve", action="store_true",
+                            help="Set up, seed and colorize the demo items, then stop (no web server).")
+        parser.add_argument("--no-worker", action="store_true", help="Do not start a Celery worker.")
+        parser.add_argument("--wait", type=int, default=180, help="Seconds to wait for the demo colorizations.")
+
+    def handle(self, *args, addrport: str, no_serve: bool, no_worker: bool, wait: int, **options):
+        say = self.stdout.write
+        say("Setting up the database ...")
+        call_command("migrate", interactive=False, verbosity=0)
+        self._accounts()
+        model = self._model()
+        seeded = self._catalogue()
+        worker = None if no_worker else self._start_worker()
+        try:
+            if seeded and model is not None:
+                self._colorize_demo(model, worker, wait)
+            self._print_access(addrport, model)
+            if not no_serve:
+                call_command("runserver", addrport, use_reloader=False)
+        finally:
+            if worker is not None and worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(20)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+
+    # ------------------------------------------------------------------ steps
+
+    def _accounts(self) -> None:
+        User = get_user_model()
+        for username, password, group in ACCOUNTS:
+            user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
+            if created:
+                user.set_password(password)
+                user.is_staff = group == ADMIN_GROUP  # admins may also use Django's admin
+                user.is_superuser = group == ADMIN_GROUP
+                user.save()
+            user.groups.add(Group.objects.get_or_create(name=group)[0])
+
+    def _model(self):
+        from portal.jobs.models import ColorModel
+
+        existing = ColorModel.default()
+        if existing is not None:
+            return existing
+        out = subprocess.run([sys.executable, "-m", "workers.modelinfo", "default"], capture_output=True, text=True,
+                             cwd=settings.BASE_DIR, timeout=300)  # fmt: skip
+        try:
+            found = json.loads(out.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            found = {"error": (out.stderr.strip().splitlines() or ["the colorization library is not installed"])[-1]}
+        if found.get("error") or not found.get("path"):
+            self.stdout.write(self.style.WARNING(
+                "No colorization model is installed, so the demo cannot colorize yet:\n  "
+                + str(found.get("error")) + "\n  Register a checkpoint later under Training (as admin), or install "
+                "one and run the demo again."
+            ))  # fmt: skip
+            return None
+        from workers import tasks
+
+        name = found.get("name") or "default"
+        with transaction.atomic():
+            model = ColorModel.objects.create(
+                name=name, zoo_name=Path(found["path"]).stem, is_default=True,
+                description=f"The installed default model ({Path(found['path']).name}).",
+            )  # fmt: skip
+            transaction.on_commit(lambda: tasks.inspect_model.delay(model.pk))
+        self.stdout.write(f"Model: {name} ({found['path']})")
+        return model
+
+    def _catalogue(self) -> list[Item]:
+        if Item.objects.exists():
+            self.stdout.write("The catalogue has items already; not seeding.")
+            return []
+        import skimage.data
+
+        photos = Collection.objects.get_or_create(slug="demo-photographs", defaults={
+            "title": "Demo photographs", "description": "Test images that ship with scikit-image, shown here as "
+            "black-and-white archive photographs."})[0]  # fmt: skip
+        films = Collection.objects.get_or_create(slug="demo-films", defaults={
+            "title": "Demo films", "description": "A short film made for the demo: a slow pan across a photograph."})[0]
+        staff = get_user_model().objects.get(username="staff")
+        items = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for key, title, date, (y0, y1), place, people, subjects, description in DEMO_PHOTOS:
+                path = Path(tmp) / f"{key}.png"
+                _gray(getattr(skimage.data, key)()).save(path)
+                items.append(self._add(path, staff, photos, title=title, date=date, year_from=y0, year_to=y1,
+                                       place=place, people=people, subjects=subjects, description=description))  # fmt: skip
+            film = _pan_film(Path(tmp) / "rocket_pan.mp4", _gray(skimage.data.rocket()))
+            items.append(self._add(film, staff, films, title="Launch pad (film)", date="circa 1965", year_from=1960,
+                                   year_to=1970, place="Cape Canaveral, Florida", subjects="space flight; film",
+                                   description="A slow pan along the rocket and its gantry."))  # fmt: skip
+        self.stdout.write(f"Seeded {len(items)} demo items from scikit-image's bundled images.")
+        return items
+
+    def _add(self, path: Path, user, collection, **fields) -> Item:
+        with transaction.atomic(), open(path, "rb") as f:
+            item = add_item(File(f, name=path.name), user=user, collection=collection, rights=NKC,
+                            source_archive="scikit-image sample data", source_identifier=path.stem,
+                            status=Item.Status.PUBLISHED, **fields)  # fmt: skip
+        item.publish()
+        return item
+
+    def _start_worker(self) -> subprocess.Popen:
+        log = Path(settings.VAR_DIR) / "worker.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,cpu", "--pool", "solo",
+               "--loglevel", "INFO", "-n", "demo@%h"]  # fmt: skip
+        self.stdout.write(f"Starting a Celery worker (queues gpu, cpu); its log: {log}")
+        with open(log, "ab") as out:
+            return subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT)
+
+    def _colorize_demo(self, model, worker, wait: int) -> None:
+        from portal.jobs import services
+        from portal.jobs.models import ColorizationRequest, Status
+
+        admin = get_user_model().objects.get(username="admin")
+        reqs = []
+        for item in Item.objects.all():
+            reqs += services.submit(admin, item, [model], {"smoothing": "ema"} if item.is_film else {})
+        if worker is None:
+            return
+        self.stdout.write(f"Colorizing the {len(reqs)} demo items (up to {wait} s) ...")
+        deadline = time.monotonic() + wait
+        ids = [r.pk for r in reqs]
+        while time.monotonic() < deadline and worker.poll() is None:
+            if not ColorizationRequest.objects.filter(pk__in=ids, status__in=[Status.PENDING, Status.RUNNING]).exists():
+                break
+            time.sleep(1)
+        done = ColorizationRequest.objects.filter(pk__in=ids, status=Status.DONE)
+        for req in done:
+            req.approve(admin)  # the demo's stand-in for a curator's review
+        failed = ColorizationRequest.objects.filter(pk__in=ids, status=Status.FAILED)
+        self.stdout.write(f"{done.count()} colorized and approved, {failed.count()} failed, "
+                          f"{len(ids) - done.count() - failed.count()} still running.")  # fmt: skip
+        for req in failed:
+            self.stdout.write(self.style.WARNING(f"  {req.item.title}: {req.error}"))
+
+    def _print_access(self, addrport: str, model) -> None:
+        url = f"http://{addrport if ':' in addrport else '127.0.0.1:' + addrport}/"
+        lines = [
+            "",
+            f"Colorarchive is at {url}",
+            "  public gallery: no login needed",
+            f"  museum staff:   {url}accounts/login/  user 'staff', password 'colorarchive-staff'",
+            f"  administrator:  {url}accounts/login/  user 'admin', password 'colorarchive-admin'"
+            f" (also {url}admin/)",
+            f"  data: {settings.VAR_DIR}",
+        ]
+        if model is None:
+            lines.append("  NOTE: no colorization model is installed; requests wait until one is registered.")
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))

@@ -1,0 +1,139 @@
+"""The archive: collections and items described with Dublin Core-style fields.
+
+An item's original is stored once and never changed; its SHA-256 is recorded at upload. Thumbnails and
+web previews (a poster frame for film) are derived files made by a worker.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+RIGHTS_CHOICES = [
+    ("http://rightsstatements.org/vocab/InC/1.0/", "In Copyright"),
+    ("http://rightsstatements.org/vocab/InC-EDU/1.0/", "In Copyright - Educational Use Permitted"),
+    ("http://rightsstatements.org/vocab/InC-NC/1.0/", "In Copyright - Non-Commercial Use Permitted"),
+    ("http://rightsstatements.org/vocab/NoC-NC/1.0/", "No Copyright - Non-Commercial Use Only"),
+    ("http://rightsstatements.org/vocab/NoC-OKLR/1.0/", "No Copyright - Other Known Legal Restrictions"),
+    ("http://rightsstatements.org/vocab/NoC-US/1.0/", "No Copyright - United States"),
+    ("http://rightsstatements.org/vocab/CNE/1.0/", "Copyright Not Evaluated"),
+    ("http://rightsstatements.org/vocab/UND/1.0/", "Copyright Undetermined"),
+    ("http://rightsstatements.org/vocab/NKC/1.0/", "No Known Copyright"),
+]
+DEFAULT_RIGHTS = "http://rightsstatements.org/vocab/CNE/1.0/"
+
+
+class Collection(models.Model):
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:collection", args=[self.slug])
+
+
+class ItemQuerySet(models.QuerySet):
+    def published(self) -> ItemQuerySet:
+        return self.filter(status=Item.Status.PUBLISHED)
+
+
+def _original_path(item: Item, filename: str) -> str:
+    return f"originals/{item.sha256[:2]}/{item.sha256}/{filename}"
+
+
+def _derived_path(item: Item, filename: str) -> str:
+    return f"derived/items/{item.pk}/{filename}"
+
+
+class Item(models.Model):
+    class Type(models.TextChoices):
+        STILL_IMAGE = "StillImage", "Photograph"
+        MOVING_IMAGE = "MovingImage", "Film"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    # Dublin Core-style description
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    date = models.CharField(max_length=100, blank=True, help_text='As written, e.g. "1923" or "circa 1920-1925".')
+    year_from = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Earliest year (for search).")
+    year_to = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Latest year (for search).")
+    place = models.CharField(max_length=200, blank=True)
+    people = models.TextField(blank=True, help_text="People shown, separated by semicolons.")
+    subjects = models.TextField(blank=True, help_text="Subjects, separated by semicolons.")
+    creator = models.CharField(max_length=200, blank=True)
+    source_archive = models.CharField(max_length=200, blank=True)
+    source_identifier = models.CharField(max_length=200, blank=True)
+    rights = models.URLField(choices=RIGHTS_CHOICES, default=DEFAULT_RIGHTS)
+    type = models.CharField(max_length=20, choices=Type.choices, default=Type.STILL_IMAGE)
+    collection = models.ForeignKey(Collection, null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+
+    # The original: stored once, never changed
+    original = models.FileField(upload_to=_original_path, max_length=400)
+    original_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    size = models.BigIntegerField(default=0, editable=False)
+
+    # Derived by the worker (cpu queue)
+    width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    frame_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    duration = models.FloatField(null=True, blank=True, editable=False)
+    thumbnail = models.FileField(upload_to=_derived_path, blank=True, max_length=400, editable=False)
+    preview = models.FileField(upload_to=_derived_path, blank=True, max_length=400, editable=False)
+    media_error = models.TextField(blank=True, editable=False)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["status", "year_from"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_film(self) -> bool:
+        return self.type == self.Type.MOVING_IMAGE
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    def people_list(self) -> list[str]:
+        return [p.strip() for p in self.people.split(";") if p.strip()]
+
+    def subject_list(self) -> list[str]:
+        return [s.strip() for s in self.subjects.split(";") if s.strip()]
+
+    def rights_label(self) -> str:
+        return dict(RIGHTS_CHOICES).get(self.rights, self.rights)
+
+    def publish(self) -> None:
+        self.status = self.Status.PUBLISHED
+        self.published_at = self.published_at or timezone.now()
+        self.save(update_fields=["status", "published_at", "updated"])
+
+    def unpublish(self) -> None:
+        self.status = self.Status.DRAFT
+        self.save(update_fields=["status", "updated"])
+
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:item", args=[self.pk])

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from portal.catalog import views
+
+app_name = "catalog"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("upload/", views.upload, name="upload"),
+    path("import/", views.import_view, name="import"),
+    path("collections/new/", views.collection_new, name="collection_new"),
+    path("items/<int:pk>/", views.item_detail, name="item"),
+    path("items/<int:pk>/edit/", views.item_edit, name="item_edit"),
+    path("items/<int:pk>/publish/", views.item_publish, name="item_publish"),
+]

@@ -1,0 +1,122 @@
+"""Staff pages: the catalogue, uploads, CSV import, metadata, and the comparison of results."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from portal.catalog.forms import CollectionForm, ImportForm, ItemForm, UploadForm
+from portal.catalog.importer import import_csv
+from portal.catalog.ingest import IngestError, add_item
+from portal.catalog.models import Collection, Item
+from portal.catalog.permissions import staff_required
+from portal.jobs.forms import ColorizeForm
+from portal.jobs.models import ColorizationRequest, Status
+
+
+@staff_required
+def dashboard(request):
+    items = Item.objects.select_related("collection").annotate(
+        results=Count("requests", filter=Q(requests__status=Status.DONE))
+    ).order_by("-created")
+    q = request.GET.get("q", "").strip()
+    if q:
+        items = items.filter(Q(title__icontains=q) | Q(source_identifier__icontains=q) | Q(people__icontains=q))
+    status = request.GET.get("status")
+    if status in Item.Status.values:
+        items = items.filter(status=status)
+    page = Paginator(items, 30).get_page(request.GET.get("page"))
+    active = ColorizationRequest.objects.filter(status__in=[Status.PENDING, Status.RUNNING]).count()
+    return render(request, "catalog/dashboard.html", {"page": page, "q": q, "status": status, "active_jobs": active,
+                                                      "collections": Collection.objects.annotate(n=Count("items"))})
+
+
+@staff_required
+def upload(request):
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        shared = {k: v for k, v in form.cleaned_data.items() if k != "files" and v}
+        created, errors = [], []
+        for f in form.cleaned_data["files"]:
+            try:
+                with transaction.atomic():
+                    created.append(add_item(f, user=request.user, **shared))
+            except IngestError as exc:
+                errors.append(str(exc))
+        for e in errors:
+            messages.error(request, e)
+        if created:
+            messages.success(request, f"{len(created)} item(s) added as drafts. Previews are being made.")
+            if len(created) == 1 and not errors:
+                return redirect("catalog:item", created[0].pk)
+            return redirect("catalog:dashboard")
+    return render(request, "catalog/upload.html", {"form": form})
+
+
+@staff_required
+def import_view(request):
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        files = {f.name: f for f in form.cleaned_data["files"]}
+        report = import_csv(
+            form.cleaned_data["csv_file"].read(), files, form.mapping(),
+            collection=form.cleaned_data["collection"], user=request.user,
+        )  # fmt: skip
+        if report.created:
+            messages.success(request, f"{len(report.created)} item(s) imported.")
+        if report.errors:
+            messages.error(request, f"{len(report.errors)} row(s) were not imported; see the report below.")
+    return render(request, "catalog/import.html", {"form": form, "report": report})
+
+
+@staff_required
+def item_detail(request, pk: int):
+    item = get_object_or_404(Item.objects.select_related("collection"), pk=pk)
+    results = item.requests.select_related("model", "requested_by").order_by("-created")
+    form = ColorizeForm(item=item)
+    return render(request, "catalog/item.html", {"item": item, "results": results, "form": form,
+                                                 "done": [r for r in results if r.status == Status.DONE]})
+
+
+@staff_required
+def item_edit(request, pk: int):
+    item = get_object_or_404(Item, pk=pk)
+    form = ItemForm(request.POST or None, instance=item)
+    if request.method == "POST" and form.is_valid():
+        item = form.save(commit=False)
+        if item.status == Item.Status.PUBLISHED and not item.published_at:
+            from django.utils import timezone
+
+            item.published_at = timezone.now()
+        item.save()
+        messages.success(request, "Metadata saved.")
+        return redirect("catalog:item", item.pk)
+    return render(request, "catalog/item_edit.html", {"item": item, "form": form})
+
+
+@staff_required
+@require_POST
+def item_publish(request, pk: int):
+    item = get_object_or_404(Item, pk=pk)
+    if request.POST.get("action") == "unpublish":
+        item.unpublish()
+        messages.success(request, f"“{item.title}” is a draft again and hidden from the public.")
+    else:
+        item.publish()
+        messages.success(request, f"“{item.title}” is published.")
+    return redirect("catalog:item", item.pk)
+
+
+@staff_required
+def collection_new(request):
+    form = CollectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        collection = form.save()
+        messages.success(request, f"Collection “{collection.title}” created.")
+        return redirect("catalog:dashboard")
+    return render(request, "catalog/collection_form.html", {"form": form})

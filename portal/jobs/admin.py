@@ -1,0 +1,53 @@
+from django.contrib import admin
+from django.db import transaction
+
+from portal.jobs.models import ColorizationRequest, ColorModel, Segment, TrainingRun, TrainingSource
+
+
+class SegmentInline(admin.TabularInline):
+    model = Segment
+    extra = 0
+    fields = ["index", "start_frame", "end_frame", "status", "progress", "error"]
+    readonly_fields = fields
+
+
+@admin.register(ColorizationRequest)
+class ColorizationRequestAdmin(admin.ModelAdmin):
+    list_display = ["id", "item", "model", "preset", "status", "progress", "approved", "created"]
+    list_filter = ["status", "approved", "preset", "model"]
+    readonly_fields = ["status", "progress", "error", "provenance", "phase", "started", "finished", "attempts"]
+    inlines = [SegmentInline]
+
+
+@admin.register(ColorModel)
+class ColorModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_default", "zoo_name", "created"]
+    readonly_fields = ["info"]
+    actions = ["promote"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if "checkpoint" in form.changed_data or "zoo_name" in form.changed_data:
+            from workers import tasks
+
+            transaction.on_commit(lambda: tasks.inspect_model.delay(obj.pk))
+
+    @admin.action(description="Make the selected model the default")
+    def promote(self, request, queryset):
+        if queryset.count() == 1:
+            queryset.get().promote()
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "status", "progress", "result_model", "created"]
+    readonly_fields = ["status", "progress", "error", "dataset", "metrics", "log", "result_model"]
+
+
+@admin.register(TrainingSource)
+class TrainingSourceAdmin(admin.ModelAdmin):
+    list_display = ["title", "size", "created"]
+    readonly_fields = ["sha256", "size"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # added on the Training page, which hashes them

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from portal.catalog.forms import MultipleFileField
+from portal.jobs.models import SMOOTHING_CHOICES, ColorModel
+
+
+class ColorizeForm(forms.Form):
+    models = forms.ModelMultipleChoiceField(
+        ColorModel.objects.all(), widget=forms.CheckboxSelectMultiple, label="Models",
+        help_text="One result per model, to compare side by side.",
+    )  # fmt: skip
+    smoothing = forms.ChoiceField(
+        choices=SMOOTHING_CHOICES, initial="flow", required=False, label="Temporal smoothing",
+        help_text="Keeps colours steady from frame to frame.",
+    )  # fmt: skip
+
+    def __init__(self, *args, item=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        default = ColorModel.default()
+        if default is not None:
+            self.fields["models"].initial = [default.pk]
+        self.fields["models"].queryset = ColorModel.objects.exclude(info__has_key="error")
+        if item is not None and not item.is_film:
+            del self.fields["smoothing"]
+
+
+class TrainingForm(forms.Form):
+    name = forms.SlugField(max_length=100, help_text="Name of the model this run registers, e.g. unet-2026-11.")
+    epochs = forms.IntegerField(min_value=1, max_value=500, initial=30)
+    width = forms.IntegerField(min_value=2, max_value=128, initial=32, help_text="32 is the thesis U-Net.")
+    person_filter = forms.BooleanField(
+        required=False, initial=True, help_text="Keep only film frames showing 1 to 5 people (needs the detector)."
+    )
+    extra = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "lr=3e-4\nloss=perceptual-vgg16"}),
+        label="Other settings",
+        help_text="One key=value per line: training.config.TrainConfig fields, or build.<option> for the "
+        "dataset builder (values in JSON, e.g. build.every_s=2).",
+    )  # fmt: skip
+
+    def clean_extra(self) -> dict:
+        out = {}
+        for n, line in enumerate(self.cleaned_data["extra"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key.strip():
+                raise forms.ValidationError(f"Line {n} must look like key=value.")
+            out[key.strip()] = value.strip()
+        return out
+
+    def overrides(self) -> dict:
+        data = self.cleaned_data
+        extra = {k: v for k, v in data["extra"].items() if not k.startswith("build.")}
+        return {"epochs": data["epochs"], "width": data["width"], **extra}
+
+    def build_options(self) -> dict:
+        options = {"person_filter": self.cleaned_data["person_filter"]}
+        for key, value in self.cleaned_data["extra"].items():
+            if key.startswith("build."):
+                try:
+                    options[key.removeprefix("build.")] = json.loads(value)
+                except ValueError:
+                    options[key.removeprefix("build.")] = value
+        return options
+
+
+class SourceForm(forms.Form):
+    files = MultipleFileField(help_text="Colour films (or colour photographs) to learn from.")
+
+
+class ModelUploadForm(forms.Form):
+    name = forms.SlugField(max_length=100)
+    checkpoint = forms.FileField(help_text="A Colorarchive checkpoint (.pt) from colorize-train.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    make_default = forms.BooleanField(required=False, label="Make it the default for new requests")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if ColorModel.objects.filter(name=name).exists():
+            raise forms.ValidationError("A model with this name exists already.")
+        return name

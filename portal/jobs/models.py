@@ -1,0 +1,256 @@
+"""Background work as database rows with a state machine (NetBox's Job): the row is the single truth.
+
+pending -> running -> done | failed; pending/running -> cancelled. `claim()` is the only way into
+running, so a duplicate Celery delivery finds nothing to claim and does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.catalog.models import Item
+
+PRESET_CHOICES = [("photo", "Photograph"), ("film", "Film")]
+SMOOTHING_CHOICES = [
+    ("none", "None (frame by frame)"),
+    ("ema", "Exponential smoothing"),
+    ("window", "Sliding window"),
+    ("flow", "Optical flow (best, slowest)"),
+]
+PROGRESS_STEP = 0.01  # write progress at most every 1 %
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE = (Status.PENDING, Status.RUNNING)
+
+
+class Job(models.Model):
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    progress = models.FloatField(default=0.0)  # 0..1
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.progress)
+
+    @classmethod
+    def claim(cls, pk: int):
+        """Move a pending row to running and return it; None if it is not pending (duplicate delivery)."""
+        with transaction.atomic():
+            job = cls.objects.select_for_update().filter(pk=pk, status=Status.PENDING).first()
+            if job is None:
+                return None
+            job.status = Status.RUNNING
+            job.started = timezone.now()
+            job.attempts += 1
+            job.error = ""
+            job.save(update_fields=["status", "started", "attempts", "error", "updated"])
+        return job
+
+    def set_progress(self, done: int, total: int | None) -> None:
+        """Progress callback for the libraries; writes only when it moved by PROGRESS_STEP."""
+        fraction = min(1.0, done / total) if total else 0.0
+        if fraction - self.progress < PROGRESS_STEP and fraction < 1.0:
+            return
+        self.progress = fraction
+        type(self).objects.filter(pk=self.pk, status=Status.RUNNING).update(progress=fraction, updated=timezone.now())
+
+    def finish(self, **fields) -> bool:
+        """Record success, unless the job was cancelled (or reset) meanwhile; returns whether it was recorded."""
+        with transaction.atomic():
+            current = type(self).objects.select_for_update().filter(pk=self.pk).values_list("status", flat=True).first()
+            if current != Status.RUNNING:
+                return False
+            for name, value in fields.items():
+                setattr(self, name, value)
+            self.status, self.progress, self.finished = Status.DONE, 1.0, timezone.now()
+            self.save()
+        return True
+
+    def fail(self, message: str) -> None:
+        """Record a failure in plain words (a cancelled job stays cancelled)."""
+        self.error, self.finished = message, timezone.now()
+        type(self).objects.filter(pk=self.pk, status__in=ACTIVE).update(
+            status=Status.FAILED, error=message, finished=self.finished, updated=timezone.now()
+        )
+        self.refresh_from_db(fields=["status"])
+
+    def cancel(self) -> bool:
+        changed = type(self).objects.filter(pk=self.pk, status__in=ACTIVE).update(
+            status=Status.CANCELLED, finished=timezone.now(), updated=timezone.now()
+        )
+        self.refresh_from_db()
+        return bool(changed)
+
+    @classmethod
+    def stale(cls, minutes: int | None = None):
+        cutoff = timezone.now() - timedelta(minutes=minutes or settings.STALE_MINUTES)
+        return cls.objects.filter(status=Status.RUNNING, updated__lt=cutoff)
+
+
+def _model_path(model: ColorModel, filename: str) -> str:
+    return f"models/{timezone.now():%Y%m%d-%H%M%S}-{filename}"
+
+
+class ColorModel(models.Model):
+    """A colorization model the portal offers: an uploaded checkpoint, a trained one, or a bundled zoo name."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    checkpoint = models.FileField(upload_to=_model_path, blank=True, max_length=400)
+    zoo_name = models.CharField(max_length=100, blank=True, help_text='A bundled model name, e.g. "default".')
+    is_default = models.BooleanField(default=False)
+    info = models.JSONField(default=dict, blank=True, editable=False)  # arch, params, version... read by a worker
+    metrics = models.JSONField(default=dict, blank=True)
+    training_run = models.ForeignKey("TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        verbose_name = "model"
+
+    def __str__(self) -> str:
+        return self.name + (" (default)" if self.is_default else "")
+
+    @property
+    def version(self) -> str:
+        return str(self.info.get("version", ""))
+
+    @classmethod
+    def default(cls) -> ColorModel | None:
+        return cls.objects.filter(is_default=True).first() or cls.objects.first()
+
+    def promote(self) -> None:
+        """Make this the default for new requests (exactly one default)."""
+        with transaction.atomic():
+            ColorModel.objects.filter(is_default=True).exclude(pk=self.pk).update(is_default=False)
+            self.is_default = True
+            self.save(update_fields=["is_default"])
+
+
+def _result_path(req: ColorizationRequest, filename: str) -> str:
+    return f"results/{req.item_id}/{req.pk}/{filename}"
+
+
+class ColorizationRequest(Job):
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="requests")
+    model = models.ForeignKey(ColorModel, on_delete=models.PROTECT, related_name="requests")
+    preset = models.CharField(max_length=20, choices=PRESET_CHOICES)
+    options = models.JSONField(default=dict, blank=True)  # e.g. {"smoothing": "flow"}
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    result = models.FileField(upload_to=_result_path, blank=True, max_length=400)
+    result_preview = models.FileField(upload_to=_result_path, blank=True, max_length=400)
+    provenance = models.JSONField(default=dict, blank=True)
+    phase = models.CharField(max_length=20, blank=True, editable=False)  # film: segments -> joining -> done
+    frames = models.PositiveIntegerField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    approved = models.BooleanField(default=False, db_index=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "colorization request"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.item} with {self.model.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:request", args=[self.pk])
+
+    @property
+    def model_label(self) -> str:
+        version = self.provenance.get("model_version") or self.model.version
+        return f"{self.model.name} v{version}" if version else self.model.name
+
+    def approve(self, user) -> None:
+        self.approved, self.approved_by, self.approved_at = True, user, timezone.now()
+        self.save(update_fields=["approved", "approved_by", "approved_at", "updated"])
+
+    def segment_progress(self) -> float:
+        rows = list(self.segments.values_list("progress", "start_frame", "end_frame"))
+        total = sum(end - start for _, start, end in rows)
+        return sum(p * (end - start) for p, start, end in rows) / total if total else 0.0
+
+
+class Segment(Job):
+    """One stretch of a film, colorized by its own short task so several workers share a film."""
+
+    request = models.ForeignKey(ColorizationRequest, on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveIntegerField()
+    start_frame = models.PositiveIntegerField()
+    end_frame = models.PositiveIntegerField()
+    plan = models.JSONField(default=dict)  # the library's Segment, as a dict
+    part = models.FileField(upload_to="work/segments/", blank=True, max_length=400)
+
+    class Meta:
+        ordering = ["request", "index"]
+        constraints = [models.UniqueConstraint(fields=["request", "index"], name="one_segment_per_index")]
+
+    def __str__(self) -> str:
+        return f"segment {self.index} of request {self.request_id}"
+
+
+class TrainingSource(models.Model):
+    """A colour film (or photo) ingested for training; the dataset is rebuilt from these incrementally."""
+
+    title = models.CharField(max_length=300)
+    file = models.FileField(upload_to="training/sources/", max_length=400)
+    sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    size = models.BigIntegerField(default=0, editable=False)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TrainingRun(Job):
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    name = models.CharField(max_length=100, help_text="Name of the model this run will register.")
+    config = models.CharField(max_length=200, blank=True, help_text="A training config file (blank: the base config).")
+    overrides = models.JSONField(default=dict, blank=True)  # TrainConfig field -> value
+    build_options = models.JSONField(default=dict, blank=True)  # training.build_dataset options
+    dataset = models.JSONField(default=dict, blank=True, editable=False)  # the build manifest summary
+    metrics = models.JSONField(default=dict, blank=True, editable=False)
+    curve = models.JSONField(default=list, blank=True, editable=False)  # [{"step":..,"loss":..,...}]
+    log = models.TextField(blank=True, editable=False)
+    result_model = models.ForeignKey(ColorModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"training run #{self.pk} ({self.name})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:training_run", args=[self.pk])

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from portal.jobs import views
+
+app_name = "jobs"
+urlpatterns = [
+    path("", views.request_list, name="requests"),
+    path("items/<int:item_pk>/colorize/", views.submit, name="submit"),
+    path("requests/<int:pk>/", views.request_detail, name="request"),
+    path("requests/<int:pk>/status.json", views.request_status, name="request_status"),
+    path("requests/<int:pk>/<str:action>/", views.request_action, name="request_action"),
+    path("training/", views.training, name="training"),
+    path("training/runs/<int:pk>/", views.training_run, name="training_run"),
+    path("models/<int:pk>/promote/", views.promote, name="promote"),
+]

@@ -1,0 +1,176 @@
+"""Staff: request colorizations, watch them, approve results. Admins: training, models, promotion."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from portal.catalog.ingest import sha256_of
+from portal.catalog.models import Item
+from portal.catalog.permissions import admin_required, staff_required
+from portal.jobs import services
+from portal.jobs.charts import line_chart
+from portal.jobs.forms import ColorizeForm, ModelUploadForm, SourceForm, TrainingForm
+from portal.jobs.models import ColorizationRequest, ColorModel, Status, TrainingRun, TrainingSource
+
+
+@staff_required
+@require_POST
+def submit(request, item_pk: int):
+    item = get_object_or_404(Item, pk=item_pk)
+    form = ColorizeForm(request.POST, item=item)
+    if form.is_valid():
+        options = {"smoothing": form.cleaned_data["smoothing"]} if item.is_film else {}
+        try:
+            reqs = services.submit(request.user, item, list(form.cleaned_data["models"]), options)
+        except services.SubmitError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{len(reqs)} colorization request(s) queued.")
+    else:
+        messages.error(request, "Choose at least one model.")
+    return redirect("catalog:item", item.pk)
+
+
+@staff_required
+def request_list(request):
+    reqs = ColorizationRequest.objects.select_related("item", "model", "requested_by")
+    status = request.GET.get("status")
+    if status in Status.values:
+        reqs = reqs.filter(status=status)
+    page = Paginator(reqs, 40).get_page(request.GET.get("page"))
+    return render(request, "jobs/request_list.html", {"page": page, "status": status, "statuses": Status.choices})
+
+
+@staff_required
+def request_detail(request, pk: int):
+    req = get_object_or_404(ColorizationRequest.objects.select_related("item", "model"), pk=pk)
+    return render(request, "jobs/request_detail.html", {"req": req, "segments": req.segments.all()})
+
+
+@staff_required
+def request_status(request, pk: int):
+    req = get_object_or_404(ColorizationRequest, pk=pk)
+    return JsonResponse({"id": req.pk, "status": req.status, "progress": req.percent, "error": req.error})
+
+
+@staff_required
+@require_POST
+def request_action(request, pk: int, action: str):
+    if action not in ("approve", "unapprove", "cancel", "retry"):
+        raise Http404("unknown action")
+    req = get_object_or_404(ColorizationRequest, pk=pk)
+    if action == "approve":
+        if req.status != Status.DONE:
+            messages.error(request, "Only a finished result can be approved.")
+        else:
+            req.approve(request.user)
+            note = "" if req.item.is_published else " It shows in the gallery once the item is published."
+            messages.success(request, f"The result of {req.model.name} is approved for publication.{note}")
+    elif action == "unapprove":
+        ColorizationRequest.objects.filter(pk=pk).update(approved=False, approved_by=None, approved_at=None)
+        messages.success(request, "Approval withdrawn: the result is hidden from the public.")
+    elif action == "cancel":
+        if req.cancel():
+            messages.success(request, "Request cancelled.")
+    elif action == "retry":
+        services.retry(req)
+        messages.success(request, "Queued again as a new request.")
+    return _back(request, "catalog:item", req.item_id)
+
+
+def _back(request, fallback: str, *args):
+    """Return to the page the form came from (same site only), else to `fallback`."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(fallback, *args)
+
+
+# ---- admins: training and models
+
+
+@admin_required
+def training(request):
+    train_form = TrainingForm(prefix="train")
+    source_form = SourceForm(prefix="source")
+    model_form = ModelUploadForm(prefix="model")
+    if request.method == "POST":
+        which = request.POST.get("form")
+        if which == "train":
+            train_form = TrainingForm(request.POST, prefix="train")
+            if train_form.is_valid():
+                run = services.start_training(
+                    request.user, train_form.cleaned_data["name"], train_form.overrides(), train_form.build_options()
+                )
+                messages.success(request, f"Training run #{run.pk} queued.")
+                return redirect("jobs:training_run", run.pk)
+        elif which == "source":
+            source_form = SourceForm(request.POST, request.FILES, prefix="source")
+            if source_form.is_valid():
+                added = _add_sources(request, source_form.cleaned_data["files"])
+                if added:
+                    messages.success(request, f"{added} training source(s) added.")
+                return redirect("jobs:training")
+        elif which == "model":
+            model_form = ModelUploadForm(request.POST, request.FILES, prefix="model")
+            if model_form.is_valid():
+                data = model_form.cleaned_data
+                model = services.register_model(data["name"], data["checkpoint"], data["description"], data["make_default"])
+                messages.success(request, f"Model {model.name} registered; a worker is checking the file.")
+                return redirect("jobs:training")
+    return render(request, "jobs/training.html", {
+        "train_form": train_form, "source_form": source_form, "model_form": model_form,
+        "runs": TrainingRun.objects.select_related("result_model")[:20],
+        "sources": TrainingSource.objects.all()[:100], "models": ColorModel.objects.all(),
+    })  # fmt: skip
+
+
+def _add_sources(request, files) -> int:
+    added = 0
+    for f in files:
+        digest = sha256_of(f)
+        if TrainingSource.objects.filter(sha256=digest).exists():
+            messages.warning(request, f"{f.name}: already a training source")
+            continue
+        with transaction.atomic():
+            source = TrainingSource(title=f.name, sha256=digest, size=f.size, added_by=request.user)
+            source.file.save(f.name, f, save=False)
+            source.save()
+        added += 1
+    return added
+
+
+@admin_required
+def training_run(request, pk: int):
+    run = get_object_or_404(TrainingRun.objects.select_related("result_model"), pk=pk)
+    charts = []
+    epochs = [p for p in run.curve if p.get("event") == "epoch"]
+    steps = [p for p in run.curve if p.get("event") == "step"]
+    for rows, x, keys, title in (
+        (epochs, "epoch", ("train_loss", "val_loss"), "Loss per epoch"),
+        (epochs, "epoch", ("train_mae", "val_mae"), "Colour error (MAE of ab) per epoch"),
+        (steps, "step", ("loss",), "Training loss per step"),
+    ):
+        series = {k: [(p[x], p[k]) for p in rows if isinstance(p.get(k), int | float)] for k in keys}
+        series = {k: v for k, v in series.items() if v}
+        if series:
+            charts.append({"title": title, "svg": line_chart(series)})
+    return render(request, "jobs/training_run.html", {"run": run, "charts": charts})
+
+
+@admin_required
+@require_POST
+def promote(request, pk: int):
+    model = get_object_or_404(ColorModel, pk=pk)
+    if model.info.get("error"):
+        messages.error(request, f"{model.name} cannot be promoted: {model.info['error']}")
+    else:
+        model.promote()
+        messages.success(request, f"{model.name} is now the default model for new requests.")
+    return _back(request, "jobs:training")

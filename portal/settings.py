@@ -1,0 +1,231 @@
+"""One settings module, driven by environment variables (STYLE.md section 10).
+
+With no variables set it runs the embedded default: DEBUG on, SQLite and media under ./var, and a Celery
+broker that needs no server (kombu's filesystem transport; Redis when REDIS_URL is set). With
+DJANGO_DEBUG=0 (production) every required value must be given, or start-up stops with
+ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
+
+    DJANGO_DEBUG            1 (default) | 0
+    DJANGO_SECRET_KEY       required in production
+    DJANGO_ALLOWED_HOSTS    comma-separated; required in production
+    DATABASE_URL            postgres://user:pass@host:5432/name; required in production (else SQLite)
+    REDIS_URL               redis://host:6379/0 -> Celery broker; required in production
+    CELERY_BROKER_URL       overrides REDIS_URL for the broker
+    COLORARCHIVE_VAR        folder for the SQLite file, media and the filesystem broker (default ./var)
+    MEDIA_ROOT              local media folder (default $COLORARCHIVE_VAR/media)
+    S3_BUCKET               use S3-compatible storage (django-storages) for media; with S3_ENDPOINT_URL,
+                            S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION
+    COLORARCHIVE_WORK       worker scratch folder: film segments, training datasets (default $COLORARCHIVE_VAR/work)
+    COLORARCHIVE_STALE_MINUTES  a running job silent this long is stale (requeue_stale), default 30
+    COLORARCHIVE_SEGMENT_FRAMES frames per film segment task, default 300
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name)
+    return default if value is None else value.lower() in ("1", "true", "yes", "on")
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+
+def required(name: str, dev_default: str | None = None) -> str | None:
+    """A value production must set; in DEBUG the embedded default applies."""
+    value = env(name)
+    if value is None and not DEBUG:
+        raise ImproperlyConfigured(f"{name} must be set when DJANGO_DEBUG is off (see portal/settings.py)")
+    return value if value is not None else dev_default
+
+
+SECRET_KEY = required("DJANGO_SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
+ALLOWED_HOSTS = [h.strip() for h in (required("DJANGO_ALLOWED_HOSTS", "*") or "").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in (env("DJANGO_CSRF_TRUSTED_ORIGINS") or "").split(",") if o.strip()]
+
+VAR_DIR = Path(env("COLORARCHIVE_VAR", str(BASE_DIR / "var")))
+WORK_DIR = Path(env("COLORARCHIVE_WORK", str(VAR_DIR / "work")))
+STALE_MINUTES = int(env("COLORARCHIVE_STALE_MINUTES", "30"))
+SEGMENT_FRAMES = int(env("COLORARCHIVE_SEGMENT_FRAMES", "300"))  # film frames per segment task
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "portal.catalog",
+    "portal.jobs",
+    "portal.gallery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+if not DEBUG:  # runserver serves static files in DEBUG; WhiteNoise does it in production
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "portal" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.catalog.permissions.roles",
+            ],
+        },
+    },
+]
+
+_database_url = required("DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "colorarchive.sqlite3",
+            # The web process and a worker write the same file: wait for the lock rather than fail.
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "catalog:dashboard"
+LOGOUT_REDIRECT_URL = "gallery:home"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# Files: originals, previews and results go through Django storages (local folder or S3-compatible).
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"  # never served directly: downloads go through permission-checking views
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+if env("S3_BUCKET"):
+    _media = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("S3_BUCKET"),
+            "endpoint_url": env("S3_ENDPOINT_URL"),
+            "access_key": required("S3_ACCESS_KEY_ID"),
+            "secret_key": required("S3_SECRET_ACCESS_KEY"),
+            "region_name": env("S3_REGION"),
+            "file_overwrite": False,
+            "default_acl": "private",
+            "querystring_auth": True,
+        },
+    }
+else:
+    _media = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _media,
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+DATA_UPLOAD_MAX_NUMBER_FILES = 500
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = int(env("COLORARCHIVE_MAX_UPLOAD_MB", "2048")) * 1024 * 1024
+
+# Celery (STYLE.md section 9): ids only, the DB row is the truth, no result backend.
+_redis_url = env("REDIS_URL")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", _redis_url)
+if not CELERY_BROKER_URL and not DEBUG:
+    raise ImproperlyConfigured("REDIS_URL (or CELERY_BROKER_URL) must be set when DJANGO_DEBUG is off")
+if not CELERY_BROKER_URL:
+    # A broker that needs no server: messages are files in one folder, shared by the web process and worker.
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://localhost//"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+else:
+    # Longer than any single task (segments keep tasks short), so acks_late never re-runs live work.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_ROUTES = {
+    "workers.tasks.colorize": {"queue": "gpu"},
+    "workers.tasks.colorize_segment": {"queue": "gpu"},
+    "workers.tasks.train": {"queue": "gpu"},
+    "workers.tasks.*": {"queue": "cpu"},
+}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from portal import api
+
+router = DefaultRouter()
+router.register("items", api.ItemViewSet, basename="item")
+router.register("requests", api.RequestViewSet, basename="request")
+
+admin.site.site_header = "Colorarchive administration"
+admin.site.site_title = "Colorarchive"
+
+urlpatterns = [
+    path("", include("portal.gallery.urls")),
+    path("catalog/", include("portal.catalog.urls")),
+    path("jobs/", include("portal.jobs.urls")),
+    path("api/", include(router.urls)),
+    path("api/token/", obtain_auth_token, name="api-token"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,48 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+
+  // Before/after slider: the range input moves the clip edge of the colorized image.
+  document.querySelectorAll("[data-compare]").forEach(function (box) {
+    var range = box.querySelector(".compare-range");
+    if (!range) return;
+    var update = function () { box.style.setProperty("--pos", range.value + "%"); };
+    range.addEventListener("input", update);
+    update();
+  });
+
+  // Film: play and pause the original and the colorization together.
+  document.querySelectorAll("[data-players]").forEach(function (box) {
+    var videos = box.querySelectorAll("video");
+    var button = box.querySelector("[data-play-both]");
+    if (!button || videos.length !== 2) return;
+    button.addEventListener("click", function () {
+      var playing = !videos[0].paused;
+      videos.forEach(function (v) { if (playing) { v.pause(); } else { v.currentTime = videos[0].currentTime; v.play(); } });
+      button.textContent = playing ? "Play both" : "Pause both";
+    });
+  });
+
+  // Progress of running jobs: poll the status URL; reload the page when one finishes.
+  var polled = document.querySelectorAll("[data-poll]");
+  if (polled.length) {
+    var tick = function () {
+      polled.forEach(function (row) {
+        fetch(row.getAttribute("data-poll"), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (job) {
+            if (!job) return;
+            var bar = row.querySelector("progress");
+            if (bar) bar.value = job.progress;
+            var pct = row.querySelector("[data-percent]");
+            if (pct) pct.textContent = job.progress + "%";
+            var status = row.querySelector("[data-status]");
+            if (status && job.status !== "pending" && job.status !== "running") { window.location.reload(); }
+            else if (status) { status.textContent = job.status === "running" ? "Running" : "Waiting"; }
+          })
+          .catch(function () {});
+      });
+    };
+    setInterval(tick, 2000);
+  }
+})();

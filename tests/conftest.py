@@ -1,0 +1,234 @@
+"""Shared fixtures: generated media, a tiny model, users with roles, and a real Celery worker process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+# ---------------------------------------------------------------- media made by the tests
+
+
+def make_photo(path: Path, size: tuple[int, int] = (96, 72), gray: bool = True) -> Path:
+    """A small photograph-like image: gradient sky, a disc, stripes (greyscale or colour)."""
+    from PIL import Image
+
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = 90 + 120 * y / h
+    g = 60 + 150 * x / w
+    b = 160 - 100 * (y / h)
+    disc = (x - w * 0.6) ** 2 + (y - h * 0.45) ** 2 < (min(w, h) * 0.22) ** 2
+    r[disc], g[disc], b[disc] = 220, 80, 40
+    stripes = (x.astype(int) // 8) % 2 == 0
+    g[stripes & (y > h * 0.75)] = 200
+    rgb = np.stack([r, g, b], axis=-1).clip(0, 255).astype(np.uint8)
+    image = Image.fromarray(rgb)
+    if gray:
+        image = image.convert("L")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def make_film(path: Path, frames: int = 20, size: tuple[int, int] = (64, 48), fps: int = 10, gop: int = 5) -> Path:
+    """A short greyscale H.264 film with a moving square (keyframes every `gop` frames)."""
+    import av
+
+    w, h = size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.gop_size = gop
+        stream.options = {"preset": "ultrafast", "bf": "0", "sc_threshold": "0", "keyint_min": str(gop)}
+        for i in range(frames):
+            img = np.full((h, w, 3), 40 + 4 * i, dtype=np.uint8)
+            x0 = (i * 2) % (w - 16)
+            img[16:32, x0 : x0 + 16] = 220
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture
+def photo_file(tmp_path) -> Path:
+    return make_photo(tmp_path / "harbour_1923.png")
+
+
+@pytest.fixture
+def film_file(tmp_path) -> Path:
+    return make_film(tmp_path / "street_scene.mp4")
+
+
+@pytest.fixture
+def tiny_model(tmp_path) -> Path:
+    """A tiny U-Net checkpoint (random weights): fast on CPU, same format as a trained model."""
+    from colorization import checkpoint
+    from colorization.models import UNet, UNetConfig
+
+    return checkpoint.save(tmp_path / "tiny.pt", UNet(UNetConfig(width=4)), name="tiny")
+
+
+# ---------------------------------------------------------------- portal users
+
+
+def _user(django_user_model, username: str, group: str | None = None, superuser: bool = False):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username, f"{username}@example.org", "pass-1234-word")
+    if superuser:
+        user.is_superuser = user.is_staff = True
+        user.save()
+    if group:
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+    return user
+
+
+@pytest.fixture
+def staff_user(db, django_user_model):
+    return _user(django_user_model, "curator", "staff")
+
+
+@pytest.fixture
+def admin_account(db, django_user_model):
+    return _user(django_user_model, "director", superuser=True)
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def admin_client_(client, admin_account):
+    client.force_login(admin_account)
+    return client
+
+
+# ---------------------------------------------------------------- real services
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def redis_available() -> bool:
+    return _port_open("127.0.0.1", 6379)
+
+
+def wait_for(predicate, timeout: float = 240, interval: float = 0.5, what: str = "condition", log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    tail = log.read_text()[-4000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n--- worker log ---\n{tail}")
+
+
+@pytest.fixture(scope="session")
+def live_worker(django_db_setup, tmp_path_factory):
+    """A real `celery worker` (-Q gpu,cpu, solo pool) on Redis, reading the pytest test database.
+
+    The test process's Celery app switches from eager mode to the same Redis broker (own key prefix, so
+    nothing else on the server is touched) for the session's remaining tests.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    from portal.celery import app
+
+    if connection.vendor != "postgresql":
+        pytest.skip("integration tests need PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres or root)")
+    if not redis_available():
+        pytest.skip("integration tests need Redis on 127.0.0.1:6379")
+
+    prefix = f"colorarchive-test-{os.getpid()}:"
+    broker = "redis://127.0.0.1:6379/15"
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.test_settings",
+        "COLORARCHIVE_TEST_DATABASE_URL": settings.POSTGRES_URL,
+        "COLORARCHIVE_TEST_DATABASE_NAME": connection.settings_dict["NAME"],
+        "COLORARCHIVE_TEST_WORKER": "1",
+        "CELERY_BROKER_URL": broker,
+        "COLORARCHIVE_TEST_REDIS_PREFIX": prefix,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "COLORARCHIVE_WORK": str(settings.WORK_DIR),
+        "COLORARCHIVE_SEGMENT_FRAMES": "8",
+        "PYTHONPATH": str(ROOT),
+    }
+    cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,cpu", "--pool", "solo",
+           "--loglevel", "INFO", "-n", f"test-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
+           "--without-heartbeat"]  # fmt: skip
+    old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "broker_transport_options")}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    app.conf.update(task_always_eager=False, broker_url=broker, broker_transport_options={"global_keyprefix": prefix})
+    _reset_producers(app)
+    try:
+        wait_for(lambda: "ready." in log.read_text() or proc.poll() is not None, 120, what="the worker", log=log)
+        if proc.poll() is not None:
+            raise AssertionError(f"the celery worker exited:\n{log.read_text()[-4000:]}")
+        proc.log = log
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        app.conf.update(old)
+        _reset_producers(app)
+
+
+def _die_with_parent() -> None:
+    """The worker gets SIGTERM if pytest itself is killed, so no orphan keeps the test database open."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _reset_producers(app) -> None:
+    """Forget connections made for the previous broker (an eager test may have opened the memory transport)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and at the end no stray sessions (live_server's thread) blocking its drop."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [connection.settings_dict["NAME"]],
+            )

@@ -1,0 +1,53 @@
+"""`manage.py demo`: on an empty folder, with no variables set, it sets everything up and colorizes the demo
+catalogue through a real worker on the server-less filesystem broker (--no-serve stops before runserver)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "S3_", "COLORARCHIVE_", "MEDIA_"))}  # fmt: skip
+    return {**env, **{k: str(v) for k, v in extra.items()}}
+
+
+def test_demo_sets_up_seeds_and_colorizes_with_the_installed_default_model(tmp_path, tiny_model):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny.pt").write_bytes(tiny_model.read_bytes())
+    (models / "DEFAULT").write_text("tiny.pt\n")
+    var = tmp_path / "var"
+    out = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--wait", "240"], cwd=ROOT,
+                         env=_clean_env(COLORARCHIVE_VAR=var, COLORARCHIVE_MODELS=models),
+                         capture_output=True, text=True, timeout=400)  # fmt: skip
+    log = out.stdout + out.stderr + ((var / "worker.log").read_text() if (var / "worker.log").exists() else "")
+    assert out.returncode == 0, log[-4000:]
+    assert "Colorarchive is at http://127.0.0.1:8000/" in out.stdout
+    assert "user 'staff', password 'colorarchive-staff'" in out.stdout
+    assert "6 colorized and approved, 0 failed" in out.stdout, log[-4000:]
+    db = sqlite3.connect(var / "colorarchive.sqlite3")
+    assert db.execute("select count(*) from catalog_item where status='published'").fetchone() == (6,)
+    assert db.execute("select count(*) from jobs_colorizationrequest where status='done' and approved").fetchone() == (6,)
+
+
+def test_demo_without_a_model_says_so(tmp_path):
+    if (ROOT / "colorization" / "weights" / "DEFAULT").exists():
+        pytest.skip("a bundled default model is installed, so the demo always has one")
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    out = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--no-worker"], cwd=ROOT,
+                         env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=empty),
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "No colorization model is installed" in out.stdout
+    assert "no colorization model is installed; requests wait until one is registered" in out.stdout

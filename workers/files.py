@@ -1,0 +1,65 @@
+"""Bridging Django storages (local or S3) and libraries that want file paths."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db.models.fields.files import FieldFile
+
+
+@contextmanager
+def local_path(field: FieldFile) -> Iterator[Path]:
+    """A path to the stored file: the file itself on local storage, else a temporary download."""
+    try:
+        yield Path(field.path)
+        return
+    except NotImplementedError:  # remote storage (S3): no local path
+        pass
+    suffix = Path(field.name).suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix, dir=scratch_dir()) as tmp:
+        with field.open("rb") as src:
+            shutil.copyfileobj(src, tmp, 1024 * 1024)
+        tmp.flush()
+        yield Path(tmp.name)
+
+
+def cached_copy(field: FieldFile, key: str) -> Path:
+    """A local copy that lives as long as the worker (model checkpoints on remote storage)."""
+    try:
+        return Path(field.path)
+    except NotImplementedError:
+        pass
+    dst = Path(settings.WORK_DIR) / "cache" / key
+    if not dst.exists():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(dst.name + ".part")
+        with field.open("rb") as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+        tmp.replace(dst)
+    return dst
+
+
+def store(field: FieldFile, name: str, path: Path) -> None:
+    """Save a finished local file into storage under `name` (replacing what the field held)."""
+    if field.name:
+        field.storage.delete(field.name)
+    with open(path, "rb") as f:
+        field.save(name, File(f), save=False)
+
+
+def scratch_dir() -> Path:
+    path = Path(settings.WORK_DIR) / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
+        yield Path(tmp)

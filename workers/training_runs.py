@@ -1,0 +1,142 @@
+"""Retraining: rebuild the frame dataset incrementally from the ingested sources, fit, evaluate, register."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from portal.jobs.models import ColorModel, TrainingRun, TrainingSource
+from workers.files import local_path, store
+from workers.models import describe
+
+CURVE_LIMIT = 5000  # points kept for the admin's curves
+SAVE_EVERY_S = 2.0
+
+
+def training_dir() -> Path:
+    path = Path(settings.WORK_DIR) / "training"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _fraction(info: dict, epochs: int) -> float | None:
+    """training.train.fit reports "step" events within an epoch and an "epoch" event at its end."""
+    if not epochs or not isinstance(info.get("epoch"), int | float):
+        return None
+    done = info["epoch"] if info.get("event") == "epoch" else info["epoch"] - 1
+    return max(0.0, min(1.0, done / epochs))
+
+
+def run(run: TrainingRun) -> None:
+    from training import build_dataset
+    from training.config import load
+    from training.train import fit
+
+    sources = list(TrainingSource.objects.order_by("created"))
+    if not sources:
+        raise ValueError("There are no training films or images yet: ingest some colour films first.")
+    dataset_dir = training_dir() / "dataset"
+    log_lines: list[str] = []
+
+    def say(message: str) -> None:
+        log_lines.append(f"{timezone.now():%H:%M:%S} {message}")
+        TrainingRun.objects.filter(pk=run.pk).update(log="\n".join(log_lines[-400:]), updated=timezone.now())
+
+    say(f"building the dataset from {len(sources)} source(s) into {dataset_dir}")
+    with _local_sources(sources) as paths:
+        manifest = build_dataset.build(paths, dataset_dir, on_progress=say, **run.build_options)
+    run.dataset = {k: manifest.get(k) for k in ("counts", "splits", "created") if k in manifest}
+    run.dataset["sources"] = len(manifest.get("sources", []))
+    run.dataset["shards"] = len(manifest.get("shards", []))
+    run.save(update_fields=["dataset"])
+
+    overrides = {"dataset": str(dataset_dir), "out_dir": str(training_dir() / "runs"), "name": f"run-{run.pk}"}
+    overrides.update(run.overrides)
+    cfg = load(run.config or None, [f"{k}={_as_text(v)}" for k, v in overrides.items()])
+    run.log = "\n".join(log_lines)
+    say(f"training {cfg.name}: {cfg.epochs} epoch(s), width {cfg.width}, loss {cfg.loss}")
+
+    curve: list[dict] = []
+    last_save = 0.0
+
+    def on_progress(info: dict) -> None:
+        nonlocal last_save
+        curve.append({k: v for k, v in info.items() if isinstance(v, int | float | str)})
+        fraction = _fraction(info, cfg.epochs)
+        now = time.monotonic()
+        if now - last_save >= SAVE_EVERY_S or fraction == 1.0:
+            last_save = now
+            update = {"curve": curve[-CURVE_LIMIT:], "updated": timezone.now()}
+            if fraction is not None:
+                update["progress"] = 0.05 + 0.9 * fraction
+            TrainingRun.objects.filter(pk=run.pk).update(**update)
+
+    checkpoint = Path(fit(cfg, on_progress=on_progress))
+    say(f"trained: {checkpoint}")
+    metrics = _evaluate(checkpoint, dataset_dir, curve, say)
+    model = _register(run, checkpoint, metrics)
+    say(f"registered model {model.name!r}")
+    run.refresh_from_db(fields=["log"])
+    run.finish(curve=curve[-CURVE_LIMIT:], metrics=metrics, result_model=model)
+
+
+def _as_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class _local_sources:
+    """Local paths for every source (downloads from remote storage), closed together."""
+
+    def __init__(self, sources: list[TrainingSource]):
+        self.sources, self.contexts = sources, []
+
+    def __enter__(self) -> list[Path]:
+        paths = []
+        for source in self.sources:
+            ctx = local_path(source.file)
+            self.contexts.append(ctx)
+            paths.append(ctx.__enter__())
+        return paths
+
+    def __exit__(self, *exc) -> None:
+        for ctx in reversed(self.contexts):
+            ctx.__exit__(*exc)
+
+
+def _evaluate(checkpoint: Path, dataset_dir: Path, curve: list[dict], say) -> dict:
+    """The last epoch's validation figures, plus training.evaluate's test-split report when it runs."""
+    metrics = {}
+    epochs = [p for p in curve if p.get("event") == "epoch"]
+    if epochs:
+        metrics.update({k: epochs[-1][k] for k in ("val_loss", "val_mae", "train_loss") if k in epochs[-1]})
+    try:
+        from training.evaluate import evaluate
+
+        report = evaluate(checkpoint, dataset_dir)
+    except Exception as exc:  # a model without a test report is still a model; say why there is none
+        say(f"evaluation skipped: {type(exc).__name__}: {exc}")
+        return metrics
+    for key, value in report.items():
+        if isinstance(value, int | float):
+            metrics[key] = value
+        elif isinstance(value, dict):
+            metrics.update({f"{key}.{k}": v for k, v in value.items() if isinstance(v, int | float)})
+    return metrics
+
+
+def _register(run: TrainingRun, checkpoint: Path, metrics: dict) -> ColorModel:
+    name = run.name
+    if ColorModel.objects.filter(name=name).exists():
+        name = f"{run.name}-run{run.pk}"
+    model = ColorModel(name=name, description=f"Trained by training run #{run.pk}.", metrics=metrics, training_run=run)
+    store(model.checkpoint, f"{name}.pt", checkpoint)
+    model.info = describe(checkpoint)
+    model.save()
+    return model
