@@ -1,0 +1,98 @@
+"""`colorize video IN -o OUT [--smoothing flow]`: the film subcommand (registered in cli.SUBCOMMANDS).
+
+    colorize video reel.mp4 -o reel-colorized.mp4 --smoothing flow
+    colorize video scans/ -o master.mkv --fps 24            # numbered DPX/TIFF/PNG frames -> lossless FFV1
+    colorize video reel.mp4 -o out.mp4 --segment-frames 300  # segments as the workers do, then joined
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from colorization.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _add_model_options, _err
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from colorization import build_pipeline, presets
+    from colorization.checkpoint import CheckpointError
+    from colorization.stages.video import VideoError
+
+    src, dst = Path(args.input), Path(args.output)
+    if dst.exists() and not args.overwrite:
+        _err(f"{dst} exists (use --overwrite to replace it)")
+        return EXIT_FAILED
+    options = dict(model=args.model, models_dir=args.models_dir, device=args.device, smoothing=args.smoothing,
+                   quality=args.quality, batch_size=args.batch_size, format=args.codec)
+    try:
+        spec = presets.get(args.preset, **options)
+        if args.fps:
+            spec["decode"] = {"name": "video", "fps": args.fps}
+        pipeline = build_pipeline(spec)
+    except (CheckpointError, KeyError, TypeError, ValueError) as exc:
+        _err(f"error: {str(exc).strip(chr(34) + chr(39))}")
+        return EXIT_USAGE
+    bar = tqdm(unit="frame", disable=args.quiet, file=sys.stderr, desc=src.name)
+
+    def progress(done: int, total: int | None) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        if args.segment_frames:
+            written = _by_segments(src, dst, args, options, progress)
+        else:
+            result = pipeline.run(src, dst, on_progress=progress)
+            written = {**result.info, "frames": result.frames}
+    except (VideoError, CheckpointError, OSError) as exc:
+        bar.close()
+        _err(str(exc))
+        return EXIT_FAILED
+    bar.close()
+    for note in written.get("dropped_streams", []):
+        print(f"note: {src}: {note} (use .mkv to keep it)", file=sys.stderr)
+    print(f"{src} -> {dst}: {written['frames']} frames, smoothing {args.smoothing}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _by_segments(src: Path, dst: Path, args: argparse.Namespace, options: dict, progress) -> dict:
+    from colorization import segments
+
+    plan = segments.plan(src, max_frames=args.segment_frames)
+    total = plan[-1].end_frame
+    with tempfile.TemporaryDirectory(dir=dst.parent, prefix=f".{dst.stem}.segments.") as tmp:
+        parts = []
+        for seg in plan:
+            part = Path(tmp) / f"part{seg.index:05d}{dst.suffix}"
+            segments.colorize_segment(src, seg, part, preset=args.preset, **options)
+            parts.append(part)
+            progress(seg.end_frame, total)
+        return segments.join(parts, src, dst)
+
+
+def add_video(sub) -> None:
+    p = sub.add_parser("video", help="colorize a film (a video file or a folder of numbered frames)",
+                       description="Colorize a black-and-white film frame by frame with temporal smoothing. Frame "
+                                   "count, timestamps, rotation, aspect and the audio/subtitle streams are kept; "
+                                   "the output says in its metadata that it is an AI colorization.")
+    p.add_argument("input", metavar="IN", help="video file (MP4/MOV/MKV/AVI...) or folder of numbered images")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file: .mp4/.mov (H.264) or .mkv (lossless FFV1)")
+    p.add_argument("--smoothing", default="flow", choices=["none", "ema", "window", "flow"],
+                   help="temporal smoothing (default flow: motion-compensated, resets at scene cuts)")
+    p.add_argument("--quality", type=int, default=None, help="H.264 CRF, lower is better (default 18)")
+    p.add_argument("--codec", default=None, choices=["h264", "ffv1"], help="default: from the output's suffix")
+    p.add_argument("--fps", default=None, help="frame rate of a folder of images (default 24)")
+    p.add_argument("--segment-frames", type=int, default=None,
+                   help="cut into segments of at most this many frames, colorize each, join (as the workers do)")
+    p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default 8)")
+    p.add_argument("--preset", default="film", help="pipeline preset (default film)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_video)

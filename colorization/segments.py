@@ -1,0 +1,199 @@
+"""Cut a film into segments, colorize each on its own (on any worker), join them without re-encoding.
+
+    parts = [colorize_segment(src, seg, f"part{seg.index:04d}.mp4") for seg in plan(src, max_frames=300)]
+    join([p.dst for p in parts], src, "film-colorized.mp4")
+
+`plan` cuts at keyframes (encoders place them at scene cuts), each segment at most `max_frames` long.
+`colorize_segment` decodes a few frames before (and, for centred windows, after) its range so temporal
+smoothing enters the segment in the state it would have had running over the whole film; those frames are
+not written. Every part keeps the film's own timestamps, so `join` is a plain remux of the parts' video
+packets in order, with the original audio and subtitle streams copied from the source. Segments are plain
+dicts for a task queue (`Segment.to_dict` / `Segment.from_dict`); every write is atomic, and a part that
+already exists is not redone (tasks may be delivered twice). Give the parts the final file's suffix and the
+same options (codec, quality), so their streams can be joined; `join` refuses parts that differ.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from colorization.pipeline import ProgressCallback, RunResult, build_pipeline
+from colorization.registry import create
+from colorization.stages.video import (
+    StreamCopier,
+    VideoError,
+    _open_input,
+    atomic_output,
+    container_format,
+    numbered_images,
+    sha256_file,
+    video_stream,
+)
+
+
+@dataclass
+class Segment:
+    index: int
+    start_frame: int  # first frame (presentation order), inclusive
+    end_frame: int  # exclusive
+    start_pts: int | None = None
+    end_pts: int | None = None  # pts of frame `end_frame`, None at the end of the film
+    total_frames: int = 0
+    source_sha256: str | None = None
+
+    @property
+    def frames(self) -> int:
+        return self.end_frame - self.start_frame
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
+        return cls(**data)
+
+
+def _packets(src: Path) -> list[tuple[int, bool]]:
+    """(pts, keyframe) of every video packet, in presentation order (demux only, no decoding)."""
+    items = []
+    with _open_input(src) as container:
+        stream = video_stream(container, src)
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if pts is not None:
+                items.append((pts, packet.is_keyframe))
+    items.sort()
+    return items
+
+
+def frame_timestamps(src: str | os.PathLike) -> list[int]:
+    """Presentation timestamp of every frame of a film, in order (folders: 0..n-1)."""
+    src = Path(src)
+    if src.is_dir():
+        return list(range(len(numbered_images(src))))
+    return [pts for pts, _ in _packets(src)]
+
+
+def plan(src: str | os.PathLike, max_frames: int = 300, hash: bool = True) -> list[Segment]:
+    """Segments of at most `max_frames` frames, ending at keyframes where there is one in the second half."""
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+    src = Path(src)
+    if src.is_dir():
+        items = [(i, True) for i in range(len(numbered_images(src)))]
+    else:
+        items = _packets(src)
+    n = len(items)
+    if n == 0:
+        raise VideoError(f"{src}: contains no video frames")
+    keyframes = [i for i, (_, key) in enumerate(items) if key]
+    digest = sha256_file(src) if hash and src.is_file() else None
+    bounds, start = [], 0
+    while start < n:
+        limit = start + max_frames
+        end = n
+        if limit < n:
+            cuts = [k for k in keyframes if start + max_frames // 2 < k <= limit]
+            end = cuts[-1] if cuts else limit
+        bounds.append((start, end))
+        start = end
+    return [
+        Segment(index=i, start_frame=s, end_frame=e, start_pts=items[s][0], end_pts=items[e][0] if e < n else None,
+                total_frames=n, source_sha256=digest)
+        for i, (s, e) in enumerate(bounds)
+    ]
+
+
+def colorize_segment(
+    src: str | os.PathLike,
+    segment: Segment | dict,
+    dst: str | os.PathLike,
+    preset: str = "film",
+    on_progress: ProgressCallback | None = None,
+    **options: Any,
+) -> RunResult:
+    """Colorize frames [start_frame, end_frame) of `src` into `dst` (video only; `join` adds the audio)."""
+    from colorization import presets
+
+    src, dst = Path(src), Path(dst)
+    seg = Segment.from_dict(segment) if isinstance(segment, dict) else segment
+    if dst.exists():  # written atomically, so an existing part is a finished one
+        return RunResult(frames=seg.frames, seconds=0.0, dst=dst, info={"skipped": True})
+    spec = presets.get(preset, **options)
+    pipeline = build_pipeline(spec)
+    pre = max((getattr(s, "pre_roll", 0) for s in pipeline.stages), default=0)
+    post = max((getattr(s, "post_roll", 0) for s in pipeline.stages), default=0)
+    decode = dict(spec["decode"]) if isinstance(spec["decode"], dict) else {"name": spec["decode"]}
+    decode.pop("name")
+    decode.update(start_frame=seg.start_frame, end_frame=seg.end_frame, pre_roll=pre, post_roll=post,
+                  sha256=seg.source_sha256)
+    pipeline.decoder = create("decode", "video", **decode)
+    pipeline.encoder.audio = False
+    result = pipeline.run(src, dst, on_progress=on_progress)
+    written = result.info.get("frames")
+    if written != seg.frames:
+        dst.unlink(missing_ok=True)
+        raise VideoError(f"{src}: segment {seg.index} wrote {written} frames, expected {seg.frames}")
+    return result
+
+
+def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.PathLike) -> dict[str, Any]:
+    """Concatenate colorized parts (no re-encoding) and copy the source's audio/subtitles into `dst`."""
+    import av
+
+    parts, src, dst = [Path(p) for p in parts], Path(src), Path(dst)
+    if not parts:
+        raise ValueError("join needs at least one part")
+    for part in parts:
+        if not part.is_file():
+            raise VideoError(f"{part}: segment file is missing")
+    fmt = container_format(dst)
+    tmp = atomic_output(dst)
+    frames, dropped = 0, []
+    try:
+        with av.open(str(tmp), "w", format=fmt) as out:
+            with _open_input(parts[0]) as first:
+                template = video_stream(first, parts[0])
+                extradata = template.codec_context.extradata
+                video = out.add_stream_from_template(template)
+                out.metadata.update({k: v for k, v in first.metadata.items() if k in ("comment", "description")})
+            copier = StreamCopier(src, out, dropped) if src.is_file() else None
+            if fmt in ("mp4", "mov"):
+                out.options.update({"movflags": "+faststart"})
+            last_dts = None
+            try:
+                for part in parts:
+                    with _open_input(part) as container:
+                        stream = video_stream(container, part)
+                        if stream.codec_context.extradata != extradata:
+                            raise VideoError(f"{part}: encoded with other settings than {parts[0].name}; cannot join")
+                        for packet in container.demux(stream):
+                            if packet.size == 0:
+                                continue
+                            if packet.dts is not None:
+                                # B-frame delay can make a part's first dts touch the previous part's last
+                                dts = packet.dts * packet.time_base
+                                if last_dts is not None and dts <= last_dts:
+                                    packet.dts = int(last_dts / packet.time_base) + 1
+                                    dts = packet.dts * packet.time_base
+                                last_dts = dts
+                                if copier is not None:
+                                    copier.mux_until(out, float(dts))
+                            packet.stream = video
+                            out.mux(packet)
+                            frames += 1
+                if copier is not None:
+                    copier.mux_until(out, None)
+            finally:
+                if copier is not None:
+                    copier.close()
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"frames": frames, "parts": len(parts), "dst": str(dst), "dropped_streams": dropped}

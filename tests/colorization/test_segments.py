@@ -1,0 +1,99 @@
+"""Segments: plan a film, colorize the parts separately, join them without re-encoding; the result has the
+whole film's frames, timestamps and audio, and smoothing carries across the cuts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import test_video as clips
+from test_video import audio_digest, decoded_frames, film, make_clip, video_times
+
+from colorization import presets, segments
+from colorization.stages.video import VideoError, probe
+
+film_model = clips.film_model  # the shared tiny-model fixture
+one_torch_thread = clips.one_torch_thread  # autouse: see test_video.py
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("film") / "reel.mp4", frames=50, audio=True, gop=6)
+
+
+def test_plan_covers_every_frame_once_and_cuts_at_keyframes(clip):
+    plan = segments.plan(clip, max_frames=20)
+    assert [s.index for s in plan] == list(range(len(plan))) and len(plan) >= 3
+    assert plan[0].start_frame == 0 and plan[-1].end_frame == 50
+    for a, b in zip(plan, plan[1:], strict=False):
+        assert a.end_frame == b.start_frame and a.end_pts == b.start_pts
+    assert all(1 <= s.frames <= 20 for s in plan)
+    assert all(s.start_frame % 6 == 0 for s in plan)  # keyframes every 6 frames in this clip
+    again = segments.Segment.from_dict(json.loads(json.dumps(plan[1].to_dict())))  # a task queue argument
+    assert again == plan[1]
+    with pytest.raises(ValueError):
+        segments.plan(clip, max_frames=0)
+
+
+@pytest.mark.parametrize("smoothing", ["flow", "window"])
+def test_segments_joined_equal_the_whole_film(tmp_path, clip, film_model, smoothing):
+    whole = tmp_path / "whole.mp4"
+    film(film_model, smoothing).run(clip, whole)
+    parts = []
+    for seg in segments.plan(clip, max_frames=20):
+        part = tmp_path / f"part{seg.index}.mp4"
+        result = segments.colorize_segment(clip, seg.to_dict(), part, model=str(film_model), smoothing=smoothing,
+                                           batch_size=4)
+        assert result.info["frames"] == seg.frames and len(video_times(part)) == seg.frames
+        assert audio_digest(part)[0] == 0  # parts carry video only; join adds the original sound
+        parts.append(part)
+    joined = tmp_path / "joined.mp4"
+    info = segments.join(parts, clip, joined)
+    assert info["frames"] == 50
+    assert video_times(joined) == pytest.approx(video_times(clip))
+    assert audio_digest(joined) == audio_digest(clip)
+    assert abs(probe(joined)["duration"] - probe(clip)["duration"]) <= 1 / 12 + 1e-6
+    assert "SHA-256" in probe(joined)["metadata"]["comment"]
+    # the overlap decoded before each part puts the smoothing in the same state as in the whole film
+    diff = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in
+            zip(decoded_frames(whole), decoded_frames(joined), strict=True)]
+    assert max(diff) < 3.0, diff
+    check = subprocess.run(["ffmpeg", "-v", "error", "-i", str(joined), "-f", "null", "-"], capture_output=True, text=True)
+    assert check.returncode == 0 and check.stderr == ""  # B-frame parts joined into a clean stream
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["whole.mp4", "joined.mp4"] + [p.name for p in parts])
+
+
+def test_a_finished_segment_is_not_redone(tmp_path, clip, film_model):
+    seg = segments.plan(clip, max_frames=20)[0]
+    part = tmp_path / "part0.mp4"
+    segments.colorize_segment(clip, seg, part, model=str(film_model))
+    stamp = part.stat().st_mtime_ns
+    again = segments.colorize_segment(clip, seg, part, model=str(film_model))
+    assert again.info.get("skipped") and part.stat().st_mtime_ns == stamp
+
+
+def test_join_refuses_missing_parts(tmp_path, clip):
+    with pytest.raises(VideoError, match="missing"):
+        segments.join([tmp_path / "nope.mp4"], clip, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_presets_film_is_what_segments_use():
+    spec = presets.get("film", smoothing="window")
+    assert spec["decode"] == "video" and spec["temporal"] == [{"name": "window"}]
+
+
+def test_cli_video_by_segments(tmp_path, clip, film_model):
+    import sys
+
+    from test_video import ROOT
+
+    dst = tmp_path / "reel-colorized.mp4"
+    run = subprocess.run([sys.executable, "-m", "colorization.cli", "video", str(clip), "-o", str(dst), "--model",
+                          str(film_model), "--segment-frames", "20", "-q"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=180)
+    assert run.returncode == 0, run.stderr
+    assert video_times(dst) == pytest.approx(video_times(clip)) and audio_digest(dst) == audio_digest(clip)
+    assert [p.name for p in tmp_path.iterdir()] == [dst.name]  # the parts were cleaned up
