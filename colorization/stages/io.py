@@ -30,7 +30,8 @@ from colorization.registry import register
 
 # Decompression-bomb guard: an explicit limit instead of Pillow's default (89 MP warning, 179 MP error).
 MAX_MEGAPIXELS = float(os.environ.get("COLORARCHIVE_MAX_MEGAPIXELS", "300"))
-Image.MAX_IMAGE_PIXELS = int(MAX_MEGAPIXELS * 1_000_000)
+MAX_PIXELS = int(MAX_MEGAPIXELS * 1_000_000)
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a half-grey picture
 
 # Output formats: file suffix -> Pillow format name; which hold 16-bit RGB and an alpha channel.
@@ -152,7 +153,7 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
         raise ImageError(f"{path}: is a folder, not an image")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
-    limit = Image.MAX_IMAGE_PIXELS
+    limit = MAX_PIXELS  # our own bound: Pillow's global may have been changed by the host application
     w = h = 0
     try:
         with warnings.catch_warnings():
