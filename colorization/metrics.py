@@ -1,0 +1,112 @@
+"""Per-image quality metrics, pure NumPy (SSIM via scikit-image), shared by training and video code.
+
+Conventions: RGB images are uint8 (H, W, 3) or float in [0, 1] (converted to 8-bit values first, as the
+thesis's Table 3 reports MAE / PSNR / SSIM on 8-bit RGB); Lab arrays are float (H, W, 3) or ab (H, W, 2)
+in Lab units (a, b roughly -128..127).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PSNR_CAP = 100.0  # identical images: PSNR is infinite; reported as this cap so tables and JSON stay finite
+
+
+def _u8(img: np.ndarray) -> np.ndarray:
+    """8-bit RGB as float64 values in 0..255 (float input in [0, 1] is scaled and rounded)."""
+    img = np.asarray(img)
+    if img.dtype == np.uint8:
+        return img.astype(np.float64)
+    return np.round(np.clip(img.astype(np.float64), 0.0, 1.0) * 255.0)
+
+
+def _check(pred: np.ndarray, true: np.ndarray) -> None:
+    if pred.shape != true.shape:
+        raise ValueError(f"shape mismatch: prediction {pred.shape} vs truth {true.shape}")
+
+
+def mae(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
+    """Mean absolute error on 8-bit RGB values (0..255)."""
+    p, t = _u8(pred_rgb), _u8(true_rgb)
+    _check(p, t)
+    return float(np.mean(np.abs(p - t)))
+
+
+def psnr(pred_rgb: np.ndarray, true_rgb: np.ndarray, cap: float = PSNR_CAP) -> float:
+    """Peak signal-to-noise ratio in dB on 8-bit RGB (peak 255); identical images give `cap`."""
+    p, t = _u8(pred_rgb), _u8(true_rgb)
+    _check(p, t)
+    mse = float(np.mean((p - t) ** 2))
+    if mse == 0.0:
+        return cap
+    return min(cap, 10.0 * math.log10(255.0**2 / mse))
+
+
+def ssim(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
+    """Structural similarity on 8-bit RGB (scikit-image, per channel, Gaussian window as Wang et al.)."""
+    from skimage.metrics import structural_similarity
+
+    p, t = _u8(pred_rgb), _u8(true_rgb)
+    _check(p, t)
+    return float(
+        structural_similarity(p, t, channel_axis=-1, data_range=255.0, gaussian_weights=True, sigma=1.5,
+                              use_sample_covariance=False)
+    )
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler & Suesstrunk (2003) colourfulness M on 8-bit RGB: 0 for a gray image, ~100+ for vivid ones."""
+    x = _u8(rgb)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    std = math.hypot(float(np.std(rg)), float(np.std(yb)))
+    mean = math.hypot(float(np.mean(rg)), float(np.mean(yb)))
+    return std + 0.3 * mean
+
+
+colorfulness = colourfulness  # US spelling, same function
+
+
+def accuracy_within_eps(pred_ab: np.ndarray, true_ab: np.ndarray, eps: float = 0.02) -> float:
+    """Share of pixels whose |a| and |b| errors are both within `eps` of the ab range.
+
+    "Deep Colorization" (SEEDS.md section 2) uses epsilon = 2% on ab normalized to [-1, 1]; the same on
+    Lab units means |error| <= eps * 128 (2.56 units for 2%).
+    """
+    p, t = np.asarray(pred_ab, dtype=np.float64)[..., -2:], np.asarray(true_ab, dtype=np.float64)[..., -2:]
+    _check(p, t)
+    ok = np.all(np.abs(p - t) <= eps * 128.0, axis=-1)
+    return float(np.mean(ok))
+
+
+def ab_pearson(pred_lab: np.ndarray, true_lab: np.ndarray, l_range: tuple[float, float] = (25.0, 75.0)) -> float:
+    """Pearson correlation of predicted vs true ab over the pixels whose (true) L lies in `l_range`.
+
+    a and b values are pooled into one vector (so both the hue direction and the amount are judged).
+    Very dark and very bright pixels carry almost no colour and are left out. Returns 0.0 when either
+    side is constant (a gray prediction has no correlation with anything).
+    """
+    p, t = np.asarray(pred_lab, dtype=np.float64), np.asarray(true_lab, dtype=np.float64)
+    _check(p, t)
+    mask = (t[..., 0] >= l_range[0]) & (t[..., 0] <= l_range[1])
+    if not mask.any():
+        return 0.0
+    x, y = p[..., 1:][mask].ravel(), t[..., 1:][mask].ravel()
+    x, y = x - x.mean(), y - y.mean()
+    den = math.sqrt(float(np.dot(x, x)) * float(np.dot(y, y)))
+    return float(np.dot(x, y) / den) if den > 1e-12 else 0.0
+
+
+__all__ = [
+    "PSNR_CAP",
+    "ab_pearson",
+    "accuracy_within_eps",
+    "colorfulness",
+    "colourfulness",
+    "mae",
+    "psnr",
+    "ssim",
+]

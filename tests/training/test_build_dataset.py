@@ -1,0 +1,117 @@
+"""`colorize-train build` on a generated film and image folder: filters, shards, manifest, splits, increments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.training.conftest import SHARED_DATA, SPLITS, colour_image
+from training.build_dataset import BuildError, build, read_index, sha256_file
+from training.data import FrameDataset
+
+
+def test_build_writes_shards_manifest_and_grouped_splits(dataset, media):
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    sources = {Path(s["path"]).name: s for s in manifest["sources"]}
+    film = sources["film.mp4"]
+    assert film["sha256"] == sha256_file(media["film"])
+    assert film["counts"]["scenes"] == 3  # colour, black, colour
+    assert film["counts"]["dark"] >= 1  # the black scene
+    assert film["counts"]["duplicates"] >= 1  # a static shot sampled twice a second
+    assert film["counts"]["kept"] >= 2
+    assert sum(1 for s in manifest["sources"] if s["kind"] == "image") == 16
+    build_info = manifest["builds"][-1]
+    assert build_info["person_filter"] == "off" and build_info["detector"] is None
+    assert build_info["options"]["dark_threshold"] == 40.0
+    assert "centre crop" in manifest["resize"]
+
+    rows = read_index(dataset)
+    assert len(rows) == manifest["frames"] == sum(s["frames"] for s in manifest["splits"].values())
+    assert all(manifest["splits"][k]["frames"] > 0 for k in ("train", "val", "test"))
+    split_of_group: dict[str, str] = {}
+    for r in rows:  # a group (film or image) never spans two splits
+        assert split_of_group.setdefault(r["group"], r["split"]) == r["split"]
+
+    L = np.load(dataset / "shard_00000_L.npy", mmap_mode="r")
+    ab = np.load(dataset / "shard_00000_ab.npy", mmap_mode="r")
+    assert L.dtype == np.uint8 and ab.dtype == np.int8
+    assert L.shape[1:] == (224, 224) and ab.shape[1:] == (2, 224, 224)
+    assert isinstance(L, np.memmap)
+    assert float(np.abs(ab).mean()) > 3  # colour frames, not gray
+
+
+def test_dataset_returns_normalized_crops(dataset):
+    ds = FrameDataset(dataset, "train", crop=64, flip=True, degrade_p=1.0)
+    L, ab = ds[0]
+    assert L.shape == (1, 64, 64) and ab.shape == (2, 64, 64)
+    assert 0.0 <= float(L.min()) and float(L.max()) <= 1.0
+    assert float(ab.abs().max()) <= 1.0
+
+
+def test_rebuild_skips_known_sources_and_appends_new_ones(media, tmp_path):
+    out = tmp_path / "frames"
+    first = build([media["images"]], out, person_filter=False, splits=SPLITS)
+    shards_before = [s["name"] for s in first["shards"]]
+    again = build([media["images"]], out, person_filter=False, splits=SPLITS)
+    assert again["builds"][-1]["skipped_known_sources"] == 16
+    assert again["builds"][-1]["new_sources"] == 0
+    assert again["frames"] == first["frames"]
+
+    extra = tmp_path / "more"
+    extra.mkdir()
+    Image.fromarray(colour_image(999)).save(extra / "new.png")
+    # a near-duplicate: an existing picture re-encoded (different bytes, same content)
+    Image.open(media["images"] / "img_00.png").save(extra / "img_00_copy.jpg", quality=95)
+    grown = build([media["images"], extra], out, person_filter=False, splits=SPLITS)
+    assert grown["builds"][-1]["new_sources"] == 2 and grown["builds"][-1]["skipped_known_sources"] == 16
+    assert grown["builds"][-1]["counts"]["duplicates"] == 1
+    assert grown["frames"] == first["frames"] + 1
+    assert [s["name"] for s in grown["shards"]][: len(shards_before)] == shards_before  # old shards untouched
+
+
+def test_dark_threshold_is_configurable(media, tmp_path):
+    m = build([media["film"]], tmp_path / "f", person_filter=False, dark_threshold=0.0, every_s=0.5, splits=SPLITS)
+    assert m["sources"][0]["counts"].get("dark", 0) == 0
+
+
+def test_bad_sources_get_a_one_line_reason(media, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a film at all")
+    m = build([bad, media["images"]], tmp_path / "f", person_filter=False, splits=SPLITS)
+    broken = next(s for s in m["sources"] if s["path"].endswith("broken.mp4"))
+    assert "broken.mp4" in broken["error"] and "\n" not in broken["error"]
+    with pytest.raises(BuildError, match="no such file"):
+        build([tmp_path / "missing.mp4"], tmp_path / "g", person_filter=False)
+
+
+def test_missing_detector_weights_stop_the_build(media, tmp_path):
+    with pytest.raises(BuildError, match="no-person-filter"):
+        build([media["film"]], tmp_path / "f", detector=str(tmp_path / "absent.onnx"))
+    assert not (tmp_path / "f" / "manifest.json").exists()
+
+
+def test_person_filter_counts_chaplin_pair():
+    weights = SHARED_DATA / "weights" / "yolov5n.onnx"
+    photo = SHARED_DATA / "historical_bw" / "bigcolor_chaplin_1.jpg"
+    if not (weights.is_file() and photo.is_file()):
+        pytest.skip(f"needs {weights} and {photo} (shared data not present)")
+    from training.detect import load_detector
+
+    detector = load_detector(weights)
+    rgb = np.asarray(Image.open(photo).convert("RGB"))
+    assert detector.count_persons(rgb) == 2
+    assert detector.count_persons(np.full((200, 300, 3), 128, np.uint8)) == 0
+
+
+def test_person_filter_drops_frames_without_persons(media, tmp_path):
+    weights = SHARED_DATA / "weights" / "yolov5n.onnx"
+    if not weights.is_file():
+        pytest.skip(f"needs {weights} (shared data not present)")
+    m = build([media["film"]], tmp_path / "f", detector=str(weights), every_s=1.0, splits=SPLITS)
+    counts = m["sources"][0]["counts"]
+    assert counts.get("kept", 0) == 0 and counts["persons"] >= 1  # colour fields hold nobody
+    assert m["builds"][-1]["person_filter"] == "films only"

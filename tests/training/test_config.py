@@ -1,0 +1,40 @@
+"""TrainConfig: TOML + overrides, typed, unknown keys rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.config import TrainConfig, load
+
+CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    cfg = load(path)
+    assert isinstance(cfg, TrainConfig) and cfg.batch_size == 16
+
+
+def test_overrides_are_converted_to_the_field_type(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('loss = "mse"\nepochs = 3\n')
+    cfg = load(path, ["lr=3e-4", "epochs=5", "flip=false", "temperature_candidates=0.3,0.5"])
+    assert cfg.lr == 3e-4 and cfg.epochs == 5 and cfg.flip is False
+    assert cfg.temperature_candidates == [0.3, 0.5]
+
+
+def test_unknown_keys_and_bad_values_are_rejected(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("learning_rate = 0.1\n")
+    with pytest.raises(ValueError, match="unknown config key"):
+        load(path)
+    with pytest.raises(ValueError, match="epochs"):
+        load(None, ["epochs=many"])
+    with pytest.raises(ValueError, match="unknown loss"):
+        load(None, ["loss=l2"])
+    with pytest.raises(ValueError, match="needs head"):
+        load(None, ["loss=bins"])
+    with pytest.raises(ValueError, match="does not exist"):
+        load(tmp_path / "absent.toml")

@@ -1,0 +1,72 @@
+"""`colorize-train eval` and the historical acceptance check, on tiny models and generated pictures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorization.checkpoint import load, save
+from colorization.color import gray_to_lightness, rgb_to_lab
+from colorization.models import UNet, UNetConfig
+from tests.training.conftest import colour_image
+from training.cli import main
+from training.evaluate import evaluate, format_table
+from training.historical_eval import evaluate_folder, gray_from_lightness
+
+
+@pytest.fixture()
+def tiny(tmp_path):
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(width=4))
+    with torch.no_grad():
+        model.head.bias.copy_(torch.tensor([0.2, 0.3]))  # visible colour
+    return save(tmp_path / "tiny.pt", model, name="tiny")
+
+
+def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_path):
+    report = evaluate(tiny, dataset, split="test", report_path=tmp_path / "r.json")
+    assert report["images"] > 0 and report["split"] == "test"
+    m, g = report["model_metrics"], report["grayscale_metrics"]
+    for key in ("mae", "psnr", "ssim", "colourfulness", "acc_eps", "ab_pearson"):
+        assert key in m and key in g
+    assert g["colourfulness"] < 1.0 < m["colourfulness"]  # gray output has (almost) none
+    assert g["ab_pearson"] == 0.0
+    assert "LPIPS unavailable" in report["lpips"] and "vgg16" in report["lpips"]
+    assert json.loads((tmp_path / "r.json").read_text())["model_metrics"] == m
+    assert load(tiny)["metrics"][f"{dataset.name}:test"]["images"] == report["images"]  # stored in the checkpoint
+    table = format_table(report)
+    assert "| psnr |" in table and "grayscale" in table
+
+
+def test_eval_cli_on_a_folder_of_colour_images(tiny, media, tmp_path, capsys):
+    assert main(["eval", str(tiny), str(media["images"]), "--report", str(tmp_path / "r.json"), "--limit", "3"]) == 0
+    assert "| ssim |" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r.json").read_text())["images"] == 3
+
+
+def test_gray_from_lightness_inverts_the_lightness():
+    L = np.linspace(0, 100, 101, dtype=np.float32)
+    back = gray_to_lightness(gray_from_lightness(L).astype(np.float32) / 255.0)
+    assert np.abs(back - L).max() < 0.5  # one 8-bit step
+
+
+def test_historical_eval_runs_the_full_resolution_path_with_both_baselines(tiny, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(colour_image(50 + i, 90, 120)).save(photos / f"p{i}.png")
+    report = evaluate_folder(photos, model=str(tiny), out_json=tmp_path / "h.json", pictures=tmp_path / "pics",
+                             n_pictures=2)
+    m = report["mean"]
+    assert report["photos"] == 3
+    assert {"psnr_model", "psnr_gray", "psnr_tint", "colourfulness_model", "ab_pearson_model"} <= set(m)
+    assert m["psnr_oracle_tint"] >= m["psnr_tint"] - 1e-6  # each photo's own mean ab is at least as good
+    assert set(report["criteria"]) >= {"psnr_beats_gray", "psnr_beats_tint", "colourfulness_ok", "all_met"}
+    pic = Image.open(tmp_path / "pics" / report["pictures"][0])
+    assert pic.height == 150 and pic.width > 3 * 150  # gray | model | truth
+    out_lab = rgb_to_lab(np.asarray(pic.convert("RGB"), np.float32)[:, :10] / 255.0)
+    assert np.abs(out_lab[..., 1:]).max() < 6  # the first panel is the gray input

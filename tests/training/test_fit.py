@@ -1,0 +1,68 @@
+"""fit(): a few tiny CPU steps, resume from the last checkpoint, reload through the library, curves on disk."""
+
+from __future__ import annotations
+
+import csv
+
+import torch
+
+from colorization.checkpoint import load, load_model
+from training.config import TrainConfig
+from training.train import fit
+
+
+def _cfg(dataset, out, **kw) -> TrainConfig:
+    base = dict(dataset=str(dataset), out_dir=str(out), name="tiny", width=4, crop=64, batch_size=2,
+                max_steps_per_epoch=2, epochs=1, workers=0, warmup_steps=1, save_half=False, seed=7)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_fit_then_resume_matches_an_uninterrupted_run(dataset, tmp_path):
+    first = fit(_cfg(dataset, tmp_path / "a", epochs=1))
+    assert first.name == "best.pt"
+    resumed = fit(_cfg(dataset, tmp_path / "a", epochs=2, resume=True))
+    straight = fit(_cfg(dataset, tmp_path / "b", epochs=2))
+
+    last_a, last_b = load(tmp_path / "a" / "tiny" / "last.pt"), load(tmp_path / "b" / "tiny" / "last.pt")
+    assert last_a["epoch"] == 2 and last_a["step"] == 4 and len(last_a["history"]) == 2
+    for key, value in last_a["state_dict"].items():  # seeded per epoch: resuming changes nothing
+        assert torch.equal(value, last_b["state_dict"][key]), key
+
+    rows = list(csv.DictReader(open(tmp_path / "a" / "tiny" / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert all(float(r["val_mae"]) > 0 and float(r["images_per_s"]) > 0 for r in rows)
+    assert (tmp_path / "a" / "tiny" / "curves.png").stat().st_size > 1000
+
+    model, ckpt = load_model(resumed)
+    assert ckpt["train_config"]["width"] == 4 and "optimizer" not in ckpt
+    with torch.no_grad():
+        out = model(torch.rand(1, 1, 32, 32))
+    assert out.shape == (1, 2, 32, 32) and float(out.abs().max()) <= 1.0
+    assert straight.is_file()
+
+
+def test_fit_bins_tunes_temperature_on_validation(dataset, tmp_path):
+    path = fit(_cfg(dataset, tmp_path, loss="bins", head="bins", temperature_candidates=[0.3, 1.0], save_half=True))
+    model, ckpt = load_model(path)
+    tuning = ckpt["train_summary"]["temperature_tuning"]
+    assert model.config.temperature in (0.3, 1.0) and model.config.temperature == tuning["temperature"]
+    assert ckpt["model_args"]["temperature"] == tuning["temperature"]
+    assert {r["temperature"] for r in tuning["table"]} == {0.3, 1.0}
+    assert next(iter(ckpt["state_dict"].values())).dtype == torch.float16
+
+
+def test_fit_adversarial_and_degradation_run(dataset, tmp_path):
+    path = fit(_cfg(dataset, tmp_path, loss="adversarial", lr=2e-4, epochs=2, gan_pretrain_epochs=1, degrade=True,
+                    degrade_p=1.0))
+    last = load(tmp_path / "tiny" / "last.pt")
+    assert "discriminator" in last and len(last["history"]) == 2
+    assert path.is_file()
+
+
+def test_fit_can_start_from_another_checkpoint(dataset, tmp_path):
+    first = fit(_cfg(dataset, tmp_path / "a", save_half=False))
+    tuned = fit(_cfg(dataset, tmp_path / "b", init_from=str(first), lr=0.0, warmup_steps=0, schedule="constant"))
+    a, b = load(first), load(tuned)
+    for key, value in a["state_dict"].items():  # lr 0: the fine-tuned weights are the initial ones
+        assert torch.equal(value, b["state_dict"][key]), key

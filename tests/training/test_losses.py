@@ -1,0 +1,82 @@
+"""Every loss gives a finite value with a gradient on a tiny model; the bins targets are what Zhang et al. say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from colorization.models import UNet, UNetConfig
+from training.config import TrainConfig
+from training.losses import (
+    LOSSES,
+    BackboneMissing,
+    BinsLoss,
+    PatchDiscriminator,
+    bin_prior,
+    create_loss,
+    rebalance_weights,
+)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_each_loss_is_finite_with_a_gradient(name):
+    torch.manual_seed(0)
+    head = "bins" if name == "bins" else "tanh"
+    cfg = TrainConfig(loss=name, head=head, width=4, random_backbone=True, mse_weight=0.1)
+    model = UNet(UNetConfig(width=4, head=head))
+    criterion = create_loss(cfg)
+    L = torch.rand(2, 1, 32, 32)
+    ab = (torch.rand(2, 2, 32, 32) - 0.5) * 0.6
+    logits = model.logits(L)
+    loss = criterion(logits, model.decode(logits), L, ab)
+    loss.backward()
+    assert torch.isfinite(loss) and float(loss.detach()) > 0
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert any(float(g.abs().sum()) > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", ["perceptual-vgg16", "perceptual-resnet50"])
+def test_perceptual_losses_need_real_backbone_weights(name, tmp_path):
+    with pytest.raises(BackboneMissing, match="backbone_weights"):
+        create_loss(TrainConfig(loss=name))
+    with pytest.raises(BackboneMissing, match="not found"):
+        create_loss(TrainConfig(loss=name, backbone_weights=str(tmp_path / "vgg16-397923af.pth")))
+
+
+def test_perceptual_loss_is_zero_for_the_truth():
+    torch.manual_seed(0)
+    criterion = create_loss(TrainConfig(loss="perceptual-vgg16", random_backbone=True))
+    L, ab = torch.rand(1, 1, 32, 32), (torch.rand(1, 2, 32, 32) - 0.5) * 0.4
+    assert float(criterion(None, ab, L, ab)) == pytest.approx(0.0, abs=1e-7)
+    assert float(criterion(None, ab * 0, L, ab)) > 0
+
+
+def test_bins_soft_encoding_peaks_on_the_true_bin():
+    loss = BinsLoss()
+    centre = loss.centers[100]  # a bin centre, Lab units
+    ab = (centre / 128.0).view(1, 2, 1, 1)
+    idx, w, nearest = loss.encode(ab)
+    assert int(nearest) == 100
+    assert float(w.sum()) == pytest.approx(1.0)
+    # sigma 5 on a grid of 10: the 4 nearest neighbours get exp(-100 / 50) each, the rest (kept: 5) nothing
+    assert float(w[0, 0]) == pytest.approx(1 / (1 + 4 * np.exp(-2.0)), rel=1e-4)
+
+
+def test_rebalancing_weights_favour_rare_colours_and_are_normalised():
+    rng = np.random.default_rng(0)
+    samples = np.concatenate([rng.normal(0, 3, (5000, 2)), rng.normal([40, 40], 3, (50, 2))])
+    prior = bin_prior(samples)
+    w = rebalance_weights(prior, 0.5).numpy()
+    assert float((prior * w).sum()) == pytest.approx(1.0, rel=1e-5)
+    centers = BinsLoss().centers.numpy()
+    gray_bin = int(np.argmin((centers**2).sum(1)))
+    rare_bin = int(np.argmin(((centers - 40) ** 2).sum(1)))
+    assert w[rare_bin] > 3 * w[gray_bin]
+
+
+def test_patch_discriminator_scores_patches():
+    d = PatchDiscriminator(width=8)
+    out = d(torch.rand(2, 1, 64, 64), torch.rand(2, 2, 64, 64))
+    assert out.shape == (2, 1, 6, 6)

@@ -1,0 +1,67 @@
+"""colorization.metrics on inputs whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from colorization import metrics as M
+from colorization.color import rgb_to_lab
+
+
+def _img(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+
+
+def test_psnr_identical_is_capped_and_known_error_matches():
+    a = _img()
+    assert M.psnr(a, a) == M.PSNR_CAP
+    b = a.astype(np.int16)
+    b = np.clip(b + np.where(b < 128, 5, -5), 0, 255).astype(np.uint8)  # every value off by exactly 5
+    assert M.mae(a, b) == pytest.approx(5.0)
+    assert M.psnr(a, b) == pytest.approx(10 * np.log10(255**2 / 25), abs=1e-9)
+
+
+def test_float_input_is_read_as_8_bit():
+    a = _img()
+    assert M.mae(a.astype(np.float32) / 255.0, a) == 0.0
+
+
+def test_ssim_identical_is_one_and_drops_with_noise():
+    y, x = np.mgrid[0:32, 0:40]
+    a = np.stack([x * 6, y * 7, 255 - x * 6], -1).astype(np.uint8)  # smooth: noise shows
+    noisy = np.clip(a.astype(int) + np.random.default_rng(1).integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+    assert M.ssim(a, a) == pytest.approx(1.0)
+    assert M.ssim(noisy, a) < 0.9
+
+
+def test_colourfulness_gray_is_zero_and_vivid_is_high():
+    gray = np.repeat(_img()[..., :1], 3, axis=2)
+    assert M.colourfulness(gray) == 0.0
+    vivid = np.zeros((10, 20, 3), np.uint8)
+    vivid[:, :10] = (255, 0, 0)
+    vivid[:, 10:] = (0, 0, 255)
+    assert M.colourfulness(vivid) > 100
+
+
+def test_accuracy_within_eps_counts_pixels_inside_two_percent():
+    true = np.zeros((2, 2, 2))
+    pred = np.array([[[0, 0], [2.5, -2.5]], [[2.6, 0], [0, 10]]], dtype=float)
+    assert M.accuracy_within_eps(pred, true) == pytest.approx(0.5)  # 2.5 <= 2.56 < 2.6
+
+
+def test_ab_pearson_identical_is_one_gray_is_zero_and_dark_pixels_are_ignored():
+    lab = rgb_to_lab(_img(3).astype(np.float32) / 255.0)
+    assert M.ab_pearson(lab, lab) == pytest.approx(1.0)
+    gray = lab.copy()
+    gray[..., 1:] = 0
+    assert M.ab_pearson(gray, lab) == 0.0
+    assert M.ab_pearson(lab, np.zeros_like(lab)) == 0.0  # no pixel with L in 25..75
+    flipped = lab.copy()
+    flipped[..., 1:] *= -1
+    assert M.ab_pearson(flipped, lab) == pytest.approx(-1.0)
+
+
+def test_shape_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match="shape mismatch"):
+        M.psnr(_img(), _img()[:10])

@@ -1,0 +1,418 @@
+"""Colour films and image folders -> a frame dataset (shards of 224x224 Lab) + manifest.json. Offline step.
+
+Per source: sample frames (films: every `every_s` seconds and at scene changes), drop dark frames, drop
+near-gray frames, keep frames with 1..5 persons (films; image folders optionally), centre-crop to a
+square and resize to 224x224, drop near-duplicates (perceptual hash), convert to Lab with
+`colorization.color` and append to shards:
+
+    shard_00000_L.npy   (N, 224, 224) uint8   L * 2.55 rounded (L in 0..100 -> 0..255)
+    shard_00000_ab.npy  (N, 2, 224, 224) int8  a, b rounded, clipped to -128..127
+    index.csv           shard, row, split, group, source, time_s, phash  (one line per frame)
+    manifest.json       sources (SHA-256), counts after each filter, thresholds, detector, splits
+
+Choices (recorded in the manifest):
+- Centre crop, not letterbox: padding bars would teach the network that flat borders are gray.
+- Dark threshold 40 (mean gray level 0..255): fades and black screens sit below ~20 and night scenes below
+  ~35, while dim interiors with visible faces are 45+; such frames carry almost no colour to learn from.
+- The person filter applies to film frames only by default: the thesis filtered film frames (portrait-centric),
+  while the image folders here are curated photographs whose landscapes and objects teach colours the
+  historical photos need too. `filter_images=True` applies it to images as well.
+- Splits are assigned per group by a hash of the group id (films: the whole film by default, or each scene
+  with split_by="scene"; images: each image), so no scene is in two splits, and appending sources never moves
+  frames that were already assigned.
+- Incremental: a source whose SHA-256 is already in the manifest is skipped; new frames go to new shards.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from colorization.color import rgb_to_lab
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FORMAT = "colorarchive-frames/1"
+SIZE = 224
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif", ".ogv", ".wmv"}
+MAX_PIXELS = 80_000_000  # larger images are refused (decompression-bomb guard)
+INDEX_FIELDS = ["shard", "row", "split", "group", "source", "time_s", "phash"]
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@dataclass
+class Options:
+    every_s: float = 1.0  # film sampling interval, seconds
+    scene_threshold: float = 30.0  # mean abs difference (0..255) of 64x36 gray thumbnails that marks a cut
+    dark_threshold: float = 40.0  # frames with mean gray level below this are dropped (see module docstring)
+    gray_threshold: float = 2.0  # frames with mean chroma (max-min of RGB, 0..255) below this are not colour
+    person_filter: bool = True  # False: no person filter (recorded in the manifest)
+    detector: str | None = None  # .onnx / ultralytics .pt; None = the default YOLOv5n ONNX export
+    persons: tuple[int, int] = (1, 5)
+    filter_images: bool = False  # apply the person filter to image folders too
+    dedupe_distance: int = 4  # phash Hamming distance at or below which a frame is a near-duplicate
+    splits: tuple[float, float, float] = (0.81, 0.09, 0.10)  # train / val / test
+    split_by: str = "film"  # films: "film" (whole film in one split) or "scene"
+    shard_size: int = 512
+    max_frames_per_film: int = 0  # 0 = no limit
+
+    def record(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["persons"], d["splits"] = list(self.persons), list(self.splits)
+        return d
+
+
+@dataclass
+class SourceStats:
+    path: str
+    kind: str
+    sha256: str
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def centre_square(rgb: np.ndarray, size: int = SIZE) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = rgb[top : top + s, left : left + s]
+    interp = cv2.INTER_AREA if s > size else cv2.INTER_CUBIC
+    return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def encode_lab(rgb224: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lab = rgb_to_lab(rgb224.astype(np.float32) / 255.0)
+    L = np.clip(np.round(lab[..., 0] * 2.55), 0, 255).astype(np.uint8)
+    ab = np.clip(np.round(lab[..., 1:]), -128, 127).astype(np.int8).transpose(2, 0, 1)
+    return L, np.ascontiguousarray(ab)
+
+
+def _phash(rgb224: np.ndarray) -> int:
+    import imagehash
+
+    return int(str(imagehash.phash(Image.fromarray(rgb224))), 16)
+
+
+def _split_of(group: str, splits: tuple[float, float, float]) -> str:
+    u = int(hashlib.sha256(group.encode()).hexdigest()[:15], 16) / 16**15
+    if u < splits[0]:
+        return "train"
+    return "val" if u < splits[0] + splits[1] else "test"
+
+
+# ------------------------------------------------------------------ decoding
+def iter_film(
+    path: Path, every_s: float, scene_threshold: float, stats: dict | None = None
+) -> Iterator[tuple[np.ndarray, float, int]]:
+    """Yield (rgb uint8, time_s, scene index) at the sampling points; `stats` gets "decoded" and "scenes"."""
+    stats = {} if stats is None else stats
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise BuildError(f"{path}: cannot open as video ({exc})") from None
+    with container:
+        if not container.streams.video:
+            raise BuildError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        prev, next_t, scene, n = None, 0.0, 0, 0
+        try:
+            for frame in container.decode(stream):
+                n += 1
+                stats["decoded"] = n
+                t = float(frame.time) if frame.time is not None else n / float(stream.average_rate or 25)
+                thumb = frame.reformat(width=64, height=36, format="gray").to_ndarray().astype(np.int16)
+                cut = prev is not None and float(np.mean(np.abs(thumb - prev))) > scene_threshold
+                prev = thumb
+                if cut:
+                    scene += 1
+                    stats["scenes"] = scene + 1
+                if cut or t >= next_t:
+                    next_t = t + every_s
+                    yield frame.to_ndarray(format="rgb24"), t, scene
+        except av.error.FFmpegError as exc:
+            if n == 0:
+                raise BuildError(f"{path}: no decodable frames ({exc})") from None
+            log.warning("%s: decoding stopped after %d frames (%s)", path, n, exc)
+    if n == 0:
+        raise BuildError(f"{path}: no decodable frames")
+
+
+def read_image(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise BuildError(f"{path}: {im.width}x{im.height} is too large (over {MAX_PIXELS} pixels)")
+            return np.asarray(im.convert("RGB"))
+    except BuildError:
+        raise
+    except Exception as exc:
+        raise BuildError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
+
+
+def expand_sources(sources: list[str | Path]) -> list[tuple[Path, str]]:
+    """Paths -> [(file, "film" | "image")]: folders contribute their images (recursively, sorted)."""
+    out: list[tuple[Path, str]] = []
+    for src in map(Path, sources):
+        if src.is_dir():
+            files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise BuildError(f"{src}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            out.extend((p, "image") for p in files)
+        elif src.is_file():
+            suffix = src.suffix.lower()
+            if suffix in IMAGE_SUFFIXES:
+                out.append((src, "image"))
+            elif suffix in VIDEO_SUFFIXES:
+                out.append((src, "film"))
+            else:
+                raise BuildError(f"{src}: unknown source type {suffix!r} (a film, an image or a folder of images)")
+        else:
+            raise BuildError(f"{src}: no such file or folder")
+    return out
+
+
+# ------------------------------------------------------------------ writing
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, arr)
+
+    _atomic_write(path, write)
+
+
+class ShardWriter:
+    def __init__(self, out: Path, first_shard: int, shard_size: int):
+        self.out, self.next_shard, self.size = out, first_shard, shard_size
+        self.L: list[np.ndarray] = []
+        self.ab: list[np.ndarray] = []
+        self.rows: list[dict] = []
+        self.written: list[dict] = []
+
+    def add(self, L: np.ndarray, ab: np.ndarray, row: dict) -> None:
+        self.L.append(L)
+        self.ab.append(ab)
+        self.rows.append(row)
+        if len(self.L) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.L:
+            return
+        name = f"shard_{self.next_shard:05d}"
+        _save_npy(self.out / f"{name}_L.npy", np.stack(self.L))
+        _save_npy(self.out / f"{name}_ab.npy", np.stack(self.ab))
+        for i, row in enumerate(self.rows):
+            row.update(shard=name, row=i)
+        self.written.append({"name": name, "count": len(self.L), "rows": self.rows})
+        self.next_shard += 1
+        self.L, self.ab, self.rows = [], [], []
+
+
+def read_index(out: Path) -> list[dict]:
+    path = out / "index.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _write_index(out: Path, rows: list[dict]) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=INDEX_FIELDS)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: r[k] for k in INDEX_FIELDS})
+
+    _atomic_write(out / "index.csv", write)
+
+
+def load_manifest(out: Path) -> dict | None:
+    path = Path(out) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        m = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BuildError(f"{path}: corrupt manifest ({exc})") from None
+    if m.get("format") != MANIFEST_FORMAT:
+        raise BuildError(f"{path}: not a Colorarchive frame dataset manifest")
+    return m
+
+
+# ------------------------------------------------------------------ the build
+def build(
+    sources: list[str | Path],
+    out_dir: str | Path,
+    on_progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> dict:
+    """Build or extend the dataset in `out_dir` from films / image folders; returns the manifest dict."""
+    opts = Options(**options)
+    if opts.split_by not in ("film", "scene"):
+        raise BuildError(f"split_by must be 'film' or 'scene', not {opts.split_by!r}")
+    if abs(sum(opts.splits) - 1.0) > 1e-6:
+        raise BuildError(f"splits {opts.splits} must sum to 1")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    say = on_progress or (lambda msg: log.info(msg))
+    files = expand_sources(sources)
+
+    detector = None
+    if opts.person_filter:
+        from training.detect import load_detector
+
+        try:
+            detector = load_detector(opts.detector)
+        except Exception as exc:
+            raise BuildError(str(exc)) from None
+
+    manifest = load_manifest(out) or {
+        "format": MANIFEST_FORMAT,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "size": SIZE,
+        "resize": "centre crop to square, then resize (INTER_AREA) to 224x224",
+        "encoding": {"L": "uint8 = round(L * 2.55), L in 0..100", "ab": "int8 = round(ab), clipped to -128..127",
+                     "layout": "shard_N_L.npy (N, 224, 224); shard_N_ab.npy (N, 2, 224, 224)"},
+        "sources": [],
+        "shards": [],
+        "builds": [],
+    }
+    known = {s["sha256"] for s in manifest["sources"]}
+    index = read_index(out)
+    hashes = np.array([int(r["phash"], 16) for r in index], dtype=np.uint64)
+    writer = ShardWriter(out, first_shard=len(manifest["shards"]), shard_size=opts.shard_size)
+    totals = dict.fromkeys(("sampled", "dark", "gray", "persons", "duplicates", "kept"), 0)
+    new_stats: list[SourceStats] = []
+    start, skipped = time.perf_counter(), 0
+
+    def keep(rgb: np.ndarray, kind: str, group: str, sha: str, t: float, st: SourceStats) -> None:
+        nonlocal hashes
+        st.counts["sampled"] = st.counts.get("sampled", 0) + 1
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        if float(gray.mean()) < opts.dark_threshold:
+            st.counts["dark"] = st.counts.get("dark", 0) + 1
+            return
+        square = centre_square(rgb)
+        chroma = float(np.mean(square.max(axis=2).astype(np.int16) - square.min(axis=2)))
+        if chroma < opts.gray_threshold:
+            st.counts["gray"] = st.counts.get("gray", 0) + 1
+            return
+        if detector is not None and (kind == "film" or opts.filter_images):
+            side = min(rgb.shape[:2])
+            top, left = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
+            n = detector.count_persons(np.ascontiguousarray(rgb[top : top + side, left : left + side]))
+            if not opts.persons[0] <= n <= opts.persons[1]:
+                st.counts["persons"] = st.counts.get("persons", 0) + 1
+                return
+        ph = _phash(square)
+        if len(hashes) and int(np.bitwise_count(hashes ^ np.uint64(ph)).min()) <= opts.dedupe_distance:
+            st.counts["duplicates"] = st.counts.get("duplicates", 0) + 1
+            return
+        hashes = np.append(hashes, np.uint64(ph))
+        L, ab = encode_lab(square)
+        row = {"split": _split_of(group, opts.splits), "group": group, "source": sha[:16],
+               "time_s": f"{t:.3f}", "phash": f"{ph:016x}"}
+        writer.add(L, ab, row)
+        st.counts["kept"] = st.counts.get("kept", 0) + 1
+
+    for i, (path, kind) in enumerate(files):
+        sha = sha256_file(path)
+        if sha in known:
+            skipped += 1
+            continue
+        known.add(sha)
+        st = SourceStats(path=str(path), kind=kind, sha256=sha)
+        try:
+            if kind == "image":
+                keep(read_image(path), kind, f"img:{sha[:16]}", sha, 0.0, st)
+            else:
+                film_stats = {"decoded": 0, "scenes": 1}
+                for rgb, t, scene in iter_film(path, opts.every_s, opts.scene_threshold, film_stats):
+                    group = f"film:{sha[:16]}" + (f":s{scene}" if opts.split_by == "scene" else "")
+                    keep(rgb, kind, group, sha, t, st)
+                    if opts.max_frames_per_film and st.counts.get("kept", 0) >= opts.max_frames_per_film:
+                        break
+                st.counts.update(film_stats)
+        except BuildError as exc:
+            st.error = str(exc)
+            log.warning("skipped: %s", exc)
+        new_stats.append(st)
+        for k in totals:
+            totals[k] += st.counts.get(k, 0)
+        if kind == "film" or (i + 1) % 200 == 0:
+            say(f"[{i + 1}/{len(files)}] {path.name}: {st.counts}" + (f" ERROR {st.error}" if st.error else ""))
+    writer.flush()
+
+    seconds = time.perf_counter() - start
+    for shard in writer.written:
+        index.extend(shard.pop("rows"))
+        manifest["shards"].append(shard)
+    manifest["sources"].extend(
+        {"path": s.path, "kind": s.kind, "sha256": s.sha256, "counts": s.counts, **({"error": s.error} if s.error else {})}
+        for s in new_stats
+    )
+    manifest["builds"].append({
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "options": opts.record(),
+        "detector": detector.name if detector else None,
+        "person_filter": ("films and images" if opts.filter_images else "films only") if detector else "off",
+        "new_sources": len(new_stats),
+        "skipped_known_sources": skipped,
+        "counts": totals,
+        "seconds": round(seconds, 1),
+        "frames_per_s": round(totals["sampled"] / seconds, 2) if seconds > 0 else None,
+    })
+    manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
+    splits: dict[str, int] = {"train": 0, "val": 0, "test": 0}
+    groups: dict[str, set] = {"train": set(), "val": set(), "test": set()}
+    for r in index:
+        splits[r["split"]] += 1
+        groups[r["split"]].add(r["group"])
+    manifest["frames"] = len(index)
+    manifest["splits"] = {k: {"frames": splits[k], "groups": len(groups[k])} for k in splits}
+    _write_index(out, index)
+    _atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
+    say(f"built {out}: {len(new_stats)} new sources ({skipped} known, skipped), {totals}, "
+        f"{seconds:.0f} s ({manifest['builds'][-1]['frames_per_s']} sampled frames/s); splits {manifest['splits']}")
+    return manifest

@@ -1,0 +1,77 @@
+"""FrameDataset: (L, ab) pairs from a built frame dataset, read through memory maps (no full load).
+
+Returns L / 100 as (1, H, W) and ab / 128 as (2, H, W) float32 (the thesis normalization). Training can
+take random crops and flips, and a degraded copy of L (grain, blur, scratches, fading) as the input while
+the target stays clean. Randomness comes from torch's generator, which the DataLoader seeds per worker from
+the training seed, so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from colorization.color import AB_SCALE
+from training.build_dataset import BuildError, load_manifest, read_index
+
+
+class FrameDataset(Dataset):
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        crop: int = 0,
+        flip: bool = False,
+        degrade_p: float = 0.0,
+        fraction: float = 1.0,
+    ):
+        self.root = Path(root)
+        if load_manifest(self.root) is None:
+            raise BuildError(f"{self.root}: no manifest.json (build the dataset with `colorize-train build`)")
+        rows = [r for r in read_index(self.root) if r["split"] == split]
+        if fraction < 1.0:  # a fixed, evenly spaced subset (the same every epoch)
+            rows = rows[:: max(1, round(1 / fraction))]
+        self.rows = [(r["shard"], int(r["row"])) for r in rows]
+        self.groups = [r["group"] for r in rows]
+        self.split, self.crop, self.flip, self.degrade_p = split, crop, flip, degrade_p
+        self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _shard(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._maps:  # opened lazily so each DataLoader worker has its own maps
+            self._maps[name] = (
+                np.load(self.root / f"{name}_L.npy", mmap_mode="r"),
+                np.load(self.root / f"{name}_ab.npy", mmap_mode="r"),
+            )
+        return self._maps[name]
+
+    def raw(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Lab units: L (H, W) float32 in 0..100 and ab (2, H, W) float32."""
+        shard, row = self.rows[i]
+        L, ab = self._shard(shard)
+        return L[row].astype(np.float32) / 2.55, ab[row].astype(np.float32)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        shard, row = self.rows[i]
+        Lm, abm = self._shard(shard)
+        L = torch.from_numpy(np.array(Lm[row], dtype=np.float32)) / 255.0  # uint8 = L * 2.55, so /255 = L/100
+        ab = torch.from_numpy(np.array(abm[row], dtype=np.float32)) / AB_SCALE
+        L = L[None]
+        if self.crop and self.crop < L.shape[-1]:
+            h, w = L.shape[-2:]
+            top = int(torch.randint(0, h - self.crop + 1, ()))
+            left = int(torch.randint(0, w - self.crop + 1, ()))
+            L = L[:, top : top + self.crop, left : left + self.crop]
+            ab = ab[:, top : top + self.crop, left : left + self.crop]
+        if self.flip and bool(torch.rand(()) < 0.5):
+            L, ab = L.flip(-1), ab.flip(-1)
+        if self.degrade_p and bool(torch.rand(()) < self.degrade_p):
+            from training.augment import degrade
+
+            L = degrade(L)
+        return L.contiguous(), ab.contiguous()

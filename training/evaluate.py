@@ -1,0 +1,148 @@
+"""evaluate(checkpoint, data) -> the thesis's Table 3 (MAE, PSNR, SSIM on 8-bit RGB) and more, for the model
+and a grayscale baseline (ab = 0) side by side: LPIPS where its weights are available, colourfulness
+(Hasler & Suesstrunk) and accuracy within epsilon = 2%.
+
+DATA is a built dataset folder (one split, frames as stored: 224x224) or a folder of colour images (centre
+crop + resize to the network size, made gray on the fly, exactly as the dataset build does). The report is
+written as JSON and into the checkpoint's "metrics" (keyed by data + split).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from colorization import checkpoint as ckpt_mod
+from colorization import metrics as M
+from colorization.color import AB_SCALE, lab_to_rgb, rgb_to_lab
+from training.build_dataset import IMAGE_SUFFIXES, centre_square, load_manifest, read_image
+
+METRICS = ("mae", "psnr", "ssim", "lpips", "colourfulness", "acc_eps", "ab_pearson")
+DEFAULT_LPIPS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "weights" / "lpips_v0.1" / "vgg.pth"
+
+
+def iter_samples(data: str | Path, split: str, size: int, limit: int = 0):
+    """Yield (name, L (H, W) 0..100, true ab (H, W, 2), true RGB uint8)."""
+    data = Path(data)
+    if load_manifest(data) is not None:
+        from training.data import FrameDataset
+
+        ds = FrameDataset(data, split)
+        if len(ds) == 0:
+            raise ValueError(f"{data}: split {split!r} is empty")
+        n = len(ds) if not limit else min(limit, len(ds))
+        for i in range(n):
+            L, ab = ds.raw(i)
+            lab = np.concatenate([L[..., None], ab.transpose(1, 2, 0)], -1)
+            yield f"{split}/{i}", L, lab[..., 1:], np.round(lab_to_rgb(lab) * 255).astype(np.uint8)
+    elif data.is_dir():
+        files = sorted(p for p in data.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"{data}: neither a dataset (manifest.json) nor a folder of images")
+        for p in files[: limit or None]:
+            rgb = centre_square(read_image(p), size)
+            lab = rgb_to_lab(rgb.astype(np.float32) / 255.0)
+            yield p.name, lab[..., 0], lab[..., 1:], rgb
+    else:
+        raise ValueError(f"{data}: no such dataset or folder")
+
+
+def image_metrics(pred_lab: np.ndarray, true_lab: np.ndarray, true_rgb: np.ndarray, lpips=None) -> dict[str, float]:
+    pred_rgb = np.round(lab_to_rgb(pred_lab) * 255).astype(np.uint8)
+    out = {
+        "mae": M.mae(pred_rgb, true_rgb),
+        "psnr": M.psnr(pred_rgb, true_rgb),
+        "ssim": M.ssim(pred_rgb, true_rgb),
+        "colourfulness": M.colourfulness(pred_rgb),
+        "acc_eps": M.accuracy_within_eps(pred_lab[..., 1:], true_lab[..., 1:], 0.02),
+        "ab_pearson": M.ab_pearson(pred_lab, true_lab),
+    }
+    if lpips is not None:
+        out["lpips"] = lpips.distance(pred_rgb, true_rgb)
+    return out
+
+
+def _mean(rows: list[dict]) -> dict[str, float]:
+    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in METRICS if rows and k in rows[0]}
+
+
+def _write_metrics_into_checkpoint(path: Path, key: str, report: dict) -> None:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt.setdefault("metrics", {})[key] = json.loads(json.dumps(report))  # plain types only
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(ckpt, tmp)
+        os.chmod(tmp, path.stat().st_mode & 0o777)  # keep the file's permissions (mkstemp makes 0600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@torch.no_grad()
+def evaluate(
+    checkpoint: str | Path,
+    data: str | Path,
+    split: str = "test",
+    report_path: str | Path | None = None,
+    lpips_weights: str | Path | None = None,
+    lpips_backbone: str | Path | None = None,
+    limit: int = 0,
+    write_checkpoint: bool = True,
+) -> dict[str, Any]:
+    from training.lpips import LpipsUnavailable, load
+
+    checkpoint = Path(checkpoint)
+    model, ckpt = ckpt_mod.load_model(checkpoint)
+    size = int(ckpt.get("data_cfg", {}).get("size", 224))
+    try:
+        lpips = load(lpips_weights or DEFAULT_LPIPS, lpips_backbone)
+        lpips_note = "LPIPS (vgg) computed"
+    except LpipsUnavailable as exc:
+        lpips, lpips_note = None, str(exc)
+    rows_model, rows_gray, true_colour = [], [], []
+    for _, L, ab, rgb in iter_samples(data, split, size, limit):
+        true_lab = np.concatenate([L[..., None], ab], -1)
+        x = torch.from_numpy(L / 100.0).float()[None, None]
+        pred = model(x)[0].float().numpy().transpose(1, 2, 0) * AB_SCALE
+        rows_model.append(image_metrics(np.concatenate([L[..., None], pred], -1), true_lab, rgb, lpips))
+        rows_gray.append(image_metrics(np.concatenate([L[..., None], np.zeros_like(ab)], -1), true_lab, rgb, lpips))
+        true_colour.append(M.colourfulness(rgb))
+    report = {
+        "checkpoint": checkpoint.name,
+        "model": ckpt.get("name"),
+        "data": str(data),
+        "split": split if load_manifest(Path(data)) is not None else None,
+        "images": len(rows_model),
+        "size": size,
+        "model_metrics": _mean(rows_model),
+        "grayscale_metrics": _mean(rows_gray),
+        "true_colourfulness": round(float(np.mean(true_colour)), 4),
+        "lpips": lpips_note,
+        "notes": "MAE/PSNR/SSIM/colourfulness on 8-bit RGB; acc_eps: share of pixels with |da|,|db| <= 2% of 128; "
+                 "ab_pearson over pixels with L in 25..75",
+    }
+    key = f"{Path(data).name}:{report['split'] or 'images'}"
+    if write_checkpoint:
+        _write_metrics_into_checkpoint(checkpoint, key, report)
+    out = Path(report_path) if report_path else checkpoint.with_suffix(f".eval-{Path(data).name}.json")
+    out.write_text(json.dumps(report, indent=1))
+    report["report_path"] = str(out)
+    return report
+
+
+def format_table(report: dict) -> str:
+    head = f"{report['data']} ({report['split'] or 'images'}, {report['images']} images at {report['size']} px)"
+    lines = [head, f"| metric | {report['model']} | grayscale (ab = 0) |", "| --- | --- | --- |"]
+    for k in METRICS:
+        if k in report["model_metrics"]:
+            lines.append(f"| {k} | {report['model_metrics'][k]:.4f} | {report['grayscale_metrics'][k]:.4f} |")
+    lines.append(f"true colourfulness: {report['true_colourfulness']:.2f}; {report['lpips']}")
+    return "\n".join(lines)

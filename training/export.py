@@ -1,0 +1,58 @@
+"""Ship a trained checkpoint: tune the annealed-mean temperature on the VALIDATION split (head = "bins"),
+store fp16 weights (half the size), and optionally make it the default model (colorization/weights/DEFAULT).
+
+    colorize-train export runs/default-bins/best.pt -o colorization/weights/unet-bins-v1.pt --default
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from colorization import checkpoint as ckpt_mod
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "colorization" / "weights"
+
+
+def export(
+    src: str | Path,
+    dst: str | Path,
+    dataset: str | Path | None = None,
+    name: str | None = None,
+    version: str = "1",
+    make_default: bool = False,
+    retune: bool = False,
+    min_colourfulness_ratio: float | None = None,
+    tune_frames: int = 150,
+    candidates: list[float] | None = None,
+) -> dict[str, Any]:
+    from training.config import TrainConfig
+    from training.data import FrameDataset
+    from training.train import tune_temperature
+
+    model, ckpt = ckpt_mod.load_model(src)
+    summary = dict(ckpt.get("train_summary") or {})
+    cfg = ckpt.get("train_config") or {}
+    if model.config.head == "bins" and (retune or "temperature_tuning" not in summary):
+        ds = FrameDataset(dataset or cfg.get("dataset", "data/frames"), "val")
+        candidates = candidates or cfg.get("temperature_candidates") or TrainConfig().temperature_candidates
+        choice = tune_temperature(model, ds, candidates,
+                                  min_colourfulness_ratio or cfg.get("min_colourfulness_ratio", 0.5), tune_frames)
+        model.config.temperature = choice["temperature"]
+        summary["temperature_tuning"] = choice
+    dst = Path(dst)
+    extra = {k: ckpt[k] for k in ("metrics",) if k in ckpt}
+    ckpt_mod.save(dst, model, name=name or ckpt.get("name"), version=version, data_cfg=ckpt.get("data_cfg"),
+                  half=True, step=ckpt.get("step"), train_config=cfg, train_summary=summary, **extra)
+    dst.chmod(0o644)  # package data: readable by every user (mkstemp creates 0600)
+    if make_default:
+        default = dst.parent / "DEFAULT"
+        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".DEFAULT.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(dst.name + "\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, default)
+    return {"path": str(dst), "bytes": dst.stat().st_size, "temperature": model.config.temperature,
+            "tuning": summary.get("temperature_tuning")}

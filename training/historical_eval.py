@@ -1,0 +1,154 @@
+"""The default model's acceptance test on true-colour historical photographs (evaluation only, never tuning).
+
+Each photo is made gray (its exact CIELAB L written as an 8-bit gray PNG), colorized through the product's
+full-resolution inference path (`colorization.colorize_files`, preset "photo": network at 224 px, ab
+upsampled and merged with the full-resolution L), and compared with the original at full resolution:
+
+- PSNR (8-bit RGB) of the model vs two baselines: gray (ab = 0) and the best constant tint (every pixel gets
+  the mean ab over all the photos' pixels; the constant that minimises the ab error over the set). A
+  per-photo oracle tint (each photo's own mean ab, which needs the answer) is reported for information.
+- colourfulness (Hasler & Suesstrunk) of the outputs vs the true photos': criterion >= 40%.
+- mean over photos of the Pearson correlation of predicted vs true ab (pixels with L in 25..75): >= 0.2.
+
+    python -m training.historical_eval ../shared/data/historical_color --model default --pictures docs/model_card
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from colorization import metrics as M
+from colorization.color import rgb_to_lab
+from training.build_dataset import IMAGE_SUFFIXES, read_image
+
+CRITERIA = {"colourfulness_ratio": 0.40, "ab_pearson": 0.20}
+
+
+def gray_from_lightness(L: np.ndarray) -> np.ndarray:
+    """L (0..100) -> the 8-bit gray sRGB value whose L is closest (R = G = B)."""
+    fy = (L + 16.0) / 116.0
+    y = np.where(fy > 6.0 / 29.0, fy**3, (fy - 4.0 / 29.0) * 3 * (6.0 / 29.0) ** 2)
+    srgb = np.where(y <= 0.0031308, y * 12.92, 1.055 * np.power(np.clip(y, 0, None), 1 / 2.4) - 0.055)
+    return np.clip(np.round(srgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def _with_ab(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """A gray uint8 image with a constant ab, through the product's merge (L kept, out-of-gamut chroma reduced)."""
+    from colorization.stages.postprocess import merge_luma
+
+    small = np.broadcast_to(np.asarray(ab, np.float32), (8, 8, 2)).copy()
+    return merge_luma(np.repeat(gray[..., None], 3, axis=2), small, gray=True)
+
+
+def _strip(images: list[np.ndarray], height: int = 150) -> Image.Image:
+    tiles = [Image.fromarray(im).resize((max(1, round(im.shape[1] * height / im.shape[0])), height), Image.LANCZOS)
+             for im in images]
+    out = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), height), "white")
+    x = 0
+    for t in tiles:
+        out.paste(t, (x, 0))
+        x += t.width + 4
+    return out
+
+
+def evaluate_folder(folder: str | Path, model: str = "default", out_json: str | Path | None = None,
+                    pictures: str | Path | None = None, n_pictures: int = 4) -> dict[str, Any]:
+    from colorization.api import colorize_files
+
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    if not files:
+        raise ValueError(f"{folder}: no photographs to evaluate (expected a folder of colour images)")
+    truths = [read_image(p) for p in files]
+    labs = [rgb_to_lab(t.astype(np.float32) / 255.0) for t in truths]
+    mean_ab = np.concatenate([lab[..., 1:].reshape(-1, 2) for lab in labs]).mean(0)
+
+    with tempfile.TemporaryDirectory(prefix="histeval-") as tmp:
+        tmp = Path(tmp)
+        pairs = []
+        grays = []
+        for p, lab in zip(files, labs, strict=True):
+            gray = gray_from_lightness(lab[..., 0])
+            grays.append(gray)
+            Image.fromarray(gray).save(tmp / f"{p.stem}.png")
+            pairs.append((tmp / f"{p.stem}.png", tmp / "out" / f"{p.stem}.png"))
+        (tmp / "out").mkdir()
+        results = colorize_files(pairs, preset="photo", model=model, format="png")
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise RuntimeError(f"colorization failed: {failed[0].error}")
+        outs = [np.asarray(Image.open(r.dst).convert("RGB")) for r in results]
+        model_info = results[0].info.get("model") or str(model)
+
+    rows = []
+    for p, truth, lab, gray, out in zip(files, truths, labs, grays, outs, strict=True):
+        gray_rgb = np.repeat(gray[..., None], 3, axis=2)
+        tint = _with_ab(gray, mean_ab)
+        oracle = _with_ab(gray, lab[..., 1:].reshape(-1, 2).mean(0))
+        out_lab = rgb_to_lab(out.astype(np.float32) / 255.0)
+        rows.append({
+            "photo": p.name,
+            "psnr_model": M.psnr(out, truth), "psnr_gray": M.psnr(gray_rgb, truth),
+            "psnr_tint": M.psnr(tint, truth), "psnr_oracle_tint": M.psnr(oracle, truth),
+            "colourfulness_model": M.colourfulness(out), "colourfulness_true": M.colourfulness(truth),
+            "colourfulness_tint": M.colourfulness(tint),
+            "ab_pearson_model": M.ab_pearson(out_lab, lab),
+            "ssim_model": M.ssim(out, truth), "ssim_gray": M.ssim(gray_rgb, truth),
+        })
+    mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0] if k != "photo"}
+    ratio = mean["colourfulness_model"] / max(mean["colourfulness_true"], 1e-9)
+    criteria = {
+        "psnr_beats_gray": mean["psnr_model"] > mean["psnr_gray"],
+        "psnr_beats_tint": mean["psnr_model"] > mean["psnr_tint"],
+        "colourfulness_ratio": round(ratio, 4),
+        "colourfulness_ok": ratio >= CRITERIA["colourfulness_ratio"],
+        "ab_pearson_ok": mean["ab_pearson_model"] >= CRITERIA["ab_pearson"],
+    }
+    criteria["all_met"] = all(v for k, v in criteria.items() if k.endswith(("_ok", "gray", "tint")))
+    report = {"folder": str(folder), "photos": len(rows), "model": model_info, "mean_tint_ab": mean_ab.round(3).tolist(),
+              "mean": mean, "criteria": criteria, "per_photo": rows}
+
+    if pictures:
+        pictures = Path(pictures)
+        pictures.mkdir(parents=True, exist_ok=True)
+        picks = np.linspace(0, len(rows) - 1, n_pictures).round().astype(int) if n_pictures else []
+        for i in picks:
+            strip = _strip([np.repeat(grays[i][..., None], 3, 2), outs[i], truths[i]])
+            name = pictures / f"historical_{files[i].stem}.jpg"
+            strip.save(name, quality=82)
+        report["pictures"] = [f"historical_{files[i].stem}.jpg" for i in picks]
+    if out_json:
+        Path(out_json).write_text(json.dumps(report, indent=1))
+    return report
+
+
+def format_table(report: dict) -> str:
+    m, c = report["mean"], report["criteria"]
+    yes = {True: "yes", False: "NO"}
+    return "\n".join([
+        f"{report['folder']}: {report['photos']} photos, model {report['model']} (full-resolution inference path)",
+        "| | model | gray (ab = 0) | constant tint (mean ab) | per-photo oracle tint | true photos |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| PSNR (dB) | {m['psnr_model']:.2f} | {m['psnr_gray']:.2f} | {m['psnr_tint']:.2f} | {m['psnr_oracle_tint']:.2f} | |",
+        f"| SSIM | {m['ssim_model']:.4f} | {m['ssim_gray']:.4f} | | | |",
+        f"| colourfulness | {m['colourfulness_model']:.2f} | 0 | {m['colourfulness_tint']:.2f} | | "
+        f"{m['colourfulness_true']:.2f} |",
+        f"| ab Pearson (L 25..75) | {m['ab_pearson_model']:.3f} | 0 | 0 | | 1 |",
+        "",
+        f"criteria: PSNR > gray: {yes[c['psnr_beats_gray']]}; PSNR > tint: {yes[c['psnr_beats_tint']]}; "
+        f"colourfulness {c['colourfulness_ratio']:.0%} of true (>= 40%): {yes[c['colourfulness_ok']]}; "
+        f"ab Pearson >= 0.2: {yes[c['ab_pearson_ok']]}; all met: {yes[c['all_met']]}",
+    ])
+
+
+if __name__ == "__main__":
+    from training.cli import main
+
+    sys.exit(main(["eval-historical", *sys.argv[1:]]))

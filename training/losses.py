@@ -1,0 +1,253 @@
+"""Losses (a closed set: a plain dict). Each takes the head output and the batch and returns a scalar.
+
+    loss(logits, pred, L, ab) -> tensor      logits: model.logits(L); pred = model.decode(logits), ab / 128
+
+- "mse": MSE on ab (the thesis's first model).
+- "perceptual-vgg16" / "perceptual-resnet50": the thesis's layers (VGG16 features 3, 8, 15; ResNet50 after
+  relu, layer1, layer2), on RGB images made from the TRUE L with the predicted or the true ab, converted
+  differentiably (`lab_to_rgb_torch`) and ImageNet-normalized, so the frozen backbone sees the kind of image it
+  was trained on (the thesis fed it "pseudo-Lab" images). Optionally plus a weighted MSE term.
+- "bins": Zhang et al. (ECCV 2016) classification over quantized ab with class rebalancing.
+- "adversarial": pix2pix (the generator's L1 part lives here; the PatchGAN is `PatchDiscriminator`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorization.color import AB_SCALE, L_SCALE, ab_bin_centers, lab_to_rgb_torch
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+BACKBONE_FILES = {"vgg16": "vgg16-397923af.pth", "resnet50": "resnet50-0676ba61.pth (or resnet50-11ad3fa6.pth)"}
+
+
+class BackboneMissing(FileNotFoundError):
+    pass
+
+
+def lab_batch_to_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """L / 100 (N, 1, H, W) and ab / 128 (N, 2, H, W) -> sRGB (N, 3, H, W), differentiable."""
+    return lab_to_rgb_torch(torch.cat([L * L_SCALE, ab * AB_SCALE], dim=1).float())
+
+
+class MSELoss(nn.Module):
+    def forward(self, logits, pred, L, ab):
+        return F.mse_loss(pred.float(), ab.float())
+
+
+def _load_backbone_state(kind: str, weights: str | None, random_backbone: bool):
+    if weights:
+        path = Path(weights)
+        if not path.is_file():
+            raise BackboneMissing(f"{path}: perceptual backbone weights not found (torchvision {BACKBONE_FILES[kind]})")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    if random_backbone:
+        return None
+    raise BackboneMissing(
+        f"the perceptual-{kind} loss needs ImageNet weights for {kind}: download torchvision's "
+        f"{BACKBONE_FILES[kind]} on a machine with internet and pass its path as backbone_weights "
+        "(config key or --set backbone_weights=PATH); random_backbone=true exists for tests only"
+    )
+
+
+class Perceptual(nn.Module):
+    """Frozen ImageNet backbone; loss = sum over layers of mean squared feature differences (+ MSE term)."""
+
+    def __init__(self, kind: str, weights: str | None = None, random_backbone: bool = False, mse_weight: float = 0.0):
+        super().__init__()
+        import torchvision
+
+        state = _load_backbone_state(kind, weights, random_backbone)
+        if kind == "vgg16":
+            net = torchvision.models.vgg16(weights=None)
+            if state is not None:
+                net.load_state_dict(state)
+            feats = net.features[:16]
+            # outputs of modules 3, 8, 15: the ReLUs after conv1_2, conv2_2, conv3_3 (Keras block{1,2,3}_conv*)
+            self.stages = nn.ModuleList([feats[:4], feats[4:9], feats[9:16]])
+        elif kind == "resnet50":
+            net = torchvision.models.resnet50(weights=None)
+            if state is not None:
+                net.load_state_dict(state)
+            # after relu (conv1_relu), after layer1 (conv2_block3_out), after layer2 (conv3_block4_out)
+            self.stages = nn.ModuleList([nn.Sequential(net.conv1, net.bn1, net.relu),
+                                         nn.Sequential(net.maxpool, net.layer1), net.layer2])
+        else:
+            raise ValueError(f"unknown perceptual backbone {kind!r}")
+        self.stages.eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.mse_weight = mse_weight
+
+    def train(self, mode: bool = True):  # the backbone stays in eval mode (frozen batch-norm statistics)
+        super().train(mode)
+        self.stages.eval()
+        return self
+
+    def forward(self, logits, pred, L, ab):
+        x = (lab_batch_to_rgb(L, pred) - self.mean) / self.std
+        with torch.no_grad():
+            y = (lab_batch_to_rgb(L, ab) - self.mean) / self.std
+        loss = pred.new_zeros((), dtype=torch.float32)
+        for stage in self.stages:
+            x = stage(x)
+            with torch.no_grad():
+                y = stage(y)
+            loss = loss + F.mse_loss(x.float(), y.float())
+        if self.mse_weight:
+            loss = loss + self.mse_weight * F.mse_loss(pred.float(), ab.float())
+        return loss
+
+
+class BinsLoss(nn.Module):
+    """Rebalanced cross-entropy over quantized ab with soft-encoded targets (Zhang et al. 2016).
+
+    The true ab of each pixel is soft-encoded onto the bins of the 3x3 grid neighbourhood of its nearest bin
+    with a Gaussian (sigma 5 ab units: bins further than ~14 units would get < 2% of the weight, so this
+    matches Zhang's 5 nearest neighbours); the pixel's weight is the rebalancing weight of its nearest bin:
+    w = ((1 - lambda) * prior_smoothed + lambda / K)^-1, normalised so that E_prior[w] = 1.
+    """
+
+    def __init__(self, grid: float = 10.0, sigma: float = 5.0, class_weights: torch.Tensor | None = None,
+                 mse_weight: float = 0.0):
+        super().__init__()
+        centers = ab_bin_centers(grid)
+        self.grid, self.sigma, self.mse_weight = grid, sigma, mse_weight
+        self.n = int(round(110.0 / grid)) * 2 + 1  # grid points per axis (-110..110)
+        lut = np.full((self.n, self.n), -1, dtype=np.int64)
+        idx = np.round((centers + 110.0) / grid).astype(int)
+        lut[idx[:, 0], idx[:, 1]] = np.arange(len(centers))
+        self.register_buffer("lut", torch.from_numpy(lut), persistent=False)
+        self.register_buffer("centers", torch.from_numpy(centers), persistent=False)
+        w = class_weights if class_weights is not None else torch.ones(len(centers))
+        self.register_buffer("class_weights", w.float(), persistent=False)
+        self.K = len(centers)
+
+    def _encode_exact(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ab in Lab units (any shape S) -> (bin index (S, 9), soft weight (S, 9)) over the 3x3 neighbourhood."""
+        ia = torch.round((a + 110.0) / self.grid).long().clamp(0, self.n - 1)
+        ib = torch.round((b + 110.0) / self.grid).long().clamp(0, self.n - 1)
+        idxs, ws = [], []
+        for da in (-1, 0, 1):
+            for db in (-1, 0, 1):
+                ja, jb = ia + da, ib + db
+                inside = (ja >= 0) & (ja < self.n) & (jb >= 0) & (jb < self.n)
+                k = self.lut[ja.clamp(0, self.n - 1), jb.clamp(0, self.n - 1)]
+                valid = inside & (k >= 0)
+                ca, cb = ja.float() * self.grid - 110.0, jb.float() * self.grid - 110.0
+                d2 = (a - ca) ** 2 + (b - cb) ** 2
+                ws.append(torch.where(valid, torch.exp(-d2 / (2 * self.sigma**2)), torch.zeros_like(d2)))
+                idxs.append(k.clamp(min=0))
+        idx, w = torch.stack(idxs, -1), torch.stack(ws, -1)
+        w = w / w.sum(-1, keepdim=True).clamp(min=1e-12)
+        order = torch.argsort(w, dim=-1, descending=True)  # nearest bin first
+        return torch.gather(idx, -1, order), torch.gather(w, -1, order)
+
+    def _table(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Targets for every integer (a, b) in -128..127: the dataset stores ab as int8, so a lookup is exact
+        (and ~20x faster than encoding each pixel)."""
+        if getattr(self, "_tab", None) is None or self._tab[0].device != device:
+            v = torch.arange(-128, 128, dtype=torch.float32)
+            a, b = torch.meshgrid(v, v, indexing="ij")
+            idx, w = self._encode_exact(a.reshape(-1).to(self.lut.device), b.reshape(-1).to(self.lut.device))
+            self._tab = (idx[:, : self.keep].to(device), w[:, : self.keep].to(device))
+        return self._tab
+
+    keep = 5  # Zhang et al.: the 5 nearest bins
+
+    def encode(self, ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ab / 128 (N, 2, H, W) -> (bin index (N, 5, H, W), soft weight (N, 5, H, W), nearest bin (N, H, W))."""
+        q = torch.round(ab.float() * AB_SCALE).long().clamp(-128, 127) + 128
+        key = q[:, 0] * 256 + q[:, 1]
+        tidx, tw = self._table(ab.device)
+        idx = tidx[key].permute(0, 3, 1, 2)
+        w = tw[key].permute(0, 3, 1, 2)
+        w = w / w.sum(1, keepdim=True).clamp(min=1e-12)
+        return idx, w, idx[:, 0]
+
+    def forward(self, logits, pred, L, ab):
+        idx, w, nearest = self.encode(ab)
+        logp = F.log_softmax(logits.float(), dim=1)
+        ce = -(torch.gather(logp, 1, idx) * w).sum(1)  # (N, H, W)
+        pix_w = self.class_weights[nearest]
+        loss = (ce * pix_w).sum() / pix_w.sum().clamp(min=1e-12)
+        if self.mse_weight:
+            loss = loss + self.mse_weight * F.mse_loss(pred.float(), ab.float())
+        return loss
+
+
+def bin_prior(ab_samples: np.ndarray, grid: float = 10.0, sigma: float = 5.0) -> np.ndarray:
+    """Empirical distribution over the bins of ab samples (M, 2) in Lab units, Gaussian-smoothed (sigma)."""
+    centers = ab_bin_centers(grid)
+    # nearest bin through the grid (the same rule as BinsLoss.encode, without the 3x3 search)
+    n = int(round(110.0 / grid)) * 2 + 1
+    lut = np.full((n, n), -1, dtype=np.int64)
+    ci = np.round((centers + 110.0) / grid).astype(int)
+    lut[ci[:, 0], ci[:, 1]] = np.arange(len(centers))
+    ij = np.clip(np.round((ab_samples + 110.0) / grid).astype(int), 0, n - 1)
+    k = lut[ij[:, 0], ij[:, 1]]
+    counts = np.bincount(k[k >= 0], minlength=len(centers)).astype(np.float64)
+    p = counts / max(counts.sum(), 1.0)
+    dist2 = ((centers[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+    kernel = np.exp(-dist2 / (2 * sigma**2))
+    smoothed = kernel @ p
+    return smoothed / smoothed.sum()
+
+
+def rebalance_weights(prior: np.ndarray, lam: float = 0.5) -> torch.Tensor:
+    """w = ((1 - lam) * prior + lam / K)^-1, normalised so that sum(prior * w) = 1."""
+    K = len(prior)
+    w = 1.0 / ((1.0 - lam) * prior + lam / K)
+    w = w / float((prior * w).sum())
+    return torch.from_numpy(w.astype(np.float32))
+
+
+class L1Loss(nn.Module):
+    def forward(self, logits, pred, L, ab):
+        return F.l1_loss(pred.float(), ab.float())
+
+
+class PatchDiscriminator(nn.Module):
+    """pix2pix 70x70 PatchGAN on (L, ab): C64-C128-C256-C512, one logit per patch."""
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+
+        def block(cin: int, cout: int, stride: int, norm: bool = True) -> list[nn.Module]:
+            layers: list[nn.Module] = [nn.Conv2d(cin, cout, 4, stride, 1, bias=not norm)]
+            if norm:
+                layers.append(nn.BatchNorm2d(cout))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            return layers
+
+        self.net = nn.Sequential(
+            *block(3, width, 2, norm=False), *block(width, width * 2, 2), *block(width * 2, width * 4, 2),
+            *block(width * 4, width * 8, 1), nn.Conv2d(width * 8, 1, 4, 1, 1),
+        )
+
+    def forward(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([L, ab], dim=1))
+
+
+LOSSES = {
+    "mse": lambda cfg, **kw: MSELoss(),
+    "perceptual-vgg16": lambda cfg, **kw: Perceptual("vgg16", cfg.backbone_weights or None, cfg.random_backbone,
+                                                     cfg.mse_weight),
+    "perceptual-resnet50": lambda cfg, **kw: Perceptual("resnet50", cfg.backbone_weights or None,
+                                                        cfg.random_backbone, cfg.mse_weight),
+    "bins": lambda cfg, class_weights=None, **kw: BinsLoss(cfg.bin_grid, cfg.soft_sigma, class_weights,
+                                                           cfg.mse_weight),
+    "adversarial": lambda cfg, **kw: L1Loss(),  # the generator's reconstruction term; the GAN part is in train.py
+}
+
+
+def create_loss(cfg, **kwargs) -> nn.Module:
+    if cfg.loss not in LOSSES:
+        raise KeyError(f"unknown loss {cfg.loss!r}; known: {sorted(LOSSES)}")
+    return LOSSES[cfg.loss](cfg, **kwargs)

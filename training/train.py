@@ -1,0 +1,292 @@
+"""fit(cfg) -> best checkpoint path: a linear, readable training loop (nanoGPT style).
+
+Per epoch: train on random crops, validate on whole 224 frames, append a row to metrics.csv, redraw
+curves.png, save `last.pt` (model + optimizer + history: `resume = true` continues from it) and, when the
+validation loss improves, `best.pt`. Early stopping after `patience` epochs without improvement. The
+torch seed is reset to seed + epoch at the start of every epoch, so a resumed run follows the same path as
+an uninterrupted one. For head = "bins" the annealed-mean temperature is tuned on the validation split at
+the end and stored in the best checkpoint's model_args.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import platform
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from colorization import checkpoint
+from colorization.color import AB_SCALE
+from colorization.models import UNet, UNetConfig, count_parameters
+from training.config import TrainConfig, validate
+from training.data import FrameDataset
+from training.losses import PatchDiscriminator, bin_prior, create_loss, rebalance_weights
+
+CSV_FIELDS = ["epoch", "train_loss", "train_mae", "val_loss", "val_mae", "lr", "seconds", "images_per_s"]
+
+
+def _device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(cfg.device)
+
+
+def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))  # cosine down to 5% of lr
+
+
+def class_weights_for(ds: FrameDataset, cfg: TrainConfig, max_frames: int = 4000) -> torch.Tensor:
+    """Rebalancing weights from the ab prior measured on the TRAINING split (every 4th pixel)."""
+    step = max(1, len(ds) // max_frames)
+    samples = [ds.raw(i)[1][:, ::4, ::4].reshape(2, -1).T for i in range(0, len(ds), step)]
+    prior = bin_prior(np.concatenate(samples), cfg.bin_grid, cfg.soft_sigma)
+    return rebalance_weights(prior, cfg.rebalance_lambda)
+
+
+def write_curves(history: list[dict], run_dir: Path) -> None:
+    with open(run_dir / "metrics.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        for row in history:
+            w.writerow({k: row.get(k) for k in CSV_FIELDS})
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "mae", "MAE on ab (Lab units)")):
+        ax.plot(epochs, [r[f"train_{key}"] for r in history], "o-", label="train")
+        ax.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(run_dir / "curves.png", dpi=90)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def validate_epoch(model, criterion, ds, cfg, device, autocast) -> tuple[float, float]:
+    model.eval()
+    loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
+    tot_loss = tot_mae = 0.0
+    n = 0
+    for L, ab in loader:
+        L, ab = L.to(device), ab.to(device)
+        with autocast():
+            logits = model.logits(L)
+            pred = model.decode(logits)
+            loss = criterion(logits, pred, L, ab)
+        tot_loss += float(loss) * len(L)
+        tot_mae += float((pred.float() - ab).abs().mean()) * AB_SCALE * len(L)
+        n += len(L)
+    model.train()
+    return tot_loss / max(n, 1), tot_mae / max(n, 1)
+
+
+def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    validate(cfg)
+    say = on_progress or (lambda info: None)
+    run_dir = cfg.run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = _device(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    cuda = device.type == "cuda"
+    torch.manual_seed(cfg.seed)
+    torch.use_deterministic_algorithms(not cuda, warn_only=True)
+
+    train_ds = FrameDataset(cfg.dataset, "train", crop=cfg.crop, flip=cfg.flip,
+                            degrade_p=cfg.degrade_p if cfg.degrade else 0.0)
+    val_ds = FrameDataset(cfg.dataset, "val", fraction=cfg.val_fraction)
+    if len(train_ds) < cfg.batch_size:
+        raise ValueError(f"{cfg.dataset}: the training split has {len(train_ds)} frames, fewer than one batch")
+    if len(val_ds) == 0:
+        raise ValueError(f"{cfg.dataset}: the validation split is empty (early stopping needs one)")
+
+    mcfg = UNetConfig(width=cfg.width, depth=cfg.depth, head=cfg.head, bin_grid=cfg.bin_grid,
+                      temperature=cfg.temperature)
+    model = UNet(mcfg).to(device)
+    if cfg.init_from:
+        model.load_state_dict({k: v.float() for k, v in checkpoint.load(cfg.init_from)["state_dict"].items()})
+    kwargs = {"class_weights": class_weights_for(train_ds, cfg)} if cfg.loss == "bins" else {}
+    criterion = create_loss(cfg, **kwargs).to(device)
+    opt_betas = (0.5, 0.999) if cfg.loss == "adversarial" else (cfg.beta1, cfg.beta2)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=opt_betas, weight_decay=cfg.weight_decay)
+    disc = disc_opt = None
+    if cfg.loss == "adversarial":
+        disc = PatchDiscriminator().to(device)
+        disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    if cuda and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if cuda and cfg.bf16 else nullcontext()
+
+    steps_per_epoch = len(train_ds) // cfg.batch_size
+    if cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+    total_steps = steps_per_epoch * cfg.epochs
+    history: list[dict] = []
+    start_epoch, step, best_val, bad_epochs, train_seconds = 0, 0, math.inf, 0, 0.0
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if cfg.resume and last_path.is_file():
+        state = checkpoint.load(last_path)
+        model.load_state_dict(state["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        if disc is not None and "discriminator" in state:
+            disc.load_state_dict(state["discriminator"])
+            disc_opt.load_state_dict(state["discriminator_optimizer"])
+        start_epoch, step, history = state["epoch"], state["step"], state["history"]
+        best_val, bad_epochs = state["best_val"], state["bad_epochs"]
+        train_seconds = state.get("train_seconds", 0.0)
+        say({"event": "resumed", "from": str(last_path), "epoch": start_epoch, "step": step})
+    say({"event": "start", "device": str(device), "params": count_parameters(model), "train": len(train_ds),
+         "val": len(val_ds), "steps_per_epoch": steps_per_epoch, "epochs": cfg.epochs, "run_dir": str(run_dir)})
+
+    summary_base = {"device": str(device), "machine": platform.node(), "cpu": platform.processor() or platform.machine(),
+                    "torch": str(torch.__version__), "threads": torch.get_num_threads(), "dataset": cfg.dataset,
+                    "train_frames": len(train_ds), "val_frames": len(val_ds)}
+    bce = torch.nn.BCEWithLogitsLoss()
+    for epoch in range(start_epoch, cfg.epochs):
+        if bad_epochs >= cfg.patience:
+            break
+        torch.manual_seed(cfg.seed + epoch)
+        gen = torch.Generator().manual_seed(cfg.seed + epoch)
+        loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=gen,
+                            num_workers=cfg.workers, pin_memory=cuda)
+        model.train()
+        t0 = time.perf_counter()
+        tot_loss = tot_mae = 0.0
+        seen = 0
+        gan_on = disc is not None and epoch >= cfg.gan_pretrain_epochs
+        for i, (L, ab) in enumerate(loader):
+            if i >= steps_per_epoch:
+                break
+            L, ab = L.to(device, non_blocking=True), ab.to(device, non_blocking=True)
+            if cuda and cfg.channels_last:
+                L = L.contiguous(memory_format=torch.channels_last)
+            lr = _lr_at(cfg, step, total_steps)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with autocast():
+                if cfg.loss == "bins" and cfg.bins_stride > 1:  # head and loss on a pixel subgrid (4x cheaper)
+                    s = cfg.bins_stride
+                    L_s, ab = L[..., ::s, ::s], ab[..., ::s, ::s]
+                    logits = model.head(model.features(L)[..., ::s, ::s])
+                else:
+                    L_s, logits = L, model.logits(L)
+                pred = model.decode(logits)
+                loss = criterion(logits, pred, L_s, ab)
+                if gan_on:  # pix2pix: cGAN + lambda * L1 (the criterion is the L1 term)
+                    loss = cfg.gan_l1_lambda * loss + bce(disc(L, pred), torch.ones_like(disc(L, pred)))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if gan_on:
+                with autocast():
+                    real, fake = disc(L, ab), disc(L, pred.detach())
+                    d_loss = 0.5 * (bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake)))
+                disc_opt.zero_grad(set_to_none=True)
+                d_loss.backward()
+                disc_opt.step()
+            step += 1
+            tot_loss += float(loss.detach()) * len(L)
+            with torch.no_grad():
+                tot_mae += float((pred[..., ::2, ::2].float() - ab[..., ::2, ::2]).abs().mean()) * AB_SCALE * len(L)
+            seen += len(L)
+            if step % 20 == 0:
+                el = time.perf_counter() - t0
+                say({"event": "step", "epoch": epoch + 1, "step": step, "loss": round(float(loss.detach()), 4), "lr": lr,
+                     "images_per_s": round(seen / el, 2)})
+        seconds = time.perf_counter() - t0
+        train_seconds += seconds
+        val_loss, val_mae = validate_epoch(model, criterion, val_ds, cfg, device, autocast)
+        row = {"epoch": epoch + 1, "train_loss": round(tot_loss / max(seen, 1), 5),
+               "train_mae": round(tot_mae / max(seen, 1), 4), "val_loss": round(val_loss, 5),
+               "val_mae": round(val_mae, 4), "lr": round(lr, 7), "seconds": round(seconds, 1),
+               "images_per_s": round(seen / seconds, 2)}
+        history.append(row)
+        write_curves(history, run_dir)
+        # the GAN phase changes the loss's scale: compare validation losses only within one phase
+        improved = val_loss < best_val - 1e-6 or (disc is not None and epoch == cfg.gan_pretrain_epochs)
+        if improved:
+            best_val, bad_epochs = val_loss, 0
+        else:
+            bad_epochs += 1
+        summary = {**summary_base, "epochs_done": epoch + 1, "train_seconds": round(train_seconds, 1),
+                   "best_epoch": next((r["epoch"] for r in history if r["val_loss"] == round(best_val, 5)), epoch + 1),
+                   "history": history}
+        if improved:
+            checkpoint.save(best_path, model, name=cfg.name, step=step, train_config=cfg.to_dict(),
+                            train_summary=summary)
+        extra = {"discriminator": disc.state_dict(), "discriminator_optimizer": disc_opt.state_dict()} if disc else {}
+        checkpoint.save(last_path, model, name=cfg.name, step=step, train_config=cfg.to_dict(), train_summary=summary,
+                        optimizer=opt.state_dict(), epoch=epoch + 1, history=history, best_val=best_val,
+                        bad_epochs=bad_epochs, train_seconds=train_seconds, **extra)
+        say({"event": "epoch", **row, "best": improved})
+
+    if cfg.head == "bins" and cfg.tune_temperature:
+        best_model, ckpt = checkpoint.load_model(best_path, device)
+        choice = tune_temperature(best_model, val_ds, cfg.temperature_candidates, cfg.min_colourfulness_ratio)
+        best_model.config.temperature = choice["temperature"]
+        summary = {**ckpt.get("train_summary", {}), "temperature_tuning": choice}
+        checkpoint.save(best_path, best_model, name=cfg.name, step=ckpt["step"], train_config=cfg.to_dict(),
+                        train_summary=summary, half=cfg.save_half)
+        say({"event": "temperature", **{k: v for k, v in choice.items() if k != "table"}})
+    elif cfg.save_half and best_path.is_file():
+        best_model, ckpt = checkpoint.load_model(best_path, device)
+        checkpoint.save(best_path, best_model, name=cfg.name, step=ckpt["step"], train_config=cfg.to_dict(),
+                        train_summary=ckpt.get("train_summary", {}), half=True)
+    return best_path
+
+
+@torch.no_grad()
+def tune_temperature(model: UNet, ds: FrameDataset, candidates: list[float], min_ratio: float,
+                     max_frames: int = 300) -> dict[str, Any]:
+    """Annealed-mean temperature on VALIDATION frames: the best mean PSNR among the temperatures whose output
+    colourfulness reaches `min_ratio` of the true frames' (the most colourful one when none does)."""
+    from colorization.color import lab_to_rgb
+    from colorization.metrics import colourfulness, psnr
+
+    model.eval()
+    device = next(model.parameters()).device
+    idx = sorted({int(i) for i in np.linspace(0, len(ds) - 1, min(max_frames, len(ds))).round()})  # evenly spread
+    stats = {t: {"psnr": 0.0, "colour": 0.0} for t in candidates}
+    true_colour = gray_psnr = tint_psnr = 0.0
+    mean_ab = np.mean([ds.raw(i)[1].reshape(2, -1).mean(1) for i in idx], axis=0)
+    for i in idx:
+        L, ab = ds.raw(i)
+        true_rgb = lab_to_rgb(np.concatenate([L[..., None], ab.transpose(1, 2, 0)], -1))
+        true_colour += colourfulness(true_rgb)
+        gray_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L, 0 * L], -1)), true_rgb)
+        tint_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L + mean_ab[0], 0 * L + mean_ab[1]], -1)), true_rgb)
+        logits = model.logits(torch.from_numpy(L / 100.0)[None, None].float().to(device))
+        for t in candidates:
+            pred = model.decode(logits, temperature=t)[0].float().cpu().numpy().transpose(1, 2, 0) * AB_SCALE
+            rgb = lab_to_rgb(np.concatenate([L[..., None], pred], -1))
+            stats[t]["psnr"] += psnr(rgb, true_rgb)
+            stats[t]["colour"] += colourfulness(rgb)
+    n = len(idx)
+    table = [{"temperature": t, "psnr": round(s["psnr"] / n, 3), "colourfulness_ratio": round(s["colour"] / true_colour, 3)}
+             for t, s in stats.items()]
+    ok = [r for r in table if r["colourfulness_ratio"] >= min_ratio]
+    best = max(ok, key=lambda r: r["psnr"]) if ok else max(table, key=lambda r: r["colourfulness_ratio"])
+    return {"temperature": best["temperature"], "min_colourfulness_ratio": min_ratio, "frames": n, "table": table,
+            "gray_psnr": round(gray_psnr / n, 3), "tint_psnr": round(tint_psnr / n, 3)}
