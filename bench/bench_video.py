@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
 import sys
 import tempfile
 import time
@@ -39,6 +37,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchlib import machine, write_section  # noqa: E402
+
 SECTION = "## Video (bench/bench_video.py)"
 DATA = REPO / ".." / "shared" / "data"
 SPEED_CLIP = DATA / "video" / "people" / "facenet-pytorch_video.mp4"
@@ -46,21 +46,6 @@ LONG_CLIP = DATA / "video" / "big_buck_bunny.mp4"
 COLOUR_CLIPS = ["big_buck_bunny.mp4", "car-detection.mp4", "one-by-one-person-detection.mp4",
                 "sam2_05_default_juggle.mp4", "sam2_bedroom.mp4"]  # a-bomb_blast_effects_part.mp4 is B/W
 METHODS = ["none", "ema", "window", "flow"]
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
-    return f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}"
 
 
 def pick_model(name: str | None, tmp: Path) -> tuple[Path, str, bool]:
@@ -248,14 +233,6 @@ def quality(model: Path, frames: int) -> tuple[dict, list[tuple[str, dict]]]:
 
 
 # ---------------------------------------------------------------- report
-def write_section(text: str, path: Path = REPO / "BENCHMARKS.md") -> None:
-    """Replace (or append) our own section; other sections are left as they are."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model name or checkpoint path (default: the default model)")
@@ -362,7 +339,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"wrote {SECTION!r} into BENCHMARKS.md")
 
 
