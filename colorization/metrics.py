@@ -19,6 +19,10 @@ def _u8(img: np.ndarray) -> np.ndarray:
     img = np.asarray(img)
     if img.dtype == np.uint8:
         return img.astype(np.float64)
+    if img.dtype == np.uint16:
+        return np.round(img.astype(np.float64) / 257.0)
+    if np.issubdtype(img.dtype, np.integer):
+        raise TypeError(f"metrics take uint8, uint16 or float RGB in [0, 1], not {img.dtype}")
     return np.round(np.clip(img.astype(np.float64), 0.0, 1.0) * 255.0)
 
 

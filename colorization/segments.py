@@ -149,6 +149,8 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
     parts, src, dst = [Path(p) for p in parts], Path(src), Path(dst)
     if not parts:
         raise ValueError("join needs at least one part")
+    if dst.exists() and src.exists() and os.path.samefile(src, dst):
+        raise VideoError(f"{dst}: refusing to overwrite the original film")
     for part in parts:
         if not part.is_file():
             raise VideoError(f"{part}: segment file is missing")

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from colorization import metrics as M
+from colorization import zoo
 from colorization.color import rgb_to_lab
 from training.build_dataset import IMAGE_SUFFIXES, read_image
 
@@ -74,18 +75,23 @@ def evaluate_folder(folder: str | Path, model: str = "default", out_json: str | 
         tmp = Path(tmp)
         pairs = []
         grays = []
-        for p, lab in zip(files, labs, strict=True):
+        for i, (p, lab) in enumerate(zip(files, labs, strict=True)):
             gray = gray_from_lightness(lab[..., 0])
             grays.append(gray)
-            Image.fromarray(gray).save(tmp / f"{p.stem}.png")
-            pairs.append((tmp / f"{p.stem}.png", tmp / "out" / f"{p.stem}.png"))
+            name = f"{i:04d}-{p.stem}.png"  # the index keeps a.jpg and a.png apart
+            Image.fromarray(gray).save(tmp / name)
+            pairs.append((tmp / name, tmp / "out" / name))
         (tmp / "out").mkdir()
         results = colorize_files(pairs, preset="photo", model=model, format="png")
         failed = [r for r in results if not r.ok]
         if failed:
             raise RuntimeError(f"colorization failed: {failed[0].error}")
-        outs = [np.asarray(Image.open(r.dst).convert("RGB")) for r in results]
-        model_info = results[0].info.get("model") or str(model)
+        outs = []
+        for r in results:
+            with Image.open(r.dst) as im:
+                outs.append(np.asarray(im.convert("RGB")))
+        described = zoo.describe(zoo.resolve_model(model))
+        model_info = f"{described.name} v{described.version}"
 
     rows = []
     for p, truth, lab, gray, out in zip(files, truths, labs, grays, outs, strict=True):

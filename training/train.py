@@ -195,7 +195,8 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                 pred = model.decode(logits)
                 loss = criterion(logits, pred, L_s, ab)
                 if gan_on:  # pix2pix: cGAN + lambda * L1 (the criterion is the L1 term)
-                    loss = cfg.gan_l1_lambda * loss + bce(disc(L, pred), torch.ones_like(disc(L, pred)))
+                    judged = disc(L, pred)  # once: a second call would update the discriminator's statistics twice
+                    loss = cfg.gan_l1_lambda * loss + bce(judged, torch.ones_like(judged))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -157,8 +157,12 @@ def _join_when_complete(req: ColorizationRequest) -> None:
 def join_film(req: ColorizationRequest) -> None:
     from colorization import segments
 
-    if req.status != Status.RUNNING or req.phase != "joining":
-        return  # duplicate delivery, or already joined
+    # claim the join atomically: a redelivered or requeued join that finds it taken does nothing
+    claimed = type(req).objects.filter(pk=req.pk, status=Status.RUNNING, phase="joining").update(
+        phase="merging", updated=timezone.now()
+    )
+    if not claimed:
+        return  # duplicate delivery, already joined, or another worker is joining
     parts = list(req.segments.order_by("index"))
     with local_path(req.item.original) as src, scratch() as tmp:
         paths = []
@@ -177,7 +181,10 @@ def join_film(req: ColorizationRequest) -> None:
     seconds = sum(((s.finished or s.started) - s.started).total_seconds() for s in parts if s.started)
     provenance = _provenance(req, info if isinstance(info, dict) else {})
     provenance["segments"] = len(parts)
-    req.finish(provenance=provenance, frames=frames, seconds=seconds, phase="done")
+    if not req.finish(provenance=provenance, frames=frames, seconds=seconds, phase="done"):
+        req.result.delete(save=False)  # cancelled while joining: keep no result
+        req.result_preview.delete(save=False)
+        return
     for seg in parts:  # the joined film holds everything now; drop the parts
         seg.part.delete(save=True)
     log.info("request %s joined from %d segments: %s", req.pk, len(parts), json.dumps(provenance)[:200])

@@ -618,7 +618,7 @@ class VideoEncoder:
         dst = Path(dst)
         fmt = container_format(dst)
         source = decoded.info.get("path")
-        if source and Path(source).resolve() == dst.resolve():
+        if source and dst.exists() and Path(source).exists() and os.path.samefile(source, dst):  # hard links too
             raise VideoError(f"{dst}: the output would overwrite the original; choose another name")
         tmp = atomic_output(dst)
         writer = _Writer(self, tmp, fmt, decoded, context or {}, self.depth)

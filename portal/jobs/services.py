@@ -83,9 +83,9 @@ def requeue_stale(minutes: int | None = None) -> list[str]:
         for req in ColorizationRequest.stale(minutes).select_for_update():
             if req.phase == "segments":
                 continue  # its segments are requeued on their own
-            if req.phase == "joining":
+            if req.phase in ("joining", "merging"):  # "merging": the worker joining it went silent
                 transaction.on_commit(lambda pk=req.pk: tasks.join_segments.delay(pk))
-                ColorizationRequest.objects.filter(pk=req.pk).update(updated=timezone.now())
+                ColorizationRequest.objects.filter(pk=req.pk).update(phase="joining", updated=timezone.now())
                 done.append(f"join of request {req.pk}")
                 continue
             req.status, req.progress = Status.PENDING, 0.0

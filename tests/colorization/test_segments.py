@@ -80,6 +80,18 @@ def test_join_refuses_missing_parts(tmp_path, clip):
     assert not (tmp_path / "out.mp4").exists()
 
 
+def test_join_never_overwrites_the_original(tmp_path, clip, film_model):
+    import hashlib
+
+    seg = segments.plan(clip, max_frames=20)[0]
+    part = tmp_path / "part0.mp4"
+    segments.colorize_segment(clip, seg, part, model=str(film_model))
+    before = hashlib.sha256(clip.read_bytes()).hexdigest()
+    with pytest.raises(VideoError, match="original"):
+        segments.join([part], clip, clip)
+    assert hashlib.sha256(clip.read_bytes()).hexdigest() == before
+
+
 def test_presets_film_is_what_segments_use():
     spec = presets.get("film", smoothing="window")
     assert spec["decode"] == "video" and spec["temporal"] == [{"name": "window"}]

@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files import File
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.catalog.ingest import add_item
@@ -90,6 +90,8 @@ class Command(BaseCommand):
         parser.add_argument("--wait", type=int, default=180, help="Seconds to wait for the demo colorizations.")
 
     def handle(self, *args, addrport: str, no_serve: bool, no_worker: bool, wait: int, **options):
+        if not settings.DEBUG:  # it creates accounts with published passwords: never on a production database
+            raise CommandError("demo is for a local trial only; it refuses to run with DJANGO_DEBUG=0")
         say = self.stdout.write
         say("Setting up the database ...")
         call_command("migrate", interactive=False, verbosity=0)
