@@ -6,7 +6,6 @@ submit everything. POST /api/items/ (multipart: file + fields), POST /api/reques
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.urls import reverse
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.exceptions import ValidationError
@@ -77,8 +76,7 @@ class ItemSerializer(serializers.ModelSerializer):
     def create(self, validated):
         upload = validated.pop("file")
         try:
-            with transaction.atomic():
-                return add_item(upload, user=self.context["request"].user, **validated)
+            return add_item(upload, user=self.context["request"].user, **validated)
         except IngestError as exc:
             raise ValidationError({"file": [str(exc)]}) from None
 

@@ -9,7 +9,6 @@ from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
-from django.db import transaction
 
 from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import RIGHTS_CHOICES, Collection, Item
@@ -93,8 +92,7 @@ def import_csv(
             fields = row_fields(row, mapping)
             probe = Item(original_name=name, **{"title": PurePath(name).stem, **fields})
             probe.full_clean(exclude=["original", "sha256", "collection", "created_by"], validate_unique=False)
-            with transaction.atomic():
-                item = add_item(upload, user=user, collection=collection, **fields)
+            item = add_item(upload, user=user, collection=collection, **fields)
             report.created.append(item)
         except (ValueError, IngestError) as exc:
             report.errors.append((line, str(exc)))

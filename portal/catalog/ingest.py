@@ -53,9 +53,16 @@ def add_item(upload: File, *, user=None, **fields) -> Item:
         raise IngestError(f"{name}: this file is already in the archive as item {existing.pk} ({existing.title!r})")
     fields.setdefault("title", PurePath(name).stem.replace("_", " ").replace("-", " ").strip() or name)
     item = Item(sha256=digest, size=size, original_name=name, type=item_type, created_by=user, **fields)
+    # Store the file before the row's transaction: a long upload (or an S3 copy) must not hold the database's
+    # write lock, which the workers need for their progress. The row and the preview job commit together.
     item.original.save(name, upload, save=False)
-    item.save()
-    enqueue_previews(item)
+    try:
+        with transaction.atomic():
+            item.save()
+            enqueue_previews(item)
+    except BaseException:
+        item.original.delete(save=False)  # nothing half-written is kept
+        raise
     return item
 
 

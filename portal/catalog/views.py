@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -43,8 +42,7 @@ def upload(request):
         created, errors = [], []
         for f in form.cleaned_data["files"]:
             try:
-                with transaction.atomic():
-                    created.append(add_item(f, user=request.user, **shared))
+                created.append(add_item(f, user=request.user, **shared))
             except IngestError as exc:
                 errors.append(str(exc))
         for e in errors:
