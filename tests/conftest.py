@@ -86,6 +86,17 @@ def tiny_model(tmp_path) -> Path:
 # ---------------------------------------------------------------- portal users
 
 
+@pytest.fixture
+def model_row(tiny_model, django_capture_on_commit_callbacks):
+    """The tiny model registered in the portal (as an admin's upload would be)."""
+    from django.core.files import File
+
+    from portal.jobs import services
+
+    with django_capture_on_commit_callbacks(execute=True), open(tiny_model, "rb") as f:
+        return services.register_model("tiny", File(f, name="tiny.pt"))
+
+
 def _user(django_user_model, username: str, group: str | None = None, superuser: bool = False):
     from django.contrib.auth.models import Group
 

@@ -23,12 +23,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def model_row(tiny_model, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True), open(tiny_model, "rb") as f:
-        return services.register_model("tiny", File(f, name="tiny.pt"))
-
-
-@pytest.fixture
 def photo_item(photo_file, staff_user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True), open(photo_file, "rb") as f:
         return add_item(File(f, name=photo_file.name), user=staff_user, title="Harbour")

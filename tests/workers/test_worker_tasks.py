@@ -20,12 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def model_row(tiny_model, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True), open(tiny_model, "rb") as f:
-        return services.register_model("tiny", File(f, name="tiny.pt"))
-
-
-@pytest.fixture
 def film_item(tmp_path, django_capture_on_commit_callbacks):
     path = make_film(tmp_path / "parade.mp4", frames=20, gop=5)
     with django_capture_on_commit_callbacks(execute=True), open(path, "rb") as f:
