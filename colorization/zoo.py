@@ -15,7 +15,9 @@ from typing import Any
 
 from colorization.checkpoint import CheckpointError
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "weights"
+# the models shipped in the package; COLORARCHIVE_BUNDLED_MODELS points elsewhere (a slim image with the weights on
+# a volume, or an empty folder for an installation without them)
+BUNDLED_DIR = Path(os.environ.get("COLORARCHIVE_BUNDLED_MODELS") or Path(__file__).resolve().parent / "weights")
 
 
 @dataclass

@@ -131,6 +131,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ValueError(f"head 'bins' is trained with loss 'bins', not {cfg.loss!r}")
     if cfg.schedule not in ("cosine", "constant"):
         raise ValueError(f"unknown schedule {cfg.schedule!r}; known: 'cosine', 'constant'")
+    if not 0.0 < cfg.val_fraction <= 1.0:
+        raise ValueError(f"val_fraction {cfg.val_fraction} must be in (0, 1]: early stopping needs validation frames")
     if cfg.crop and (cfg.crop % 2 ** cfg.depth or cfg.crop > 224):
         raise ValueError(f"crop {cfg.crop} must be a multiple of {2 ** cfg.depth} and at most 224 (0 = full frames)")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,9 @@ def evaluate(
     lpips_backbone: str | Path | None = None,
     limit: int = 0,
     write_checkpoint: bool = True,
+    on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
+    """`on_progress(images_done)` is called after every image (a worker's heartbeat)."""
     from training.lpips import LpipsUnavailable, load
 
     checkpoint = Path(checkpoint)
@@ -115,6 +118,8 @@ def evaluate(
         rows_model.append(image_metrics(np.concatenate([L[..., None], pred], -1), true_lab, rgb, lpips))
         rows_gray.append(image_metrics(np.concatenate([L[..., None], np.zeros_like(ab)], -1), true_lab, rgb, lpips))
         true_colour.append(M.colourfulness(rgb))
+        if on_progress:
+            on_progress(len(rows_model))
     report = {
         "checkpoint": checkpoint.name,
         "model": ckpt.get("name"),

@@ -38,8 +38,9 @@ def export(
     if model.config.head == "bins" and (retune or "temperature_tuning" not in summary):
         ds = FrameDataset(dataset or cfg.get("dataset", "data/frames"), "val")
         candidates = candidates or cfg.get("temperature_candidates") or TrainConfig().temperature_candidates
-        choice = tune_temperature(model, ds, candidates,
-                                  min_colourfulness_ratio or cfg.get("min_colourfulness_ratio", 0.5), tune_frames)
+        if min_colourfulness_ratio is None:
+            min_colourfulness_ratio = cfg.get("min_colourfulness_ratio", 0.5)
+        choice = tune_temperature(model, ds, candidates, min_colourfulness_ratio, tune_frames)
         model.config.temperature = choice["temperature"]
         summary["temperature_tuning"] = choice
     dst = Path(dst)

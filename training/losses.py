@@ -175,28 +175,29 @@ class BinsLoss(nn.Module):
         idx, w, nearest = self.encode(ab)
         logp = F.log_softmax(logits.float(), dim=1)
         ce = -(torch.gather(logp, 1, idx) * w).sum(1)  # (N, H, W)
-        pix_w = self.class_weights[nearest]
-        loss = (ce * pix_w).sum() / pix_w.sum().clamp(min=1e-12)
+        # the plain weighted mean (Zhang et al.): the weights have E_prior[w] = 1, so a batch of common colours
+        # weighs less than a batch of rare ones instead of every batch being renormalised to the same total
+        loss = (ce * self.class_weights[nearest]).mean()
         if self.mse_weight:
             loss = loss + self.mse_weight * F.mse_loss(pred.float(), ab.float())
         return loss
 
 
 def bin_prior(ab_samples: np.ndarray, grid: float = 10.0, sigma: float = 5.0) -> np.ndarray:
-    """Empirical distribution over the bins of ab samples (M, 2) in Lab units, Gaussian-smoothed (sigma)."""
-    centers = ab_bin_centers(grid)
-    # nearest bin through the grid (the same rule as BinsLoss.encode, without the 3x3 search)
-    n = int(round(110.0 / grid)) * 2 + 1
-    lut = np.full((n, n), -1, dtype=np.int64)
-    ci = np.round((centers + 110.0) / grid).astype(int)
-    lut[ci[:, 0], ci[:, 1]] = np.arange(len(centers))
-    ij = np.clip(np.round((ab_samples + 110.0) / grid).astype(int), 0, n - 1)
-    k = lut[ij[:, 0], ij[:, 1]]
-    counts = np.bincount(k[k >= 0], minlength=len(centers)).astype(np.float64)
+    """Empirical distribution over the bins of ab samples (M, 2) in Lab units, Gaussian-smoothed (sigma).
+
+    Each sample counts for its nearest in-gamut bin by the loss's own rule (`BinsLoss.encode`), so a pixel
+    whose nearest grid cell is out of gamut is counted where the loss puts it instead of being dropped.
+    """
+    loss = BinsLoss(grid, sigma)
+    tidx, _ = loss._table(torch.device("cpu"))
+    q = np.clip(np.round(np.asarray(ab_samples, dtype=np.float64)), -128, 127).astype(np.int64) + 128
+    nearest = tidx[:, 0].numpy()[q[:, 0] * 256 + q[:, 1]]
+    centers = loss.centers.numpy().astype(np.float64)
+    counts = np.bincount(nearest, minlength=len(centers)).astype(np.float64)
     p = counts / max(counts.sum(), 1.0)
     dist2 = ((centers[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
-    kernel = np.exp(-dist2 / (2 * sigma**2))
-    smoothed = kernel @ p
+    smoothed = np.exp(-dist2 / (2 * sigma**2)) @ p
     return smoothed / smoothed.sum()
 
 

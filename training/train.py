@@ -225,6 +225,9 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                "images_per_s": round(seen / seconds, 2)}
         history.append(row)
         write_curves(history, run_dir)
+        if not (math.isfinite(val_loss) and math.isfinite(tot_loss)):
+            raise FloatingPointError(f"{cfg.name}: training diverged in epoch {epoch + 1} (the loss is not a number); "
+                                     f"lower lr (now {cfg.lr}) and start again, or resume from an earlier last.pt")
         # the GAN phase changes the loss's scale: compare validation losses only within one phase
         improved = val_loss < best_val - 1e-6 or (disc is not None and epoch == cfg.gan_pretrain_epochs)
         if improved:

@@ -37,10 +37,14 @@ def inspect(model_id: int) -> None:
     model = ColorModel.objects.filter(pk=model_id).first()
     if model is None:
         return
+    promote = bool(model.info.get("promote_when_inspected"))
     try:
         model.info = describe(checkpoint_path(model))
         if not model.metrics and isinstance(model.info.get("metrics"), dict):
             model.metrics = model.info["metrics"]
     except (CheckpointError, FileNotFoundError, OSError) as exc:
         model.info = {"error": str(exc).splitlines()[0]}
+        promote = False  # a file that cannot be read never becomes the default
     model.save(update_fields=["info", "metrics"])
+    if promote:
+        model.promote()

@@ -76,7 +76,7 @@ def run(run: TrainingRun) -> None:
 
     checkpoint = Path(fit(cfg, on_progress=on_progress))
     say(f"trained: {checkpoint}")
-    metrics = _evaluate(checkpoint, dataset_dir, curve, say)
+    metrics = _evaluate(run.pk, checkpoint, dataset_dir, curve, say)
     model = _register(run, checkpoint, metrics)
     say(f"registered model {model.name!r}")
     run.refresh_from_db(fields=["log"])
@@ -110,7 +110,7 @@ class _local_sources:
             ctx.__exit__(*exc)
 
 
-def _evaluate(checkpoint: Path, dataset_dir: Path, curve: list[dict], say) -> dict:
+def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict], say) -> dict:
     """The last epoch's validation figures, plus training.evaluate's test-split report when it runs."""
     metrics = {}
     epochs = [p for p in curve if p.get("event") == "epoch"]
@@ -119,7 +119,16 @@ def _evaluate(checkpoint: Path, dataset_dir: Path, curve: list[dict], say) -> di
     try:
         from training.evaluate import evaluate
 
-        report = evaluate(checkpoint, dataset_dir)
+        say("evaluating on the test split")
+        last_beat = time.monotonic()
+
+        def heartbeat(images_done: int) -> None:  # requeue_stale must not restart a run that is evaluating
+            nonlocal last_beat
+            if time.monotonic() - last_beat >= SAVE_EVERY_S:
+                last_beat = time.monotonic()
+                TrainingRun.objects.filter(pk=run_pk).update(updated=timezone.now())
+
+        report = evaluate(checkpoint, dataset_dir, on_progress=heartbeat)
     except Exception as exc:  # a model without a test report is still a model; say why there is none
         say(f"evaluation skipped: {type(exc).__name__}: {exc}")
         return metrics

@@ -58,14 +58,21 @@ def start_training(user, name: str, overrides: dict, build_options: dict, config
 
 @transaction.atomic
 def register_model(name: str, upload, description: str = "", make_default: bool = False) -> ColorModel:
+    """Store an uploaded checkpoint and queue its inspection. The model becomes the default (when asked, or when
+    there is none) only after the worker has read the file: a broken upload never replaces a working default."""
     from workers import tasks
 
-    model = ColorModel(name=name, description=description)
+    promote = make_default or not ColorModel.objects.filter(is_default=True).exists()
+    model = ColorModel(name=name, description=description, info={"promote_when_inspected": True} if promote else {})
+    # the file first, outside any transaction: a 20 MB upload (or an S3 copy) must not hold the write lock
     model.checkpoint.save(upload.name, upload, save=False)
-    model.save()
-    if make_default or not ColorModel.objects.filter(is_default=True).exists():
-        model.promote()
-    transaction.on_commit(lambda: tasks.inspect_model.delay(model.pk))
+    try:
+        with transaction.atomic():
+            model.save()
+            transaction.on_commit(lambda: tasks.inspect_model.delay(model.pk))
+    except BaseException:
+        model.checkpoint.delete(save=False)  # nothing half-written is kept
+        raise
     return model
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -122,7 +121,8 @@ def training(request):
             if model_form.is_valid():
                 data = model_form.cleaned_data
                 model = services.register_model(data["name"], data["checkpoint"], data["description"], data["make_default"])
-                messages.success(request, f"Model {model.name} registered; a worker is checking the file.")
+                note = " It becomes the default once the file passes." if model.info.get("promote_when_inspected") else ""
+                messages.success(request, f"Model {model.name} registered; a worker is checking the file.{note}")
                 return redirect("jobs:training")
     return render(request, "jobs/training.html", {
         "train_form": train_form, "source_form": source_form, "model_form": model_form,
@@ -138,10 +138,13 @@ def _add_sources(request, files) -> int:
         if TrainingSource.objects.filter(sha256=digest).exists():
             messages.warning(request, f"{f.name}: already a training source")
             continue
-        with transaction.atomic():
-            source = TrainingSource(title=f.name, sha256=digest, size=f.size, added_by=request.user)
-            source.file.save(f.name, f, save=False)
+        source = TrainingSource(title=f.name, sha256=digest, size=f.size, added_by=request.user)
+        source.file.save(f.name, f, save=False)  # before the row: a long upload must not hold the write lock
+        try:
             source.save()
+        except BaseException:
+            source.file.delete(save=False)
+            raise
         added += 1
     return added
 

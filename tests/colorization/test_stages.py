@@ -1,7 +1,8 @@
 """Every registered stage, parametrized over `available(kind)`, runs on tiny real inputs.
 
 A new stage is covered as soon as it is registered: decoders must read one of the sample files, encoders must
-write one of the sample formats, the others must keep the frame contract of colorization/frames.py.
+write one of the sample formats (a refusal must be a ValueError naming the file, as the product's errors are),
+the others must keep the frame contract of colorization/frames.py.
 """
 
 from pathlib import Path
@@ -73,7 +74,8 @@ def test_decoders(name, samples, clip):
     for path in [samples["gray.png"], samples["rgb16.tif"], clip]:
         try:
             decoded = decoder(path)
-        except Exception as exc:  # a decoder need not read every kind of file
+        except ValueError as exc:  # a decoder may refuse a kind of file, with the product's one-line error
+            assert path.name in str(exc) and "\n" not in str(exc), f"unclear refusal: {exc}"
             errors.append(f"{path.name}: {exc}")
             continue
         assert isinstance(decoded, Decoded)
@@ -136,7 +138,9 @@ def test_encoders(name, tmp_path, samples, clip):
         dst = tmp_path / f"out{suffix}"
         try:
             info = encoder(iter(frames), dst, decoded, {"model": "tiny", "model_version": "0.1"})
-        except Exception as exc:  # an encoder need not write every format
+        except ValueError as exc:  # an encoder may refuse a format, with the product's one-line error
+            assert dst.name in str(exc) and "\n" not in str(exc), f"unclear refusal: {exc}"
+            assert not dst.exists(), "a refused output was left behind"
             errors.append(f"{suffix}: {exc}")
             continue
         path = Path((info or {}).get("path", dst))

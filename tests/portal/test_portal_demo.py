@@ -41,12 +41,11 @@ def test_demo_sets_up_seeds_and_colorizes_with_the_installed_default_model(tmp_p
 
 
 def test_demo_without_a_model_says_so(tmp_path):
-    if (ROOT / "colorization" / "weights" / "DEFAULT").exists():
-        pytest.skip("a bundled default model is installed, so the demo always has one")
     empty = tmp_path / "no-models"
     empty.mkdir()
     out = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--no-worker"], cwd=ROOT,
-                         env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=empty),
+                         env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=empty,
+                                        COLORARCHIVE_BUNDLED_MODELS=empty),  # an installation without weights
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "No colorization model is installed" in out.stdout

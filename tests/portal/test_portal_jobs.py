@@ -46,6 +46,26 @@ def test_unreadable_checkpoint_is_reported_and_cannot_be_used(tmp_path, photo_it
         services.submit(None, photo_item, [model])
 
 
+def test_a_broken_upload_asked_to_be_default_never_replaces_the_working_default(
+    tmp_path, model_row, tiny_model, django_capture_on_commit_callbacks
+):
+    model_row.refresh_from_db()
+    assert model_row.is_default
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with django_capture_on_commit_callbacks(execute=True), open(bad, "rb") as f:
+        broken = services.register_model("broken", File(f, name="broken.pt"), make_default=True)
+    broken.refresh_from_db()
+    model_row.refresh_from_db()
+    assert "error" in broken.info and not broken.is_default and model_row.is_default
+    with django_capture_on_commit_callbacks(execute=True), open(tiny_model, "rb") as f:
+        good = services.register_model("tiny-2", File(f, name="tiny2.pt"), make_default=True)
+    good.refresh_from_db()
+    model_row.refresh_from_db()
+    assert good.is_default and not model_row.is_default  # promoted once the worker had read it
+    assert "promote_when_inspected" not in good.info
+
+
 def test_staff_request_runs_to_done_with_result_and_provenance(
     staff_client, photo_item, model_row, django_capture_on_commit_callbacks
 ):

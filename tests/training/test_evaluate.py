@@ -28,8 +28,11 @@ def tiny(tmp_path):
 
 
 def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_path):
-    report = evaluate(tiny, dataset, split="test", report_path=tmp_path / "r.json")
+    done: list[int] = []
+    report = evaluate(tiny, dataset, split="test", report_path=tmp_path / "r.json",
+                      lpips_backbone=tmp_path / "vgg16-397923af.pth", on_progress=done.append)  # no backbone file
     assert report["images"] > 0 and report["split"] == "test"
+    assert done == list(range(1, report["images"] + 1))
     m, g = report["model_metrics"], report["grayscale_metrics"]
     for key in ("mae", "psnr", "ssim", "colourfulness", "acc_eps", "ab_pearson"):
         assert key in m and key in g

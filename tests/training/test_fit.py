@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 import torch
 
 from colorization.checkpoint import load, load_model
@@ -66,3 +67,14 @@ def test_fit_can_start_from_another_checkpoint(dataset, tmp_path):
     a, b = load(first), load(tuned)
     for key, value in a["state_dict"].items():  # lr 0: the fine-tuned weights are the initial ones
         assert torch.equal(value, b["state_dict"][key]), key
+
+
+def test_a_diverging_run_stops_with_a_clear_error(dataset, tmp_path):
+    with pytest.raises(FloatingPointError, match="diverged in epoch 1.*lower lr"):
+        fit(_cfg(dataset, tmp_path, lr=1e36))  # infinite weights after the first step: NaN loss
+    assert not (tmp_path / "tiny" / "best.pt").exists()
+
+
+def test_val_fraction_zero_is_refused_before_training(dataset, tmp_path):
+    with pytest.raises(ValueError, match="val_fraction 0.0 must be in"):
+        fit(_cfg(dataset, tmp_path, val_fraction=0.0))

@@ -76,6 +76,29 @@ def test_rebalancing_weights_favour_rare_colours_and_are_normalised():
     assert w[rare_bin] > 3 * w[gray_bin]
 
 
+def test_prior_counts_out_of_gamut_pixels_where_the_loss_puts_them():
+    loss = BinsLoss()
+    lut = loss.lut.numpy()
+    # an integer ab whose own grid cell is out of gamut but which the loss maps to a valid neighbour
+    v = np.arange(-110, 111)
+    a, b = np.meshgrid(v, v, indexing="ij")
+    cell = lut[np.round((a + 110) / 10).astype(int), np.round((b + 110) / 10).astype(int)]
+    ab = torch.tensor([[float(a[cell < 0][0]), float(b[cell < 0][0])]])
+    _, _, nearest = loss.encode((ab / 128.0).view(1, 2, 1, 1))
+    prior = bin_prior(np.repeat(ab.numpy(), 10, axis=0), sigma=0.01)  # tiny sigma: no smoothing
+    assert prior.sum() == pytest.approx(1.0)
+    assert int(np.argmax(prior)) == int(nearest) and prior.max() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_bins_loss_is_the_plain_weighted_mean():
+    torch.manual_seed(0)
+    logits, ab = torch.randn(2, 254, 8, 8), (torch.rand(2, 2, 8, 8) - 0.5) * 0.6
+    plain = float(BinsLoss()(logits, None, None, ab))
+    doubled = float(BinsLoss(class_weights=torch.full((254,), 2.0))(logits, None, None, ab))
+    # a batch is not renormalised by its own weight sum: weights that double double the loss
+    assert doubled == pytest.approx(2 * plain, rel=1e-5)
+
+
 def test_patch_discriminator_scores_patches():
     d = PatchDiscriminator(width=8)
     out = d(torch.rand(2, 1, 64, 64), torch.rand(2, 2, 64, 64))
