@@ -86,22 +86,31 @@ def accuracy_within_eps(pred_ab: np.ndarray, true_ab: np.ndarray, eps: float = 0
     return float(np.mean(ok))
 
 
-def ab_pearson(pred_lab: np.ndarray, true_lab: np.ndarray, l_range: tuple[float, float] = (25.0, 75.0)) -> float:
-    """Pearson correlation of predicted vs true ab over the pixels whose (true) L lies in `l_range`.
+def ab_pearson(pred_lab: np.ndarray, true_lab: np.ndarray, l_range: tuple[float, float] = (25.0, 75.0),
+               flat: float = 0.5) -> float:
+    """Does the colour vary in the right places? The Pearson correlation of predicted vs true a over the pixels
+    whose (true) L lies in `l_range`, and the same for b, averaged.
 
-    a and b values are pooled into one vector (so both the hue direction and the amount are judged).
-    Very dark and very bright pixels carry almost no colour and are left out. Returns 0.0 when either
-    side is constant (a gray prediction has no correlation with anything).
+    Each channel is correlated on its own, so a constant prediction (gray, or any tint) scores exactly 0 in
+    both; pooling a and b into one vector would reward a tint whose a and b merely differ the way the photo's
+    means do. Very dark and very bright pixels carry almost no colour and are left out. A channel that is
+    constant on either side (standard deviation under `flat` Lab units: invisible, below an 8-bit step, such as
+    the rounding noise of a gray or tinted 8-bit image) counts as 0.
     """
     p, t = np.asarray(pred_lab, dtype=np.float64), np.asarray(true_lab, dtype=np.float64)
     _check(p, t)
     mask = (t[..., 0] >= l_range[0]) & (t[..., 0] <= l_range[1])
     if not mask.any():
         return 0.0
-    x, y = p[..., 1:][mask].ravel(), t[..., 1:][mask].ravel()
-    x, y = x - x.mean(), y - y.mean()
-    den = math.sqrt(float(np.dot(x, x)) * float(np.dot(y, y)))
-    return float(np.dot(x, y) / den) if den > 1e-12 else 0.0
+    scores = []
+    for channel in (1, 2):
+        x, y = p[..., channel][mask], t[..., channel][mask]
+        if x.std() < flat or y.std() < flat:
+            scores.append(0.0)
+            continue
+        x, y = x - x.mean(), y - y.mean()
+        scores.append(float(np.dot(x, y) / math.sqrt(float(np.dot(x, x)) * float(np.dot(y, y)))))
+    return float(np.mean(scores))
 
 
 __all__ = [

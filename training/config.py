@@ -37,6 +37,7 @@ class TrainConfig:
     # ---- model (UNetConfig; stored in the checkpoint's model_args)
     width: int = 32  # 32 = the thesis U-Net (4,711,714 parameters with the tanh head)
     depth: int = 4
+    context: bool = False  # global-context fusion at the bottleneck (UNetConfig.context)
     head: str = "tanh"  # "tanh" (regression) | "bins" (classification over quantized ab); loss "bins" needs "bins"
     bin_grid: float = 10.0  # ab cell size for head = "bins" (Zhang et al.: 10)
     temperature: float = 0.38  # annealed-mean temperature (head = "bins"); re-tuned on validation at the end

@@ -8,7 +8,8 @@ upsampled and merged with the full-resolution L), and compared with the original
   the mean ab over all the photos' pixels; the constant that minimises the ab error over the set). A
   per-photo oracle tint (each photo's own mean ab, which needs the answer) is reported for information.
 - colourfulness (Hasler & Suesstrunk) of the outputs vs the true photos': criterion >= 40%.
-- mean over photos of the Pearson correlation of predicted vs true ab (pixels with L in 25..75): >= 0.2.
+- mean over photos of the Pearson correlation of predicted vs true ab (a and b each on their own, pixels with L
+  in 25..75, so gray and any tint score 0): >= 0.2.
 
     python -m training.historical_eval ../shared/data/historical_color --model default --pictures docs/model_card
 """
@@ -106,6 +107,8 @@ def evaluate_folder(folder: str | Path, model: str = "default", out_json: str | 
             "colourfulness_model": M.colourfulness(out), "colourfulness_true": M.colourfulness(truth),
             "colourfulness_tint": M.colourfulness(tint),
             "ab_pearson_model": M.ab_pearson(out_lab, lab),
+            "ab_pearson_gray": M.ab_pearson(rgb_to_lab(gray_rgb.astype(np.float32) / 255.0), lab),
+            "ab_pearson_tint": M.ab_pearson(rgb_to_lab(tint.astype(np.float32) / 255.0), lab),
             "ssim_model": M.ssim(out, truth), "ssim_gray": M.ssim(gray_rgb, truth),
         })
     mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0] if k != "photo"}
@@ -146,7 +149,8 @@ def format_table(report: dict) -> str:
         f"| SSIM | {m['ssim_model']:.4f} | {m['ssim_gray']:.4f} | | | |",
         f"| colourfulness | {m['colourfulness_model']:.2f} | 0 | {m['colourfulness_tint']:.2f} | | "
         f"{m['colourfulness_true']:.2f} |",
-        f"| ab Pearson (L 25..75) | {m['ab_pearson_model']:.3f} | 0 | 0 | | 1 |",
+        f"| ab Pearson (L 25..75) | {m['ab_pearson_model']:.3f} | {m['ab_pearson_gray']:.3f} | "
+        f"{m['ab_pearson_tint']:.3f} | | 1 |",
         "",
         f"criteria: PSNR > gray: {yes[c['psnr_beats_gray']]}; PSNR > tint: {yes[c['psnr_beats_tint']]}; "
         f"colourfulness {c['colourfulness_ratio']:.0%} of true (>= 40%): {yes[c['colourfulness_ok']]}; "

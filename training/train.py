@@ -48,6 +48,20 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))  # cosine down to 5% of lr
 
 
+def init_weights(model: UNet, path: str | Path) -> None:
+    """Start from another checkpoint's weights. Layers the new model adds (the global context) keep their own
+    initialisation; any other difference is an error."""
+    state = {k: v.float() for k, v in checkpoint.load(path)["state_dict"].items()}
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shapes differ (another width or head)
+        detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc))
+        raise ValueError(f"init_from {path}: its weights do not fit this model ({detail})") from None
+    foreign = [k for k in missing if not k.startswith("context.")] + list(unexpected)
+    if foreign:
+        raise ValueError(f"init_from {path}: its weights do not fit this model ({', '.join(foreign[:4])} ...)")
+
+
 def class_weights_for(ds: FrameDataset, cfg: TrainConfig, max_frames: int = 4000) -> torch.Tensor:
     """Rebalancing weights from the ab prior measured on the TRAINING split (every 4th pixel)."""
     step = max(1, len(ds) // max_frames)
@@ -121,10 +135,10 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         raise ValueError(f"{cfg.dataset}: the validation split is empty (early stopping needs one)")
 
     mcfg = UNetConfig(width=cfg.width, depth=cfg.depth, head=cfg.head, bin_grid=cfg.bin_grid,
-                      temperature=cfg.temperature)
+                      temperature=cfg.temperature, context=cfg.context)
     model = UNet(mcfg).to(device)
     if cfg.init_from:
-        model.load_state_dict({k: v.float() for k, v in checkpoint.load(cfg.init_from)["state_dict"].items()})
+        init_weights(model, cfg.init_from)
     kwargs = {"class_weights": class_weights_for(train_ds, cfg)} if cfg.loss == "bins" else {}
     criterion = create_loss(cfg, **kwargs).to(device)
     opt_betas = (0.5, 0.999) if cfg.loss == "adversarial" else (cfg.beta1, cfg.beta2)
@@ -267,29 +281,32 @@ def tune_temperature(model: UNet, ds: FrameDataset, candidates: list[float], min
     """Annealed-mean temperature on VALIDATION frames: the best mean PSNR among the temperatures whose output
     colourfulness reaches `min_ratio` of the true frames' (the most colourful one when none does)."""
     from colorization.color import lab_to_rgb
-    from colorization.metrics import colourfulness, psnr
+    from colorization.metrics import ab_pearson, colourfulness, psnr
 
     model.eval()
     device = next(model.parameters()).device
     idx = sorted({int(i) for i in np.linspace(0, len(ds) - 1, min(max_frames, len(ds))).round()})  # evenly spread
-    stats = {t: {"psnr": 0.0, "colour": 0.0} for t in candidates}
+    stats = {t: {"psnr": 0.0, "colour": 0.0, "pearson": 0.0} for t in candidates}
     true_colour = gray_psnr = tint_psnr = 0.0
     mean_ab = np.mean([ds.raw(i)[1].reshape(2, -1).mean(1) for i in idx], axis=0)
     for i in idx:
         L, ab = ds.raw(i)
-        true_rgb = lab_to_rgb(np.concatenate([L[..., None], ab.transpose(1, 2, 0)], -1))
+        true_lab = np.concatenate([L[..., None], ab.transpose(1, 2, 0)], -1).astype(np.float32)
+        true_rgb = lab_to_rgb(true_lab)
         true_colour += colourfulness(true_rgb)
         gray_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L, 0 * L], -1)), true_rgb)
         tint_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L + mean_ab[0], 0 * L + mean_ab[1]], -1)), true_rgb)
         logits = model.logits(torch.from_numpy(L / 100.0)[None, None].float().to(device))
         for t in candidates:
             pred = model.decode(logits, temperature=t)[0].float().cpu().numpy().transpose(1, 2, 0) * AB_SCALE
-            rgb = lab_to_rgb(np.concatenate([L[..., None], pred], -1))
+            pred_lab = np.concatenate([L[..., None], pred], -1)
+            rgb = lab_to_rgb(pred_lab)
             stats[t]["psnr"] += psnr(rgb, true_rgb)
+            stats[t]["pearson"] += ab_pearson(pred_lab, true_lab)
             stats[t]["colour"] += colourfulness(rgb)
     n = len(idx)
-    table = [{"temperature": t, "psnr": round(s["psnr"] / n, 3), "colourfulness_ratio": round(s["colour"] / true_colour, 3)}
-             for t, s in stats.items()]
+    table = [{"temperature": t, "psnr": round(s["psnr"] / n, 3), "colourfulness_ratio": round(s["colour"] / true_colour, 3),
+              "ab_pearson": round(s["pearson"] / n, 3)} for t, s in stats.items()]
     ok = [r for r in table if r["colourfulness_ratio"] >= min_ratio]
     best = max(ok, key=lambda r: r["psnr"]) if ok else max(table, key=lambda r: r["colourfulness_ratio"])
     return {"temperature": best["temperature"], "min_colourfulness_ratio": min_ratio, "frames": n, "table": table,

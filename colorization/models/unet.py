@@ -24,6 +24,11 @@ class UNetConfig:
     head: str = "tanh"  # "tanh": ab regression (thesis) | "bins": classification over quantized ab
     bin_grid: float = 10.0  # ab cell size for head="bins"
     temperature: float = 0.38  # annealed-mean temperature for head="bins" (Zhang et al. use 0.38)
+    # Global context: the bottleneck averaged over the whole image, through two linear layers, is added back at
+    # every position (a fusion layer as in Iizuka et al. 2016 and Deep Koalarization, fed by the network's own
+    # features instead of a pretrained classifier). One 3x3 convolution per level sees only ~60 px around a
+    # pixel, so without it the network cannot tell a beach from a forest and paints every photo the same cast.
+    context: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +54,11 @@ class UNet(nn.Module):
             self.up.append(nn.ConvTranspose2d(widths[i], widths[i - 1], 3, stride=2, padding=1, output_padding=1))
             self.merge.append(_conv(2 * widths[i - 1], widths[i - 1]))
         self.refine = _conv(widths[0], widths[0])
+        if config.context:
+            self.context = nn.Sequential(nn.Linear(widths[-1], widths[-1]), nn.ReLU(inplace=True),
+                                         nn.Linear(widths[-1], widths[-1]))
+            nn.init.zeros_(self.context[2].weight)  # starts as the plain U-Net (fine-tuning from one keeps it)
+            nn.init.zeros_(self.context[2].bias)
         if config.head == "tanh":
             self.head = nn.Conv2d(widths[0], 2, 1)
         else:
@@ -68,6 +78,8 @@ class UNet(nn.Module):
             x = block(x if i == 0 else self.pool(x))
             skips.append(x)
         skips.pop()  # the bottleneck output is x itself
+        if self.config.context:
+            x = x + self.context(x.mean(dim=(2, 3)))[:, :, None, None]
         for up, merge in zip(self.up, self.merge, strict=True):
             x = merge(torch.cat([up(x), skips.pop()], dim=1))
         return self.refine(x)

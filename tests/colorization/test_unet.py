@@ -41,3 +41,20 @@ def test_gradients_reach_the_first_layer():
     model = UNet(UNetConfig(width=2))
     model(torch.rand(1, 1, 16, 16)).square().mean().backward()
     assert model.down[0][0].weight.grad.abs().sum() > 0
+
+
+def test_global_context_lets_a_far_corner_change_the_colour():
+    torch.manual_seed(0)
+    plain, ctx = UNet(UNetConfig(width=4)), UNet(UNetConfig(width=4, context=True))
+    ctx.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.rand(1, 1, 192, 192)
+    with torch.no_grad():
+        assert torch.equal(ctx(x), plain(x))  # the fusion starts at zero: fine-tuning starts where it was
+        for layer in ctx.context:
+            if isinstance(layer, torch.nn.Linear):
+                torch.nn.init.normal_(layer.weight, std=3.0)
+        y = x.clone()
+        y[..., 128:, :] = 0.0  # black out the bottom third
+        changed = lambda m: float((m(x)[..., :16, :16] - m(y)[..., :16, :16]).abs().max())  # noqa: E731
+        assert changed(plain) == 0.0  # ~100 px of receptive field: the top rows cannot see it
+        assert changed(ctx) > 1e-6  # any influence at all: through the context path only

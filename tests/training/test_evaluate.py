@@ -68,6 +68,7 @@ def test_historical_eval_runs_the_full_resolution_path_with_both_baselines(tiny,
     assert report["photos"] == 3
     assert {"psnr_model", "psnr_gray", "psnr_tint", "colourfulness_model", "ab_pearson_model"} <= set(m)
     assert m["psnr_oracle_tint"] >= m["psnr_tint"] - 1e-6  # each photo's own mean ab is at least as good
+    assert m["ab_pearson_gray"] == 0.0 and abs(m["ab_pearson_tint"]) < 0.02  # measured, not assumed
     assert set(report["criteria"]) >= {"psnr_beats_gray", "psnr_beats_tint", "colourfulness_ok", "all_met"}
     pic = Image.open(tmp_path / "pics" / report["pictures"][0])
     assert pic.height == 150 and pic.width > 3 * 150  # gray | model | truth

@@ -78,3 +78,12 @@ def test_a_diverging_run_stops_with_a_clear_error(dataset, tmp_path):
 def test_val_fraction_zero_is_refused_before_training(dataset, tmp_path):
     with pytest.raises(ValueError, match="val_fraction 0.0 must be in"):
         fit(_cfg(dataset, tmp_path, val_fraction=0.0))
+
+
+def test_fit_adds_global_context_to_a_plain_checkpoint(dataset, tmp_path):
+    plain = fit(_cfg(dataset, tmp_path, name="plain"))
+    path = fit(_cfg(dataset, tmp_path, name="ctx", context=True, init_from=str(plain)))
+    model, ckpt = load_model(path)
+    assert ckpt["model_args"]["context"] is True and model.config.context
+    with pytest.raises(ValueError, match="do not fit this model"):
+        fit(_cfg(dataset, tmp_path, name="wide", width=8, init_from=str(plain)))

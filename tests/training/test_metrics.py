@@ -62,6 +62,17 @@ def test_ab_pearson_identical_is_one_gray_is_zero_and_dark_pixels_are_ignored():
     assert M.ab_pearson(flipped, lab) == pytest.approx(-1.0)
 
 
+def test_ab_pearson_gives_any_constant_tint_zero():
+    lab = rgb_to_lab(_img(3).astype(np.float32) / 255.0)
+    for a, b in ((5.0, 15.0), (-20.0, 3.0), *lab[..., 1:].reshape(-1, 2).mean(0, keepdims=True).tolist()):
+        tint = lab.copy()
+        tint[..., 1], tint[..., 2] = a, b
+        assert M.ab_pearson(tint, lab) == 0.0  # a pooled a+b correlation would reward a tint
+    half = lab.copy()
+    half[..., 2] = 7.0  # right in a, constant in b: half the score
+    assert M.ab_pearson(half, lab) == pytest.approx(0.5)
+
+
 def test_shape_mismatch_is_a_clear_error():
     with pytest.raises(ValueError, match="shape mismatch"):
         M.psnr(_img(), _img()[:10])
