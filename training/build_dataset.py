@@ -180,14 +180,15 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def expand_sources(sources: list[str | Path]) -> list[tuple[Path, str]]:
-    """Paths -> [(file, "film" | "image")]: folders contribute their images (recursively, sorted)."""
+    """Paths -> [(file, "film" | "image")]: folders contribute their images and films (recursively, sorted)."""
     out: list[tuple[Path, str]] = []
     for src in map(Path, sources):
         if src.is_dir():
-            files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
             if not files:
-                raise BuildError(f"{src}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-            out.extend((p, "image") for p in files)
+                known = ", ".join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+                raise BuildError(f"{src}: folder holds no images or films ({known})")
+            out.extend((p, "image" if p.suffix.lower() in IMAGE_SUFFIXES else "film") for p in files)
         elif src.is_file():
             suffix = src.suffix.lower()
             if suffix in IMAGE_SUFFIXES:

@@ -108,6 +108,22 @@ def test_two_builds_into_one_folder_take_turns(media, tmp_path):
     assert len(read_index(out)) == runs[-1]["frames"] == runs[0]["frames"]
 
 
+def test_a_folder_contributes_its_films_and_images(media, tmp_path):
+    import shutil
+
+    from training.build_dataset import expand_sources
+
+    folder = tmp_path / "ingest"
+    (folder / "clips").mkdir(parents=True)
+    shutil.copy(media["film"], folder / "clips" / "reel.mp4")
+    shutil.copy(media["images"] / "img_00.png", folder / "still.png")
+    (folder / "notes.txt").write_text("not a source")
+    assert [(p.name, kind) for p, kind in expand_sources([folder])] == [("reel.mp4", "film"), ("still.png", "image")]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BuildError, match="holds no images or films"):
+        expand_sources([tmp_path / "empty"])
+
+
 def test_dark_threshold_is_configurable(media, tmp_path):
     m = build([media["film"]], tmp_path / "f", person_filter=False, dark_threshold=0.0, every_s=0.5, splits=SPLITS)
     assert m["sources"][0]["counts"].get("dark", 0) == 0
