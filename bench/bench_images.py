@@ -24,7 +24,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchlib import machine, write_section  # noqa: E402
+from benchlib import machine, publish  # noqa: E402
 
 SECTION = "## Photos (bench/bench_images.py)"
 
@@ -198,11 +198,7 @@ def main() -> None:
               "(4 bytes/pixel), about 8-9 bytes/pixel in all; the Lab work runs in 2-megapixel stripes (about "
               "150 MB of temporaries whatever the size). A 120-megapixel scan measured by hand the same way: "
               "26 s, 1.2 GB above the baseline.", ""]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
-        print(f"wrote {SECTION!r} into BENCHMARKS.md")
+    publish(SECTION, lines, write=not args.no_write)
 
 
 if __name__ == "__main__":

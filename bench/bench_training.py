@@ -22,7 +22,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchlib import load_average, machine, write_section  # noqa: E402
+from benchlib import load_average, machine, publish  # noqa: E402
 
 SECTION = "## Training (bench/bench_training.py)"
 SHARED = REPO / ".." / "shared" / "data"
@@ -137,11 +137,7 @@ def main() -> None:
             lines += ["", f"The default model's own run ({log.relative_to(REPO) if log.is_relative_to(REPO) else log}): "
                       f"{len(hist)} epochs, {min(ips):.2f}-{max(ips):.2f} training images/s per epoch (crop 128, "
                       "with a data-loader worker, while other work shared the CPU)."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
-        print(f"wrote {SECTION!r} into BENCHMARKS.md")
+    publish(SECTION, lines, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchlib import machine, write_section  # noqa: E402
+from benchlib import machine, publish  # noqa: E402
 
 SECTION = "## Video (bench/bench_video.py)"
 DATA = REPO / ".." / "shared" / "data"
@@ -336,11 +336,7 @@ def main() -> None:
         lines += ["", "</details>"]
     else:
         lines += ["", "Temporal quality: not measured (no trained model installed; run with `--model PATH`)."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
-        print(f"wrote {SECTION!r} into BENCHMARKS.md")
+    publish(SECTION, lines, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -39,3 +39,12 @@ def write_section(section: str, text: str, path: Path = REPO / "BENCHMARKS.md") 
     pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
     path.write_text(new, encoding="utf-8")
+
+
+def publish(section: str, lines: list[str], write: bool = True) -> None:
+    """Print a benchmark's section and, unless told not to, put it into BENCHMARKS.md."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if write:
+        write_section(section, text)
+        print(f"wrote {section!r} into BENCHMARKS.md")
