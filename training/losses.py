@@ -190,9 +190,8 @@ def bin_prior(ab_samples: np.ndarray, grid: float = 10.0, sigma: float = 5.0) ->
     whose nearest grid cell is out of gamut is counted where the loss puts it instead of being dropped.
     """
     loss = BinsLoss(grid, sigma)
-    tidx, _ = loss._table(torch.device("cpu"))
-    q = np.clip(np.round(np.asarray(ab_samples, dtype=np.float64)), -128, 127).astype(np.int64) + 128
-    nearest = tidx[:, 0].numpy()[q[:, 0] * 256 + q[:, 1]]
+    samples = torch.from_numpy(np.asarray(ab_samples, dtype=np.float32).T[None, :, :, None] / AB_SCALE)
+    nearest = loss.encode(samples)[2].reshape(-1).numpy()  # (1, 2, M, 1) -> the loss's nearest bin per sample
     centers = loss.centers.numpy().astype(np.float64)
     counts = np.bincount(nearest, minlength=len(centers)).astype(np.float64)
     p = counts / max(counts.sum(), 1.0)
