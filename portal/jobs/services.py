@@ -56,7 +56,6 @@ def start_training(user, name: str, overrides: dict, build_options: dict, config
     return run
 
 
-@transaction.atomic
 def register_model(name: str, upload, description: str = "", make_default: bool = False) -> ColorModel:
     """Store an uploaded checkpoint and queue its inspection. The model becomes the default (when asked, or when
     there is none) only after the worker has read the file: a broken upload never replaces a working default."""
