@@ -38,6 +38,7 @@ class TrainConfig:
     width: int = 32  # 32 = the thesis U-Net (4,711,714 parameters with the tanh head)
     depth: int = 4
     context: bool = False  # global-context fusion at the bottleneck (UNetConfig.context)
+    coords: bool = False  # position channels: each pixel's place in its frame (UNetConfig.coords)
     head: str = "tanh"  # "tanh" (regression) | "bins" (classification over quantized ab); loss "bins" needs "bins"
     bin_grid: float = 10.0  # ab cell size for head = "bins" (Zhang et al.: 10)
     temperature: float = 0.38  # annealed-mean temperature (head = "bins"); re-tuned on validation at the end
@@ -45,6 +46,9 @@ class TrainConfig:
     # ---- loss
     loss: str = "mse"  # one of LOSSES
     mse_weight: float = 0.0  # extra weighted MSE-on-ab term added to the perceptual / bins loss
+    # extra term: weight * (1 - the within-image Pearson correlation of predicted and true a and b), over the
+    # pixels of lightness 25-75; it rewards colour that varies where the truth varies, whatever its strength
+    pearson_weight: float = 0.0
     backbone_weights: str = ""  # torchvision-format .pth for the perceptual loss (vgg16-397923af.pth / resnet50-*.pth)
     random_backbone: bool = False  # TESTS ONLY: random (untrained) perceptual backbone when no weights are given
     rebalance_lambda: float = 0.5  # bins: weight (0.5 * prior_smoothed + 0.5 / K)^-1 mixes the prior with uniform
@@ -134,6 +138,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ValueError(f"unknown schedule {cfg.schedule!r}; known: 'cosine', 'constant'")
     if not 0.0 < cfg.val_fraction <= 1.0:
         raise ValueError(f"val_fraction {cfg.val_fraction} must be in (0, 1]: early stopping needs validation frames")
+    if cfg.pearson_weight < 0:
+        raise ValueError(f"pearson_weight {cfg.pearson_weight} must be 0 or more")
     if cfg.crop and (cfg.crop % 2 ** cfg.depth or cfg.crop > 224):
         raise ValueError(f"crop {cfg.crop} must be a multiple of {2 ** cfg.depth} and at most 224 (0 = full frames)")
 

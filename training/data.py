@@ -27,6 +27,7 @@ class FrameDataset(Dataset):
         flip: bool = False,
         degrade_p: float = 0.0,
         fraction: float = 1.0,
+        with_box: bool = False,
     ):
         self.root = Path(root)
         if load_manifest(self.root) is None:
@@ -37,6 +38,7 @@ class FrameDataset(Dataset):
         self.rows = [(r["shard"], int(r["row"])) for r in rows]
         self.groups = [r["group"] for r in rows]
         self.split, self.crop, self.flip, self.degrade_p = split, crop, flip, degrade_p
+        self.with_box = with_box  # also return where the sample lies in its frame (UNetConfig.coords)
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
@@ -56,22 +58,29 @@ class FrameDataset(Dataset):
         L, ab = self._shard(shard)
         return L[row].astype(np.float32) / 2.55, ab[row].astype(np.float32)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         shard, row = self.rows[i]
         Lm, abm = self._shard(shard)
         L = torch.from_numpy(np.array(Lm[row], dtype=np.float32)) / 255.0  # uint8 = L * 2.55, so /255 = L/100
         ab = torch.from_numpy(np.array(abm[row], dtype=np.float32)) / AB_SCALE
         L = L[None]
+        h, w = L.shape[-2:]
+        top, left, ch, cw = 0, 0, h, w
         if self.crop and self.crop < L.shape[-1]:
-            h, w = L.shape[-2:]
-            top = int(torch.randint(0, h - self.crop + 1, ()))
-            left = int(torch.randint(0, w - self.crop + 1, ()))
-            L = L[:, top : top + self.crop, left : left + self.crop]
-            ab = ab[:, top : top + self.crop, left : left + self.crop]
+            ch = cw = self.crop
+            top = int(torch.randint(0, h - ch + 1, ()))
+            left = int(torch.randint(0, w - cw + 1, ()))
+            L = L[:, top : top + ch, left : left + cw]
+            ab = ab[:, top : top + ch, left : left + cw]
+        # (top, bottom, left, right) of the sample in the frame's [-1, 1] coordinates
+        box = torch.tensor([2 * top / h - 1, 2 * (top + ch) / h - 1, 2 * left / w - 1, 2 * (left + cw) / w - 1])
         if self.flip and bool(torch.rand(()) < 0.5):
             L, ab = L.flip(-1), ab.flip(-1)
+            box = torch.stack([box[0], box[1], -box[3], -box[2]])  # the mirrored frame's crop
         if self.degrade_p and bool(torch.rand(()) < self.degrade_p):
             from training.augment import degrade
 
             L = degrade(L)
+        if self.with_box:
+            return L.contiguous(), ab.contiguous(), box
         return L.contiguous(), ab.contiguous()

@@ -9,6 +9,9 @@
   was trained on (the thesis fed it "pseudo-Lab" images). Optionally plus a weighted MSE term.
 - "bins": Zhang et al. (ECCV 2016) classification over quantized ab with class rebalancing.
 - "adversarial": pix2pix (the generator's L1 part lives here; the PatchGAN is `PatchDiscriminator`).
+
+Any of them can add `pearson_weight` * (1 - the within-image correlation of predicted and true ab)
+(`WithPearson`), the criterion that asks colour to vary in the right places.
 """
 
 from __future__ import annotations
@@ -183,6 +186,36 @@ class BinsLoss(nn.Module):
         return loss
 
 
+def within_image_pearson(pred: torch.Tensor, ab: torch.Tensor, L: torch.Tensor,
+                         l_range: tuple[float, float] = (25.0, 75.0), flat: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differentiable twin of `colorization.metrics.ab_pearson` for a batch: pred, ab / 128 (N, 2, H, W), L / 100
+    (N, 1, H, W) -> (correlation (N, 2), counts (N, 2) bool: the true channel varies by at least `flat` Lab units
+    over the pixels whose true L lies in `l_range`)."""
+    mask = ((L * L_SCALE >= l_range[0]) & (L * L_SCALE <= l_range[1])).float()  # (N, 1, H, W)
+    n = mask.sum((2, 3)).clamp(min=1.0)  # (N, 1)
+    p, t = pred.float(), ab.float()
+    p = p - (p * mask).sum((2, 3), keepdim=True) / n[..., None, None]
+    t = t - (t * mask).sum((2, 3), keepdim=True) / n[..., None, None]
+    cov = (p * t * mask).sum((2, 3))
+    var_p, var_t = (p * p * mask).sum((2, 3)), (t * t * mask).sum((2, 3))
+    corr = cov / torch.sqrt(var_p * var_t + 1e-12)
+    counts = var_t / n >= (flat / AB_SCALE) ** 2
+    return corr, counts
+
+
+class WithPearson(nn.Module):
+    """base loss + weight * (1 - mean within-image correlation), over the (image, channel) pairs that vary."""
+
+    def __init__(self, base: nn.Module, weight: float):
+        super().__init__()
+        self.base, self.weight = base, weight
+
+    def forward(self, logits, pred, L, ab):
+        corr, counts = within_image_pearson(pred, ab, L)
+        term = (1.0 - corr[counts]).mean() if counts.any() else pred.new_zeros((), dtype=torch.float32)
+        return self.base(logits, pred, L, ab) + self.weight * term
+
+
 def bin_prior(ab_samples: np.ndarray, grid: float = 10.0, sigma: float = 5.0) -> np.ndarray:
     """Empirical distribution over the bins of ab samples (M, 2) in Lab units, Gaussian-smoothed (sigma).
 
@@ -250,4 +283,5 @@ LOSSES = {
 def create_loss(cfg, **kwargs) -> nn.Module:
     if cfg.loss not in LOSSES:
         raise KeyError(f"unknown loss {cfg.loss!r}; known: {sorted(LOSSES)}")
-    return LOSSES[cfg.loss](cfg, **kwargs)
+    loss = LOSSES[cfg.loss](cfg, **kwargs)
+    return WithPearson(loss, cfg.pearson_weight) if cfg.pearson_weight else loss

@@ -28,9 +28,15 @@ from colorization.color import AB_SCALE
 from colorization.models import UNet, UNetConfig, count_parameters
 from training.config import TrainConfig, validate
 from training.data import FrameDataset
-from training.losses import PatchDiscriminator, bin_prior, create_loss, rebalance_weights
+from training.losses import (
+    PatchDiscriminator,
+    bin_prior,
+    create_loss,
+    rebalance_weights,
+    within_image_pearson,
+)
 
-CSV_FIELDS = ["epoch", "train_loss", "train_mae", "val_loss", "val_mae", "lr", "seconds", "images_per_s"]
+CSV_FIELDS = ["epoch", "train_loss", "train_mae", "val_loss", "val_mae", "val_pearson", "lr", "seconds", "images_per_s"]
 
 
 def _device(cfg: TrainConfig) -> torch.device:
@@ -50,8 +56,13 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
 
 def init_weights(model: UNet, path: str | Path) -> None:
     """Start from another checkpoint's weights. Layers the new model adds (the global context) keep their own
-    initialisation; any other difference is an error."""
+    initialisation, and the position channels (coords) get zero weights in the first convolution, so the new
+    model starts exactly where the old one was; any other difference is an error."""
     state = {k: v.float() for k, v in checkpoint.load(path)["state_dict"].items()}
+    first = "down.0.0.weight"
+    mine = model.state_dict()[first]
+    if first in state and state[first].shape[1] == 1 and mine.shape[1] == 3 and state[first].shape[0] == mine.shape[0]:
+        state[first] = torch.cat([state[first], state[first].new_zeros(mine.shape[0], 2, *mine.shape[2:])], 1)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shapes differ (another width or head)
@@ -96,11 +107,12 @@ def write_curves(history: list[dict], run_dir: Path) -> None:
 
 
 @torch.no_grad()
-def validate_epoch(model, criterion, ds, cfg, device, autocast) -> tuple[float, float]:
+def validate_epoch(model, criterion, ds, cfg, device, autocast) -> tuple[float, float, float]:
+    """Validation loss, MAE (Lab units) and within-image ab Pearson (the product's criterion) over whole frames."""
     model.eval()
     loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
-    tot_loss = tot_mae = 0.0
-    n = 0
+    tot_loss = tot_mae = tot_corr = 0.0
+    n = n_corr = 0
     for L, ab in loader:
         L, ab = L.to(device), ab.to(device)
         with autocast():
@@ -109,9 +121,12 @@ def validate_epoch(model, criterion, ds, cfg, device, autocast) -> tuple[float, 
             loss = criterion(logits, pred, L, ab)
         tot_loss += float(loss) * len(L)
         tot_mae += float((pred.float() - ab).abs().mean()) * AB_SCALE * len(L)
+        corr, counts = within_image_pearson(pred, ab, L)
+        tot_corr += float((corr * counts).sum())  # a flat channel counts 0, as in the metric
+        n_corr += corr.numel()
         n += len(L)
     model.train()
-    return tot_loss / max(n, 1), tot_mae / max(n, 1)
+    return tot_loss / max(n, 1), tot_mae / max(n, 1), tot_corr / max(n_corr, 1)
 
 
 def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Path:
@@ -127,7 +142,7 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
     torch.use_deterministic_algorithms(not cuda, warn_only=True)
 
     train_ds = FrameDataset(cfg.dataset, "train", crop=cfg.crop, flip=cfg.flip,
-                            degrade_p=cfg.degrade_p if cfg.degrade else 0.0)
+                            degrade_p=cfg.degrade_p if cfg.degrade else 0.0, with_box=cfg.coords)
     val_ds = FrameDataset(cfg.dataset, "val", fraction=cfg.val_fraction)
     if len(train_ds) < cfg.batch_size:
         raise ValueError(f"{cfg.dataset}: the training split has {len(train_ds)} frames, fewer than one batch")
@@ -135,7 +150,7 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         raise ValueError(f"{cfg.dataset}: the validation split is empty (early stopping needs one)")
 
     mcfg = UNetConfig(width=cfg.width, depth=cfg.depth, head=cfg.head, bin_grid=cfg.bin_grid,
-                      temperature=cfg.temperature, context=cfg.context)
+                      temperature=cfg.temperature, context=cfg.context, coords=cfg.coords)
     model = UNet(mcfg).to(device)
     if cfg.init_from:
         init_weights(model, cfg.init_from)
@@ -190,10 +205,11 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         tot_loss = tot_mae = 0.0
         seen = 0
         gan_on = disc is not None and epoch >= cfg.gan_pretrain_epochs
-        for i, (L, ab) in enumerate(loader):
+        for i, batch in enumerate(loader):
             if i >= steps_per_epoch:
                 break
-            L, ab = L.to(device, non_blocking=True), ab.to(device, non_blocking=True)
+            L, ab = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+            box = batch[2].to(device) if cfg.coords else None  # where each crop lies in its frame
             if cuda and cfg.channels_last:
                 L = L.contiguous(memory_format=torch.channels_last)
             lr = _lr_at(cfg, step, total_steps)
@@ -203,9 +219,9 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                 if cfg.loss == "bins" and cfg.bins_stride > 1:  # head and loss on a pixel subgrid (4x cheaper)
                     s = cfg.bins_stride
                     L_s, ab = L[..., ::s, ::s], ab[..., ::s, ::s]
-                    logits = model.head(model.features(L)[..., ::s, ::s])
+                    logits = model.head(model.features(L, box)[..., ::s, ::s])
                 else:
-                    L_s, logits = L, model.logits(L)
+                    L_s, logits = L, model.logits(L, box)
                 pred = model.decode(logits)
                 loss = criterion(logits, pred, L_s, ab)
                 if gan_on:  # pix2pix: cGAN + lambda * L1 (the criterion is the L1 term)
@@ -232,10 +248,10 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                      "images_per_s": round(seen / el, 2)})
         seconds = time.perf_counter() - t0
         train_seconds += seconds
-        val_loss, val_mae = validate_epoch(model, criterion, val_ds, cfg, device, autocast)
+        val_loss, val_mae, val_pearson = validate_epoch(model, criterion, val_ds, cfg, device, autocast)
         row = {"epoch": epoch + 1, "train_loss": round(tot_loss / max(seen, 1), 5),
                "train_mae": round(tot_mae / max(seen, 1), 4), "val_loss": round(val_loss, 5),
-               "val_mae": round(val_mae, 4), "lr": round(lr, 7), "seconds": round(seconds, 1),
+               "val_mae": round(val_mae, 4), "val_pearson": round(val_pearson, 4), "lr": round(lr, 7), "seconds": round(seconds, 1),
                "images_per_s": round(seen / seconds, 2)}
         history.append(row)
         write_curves(history, run_dir)

@@ -29,6 +29,10 @@ class UNetConfig:
     # features instead of a pretrained classifier). One 3x3 convolution per level sees only ~60 px around a
     # pixel, so without it the network cannot tell a beach from a forest and paints every photo the same cast.
     context: bool = False
+    # Position: two more input channels give each pixel its place in the whole frame (y and x in [-1, 1], as in
+    # CoordConv, Liu et al. 2018), so the network can learn where colour tends to be (sky above, the subject in
+    # the middle). Trained on crops, it is told where each crop lies (`box`); at inference the input is the frame.
+    coords: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,7 +49,7 @@ class UNet(nn.Module):
         if config.head not in ("tanh", "bins"):
             raise ValueError(f"unknown U-Net head {config.head!r}; known: 'tanh', 'bins'")
         widths = [config.width * 2**i for i in range(config.depth + 1)]
-        self.down = nn.ModuleList([_conv(1, widths[0])])
+        self.down = nn.ModuleList([_conv(3 if config.coords else 1, widths[0])])
         self.down.extend(_conv(widths[i - 1], widths[i]) for i in range(1, config.depth + 1))
         self.pool = nn.MaxPool2d(2)
         self.up = nn.ModuleList()
@@ -71,9 +75,24 @@ class UNet(nn.Module):
         """Input height and width must be multiples of this."""
         return 2**self.config.depth
 
-    def features(self, L: torch.Tensor) -> torch.Tensor:
+    def _input(self, L: torch.Tensor, box: torch.Tensor | None) -> torch.Tensor:
+        """L, plus the position channels when config.coords. box (N, 4) = (top, bottom, left, right) of the
+        input within its frame in [-1, 1] coordinates; None = the input is the whole frame."""
+        if not self.config.coords:
+            return L
+        n, _, h, w = L.shape
+        if box is None:
+            box = L.new_tensor([-1.0, 1.0, -1.0, 1.0]).expand(n, 4)
+        box = box.to(L.dtype)
+        fy = (torch.arange(h, device=L.device, dtype=L.dtype) + 0.5) / h  # pixel centres, 0..1
+        fx = (torch.arange(w, device=L.device, dtype=L.dtype) + 0.5) / w
+        y = box[:, 0:1] + (box[:, 1:2] - box[:, 0:1]) * fy  # (N, H)
+        x = box[:, 2:3] + (box[:, 3:4] - box[:, 2:3]) * fx  # (N, W)
+        return torch.cat([L, y[:, None, :, None].expand(n, 1, h, w), x[:, None, None, :].expand(n, 1, h, w)], 1)
+
+    def features(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
         skips = []
-        x = L
+        x = self._input(L, box)
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else self.pool(x))
             skips.append(x)
@@ -84,9 +103,9 @@ class UNet(nn.Module):
             x = merge(torch.cat([up(x), skips.pop()], dim=1))
         return self.refine(x)
 
-    def logits(self, L: torch.Tensor) -> torch.Tensor:
+    def logits(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
         """Raw head output: (N, 2, H, W) pre-tanh, or (N, K, H, W) bin logits."""
-        return self.head(self.features(L))
+        return self.head(self.features(L, box))
 
     def decode(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
         """Head output -> normalized ab (N, 2, H, W) in [-1, 1]."""
@@ -96,5 +115,5 @@ class UNet(nn.Module):
         probs = torch.softmax(logits.float() / t, dim=1)
         return torch.einsum("nkhw,kc->nchw", probs, self.bin_centers.float()).to(logits.dtype)
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.logits(L))
+    def forward(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.logits(L, box))

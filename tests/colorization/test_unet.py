@@ -58,3 +58,25 @@ def test_global_context_lets_a_far_corner_change_the_colour():
         changed = lambda m: float((m(x)[..., :16, :16] - m(y)[..., :16, :16]).abs().max())  # noqa: E731
         assert changed(plain) == 0.0  # ~100 px of receptive field: the top rows cannot see it
         assert changed(ctx) > 1e-6  # any influence at all: through the context path only
+
+
+def test_position_channels_follow_the_box_a_crop_came_from():
+    model = UNet(UNetConfig(width=2, coords=True))
+    L = torch.rand(1, 1, 64, 96)
+    whole = model._input(L, None)  # the whole frame: y and x run over [-1, 1]
+    assert whole.shape == (1, 3, 64, 96) and torch.equal(whole[:, :1], L)
+    assert float(whole[0, 1, 0, 0]) == pytest.approx(-1 + 1 / 64) and float(whole[0, 2, 0, -1]) == pytest.approx(1 - 1 / 96)
+    top, left, size = 16, 32, 32  # a crop, described the way FrameDataset does it
+    box = torch.tensor([[2 * top / 64 - 1, 2 * (top + size) / 64 - 1, 2 * left / 96 - 1, 2 * (left + size) / 96 - 1]])
+    crop = model._input(L[..., top : top + size, left : left + size], box)
+    assert torch.allclose(crop, whole[..., top : top + size, left : left + size], atol=1e-6)
+
+
+def test_position_channels_let_the_same_patch_take_another_colour_elsewhere():
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(width=4, coords=True))
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        high = model(x, torch.tensor([[-1.0, -0.5, -1.0, 1.0]]))  # the top strip of a frame
+        low = model(x, torch.tensor([[0.5, 1.0, -1.0, 1.0]]))  # the same pixels at the bottom
+    assert float((high - low).abs().max()) > 1e-4

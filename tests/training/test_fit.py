@@ -87,3 +87,36 @@ def test_fit_adds_global_context_to_a_plain_checkpoint(dataset, tmp_path):
     assert ckpt["model_args"]["context"] is True and model.config.context
     with pytest.raises(ValueError, match="do not fit this model"):
         fit(_cfg(dataset, tmp_path, name="wide", width=8, init_from=str(plain)))
+
+
+def test_crops_say_where_they_lie_in_their_frame(dataset):
+    from training.data import FrameDataset
+
+    whole = FrameDataset(dataset, "train")
+    crops = FrameDataset(dataset, "train", crop=32, flip=True, with_box=True)
+    torch.manual_seed(0)
+    seen = {"direct": 0, "mirrored": 0}
+    for i in range(min(len(crops), 12)):
+        L, ab, box = crops[i]
+        full = whole[i][0]
+        h, w = full.shape[-2:]
+        assert box[0] < box[1] and box[2] < box[3]
+        top, left = round((float(box[0]) + 1) * h / 2), round((float(box[2]) + 1) * w / 2)
+        if torch.equal(L, full[:, top : top + 32, left : left + 32]):
+            seen["direct"] += 1
+        else:  # a flipped crop is the crop at `box` of the mirrored frame
+            assert torch.equal(L, full.flip(-1)[:, top : top + 32, left : left + 32]), i
+            seen["mirrored"] += 1
+    assert seen["direct"] and seen["mirrored"]
+
+
+def test_fit_with_position_channels_and_the_pearson_term(dataset, tmp_path):
+    plain = fit(_cfg(dataset, tmp_path, name="plain", loss="bins", head="bins", temperature_candidates=[1.0]))
+    path = fit(_cfg(dataset, tmp_path, name="coords", loss="bins", head="bins", context=True, coords=True,
+                    pearson_weight=1.0, init_from=str(plain), temperature_candidates=[1.0]))
+    model, ckpt = load_model(path)
+    assert ckpt["model_args"]["coords"] is True and model.down[0][0].weight.shape[1] == 3
+    rows = list(csv.DictReader(open(tmp_path / "coords" / "metrics.csv")))
+    assert -1.0 <= float(rows[0]["val_pearson"]) <= 1.0 and rows[0]["val_pearson"] != ""
+    with torch.no_grad():  # inference needs no box: the input is a whole frame
+        assert model(torch.rand(1, 1, 48, 64)).shape == (1, 2, 48, 64)

@@ -16,6 +16,7 @@ from training.losses import (
     bin_prior,
     create_loss,
     rebalance_weights,
+    within_image_pearson,
 )
 
 
@@ -103,3 +104,45 @@ def test_patch_discriminator_scores_patches():
     d = PatchDiscriminator(width=8)
     out = d(torch.rand(2, 1, 64, 64), torch.rand(2, 2, 64, 64))
     assert out.shape == (2, 1, 6, 6)
+
+
+def _lab(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
+    """One batch item (L / 100, ab / 128) -> an (H, W, 3) Lab array for colorization.metrics."""
+    return np.concatenate([L[0].numpy()[..., None] * 100, ab.numpy().transpose(1, 2, 0) * 128], -1)
+
+
+def test_training_pearson_matches_the_metric_the_product_reports():
+    from colorization.metrics import ab_pearson
+
+    torch.manual_seed(3)
+    L = torch.rand(3, 1, 40, 40)  # about half the pixels in the 25-75 band
+    ab = torch.nn.functional.avg_pool2d((torch.rand(3, 2, 40, 40) - 0.5), 5, 1, 2)  # smooth, varied colour
+    pred = 0.3 * ab + 0.02 * torch.randn(3, 2, 40, 40)  # weaker, noisy, but in the right places
+    pred[2] = 0.1  # a constant tint: the metric scores it 0
+    corr, counts = within_image_pearson(pred, ab, L)
+    for i in range(3):
+        expected = ab_pearson(_lab(L[i], pred[i]), _lab(L[i], ab[i]))
+        assert float((corr[i] * counts[i]).mean()) == pytest.approx(expected, abs=0.02), i
+    assert float(corr[:2].min()) > 0.5 and float(corr[2].abs().max()) < 1e-3
+
+    ab[1, 0] = 0.2  # a flat true channel does not count
+    assert within_image_pearson(pred, ab, L)[1][1].tolist() == [False, True]
+
+
+def test_pearson_term_is_added_with_its_weight():
+    torch.manual_seed(4)
+    L = torch.rand(2, 1, 24, 24)
+    ab = torch.nn.functional.avg_pool2d(torch.rand(2, 2, 24, 24) - 0.5, 3, 1, 1)
+    other = torch.nn.functional.avg_pool2d(torch.rand(2, 2, 24, 24) - 0.5, 3, 1, 1)
+    plain = create_loss(TrainConfig(loss="mse"))
+    with_term = create_loss(TrainConfig(loss="mse", pearson_weight=0.5))
+
+    wrong = -ab  # colour in exactly the wrong places: correlation -1, the term is 0.5 * (1 - -1)
+    assert float(with_term(None, wrong, L, ab)) == pytest.approx(float(plain(None, wrong, L, ab)) + 1.0, abs=1e-4)
+
+    pred = (other - 0.5 * ab).requires_grad_()  # partly wrong
+    before = float(within_image_pearson(pred.detach(), ab, L)[0].mean())
+    with_term(None, pred, L, ab).backward()
+    step = 0.02 * pred.grad / pred.grad.abs().max()  # a small step: at most 0.02 (2.6 ab units) per pixel
+    after = float(within_image_pearson(pred.detach() - step, ab, L)[0].mean())
+    assert after > before + 0.05  # its gradient turns the colour towards the right places
