@@ -297,6 +297,93 @@ def build_lock(out: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+class FrameFilter:
+    """The per-frame filters, in order: dark, near-gray, persons, near-duplicate; a frame that passes them all
+    is encoded and handed to the shard writer. Counts go to the source's SourceStats."""
+
+    def __init__(self, opts: Options, detector: Any, hashes: np.ndarray, writer: ShardWriter):
+        self.opts, self.detector, self.hashes, self.writer = opts, detector, hashes, writer
+
+    def reject(self, rgb: np.ndarray, square: np.ndarray, kind: str) -> str | None:
+        """The filter that drops this frame, or None."""
+        opts = self.opts
+        if float(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).mean()) < opts.dark_threshold:
+            return "dark"
+        if float(np.mean(square.max(axis=2).astype(np.int16) - square.min(axis=2))) < opts.gray_threshold:
+            return "gray"
+        if self.detector is not None and (kind == "film" or opts.filter_images):
+            side = min(rgb.shape[:2])
+            top, left = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
+            n = self.detector.count_persons(np.ascontiguousarray(rgb[top : top + side, left : left + side]))
+            if not opts.persons[0] <= n <= opts.persons[1]:
+                return "persons"
+        return None
+
+    def offer(self, rgb: np.ndarray, kind: str, group: str, sha: str, t: float, st: SourceStats) -> None:
+        st.counts["sampled"] = st.counts.get("sampled", 0) + 1
+        square = centre_square(rgb)
+        reason = self.reject(rgb, square, kind)
+        ph = _phash(square) if reason is None else 0
+        if reason is None and len(self.hashes) and \
+                int(np.bitwise_count(self.hashes ^ np.uint64(ph)).min()) <= self.opts.dedupe_distance:
+            reason = "duplicates"
+        if reason is not None:
+            st.counts[reason] = st.counts.get(reason, 0) + 1
+            return
+        self.hashes = np.append(self.hashes, np.uint64(ph))
+        L, ab = encode_lab(square)
+        row = {"split": _split_of(group, self.opts.splits), "group": group, "source": sha[:16],
+               "time_s": f"{t:.3f}", "phash": f"{ph:016x}"}
+        self.writer.add(L, ab, row)
+        st.counts["kept"] = st.counts.get("kept", 0) + 1
+
+
+def _new_manifest() -> dict:
+    return {
+        "format": MANIFEST_FORMAT,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "size": SIZE,
+        "resize": "centre crop to square, then resize (INTER_AREA) to 224x224",
+        "encoding": {"L": "uint8 = round(L * 2.55), L in 0..100", "ab": "int8 = round(ab), clipped to -128..127",
+                     "layout": "shard_N_L.npy (N, 224, 224); shard_N_ab.npy (N, 2, 224, 224)"},
+        "sources": [],
+        "shards": [],
+        "builds": [],
+    }
+
+
+def _commit(out: Path, manifest: dict, index: list[dict], writer: ShardWriter, new_stats: list[SourceStats],
+            build_record: dict) -> None:
+    """Add the written shards and new sources to the index and manifest, and write both (index first)."""
+    for shard in writer.written:
+        index.extend(shard.pop("rows"))
+        manifest["shards"].append(shard)
+    manifest["sources"].extend(
+        {"path": s.path, "kind": s.kind, "sha256": s.sha256, "counts": s.counts, **({"error": s.error} if s.error else {})}
+        for s in new_stats
+    )
+    manifest["builds"].append(build_record)
+    manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
+    frames: dict[str, int] = {"train": 0, "val": 0, "test": 0}
+    groups: dict[str, set] = {"train": set(), "val": set(), "test": set()}
+    for r in index:
+        frames[r["split"]] += 1
+        groups[r["split"]].add(r["group"])
+    manifest["frames"] = len(index)
+    manifest["splits"] = {k: {"frames": frames[k], "groups": len(groups[k])} for k in frames}
+    _write_index(out, index)
+    _atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
+
+
+def _rollback(out: Path, writer: ShardWriter, old_index: list[dict]) -> None:
+    """After a failure: the index as it was, and no new shard files (the manifest is written last)."""
+    if (out / "index.csv").is_file():  # _commit may have written the new one already
+        _write_index(out, old_index)
+    for shard in [*writer.written, {"name": f"shard_{writer.next_shard:05d}"}]:
+        for part in ("L", "ab"):
+            (out / f"{shard['name']}_{part}.npy").unlink(missing_ok=True)
+
+
 def build(
     sources: list[str | Path],
     out_dir: str | Path,
@@ -324,56 +411,16 @@ def build(
             raise BuildError(str(exc)) from None
 
     with build_lock(out):
-        manifest = load_manifest(out) or {
-            "format": MANIFEST_FORMAT,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "size": SIZE,
-            "resize": "centre crop to square, then resize (INTER_AREA) to 224x224",
-            "encoding": {"L": "uint8 = round(L * 2.55), L in 0..100", "ab": "int8 = round(ab), clipped to -128..127",
-                         "layout": "shard_N_L.npy (N, 224, 224); shard_N_ab.npy (N, 2, 224, 224)"},
-            "sources": [],
-            "shards": [],
-            "builds": [],
-        }
+        manifest = load_manifest(out) or _new_manifest()
         known = {s["sha256"] for s in manifest["sources"]}
         index = read_index(out)
-        hashes = np.array([int(r["phash"], 16) for r in index], dtype=np.uint64)
+        old_index = list(index)
         writer = ShardWriter(out, first_shard=len(manifest["shards"]), shard_size=opts.shard_size)
+        frame_filter = FrameFilter(opts, detector, np.array([int(r["phash"], 16) for r in index], dtype=np.uint64),
+                                   writer)
         totals = dict.fromkeys(("sampled", "dark", "gray", "persons", "duplicates", "kept"), 0)
         new_stats: list[SourceStats] = []
         start, skipped = time.perf_counter(), 0
-        old_index: list[dict] | None = None
-
-        def keep(rgb: np.ndarray, kind: str, group: str, sha: str, t: float, st: SourceStats) -> None:
-            nonlocal hashes
-            st.counts["sampled"] = st.counts.get("sampled", 0) + 1
-            gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            if float(gray.mean()) < opts.dark_threshold:
-                st.counts["dark"] = st.counts.get("dark", 0) + 1
-                return
-            square = centre_square(rgb)
-            chroma = float(np.mean(square.max(axis=2).astype(np.int16) - square.min(axis=2)))
-            if chroma < opts.gray_threshold:
-                st.counts["gray"] = st.counts.get("gray", 0) + 1
-                return
-            if detector is not None and (kind == "film" or opts.filter_images):
-                side = min(rgb.shape[:2])
-                top, left = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
-                n = detector.count_persons(np.ascontiguousarray(rgb[top : top + side, left : left + side]))
-                if not opts.persons[0] <= n <= opts.persons[1]:
-                    st.counts["persons"] = st.counts.get("persons", 0) + 1
-                    return
-            ph = _phash(square)
-            if len(hashes) and int(np.bitwise_count(hashes ^ np.uint64(ph)).min()) <= opts.dedupe_distance:
-                st.counts["duplicates"] = st.counts.get("duplicates", 0) + 1
-                return
-            hashes = np.append(hashes, np.uint64(ph))
-            L, ab = encode_lab(square)
-            row = {"split": _split_of(group, opts.splits), "group": group, "source": sha[:16],
-                   "time_s": f"{t:.3f}", "phash": f"{ph:016x}"}
-            writer.add(L, ab, row)
-            st.counts["kept"] = st.counts.get("kept", 0) + 1
-
         try:
             for i, (path, kind) in enumerate(files):
                 sha = sha256_file(path)
@@ -384,12 +431,12 @@ def build(
                 st = SourceStats(path=str(path), kind=kind, sha256=sha)
                 try:
                     if kind == "image":
-                        keep(read_image(path), kind, f"img:{sha[:16]}", sha, 0.0, st)
+                        frame_filter.offer(read_image(path), kind, f"img:{sha[:16]}", sha, 0.0, st)
                     else:
                         film_stats = {"decoded": 0, "scenes": 1}
                         for rgb, t, scene in iter_film(path, opts.every_s, opts.scene_threshold, film_stats):
                             group = f"film:{sha[:16]}" + (f":s{scene}" if opts.split_by == "scene" else "")
-                            keep(rgb, kind, group, sha, t, st)
+                            frame_filter.offer(rgb, kind, group, sha, t, st)
                             if opts.max_frames_per_film and st.counts.get("kept", 0) >= opts.max_frames_per_film:
                                 break
                         st.counts.update(film_stats)
@@ -402,17 +449,8 @@ def build(
                 if kind == "film" or (i + 1) % 200 == 0:
                     say(f"[{i + 1}/{len(files)}] {path.name}: {st.counts}" + (f" ERROR {st.error}" if st.error else ""))
             writer.flush()
-
             seconds = time.perf_counter() - start
-            old_index = list(index)
-            for shard in writer.written:
-                index.extend(shard.pop("rows"))
-                manifest["shards"].append(shard)
-            manifest["sources"].extend(
-                {"path": s.path, "kind": s.kind, "sha256": s.sha256, "counts": s.counts, **({"error": s.error} if s.error else {})}
-                for s in new_stats
-            )
-            manifest["builds"].append({
+            _commit(out, manifest, index, writer, new_stats, {
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "options": opts.record(),
                 "detector": detector.name if detector else None,
@@ -423,22 +461,8 @@ def build(
                 "seconds": round(seconds, 1),
                 "frames_per_s": round(totals["sampled"] / seconds, 2) if seconds > 0 else None,
             })
-            manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
-            splits: dict[str, int] = {"train": 0, "val": 0, "test": 0}
-            groups: dict[str, set] = {"train": set(), "val": set(), "test": set()}
-            for r in index:
-                splits[r["split"]] += 1
-                groups[r["split"]].add(r["group"])
-            manifest["frames"] = len(index)
-            manifest["splits"] = {k: {"frames": splits[k], "groups": len(groups[k])} for k in splits}
-            _write_index(out, index)
-            _atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
         except BaseException:
-            if old_index is not None:
-                _write_index(out, old_index)  # the index may already name the new shards
-            for shard in [*writer.written, {"name": f"shard_{writer.next_shard:05d}"}]:
-                for part in ("L", "ab"):
-                    (out / f"{shard['name']}_{part}.npy").unlink(missing_ok=True)
+            _rollback(out, writer, old_index)
             raise  # the manifest and index on disk still describe the dataset as it was
         say(f"built {out}: {len(new_stats)} new sources ({skipped} known, skipped), {totals}, "
             f"{seconds:.0f} s ({manifest['builds'][-1]['frames_per_s']} sampled frames/s); splits {manifest['splits']}")
