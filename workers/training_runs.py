@@ -16,6 +16,21 @@ CURVE_LIMIT = 5000  # points kept for the admin's curves
 SAVE_EVERY_S = 2.0
 
 
+class Throttle:
+    """due() is True at most once every `seconds` (database writes from progress callbacks)."""
+
+    def __init__(self, seconds: float = SAVE_EVERY_S, start_due: bool = True):
+        self.seconds = seconds
+        self.last = -float("inf") if start_due else time.monotonic()
+
+    def due(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if force or now - self.last >= self.seconds:
+            self.last = now
+            return True
+        return False
+
+
 def training_dir() -> Path:
     path = Path(settings.WORK_DIR) / "training"
     path.mkdir(parents=True, exist_ok=True)
@@ -60,15 +75,12 @@ def run(run: TrainingRun) -> None:
     say(f"training {cfg.name}: {cfg.epochs} epoch(s), width {cfg.width}, loss {cfg.loss}")
 
     curve: list[dict] = []
-    last_save = 0.0
+    throttle = Throttle()
 
     def on_progress(info: dict) -> None:
-        nonlocal last_save
         curve.append({k: v for k, v in info.items() if isinstance(v, int | float | str)})
         fraction = _fraction(info, cfg.epochs)
-        now = time.monotonic()
-        if now - last_save >= SAVE_EVERY_S or fraction == 1.0:
-            last_save = now
+        if throttle.due(force=fraction == 1.0):
             update = {"curve": curve[-CURVE_LIMIT:], "updated": timezone.now()}
             if fraction is not None:
                 update["progress"] = 0.05 + 0.9 * fraction
@@ -115,17 +127,15 @@ def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict
     metrics = {}
     epochs = [p for p in curve if p.get("event") == "epoch"]
     if epochs:
-        metrics.update({k: epochs[-1][k] for k in ("val_loss", "val_mae", "train_loss") if k in epochs[-1]})
+        metrics.update({k: epochs[-1][k] for k in ("val_loss", "val_mae", "val_pearson", "train_loss") if k in epochs[-1]})
     try:
         from training.evaluate import evaluate
 
         say("evaluating on the test split")
-        last_beat = time.monotonic()
+        throttle = Throttle(start_due=False)
 
         def heartbeat(images_done: int) -> None:  # requeue_stale must not restart a run that is evaluating
-            nonlocal last_beat
-            if time.monotonic() - last_beat >= SAVE_EVERY_S:
-                last_beat = time.monotonic()
+            if throttle.due():
                 TrainingRun.objects.filter(pk=run_pk).update(updated=timezone.now())
 
         report = evaluate(checkpoint, dataset_dir, on_progress=heartbeat)
