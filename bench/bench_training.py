@@ -81,7 +81,7 @@ def bench_train(dataset: Path, steps: int, crop: int) -> dict:
     for L, ab in batches[: steps + 1]:
         t = time.perf_counter()
         s = cfg.bins_stride
-        logits = model.head(model.features(L)[..., ::s, ::s])
+        logits = model.logits(L, stride=s)
         loss = criterion(logits, model.decode(logits), L[..., ::s, ::s], ab[..., ::s, ::s])
         opt.zero_grad()
         loss.backward()

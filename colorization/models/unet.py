@@ -33,6 +33,10 @@ class UNetConfig:
     # CoordConv, Liu et al. 2018), so the network can learn where colour tends to be (sky above, the subject in
     # the middle). Trained on crops, it is told where each crop lies (`box`); at inference the input is the frame.
     coords: bool = False
+    # Prior: a small per-pixel network of the input channels alone (lightness, and position with coords) whose
+    # output is added to the head's: a short path for what colour tends to go with a lightness at a place in the
+    # frame, learnt in a few steps, next to the U-Net's slower-to-learn texture and context.
+    prior: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +73,12 @@ class UNet(nn.Module):
             centers = torch.from_numpy(ab_bin_centers(config.bin_grid)) / AB_SCALE
             self.register_buffer("bin_centers", centers, persistent=False)
             self.head = nn.Conv2d(widths[0], len(centers), 1)
+        if config.prior:
+            cin, n_out = (3 if config.coords else 1), self.head.out_channels
+            self.prior = nn.Sequential(nn.Conv2d(cin, 32, 1), nn.ReLU(inplace=True), nn.Conv2d(32, 32, 1),
+                                       nn.ReLU(inplace=True), nn.Conv2d(32, n_out, 1))
+            nn.init.zeros_(self.prior[4].weight)  # starts at zero: fine-tuning starts where it was
+            nn.init.zeros_(self.prior[4].bias)
 
     @property
     def multiple(self) -> int:
@@ -91,8 +101,10 @@ class UNet(nn.Module):
         return torch.cat([L, y[:, None, :, None].expand(n, 1, h, w), x[:, None, None, :].expand(n, 1, h, w)], 1)
 
     def features(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
+        return self._features(self._input(L, box))
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
-        x = self._input(L, box)
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else self.pool(x))
             skips.append(x)
@@ -103,9 +115,14 @@ class UNet(nn.Module):
             x = merge(torch.cat([up(x), skips.pop()], dim=1))
         return self.refine(x)
 
-    def logits(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
-        """Raw head output: (N, 2, H, W) pre-tanh, or (N, K, H, W) bin logits."""
-        return self.head(self.features(L, box))
+    def logits(self, L: torch.Tensor, box: torch.Tensor | None = None, stride: int = 1) -> torch.Tensor:
+        """Raw head output: (N, 2, H, W) pre-tanh, or (N, K, H, W) bin logits; `stride` > 1 keeps every
+        stride-th pixel per direction (training's loss subgrid)."""
+        x = self._input(L, box)
+        out = self.head(self._features(x)[..., ::stride, ::stride])
+        if self.config.prior:
+            out = out + self.prior(x[..., ::stride, ::stride])
+        return out
 
     def decode(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
         """Head output -> normalized ab (N, 2, H, W) in [-1, 1]."""

@@ -80,3 +80,17 @@ def test_position_channels_let_the_same_patch_take_another_colour_elsewhere():
         high = model(x, torch.tensor([[-1.0, -0.5, -1.0, 1.0]]))  # the top strip of a frame
         low = model(x, torch.tensor([[0.5, 1.0, -1.0, 1.0]]))  # the same pixels at the bottom
     assert float((high - low).abs().max()) > 1e-4
+
+
+def test_prior_starts_at_zero_and_the_loss_subgrid_matches_the_full_output():
+    torch.manual_seed(1)
+    base = UNet(UNetConfig(width=4, head="bins", coords=True))
+    with_prior = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True))
+    with_prior.load_state_dict(base.state_dict(), strict=False)
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(with_prior.logits(x), base.logits(x))  # zero-initialised: nothing changes yet
+        torch.nn.init.normal_(with_prior.prior[4].weight)
+        full = with_prior.logits(x)
+        assert not torch.equal(full, base.logits(x))
+        assert torch.allclose(with_prior.logits(x, stride=2), full[..., ::2, ::2], atol=1e-5)
