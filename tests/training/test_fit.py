@@ -116,7 +116,7 @@ def test_fit_with_position_channels_and_the_pearson_term(dataset, tmp_path):
                     prior=True, pearson_weight=1.0, init_from=str(plain), temperature_candidates=[1.0]))
     model, ckpt = load_model(path)
     assert ckpt["model_args"]["coords"] is True and model.down[0][0].weight.shape[1] == 3
-    assert ckpt["model_args"]["prior"] is True and float(model.prior[4].weight.abs().sum()) > 0  # it was trained
+    assert ckpt["model_args"]["prior"] is True and float(model.prior[4].weight.detach().abs().sum()) > 0  # it was trained
     rows = list(csv.DictReader(open(tmp_path / "coords" / "metrics.csv")))
     assert -1.0 <= float(rows[0]["val_pearson"]) <= 1.0 and rows[0]["val_pearson"] != ""
     with torch.no_grad():  # inference needs no box: the input is a whole frame
