@@ -53,7 +53,8 @@ class UNet(nn.Module):
         if config.head not in ("tanh", "bins"):
             raise ValueError(f"unknown U-Net head {config.head!r}; known: 'tanh', 'bins'")
         widths = [config.width * 2**i for i in range(config.depth + 1)]
-        self.down = nn.ModuleList([_conv(3 if config.coords else 1, widths[0])])
+        in_channels = 3 if config.coords else 1  # L (+ y, x)
+        self.down = nn.ModuleList([_conv(in_channels, widths[0])])
         self.down.extend(_conv(widths[i - 1], widths[i]) for i in range(1, config.depth + 1))
         self.pool = nn.MaxPool2d(2)
         self.up = nn.ModuleList()
@@ -74,9 +75,8 @@ class UNet(nn.Module):
             self.register_buffer("bin_centers", centers, persistent=False)
             self.head = nn.Conv2d(widths[0], len(centers), 1)
         if config.prior:
-            cin, n_out = (3 if config.coords else 1), self.head.out_channels
-            self.prior = nn.Sequential(nn.Conv2d(cin, 32, 1), nn.ReLU(inplace=True), nn.Conv2d(32, 32, 1),
-                                       nn.ReLU(inplace=True), nn.Conv2d(32, n_out, 1))
+            self.prior = nn.Sequential(nn.Conv2d(in_channels, 32, 1), nn.ReLU(inplace=True), nn.Conv2d(32, 32, 1),
+                                       nn.ReLU(inplace=True), nn.Conv2d(32, self.head.out_channels, 1))
             nn.init.zeros_(self.prior[4].weight)  # starts at zero: fine-tuning starts where it was
             nn.init.zeros_(self.prior[4].bias)
 
@@ -100,10 +100,8 @@ class UNet(nn.Module):
         x = box[:, 2:3] + (box[:, 3:4] - box[:, 2:3]) * fx  # (N, W)
         return torch.cat([L, y[:, None, :, None].expand(n, 1, h, w), x[:, None, None, :].expand(n, 1, h, w)], 1)
 
-    def features(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
-        return self._features(self._input(L, box))
-
     def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """The U-Net body on the prepared input (`_input`) -> (N, width, H, W)."""
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else self.pool(x))
