@@ -33,6 +33,10 @@ class TrainConfig:
     degrade_p: float = 0.5  # probability that a training sample is degraded (when degrade = true)
     workers: int = 1  # data-loader worker processes (0 = load in the training process)
     val_fraction: float = 1.0  # share of the validation split used each epoch (1.0 = all of it)
+    # draw training frames by source folder: ["utkface=0.2", "bsds500=2"] makes a UTKFace crop 5 times less and a
+    # BSDS500 photo twice as likely as any other frame (sampled with replacement, an epoch keeps its length);
+    # empty = every frame once per epoch. Validation and test are never reweighted.
+    source_weights: list[str] = field(default_factory=list)
 
     # ---- model (UNetConfig; stored in the checkpoint's model_args)
     width: int = 32  # 32 = the thesis U-Net (4,711,714 parameters with the tanh head)

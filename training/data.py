@@ -18,6 +18,32 @@ from colorization.color import AB_SCALE
 from training.build_dataset import BuildError, load_manifest, read_index
 
 
+def source_folders(root: str | Path) -> dict[str, str]:
+    """Each source's short id (the index's "source" column) -> the name of the folder it came from
+    ("utkface", "bsds500", "people"): the unit that `source_weights` and the evaluation's breakdown use."""
+    manifest = load_manifest(Path(root)) or {"sources": []}
+    return {s["sha256"][:16]: Path(s["path"]).parent.name for s in manifest["sources"]}
+
+
+def parse_source_weights(items: list[str], known: set[str]) -> dict[str, float]:
+    """["utkface=0.2", "bsds500=2"] -> {"utkface": 0.2, "bsds500": 2.0}; unknown folders fail loudly."""
+    weights: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or weight < 0:
+            raise ValueError(f"source weight {item!r} must look like folder=weight, with a weight of 0 or more")
+        if name not in known:
+            raise ValueError(f"source weight {item!r}: no source folder {name!r} in the dataset; "
+                             f"known: {sorted(known)}")
+        weights[name] = weight
+    return weights
+
+
 class FrameDataset(Dataset):
     def __init__(
         self,
@@ -37,9 +63,19 @@ class FrameDataset(Dataset):
             rows = rows[:: max(1, round(1 / fraction))]
         self.rows = [(r["shard"], int(r["row"])) for r in rows]
         self.groups = [r["group"] for r in rows]
+        folders = source_folders(self.root)
+        self.folders = [folders.get(r["source"], "?") for r in rows]  # where each frame came from
         self.split, self.crop, self.flip, self.degrade_p = split, crop, flip, degrade_p
         self.with_box = with_box  # also return where the sample lies in its frame (UNetConfig.coords)
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def sample_weights(self, items: list[str]) -> torch.Tensor:
+        """Per-frame sampling weights from `source_weights` items (folders not named weigh 1)."""
+        weights = parse_source_weights(items, set(self.folders))
+        out = torch.tensor([weights.get(f, 1.0) for f in self.folders], dtype=torch.double)
+        if not float(out.sum()) > 0:
+            raise ValueError(f"source weights {items} leave no training frame with a weight above 0")
+        return out
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -29,7 +29,8 @@ DEFAULT_LPIPS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" /
 
 
 def iter_samples(data: str | Path, split: str, size: int, limit: int = 0):
-    """Yield (name, L (H, W) 0..100, true ab (H, W, 2), true RGB uint8)."""
+    """Yield (name, source folder, L (H, W) 0..100, true ab (H, W, 2), true RGB uint8); the source folder is the
+    one a dataset frame was built from ("bsds500", "utkface"), or the image folder's own name."""
     data = Path(data)
     if load_manifest(data) is not None:
         from training.data import FrameDataset
@@ -41,7 +42,7 @@ def iter_samples(data: str | Path, split: str, size: int, limit: int = 0):
         for i in range(n):
             L, ab = ds.raw(i)
             lab = np.concatenate([L[..., None], ab.transpose(1, 2, 0)], -1)
-            yield f"{split}/{i}", L, lab[..., 1:], np.round(lab_to_rgb(lab) * 255).astype(np.uint8)
+            yield f"{split}/{i}", ds.folders[i], L, lab[..., 1:], np.round(lab_to_rgb(lab) * 255).astype(np.uint8)
     elif data.is_dir():
         files = sorted(p for p in data.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
@@ -49,7 +50,7 @@ def iter_samples(data: str | Path, split: str, size: int, limit: int = 0):
         for p in files[: limit or None]:
             rgb = centre_square(read_image(p), size)
             lab = rgb_to_lab(rgb.astype(np.float32) / 255.0)
-            yield p.name, lab[..., 0], lab[..., 1:], rgb
+            yield p.name, data.name, lab[..., 0], lab[..., 1:], rgb
     else:
         raise ValueError(f"{data}: no such dataset or folder")
 
@@ -71,6 +72,16 @@ def image_metrics(pred_lab: np.ndarray, true_lab: np.ndarray, true_rgb: np.ndarr
 
 def _mean(rows: list[dict]) -> dict[str, float]:
     return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in METRICS if rows and k in rows[0]}
+
+
+def _by_source(folders: list[str], rows_model: list[dict], rows_gray: list[dict]) -> dict[str, dict]:
+    """The model's and the gray baseline's means per source folder: where the model helps (scenes? faces?)."""
+    out = {}
+    for folder in sorted(set(folders)):
+        picked = [i for i, f in enumerate(folders) if f == folder]
+        out[folder] = {"images": len(picked), "model_metrics": _mean([rows_model[i] for i in picked]),
+                       "grayscale_metrics": _mean([rows_gray[i] for i in picked])}
+    return out
 
 
 def _write_metrics_into_checkpoint(path: Path, key: str, report: dict) -> None:
@@ -110,8 +121,9 @@ def evaluate(
         lpips_note = "LPIPS (vgg) computed"
     except LpipsUnavailable as exc:
         lpips, lpips_note = None, str(exc)
-    rows_model, rows_gray, true_colour = [], [], []
-    for _, L, ab, rgb in iter_samples(data, split, size, limit):
+    rows_model, rows_gray, true_colour, folders = [], [], [], []
+    for _, folder, L, ab, rgb in iter_samples(data, split, size, limit):
+        folders.append(folder)
         true_lab = np.concatenate([L[..., None], ab], -1)
         x = torch.from_numpy(L / 100.0).float()[None, None]
         pred = model(x)[0].float().numpy().transpose(1, 2, 0) * AB_SCALE
@@ -130,6 +142,7 @@ def evaluate(
         "model_metrics": _mean(rows_model),
         "grayscale_metrics": _mean(rows_gray),
         "true_colourfulness": round(float(np.mean(true_colour)), 4),
+        "by_source": _by_source(folders, rows_model, rows_gray),
         "lpips": lpips_note,
         "notes": "MAE/PSNR/SSIM/colourfulness on 8-bit RGB; acc_eps: share of pixels with |da|,|db| <= 2% of 128; "
                  "ab_pearson over pixels with L in 25..75",
@@ -150,4 +163,12 @@ def format_table(report: dict) -> str:
         if k in report["model_metrics"]:
             lines.append(f"| {k} | {report['model_metrics'][k]:.4f} | {report['grayscale_metrics'][k]:.4f} |")
     lines.append(f"true colourfulness: {report['true_colourfulness']:.2f}; {report['lpips']}")
+    by_source = report.get("by_source") or {}
+    if len(by_source) > 1:
+        lines += ["", "by source folder:", "| folder | images | PSNR (gray) | ab_pearson | colourfulness |",
+                  "| --- | --- | --- | --- | --- |"]
+        for folder, r in sorted(by_source.items(), key=lambda kv: -kv[1]["images"]):
+            m, g = r["model_metrics"], r["grayscale_metrics"]
+            lines.append(f"| {folder} | {r['images']} | {m['psnr']:.2f} ({g['psnr']:.2f}) | {m['ab_pearson']:.3f} "
+                         f"| {m['colourfulness']:.1f} |")
     return "\n".join(lines)

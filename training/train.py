@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from colorization import checkpoint
 from colorization.color import AB_SCALE
@@ -144,6 +144,7 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
     train_ds = FrameDataset(cfg.dataset, "train", crop=cfg.crop, flip=cfg.flip,
                             degrade_p=cfg.degrade_p if cfg.degrade else 0.0, with_box=cfg.coords)
     val_ds = FrameDataset(cfg.dataset, "val", fraction=cfg.val_fraction)
+    frame_weights = train_ds.sample_weights(cfg.source_weights) if cfg.source_weights else None
     if len(train_ds) < cfg.batch_size:
         raise ValueError(f"{cfg.dataset}: the training split has {len(train_ds)} frames, fewer than one batch")
     if len(val_ds) == 0:
@@ -198,8 +199,10 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
             break
         torch.manual_seed(cfg.seed + epoch)
         gen = torch.Generator().manual_seed(cfg.seed + epoch)
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=gen,
-                            num_workers=cfg.workers, pin_memory=cuda)
+        sampler = (WeightedRandomSampler(frame_weights, len(train_ds), replacement=True, generator=gen)
+                   if frame_weights is not None else None)
+        loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
+                            drop_last=True, generator=gen, num_workers=cfg.workers, pin_memory=cuda)
         model.train()
         t0 = time.perf_counter()
         tot_loss = tot_mae = 0.0

@@ -41,6 +41,10 @@ def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_
     assert "LPIPS unavailable" in report["lpips"] and "vgg16" in report["lpips"]
     assert json.loads((tmp_path / "r.json").read_text())["model_metrics"] == m
     assert load(tiny)["metrics"][f"{dataset.name}:test"]["images"] == report["images"]  # stored in the checkpoint
+    by_source = report["by_source"]  # the film's frames come from the media folder, the pictures from images/
+    assert set(by_source) <= {"images", dataset.parent.name, "media0"} and by_source
+    assert sum(r["images"] for r in by_source.values()) == report["images"]
+    assert all(r["grayscale_metrics"]["ab_pearson"] == 0.0 and "psnr" in r["model_metrics"] for r in by_source.values())
     table = format_table(report)
     assert "| psnr |" in table and "grayscale" in table
 

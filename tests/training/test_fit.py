@@ -121,3 +121,36 @@ def test_fit_with_position_channels_and_the_pearson_term(dataset, tmp_path):
     assert -1.0 <= float(rows[0]["val_pearson"]) <= 1.0 and rows[0]["val_pearson"] != ""
     with torch.no_grad():  # inference needs no box: the input is a whole frame
         assert model(torch.rand(1, 1, 48, 64)).shape == (1, 2, 48, 64)
+
+
+def test_source_weights_draw_frames_by_folder(media, tmp_path):
+    from PIL import Image
+
+    from tests.training.conftest import SPLITS, colour_image
+    from training.build_dataset import build
+    from training.data import FrameDataset
+
+    scenes = tmp_path / "scenes"  # a second source folder beside the fixture's images/
+    scenes.mkdir()
+    for i in range(12):
+        Image.fromarray(colour_image(100 + i)).save(scenes / f"scene_{i:02d}.png")
+    dataset = tmp_path / "frames"
+    build([media["images"], scenes], dataset, person_filter=False, splits=SPLITS)
+
+    ds = FrameDataset(dataset, "train")
+    assert set(ds.folders) == {"images", "scenes"}
+    weights = ds.sample_weights(["images=0", "scenes=2.5"])
+    assert [float(w) for w in weights] == [0.0 if f == "images" else 2.5 for f in ds.folders]
+    with pytest.raises(ValueError, match="no source folder 'faces'.*known"):
+        ds.sample_weights(["faces=0.2"])
+    with pytest.raises(ValueError, match="folder=weight"):
+        ds.sample_weights(["images=-1"])
+    with pytest.raises(ValueError, match="no training frame"):
+        ds.sample_weights(["images=0", "scenes=0"])
+
+    # the option reaches the training loop: other frames are drawn, so other weights come out
+    plain = load(fit(_cfg(dataset, tmp_path / "plain")))["state_dict"]
+    scenes_only = load(fit(_cfg(dataset, tmp_path / "w", source_weights=["images=0"])))["state_dict"]
+    assert any(not torch.equal(plain[k], scenes_only[k]) for k in plain)
+    with pytest.raises(ValueError, match="known"):
+        fit(_cfg(dataset, tmp_path / "bad", source_weights=["faces=0.2"]))
