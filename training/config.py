@@ -44,6 +44,7 @@ class TrainConfig:
     context: bool = False  # global-context fusion at the bottleneck (UNetConfig.context)
     coords: bool = False  # position channels: each pixel's place in its frame (UNetConfig.coords)
     prior: bool = False  # a per-pixel network of lightness (and position) added to the head (UNetConfig.prior)
+    texture: bool = False  # a per-pixel network of local lightness statistics added to the head (UNetConfig.texture)
     head: str = "tanh"  # "tanh" (regression) | "bins" (classification over quantized ab); loss "bins" needs "bins"
     bin_grid: float = 10.0  # ab cell size for head = "bins" (Zhang et al.: 10)
     temperature: float = 0.38  # annealed-mean temperature (head = "bins"); re-tuned on validation at the end

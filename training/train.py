@@ -55,7 +55,7 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 def init_weights(model: UNet, path: str | Path) -> None:
-    """Start from another checkpoint's weights. Layers the new model adds (global context, prior) keep their own
+    """Start from another checkpoint's weights. Layers the new model adds (global context, prior, texture) keep their own
     initialisation, and the position channels (coords) get zero weights in the first convolution, so the new
     model starts exactly where the old one was; any other difference is an error."""
     state = {k: v.float() for k, v in checkpoint.load(path)["state_dict"].items()}
@@ -68,7 +68,7 @@ def init_weights(model: UNet, path: str | Path) -> None:
     except RuntimeError as exc:  # shapes differ (another width or head)
         detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc))
         raise ValueError(f"init_from {path}: its weights do not fit this model ({detail})") from None
-    foreign = [k for k in missing if not k.startswith(("context.", "prior."))] + list(unexpected)
+    foreign = [k for k in missing if not k.startswith(("context.", "prior.", "texture."))] + list(unexpected)
     if foreign:
         raise ValueError(f"init_from {path}: its weights do not fit this model ({', '.join(foreign[:4])} ...)")
 
@@ -151,7 +151,8 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         raise ValueError(f"{cfg.dataset}: the validation split is empty (early stopping needs one)")
 
     mcfg = UNetConfig(width=cfg.width, depth=cfg.depth, head=cfg.head, bin_grid=cfg.bin_grid,
-                      temperature=cfg.temperature, context=cfg.context, coords=cfg.coords, prior=cfg.prior)
+                      temperature=cfg.temperature, context=cfg.context, coords=cfg.coords, prior=cfg.prior,
+                      texture=cfg.texture)
     model = UNet(mcfg).to(device)
     if cfg.init_from:
         init_weights(model, cfg.init_from)

@@ -13,8 +13,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from colorization.color import AB_SCALE, ab_bin_centers
+
+TEXTURE_WINDOWS = (3, 7, 15, 31)  # px at the network's input size (224 frames)
 
 
 @dataclass
@@ -37,9 +40,21 @@ class UNetConfig:
     # output is added to the head's: a short path for what colour tends to go with a lightness at a place in the
     # frame, learnt in a few steps, next to the U-Net's slower-to-learn texture and context.
     prior: bool = False
+    # Texture: another per-pixel network, added to the head's output like the prior, that sees local statistics
+    # of lightness (mean and standard deviation over 3 to 31 px windows, gradient energy), the pixel's place (with
+    # coords) and the picture's mean and spread of lightness. One 3x3 convolution per level learns texture
+    # slowly; these fixed statistics tell foliage (dark, busy), sky (bright, smooth) and skin apart from the start.
+    texture: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _box_mean(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean over a k x k window around each pixel (the part inside the picture at the borders), as two 1-D
+    passes: the same as avg_pool2d(x, k, 1, k // 2, count_include_pad=False) at 2k instead of k*k operations."""
+    x = F.avg_pool2d(x, (k, 1), 1, (k // 2, 0), count_include_pad=False)
+    return F.avg_pool2d(x, (1, k), 1, (0, k // 2), count_include_pad=False)
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
@@ -79,6 +94,12 @@ class UNet(nn.Module):
                                        nn.ReLU(inplace=True), nn.Conv2d(32, self.head.out_channels, 1))
             nn.init.zeros_(self.prior[4].weight)  # starts at zero: fine-tuning starts where it was
             nn.init.zeros_(self.prior[4].bias)
+        if config.texture:
+            n_stats = in_channels + 2 * len(TEXTURE_WINDOWS) + 4
+            self.texture = nn.Sequential(nn.Conv2d(n_stats, 64, 1), nn.ReLU(inplace=True), nn.Conv2d(64, 64, 1),
+                                         nn.ReLU(inplace=True), nn.Conv2d(64, self.head.out_channels, 1))
+            nn.init.zeros_(self.texture[4].weight)  # starts at zero, as the prior
+            nn.init.zeros_(self.texture[4].bias)
 
     @property
     def multiple(self) -> int:
@@ -113,6 +134,24 @@ class UNet(nn.Module):
             x = merge(torch.cat([up(x), skips.pop()], dim=1))
         return self.refine(x)
 
+    @staticmethod
+    def texture_stats(x: torch.Tensor) -> torch.Tensor:
+        """The texture path's input: the prepared input (L first), local mean and standard deviation of L over
+        each TEXTURE_WINDOWS window, horizontal and vertical gradient energy (7 px), the picture's mean and
+        standard deviation of L; (N, C, H, W), each roughly in [-1, 1]."""
+        L = x[:, :1].float()
+        n, _, h, w = L.shape
+        stats = [x.float()]
+        for k in TEXTURE_WINDOWS:
+            mean = _box_mean(L, k)
+            var = _box_mean(L * L, k) - mean * mean
+            stats += [mean, 4 * var.clamp_min(0).sqrt()]
+        gx = F.pad((L[..., :, 1:] - L[..., :, :-1]).abs(), (0, 1))
+        gy = F.pad((L[..., 1:, :] - L[..., :-1, :]).abs(), (0, 0, 0, 1))
+        stats += [4 * _box_mean(g, 7) for g in (gx, gy)]
+        stats += [L.mean((2, 3), keepdim=True).expand(n, 1, h, w), L.std((2, 3), keepdim=True).expand(n, 1, h, w)]
+        return torch.cat(stats, 1).to(x.dtype)
+
     def logits(self, L: torch.Tensor, box: torch.Tensor | None = None, stride: int = 1) -> torch.Tensor:
         """Raw head output: (N, 2, H, W) pre-tanh, or (N, K, H, W) bin logits; `stride` > 1 keeps every
         stride-th pixel per direction (training's loss subgrid)."""
@@ -120,6 +159,8 @@ class UNet(nn.Module):
         out = self.head(self._features(x)[..., ::stride, ::stride])
         if self.config.prior:
             out = out + self.prior(x[..., ::stride, ::stride])
+        if self.config.texture:
+            out = out + self.texture(self.texture_stats(x)[..., ::stride, ::stride])
         return out
 
     def decode(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:

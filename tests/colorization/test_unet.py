@@ -94,3 +94,30 @@ def test_prior_starts_at_zero_and_the_loss_subgrid_matches_the_full_output():
         full = with_prior.logits(x)
         assert not torch.equal(full, base.logits(x))
         assert torch.allclose(with_prior.logits(x, stride=2), full[..., ::2, ::2], atol=1e-5)
+
+
+def test_texture_path_starts_at_zero_and_reads_local_statistics():
+    torch.manual_seed(2)
+    base = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True))
+    with_texture = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True, texture=True))
+    with_texture.load_state_dict(base.state_dict(), strict=False)
+    x = torch.rand(2, 1, 32, 48)
+    with torch.no_grad():
+        assert torch.equal(with_texture.logits(x), base.logits(x))  # zero-initialised: nothing changes yet
+        torch.nn.init.normal_(with_texture.texture[4].weight)
+        full = with_texture.logits(x)
+        assert not torch.equal(full, base.logits(x))
+        assert torch.allclose(with_texture.logits(x, stride=2), full[..., ::2, ::2], atol=1e-5)
+
+    # the statistics: a flat picture has no spread and no gradient; a striped one has both, its mean is the same
+    flat = torch.full((1, 1, 32, 32), 0.5)
+    stripes = torch.zeros(1, 1, 32, 32)
+    stripes[..., ::2] = 1.0
+    s_flat, s_stripes = UNet.texture_stats(flat), UNet.texture_stats(stripes)
+    assert s_flat.shape == (1, 1 + 2 * 4 + 4, 32, 32)
+    assert torch.allclose(s_flat[:, 1:9:2], torch.full_like(s_flat[:, 1:9:2], 0.5))  # local means
+    assert float(s_flat[:, 2:9:2].abs().max()) < 1e-3 and float(s_flat[:, 9:11].abs().max()) == 0.0
+    inner = (..., slice(16, 17), slice(16, 17))  # away from the borders: a 7 px window holds 3 or 4 bright columns
+    assert 1.5 < float(s_stripes[:, 4][inner].min()) and float(s_stripes[:, 9][inner].min()) > 3.0
+    assert float(s_stripes[:, 10].abs().max()) == 0.0  # no vertical change in vertical stripes
+    assert abs(float(s_stripes[0, 11, 0, 0]) - 0.5) < 1e-6  # the picture's mean lightness

@@ -110,13 +110,15 @@ def test_crops_say_where_they_lie_in_their_frame(dataset):
     assert seen["direct"] and seen["mirrored"]
 
 
-def test_fit_with_position_channels_and_the_pearson_term(dataset, tmp_path):
+def test_fit_with_position_channels_texture_and_the_pearson_term(dataset, tmp_path):
     plain = fit(_cfg(dataset, tmp_path, name="plain", loss="bins", head="bins", temperature_candidates=[1.0]))
     path = fit(_cfg(dataset, tmp_path, name="coords", loss="bins", head="bins", context=True, coords=True,
-                    prior=True, pearson_weight=1.0, init_from=str(plain), temperature_candidates=[1.0]))
+                    prior=True, texture=True, pearson_weight=1.0, init_from=str(plain), temperature_candidates=[1.0]))
     model, ckpt = load_model(path)
     assert ckpt["model_args"]["coords"] is True and model.down[0][0].weight.shape[1] == 3
-    assert ckpt["model_args"]["prior"] is True and float(model.prior[4].weight.detach().abs().sum()) > 0  # it was trained
+    for path_name in ("prior", "texture"):  # both zero-initialised paths were trained
+        assert ckpt["model_args"][path_name] is True
+        assert float(getattr(model, path_name)[4].weight.detach().abs().sum()) > 0, path_name
     rows = list(csv.DictReader(open(tmp_path / "coords" / "metrics.csv")))
     assert -1.0 <= float(rows[0]["val_pearson"]) <= 1.0 and rows[0]["val_pearson"] != ""
     with torch.no_grad():  # inference needs no box: the input is a whole frame
