@@ -70,6 +70,7 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     weight_decay: float = 0.0
+    pixel_paths_lr_mult: float = 1.0  # learning rate of the per-pixel paths (prior, texture) = this x the schedule's
     schedule: str = "cosine"  # "cosine" (per step, with warm-up, over `epochs`) | "constant"
     warmup_steps: int = 100
     patience: int = 5  # early stopping: stop after this many epochs without a better validation loss
@@ -144,6 +145,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ValueError(f"unknown schedule {cfg.schedule!r}; known: 'cosine', 'constant'")
     if not 0.0 < cfg.val_fraction <= 1.0:
         raise ValueError(f"val_fraction {cfg.val_fraction} must be in (0, 1]: early stopping needs validation frames")
+    if cfg.pixel_paths_lr_mult <= 0:
+        raise ValueError(f"pixel_paths_lr_mult {cfg.pixel_paths_lr_mult} must be above 0")
     if cfg.pearson_weight < 0:
         raise ValueError(f"pearson_weight {cfg.pearson_weight} must be 0 or more")
     if cfg.crop and (cfg.crop % 2 ** cfg.depth or cfg.crop > 224):

@@ -156,3 +156,26 @@ def test_source_weights_draw_frames_by_folder(media, tmp_path):
     assert any(not torch.equal(plain[k], scenes_only[k]) for k in plain)
     with pytest.raises(ValueError, match="known"):
         fit(_cfg(dataset, tmp_path / "bad", source_weights=["faces=0.2"]))
+
+
+def test_pixel_paths_learn_at_their_own_rate(dataset, tmp_path):
+    from colorization.models import UNet, UNetConfig
+    from training.config import from_dict
+    from training.train import _param_groups
+
+    model = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True, texture=True))
+    fast, rest = _param_groups(model, 10.0)[1], _param_groups(model, 10.0)[0]
+    assert fast["lr_mult"] == 10.0 and rest["lr_mult"] == 1.0
+    assert len(fast["params"]) == len(list(model.prior.parameters())) + len(list(model.texture.parameters()))
+    assert len(fast["params"]) + len(rest["params"]) == len(list(model.parameters()))
+    assert len(_param_groups(UNet(UNetConfig(width=4)), 10.0)) == 1  # nothing to speed up: one group
+    with pytest.raises(ValueError, match="pixel_paths_lr_mult"):
+        from_dict({"pixel_paths_lr_mult": 0})
+
+    # in a run, the per-pixel paths move further from their zero start at 10x than at 1x
+    moved = {}
+    for mult in (1.0, 10.0):
+        path = fit(_cfg(dataset, tmp_path / str(mult), loss="bins", head="bins", coords=True, prior=True,
+                        texture=True, pixel_paths_lr_mult=mult, temperature_candidates=[1.0]))
+        moved[mult] = float(load_model(path)[0].texture[4].weight.detach().abs().sum())
+    assert moved[10.0] > 2 * moved[1.0] > 0
