@@ -54,6 +54,9 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))  # cosine down to 5% of lr
 
 
+PIXEL_PATHS = ("prior.", "texture.")  # the U-Net's per-pixel networks (zero-initialised, added to the logits)
+
+
 def init_weights(model: UNet, path: str | Path) -> None:
     """Start from another checkpoint's weights. Layers the new model adds (global context, prior, texture) keep their own
     initialisation, and the position channels (coords) get zero weights in the first convolution, so the new
@@ -68,7 +71,7 @@ def init_weights(model: UNet, path: str | Path) -> None:
     except RuntimeError as exc:  # shapes differ (another width or head)
         detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc))
         raise ValueError(f"init_from {path}: its weights do not fit this model ({detail})") from None
-    foreign = [k for k in missing if not k.startswith(("context.", "prior.", "texture."))] + list(unexpected)
+    foreign = [k for k in missing if not k.startswith(("context.", *PIXEL_PATHS))] + list(unexpected)
     if foreign:
         raise ValueError(f"init_from {path}: its weights do not fit this model ({', '.join(foreign[:4])} ...)")
 
@@ -76,11 +79,12 @@ def init_weights(model: UNet, path: str | Path) -> None:
 def _param_groups(model: UNet, pixel_paths_lr_mult: float) -> list[dict]:
     """The U-Net's parameters, with the per-pixel paths (prior, texture) in a group of their own whose learning
     rate is `pixel_paths_lr_mult` times the schedule's: small networks, zero-initialised, that a U-Net's learning
-    rate moves too slowly."""
-    fast = [p for name, p in model.named_parameters() if name.startswith(("prior.", "texture."))]
-    rest = [p for name, p in model.named_parameters() if not name.startswith(("prior.", "texture."))]
+    rate moves too slowly. At 1x, one group in the model's own order (as optimizer states saved before)."""
+    named = list(model.named_parameters())
+    fast = [p for name, p in named if name.startswith(PIXEL_PATHS)]
     if not fast or pixel_paths_lr_mult == 1.0:
-        return [{"params": rest + fast, "lr_mult": 1.0}]
+        return [{"params": [p for _, p in named], "lr_mult": 1.0}]
+    rest = [p for name, p in named if not name.startswith(PIXEL_PATHS)]
     return [{"params": rest, "lr_mult": 1.0}, {"params": fast, "lr_mult": pixel_paths_lr_mult}]
 
 

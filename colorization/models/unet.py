@@ -57,6 +57,16 @@ def _box_mean(x: torch.Tensor, k: int) -> torch.Tensor:
     return F.avg_pool2d(x, (1, k), 1, (0, k // 2), count_include_pad=False)
 
 
+def _pixel_net(cin: int, width: int, cout: int) -> nn.Sequential:
+    """A per-pixel network (three 1x1 convolutions) whose output layer starts at zero, so adding it to a trained
+    model changes nothing until fine-tuning moves it (the prior and texture paths)."""
+    net = nn.Sequential(nn.Conv2d(cin, width, 1), nn.ReLU(inplace=True), nn.Conv2d(width, width, 1),
+                        nn.ReLU(inplace=True), nn.Conv2d(width, cout, 1))
+    nn.init.zeros_(net[4].weight)
+    nn.init.zeros_(net[4].bias)
+    return net
+
+
 def _conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True))
 
@@ -90,16 +100,9 @@ class UNet(nn.Module):
             self.register_buffer("bin_centers", centers, persistent=False)
             self.head = nn.Conv2d(widths[0], len(centers), 1)
         if config.prior:
-            self.prior = nn.Sequential(nn.Conv2d(in_channels, 32, 1), nn.ReLU(inplace=True), nn.Conv2d(32, 32, 1),
-                                       nn.ReLU(inplace=True), nn.Conv2d(32, self.head.out_channels, 1))
-            nn.init.zeros_(self.prior[4].weight)  # starts at zero: fine-tuning starts where it was
-            nn.init.zeros_(self.prior[4].bias)
+            self.prior = _pixel_net(in_channels, 32, self.head.out_channels)
         if config.texture:
-            n_stats = in_channels + 2 * len(TEXTURE_WINDOWS) + 4
-            self.texture = nn.Sequential(nn.Conv2d(n_stats, 64, 1), nn.ReLU(inplace=True), nn.Conv2d(64, 64, 1),
-                                         nn.ReLU(inplace=True), nn.Conv2d(64, self.head.out_channels, 1))
-            nn.init.zeros_(self.texture[4].weight)  # starts at zero, as the prior
-            nn.init.zeros_(self.texture[4].bias)
+            self.texture = _pixel_net(in_channels + 2 * len(TEXTURE_WINDOWS) + 4, 64, self.head.out_channels)
 
     @property
     def multiple(self) -> int:

@@ -82,33 +82,23 @@ def test_position_channels_let_the_same_patch_take_another_colour_elsewhere():
     assert float((high - low).abs().max()) > 1e-4
 
 
-def test_prior_starts_at_zero_and_the_loss_subgrid_matches_the_full_output():
+@pytest.mark.parametrize("path_name", ["prior", "texture"])
+def test_per_pixel_path_starts_at_zero_and_the_loss_subgrid_matches_the_full_output(path_name):
     torch.manual_seed(1)
-    base = UNet(UNetConfig(width=4, head="bins", coords=True))
-    with_prior = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True))
-    with_prior.load_state_dict(base.state_dict(), strict=False)
-    x = torch.rand(2, 1, 32, 32)
-    with torch.no_grad():
-        assert torch.equal(with_prior.logits(x), base.logits(x))  # zero-initialised: nothing changes yet
-        torch.nn.init.normal_(with_prior.prior[4].weight)
-        full = with_prior.logits(x)
-        assert not torch.equal(full, base.logits(x))
-        assert torch.allclose(with_prior.logits(x, stride=2), full[..., ::2, ::2], atol=1e-5)
-
-
-def test_texture_path_starts_at_zero_and_reads_local_statistics():
-    torch.manual_seed(2)
-    base = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True))
-    with_texture = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True, texture=True))
-    with_texture.load_state_dict(base.state_dict(), strict=False)
+    base_args = dict(width=4, head="bins", coords=True, prior=path_name == "texture")
+    base = UNet(UNetConfig(**base_args))
+    with_path = UNet(UNetConfig(**{**base_args, path_name: True}))
+    with_path.load_state_dict(base.state_dict(), strict=False)
     x = torch.rand(2, 1, 32, 48)
     with torch.no_grad():
-        assert torch.equal(with_texture.logits(x), base.logits(x))  # zero-initialised: nothing changes yet
-        torch.nn.init.normal_(with_texture.texture[4].weight)
-        full = with_texture.logits(x)
+        assert torch.equal(with_path.logits(x), base.logits(x))  # zero-initialised: nothing changes yet
+        torch.nn.init.normal_(getattr(with_path, path_name)[4].weight)
+        full = with_path.logits(x)
         assert not torch.equal(full, base.logits(x))
-        assert torch.allclose(with_texture.logits(x, stride=2), full[..., ::2, ::2], atol=1e-5)
+        assert torch.allclose(with_path.logits(x, stride=2), full[..., ::2, ::2], atol=1e-5)
 
+
+def test_texture_stats_read_local_statistics():
     # the statistics: a flat picture has no spread and no gradient; a striped one has both, its mean is the same
     flat = torch.full((1, 1, 32, 32), 0.5)
     stripes = torch.zeros(1, 1, 32, 32)

@@ -164,11 +164,13 @@ def test_pixel_paths_learn_at_their_own_rate(dataset, tmp_path):
     from training.train import _param_groups
 
     model = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True, texture=True))
-    fast, rest = _param_groups(model, 10.0)[1], _param_groups(model, 10.0)[0]
+    rest, fast = _param_groups(model, 10.0)
     assert fast["lr_mult"] == 10.0 and rest["lr_mult"] == 1.0
     assert len(fast["params"]) == len(list(model.prior.parameters())) + len(list(model.texture.parameters()))
     assert len(fast["params"]) + len(rest["params"]) == len(list(model.parameters()))
     assert len(_param_groups(UNet(UNetConfig(width=4)), 10.0)) == 1  # nothing to speed up: one group
+    (single,) = _param_groups(model, 1.0)  # at 1x: one group, in the model's own order
+    assert single["params"] == list(model.parameters())
     with pytest.raises(ValueError, match="pixel_paths_lr_mult"):
         from_dict({"pixel_paths_lr_mult": 0})
 
