@@ -38,6 +38,7 @@ def test_unknown_head_and_arch_fail_loudly():
 
 
 def test_gradients_reach_the_first_layer():
+    torch.manual_seed(0)  # unseeded, about 1 draw in 6 of this 2-wide net has all first-level ReLUs dead
     model = UNet(UNetConfig(width=2))
     model(torch.rand(1, 1, 16, 16)).square().mean().backward()
     assert model.down[0][0].weight.grad.abs().sum() > 0
