@@ -83,10 +83,13 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads (0 = torch's default)
 
     # ---- after training (head = "bins")
-    tune_temperature: bool = True  # pick the annealed-mean temperature on the VALIDATION split
+    tune_decoding: bool = True  # pick temperature, chroma gain, mirror averaging on the VALIDATION split (tune_decoding)
     temperature_candidates: list[float] = field(default_factory=lambda: [0.3, 0.38, 0.5, 0.65, 0.8, 1.0, 1.3, 1.7])
-    # the temperature with the best validation PSNR among those whose output keeps at least this share of the
-    # true frames' colourfulness (the product asks >= 40% on real photos; 0.5 leaves room for the domain gap)
+    chroma_gain_candidates: list[float] = field(default_factory=lambda: [1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
+    tune_flip_average: bool = True  # also try mirror averaging (UNetConfig.flip_average: twice the network time)
+    # the combinations whose output keeps at least this share of the true frames' colourfulness qualify (the
+    # product asks >= 40% on real photos; 0.5 leaves room for the domain gap); of those within 0.1 dB of the best
+    # validation PSNR, the highest within-image ab Pearson wins
     min_colourfulness_ratio: float = 0.5
     save_half: bool = True  # the exported best model (best.pt) stores fp16 weights (half the size)
 
@@ -123,7 +126,11 @@ def _convert(name: str, typ: Any, value: Any) -> Any:
         raise ValueError(f"config key {name!r}: cannot read {value!r} as {getattr(typ, '__name__', typ)}") from None
 
 
+RENAMED = {"tune_temperature": "tune_decoding"}  # older configs and saved retrain overrides keep working
+
+
 def from_dict(values: dict[str, Any]) -> TrainConfig:
+    values = {RENAMED.get(k, k): v for k, v in values.items()}
     hints = typing.get_type_hints(TrainConfig)
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(values) - known)

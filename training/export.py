@@ -1,5 +1,6 @@
-"""Ship a trained checkpoint: tune the annealed-mean temperature on the VALIDATION split (head = "bins"),
-store fp16 weights (half the size), and optionally make it the default model (colorization/weights/DEFAULT).
+"""Ship a trained checkpoint: tune its decoding (temperature, chroma gain, mirror averaging) on the VALIDATION
+split (head = "bins"), store fp16 weights (half the size), and optionally make it the default model
+(colorization/weights/DEFAULT).
 
     colorize-train export runs/default-bins/best.pt -o colorization/weights/unet-bins-v1.pt --default
 """
@@ -30,19 +31,23 @@ def export(
 ) -> dict[str, Any]:
     from training.config import TrainConfig
     from training.data import FrameDataset
-    from training.train import tune_temperature
+    from training.train import tune_decoding
 
     model, ckpt = ckpt_mod.load_model(src)
     summary = dict(ckpt.get("train_summary") or {})
     cfg = ckpt.get("train_config") or {}
-    if model.config.head == "bins" and (retune or "temperature_tuning" not in summary):
+    tuned = "decoding_tuning" in summary or "temperature_tuning" in summary  # (the older name)
+    if model.config.head == "bins" and (retune or not tuned):
         ds = FrameDataset(dataset or cfg.get("dataset", "data/frames"), "val")
         candidates = candidates or cfg.get("temperature_candidates") or TrainConfig().temperature_candidates
         if min_colourfulness_ratio is None:
             min_colourfulness_ratio = cfg.get("min_colourfulness_ratio", 0.5)
-        choice = tune_temperature(model, ds, candidates, min_colourfulness_ratio, tune_frames)
-        model.config.temperature = choice["temperature"]
-        summary["temperature_tuning"] = choice
+        defaults = TrainConfig()
+        choice = tune_decoding(model, ds, candidates, min_colourfulness_ratio, tune_frames,
+                               gains=cfg.get("chroma_gain_candidates") or defaults.chroma_gain_candidates,
+                               mirror=cfg.get("tune_flip_average", defaults.tune_flip_average))
+        summary.pop("temperature_tuning", None)
+        summary["decoding_tuning"] = choice
     dst = Path(dst)
     extra = {k: ckpt[k] for k in ("metrics",) if k in ckpt}
     ckpt_mod.save(dst, model, name=name or ckpt.get("name"), version=version, data_cfg=ckpt.get("data_cfg"),
@@ -56,4 +61,5 @@ def export(
         os.chmod(tmp, 0o644)
         os.replace(tmp, default)
     return {"path": str(dst), "bytes": dst.stat().st_size, "temperature": model.config.temperature,
-            "tuning": summary.get("temperature_tuning")}
+            "chroma_gain": model.config.chroma_gain, "flip_average": model.config.flip_average,
+            "tuning": summary.get("decoding_tuning") or summary.get("temperature_tuning")}

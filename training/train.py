@@ -4,8 +4,8 @@ Per epoch: train on random crops, validate on whole 224 frames, append a row to 
 curves.png, save `last.pt` (model + optimizer + history: `resume = true` continues from it) and, when the
 validation loss improves, `best.pt`. Early stopping after `patience` epochs without improvement. The
 torch seed is reset to seed + epoch at the start of every epoch, so a resumed run follows the same path as
-an uninterrupted one. For head = "bins" the annealed-mean temperature is tuned on the validation split at
-the end and stored in the best checkpoint's model_args.
+an uninterrupted one. For head = "bins" the decoding (annealed-mean temperature, chroma gain, mirror averaging)
+is tuned on the validation split at the end and stored in the best checkpoint's model_args.
 """
 
 from __future__ import annotations
@@ -296,14 +296,14 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                         bad_epochs=bad_epochs, train_seconds=train_seconds, **extra)
         say({"event": "epoch", **row, "best": improved})
 
-    if cfg.head == "bins" and cfg.tune_temperature:
+    if cfg.head == "bins" and cfg.tune_decoding:
         best_model, ckpt = checkpoint.load_model(best_path, device)
-        choice = tune_temperature(best_model, val_ds, cfg.temperature_candidates, cfg.min_colourfulness_ratio)
-        best_model.config.temperature = choice["temperature"]
-        summary = {**ckpt.get("train_summary", {}), "temperature_tuning": choice}
+        choice = tune_decoding(best_model, val_ds, cfg.temperature_candidates, cfg.min_colourfulness_ratio,
+                               gains=cfg.chroma_gain_candidates, mirror=cfg.tune_flip_average)
+        summary = {**ckpt.get("train_summary", {}), "decoding_tuning": choice}
         checkpoint.save(best_path, best_model, name=cfg.name, step=ckpt["step"], train_config=cfg.to_dict(),
                         train_summary=summary, half=cfg.save_half)
-        say({"event": "temperature", **{k: v for k, v in choice.items() if k != "table"}})
+        say({"event": "decoding", **{k: v for k, v in choice.items() if k != "table"}})
     elif cfg.save_half and best_path.is_file():
         best_model, ckpt = checkpoint.load_model(best_path, device)
         checkpoint.save(best_path, best_model, name=cfg.name, step=ckpt["step"], train_config=cfg.to_dict(),
@@ -312,17 +312,22 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
 
 
 @torch.no_grad()
-def tune_temperature(model: UNet, ds: FrameDataset, candidates: list[float], min_ratio: float,
-                     max_frames: int = 300) -> dict[str, Any]:
-    """Annealed-mean temperature on VALIDATION frames: the best mean PSNR among the temperatures whose output
-    colourfulness reaches `min_ratio` of the true frames' (the most colourful one when none does)."""
+def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_ratio: float,
+                  max_frames: int = 300, gains: list[float] = (1.0,), mirror: bool = False,
+                  psnr_tolerance_db: float = 0.1) -> dict[str, Any]:
+    """How a bins model turns logits into colour, chosen on VALIDATION frames: annealed-mean temperature, chroma
+    gain and (with `mirror`) mirror averaging, every combination. Among the combinations whose colourfulness
+    reaches `min_ratio` of the true frames' (the most colourful one when none does), those within
+    `psnr_tolerance_db` of the best mean PSNR are as accurate as each other; of these, the one whose colour varies
+    most where the truth does (within-image ab Pearson) wins. Sets the choice on `model.config`."""
     from colorization.color import lab_to_rgb
     from colorization.metrics import ab_pearson, colourfulness, psnr
 
     model.eval()
     device = next(model.parameters()).device
     idx = sorted({int(i) for i in np.linspace(0, len(ds) - 1, min(max_frames, len(ds))).round()})  # evenly spread
-    stats = {t: {"psnr": 0.0, "colour": 0.0, "pearson": 0.0} for t in candidates}
+    combos = [(f, t, g) for f in ((False, True) if mirror else (False,)) for t in temperatures for g in gains]
+    stats = {c: {"psnr": 0.0, "colour": 0.0, "pearson": 0.0} for c in combos}
     true_colour = gray_psnr = tint_psnr = 0.0
     mean_ab = np.mean([ds.raw(i)[1].reshape(2, -1).mean(1) for i in idx], axis=0)
     for i in idx:
@@ -332,18 +337,31 @@ def tune_temperature(model: UNet, ds: FrameDataset, candidates: list[float], min
         true_colour += colourfulness(true_rgb)
         gray_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L, 0 * L], -1)), true_rgb)
         tint_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L + mean_ab[0], 0 * L + mean_ab[1]], -1)), true_rgb)
-        logits = model.logits(torch.from_numpy(L / 100.0)[None, None].float().to(device))
-        for t in candidates:
-            pred = model.decode(logits, temperature=t)[0].float().cpu().numpy().transpose(1, 2, 0) * AB_SCALE
-            pred_lab = np.concatenate([L[..., None], pred], -1)
+        x = torch.from_numpy(L / 100.0)[None, None].float().to(device)
+        logits = {False: model.logits(x)}
+        if mirror:
+            logits[True] = model.mirror_averaged_logits(x)
+        for f, t, g in combos:
+            pred = model.decode(logits[f], temperature=t, chroma_gain=g)[0].float().cpu().numpy()
+            pred_lab = np.concatenate([L[..., None], pred.transpose(1, 2, 0) * AB_SCALE], -1)
             rgb = lab_to_rgb(pred_lab)
-            stats[t]["psnr"] += psnr(rgb, true_rgb)
-            stats[t]["pearson"] += ab_pearson(pred_lab, true_lab)
-            stats[t]["colour"] += colourfulness(rgb)
+            stats[(f, t, g)]["psnr"] += psnr(rgb, true_rgb)
+            stats[(f, t, g)]["pearson"] += ab_pearson(pred_lab, true_lab)
+            stats[(f, t, g)]["colour"] += colourfulness(rgb)
     n = len(idx)
-    table = [{"temperature": t, "psnr": round(s["psnr"] / n, 3), "colourfulness_ratio": round(s["colour"] / true_colour, 3),
-              "ab_pearson": round(s["pearson"] / n, 3)} for t, s in stats.items()]
+    table = [{"flip_average": f, "temperature": t, "chroma_gain": g, "psnr": round(s["psnr"] / n, 3),
+              "colourfulness_ratio": round(s["colour"] / true_colour, 3), "ab_pearson": round(s["pearson"] / n, 3)}
+             for (f, t, g), s in stats.items()]
     ok = [r for r in table if r["colourfulness_ratio"] >= min_ratio]
-    best = max(ok, key=lambda r: r["psnr"]) if ok else max(table, key=lambda r: r["colourfulness_ratio"])
-    return {"temperature": best["temperature"], "min_colourfulness_ratio": min_ratio, "frames": n, "table": table,
+    if ok:
+        top = max(r["psnr"] for r in ok)
+        best = max((r for r in ok if r["psnr"] >= top - psnr_tolerance_db), key=lambda r: (r["ab_pearson"], r["psnr"]))
+    else:
+        best = max(table, key=lambda r: r["colourfulness_ratio"])
+    model.config.temperature = best["temperature"]
+    model.config.chroma_gain = best["chroma_gain"]
+    model.config.flip_average = best["flip_average"]
+    return {"temperature": best["temperature"], "chroma_gain": best["chroma_gain"],
+            "flip_average": best["flip_average"], "min_colourfulness_ratio": min_ratio,
+            "psnr_tolerance_db": psnr_tolerance_db, "frames": n, "table": table,
             "gray_psnr": round(gray_psnr / n, 3), "tint_psnr": round(tint_psnr / n, 3)}

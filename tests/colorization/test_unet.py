@@ -112,3 +112,42 @@ def test_texture_stats_read_local_statistics():
     assert 1.5 < float(s_stripes[:, 4][inner].min()) and float(s_stripes[:, 9][inner].min()) > 3.0
     assert float(s_stripes[:, 10].abs().max()) == 0.0  # no vertical change in vertical stripes
     assert abs(float(s_stripes[0, 11, 0, 0]) - 0.5) < 1e-6  # the picture's mean lightness
+
+
+def _random_head(model: UNet) -> UNet:
+    """A bins model whose zero-started paths get random weights, so every path shapes the output."""
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.abs().sum():
+                p.normal_(0, 0.1)
+    return model.eval()
+
+
+def test_mirror_averaging_makes_the_output_mirror_symmetric():
+    config = dict(width=4, head="bins", coords=True, context=True, prior=True, texture=True)
+    plain = _random_head(UNet(UNetConfig(**config)))
+    mirrored = UNet(UNetConfig(**config, flip_average=True)).eval()
+    mirrored.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 1, 32, 48)
+    with torch.no_grad():
+        assert not torch.allclose(plain(x.flip(-1)), plain(x).flip(-1), atol=1e-4)  # the network alone is not
+        assert torch.allclose(mirrored(x.flip(-1)), mirrored(x).flip(-1), atol=1e-5)
+        halves = (plain.logits(x) + plain.logits(x.flip(-1)).flip(-1)) / 2
+        assert torch.allclose(mirrored(x), plain.decode(halves), atol=1e-5)
+        # a crop's mirror image lies mirrored in the frame: the crop's box follows
+        box = torch.tensor([[-1.0, 0.0, -0.5, 0.5], [0.0, 1.0, 0.2, 1.0]])
+        mirror_box = torch.tensor([[-1.0, 0.0, -0.5, 0.5], [0.0, 1.0, -1.0, -0.2]])
+        assert torch.allclose(mirrored(x.flip(-1), mirror_box), mirrored(x, box).flip(-1), atol=1e-5)
+
+
+def test_chroma_gain_scales_the_colour_and_stays_in_range():
+    model = _random_head(UNet(UNetConfig(width=4, head="bins", prior=True)))
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        ab = model(x)
+        model.config.chroma_gain = 1.5
+        assert torch.allclose(model(x), (1.5 * ab).clamp(-1, 1), atol=1e-6)
+        model.config.chroma_gain = 1000.0
+        vivid = model(x)
+    assert float(vivid.abs().max()) == 1.0 and float(ab.abs().max()) < 1.0

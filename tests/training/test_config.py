@@ -38,3 +38,9 @@ def test_unknown_keys_and_bad_values_are_rejected(tmp_path):
         load(None, ["loss=bins"])
     with pytest.raises(ValueError, match="does not exist"):
         load(tmp_path / "absent.toml")
+
+
+def test_the_older_name_of_decoding_tuning_still_reads(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text("tune_temperature = false\n")
+    assert load(path).tune_decoding is False
