@@ -107,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("--pictures", help="save small gray/model/truth strips into this folder")
     h.set_defaults(func=_eval_historical)
 
-    x = sub.add_parser("export", help="tune the temperature on validation, store fp16, optionally make it the default")
+    x = sub.add_parser("export", help="tune the decoding on validation, store fp16, optionally make it the default")
     x.add_argument("checkpoint")
     x.add_argument("-o", "--output", required=True, help="e.g. colorization/weights/unet-bins-v1.pt")
-    x.add_argument("--dataset", help="dataset whose validation split tunes the temperature (default: the run's)")
+    x.add_argument("--dataset", help="dataset whose validation split tunes the decoding (default: the run's)")
     x.add_argument("--name", help="model name stored in the checkpoint")
     x.add_argument("--version", default="1")
     x.add_argument("--default", action="store_true", help="write the file name into weights/DEFAULT")

@@ -341,8 +341,11 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
         logits = {False: model.logits(x)}
         if mirror:
             logits[True] = model.mirror_averaged_logits(x)
+        decoded = {}  # the softmax is the slow part: once per (mirror, temperature); a gain only scales and clips
         for f, t, g in combos:
-            pred = model.decode(logits[f], temperature=t, chroma_gain=g)[0].float().cpu().numpy()
+            if (f, t) not in decoded:
+                decoded[f, t] = model.decode(logits[f], temperature=t, chroma_gain=1.0)[0].float().cpu().numpy()
+            pred = np.clip(decoded[f, t] * g, -1.0, 1.0)
             pred_lab = np.concatenate([L[..., None], pred.transpose(1, 2, 0) * AB_SCALE], -1)
             rgb = lab_to_rgb(pred_lab)
             stats[(f, t, g)]["psnr"] += psnr(rgb, true_rgb)
