@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from colorization import checkpoint
 from colorization.color import AB_SCALE
-from colorization.models import UNet, UNetConfig, count_parameters
+from colorization.models import UNet, UNetConfig, count_parameters, scale_chroma
 from training.config import TrainConfig, validate
 from training.data import FrameDataset
 from training.losses import (
@@ -340,12 +340,12 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
         x = torch.from_numpy(L / 100.0)[None, None].float().to(device)
         logits = {False: model.logits(x)}
         if mirror:
-            logits[True] = model.mirror_averaged_logits(x)
+            logits[True] = model.mirror_averaged_logits(x, logits=logits[False])
         decoded = {}  # the softmax is the slow part: once per (mirror, temperature); a gain only scales and clips
         for f, t, g in combos:
             if (f, t) not in decoded:
-                decoded[f, t] = model.decode(logits[f], temperature=t, chroma_gain=1.0)[0].float().cpu().numpy()
-            pred = np.clip(decoded[f, t] * g, -1.0, 1.0)
+                decoded[f, t] = model.decode(logits[f], temperature=t, chroma_gain=1.0)
+            pred = scale_chroma(decoded[f, t], g)[0].float().cpu().numpy()
             pred_lab = np.concatenate([L[..., None], pred.transpose(1, 2, 0) * AB_SCALE], -1)
             rgb = lab_to_rgb(pred_lab)
             stats[(f, t, g)]["psnr"] += psnr(rgb, true_rgb)

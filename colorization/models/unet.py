@@ -64,6 +64,11 @@ def _box_mean(x: torch.Tensor, k: int) -> torch.Tensor:
     return F.avg_pool2d(x, (1, k), 1, (0, k // 2), count_include_pad=False)
 
 
+def scale_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
+    """Normalized ab times `gain`, clipped to the ab range [-1, 1] (UNetConfig.chroma_gain)."""
+    return ab if gain == 1.0 else (ab * gain).clamp(-1.0, 1.0)
+
+
 def _pixel_net(cin: int, width: int, cout: int) -> nn.Sequential:
     """A per-pixel network (three 1x1 convolutions) whose output layer starts at zero, so adding it to a trained
     model changes nothing until fine-tuning moves it (the prior and texture paths)."""
@@ -183,13 +188,17 @@ class UNet(nn.Module):
             t = self.config.temperature if temperature is None else temperature
             probs = torch.softmax(logits.float() / t, dim=1)
             ab = torch.einsum("nkhw,kc->nchw", probs, self.bin_centers.float()).to(logits.dtype)
-        return ab if gain == 1.0 else (ab * gain).clamp(-1.0, 1.0)
+        return scale_chroma(ab, gain)
 
-    def mirror_averaged_logits(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
-        """The mean of the logits of L and of its mirror image (mirrored back). A crop's box mirrors too: the
-        mirror image of a crop at (left, right) lies at (-right, -left) of the mirrored frame."""
+    def mirror_averaged_logits(self, L: torch.Tensor, box: torch.Tensor | None = None,
+                               logits: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean of the logits of L (`logits`, when the caller has them already) and of its mirror image
+        (mirrored back). A crop's box mirrors too: the mirror image of a crop at (left, right) lies at
+        (-right, -left) of the mirrored frame."""
+        if logits is None:
+            logits = self.logits(L, box)
         mirror_box = None if box is None else torch.stack([box[:, 0], box[:, 1], -box[:, 3], -box[:, 2]], 1)
-        return (self.logits(L, box) + self.logits(L.flip(-1), mirror_box).flip(-1)) / 2
+        return (logits + self.logits(L.flip(-1), mirror_box).flip(-1)) / 2
 
     def forward(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
         if self.config.flip_average:
