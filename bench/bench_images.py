@@ -180,7 +180,7 @@ def main() -> None:
         "| --- | --- | --- |",
         f"| {rate1:.2f} images/s | {rate8:.2f} images/s | {rate8 / rate1:.2f}x |",
         "",
-        "End to end (`photo` preset: decode JPEG, network at 224, upsample ab, merge with the full-resolution L in "
+        "End to end (`photo` preset: decode JPEG, network at 224 px on the short side (auto batch), upsample ab, merge with the full-resolution L in "
         "stripes, encode JPEG with XMP), one subprocess per size, timed after a warm-up photo. Peak RSS is the process's high-water mark during "
         "the photo (VmHWM, reset after loading the model via /proc/self/clear_refs); \"before\" is the RSS after "
         "importing torch and loading the model; \"array peak\" is tracemalloc's peak (NumPy buffers) during the photo.",

@@ -5,9 +5,9 @@
 
 1. Speed: the first `--frames` frames of a real 1080p clip (people/facenet-pytorch_video.mp4), and the same
    frames scaled to 720p and 480p, through the `film` preset (decode + colorize + flow smoothing + merge with
-   the full-resolution L + H.264 encode) with decode-ahead and encode threads and batches of 8, against a
-   naive loop in the same run: one frame at a time, batch 1, no threads (no overlap of decode, inference
-   and encode). Real-time factor = frames per second / the clip's frame rate.
+   the full-resolution L + H.264 encode) with decode-ahead and encode threads and the default batch (auto: 8 on
+   a GPU, 1 on a CPU), against a naive loop in the same run: one frame at a time, batch 1, no threads (no
+   overlap of decode, inference and encode). Real-time factor = frames per second / the clip's frame rate.
 2. Memory: RSS sampled every 30 frames over the first `--long-frames` frames of big_buck_bunny.mp4; a
    streaming pipeline stays flat however long the film.
 3. Quality: real colour clips made grayscale (video/*.mp4 colour ones, the DAVIS sequences in video_frames/),
@@ -97,7 +97,7 @@ def scaled_clip(src: Path, height: int, frames: int, dst: Path) -> Path:
 def film_spec(model: Path, smoothing: str, naive: bool, frames: int | None = None) -> dict:
     from colorization import presets
 
-    spec = presets.get("film", model=str(model), smoothing=smoothing, batch_size=1 if naive else 8)
+    spec = presets.get("film", model=str(model), smoothing=smoothing, batch_size=1 if naive else 0)
     spec["decode"] = {"name": "video", "prefetch": 0 if naive else 16, "hash": False,
                       **({"end_frame": frames} if frames else {})}
     spec["encode"] = {"name": "video", "queue": 0 if naive else 8}
@@ -281,8 +281,8 @@ def main() -> None:
     if speed_rows:
         lines += ["", f"End to end (`film` preset, flow smoothing: decode, network, flow, merge with the full-resolution "
                   f"L, H.264 CRF 18 encode) on the first {args.frames} frames of {SPEED_CLIP.name} (25 fps) and the "
-                  "same frames scaled down. \"Pipeline\": decode-ahead and encode threads, batches of 8; \"naive\": one "
-                  "frame at a time, batch 1, no threads, same stages, measured in the same run.", "",
+                  "same frames scaled down. \"Pipeline\": decode-ahead and encode threads, the default batch (auto: "
+                  "8 on a GPU, 1 on a CPU); \"naive\": one frame at a time, batch 1, no threads, same stages, measured in the same run.", "",
                   "| clip | pipeline fps | real-time factor | naive fps | naive real-time factor | speed-up |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for height, fps, fast, slow, _ in speed_rows:

@@ -173,7 +173,8 @@ def add_image(sub) -> None:
     p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (default 92)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
     p.add_argument("--preset", default="photo", help="pipeline preset (default photo)")
-    p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default 8)")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="images per forward pass (default 0: auto, 8 on a GPU, 1 on a CPU)")
     p.add_argument("--saturation", type=float, default=None, help="scale the predicted colours (e.g. 1.3 = livelier)")
     p.add_argument("--max-side", type=int, default=None, help="shrink results so the longer side is at most this")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes (errors still print)")
@@ -318,7 +319,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{mark} {m.path.name:<24} unreadable: {m.error}")
             continue
         params = f"{m.params / 1e6:.2f}M"
-        print(f"{mark} {m.name:<24} {m.version:<8} {params:>8}  {m.source:<8} {_fmt_metrics(m.metrics) or '-'}")
+        figures = _fmt_metrics(zoo.headline_metrics(m.metrics)) or "-"
+        print(f"{mark} {m.name:<24} {m.version:<8} {params:>8}  {m.source:<8} {figures}")
         print(f"  {'':<24} {m.path}")
     if not any(m.default for m in models):
         print("(no default model: write a file name into DEFAULT in the models directory, or pass --model)")

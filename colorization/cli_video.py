@@ -90,7 +90,8 @@ def add_video(sub) -> None:
     p.add_argument("--fps", default=None, help="frame rate of a folder of images (default 24)")
     p.add_argument("--segment-frames", type=int, default=None,
                    help="cut into segments of at most this many frames, colorize each, join (as the workers do)")
-    p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default 8)")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="frames per forward pass (default 0: auto, 8 on a GPU, 1 on a CPU)")
     p.add_argument("--preset", default="film", help="pipeline preset (default film)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

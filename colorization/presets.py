@@ -1,6 +1,6 @@
 """Named pipeline specs (plain dicts, STYLE.md section 8). The portal stores a preset's *name* only.
 
-    get("photo", model="default", format="jpeg", quality=92, batch_size=8)
+    get("photo", model="default", format="jpeg", quality=92, batch_size=0)  # 0: auto
     get("film", smoothing="flow", ...)        # stages by Engineer B (video decode/encode, temporal)
 
 Unknown names or options fail loudly, listing what is known.
@@ -15,7 +15,7 @@ OPTIONS = {"model", "models_dir", "smoothing", "format", "quality", "batch_size"
 
 
 def _colorize(o: dict) -> dict:
-    entry = {"name": "unet", "model": o.get("model") or "default", "batch_size": int(o.get("batch_size") or 8)}
+    entry = {"name": "unet", "model": o.get("model") or "default", "batch_size": int(o.get("batch_size") or 0)}
     for key in ("models_dir", "device"):
         if o.get(key):
             entry[key] = str(o[key])

@@ -71,6 +71,26 @@ def _files(override: str | os.PathLike | None) -> list[tuple[str, Path]]:
     return found
 
 
+HEADLINE = ("psnr", "ab_pearson", "ssim", "mae")
+
+
+def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """A checkpoint's metrics as flat figures for listings: plain numbers as they are; an evaluation report
+    (`colorize-train eval` stores one per dataset and split, e.g. under "frames:test") as its split's PSNR,
+    within-image ab Pearson, SSIM and MAE, then the gray baseline's PSNR ("test_psnr", "test_gray_psnr")."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(value.get("model_metrics"), dict):
+            split = str(value.get("split") or key.rsplit(":", 1)[-1])
+            model, gray = value["model_metrics"], value.get("grayscale_metrics") or {}
+            out.update({f"{split}_{k}": model[k] for k in HEADLINE if isinstance(model.get(k), int | float)})
+            if isinstance(gray.get("psnr"), int | float):
+                out[f"{split}_gray_psnr"] = gray["psnr"]
+    return out
+
+
 def describe(path: str | os.PathLike, source: str = "path", default: bool = False) -> ModelInfo:
     """Read a checkpoint's metadata (weights_only load; a broken file gives a ModelInfo with `error`)."""
     from colorization import checkpoint

@@ -61,7 +61,7 @@ def _export(args: argparse.Namespace) -> int:
 
     info = export(args.checkpoint, args.output, dataset=args.dataset, name=args.name, version=args.version,
                   make_default=args.default, retune=args.retune, min_colourfulness_ratio=args.min_colourfulness,
-                  candidates=args.temperatures, tune_frames=args.tune_frames)
+                  candidates=args.temperatures, tune_frames=args.tune_frames, smoothings=args.ab_smoothing)
     print(json.dumps(info, indent=1))
     return 0
 
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--retune", action="store_true", help="tune again even if the checkpoint was tuned")
     x.add_argument("--min-colourfulness", type=float, help="tuning: least share of the true colourfulness")
     x.add_argument("--temperatures", type=float, nargs="+", help="tuning: candidate temperatures")
+    x.add_argument("--ab-smoothing", type=float, nargs="+", help="tuning: candidate ab blurs (Gaussian sigma, px)")
     x.add_argument("--tune-frames", type=int, default=150, help="tuning: validation frames used")
     x.set_defaults(func=_export)
 

@@ -87,6 +87,7 @@ class TrainConfig:
     temperature_candidates: list[float] = field(default_factory=lambda: [0.3, 0.38, 0.5, 0.65, 0.8, 1.0, 1.3, 1.7])
     chroma_gain_candidates: list[float] = field(default_factory=lambda: [1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
     tune_flip_average: bool = True  # also try mirror averaging (UNetConfig.flip_average: twice the network time)
+    ab_smoothing_candidates: list[float] = field(default_factory=lambda: [0.0, 2.0, 4.0])  # Gaussian sigmas, px
     # the combinations whose output keeps at least this share of the true frames' colourfulness qualify (the
     # product asks >= 40% on real photos; 0.5 leaves room for the domain gap); of those within 0.1 dB of the best
     # validation PSNR, the highest within-image ab Pearson wins

@@ -28,6 +28,7 @@ def export(
     min_colourfulness_ratio: float | None = None,
     tune_frames: int = 150,
     candidates: list[float] | None = None,
+    smoothings: list[float] | None = None,
 ) -> dict[str, Any]:
     from training.config import TrainConfig
     from training.data import FrameDataset
@@ -45,7 +46,9 @@ def export(
         defaults = TrainConfig()
         choice = tune_decoding(model, ds, candidates, min_colourfulness_ratio, tune_frames,
                                gains=cfg.get("chroma_gain_candidates") or defaults.chroma_gain_candidates,
-                               mirror=cfg.get("tune_flip_average", defaults.tune_flip_average))
+                               mirror=cfg.get("tune_flip_average", defaults.tune_flip_average),
+                               smoothings=smoothings or cfg.get("ab_smoothing_candidates")
+                               or defaults.ab_smoothing_candidates)
         summary.pop("temperature_tuning", None)
         summary["decoding_tuning"] = choice
     dst = Path(dst)
@@ -62,4 +65,5 @@ def export(
         os.replace(tmp, default)
     return {"path": str(dst), "bytes": dst.stat().st_size, "temperature": model.config.temperature,
             "chroma_gain": model.config.chroma_gain, "flip_average": model.config.flip_average,
+            "ab_smoothing": model.config.ab_smoothing,
             "tuning": summary.get("decoding_tuning") or summary.get("temperature_tuning")}

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from colorization import checkpoint
 from colorization.color import AB_SCALE
-from colorization.models import UNet, UNetConfig, count_parameters, scale_chroma
+from colorization.models import UNet, UNetConfig, count_parameters, scale_chroma, smooth_ab
 from training.config import TrainConfig, validate
 from training.data import FrameDataset
 from training.losses import (
@@ -299,7 +299,8 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
     if cfg.head == "bins" and cfg.tune_decoding:
         best_model, ckpt = checkpoint.load_model(best_path, device)
         choice = tune_decoding(best_model, val_ds, cfg.temperature_candidates, cfg.min_colourfulness_ratio,
-                               gains=cfg.chroma_gain_candidates, mirror=cfg.tune_flip_average)
+                               gains=cfg.chroma_gain_candidates, mirror=cfg.tune_flip_average,
+                               smoothings=cfg.ab_smoothing_candidates)
         summary = {**ckpt.get("train_summary", {}), "decoding_tuning": choice}
         checkpoint.save(best_path, best_model, name=cfg.name, step=ckpt["step"], train_config=cfg.to_dict(),
                         train_summary=summary, half=cfg.save_half)
@@ -314,9 +315,9 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
 @torch.no_grad()
 def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_ratio: float,
                   max_frames: int = 300, gains: list[float] = (1.0,), mirror: bool = False,
-                  psnr_tolerance_db: float = 0.1) -> dict[str, Any]:
-    """How a bins model turns logits into colour, chosen on VALIDATION frames: annealed-mean temperature, chroma
-    gain and (with `mirror`) mirror averaging, every combination. Among the combinations whose colourfulness
+                  psnr_tolerance_db: float = 0.1, smoothings: list[float] = (0.0,)) -> dict[str, Any]:
+    """How a bins model turns logits into colour, chosen on VALIDATION frames: annealed-mean temperature, ab
+    smoothing, chroma gain and (with `mirror`) mirror averaging, every combination. Among the combinations whose colourfulness
     reaches `min_ratio` of the true frames' (the most colourful one when none does), those within
     `psnr_tolerance_db` of the best mean PSNR are as accurate as each other; of these, the one whose colour varies
     most where the truth does (within-image ab Pearson) wins. Sets the choice on `model.config`."""
@@ -326,7 +327,8 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
     model.eval()
     device = next(model.parameters()).device
     idx = sorted({int(i) for i in np.linspace(0, len(ds) - 1, min(max_frames, len(ds))).round()})  # evenly spread
-    combos = [(f, t, g) for f in ((False, True) if mirror else (False,)) for t in temperatures for g in gains]
+    combos = [(f, t, s, g) for f in ((False, True) if mirror else (False,)) for t in temperatures
+              for s in smoothings for g in gains]
     stats = {c: {"psnr": 0.0, "colour": 0.0, "pearson": 0.0} for c in combos}
     true_colour = gray_psnr = tint_psnr = 0.0
     mean_ab = np.mean([ds.raw(i)[1].reshape(2, -1).mean(1) for i in idx], axis=0)
@@ -342,19 +344,22 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
         if mirror:
             logits[True] = model.mirror_averaged_logits(x, logits=logits[False])
         decoded = {}  # the softmax is the slow part: once per (mirror, temperature); a gain only scales and clips
-        for f, t, g in combos:
-            if (f, t) not in decoded:
-                decoded[f, t] = model.decode(logits[f], temperature=t, chroma_gain=1.0)
-            pred = scale_chroma(decoded[f, t], g)[0].float().cpu().numpy()
+        for f, t, s, g in combos:
+            if (f, t, s) not in decoded:
+                if (f, t, 0.0) not in decoded:
+                    decoded[f, t, 0.0] = model.decode(logits[f], temperature=t, chroma_gain=1.0)
+                decoded[f, t, s] = smooth_ab(decoded[f, t, 0.0], s)
+            pred = scale_chroma(decoded[f, t, s], g)[0].float().cpu().numpy()
             pred_lab = np.concatenate([L[..., None], pred.transpose(1, 2, 0) * AB_SCALE], -1)
             rgb = lab_to_rgb(pred_lab)
-            stats[(f, t, g)]["psnr"] += psnr(rgb, true_rgb)
-            stats[(f, t, g)]["pearson"] += ab_pearson(pred_lab, true_lab)
-            stats[(f, t, g)]["colour"] += colourfulness(rgb)
+            stats[(f, t, s, g)]["psnr"] += psnr(rgb, true_rgb)
+            stats[(f, t, s, g)]["pearson"] += ab_pearson(pred_lab, true_lab)
+            stats[(f, t, s, g)]["colour"] += colourfulness(rgb)
     n = len(idx)
-    table = [{"flip_average": f, "temperature": t, "chroma_gain": g, "psnr": round(s["psnr"] / n, 3),
-              "colourfulness_ratio": round(s["colour"] / true_colour, 3), "ab_pearson": round(s["pearson"] / n, 3)}
-             for (f, t, g), s in stats.items()]
+    table = [{"flip_average": f, "temperature": t, "ab_smoothing": s, "chroma_gain": g,
+              "psnr": round(m["psnr"] / n, 3), "colourfulness_ratio": round(m["colour"] / true_colour, 3),
+              "ab_pearson": round(m["pearson"] / n, 3)}
+             for (f, t, s, g), m in stats.items()]
     ok = [r for r in table if r["colourfulness_ratio"] >= min_ratio]
     if ok:
         top = max(r["psnr"] for r in ok)
@@ -364,7 +369,8 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
     model.config.temperature = best["temperature"]
     model.config.chroma_gain = best["chroma_gain"]
     model.config.flip_average = best["flip_average"]
+    model.config.ab_smoothing = best["ab_smoothing"]
     return {"temperature": best["temperature"], "chroma_gain": best["chroma_gain"],
-            "flip_average": best["flip_average"], "min_colourfulness_ratio": min_ratio,
+            "flip_average": best["flip_average"], "ab_smoothing": best["ab_smoothing"], "min_colourfulness_ratio": min_ratio,
             "psnr_tolerance_db": psnr_tolerance_db, "frames": n, "table": table,
             "gray_psnr": round(gray_psnr / n, 3), "tint_psnr": round(tint_psnr / n, 3)}

@@ -41,7 +41,9 @@ def inspect(model_id: int) -> None:
     try:
         model.info = describe(checkpoint_path(model))
         if not model.metrics and isinstance(model.info.get("metrics"), dict):
-            model.metrics = model.info["metrics"]
+            from colorization.zoo import headline_metrics
+
+            model.metrics = headline_metrics(model.info["metrics"])
     except (CheckpointError, FileNotFoundError, OSError) as exc:
         model.info = {"error": str(exc).splitlines()[0]}
         promote = False  # a file that cannot be read never becomes the default

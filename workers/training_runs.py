@@ -142,12 +142,9 @@ def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict
     except Exception as exc:  # a model without a test report is still a model; say why there is none
         say(f"evaluation skipped: {type(exc).__name__}: {exc}")
         return metrics
-    for key, value in report.items():
-        if isinstance(value, int | float):
-            metrics[key] = value
-        elif isinstance(value, dict):
-            metrics.update({f"{key}.{k}": v for k, v in value.items() if isinstance(v, int | float)})
-    return metrics
+    from colorization.zoo import headline_metrics
+
+    return {**headline_metrics({"test": report}), **metrics}  # test figures first: listings show the first few
 
 
 def _register(run: TrainingRun, checkpoint: Path, metrics: dict) -> ColorModel:

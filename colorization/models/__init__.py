@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from colorization.models.unet import UNet, UNetConfig, scale_chroma
+from colorization.models.unet import UNet, UNetConfig, scale_chroma, smooth_ab
 
 ARCHS = {"unet": (UNet, UNetConfig)}
 
@@ -18,4 +18,4 @@ def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ARCHS", "UNet", "UNetConfig", "create_model", "count_parameters", "scale_chroma"]
+__all__ = ["ARCHS", "UNet", "UNetConfig", "create_model", "count_parameters", "scale_chroma", "smooth_ab"]

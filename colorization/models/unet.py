@@ -9,6 +9,7 @@ does not care which head a checkpoint has.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -52,6 +53,10 @@ class UNetConfig:
     # twice the network time and with paler colour, which `chroma_gain` restores.
     flip_average: bool = False
     chroma_gain: float = 1.0  # the decoded ab are multiplied by this (then clipped to the ab range)
+    # ab smoothing: a Gaussian blur of the decoded ab (sigma in network pixels, before the gain; 0 = none).
+    # The bins head leaves a speckle of colour that the truth does not have; on validation a sigma of 2-4 px
+    # raised the within-image Pearson by 0.02 and the PSNR a little. Lightness keeps full resolution anyway.
+    ab_smoothing: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,6 +72,21 @@ def _box_mean(x: torch.Tensor, k: int) -> torch.Tensor:
 def scale_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
     """Normalized ab times `gain`, clipped to the ab range [-1, 1] (UNetConfig.chroma_gain)."""
     return ab if gain == 1.0 else (ab * gain).clamp(-1.0, 1.0)
+
+
+def smooth_ab(ab: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(N, 2, H, W) blurred by a Gaussian of `sigma` pixels (separable, mirrored at the borders); 0 = unchanged."""
+    if sigma <= 0:
+        return ab
+    radius = max(1, min(int(math.ceil(3 * sigma)), ab.shape[-2] - 1, ab.shape[-1] - 1))
+    taps = torch.arange(-radius, radius + 1, device=ab.device, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).to(ab.dtype)
+    c = ab.shape[1]
+    out = F.pad(ab, (radius, radius, 0, 0), mode="reflect")
+    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    out = F.pad(out, (0, 0, radius, radius), mode="reflect")
+    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def _pixel_net(cin: int, width: int, cout: int) -> nn.Sequential:
@@ -201,6 +221,8 @@ class UNet(nn.Module):
         return (logits + self.logits(L.flip(-1), mirror_box).flip(-1)) / 2
 
     def forward(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
-        if self.config.flip_average:
-            return self.decode(self.mirror_averaged_logits(L, box))
-        return self.decode(self.logits(L, box))
+        logits = self.mirror_averaged_logits(L, box) if self.config.flip_average else self.logits(L, box)
+        if not self.config.ab_smoothing:
+            return self.decode(logits)
+        ab = smooth_ab(self.decode(logits, chroma_gain=1.0), self.config.ab_smoothing)
+        return scale_chroma(ab, self.config.chroma_gain)

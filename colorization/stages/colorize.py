@@ -1,8 +1,12 @@
-"""colorize "unet": the thesis network predicts ab at its input size (from the checkpoint's data_cfg).
+"""colorize "unet": the thesis network predicts ab at its working size (from the checkpoint's data_cfg).
 
 The checkpoint is loaded once, when the stage is built (so a missing model fails before any file is read).
-Frames are batched: up to `batch_size` frames, or fewer when they are large, share one forward pass. Each frame
-leaves with `frame.ab` = float32 (size, size, 2) in Lab units; `frame.image` is untouched (frames.py contract).
+The network sees each frame with its own aspect ratio: the short side at `size` (224), the long side in
+proportion (at most twice `size`), both multiples of the network's stride; models with position channels are
+told that the centred square spans [-1, 1], as the centre-cropped training frames did. Frames of one shape are
+batched: up to `batch_size` frames (auto: 8 on a GPU, 1 on a CPU), or fewer when they are large, share one
+forward pass. Each frame leaves with `frame.ab` = float32 (h, w, 2) in Lab units at that network shape;
+`frame.image` is untouched (frames.py contract).
 """
 
 from __future__ import annotations
@@ -33,9 +37,29 @@ def pick_device(device: str = "auto") -> str:
     return "cpu"
 
 
-def network_lightness(image: np.ndarray, size: int, gray: bool | None = None) -> np.ndarray:
-    """Full-resolution RGB (or gray) uint8/uint16 -> L in [0, 100] at size x size (area-averaged, as in training:
-    resize the RGB first, then convert)."""
+def network_shape(height: int, width: int, size: int, multiple: int = 16, keep_aspect: bool = True,
+                  max_aspect: float = 2.0) -> tuple[int, int]:
+    """The (h, w) the network sees for a height x width frame: the short side at `size`, the long side in
+    proportion (capped at `max_aspect` x size), each rounded to a multiple of `multiple`; size x size when not
+    keep_aspect. Validation showed squeezing a 4:3 photo into a square costs a little PSNR and correlation."""
+    if not keep_aspect or height == width:
+        return size, size
+    short, long = sorted((height, width))
+    long_side = max(size, min(round(size * long / short / multiple) * multiple, int(size * max_aspect)))
+    return (size, long_side) if width > height else (long_side, size)
+
+
+def network_box(shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """Position channels' box (top, bottom, left, right) for a network input of `shape`: the centred square
+    spans [-1, 1] (training frames were centre crops), the rest of the long side lies beyond."""
+    h, w = shape
+    s = min(h, w)
+    return -h / s, h / s, -w / s, w / s
+
+
+def network_lightness(image: np.ndarray, size: int | tuple[int, int], gray: bool | None = None) -> np.ndarray:
+    """Full-resolution RGB (or gray) uint8/uint16 -> L in [0, 100] at `size` (an int for a square, or (h, w));
+    area-averaged, as in training: resize the RGB first, then convert."""
     import cv2
 
     top = 65535.0 if image.dtype == np.uint16 else 255.0
@@ -43,7 +67,8 @@ def network_lightness(image: np.ndarray, size: int, gray: bool | None = None) ->
         gray = image.ndim == 2
     src = image[..., 0] if (gray and image.ndim == 3) else image
     src = np.ascontiguousarray(src)
-    small = cv2.resize(src, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / top
+    h, w = (size, size) if isinstance(size, int) else size
+    small = cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / top
     return gray_to_lightness(small) if small.ndim == 2 else rgb_to_lightness(small)
 
 
@@ -56,10 +81,11 @@ class UNetColorizer:
         model: str | os.PathLike = "default",
         checkpoint: str | os.PathLike | None = None,
         models_dir: str | os.PathLike | None = None,
-        batch_size: int = 8,
+        batch_size: int = 0,  # 0: auto (8 on a GPU; 1 on a CPU, where batching measured slower)
         device: str = "auto",
         precision: str = "auto",  # "auto" (bf16/fp16 autocast on GPU) | "fp32"
         max_batch_megapixels: float = 200.0,  # also flush a batch when the frames held reach this size
+        keep_aspect: bool = True,  # False: every frame squeezed to size x size (the behaviour before 2026-11-26)
     ):
         from colorization import checkpoint as ckpt_mod
         from colorization.zoo import resolve_model
@@ -73,9 +99,11 @@ class UNetColorizer:
         self.ab_scale = float(cfg.get("ab_scale", AB_SCALE))
         self.name = str(ckpt.get("name") or self.path.stem)
         self.version = str(ckpt.get("version", ""))
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = max(1, int(batch_size)) if batch_size else (1 if self.device == "cpu" else 8)
         self.precision = precision
         self.max_batch_pixels = max_batch_megapixels * 1e6
+        self.keep_aspect = bool(keep_aspect)
+        self.multiple = int(getattr(self.model, "multiple", 16))
 
     def describe(self) -> dict:
         return {"model": self.name, "model_version": self.version, "model_file": self.path.name,
@@ -93,29 +121,41 @@ class UNetColorizer:
             return torch.autocast("mps", dtype=torch.float16)
         return contextlib.nullcontext()
 
+    def shape_for(self, frame: Frame) -> tuple[int, int]:
+        h, w = frame.image.shape[:2]
+        return network_shape(h, w, self.size, self.multiple, self.keep_aspect)
+
     def predict(self, lightness: np.ndarray) -> np.ndarray:
-        """L (N, size, size) in [0, 100] -> ab (N, size, size, 2) float32 in Lab units."""
+        """L (N, h, w) in [0, 100] -> ab (N, h, w, 2) float32 in Lab units (h and w multiples of 16)."""
         import torch
 
         x = torch.from_numpy(np.ascontiguousarray(lightness, dtype=np.float32) / self.l_scale)[:, None]
+        box = torch.tensor([network_box(x.shape[2:])], dtype=torch.float32).expand(len(x), 4)
         with torch.inference_mode(), self._autocast():
-            ab = self.model(x.to(self.device))
+            ab = self.model(x.to(self.device), box.to(self.device))
         return (ab.float().cpu().numpy().transpose(0, 2, 3, 1) * self.ab_scale).astype(np.float32)
 
-    def _flush(self, batch: list[Frame]) -> Iterator[Frame]:
-        L = np.stack([network_lightness(f.image, self.size, gray=f.info.get("gray")) for f in batch])
+    def _flush(self, batch: list[Frame], shape: tuple[int, int]) -> Iterator[Frame]:
+        L = np.stack([network_lightness(f.image, shape, gray=f.info.get("gray")) for f in batch])
         for frame, ab in zip(batch, self.predict(L), strict=True):
             frame.ab = ab
             yield frame
 
     def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        # Frames leave in order: a frame of another network shape flushes the batch held before it.
         batch: list[Frame] = []
+        shape: tuple[int, int] | None = None
         pixels = 0
         for frame in frames:
+            frame_shape = self.shape_for(frame)
+            if batch and frame_shape != shape:
+                yield from self._flush(batch, shape)
+                batch, pixels = [], 0
             batch.append(frame)
+            shape = frame_shape
             pixels += frame.image.shape[0] * frame.image.shape[1]
             if len(batch) >= self.batch_size or pixels >= self.max_batch_pixels:
-                yield from self._flush(batch)
+                yield from self._flush(batch, shape)
                 batch, pixels = [], 0
         if batch:
-            yield from self._flush(batch)
+            yield from self._flush(batch, shape)

@@ -158,3 +158,42 @@ def test_unet_on_cuda_with_autocast_matches_cpu(tiny_model):
     L = np.random.default_rng(0).uniform(0, 100, (4, cpu.size, cpu.size)).astype(np.float32)
     assert gpu.describe()["device"] == "cuda"
     assert np.abs(gpu.predict(L) - cpu.predict(L)).max() < 3.0  # Lab units; half precision rounding only
+
+
+def test_network_shape_keeps_the_aspect_ratio():
+    from colorization.stages.colorize import network_box, network_shape
+
+    assert network_shape(300, 400, 224) == (224, 304)  # 298.7 rounded to the stride
+    assert network_shape(4000, 3000, 224) == (304, 224)  # portrait
+    assert network_shape(500, 500, 224) == (224, 224)
+    assert network_shape(100, 1000, 224) == (224, 448)  # panoramas capped at twice the short side
+    assert network_shape(300, 400, 224, keep_aspect=False) == (224, 224)
+    top, bottom, left, right = network_box((224, 304))
+    assert (top, bottom) == (-1.0, 1.0) and right == -left == pytest.approx(304 / 224)
+    assert network_box((224, 224)) == (-1.0, 1.0, -1.0, 1.0)
+
+
+def test_colorize_batches_frames_of_mixed_shapes_in_order(tiny_model):
+    from colorization.checkpoint import save
+    from colorization.models import UNet, UNetConfig
+
+    coords_model = tiny_model.parent / "coords.pt"
+    save(coords_model, UNet(UNetConfig(width=4, coords=True, head="bins")), name="coords")
+    shapes = [(48, 64), (48, 64), (64, 48), (40, 40), (48, 64), (30, 200)]
+    frames = [Frame(index=i, image=np.full((*s, 3), 40 + 30 * i, np.uint8), space="rgb", info={"gray": True})
+              for i, s in enumerate(shapes)]
+    stage = create("colorize", "unet", model=str(coords_model), batch_size=8)
+    out = list(stage(iter(frames)))
+    assert [f.index for f in out] == list(range(len(shapes)))
+    assert [f.ab.shape[:2] for f in out] == [(224, 304), (224, 304), (304, 224), (224, 224), (224, 304), (224, 448)]
+    # the same frame alone gives the same colour as inside a batch (no shape mixing inside a forward pass)
+    alone = next(iter(stage(iter([Frame(index=0, image=frames[4].image, space="rgb", info={"gray": True})]))))
+    assert np.allclose(alone.ab, out[4].ab, atol=1e-4)
+    squeezed = create("colorize", "unet", model=str(coords_model), keep_aspect=False)
+    assert all(f.ab.shape[:2] == (224, 224) for f in squeezed(iter(frames[:3])))
+
+
+def test_colorize_batch_size_auto_is_one_frame_on_a_cpu(tiny_model):
+    # measured (BENCHMARKS.md): on a CPU the default model runs slower in batches than one frame at a time
+    assert create("colorize", "unet", model=str(tiny_model), device="cpu").batch_size == 1
+    assert create("colorize", "unet", model=str(tiny_model), device="cpu", batch_size=4).batch_size == 4

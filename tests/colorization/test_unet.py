@@ -151,3 +151,27 @@ def test_chroma_gain_scales_the_colour_and_stays_in_range():
         model.config.chroma_gain = 1000.0
         vivid = model(x)
     assert float(vivid.abs().max()) == 1.0 and float(ab.abs().max()) < 1.0
+
+
+def test_ab_smoothing_removes_speckle_and_keeps_flat_colour():
+    from colorization.models import smooth_ab
+
+    torch.manual_seed(0)
+    speckle = torch.randn(1, 2, 40, 56) * 0.2
+    smooth = smooth_ab(speckle, 3.0)
+    assert smooth.shape == speckle.shape and float(smooth.std()) < 0.3 * float(speckle.std())
+    assert abs(float(smooth.mean() - speckle.mean())) < 0.01  # a blur moves no colour in or out
+    flat = torch.full((1, 2, 16, 16), 0.3)
+    assert torch.allclose(smooth_ab(flat, 8.0), flat, atol=1e-6)  # a wide blur on a small frame: borders mirrored
+    assert smooth_ab(speckle, 0.0) is speckle
+
+    model = _random_head(UNet(UNetConfig(width=4, head="bins", prior=True, chroma_gain=1.3)))
+    x = torch.rand(1, 1, 32, 48)
+    with torch.no_grad():
+        sharp = model(x)
+        model.config.ab_smoothing = 2.0
+        blurred = model(x)
+    assert blurred.shape == sharp.shape and float(blurred.abs().max()) <= 1.0
+    # the colour of neighbouring pixels differs less once smoothed; the picture's mean colour stays
+    assert float(blurred.diff(dim=-1).abs().mean()) < 0.5 * float(sharp.diff(dim=-1).abs().mean())
+    assert torch.allclose(blurred.mean((2, 3)), sharp.mean((2, 3)), atol=0.03)

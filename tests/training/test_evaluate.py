@@ -47,6 +47,12 @@ def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_
     assert all(r["grayscale_metrics"]["ab_pearson"] == 0.0 and "psnr" in r["model_metrics"] for r in by_source.values())
     table = format_table(report)
     assert "| psnr |" in table and "grayscale" in table
+    # listings (`colorize models`, the portal's models table) show the stored report's headline figures
+    from colorization.zoo import describe, headline_metrics
+
+    figures = headline_metrics(describe(tiny).metrics)
+    assert figures == {"test_psnr": m["psnr"], "test_ab_pearson": m["ab_pearson"], "test_ssim": m["ssim"],
+                       "test_mae": m["mae"], "test_gray_psnr": g["psnr"]}
 
 
 def test_eval_cli_on_a_folder_of_colour_images(tiny, media, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""export(): decoding (temperature, chroma gain, mirror averaging) tuned on validation, fp16 weights, DEFAULT written, loadable by the model zoo."""
+"""export(): decoding (temperature, chroma gain, mirror averaging, ab smoothing) tuned on validation, fp16 weights, DEFAULT written, loadable by the model zoo."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def test_export_tunes_and_names_the_default(dataset, tmp_path):
     assert model.config.temperature == info["temperature"] == ckpt["model_args"]["temperature"]
     assert model.config.chroma_gain == info["chroma_gain"] == ckpt["model_args"]["chroma_gain"]
     assert model.config.flip_average == info["flip_average"] == ckpt["model_args"]["flip_average"]
+    assert model.config.ab_smoothing == info["ab_smoothing"] == ckpt["model_args"]["ab_smoothing"]
     assert next(iter(ckpt["state_dict"].values())).dtype == torch.float16
     assert ckpt["train_summary"]["decoding_tuning"]["frames"] == 4
     assert resolve_model("default", tmp_path / "weights") == (tmp_path / "weights" / "tiny-bins-v1.pt").resolve()
@@ -35,16 +36,19 @@ def test_decoding_tuning_keeps_the_most_faithful_colour_among_the_accurate(datas
     model = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True))
     with torch.no_grad():
         model.prior[4].weight.normal_(0, 0.5)  # some colour that varies across the frame
-    choice = tune_decoding(model, FrameDataset(dataset, "val"), [0.3, 1.0], 0.0, 4, gains=[1.0, 1.5], mirror=True)
+    choice = tune_decoding(model, FrameDataset(dataset, "val"), [0.3, 1.0], 0.0, 4, gains=[1.0, 1.5], mirror=True,
+                           smoothings=[0.0, 3.0])
     table = choice["table"]
-    assert len(table) == 8 and {r["flip_average"] for r in table} == {False, True}
-    picked = next(r for r in table if (r["flip_average"], r["temperature"], r["chroma_gain"])
-                  == (choice["flip_average"], choice["temperature"], choice["chroma_gain"]))
+    assert len(table) == 16 and {r["flip_average"] for r in table} == {False, True}
+    assert {r["ab_smoothing"] for r in table} == {0.0, 3.0}
+    keys = ("flip_average", "temperature", "ab_smoothing", "chroma_gain")
+    picked = next(r for r in table if all(r[k] == choice[k] for k in keys))
     top = max(r["psnr"] for r in table)  # min ratio 0: every combination qualifies
     near = [r for r in table if r["psnr"] >= top - choice["psnr_tolerance_db"]]
     assert picked in near and picked["ab_pearson"] == max(r["ab_pearson"] for r in near)
-    assert (model.config.temperature, model.config.chroma_gain, model.config.flip_average) == (
-        choice["temperature"], choice["chroma_gain"], choice["flip_average"])
+    assert (model.config.temperature, model.config.chroma_gain, model.config.flip_average,
+            model.config.ab_smoothing) == tuple(choice[k] for k in ("temperature", "chroma_gain", "flip_average",
+                                                                      "ab_smoothing"))
     # a colourfulness floor nothing reaches: the most colourful combination
     vivid = tune_decoding(model, FrameDataset(dataset, "val"), [0.3, 1.0], 99.0, 4, gains=[1.0, 1.5])
     assert vivid["chroma_gain"] == 1.5 and len(vivid["table"]) == 4

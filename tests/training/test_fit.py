@@ -45,15 +45,16 @@ def test_fit_then_resume_matches_an_uninterrupted_run(dataset, tmp_path):
 
 def test_fit_bins_tunes_the_decoding_on_validation(dataset, tmp_path):
     path = fit(_cfg(dataset, tmp_path, loss="bins", head="bins", temperature_candidates=[0.3, 1.0],
-                    chroma_gain_candidates=[1.0, 1.3], save_half=True))
+                    chroma_gain_candidates=[1.0, 1.3], ab_smoothing_candidates=[0.0, 2.0], save_half=True))
     model, ckpt = load_model(path)
     tuning = ckpt["train_summary"]["decoding_tuning"]
     assert model.config.temperature in (0.3, 1.0) and model.config.temperature == tuning["temperature"]
     assert ckpt["model_args"]["temperature"] == tuning["temperature"]
     assert ckpt["model_args"]["chroma_gain"] == tuning["chroma_gain"] == model.config.chroma_gain
     assert ckpt["model_args"]["flip_average"] == tuning["flip_average"] == model.config.flip_average
-    assert {(r["flip_average"], r["temperature"], r["chroma_gain"]) for r in tuning["table"]} == {
-        (f, t, g) for f in (False, True) for t in (0.3, 1.0) for g in (1.0, 1.3)}
+    assert ckpt["model_args"]["ab_smoothing"] == tuning["ab_smoothing"] == model.config.ab_smoothing
+    assert {(r["flip_average"], r["temperature"], r["ab_smoothing"], r["chroma_gain"]) for r in tuning["table"]} == {
+        (f, t, s, g) for f in (False, True) for t in (0.3, 1.0) for s in (0.0, 2.0) for g in (1.0, 1.3)}
     assert next(iter(ckpt["state_dict"].values())).dtype == torch.float16
 
 
