@@ -140,6 +140,14 @@ class ColorModel(models.Model):
     def version(self) -> str:
         return str(self.info.get("version", ""))
 
+    # the figures a listing shows first; the database does not keep a JSON object's key order (jsonb sorts them)
+    HEADLINE_METRICS = ("test_psnr", "test_ab_pearson", "test_ssim", "test_gray_psnr", "val_pearson", "val_mae")
+
+    def headline_metrics(self, limit: int = 4) -> list[tuple[str, float]]:
+        numbers = {k: v for k, v in self.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        first = [k for k in self.HEADLINE_METRICS if k in numbers]
+        return [(k, numbers[k]) for k in first + sorted(set(numbers) - set(first))][:limit]
+
     @classmethod
     def default(cls) -> ColorModel | None:
         return cls.objects.filter(is_default=True).first() or cls.objects.first()

@@ -35,6 +35,27 @@ def test_registered_checkpoint_is_inspected_by_the_worker(model_row):
     assert model_row.info["parameters"] > 1000
 
 
+def test_a_checkpoint_with_an_evaluation_report_lists_its_headline_figures(
+    tmp_path, admin_client, django_capture_on_commit_callbacks
+):
+    from colorization.checkpoint import save
+    from colorization.models import UNet, UNetConfig
+
+    report = {"split": "test", "images": 322, "model_metrics": {"psnr": 23.97, "ab_pearson": 0.234, "ssim": 0.946,
+              "mae": 12.81, "colourfulness": 21.5}, "grayscale_metrics": {"psnr": 21.99, "ab_pearson": 0.0}}
+    path = save(tmp_path / "evaluated.pt", UNet(UNetConfig(width=4)), name="evaluated",
+                metrics={"frames:test": report})  # as `colorize-train eval` stores it
+    with django_capture_on_commit_callbacks(execute=True), open(path, "rb") as f:
+        model = services.register_model("evaluated", File(f, name="evaluated.pt"))
+    model.refresh_from_db()
+    assert model.metrics == {"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_ssim": 0.946, "test_mae": 12.81,
+                             "test_gray_psnr": 21.99}
+    page = admin_client.get(reverse("jobs:training")).content.decode()
+    cell = page[page.index('class="metrics"'):].split("</td>")[0]  # the first four, in the headline order
+    assert cell.count("<span>") == 4 and cell.index("test_psnr 23.970") < cell.index("test_ab_pearson 0.234")
+    assert "test_ssim 0.946" in cell and "test_gray_psnr 21.990" in cell and "test_mae" not in cell
+
+
 def test_unreadable_checkpoint_is_reported_and_cannot_be_used(tmp_path, photo_item, django_capture_on_commit_callbacks):
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"not a checkpoint")
