@@ -83,7 +83,8 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads (0 = torch's default)
 
     # ---- after training (head = "bins")
-    tune_decoding: bool = True  # pick temperature, chroma gain, mirror averaging on the VALIDATION split (tune_decoding)
+    # pick temperature, ab smoothing, chroma gain and mirror averaging on the VALIDATION split (train.tune_decoding)
+    tune_decoding: bool = True
     temperature_candidates: list[float] = field(default_factory=lambda: [0.3, 0.38, 0.5, 0.65, 0.8, 1.0, 1.3, 1.7])
     chroma_gain_candidates: list[float] = field(default_factory=lambda: [1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
     tune_flip_average: bool = True  # also try mirror averaging (UNetConfig.flip_average: twice the network time)

@@ -1,5 +1,5 @@
-"""Ship a trained checkpoint: tune its decoding (temperature, chroma gain, mirror averaging) on the VALIDATION
-split (head = "bins"), store fp16 weights (half the size), and optionally make it the default model
+"""Ship a trained checkpoint: tune its decoding (temperature, ab smoothing, chroma gain, mirror averaging) on
+the VALIDATION split (head = "bins"), store fp16 weights (half the size), and optionally make it the default model
 (colorization/weights/DEFAULT).
 
     colorize-train export runs/default-bins/best.pt -o colorization/weights/unet-bins-v1.pt --default

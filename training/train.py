@@ -4,8 +4,8 @@ Per epoch: train on random crops, validate on whole 224 frames, append a row to 
 curves.png, save `last.pt` (model + optimizer + history: `resume = true` continues from it) and, when the
 validation loss improves, `best.pt`. Early stopping after `patience` epochs without improvement. The
 torch seed is reset to seed + epoch at the start of every epoch, so a resumed run follows the same path as
-an uninterrupted one. For head = "bins" the decoding (annealed-mean temperature, chroma gain, mirror averaging)
-is tuned on the validation split at the end and stored in the best checkpoint's model_args.
+an uninterrupted one. For head = "bins" the decoding (annealed-mean temperature, ab smoothing, chroma gain,
+mirror averaging) is tuned on the validation split at the end and stored in the best checkpoint's model_args.
 """
 
 from __future__ import annotations
@@ -317,8 +317,8 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
                   max_frames: int = 300, gains: list[float] = (1.0,), mirror: bool = False,
                   psnr_tolerance_db: float = 0.1, smoothings: list[float] = (0.0,)) -> dict[str, Any]:
     """How a bins model turns logits into colour, chosen on VALIDATION frames: annealed-mean temperature, ab
-    smoothing, chroma gain and (with `mirror`) mirror averaging, every combination. Among the combinations whose colourfulness
-    reaches `min_ratio` of the true frames' (the most colourful one when none does), those within
+    smoothing, chroma gain and (with `mirror`) mirror averaging, every combination. Among the combinations whose
+    colourfulness reaches `min_ratio` of the true frames' (the most colourful one when none does), those within
     `psnr_tolerance_db` of the best mean PSNR are as accurate as each other; of these, the one whose colour varies
     most where the truth does (within-image ab Pearson) wins. Sets the choice on `model.config`."""
     from colorization.color import lab_to_rgb
@@ -343,13 +343,14 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
         logits = {False: model.logits(x)}
         if mirror:
             logits[True] = model.mirror_averaged_logits(x, logits=logits[False])
-        decoded = {}  # the softmax is the slow part: once per (mirror, temperature); a gain only scales and clips
+        # the softmax is the slow part: once per (mirror, temperature); then a blur per sigma; a gain only scales
+        annealed, smoothed = {}, {}
         for f, t, s, g in combos:
-            if (f, t, s) not in decoded:
-                if (f, t, 0.0) not in decoded:
-                    decoded[f, t, 0.0] = model.decode(logits[f], temperature=t, chroma_gain=1.0)
-                decoded[f, t, s] = smooth_ab(decoded[f, t, 0.0], s)
-            pred = scale_chroma(decoded[f, t, s], g)[0].float().cpu().numpy()
+            if (f, t) not in annealed:
+                annealed[f, t] = model.decode(logits[f], temperature=t, chroma_gain=1.0, smoothing=0.0)
+            if (f, t, s) not in smoothed:
+                smoothed[f, t, s] = smooth_ab(annealed[f, t], s)
+            pred = scale_chroma(smoothed[f, t, s], g)[0].float().cpu().numpy()
             pred_lab = np.concatenate([L[..., None], pred.transpose(1, 2, 0) * AB_SCALE], -1)
             rgb = lab_to_rgb(pred_lab)
             stats[(f, t, s, g)]["psnr"] += psnr(rgb, true_rgb)
@@ -371,6 +372,6 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
     model.config.flip_average = best["flip_average"]
     model.config.ab_smoothing = best["ab_smoothing"]
     return {"temperature": best["temperature"], "chroma_gain": best["chroma_gain"],
-            "flip_average": best["flip_average"], "ab_smoothing": best["ab_smoothing"], "min_colourfulness_ratio": min_ratio,
-            "psnr_tolerance_db": psnr_tolerance_db, "frames": n, "table": table,
+            "flip_average": best["flip_average"], "ab_smoothing": best["ab_smoothing"],
+            "min_colourfulness_ratio": min_ratio, "psnr_tolerance_db": psnr_tolerance_db, "frames": n, "table": table,
             "gray_psnr": round(gray_psnr / n, 3), "tint_psnr": round(tint_psnr / n, 3)}

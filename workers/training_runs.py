@@ -144,7 +144,7 @@ def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict
         return metrics
     from colorization.zoo import headline_metrics
 
-    return {**headline_metrics({"test": report}), **metrics}  # test figures first: listings show the first few
+    return {**headline_metrics({"test": report}), **metrics}  # as an inspected checkpoint's report reads
 
 
 def _register(run: TrainingRun, checkpoint: Path, metrics: dict) -> ColorModel:

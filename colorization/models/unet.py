@@ -198,17 +198,19 @@ class UNet(nn.Module):
             out = out + self.texture(self.texture_stats(x)[..., ::stride, ::stride])
         return out
 
-    def decode(self, logits: torch.Tensor, temperature: float | None = None,
-               chroma_gain: float | None = None) -> torch.Tensor:
-        """Head output -> normalized ab (N, 2, H, W) in [-1, 1]."""
+    def decode(self, logits: torch.Tensor, temperature: float | None = None, chroma_gain: float | None = None,
+               smoothing: float | None = None) -> torch.Tensor:
+        """Head output -> normalized ab (N, 2, H, W) in [-1, 1]: the annealed mean (bins) or tanh, smoothed, then
+        scaled by the chroma gain; each setting defaults to the model's config."""
         gain = self.config.chroma_gain if chroma_gain is None else chroma_gain
+        sigma = self.config.ab_smoothing if smoothing is None else smoothing
         if self.config.head == "tanh":
             ab = torch.tanh(logits)
         else:
             t = self.config.temperature if temperature is None else temperature
             probs = torch.softmax(logits.float() / t, dim=1)
             ab = torch.einsum("nkhw,kc->nchw", probs, self.bin_centers.float()).to(logits.dtype)
-        return scale_chroma(ab, gain)
+        return scale_chroma(smooth_ab(ab, sigma), gain)
 
     def mirror_averaged_logits(self, L: torch.Tensor, box: torch.Tensor | None = None,
                                logits: torch.Tensor | None = None) -> torch.Tensor:
@@ -222,7 +224,4 @@ class UNet(nn.Module):
 
     def forward(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
         logits = self.mirror_averaged_logits(L, box) if self.config.flip_average else self.logits(L, box)
-        if not self.config.ab_smoothing:
-            return self.decode(logits)
-        ab = smooth_ab(self.decode(logits, chroma_gain=1.0), self.config.ab_smoothing)
-        return scale_chroma(ab, self.config.chroma_gain)
+        return self.decode(logits)

@@ -57,9 +57,9 @@ def network_box(shape: tuple[int, int]) -> tuple[float, float, float, float]:
     return -h / s, h / s, -w / s, w / s
 
 
-def network_lightness(image: np.ndarray, size: int | tuple[int, int], gray: bool | None = None) -> np.ndarray:
-    """Full-resolution RGB (or gray) uint8/uint16 -> L in [0, 100] at `size` (an int for a square, or (h, w));
-    area-averaged, as in training: resize the RGB first, then convert."""
+def network_lightness(image: np.ndarray, shape: tuple[int, int], gray: bool | None = None) -> np.ndarray:
+    """Full-resolution RGB (or gray) uint8/uint16 -> L in [0, 100] at `shape` (h, w) (area-averaged, as in
+    training: resize the RGB first, then convert)."""
     import cv2
 
     top = 65535.0 if image.dtype == np.uint16 else 255.0
@@ -67,7 +67,7 @@ def network_lightness(image: np.ndarray, size: int | tuple[int, int], gray: bool
         gray = image.ndim == 2
     src = image[..., 0] if (gray and image.ndim == 3) else image
     src = np.ascontiguousarray(src)
-    h, w = (size, size) if isinstance(size, int) else size
+    h, w = shape
     small = cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / top
     return gray_to_lightness(small) if small.ndim == 2 else rgb_to_lightness(small)
 
