@@ -71,13 +71,14 @@ def _files(override: str | os.PathLike | None) -> list[tuple[str, Path]]:
     return found
 
 
-HEADLINE = ("psnr", "ab_pearson", "ssim", "mae")
+HEADLINE = ("psnr", "ab_pearson", "ssim", "mae", "colourfulness", "acc_eps")
 
 
 def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """A checkpoint's metrics as flat figures for listings: plain numbers as they are; an evaluation report
     (`colorize-train eval` stores one per dataset and split, e.g. under "frames:test") as its split's PSNR,
-    within-image ab Pearson, SSIM and MAE, then the gray baseline's PSNR ("test_psnr", "test_gray_psnr")."""
+    within-image ab Pearson, SSIM, MAE, colourfulness and accuracy within 2%, then the gray baseline's PSNR
+    ("test_psnr", "test_gray_psnr")."""
     out: dict[str, float] = {}
     for key, value in metrics.items():
         if isinstance(value, int | float) and not isinstance(value, bool):

@@ -49,7 +49,7 @@ def test_a_checkpoint_with_an_evaluation_report_lists_its_headline_figures(
         model = services.register_model("evaluated", File(f, name="evaluated.pt"))
     model.refresh_from_db()
     assert model.metrics == {"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_ssim": 0.946, "test_mae": 12.81,
-                             "test_gray_psnr": 21.99}
+                             "test_colourfulness": 21.5, "test_gray_psnr": 21.99}
     page = admin_client.get(reverse("jobs:training")).content.decode()
     cell = page[page.index('class="metrics"'):].split("</td>")[0]  # the first four, in the headline order
     assert cell.count("<span>") == 4 and cell.index("test_psnr 23.970") < cell.index("test_ab_pearson 0.234")

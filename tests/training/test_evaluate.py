@@ -52,7 +52,8 @@ def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_
 
     figures = headline_metrics(describe(tiny).metrics)
     assert figures == {"test_psnr": m["psnr"], "test_ab_pearson": m["ab_pearson"], "test_ssim": m["ssim"],
-                       "test_mae": m["mae"], "test_gray_psnr": g["psnr"]}
+                       "test_mae": m["mae"], "test_colourfulness": m["colourfulness"], "test_acc_eps": m["acc_eps"],
+                       "test_gray_psnr": g["psnr"]}
 
 
 def test_eval_cli_on_a_folder_of_colour_images(tiny, media, tmp_path, capsys):
