@@ -1,4 +1,5 @@
-"""`python -m workers.modelinfo [NAME]`: which checkpoint a zoo name resolves to, as one JSON line.
+"""`python -m workers.modelinfo [NAME]`: which checkpoint a zoo name resolves to, as one JSON line;
+`python -m workers.modelinfo --all`: every installed model (user directory, then bundled), as one JSON list.
 
 Run as a subprocess by `manage.py demo`, so the web-side command learns whether a model is installed
 without importing the colorization library (and torch) itself.
@@ -22,9 +23,17 @@ def resolve(name: str = "default") -> dict:
     return {"path": str(path), "name": info.name, "version": info.version, "error": info.error}
 
 
+def installed() -> list[dict]:
+    """Every readable installed model; the default one has "default": true."""
+    from colorization import zoo
+
+    return [{"path": str(m.path), "name": m.name, "version": m.version, "default": m.default}
+            for m in zoo.list_models() if not m.error]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    print(json.dumps(resolve(args[0] if args else "default")))
+    print(json.dumps(installed() if args[:1] == ["--all"] else resolve(args[0] if args else "default")))
     return 0
 
 

@@ -195,7 +195,10 @@ class ColorizationRequest(Job):
     @property
     def model_label(self) -> str:
         version = self.provenance.get("model_version") or self.model.version
-        return f"{self.model.name} v{version}" if version else self.model.name
+        name = self.model.name
+        if not version or name.endswith((f"v{version}", f"-{version}")):  # "unet-bins-v6s", not "unet-bins-v6s v6s"
+            return name
+        return f"{name} v{version}"
 
     def approve(self, user) -> None:
         self.approved, self.approved_by, self.approved_at = True, user, timezone.now()

@@ -163,6 +163,14 @@ def test_promote_keeps_exactly_one_default(model_row, tiny_model):
     assert list(ColorModel.objects.filter(is_default=True)) == [other]
 
 
+def test_model_label_names_the_version_once(photo_item):
+    named = ColorModel.objects.create(name="unet-bins-v6s", checkpoint="models/v6s.pt", info={"version": "6s"})
+    plain = ColorModel.objects.create(name="museum-run", checkpoint="models/m.pt", info={"version": "3"})
+    labels = [ColorizationRequest.objects.create(item=photo_item, model=m, preset="photo").model_label
+              for m in (named, plain)]
+    assert labels == ["unet-bins-v6s", "museum-run v3"]
+
+
 def test_a_job_cancelled_while_running_stays_cancelled(photo_item, model_row):
     (req,) = services.submit(None, photo_item, [model_row])
     running = ColorizationRequest.claim(req.pk)

@@ -1,8 +1,8 @@
 """`python manage.py demo`: one command for a working portal with demo data on a fresh machine.
 
 Creates the database, seeds a small catalogue from the images scikit-image ships (plus a short film panned
-over one of them), creates demo accounts, registers the installed default model (colorization.zoo), starts a
-Celery worker (both queues) as a subprocess, colorizes and approves the demo items, and runs the web server.
+over one of them), creates demo accounts, registers the installed models (colorization.zoo; the default one as
+the default), starts a Celery worker (both queues) as a subprocess, colorizes and approves the demo items, and runs the web server.
 """
 
 from __future__ import annotations
@@ -132,12 +132,7 @@ class Command(BaseCommand):
         existing = ColorModel.default()
         if existing is not None:
             return existing
-        out = subprocess.run([sys.executable, "-m", "workers.modelinfo", "default"], capture_output=True, text=True,
-                             cwd=settings.BASE_DIR, timeout=300)  # fmt: skip
-        try:
-            found = json.loads(out.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            found = {"error": (out.stderr.strip().splitlines() or ["the colorization library is not installed"])[-1]}
+        found = self._modelinfo("default")
         if found.get("error") or not found.get("path"):
             self.stdout.write(self.style.WARNING(
                 "No colorization model is installed, so the demo cannot colorize yet:\n  "
@@ -155,7 +150,29 @@ class Command(BaseCommand):
             )  # fmt: skip
             transaction.on_commit(lambda: tasks.inspect_model.delay(model.pk))
         self.stdout.write(f"Model: {name} ({found['path']})")
+        # the other installed models (a bundled older one, say) are offered too, so staff can compare side by side
+        others = self._modelinfo("--all")
+        for info in others if isinstance(others, list) else []:
+            if Path(info["path"]).resolve() == Path(found["path"]).resolve() or ColorModel.objects.filter(
+                    name=info["name"]).exists():
+                continue
+            with transaction.atomic():
+                other = ColorModel.objects.create(
+                    name=info["name"], zoo_name=Path(info["path"]).stem,
+                    description=f"An installed model ({Path(info['path']).name}), to compare with the default.",
+                )  # fmt: skip
+                transaction.on_commit(lambda pk=other.pk: tasks.inspect_model.delay(pk))
+            self.stdout.write(f"Also offered for comparison: {info['name']} ({info['path']})")
         return model
+
+    def _modelinfo(self, *args: str):
+        """workers.modelinfo's answer, run apart so that this command does not import torch itself."""
+        out = subprocess.run([sys.executable, "-m", "workers.modelinfo", *args], capture_output=True, text=True,
+                             cwd=settings.BASE_DIR, timeout=300)  # fmt: skip
+        try:
+            return json.loads(out.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {"error": (out.stderr.strip().splitlines() or ["the colorization library is not installed"])[-1]}
 
     def _catalogue(self) -> list[Item]:
         if Item.objects.exists():
