@@ -2,7 +2,8 @@
 
 Creates the database, seeds a small catalogue from the images scikit-image ships (plus a short film panned
 over one of them), creates demo accounts, registers the installed models (colorization.zoo; the default one as
-the default), starts a Celery worker (both queues) as a subprocess, colorizes and approves the demo items, and runs the web server.
+the default), starts a Celery worker (both queues) as a subprocess, colorizes and approves the demo items, and
+runs the web server.
 """
 
 from __future__ import annotations
