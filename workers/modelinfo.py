@@ -1,5 +1,6 @@
 """`python -m workers.modelinfo [NAME]`: which checkpoint a zoo name resolves to, as one JSON line;
-`python -m workers.modelinfo --all`: every installed model (user directory, then bundled), as one JSON list.
+`python -m workers.modelinfo --all`: that for the default, plus every installed model (user directory, then
+bundled), as one JSON object {"default": ..., "installed": [...]}.
 
 Run as a subprocess by `manage.py demo`, so the web-side command learns whether a model is installed
 without importing the colorization library (and torch) itself.
@@ -33,7 +34,10 @@ def installed() -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    print(json.dumps(installed() if args[:1] == ["--all"] else resolve(args[0] if args else "default")))
+    if args[:1] == ["--all"]:
+        print(json.dumps({"default": resolve("default"), "installed": installed()}))
+    else:
+        print(json.dumps(resolve(args[0] if args else "default")))
     return 0
 
 

@@ -133,7 +133,13 @@ class Command(BaseCommand):
         existing = ColorModel.default()
         if existing is not None:
             return existing
-        found = self._modelinfo("default")
+        out = subprocess.run([sys.executable, "-m", "workers.modelinfo", "--all"], capture_output=True, text=True,
+                             cwd=settings.BASE_DIR, timeout=300)  # fmt: skip
+        try:
+            answer = json.loads(out.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            answer = {"error": (out.stderr.strip().splitlines() or ["the colorization library is not installed"])[-1]}
+        found = answer.get("default", answer)
         if found.get("error") or not found.get("path"):
             self.stdout.write(self.style.WARNING(
                 "No colorization model is installed, so the demo cannot colorize yet:\n  "
@@ -152,8 +158,7 @@ class Command(BaseCommand):
             transaction.on_commit(lambda: tasks.inspect_model.delay(model.pk))
         self.stdout.write(f"Model: {name} ({found['path']})")
         # the other installed models (a bundled older one, say) are offered too, so staff can compare side by side
-        others = self._modelinfo("--all")
-        for info in others if isinstance(others, list) else []:
+        for info in answer.get("installed", []):
             if Path(info["path"]).resolve() == Path(found["path"]).resolve() or ColorModel.objects.filter(
                     name=info["name"]).exists():
                 continue
@@ -165,15 +170,6 @@ class Command(BaseCommand):
                 transaction.on_commit(lambda pk=other.pk: tasks.inspect_model.delay(pk))
             self.stdout.write(f"Also offered for comparison: {info['name']} ({info['path']})")
         return model
-
-    def _modelinfo(self, *args: str):
-        """workers.modelinfo's answer, run apart so that this command does not import torch itself."""
-        out = subprocess.run([sys.executable, "-m", "workers.modelinfo", *args], capture_output=True, text=True,
-                             cwd=settings.BASE_DIR, timeout=300)  # fmt: skip
-        try:
-            return json.loads(out.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            return {"error": (out.stderr.strip().splitlines() or ["the colorization library is not installed"])[-1]}
 
     def _catalogue(self) -> list[Item]:
         if Item.objects.exists():
