@@ -132,8 +132,12 @@ def end_to_end(model: Path, megapixels: float, folder: Path) -> dict:
         from PIL import Image
 
         Image.new("L", (320, 240), 128).save(warm)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(src), str(dst), str(model), str(REPO), str(warm)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(src), str(dst), str(model), str(REPO), str(warm)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{megapixels} MP run failed:\n{proc.stderr}")
     row = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -162,16 +166,22 @@ def main() -> None:
         for mp in args.sizes:
             row = end_to_end(model, mp, tmp)
             rows.append(row)
-            print(f"{mp:g} MP: {row['seconds']:.2f} s, peak RSS {row['peak_mb']:.0f} MB "
-                  f"(before the photo: {row['base_mb']:.0f} MB), array peak {row['arrays_mb']:.0f} MB", flush=True)
+            print(
+                f"{mp:g} MP: {row['seconds']:.2f} s, peak RSS {row['peak_mb']:.0f} MB "
+                f"(before the photo: {row['base_mb']:.0f} MB), array peak {row['arrays_mb']:.0f} MB",
+                flush=True,
+            )
     rate1, rate8 = rates[0][1], rates[1][1]
     lines = [
         SECTION,
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}. Model: {model_text}. "
         f"Total run time {time.perf_counter() - started:.0f} s. Load average at the start: {load:.1f}"
-        + (" (more than the cores: other work shared the CPU, so the figures are pessimistic)."
-           if load > (os.cpu_count() or 1) else "."),
+        + (
+            " (more than the cores: other work shared the CPU, so the figures are pessimistic)."
+            if load > (os.cpu_count() or 1)
+            else "."
+        ),
         "",
         "Network throughput at the model's input size (224 x 224 grey frames through the `unet` colorize stage: "
         "resize + L + forward pass), float32 on CPU:",
@@ -182,22 +192,28 @@ def main() -> None:
         "",
         "End to end (`photo` preset: decode JPEG, network at 224 px on the short side (auto batch), upsample ab, merge with the full-resolution L in "
         "stripes, encode JPEG with XMP), one subprocess per size, timed after a warm-up photo. Peak RSS is the process's high-water mark during "
-        "the photo (VmHWM, reset after loading the model via /proc/self/clear_refs); \"before\" is the RSS after "
-        "importing torch and loading the model; \"array peak\" is tracemalloc's peak (NumPy buffers) during the photo.",
+        'the photo (VmHWM, reset after loading the model via /proc/self/clear_refs); "before" is the RSS after '
+        'importing torch and loading the model; "array peak" is tracemalloc\'s peak (NumPy buffers) during the photo.',
         "",
         "| input | pixels | JPEG in | seconds | megapixels/s | peak RSS | RSS before | array peak | array bytes/pixel |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         w, h = r["size"]
-        lines.append(f"| {r['megapixels']:g} MP | {w}x{h} | {r['input_mb']:.1f} MB | {r['seconds']:.2f} | "
-                     f"{w * h / 1e6 / r['seconds']:.2f} | {r['peak_mb']:.0f} MB | {r['base_mb']:.0f} MB | "
-                     f"{r['arrays_mb']:.0f} MB | {r['arrays_mb'] * 2**20 / (w * h):.1f} |")
-    lines += ["", "Memory grows with the photo's own pixels, not with float arrays of the whole image: the decoded "
-              "grey image (1 byte/pixel), the colour result (3 bytes/pixel) and Pillow's copy while encoding "
-              "(4 bytes/pixel), about 8-9 bytes/pixel in all; the Lab work runs in 2-megapixel stripes (about "
-              "150 MB of temporaries whatever the size). A 120-megapixel scan measured by hand the same way: "
-              "26 s, 1.2 GB above the baseline.", ""]
+        lines.append(
+            f"| {r['megapixels']:g} MP | {w}x{h} | {r['input_mb']:.1f} MB | {r['seconds']:.2f} | "
+            f"{w * h / 1e6 / r['seconds']:.2f} | {r['peak_mb']:.0f} MB | {r['base_mb']:.0f} MB | "
+            f"{r['arrays_mb']:.0f} MB | {r['arrays_mb'] * 2**20 / (w * h):.1f} |"
+        )
+    lines += [
+        "",
+        "Memory grows with the photo's own pixels, not with float arrays of the whole image: the decoded "
+        "grey image (1 byte/pixel), the colour result (3 bytes/pixel) and Pillow's copy while encoding "
+        "(4 bytes/pixel), about 8-9 bytes/pixel in all; the Lab work runs in 2-megapixel stripes (about "
+        "150 MB of temporaries whatever the size). A 120-megapixel scan measured by hand the same way: "
+        "26 s, 1.2 GB above the baseline.",
+        "",
+    ]
     publish(SECTION, lines, write=not args.no_write)
 
 

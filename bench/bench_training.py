@@ -55,9 +55,15 @@ def bench_build(tmp: Path) -> dict:
     m = build(sources, tmp / "frames", person_filter=person, every_s=0.5)
     seconds = time.perf_counter() - t
     b = m["builds"][-1]
-    return {"what": what, "seconds": seconds, "sampled": b["counts"]["sampled"], "kept": m["frames"],
-            "person_filter": b["person_filter"], "frames_per_s": b["counts"]["sampled"] / seconds,
-            "dataset": tmp / "frames"}
+    return {
+        "what": what,
+        "seconds": seconds,
+        "sampled": b["counts"]["sampled"],
+        "kept": m["frames"],
+        "person_filter": b["person_filter"],
+        "frames_per_s": b["counts"]["sampled"] / seconds,
+        "dataset": tmp / "frames",
+    }
 
 
 def bench_train(dataset: Path, steps: int, crop: int) -> dict:
@@ -95,16 +101,24 @@ def bench_train(dataset: Path, steps: int, crop: int) -> dict:
         t = time.perf_counter()
         model(x)
         infer = time.perf_counter() - t
-    return {"crop": crop, "batch": cfg.batch_size, "step_s": per_step, "images_per_s": cfg.batch_size / per_step,
-            "val_images_per_s": cfg.batch_size / infer}
+    return {
+        "crop": crop,
+        "batch": cfg.batch_size,
+        "step_s": per_step,
+        "images_per_s": cfg.batch_size / per_step,
+        "val_images_per_s": cfg.batch_size / infer,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--run-log", default=str(REPO / "runs" / "default-bins" / "metrics.csv"),
-                        help="the default model's metrics.csv, quoted when present")
+    parser.add_argument(
+        "--run-log",
+        default=str(REPO / "runs" / "default-bins" / "metrics.csv"),
+        help="the default model's metrics.csv, quoted when present",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     load_before = load_average()
@@ -112,7 +126,8 @@ def main() -> None:
         b = bench_build(Path(tmp))
         rows = [bench_train(b["dataset"], args.steps, crop) for crop in (128, 224)]
     lines = [
-        SECTION, "",
+        SECTION,
+        "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; load average {load_before} at the start "
         f"(the machine is shared: other work slows these figures). Total run time {time.perf_counter() - start:.0f} s.",
         "",
@@ -125,7 +140,10 @@ def main() -> None:
         "",
         "| crop | seconds/step | training images/s | validation images/s (224, no grad) |",
         "| --- | --- | --- | --- |",
-        *[f"| {r['crop']} | {r['step_s']:.2f} | {r['images_per_s']:.2f} | {r['val_images_per_s']:.2f} |" for r in rows],
+        *[
+            f"| {r['crop']} | {r['step_s']:.2f} | {r['images_per_s']:.2f} | {r['val_images_per_s']:.2f} |"
+            for r in rows
+        ],
     ]
     log = Path(args.run_log)
     if log.is_file():
@@ -134,9 +152,12 @@ def main() -> None:
         hist = list(csv.DictReader(open(log)))
         if hist:
             ips = [float(h["images_per_s"]) for h in hist]
-            lines += ["", f"The default model's own run ({log.relative_to(REPO) if log.is_relative_to(REPO) else log}): "
-                      f"{len(hist)} epochs, {min(ips):.2f}-{max(ips):.2f} training images/s per epoch (crop 128, "
-                      "with a data-loader worker, while other work shared the CPU)."]
+            lines += [
+                "",
+                f"The default model's own run ({log.relative_to(REPO) if log.is_relative_to(REPO) else log}): "
+                f"{len(hist)} epochs, {min(ips):.2f}-{max(ips):.2f} training images/s per epoch (crop 128, "
+                "with a data-loader worker, while other work shared the CPU).",
+            ]
     publish(SECTION, lines, write=not args.no_write)
 
 

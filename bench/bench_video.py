@@ -43,8 +43,13 @@ SECTION = "## Video (bench/bench_video.py)"
 DATA = REPO / ".." / "shared" / "data"
 SPEED_CLIP = DATA / "video" / "people" / "facenet-pytorch_video.mp4"
 LONG_CLIP = DATA / "video" / "big_buck_bunny.mp4"
-COLOUR_CLIPS = ["big_buck_bunny.mp4", "car-detection.mp4", "one-by-one-person-detection.mp4",
-                "sam2_05_default_juggle.mp4", "sam2_bedroom.mp4"]  # a-bomb_blast_effects_part.mp4 is B/W
+COLOUR_CLIPS = [
+    "big_buck_bunny.mp4",
+    "car-detection.mp4",
+    "one-by-one-person-detection.mp4",
+    "sam2_05_default_juggle.mp4",
+    "sam2_bedroom.mp4",
+]  # a-bomb_blast_effects_part.mp4 is B/W
 METHODS = ["none", "ema", "window", "flow"]
 
 
@@ -98,8 +103,12 @@ def film_spec(model: Path, smoothing: str, naive: bool, frames: int | None = Non
     from colorization import presets
 
     spec = presets.get("film", model=str(model), smoothing=smoothing, batch_size=1 if naive else 0)
-    spec["decode"] = {"name": "video", "prefetch": 0 if naive else 16, "hash": False,
-                      **({"end_frame": frames} if frames else {})}
+    spec["decode"] = {
+        "name": "video",
+        "prefetch": 0 if naive else 16,
+        "hash": False,
+        **({"end_frame": frames} if frames else {}),
+    }
     spec["encode"] = {"name": "video", "queue": 0 if naive else 8}
     return spec
 
@@ -135,7 +144,9 @@ def speed(model: Path, clip: Path, naive: bool, frames: int) -> tuple[float, Fra
             return decoded
 
         pipeline.decoder = timed_decoder
-        pipeline.stages = [(lambda fr, st=st, k=k: _timed(iter(st(fr)), cumulative, k + 1)) for k, st in enumerate(stages)]
+        pipeline.stages = [
+            (lambda fr, st=st, k=k: _timed(iter(st(fr)), cumulative, k + 1)) for k, st in enumerate(stages)
+        ]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         result = pipeline.run(clip, Path(tmp) / "out.mp4")
@@ -204,8 +215,12 @@ def quality(model: Path, frames: int) -> tuple[dict, list[tuple[str, dict]]]:
         truth = [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in rgb_frames]
         lab = [rgb_to_lab(t.astype(np.float32) / 255.0) for t in truth]
         L = [x[..., :1] for x in lab]
-        gray = [np.round(lab_to_rgb(np.concatenate([l_, np.zeros_like(l_), np.zeros_like(l_)], -1)) * 255).astype(np.uint8)
-                for l_ in L]
+        gray = [
+            np.round(lab_to_rgb(np.concatenate([l_, np.zeros_like(l_), np.zeros_like(l_)], -1)) * 255).astype(
+                np.uint8
+            )
+            for l_ in L
+        ]
         preds = [f.ab.copy() for f in colorizer(Frame(index=i, image=g) for i, g in enumerate(gray))]
         result: dict[str, dict[str, float]] = {}
         true_meter = TemporalMeter()
@@ -215,7 +230,9 @@ def quality(model: Path, frames: int) -> tuple[dict, list[tuple[str, dict]]]:
         for method in METHODS:
             stage = create("temporal", method)
             meter, psnrs = TemporalMeter(), []
-            source = (Frame(index=i, image=g, ab=p.copy()) for i, (g, p) in enumerate(zip(gray, preds, strict=True)))
+            source = (
+                Frame(index=i, image=g, ab=p.copy()) for i, (g, p) in enumerate(zip(gray, preds, strict=True))
+            )
             for f in stage(source):
                 meter.update(gray[f.index][..., 0], f.ab, cut=f.index > 0 and f.info.get("scene_cut", False))
                 psnrs.append(psnr(lab_to_rgb(np.concatenate([L[f.index], f.ab], -1)), truth[f.index]))
@@ -225,23 +242,38 @@ def quality(model: Path, frames: int) -> tuple[dict, list[tuple[str, dict]]]:
                 totals.setdefault(method, {}).setdefault(key, []).append(value * len(gray))
             totals[method].setdefault("frames", []).append(len(gray))
         rows.append((f"{name} ({len(gray)})", result))
-        print(f"{name}: " + ", ".join(f"{m} we {r['warp_error']:.2f} psnr {r['psnr']:.2f}" for m, r in result.items()),
-              flush=True)
-    overall = {m: {k: float(np.nansum(v)) / sum(t["frames"]) for k, v in t.items() if k != "frames"}
-               for m, t in totals.items()}
+        print(
+            f"{name}: "
+            + ", ".join(f"{m} we {r['warp_error']:.2f} psnr {r['psnr']:.2f}" for m, r in result.items()),
+            flush=True,
+        )
+    overall = {
+        m: {k: float(np.nansum(v)) / sum(t["frames"]) for k, v in t.items() if k != "frames"}
+        for m, t in totals.items()
+    }
     return overall, rows
 
 
 # ---------------------------------------------------------------- report
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="model name or checkpoint path (default: the default model)")
+    parser.add_argument(
+        "--model", default=None, help="model name or checkpoint path (default: the default model)"
+    )
     parser.add_argument("--frames", type=int, default=16, help="frames per speed run")
     parser.add_argument("--long-frames", type=int, default=180, help="frames of the memory run")
-    parser.add_argument("--quality-frames", type=int, default=16, help="frames per sequence for the quality table")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's own choice, one per core)")
-    parser.add_argument("--parts", default="speed,memory,quality", help="which parts to run (comma-separated)")
+    parser.add_argument(
+        "--quality-frames", type=int, default=16, help="frames per sequence for the quality table"
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's own choice, one per core)",
+    )
+    parser.add_argument(
+        "--parts", default="speed,memory,quality", help="which parts to run (comma-separated)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -250,7 +282,9 @@ def main() -> None:
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     if not SPEED_CLIP.is_file():
-        raise SystemExit(f"bench_video: the real clips are missing ({SPEED_CLIP}); see ../shared/data/MANIFEST.md")
+        raise SystemExit(
+            f"bench_video: the real clips are missing ({SPEED_CLIP}); see ../shared/data/MANIFEST.md"
+        )
     started = time.perf_counter()
     load = os.getloadavg()[0]
     lines = []
@@ -273,66 +307,107 @@ def main() -> None:
     took = time.perf_counter() - started
 
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    load_note = (" (more than the cores: other work shared the CPU, so the figures are pessimistic)."
-                 if load > (os.cpu_count() or 1) else ".")
-    lines += [SECTION, "",
-              f"{when} on {machine()}, {torch.get_num_threads()} torch threads. Model: {model_text}. Total run "
-              f"time {took:.0f} s. Load average at the start: {load:.1f}{load_note}"]
+    load_note = (
+        " (more than the cores: other work shared the CPU, so the figures are pessimistic)."
+        if load > (os.cpu_count() or 1)
+        else "."
+    )
+    lines += [
+        SECTION,
+        "",
+        f"{when} on {machine()}, {torch.get_num_threads()} torch threads. Model: {model_text}. Total run "
+        f"time {took:.0f} s. Load average at the start: {load:.1f}{load_note}",
+    ]
     if speed_rows:
-        lines += ["", f"End to end (`film` preset, flow smoothing: decode, network, flow, merge with the full-resolution "
-                  f"L, H.264 CRF 18 encode) on the first {args.frames} frames of {SPEED_CLIP.name} (25 fps) and the "
-                  "same frames scaled down. \"Pipeline\": decode-ahead and encode threads, the default batch (auto: "
-                  "8 on a GPU, 1 on a CPU); \"naive\": one frame at a time, batch 1, no threads, same stages, measured in the same run.", "",
-                  "| clip | pipeline fps | real-time factor | naive fps | naive real-time factor | speed-up |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            f"End to end (`film` preset, flow smoothing: decode, network, flow, merge with the full-resolution "
+            f"L, H.264 CRF 18 encode) on the first {args.frames} frames of {SPEED_CLIP.name} (25 fps) and the "
+            'same frames scaled down. "Pipeline": decode-ahead and encode threads, the default batch (auto: '
+            '8 on a GPU, 1 on a CPU); "naive": one frame at a time, batch 1, no threads, same stages, measured in the same run.',
+            "",
+            "| clip | pipeline fps | real-time factor | naive fps | naive real-time factor | speed-up |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for height, fps, fast, slow, _ in speed_rows:
-            lines.append(f"| {height}p | {fast:.2f} | {fast / float(fps):.3f} | {slow:.2f} | {slow / float(fps):.3f} "
-                         f"| {fast / slow:.2f}x |")
-        lines += ["", "Where the naive loop's time goes (one thread, so the parts add up; the threaded pipeline "
-                  "hides decode and encode behind the rest, so it cannot gain more than their share):", "",
-                  "| clip | " + " | ".join(speed_rows[0][4]) + " |", "| --- |" + " --- |" * len(speed_rows[0][4])]
+            lines.append(
+                f"| {height}p | {fast:.2f} | {fast / float(fps):.3f} | {slow:.2f} | {slow / float(fps):.3f} "
+                f"| {fast / slow:.2f}x |"
+            )
+        lines += [
+            "",
+            "Where the naive loop's time goes (one thread, so the parts add up; the threaded pipeline "
+            "hides decode and encode behind the rest, so it cannot gain more than their share):",
+            "",
+            "| clip | " + " | ".join(speed_rows[0][4]) + " |",
+            "| --- |" + " --- |" * len(speed_rows[0][4]),
+        ]
         for height, _, _, _, shares in speed_rows:
             lines.append(f"| {height}p | " + " | ".join(f"{100 * v:.0f}%" for v in shares.values()) + " |")
     if mem:
         first = next((r for n, r in mem if n >= 60), mem[0][1])
         growth = max(r for _, r in mem) - first
-        verdict = ("flat: frames stream through bounded queues; nothing is kept per frame" if growth < 50
-                   else "NOT flat: investigate")
-        lines += ["", f"Memory over the first {args.long_frames} frames of {LONG_CLIP.name} (640x360): RSS "
-                  + ", ".join(f"{r:.0f} MB at frame {n}" for n, r in mem[:: max(1, len(mem) // 6)])
-                  + f"; growth after frame 60: {growth:+.0f} MB ({verdict})."]
+        verdict = (
+            "flat: frames stream through bounded queues; nothing is kept per frame"
+            if growth < 50
+            else "NOT flat: investigate"
+        )
+        lines += [
+            "",
+            f"Memory over the first {args.long_frames} frames of {LONG_CLIP.name} (640x360): RSS "
+            + ", ".join(f"{r:.0f} MB at frame {n}" for n, r in mem[:: max(1, len(mem) // 6)])
+            + f"; growth after frame 60: {growth:+.0f} MB ({verdict}).",
+        ]
     if overall:
-        lines += ["", f"Temporal quality on real colour clips made grayscale: the first {args.quality_frames} frames "
-                  f"of each of {len(rows)} sequences ({', '.join(COLOUR_CLIPS)} and the DAVIS sequences), at the "
-                  "network's resolution. Warp error: mean ab distance between a frame and its flow-warped "
-                  "predecessor over non-occluded pixels; flicker: mean ab change on static pixels (both in Lab "
-                  "units, lower is steadier); colourfulness: Hasler & Suesstrunk; PSNR: against the true colour "
-                  "(8-bit RGB). \"truth\" is the real colour video measured the same way.", "",
-                  "| method | warp error | vs none | flicker | colourfulness | PSNR (dB) | vs none |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            f"Temporal quality on real colour clips made grayscale: the first {args.quality_frames} frames "
+            f"of each of {len(rows)} sequences ({', '.join(COLOUR_CLIPS)} and the DAVIS sequences), at the "
+            "network's resolution. Warp error: mean ab distance between a frame and its flow-warped "
+            "predecessor over non-occluded pixels; flicker: mean ab change on static pixels (both in Lab "
+            "units, lower is steadier); colourfulness: Hasler & Suesstrunk; PSNR: against the true colour "
+            '(8-bit RGB). "truth" is the real colour video measured the same way.',
+            "",
+            "| method | warp error | vs none | flicker | colourfulness | PSNR (dB) | vs none |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         base = overall["none"]
         for method in ["truth", *METHODS]:
             r = overall[method]
             rel = "" if method == "truth" else f"{100 * (r['warp_error'] / base['warp_error'] - 1):+.0f}%"
             dp = "" if method == "truth" else f"{r['psnr'] - base['psnr']:+.2f}"
             ps = "" if method == "truth" else f"{r['psnr']:.2f}"
-            lines.append(f"| {method} | {r['warp_error']:.2f} | {rel} | {r['flicker']:.2f} | {r['colourfulness']:.1f} | "
-                         f"{ps} | {dp} |")
+            lines.append(
+                f"| {method} | {r['warp_error']:.2f} | {rel} | {r['flicker']:.2f} | {r['colourfulness']:.1f} | "
+                f"{ps} | {dp} |"
+            )
         if base["warp_error"] < 0.2 * overall["truth"]["warp_error"]:
-            lines += ["", "**Caution:** this model's colours barely change from frame to frame (its warp error is far "
-                      "below the real colour video's), as an undertrained model's near-constant colours do; the "
-                      "table says little about smoothing. Run again with the trained model (`--model PATH`)."]
+            lines += [
+                "",
+                "**Caution:** this model's colours barely change from frame to frame (its warp error is far "
+                "below the real colour video's), as an undertrained model's near-constant colours do; the "
+                "table says little about smoothing. Run again with the trained model (`--model PATH`).",
+            ]
         flow = overall["flow"]
         cut = 1 - flow["warp_error"] / base["warp_error"]
         loss = base["psnr"] - flow["psnr"]
         met = cut >= 0.30 and loss <= 0.3
-        lines += ["", f"Target (flow: warp error -30% or better, PSNR loss <= 0.3 dB): {'met' if met else 'NOT met'} "
-                  f"(warp error {-100 * cut:+.0f}%, PSNR {-loss:+.2f} dB).", "",
-                  "<details><summary>Per sequence (warp error / PSNR)</summary>", "",
-                  "| sequence | " + " | ".join(METHODS) + " |", "| --- |" + " --- |" * len(METHODS)]
+        lines += [
+            "",
+            f"Target (flow: warp error -30% or better, PSNR loss <= 0.3 dB): {'met' if met else 'NOT met'} "
+            f"(warp error {-100 * cut:+.0f}%, PSNR {-loss:+.2f} dB).",
+            "",
+            "<details><summary>Per sequence (warp error / PSNR)</summary>",
+            "",
+            "| sequence | " + " | ".join(METHODS) + " |",
+            "| --- |" + " --- |" * len(METHODS),
+        ]
         for name, result in rows:
-            lines.append(f"| {name} | " + " | ".join(f"{result[m]['warp_error']:.2f} / {result[m]['psnr']:.2f}"
-                                                      for m in METHODS) + " |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(f"{result[m]['warp_error']:.2f} / {result[m]['psnr']:.2f}" for m in METHODS)
+                + " |"
+            )
         lines += ["", "</details>"]
     else:
         lines += ["", "Temporal quality: not measured (no trained model installed; run with `--model PATH`)."]

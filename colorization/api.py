@@ -1,7 +1,7 @@
 """The library's front door for files: colorize one, or many with shared forward passes.
 
-    colorize_file("scan.tif", "out/scan.png", preset="photo", model="default")
-    colorize_files([(src, dst), ...], preset="photo")      # per-file results; one bad file never stops the rest
+colorize_file("scan.tif", "out/scan.png", preset="photo", model="default")
+colorize_files([(src, dst), ...], preset="photo")      # per-file results; one bad file never stops the rest
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ from colorization.pipeline import Pipeline, ProgressCallback, RunResult, build_p
 PathLike = str | os.PathLike
 
 
-def colorize_file(src: PathLike, dst: PathLike, preset: str = "photo", on_progress: ProgressCallback | None = None,
-                  **options: Any) -> RunResult:
+def colorize_file(
+    src: PathLike,
+    dst: PathLike,
+    preset: str = "photo",
+    on_progress: ProgressCallback | None = None,
+    **options: Any,
+) -> RunResult:
     """Colorize `src` into `dst` (atomic write, provenance embedded). `options`: see presets.get()."""
     pipeline = build_pipeline(presets.get(preset, **options))
     result = pipeline.run(src, dst, on_progress=on_progress)
@@ -93,10 +98,17 @@ def colorize_files(
             try:
                 written = pipeline.encoder(iter([frame]), dst, decoded, context)
                 info = {**written, "source": {k2: v for k2, v in decoded.info.items() if k2 != "exif"}}
-                finish(k, FileResult(src, Path(written.get("path", dst)), True, None, time.perf_counter() - start, info))
+                finish(
+                    k,
+                    FileResult(
+                        src, Path(written.get("path", dst)), True, None, time.perf_counter() - start, info
+                    ),
+                )
             except Exception as exc:
                 text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                message = text if str(dst) in text or str(src) in text else f"{src}: could not write {dst}: {text}"
+                message = (
+                    text if str(dst) in text or str(src) in text else f"{src}: could not write {dst}: {text}"
+                )
                 finish(k, FileResult(src, dst, False, message, time.perf_counter() - start))
             finally:
                 decoded.close()

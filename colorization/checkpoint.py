@@ -51,7 +51,10 @@ def save(
 ) -> Path:
     """Write atomically (temporary name, then rename). `half` stores fp16 weights (half the size)."""
     path = Path(path)
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu() for k, v in model.state_dict().items()}
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
+        for k, v in model.state_dict().items()
+    }
     ckpt = {
         "format": FORMAT,
         "arch": arch,
@@ -88,9 +91,13 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
             f"{HOW_TO_GET_A_MODEL}"
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a Colorarchive checkpoint (no '{FORMAT}' header); {HOW_TO_GET_A_MODEL}")
+        raise CheckpointError(
+            f"{path} is not a Colorarchive checkpoint (no '{FORMAT}' header); {HOW_TO_GET_A_MODEL}"
+        )
     if ckpt.get("arch") not in ARCHS:
-        raise CheckpointError(f"{path} needs architecture {ckpt.get('arch')!r}, which this version does not know")
+        raise CheckpointError(
+            f"{path} needs architecture {ckpt.get('arch')!r}, which this version does not know"
+        )
     return ckpt
 
 
@@ -101,6 +108,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         model = create_model(ckpt["arch"], **ckpt["model_args"])
         model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
     except (TypeError, RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"{path} does not match its declared architecture: {str(exc).splitlines()[0][:200]}") from None
+        raise CheckpointError(
+            f"{path} does not match its declared architecture: {str(exc).splitlines()[0][:200]}"
+        ) from None
     model.eval().to(device)
     return model, ckpt

@@ -25,9 +25,16 @@ def _err(message: str) -> None:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="default", help="model name or path to a .pt checkpoint (default: the default model)")
-    p.add_argument("--models-dir", default=None,
-                   help="folder of installed models (default: $COLORARCHIVE_MODELS or ~/.local/share/colorarchive/models)")
+    p.add_argument(
+        "--model",
+        default="default",
+        help="model name or path to a .pt checkpoint (default: the default model)",
+    )
+    p.add_argument(
+        "--models-dir",
+        default=None,
+        help="folder of installed models (default: $COLORARCHIVE_MODELS or ~/.local/share/colorarchive/models)",
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
 
 
@@ -44,10 +51,16 @@ def expand_inputs(inputs: list[str], recursive: bool) -> tuple[list[tuple[Path, 
             found.append((path, path.parent))
         elif path.is_dir():
             pattern = "**/*" if recursive else "*"
-            files = sorted(p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                           and not p.name.startswith("."))
+            files = sorted(
+                p
+                for p in path.glob(pattern)
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+            )
             if not files:
-                errors.append(f"{path}: no images in this folder" + ("" if recursive else " (use --recursive for subfolders)"))
+                errors.append(
+                    f"{path}: no images in this folder"
+                    + ("" if recursive else " (use --recursive for subfolders)")
+                )
             found.extend((p, path) for p in files)
         elif glob.has_magic(item):
             matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(item), recursive=recursive))
@@ -103,8 +116,12 @@ def cmd_image(args: argparse.Namespace) -> int:
         _err(message)
     out_dir = Path(args.output)
     # results of an earlier run inside the input folder are not inputs (colorize photos/ -o photos/colour -r)
-    sources = [(src, base) for src, base in sources if not (out_dir.exists() and _inside(src, out_dir))
-               or any(Path(item).resolve() == src.resolve() for item in args.inputs)]
+    sources = [
+        (src, base)
+        for src, base in sources
+        if not (out_dir.exists() and _inside(src, out_dir))
+        or any(Path(item).resolve() == src.resolve() for item in args.inputs)
+    ]
     pairs = plan_outputs(sources, out_dir, args.format)
     todo, skipped = [], 0
     for src, dst in pairs:
@@ -117,9 +134,17 @@ def cmd_image(args: argparse.Namespace) -> int:
         print(f"nothing to do: {skipped} skipped, {len(errors)} failed", file=sys.stderr)
         return EXIT_FAILED if errors else EXIT_OK
     try:
-        spec = presets.get(args.preset, model=args.model, models_dir=args.models_dir, device=args.device,
-                           format=None if args.format == "same" else args.format, quality=args.quality,
-                           batch_size=args.batch_size, saturation=args.saturation, max_side=args.max_side)
+        spec = presets.get(
+            args.preset,
+            model=args.model,
+            models_dir=args.models_dir,
+            device=args.device,
+            format=None if args.format == "same" else args.format,
+            quality=args.quality,
+            batch_size=args.batch_size,
+            saturation=args.saturation,
+            max_side=args.max_side,
+        )
         pipeline = build_pipeline(spec)
     except (CheckpointError, KeyError, TypeError, ValueError) as exc:
         _err(f"error: {str(exc).strip(chr(34) + chr(39))}")
@@ -129,10 +154,14 @@ def cmd_image(args: argparse.Namespace) -> int:
     ctx = pipeline.context()
     if not args.quiet:
         version = f" (version {ctx['model_version']})" if ctx.get("model_version") else ""
-        print(f"model: {ctx.get('model')}{version}, {ctx.get('model_file')}, on {ctx.get('device')}", file=sys.stderr)
+        print(
+            f"model: {ctx.get('model')}{version}, {ctx.get('model_file')}, on {ctx.get('device')}",
+            file=sys.stderr,
+        )
     failed = len(errors)
     done = 0
     with tqdm(total=len(todo), unit="img", disable=args.quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+
         def on_result(result) -> None:
             nonlocal failed, done
             bar.update(1)
@@ -145,13 +174,21 @@ def cmd_image(args: argparse.Namespace) -> int:
                 return
             source = result.info.get("source", {})
             if source.get("desaturated"):
-                bar.write(f"note: {result.src} is in colour: it was desaturated first (only its lightness is kept)",
-                          file=sys.stderr)
+                bar.write(
+                    f"note: {result.src} is in colour: it was desaturated first (only its lightness is kept)",
+                    file=sys.stderr,
+                )
             if source.get("bits") == 16 and result.info.get("bits") == 8:
-                bar.write(f"note: {result.src} is 16-bit; {result.info.get('format')} keeps 8 bits "
-                          "(use --format png, tiff or same to keep 16)", file=sys.stderr)
+                bar.write(
+                    f"note: {result.src} is 16-bit; {result.info.get('format')} keeps 8 bits "
+                    "(use --format png, tiff or same to keep 16)",
+                    file=sys.stderr,
+                )
             if source.get("pages", 1) > 1:
-                bar.write(f"note: {result.src} has {source['pages']} pages: only the first was colorized", file=sys.stderr)
+                bar.write(
+                    f"note: {result.src} has {source['pages']} pages: only the first was colorized",
+                    file=sys.stderr,
+                )
             if args.verbose:
                 bar.write(f"{result.src} -> {result.dst} ({result.seconds:.1f} s)", file=sys.stderr)
 
@@ -161,22 +198,39 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 
 def add_image(sub) -> None:
-    p = sub.add_parser("image", help="colorize photos (files, folders, globs)",
-                       description="Colorize black-and-white photos. Colour inputs are desaturated first. "
-                                   "Outputs are OUTDIR/<name>-colorized.<ext> with provenance metadata (XMP).")
+    p = sub.add_parser(
+        "image",
+        help="colorize photos (files, folders, globs)",
+        description="Colorize black-and-white photos. Colour inputs are desaturated first. "
+        "Outputs are OUTDIR/<name>-colorized.<ext> with provenance metadata (XMP).",
+    )
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders or glob patterns")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results (created)")
-    p.add_argument("-r", "--recursive", action="store_true", help="descend into subfolders (mirrored in OUTDIR)")
-    p.add_argument("--format", default="jpeg", choices=["jpeg", "png", "tiff", "webp", "same"],
-                   help="output format (default jpeg; 'same' keeps the input's, PNG for BMP/GIF); 16-bit inputs stay "
-                        "16-bit in png/tiff")
+    p.add_argument(
+        "-r", "--recursive", action="store_true", help="descend into subfolders (mirrored in OUTDIR)"
+    )
+    p.add_argument(
+        "--format",
+        default="jpeg",
+        choices=["jpeg", "png", "tiff", "webp", "same"],
+        help="output format (default jpeg; 'same' keeps the input's, PNG for BMP/GIF); 16-bit inputs stay "
+        "16-bit in png/tiff",
+    )
     p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (default 92)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
     p.add_argument("--preset", default="photo", help="pipeline preset (default photo)")
-    p.add_argument("--batch-size", type=int, default=0,
-                   help="images per forward pass (default 0: auto, 8 on a GPU, 1 on a CPU)")
-    p.add_argument("--saturation", type=float, default=None, help="scale the predicted colours (e.g. 1.3 = livelier)")
-    p.add_argument("--max-side", type=int, default=None, help="shrink results so the longer side is at most this")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=0,
+        help="images per forward pass (default 0: auto, 8 on a GPU, 1 on a CPU)",
+    )
+    p.add_argument(
+        "--saturation", type=float, default=None, help="scale the predicted colours (e.g. 1.3 = livelier)"
+    )
+    p.add_argument(
+        "--max-side", type=int, default=None, help="shrink results so the longer side is at most this"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes (errors still print)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every file written")
     _add_model_options(p)
@@ -199,7 +253,7 @@ def contact_sheet(tiles: list[tuple[str, object]], tile_height: int = 384, colum
         width = max(1, round(im.width * tile_height / im.height))
         pics.append((label, im.resize((width, tile_height), Image.Resampling.LANCZOS)))
     columns = max(1, min(columns, len(pics)))
-    rows = [pics[i:i + columns] for i in range(0, len(pics), columns)]
+    rows = [pics[i : i + columns] for i in range(0, len(pics), columns)]
     pad = 8
     sheet_w = max(sum(im.width for _, im in row) + pad * (len(row) + 1) for row in rows)
     sheet_h = len(rows) * (tile_height + label_h + pad) + pad
@@ -234,7 +288,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         chosen = [str(m.path) for m in zoo.list_models(args.models_dir) if m.error is None]
     if not chosen:
-        _err(f"error: no models installed: put checkpoints (.pt) in {zoo.models_dir(args.models_dir)} or pass --model PATH")
+        _err(
+            f"error: no models installed: put checkpoints (.pt) in {zoo.models_dir(args.models_dir)} or pass --model PATH"
+        )
         return EXIT_USAGE
     try:
         original = read_image(src)
@@ -257,8 +313,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         tiles.append((label, image))
         print(f"{label}: done", file=sys.stderr)
     sheet = contact_sheet(tiles, tile_height=args.tile_height, columns=args.columns)
-    xmp = provenance.xmp_packet(model=", ".join(names), model_version="", source_name=src.name,
-                                source_sha256=original.info["sha256"], extra={"kind": "comparison sheet"})
+    xmp = provenance.xmp_packet(
+        model=", ".join(names),
+        model_version="",
+        source_name=src.name,
+        source_sha256=original.info["sha256"],
+        extra={"kind": "comparison sheet"},
+    )
     import io as _io
 
     buf = _io.BytesIO()
@@ -281,12 +342,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def add_compare(sub) -> None:
     p = sub.add_parser("compare", help="contact sheet: the original beside every installed model's result")
     p.add_argument("input", metavar="IN", help="one photo")
-    p.add_argument("-o", "--output", required=True, metavar="SHEET", help="sheet file (.jpg, .png, .tif, .webp)")
-    p.add_argument("--model", action="append", default=None,
-                   help="compare only these models (repeatable; default: every installed model)")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="SHEET", help="sheet file (.jpg, .png, .tif, .webp)"
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        help="compare only these models (repeatable; default: every installed model)",
+    )
     p.add_argument("--models-dir", default=None, help="folder of installed models")
     p.add_argument("--device", default="auto")
-    p.add_argument("--tile-height", type=int, default=384, help="height of each picture in pixels (default 384)")
+    p.add_argument(
+        "--tile-height", type=int, default=384, help="height of each picture in pixels (default 384)"
+    )
     p.add_argument("--columns", type=int, default=4, help="pictures per row (default 4)")
     p.set_defaults(func=cmd_compare)
 
@@ -309,8 +378,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(f"models directory: {zoo.models_dir(args.models_dir)} (--models-dir or $COLORARCHIVE_MODELS)")
     print(f"bundled models:   {zoo.BUNDLED_DIR}")
     if not models:
-        print("no models installed: put a checkpoint (.pt) in the models directory, or train one with "
-              "`colorize-train fit`")
+        print(
+            "no models installed: put a checkpoint (.pt) in the models directory, or train one with "
+            "`colorize-train fit`"
+        )
         return EXIT_OK
     print(f"  {'name':<24} {'version':<8} {'params':>8}  {'source':<8} metrics")
     for m in models:
@@ -362,7 +433,9 @@ SUBCOMMANDS.insert(1, add_video)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="colorize", description="Colorize black-and-white photographs and film.")
+    parser = argparse.ArgumentParser(
+        prog="colorize", description="Colorize black-and-white photographs and film."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(sub)

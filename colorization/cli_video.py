@@ -1,8 +1,8 @@
 """`colorize video IN -o OUT [--smoothing flow]`: the film subcommand (registered in cli.SUBCOMMANDS).
 
-    colorize video reel.mp4 -o reel-colorized.mp4 --smoothing flow
-    colorize video scans/ -o master.mkv --fps 24            # numbered DPX/TIFF/PNG frames -> lossless FFV1
-    colorize video reel.mp4 -o out.mp4 --segment-frames 300  # segments as the workers do, then joined
+colorize video reel.mp4 -o reel-colorized.mp4 --smoothing flow
+colorize video scans/ -o master.mkv --fps 24            # numbered DPX/TIFF/PNG frames -> lossless FFV1
+colorize video reel.mp4 -o out.mp4 --segment-frames 300  # segments as the workers do, then joined
 """
 
 from __future__ import annotations
@@ -26,8 +26,15 @@ def cmd_video(args: argparse.Namespace) -> int:
     if dst.exists() and not args.overwrite:
         _err(f"{dst} exists (use --overwrite to replace it)")
         return EXIT_FAILED
-    options = dict(model=args.model, models_dir=args.models_dir, device=args.device, smoothing=args.smoothing,
-                   quality=args.quality, batch_size=args.batch_size, format=args.codec)
+    options = dict(
+        model=args.model,
+        models_dir=args.models_dir,
+        device=args.device,
+        smoothing=args.smoothing,
+        quality=args.quality,
+        batch_size=args.batch_size,
+        format=args.codec,
+    )
     try:
         spec = presets.get(args.preset, **options)
         if args.fps:
@@ -76,22 +83,44 @@ def _by_segments(src: Path, dst: Path, args: argparse.Namespace, options: dict, 
 
 
 def add_video(sub) -> None:
-    p = sub.add_parser("video", help="colorize a film (a video file or a folder of numbered frames)",
-                       description="Colorize a black-and-white film frame by frame with temporal smoothing. Frame "
-                                   "count, timestamps, rotation, aspect and the audio/subtitle streams are kept; "
-                                   "the output says in its metadata that it is an AI colorization.")
+    p = sub.add_parser(
+        "video",
+        help="colorize a film (a video file or a folder of numbered frames)",
+        description="Colorize a black-and-white film frame by frame with temporal smoothing. Frame "
+        "count, timestamps, rotation, aspect and the audio/subtitle streams are kept; "
+        "the output says in its metadata that it is an AI colorization.",
+    )
     p.add_argument("input", metavar="IN", help="video file (MP4/MOV/MKV/AVI...) or folder of numbered images")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file: .mp4/.mov (H.264) or .mkv (lossless FFV1)")
-    p.add_argument("--smoothing", default="flow", choices=["none", "ema", "window", "flow"],
-                   help="temporal smoothing (default flow: motion-compensated, resets at scene cuts)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output file: .mp4/.mov (H.264) or .mkv (lossless FFV1)",
+    )
+    p.add_argument(
+        "--smoothing",
+        default="flow",
+        choices=["none", "ema", "window", "flow"],
+        help="temporal smoothing (default flow: motion-compensated, resets at scene cuts)",
+    )
     p.add_argument("--quality", type=int, default=None, help="H.264 CRF, lower is better (default 18)")
-    p.add_argument("--codec", default=None, choices=["h264", "ffv1"], help="default: from the output's suffix")
+    p.add_argument(
+        "--codec", default=None, choices=["h264", "ffv1"], help="default: from the output's suffix"
+    )
     p.add_argument("--fps", default=None, help="frame rate of a folder of images (default 24)")
-    p.add_argument("--segment-frames", type=int, default=None,
-                   help="cut into segments of at most this many frames, colorize each, join (as the workers do)")
-    p.add_argument("--batch-size", type=int, default=0,
-                   help="frames per forward pass (default 0: auto, 8 on a GPU, 1 on a CPU)")
+    p.add_argument(
+        "--segment-frames",
+        type=int,
+        default=None,
+        help="cut into segments of at most this many frames, colorize each, join (as the workers do)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=0,
+        help="frames per forward pass (default 0: auto, 8 on a GPU, 1 on a CPU)",
+    )
     p.add_argument("--preset", default="film", help="pipeline preset (default film)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -71,7 +71,10 @@ def lab_to_linear_rgb(lab: np.ndarray) -> np.ndarray:
     lab = np.asarray(lab, dtype=np.float32)
     fy = (lab[..., 0] + np.float32(16.0)) / np.float32(116.0)
     f = (fy + lab[..., 1] / np.float32(500.0), fy, fy - lab[..., 2] / np.float32(200.0))
-    xyz = [np.where(c > np.float32(6.0 / 29.0), c * c * c, (c - np.float32(4.0 / 29.0)) / np.float32(_KAPPA)) for c in f]
+    xyz = [
+        np.where(c > np.float32(6.0 / 29.0), c * c * c, (c - np.float32(4.0 / 29.0)) / np.float32(_KAPPA))
+        for c in f
+    ]
     m = (_XYZ_TO_RGB * _WHITE[None, :]).astype(np.float32)
     out = np.empty(lab.shape, dtype=np.float32)
     for i in range(3):

@@ -60,7 +60,9 @@ def warp(data: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample `data` (h x w or h x w x c) at x + flow(x), bilinear, edges replicated."""
     h, w = flow.shape[:2]
     xs, ys = _grid(h, w)
-    return cv2.remap(data, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        data, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def consistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:

@@ -55,8 +55,15 @@ def ssim(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
     p, t = _u8(pred_rgb), _u8(true_rgb)
     _check(p, t)
     return float(
-        structural_similarity(p, t, channel_axis=-1, data_range=255.0, gaussian_weights=True, sigma=1.5,
-                              use_sample_covariance=False)
+        structural_similarity(
+            p,
+            t,
+            channel_axis=-1,
+            data_range=255.0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
     )
 
 
@@ -86,8 +93,9 @@ def accuracy_within_eps(pred_ab: np.ndarray, true_ab: np.ndarray, eps: float = 0
     return float(np.mean(ok))
 
 
-def ab_pearson(pred_lab: np.ndarray, true_lab: np.ndarray, l_range: tuple[float, float] = (25.0, 75.0),
-               flat: float = 0.5) -> float:
+def ab_pearson(
+    pred_lab: np.ndarray, true_lab: np.ndarray, l_range: tuple[float, float] = (25.0, 75.0), flat: float = 0.5
+) -> float:
     """Does the colour vary in the right places? The Pearson correlation of predicted vs true a over the pixels
     whose (true) L lies in `l_range`, and the same for b, averaged.
 

@@ -81,7 +81,9 @@ class Pipeline:
             written = self.encoder(counting(frames), Path(dst), decoded, self.context())
         finally:
             decoded.close()
-        return RunResult(frames=counted, seconds=time.perf_counter() - start, dst=Path(dst), info=written or {})
+        return RunResult(
+            frames=counted, seconds=time.perf_counter() - start, dst=Path(dst), info=written or {}
+        )
 
 
 def build_pipeline(spec: dict) -> Pipeline:

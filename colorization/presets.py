@@ -11,11 +11,25 @@ from __future__ import annotations
 from typing import Any
 
 SMOOTHING = ("none", "ema", "window", "flow")
-OPTIONS = {"model", "models_dir", "smoothing", "format", "quality", "batch_size", "device", "saturation", "max_side"}
+OPTIONS = {
+    "model",
+    "models_dir",
+    "smoothing",
+    "format",
+    "quality",
+    "batch_size",
+    "device",
+    "saturation",
+    "max_side",
+}
 
 
 def _colorize(o: dict) -> dict:
-    entry = {"name": "unet", "model": o.get("model") or "default", "batch_size": int(o.get("batch_size") or 0)}
+    entry = {
+        "name": "unet",
+        "model": o.get("model") or "default",
+        "batch_size": int(o.get("batch_size") or 0),
+    }
     for key in ("models_dir", "device"):
         if o.get(key):
             entry[key] = str(o[key])

@@ -29,7 +29,11 @@ def _version() -> str:
 def description(model: str, model_version: str, source_name: str, desaturated: bool = False) -> str:
     """The plain-language sentence stored as dc:description."""
     label = f"{model} (version {model_version})" if model_version else model
-    source = f"the lightness of the colour original {source_name}" if desaturated else f"the black-and-white original {source_name}"
+    source = (
+        f"the lightness of the colour original {source_name}"
+        if desaturated
+        else f"the black-and-white original {source_name}"
+    )
     return f"Colorized by {label} with {SOFTWARE} from {source}; colours are an estimate, not a record."
 
 

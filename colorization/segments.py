@@ -103,8 +103,15 @@ def plan(src: str | os.PathLike, max_frames: int = 300, hash: bool = True) -> li
         bounds.append((start, end))
         start = end
     return [
-        Segment(index=i, start_frame=s, end_frame=e, start_pts=items[s][0], end_pts=items[e][0] if e < n else None,
-                total_frames=n, source_sha256=digest)
+        Segment(
+            index=i,
+            start_frame=s,
+            end_frame=e,
+            start_pts=items[s][0],
+            end_pts=items[e][0] if e < n else None,
+            total_frames=n,
+            source_sha256=digest,
+        )
         for i, (s, e) in enumerate(bounds)
     ]
 
@@ -130,8 +137,13 @@ def colorize_segment(
     post = max((getattr(s, "post_roll", 0) for s in pipeline.stages), default=0)
     decode = dict(spec["decode"]) if isinstance(spec["decode"], dict) else {"name": spec["decode"]}
     decode.pop("name")
-    decode.update(start_frame=seg.start_frame, end_frame=seg.end_frame, pre_roll=pre, post_roll=post,
-                  sha256=seg.source_sha256)
+    decode.update(
+        start_frame=seg.start_frame,
+        end_frame=seg.end_frame,
+        pre_roll=pre,
+        post_roll=post,
+        sha256=seg.source_sha256,
+    )
     pipeline.decoder = create("decode", "video", **decode)
     pipeline.encoder.audio = False
     result = pipeline.run(src, dst, on_progress=on_progress)
@@ -163,7 +175,9 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
                 template = video_stream(first, parts[0])
                 extradata = template.codec_context.extradata
                 video = out.add_stream_from_template(template)
-                out.metadata.update({k: v for k, v in first.metadata.items() if k in ("comment", "description")})
+                out.metadata.update(
+                    {k: v for k, v in first.metadata.items() if k in ("comment", "description")}
+                )
             copier = StreamCopier(src, out, dropped) if src.is_file() else None
             if fmt in ("mp4", "mov"):
                 out.options.update({"movflags": "+faststart"})
@@ -173,7 +187,9 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
                     with _open_input(part) as container:
                         stream = video_stream(container, part)
                         if stream.codec_context.extradata != extradata:
-                            raise VideoError(f"{part}: encoded with other settings than {parts[0].name}; cannot join")
+                            raise VideoError(
+                                f"{part}: encoded with other settings than {parts[0].name}; cannot join"
+                            )
                         for packet in container.demux(stream):
                             if packet.size == 0:
                                 continue

@@ -20,7 +20,9 @@ from colorization.flow import Flow, consistency, lightness_of, warp
 CONFIDENT = 0.5  # pixels whose forward-backward confidence is above this count as non-occluded
 
 
-def warp_error(prev_ab: np.ndarray, ab: np.ndarray, prev_gray: np.ndarray, gray: np.ndarray, flow: Flow | None = None) -> float:
+def warp_error(
+    prev_ab: np.ndarray, ab: np.ndarray, prev_gray: np.ndarray, gray: np.ndarray, flow: Flow | None = None
+) -> float:
     """Mean |ab_t - warp(ab_{t-1})| over non-occluded pixels (Lab units)."""
     flow = flow or Flow()
     fwd, bwd = flow(gray, prev_gray), flow(prev_gray, gray)
@@ -31,7 +33,9 @@ def warp_error(prev_ab: np.ndarray, ab: np.ndarray, prev_gray: np.ndarray, gray:
     return float(diff[mask].mean())
 
 
-def flicker(prev_ab: np.ndarray, ab: np.ndarray, prev_gray: np.ndarray, gray: np.ndarray, tol: int = 2) -> float:
+def flicker(
+    prev_ab: np.ndarray, ab: np.ndarray, prev_gray: np.ndarray, gray: np.ndarray, tol: int = 2
+) -> float:
     """Mean |ab_t - ab_{t-1}| on static pixels (gray level within `tol`, a 3x3 neighbourhood too)."""
     import cv2
 

@@ -17,7 +17,9 @@ from colorization.checkpoint import CheckpointError
 
 # the models shipped in the package; COLORARCHIVE_BUNDLED_MODELS points elsewhere (a slim image with the weights on
 # a volume, or an empty folder for an installation without them)
-BUNDLED_DIR = Path(os.environ.get("COLORARCHIVE_BUNDLED_MODELS") or Path(__file__).resolve().parent / "weights")
+BUNDLED_DIR = Path(
+    os.environ.get("COLORARCHIVE_BUNDLED_MODELS") or Path(__file__).resolve().parent / "weights"
+)
 
 
 @dataclass
@@ -118,13 +120,16 @@ def describe(path: str | os.PathLike, source: str = "path", default: bool = Fals
 def list_models(models_dir_override: str | os.PathLike | None = None) -> list[ModelInfo]:
     """Every installed model (user directory first, then bundled), the default one marked."""
     default = _default_file(models_dir_override)
-    return [describe(p, source, default=(default is not None and p.resolve() == default))
-            for source, p in _files(models_dir_override)]
+    return [
+        describe(p, source, default=(default is not None and p.resolve() == default))
+        for source, p in _files(models_dir_override)
+    ]
 
 
-def resolve_model(name_or_path: str | os.PathLike | None = "default",
-                  models_dir_override: str | os.PathLike | None = None) -> Path:
-    """"default", a model name (file stem or the name stored in the checkpoint) or a path -> a checkpoint path."""
+def resolve_model(
+    name_or_path: str | os.PathLike | None = "default", models_dir_override: str | os.PathLike | None = None
+) -> Path:
+    """ "default", a model name (file stem or the name stored in the checkpoint) or a path -> a checkpoint path."""
     key = str(name_or_path or "default")
     as_path = Path(key).expanduser()
     if as_path.is_file():

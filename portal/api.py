@@ -60,7 +60,16 @@ class ItemSerializer(serializers.ModelSerializer):
                   "creator", "source_archive", "source_identifier", "rights", "type", "collection", "status",
                   "original_name", "sha256", "size", "width", "height", "frame_count", "created",
                   "file", "original_url", "preview_url", "results"]  # fmt: skip
-        read_only_fields = ["type", "original_name", "sha256", "size", "width", "height", "frame_count", "created"]
+        read_only_fields = [
+            "type",
+            "original_name",
+            "sha256",
+            "size",
+            "width",
+            "height",
+            "frame_count",
+            "created",
+        ]
 
     def get_original_url(self, obj) -> str:
         return _url(self.context["request"], "gallery:item_file", obj.pk, "original")
@@ -99,7 +108,9 @@ class RequestCreateSerializer(serializers.Serializer):
     def validate_models(self, names):
         found = []
         for name in names or ["default"]:
-            model = ColorModel.default() if name == "default" else ColorModel.objects.filter(name=name).first()
+            model = (
+                ColorModel.default() if name == "default" else ColorModel.objects.filter(name=name).first()
+            )
             if model is None:
                 raise ValidationError(f"unknown model {name!r}")
             found.append(model)

@@ -26,4 +26,5 @@ if command -v redis-server >/dev/null && ! redis-cli -h 127.0.0.1 ping >/dev/nul
 fi
 
 ruff check .
+ruff format --check .
 python3 -m pytest -q "$@"

@@ -41,7 +41,9 @@ def make_photo(path: Path, size: tuple[int, int] = (96, 72), gray: bool = True) 
     return path
 
 
-def make_film(path: Path, frames: int = 20, size: tuple[int, int] = (64, 48), fps: int = 10, gop: int = 5) -> Path:
+def make_film(
+    path: Path, frames: int = 20, size: tuple[int, int] = (64, 48), fps: int = 10, gop: int = 5
+) -> Path:
     """A short greyscale H.264 film with a moving square (keyframes every `gop` frames)."""
     import av
 
@@ -146,7 +148,9 @@ def redis_available() -> bool:
     return _port_open("127.0.0.1", 6379)
 
 
-def wait_for(predicate, timeout: float = 240, interval: float = 0.5, what: str = "condition", log: Path | None = None):
+def wait_for(
+    predicate, timeout: float = 240, interval: float = 0.5, what: str = "condition", log: Path | None = None
+):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -195,12 +199,22 @@ def live_worker(django_db_setup, tmp_path_factory):
            "--without-heartbeat"]  # fmt: skip
     old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "broker_transport_options")}
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-    app.conf.update(task_always_eager=False, broker_url=broker, broker_transport_options={"global_keyprefix": prefix})
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    app.conf.update(
+        task_always_eager=False, broker_url=broker, broker_transport_options={"global_keyprefix": prefix}
+    )
     _reset_producers(app)
     try:
-        wait_for(lambda: "ready." in log.read_text() or proc.poll() is not None, 120, what="the worker", log=log)
+        wait_for(
+            lambda: "ready." in log.read_text() or proc.poll() is not None, 120, what="the worker", log=log
+        )
         if proc.poll() is not None:
             raise AssertionError(f"the celery worker exited:\n{log.read_text()[-4000:]}")
         proc.log = log

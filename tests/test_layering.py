@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run(code: str) -> str:
     env_code = f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + code
-    result = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", env_code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

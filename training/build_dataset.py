@@ -184,7 +184,11 @@ def expand_sources(sources: list[str | Path]) -> list[tuple[Path, str]]:
     out: list[tuple[Path, str]] = []
     for src in map(Path, sources):
         if src.is_dir():
-            files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            files = sorted(
+                p
+                for p in src.rglob("*")
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+            )
             if not files:
                 known = ", ".join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))
                 raise BuildError(f"{src}: folder holds no images or films ({known})")
@@ -196,7 +200,9 @@ def expand_sources(sources: list[str | Path]) -> list[tuple[Path, str]]:
             elif suffix in VIDEO_SUFFIXES:
                 out.append((src, "film"))
             else:
-                raise BuildError(f"{src}: unknown source type {suffix!r} (a film, an image or a folder of images)")
+                raise BuildError(
+                    f"{src}: unknown source type {suffix!r} (a film, an image or a folder of images)"
+                )
         else:
             raise BuildError(f"{src}: no such file or folder")
     return out
@@ -324,16 +330,24 @@ class FrameFilter:
         square = centre_square(rgb)
         reason = self.reject(rgb, square, kind)
         ph = _phash(square) if reason is None else 0
-        if reason is None and len(self.hashes) and \
-                int(np.bitwise_count(self.hashes ^ np.uint64(ph)).min()) <= self.opts.dedupe_distance:
+        if (
+            reason is None
+            and len(self.hashes)
+            and int(np.bitwise_count(self.hashes ^ np.uint64(ph)).min()) <= self.opts.dedupe_distance
+        ):
             reason = "duplicates"
         if reason is not None:
             st.counts[reason] = st.counts.get(reason, 0) + 1
             return
         self.hashes = np.append(self.hashes, np.uint64(ph))
         L, ab = encode_lab(square)
-        row = {"split": _split_of(group, self.opts.splits), "group": group, "source": sha[:16],
-               "time_s": f"{t:.3f}", "phash": f"{ph:016x}"}
+        row = {
+            "split": _split_of(group, self.opts.splits),
+            "group": group,
+            "source": sha[:16],
+            "time_s": f"{t:.3f}",
+            "phash": f"{ph:016x}",
+        }
         self.writer.add(L, ab, row)
         st.counts["kept"] = st.counts.get("kept", 0) + 1
 
@@ -344,22 +358,37 @@ def _new_manifest() -> dict:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "size": SIZE,
         "resize": "centre crop to square, then resize (INTER_AREA) to 224x224",
-        "encoding": {"L": "uint8 = round(L * 2.55), L in 0..100", "ab": "int8 = round(ab), clipped to -128..127",
-                     "layout": "shard_N_L.npy (N, 224, 224); shard_N_ab.npy (N, 2, 224, 224)"},
+        "encoding": {
+            "L": "uint8 = round(L * 2.55), L in 0..100",
+            "ab": "int8 = round(ab), clipped to -128..127",
+            "layout": "shard_N_L.npy (N, 224, 224); shard_N_ab.npy (N, 2, 224, 224)",
+        },
         "sources": [],
         "shards": [],
         "builds": [],
     }
 
 
-def _commit(out: Path, manifest: dict, index: list[dict], writer: ShardWriter, new_stats: list[SourceStats],
-            build_record: dict) -> None:
+def _commit(
+    out: Path,
+    manifest: dict,
+    index: list[dict],
+    writer: ShardWriter,
+    new_stats: list[SourceStats],
+    build_record: dict,
+) -> None:
     """Add the written shards and new sources to the index and manifest, and write both (index first)."""
     for shard in writer.written:
         index.extend(shard.pop("rows"))
         manifest["shards"].append(shard)
     manifest["sources"].extend(
-        {"path": s.path, "kind": s.kind, "sha256": s.sha256, "counts": s.counts, **({"error": s.error} if s.error else {})}
+        {
+            "path": s.path,
+            "kind": s.kind,
+            "sha256": s.sha256,
+            "counts": s.counts,
+            **({"error": s.error} if s.error else {}),
+        }
         for s in new_stats
     )
     manifest["builds"].append(build_record)
@@ -416,8 +445,9 @@ def build(
         index = read_index(out)
         old_index = list(index)
         writer = ShardWriter(out, first_shard=len(manifest["shards"]), shard_size=opts.shard_size)
-        frame_filter = FrameFilter(opts, detector, np.array([int(r["phash"], 16) for r in index], dtype=np.uint64),
-                                   writer)
+        frame_filter = FrameFilter(
+            opts, detector, np.array([int(r["phash"], 16) for r in index], dtype=np.uint64), writer
+        )
         totals = dict.fromkeys(("sampled", "dark", "gray", "persons", "duplicates", "kept"), 0)
         new_stats: list[SourceStats] = []
         start, skipped = time.perf_counter(), 0
@@ -437,7 +467,10 @@ def build(
                         for rgb, t, scene in iter_film(path, opts.every_s, opts.scene_threshold, film_stats):
                             group = f"film:{sha[:16]}" + (f":s{scene}" if opts.split_by == "scene" else "")
                             frame_filter.offer(rgb, kind, group, sha, t, st)
-                            if opts.max_frames_per_film and st.counts.get("kept", 0) >= opts.max_frames_per_film:
+                            if (
+                                opts.max_frames_per_film
+                                and st.counts.get("kept", 0) >= opts.max_frames_per_film
+                            ):
                                 break
                         st.counts.update(film_stats)
                 except BuildError as exc:
@@ -447,23 +480,37 @@ def build(
                 for k in totals:
                     totals[k] += st.counts.get(k, 0)
                 if kind == "film" or (i + 1) % 200 == 0:
-                    say(f"[{i + 1}/{len(files)}] {path.name}: {st.counts}" + (f" ERROR {st.error}" if st.error else ""))
+                    say(
+                        f"[{i + 1}/{len(files)}] {path.name}: {st.counts}"
+                        + (f" ERROR {st.error}" if st.error else "")
+                    )
             writer.flush()
             seconds = time.perf_counter() - start
-            _commit(out, manifest, index, writer, new_stats, {
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "options": opts.record(),
-                "detector": detector.name if detector else None,
-                "person_filter": ("films and images" if opts.filter_images else "films only") if detector else "off",
-                "new_sources": len(new_stats),
-                "skipped_known_sources": skipped,
-                "counts": totals,
-                "seconds": round(seconds, 1),
-                "frames_per_s": round(totals["sampled"] / seconds, 2) if seconds > 0 else None,
-            })
+            _commit(
+                out,
+                manifest,
+                index,
+                writer,
+                new_stats,
+                {
+                    "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "options": opts.record(),
+                    "detector": detector.name if detector else None,
+                    "person_filter": ("films and images" if opts.filter_images else "films only")
+                    if detector
+                    else "off",
+                    "new_sources": len(new_stats),
+                    "skipped_known_sources": skipped,
+                    "counts": totals,
+                    "seconds": round(seconds, 1),
+                    "frames_per_s": round(totals["sampled"] / seconds, 2) if seconds > 0 else None,
+                },
+            )
         except BaseException:
             _rollback(out, writer, old_index)
             raise  # the manifest and index on disk still describe the dataset as it was
-        say(f"built {out}: {len(new_stats)} new sources ({skipped} known, skipped), {totals}, "
-            f"{seconds:.0f} s ({manifest['builds'][-1]['frames_per_s']} sampled frames/s); splits {manifest['splits']}")
+        say(
+            f"built {out}: {len(new_stats)} new sources ({skipped} known, skipped), {totals}, "
+            f"{seconds:.0f} s ({manifest['builds'][-1]['frames_per_s']} sampled frames/s); splits {manifest['splits']}"
+        )
         return manifest

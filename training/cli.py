@@ -42,8 +42,15 @@ def _fit(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate, format_table
 
-    report = evaluate(args.checkpoint, args.data, split=args.split, report_path=args.report,
-                      lpips_weights=args.lpips, lpips_backbone=args.lpips_backbone, limit=args.limit)
+    report = evaluate(
+        args.checkpoint,
+        args.data,
+        split=args.split,
+        report_path=args.report,
+        lpips_weights=args.lpips,
+        lpips_backbone=args.lpips_backbone,
+        limit=args.limit,
+    )
     print(format_table(report))
     return 0
 
@@ -59,29 +66,51 @@ def _eval_historical(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from training.export import export
 
-    info = export(args.checkpoint, args.output, dataset=args.dataset, name=args.name, version=args.version,
-                  make_default=args.default, retune=args.retune, min_colourfulness_ratio=args.min_colourfulness,
-                  candidates=args.temperatures, tune_frames=args.tune_frames, smoothings=args.ab_smoothing)
+    info = export(
+        args.checkpoint,
+        args.output,
+        dataset=args.dataset,
+        name=args.name,
+        version=args.version,
+        make_default=args.default,
+        retune=args.retune,
+        min_colourfulness_ratio=args.min_colourfulness,
+        candidates=args.temperatures,
+        tune_frames=args.tune_frames,
+        smoothings=args.ab_smoothing,
+    )
     print(json.dumps(info, indent=1))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="colorize-train", description="Build frame datasets, train and evaluate models.")
+    p = argparse.ArgumentParser(
+        prog="colorize-train", description="Build frame datasets, train and evaluate models."
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
 
     b = sub.add_parser("build", help="films / image folders -> frame shards + manifest.json (incremental)")
-    b.add_argument("sources", nargs="+", help="colour films (any format PyAV decodes) and folders of colour images")
+    b.add_argument(
+        "sources", nargs="+", help="colour films (any format PyAV decodes) and folders of colour images"
+    )
     b.add_argument("-o", "--output", required=True, help="dataset folder (created or extended)")
     b.add_argument("--every", type=float, default=1.0, help="film sampling interval in seconds (default 1)")
-    b.add_argument("--scene-threshold", type=float, default=30.0, help="thumbnail difference marking a cut (0-255)")
-    b.add_argument("--dark-threshold", type=float, default=40.0, help="drop frames darker than this mean gray level")
+    b.add_argument(
+        "--scene-threshold", type=float, default=30.0, help="thumbnail difference marking a cut (0-255)"
+    )
+    b.add_argument(
+        "--dark-threshold", type=float, default=40.0, help="drop frames darker than this mean gray level"
+    )
     b.add_argument("--detector", help="person detector weights (.onnx YOLOv5 export or ultralytics .pt)")
     b.add_argument("--no-person-filter", action="store_true", help="build without the person filter")
-    b.add_argument("--filter-images", action="store_true", help="apply the person filter to image folders too")
+    b.add_argument(
+        "--filter-images", action="store_true", help="apply the person filter to image folders too"
+    )
     b.add_argument("--dedupe-distance", type=int, default=4, help="phash Hamming distance of near-duplicates")
     b.add_argument("--split-by", choices=("film", "scene"), default="film", help="split groups for films")
-    b.add_argument("--splits", type=float, nargs=3, default=(0.81, 0.09, 0.10), metavar=("TRAIN", "VAL", "TEST"))
+    b.add_argument(
+        "--splits", type=float, nargs=3, default=(0.81, 0.09, 0.10), metavar=("TRAIN", "VAL", "TEST")
+    )
     b.add_argument("--max-frames-per-film", type=int, default=0)
     b.set_defaults(func=_build)
 
@@ -100,14 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--limit", type=int, default=0, help="evaluate at most this many images (0 = all)")
     e.set_defaults(func=_eval)
 
-    h = sub.add_parser("eval-historical", help="the default model's acceptance criteria on true-colour photos")
+    h = sub.add_parser(
+        "eval-historical", help="the default model's acceptance criteria on true-colour photos"
+    )
     h.add_argument("folder", nargs="?", default="../shared/data/historical_color")
     h.add_argument("--model", default="default", help="model name or checkpoint path")
     h.add_argument("--report", help="write the JSON report here")
     h.add_argument("--pictures", help="save small gray/model/truth strips into this folder")
     h.set_defaults(func=_eval_historical)
 
-    x = sub.add_parser("export", help="tune the decoding on validation, store fp16, optionally make it the default")
+    x = sub.add_parser(
+        "export", help="tune the decoding on validation, store fp16, optionally make it the default"
+    )
     x.add_argument("checkpoint")
     x.add_argument("-o", "--output", required=True, help="e.g. colorization/weights/unet-bins-v1.pt")
     x.add_argument("--dataset", help="dataset whose validation split tunes the decoding (default: the run's)")
@@ -117,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--retune", action="store_true", help="tune again even if the checkpoint was tuned")
     x.add_argument("--min-colourfulness", type=float, help="tuning: least share of the true colourfulness")
     x.add_argument("--temperatures", type=float, nargs="+", help="tuning: candidate temperatures")
-    x.add_argument("--ab-smoothing", type=float, nargs="+", help="tuning: candidate ab blurs (Gaussian sigma, px)")
+    x.add_argument(
+        "--ab-smoothing", type=float, nargs="+", help="tuning: candidate ab blurs (Gaussian sigma, px)"
+    )
     x.add_argument("--tune-frames", type=int, default=150, help="tuning: validation frames used")
     x.set_defaults(func=_export)
 

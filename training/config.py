@@ -19,7 +19,9 @@ LOSSES = ("mse", "perceptual-vgg16", "perceptual-resnet50", "bins", "adversarial
 @dataclass
 class TrainConfig:
     # ---- run
-    name: str = "unet"  # run name: outputs go to {out_dir}/{name}/ (checkpoints, metrics.csv, curves.png, log)
+    name: str = (
+        "unet"  # run name: outputs go to {out_dir}/{name}/ (checkpoints, metrics.csv, curves.png, log)
+    )
     out_dir: str = "runs"  # git-ignored folder at the repo root
     seed: int = 1337  # seeds torch (per epoch, so a resumed run continues exactly as an uninterrupted one)
     resume: bool = False  # continue from {out_dir}/{name}/last.pt (model, optimizer, schedule, history)
@@ -27,7 +29,9 @@ class TrainConfig:
 
     # ---- data (a folder written by `colorize-train build`)
     dataset: str = "data/frames"
-    crop: int = 128  # train on random crops of the 224 frames (CPU speed; the U-Net is fully convolutional); 0 = full
+    crop: int = (
+        128  # train on random crops of the 224 frames (CPU speed; the U-Net is fully convolutional); 0 = full
+    )
     flip: bool = True  # random horizontal flips
     degrade: bool = False  # degradation augmentation of the input L: grain, blur, scratches, fading
     degrade_p: float = 0.5  # probability that a training sample is degraded (when degrade = true)
@@ -43,9 +47,15 @@ class TrainConfig:
     depth: int = 4
     context: bool = False  # global-context fusion at the bottleneck (UNetConfig.context)
     coords: bool = False  # position channels: each pixel's place in its frame (UNetConfig.coords)
-    prior: bool = False  # a per-pixel network of lightness (and position) added to the head (UNetConfig.prior)
-    texture: bool = False  # a per-pixel network of local lightness statistics added to the head (UNetConfig.texture)
-    head: str = "tanh"  # "tanh" (regression) | "bins" (classification over quantized ab); loss "bins" needs "bins"
+    prior: bool = (
+        False  # a per-pixel network of lightness (and position) added to the head (UNetConfig.prior)
+    )
+    texture: bool = (
+        False  # a per-pixel network of local lightness statistics added to the head (UNetConfig.texture)
+    )
+    head: str = (
+        "tanh"  # "tanh" (regression) | "bins" (classification over quantized ab); loss "bins" needs "bins"
+    )
     bin_grid: float = 10.0  # ab cell size for head = "bins" (Zhang et al.: 10)
     temperature: float = 0.38  # annealed-mean temperature (head = "bins"); re-tuned on validation at the end
 
@@ -55,10 +65,18 @@ class TrainConfig:
     # extra term: weight * (1 - the within-image Pearson correlation of predicted and true a and b), over the
     # pixels of lightness 25-75; it rewards colour that varies where the truth varies, whatever its strength
     pearson_weight: float = 0.0
-    backbone_weights: str = ""  # torchvision-format .pth for the perceptual loss (vgg16-397923af.pth / resnet50-*.pth)
-    random_backbone: bool = False  # TESTS ONLY: random (untrained) perceptual backbone when no weights are given
-    rebalance_lambda: float = 0.5  # bins: weight (0.5 * prior_smoothed + 0.5 / K)^-1 mixes the prior with uniform
-    bins_stride: int = 2  # bins: loss on every 2nd pixel per direction (Zhang et al. predict at 1/4 resolution)
+    backbone_weights: str = (
+        ""  # torchvision-format .pth for the perceptual loss (vgg16-397923af.pth / resnet50-*.pth)
+    )
+    random_backbone: bool = (
+        False  # TESTS ONLY: random (untrained) perceptual backbone when no weights are given
+    )
+    rebalance_lambda: float = (
+        0.5  # bins: weight (0.5 * prior_smoothed + 0.5 / K)^-1 mixes the prior with uniform
+    )
+    bins_stride: int = (
+        2  # bins: loss on every 2nd pixel per direction (Zhang et al. predict at 1/4 resolution)
+    )
     soft_sigma: float = 5.0  # bins: Gaussian (ab units) that soft-encodes the true ab onto nearby bins
     gan_l1_lambda: float = 100.0  # adversarial (pix2pix): weight of L1 on ab next to the cGAN loss
     gan_pretrain_epochs: int = 1  # adversarial: epochs of L1-only generator pretraining before the GAN starts
@@ -70,7 +88,9 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     weight_decay: float = 0.0
-    pixel_paths_lr_mult: float = 1.0  # learning rate of the per-pixel paths (prior, texture) = this x the schedule's
+    pixel_paths_lr_mult: float = (
+        1.0  # learning rate of the per-pixel paths (prior, texture) = this x the schedule's
+    )
     schedule: str = "cosine"  # "cosine" (per step, with warm-up, over `epochs`) | "constant"
     warmup_steps: int = 100
     patience: int = 5  # early stopping: stop after this many epochs without a better validation loss
@@ -85,10 +105,16 @@ class TrainConfig:
     # ---- after training (head = "bins")
     # pick temperature, ab smoothing, chroma gain and mirror averaging on the VALIDATION split (train.tune_decoding)
     tune_decoding: bool = True
-    temperature_candidates: list[float] = field(default_factory=lambda: [0.3, 0.38, 0.5, 0.65, 0.8, 1.0, 1.3, 1.7])
+    temperature_candidates: list[float] = field(
+        default_factory=lambda: [0.3, 0.38, 0.5, 0.65, 0.8, 1.0, 1.3, 1.7]
+    )
     chroma_gain_candidates: list[float] = field(default_factory=lambda: [1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
-    tune_flip_average: bool = True  # also try mirror averaging (UNetConfig.flip_average: twice the network time)
-    ab_smoothing_candidates: list[float] = field(default_factory=lambda: [0.0, 2.0, 4.0])  # Gaussian sigmas, px
+    tune_flip_average: bool = (
+        True  # also try mirror averaging (UNetConfig.flip_average: twice the network time)
+    )
+    ab_smoothing_candidates: list[float] = field(
+        default_factory=lambda: [0.0, 2.0, 4.0]
+    )  # Gaussian sigmas, px
     # the combinations whose output keeps at least this share of the true frames' colourfulness qualify (the
     # product asks >= 40% on real photos; 0.5 leaves room for the domain gap); of those within 0.1 dB of the best
     # validation PSNR, the highest within-image ab Pearson wins
@@ -125,7 +151,9 @@ def _convert(name: str, typ: Any, value: Any) -> Any:
             raise ValueError
         return typ(value)
     except (TypeError, ValueError):
-        raise ValueError(f"config key {name!r}: cannot read {value!r} as {getattr(typ, '__name__', typ)}") from None
+        raise ValueError(
+            f"config key {name!r}: cannot read {value!r} as {getattr(typ, '__name__', typ)}"
+        ) from None
 
 
 RENAMED = {"tune_temperature": "tune_decoding"}  # older configs and saved retrain overrides keep working
@@ -153,13 +181,17 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.schedule not in ("cosine", "constant"):
         raise ValueError(f"unknown schedule {cfg.schedule!r}; known: 'cosine', 'constant'")
     if not 0.0 < cfg.val_fraction <= 1.0:
-        raise ValueError(f"val_fraction {cfg.val_fraction} must be in (0, 1]: early stopping needs validation frames")
+        raise ValueError(
+            f"val_fraction {cfg.val_fraction} must be in (0, 1]: early stopping needs validation frames"
+        )
     if cfg.pixel_paths_lr_mult <= 0:
         raise ValueError(f"pixel_paths_lr_mult {cfg.pixel_paths_lr_mult} must be above 0")
     if cfg.pearson_weight < 0:
         raise ValueError(f"pearson_weight {cfg.pearson_weight} must be 0 or more")
-    if cfg.crop and (cfg.crop % 2 ** cfg.depth or cfg.crop > 224):
-        raise ValueError(f"crop {cfg.crop} must be a multiple of {2 ** cfg.depth} and at most 224 (0 = full frames)")
+    if cfg.crop and (cfg.crop % 2**cfg.depth or cfg.crop > 224):
+        raise ValueError(
+            f"crop {cfg.crop} must be a multiple of {2**cfg.depth} and at most 224 (0 = full frames)"
+        )
 
 
 def load(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:

@@ -36,10 +36,13 @@ def parse_source_weights(items: list[str], known: set[str]) -> dict[str, float]:
         except ValueError:
             weight = -1.0
         if not sep or weight < 0:
-            raise ValueError(f"source weight {item!r} must look like folder=weight, with a weight of 0 or more")
+            raise ValueError(
+                f"source weight {item!r} must look like folder=weight, with a weight of 0 or more"
+            )
         if name not in known:
-            raise ValueError(f"source weight {item!r}: no source folder {name!r} in the dataset; "
-                             f"known: {sorted(known)}")
+            raise ValueError(
+                f"source weight {item!r}: no source folder {name!r} in the dataset; known: {sorted(known)}"
+            )
         weights[name] = weight
     return weights
 
@@ -109,7 +112,9 @@ class FrameDataset(Dataset):
             L = L[:, top : top + ch, left : left + cw]
             ab = ab[:, top : top + ch, left : left + cw]
         # (top, bottom, left, right) of the sample in the frame's [-1, 1] coordinates
-        box = torch.tensor([2 * top / h - 1, 2 * (top + ch) / h - 1, 2 * left / w - 1, 2 * (left + cw) / w - 1])
+        box = torch.tensor(
+            [2 * top / h - 1, 2 * (top + ch) / h - 1, 2 * left / w - 1, 2 * (left + cw) / w - 1]
+        )
         if self.flip and bool(torch.rand(()) < 0.5):
             L, ab = L.flip(-1), ab.flip(-1)
             box = torch.stack([box[0], box[1], -box[3], -box[2]])  # the mirrored frame's crop

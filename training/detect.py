@@ -71,7 +71,9 @@ class Yolov5Onnx:
         if not keep.any():
             return 0
         boxes = out[keep, :4]
-        xywh = np.stack([boxes[:, 0] - boxes[:, 2] / 2, boxes[:, 1] - boxes[:, 3] / 2, boxes[:, 2], boxes[:, 3]], 1)
+        xywh = np.stack(
+            [boxes[:, 0] - boxes[:, 2] / 2, boxes[:, 1] - boxes[:, 3] / 2, boxes[:, 2], boxes[:, 3]], 1
+        )
         idx = cv2.dnn.NMSBoxes(xywh.tolist(), score[keep].tolist(), self.conf, self.iou)
         return len(np.asarray(idx).reshape(-1))
 

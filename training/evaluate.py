@@ -25,7 +25,9 @@ from colorization.color import AB_SCALE, lab_to_rgb, rgb_to_lab
 from training.build_dataset import IMAGE_SUFFIXES, centre_square, load_manifest, read_image
 
 METRICS = ("mae", "psnr", "ssim", "lpips", "colourfulness", "acc_eps", "ab_pearson")
-DEFAULT_LPIPS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "weights" / "lpips_v0.1" / "vgg.pth"
+DEFAULT_LPIPS = (
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "weights" / "lpips_v0.1" / "vgg.pth"
+)
 
 
 def iter_samples(data: str | Path, split: str, size: int, limit: int = 0):
@@ -42,7 +44,13 @@ def iter_samples(data: str | Path, split: str, size: int, limit: int = 0):
         for i in range(n):
             L, ab = ds.raw(i)
             lab = np.concatenate([L[..., None], ab.transpose(1, 2, 0)], -1)
-            yield f"{split}/{i}", ds.folders[i], L, lab[..., 1:], np.round(lab_to_rgb(lab) * 255).astype(np.uint8)
+            yield (
+                f"{split}/{i}",
+                ds.folders[i],
+                L,
+                lab[..., 1:],
+                np.round(lab_to_rgb(lab) * 255).astype(np.uint8),
+            )
     elif data.is_dir():
         files = sorted(p for p in data.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
@@ -55,7 +63,9 @@ def iter_samples(data: str | Path, split: str, size: int, limit: int = 0):
         raise ValueError(f"{data}: no such dataset or folder")
 
 
-def image_metrics(pred_lab: np.ndarray, true_lab: np.ndarray, true_rgb: np.ndarray, lpips=None) -> dict[str, float]:
+def image_metrics(
+    pred_lab: np.ndarray, true_lab: np.ndarray, true_rgb: np.ndarray, lpips=None
+) -> dict[str, float]:
     pred_rgb = np.round(lab_to_rgb(pred_lab) * 255).astype(np.uint8)
     out = {
         "mae": M.mae(pred_rgb, true_rgb),
@@ -79,8 +89,11 @@ def _by_source(folders: list[str], rows_model: list[dict], rows_gray: list[dict]
     out = {}
     for folder in sorted(set(folders)):
         picked = [i for i, f in enumerate(folders) if f == folder]
-        out[folder] = {"images": len(picked), "model_metrics": _mean([rows_model[i] for i in picked]),
-                       "grayscale_metrics": _mean([rows_gray[i] for i in picked])}
+        out[folder] = {
+            "images": len(picked),
+            "model_metrics": _mean([rows_model[i] for i in picked]),
+            "grayscale_metrics": _mean([rows_gray[i] for i in picked]),
+        }
     return out
 
 
@@ -128,7 +141,9 @@ def evaluate(
         x = torch.from_numpy(L / 100.0).float()[None, None]
         pred = model(x)[0].float().numpy().transpose(1, 2, 0) * AB_SCALE
         rows_model.append(image_metrics(np.concatenate([L[..., None], pred], -1), true_lab, rgb, lpips))
-        rows_gray.append(image_metrics(np.concatenate([L[..., None], np.zeros_like(ab)], -1), true_lab, rgb, lpips))
+        rows_gray.append(
+            image_metrics(np.concatenate([L[..., None], np.zeros_like(ab)], -1), true_lab, rgb, lpips)
+        )
         true_colour.append(M.colourfulness(rgb))
         if on_progress:
             on_progress(len(rows_model))
@@ -145,7 +160,7 @@ def evaluate(
         "by_source": _by_source(folders, rows_model, rows_gray),
         "lpips": lpips_note,
         "notes": "MAE/PSNR/SSIM/colourfulness on 8-bit RGB; acc_eps: share of pixels with |da|,|db| <= 2% of 128; "
-                 "ab_pearson over pixels with L in 25..75",
+        "ab_pearson over pixels with L in 25..75",
     }
     key = f"{Path(data).name}:{report['split'] or 'images'}"
     if write_checkpoint:
@@ -157,7 +172,9 @@ def evaluate(
 
 
 def format_table(report: dict) -> str:
-    head = f"{report['data']} ({report['split'] or 'images'}, {report['images']} images at {report['size']} px)"
+    head = (
+        f"{report['data']} ({report['split'] or 'images'}, {report['images']} images at {report['size']} px)"
+    )
     lines = [head, f"| metric | {report['model']} | grayscale (ab = 0) |", "| --- | --- | --- |"]
     for k in METRICS:
         if k in report["model_metrics"]:
@@ -165,10 +182,16 @@ def format_table(report: dict) -> str:
     lines.append(f"true colourfulness: {report['true_colourfulness']:.2f}; {report['lpips']}")
     by_source = report.get("by_source") or {}
     if len(by_source) > 1:
-        lines += ["", "by source folder:", "| folder | images | PSNR (gray) | ab_pearson | colourfulness |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "by source folder:",
+            "| folder | images | PSNR (gray) | ab_pearson | colourfulness |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for folder, r in sorted(by_source.items(), key=lambda kv: -kv[1]["images"]):
             m, g = r["model_metrics"], r["grayscale_metrics"]
-            lines.append(f"| {folder} | {r['images']} | {m['psnr']:.2f} ({g['psnr']:.2f}) | {m['ab_pearson']:.3f} "
-                         f"| {m['colourfulness']:.1f} |")
+            lines.append(
+                f"| {folder} | {r['images']} | {m['psnr']:.2f} ({g['psnr']:.2f}) | {m['ab_pearson']:.3f} "
+                f"| {m['colourfulness']:.1f} |"
+            )
     return "\n".join(lines)

@@ -44,17 +44,32 @@ def export(
         if min_colourfulness_ratio is None:
             min_colourfulness_ratio = cfg.get("min_colourfulness_ratio", 0.5)
         defaults = TrainConfig()
-        choice = tune_decoding(model, ds, candidates, min_colourfulness_ratio, tune_frames,
-                               gains=cfg.get("chroma_gain_candidates") or defaults.chroma_gain_candidates,
-                               mirror=cfg.get("tune_flip_average", defaults.tune_flip_average),
-                               smoothings=smoothings or cfg.get("ab_smoothing_candidates")
-                               or defaults.ab_smoothing_candidates)
+        choice = tune_decoding(
+            model,
+            ds,
+            candidates,
+            min_colourfulness_ratio,
+            tune_frames,
+            gains=cfg.get("chroma_gain_candidates") or defaults.chroma_gain_candidates,
+            mirror=cfg.get("tune_flip_average", defaults.tune_flip_average),
+            smoothings=smoothings or cfg.get("ab_smoothing_candidates") or defaults.ab_smoothing_candidates,
+        )
         summary.pop("temperature_tuning", None)
         summary["decoding_tuning"] = choice
     dst = Path(dst)
     extra = {k: ckpt[k] for k in ("metrics",) if k in ckpt}
-    ckpt_mod.save(dst, model, name=name or ckpt.get("name"), version=version, data_cfg=ckpt.get("data_cfg"),
-                  half=True, step=ckpt.get("step"), train_config=cfg, train_summary=summary, **extra)
+    ckpt_mod.save(
+        dst,
+        model,
+        name=name or ckpt.get("name"),
+        version=version,
+        data_cfg=ckpt.get("data_cfg"),
+        half=True,
+        step=ckpt.get("step"),
+        train_config=cfg,
+        train_summary=summary,
+        **extra,
+    )
     dst.chmod(0o644)  # package data: readable by every user (mkstemp creates 0600)
     if make_default:
         default = dst.parent / "DEFAULT"
@@ -63,7 +78,12 @@ def export(
             f.write(dst.name + "\n")
         os.chmod(tmp, 0o644)
         os.replace(tmp, default)
-    return {"path": str(dst), "bytes": dst.stat().st_size, "temperature": model.config.temperature,
-            "chroma_gain": model.config.chroma_gain, "flip_average": model.config.flip_average,
-            "ab_smoothing": model.config.ab_smoothing,
-            "tuning": summary.get("decoding_tuning") or summary.get("temperature_tuning")}
+    return {
+        "path": str(dst),
+        "bytes": dst.stat().st_size,
+        "temperature": model.config.temperature,
+        "chroma_gain": model.config.chroma_gain,
+        "flip_average": model.config.flip_average,
+        "ab_smoothing": model.config.ab_smoothing,
+        "tuning": summary.get("decoding_tuning") or summary.get("temperature_tuning"),
+    }

@@ -50,8 +50,10 @@ def _with_ab(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
 
 
 def _strip(images: list[np.ndarray], height: int = 150) -> Image.Image:
-    tiles = [Image.fromarray(im).resize((max(1, round(im.shape[1] * height / im.shape[0])), height), Image.LANCZOS)
-             for im in images]
+    tiles = [
+        Image.fromarray(im).resize((max(1, round(im.shape[1] * height / im.shape[0])), height), Image.LANCZOS)
+        for im in images
+    ]
     out = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), height), "white")
     x = 0
     for t in tiles:
@@ -60,12 +62,19 @@ def _strip(images: list[np.ndarray], height: int = 150) -> Image.Image:
     return out
 
 
-def evaluate_folder(folder: str | Path, model: str = "default", out_json: str | Path | None = None,
-                    pictures: str | Path | None = None, n_pictures: int = 4) -> dict[str, Any]:
+def evaluate_folder(
+    folder: str | Path,
+    model: str = "default",
+    out_json: str | Path | None = None,
+    pictures: str | Path | None = None,
+    n_pictures: int = 4,
+) -> dict[str, Any]:
     from colorization.api import colorize_files
 
     folder = Path(folder)
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    files = (
+        sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    )
     if not files:
         raise ValueError(f"{folder}: no photographs to evaluate (expected a folder of colour images)")
     truths = [read_image(p) for p in files]
@@ -100,17 +109,23 @@ def evaluate_folder(folder: str | Path, model: str = "default", out_json: str | 
         tint = _with_ab(gray, mean_ab)
         oracle = _with_ab(gray, lab[..., 1:].reshape(-1, 2).mean(0))
         out_lab = rgb_to_lab(out.astype(np.float32) / 255.0)
-        rows.append({
-            "photo": p.name,
-            "psnr_model": M.psnr(out, truth), "psnr_gray": M.psnr(gray_rgb, truth),
-            "psnr_tint": M.psnr(tint, truth), "psnr_oracle_tint": M.psnr(oracle, truth),
-            "colourfulness_model": M.colourfulness(out), "colourfulness_true": M.colourfulness(truth),
-            "colourfulness_tint": M.colourfulness(tint),
-            "ab_pearson_model": M.ab_pearson(out_lab, lab),
-            "ab_pearson_gray": M.ab_pearson(rgb_to_lab(gray_rgb.astype(np.float32) / 255.0), lab),
-            "ab_pearson_tint": M.ab_pearson(rgb_to_lab(tint.astype(np.float32) / 255.0), lab),
-            "ssim_model": M.ssim(out, truth), "ssim_gray": M.ssim(gray_rgb, truth),
-        })
+        rows.append(
+            {
+                "photo": p.name,
+                "psnr_model": M.psnr(out, truth),
+                "psnr_gray": M.psnr(gray_rgb, truth),
+                "psnr_tint": M.psnr(tint, truth),
+                "psnr_oracle_tint": M.psnr(oracle, truth),
+                "colourfulness_model": M.colourfulness(out),
+                "colourfulness_true": M.colourfulness(truth),
+                "colourfulness_tint": M.colourfulness(tint),
+                "ab_pearson_model": M.ab_pearson(out_lab, lab),
+                "ab_pearson_gray": M.ab_pearson(rgb_to_lab(gray_rgb.astype(np.float32) / 255.0), lab),
+                "ab_pearson_tint": M.ab_pearson(rgb_to_lab(tint.astype(np.float32) / 255.0), lab),
+                "ssim_model": M.ssim(out, truth),
+                "ssim_gray": M.ssim(gray_rgb, truth),
+            }
+        )
     mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0] if k != "photo"}
     ratio = mean["colourfulness_model"] / max(mean["colourfulness_true"], 1e-9)
     criteria = {
@@ -121,8 +136,15 @@ def evaluate_folder(folder: str | Path, model: str = "default", out_json: str | 
         "ab_pearson_ok": mean["ab_pearson_model"] >= CRITERIA["ab_pearson"],
     }
     criteria["all_met"] = all(v for k, v in criteria.items() if k.endswith(("_ok", "gray", "tint")))
-    report = {"folder": str(folder), "photos": len(rows), "model": model_info, "mean_tint_ab": mean_ab.round(3).tolist(),
-              "mean": mean, "criteria": criteria, "per_photo": rows}
+    report = {
+        "folder": str(folder),
+        "photos": len(rows),
+        "model": model_info,
+        "mean_tint_ab": mean_ab.round(3).tolist(),
+        "mean": mean,
+        "criteria": criteria,
+        "per_photo": rows,
+    }
 
     if pictures:
         pictures = Path(pictures)
@@ -141,21 +163,23 @@ def evaluate_folder(folder: str | Path, model: str = "default", out_json: str | 
 def format_table(report: dict) -> str:
     m, c = report["mean"], report["criteria"]
     yes = {True: "yes", False: "NO"}
-    return "\n".join([
-        f"{report['folder']}: {report['photos']} photos, model {report['model']} (full-resolution inference path)",
-        "| | model | gray (ab = 0) | constant tint (mean ab) | per-photo oracle tint | true photos |",
-        "| --- | --- | --- | --- | --- | --- |",
-        f"| PSNR (dB) | {m['psnr_model']:.2f} | {m['psnr_gray']:.2f} | {m['psnr_tint']:.2f} | {m['psnr_oracle_tint']:.2f} | |",
-        f"| SSIM | {m['ssim_model']:.4f} | {m['ssim_gray']:.4f} | | | |",
-        f"| colourfulness | {m['colourfulness_model']:.2f} | 0 | {m['colourfulness_tint']:.2f} | | "
-        f"{m['colourfulness_true']:.2f} |",
-        f"| ab Pearson (L 25..75) | {m['ab_pearson_model']:.3f} | {m['ab_pearson_gray']:.3f} | "
-        f"{m['ab_pearson_tint']:.3f} | | 1 |",
-        "",
-        f"criteria: PSNR > gray: {yes[c['psnr_beats_gray']]}; PSNR > tint: {yes[c['psnr_beats_tint']]}; "
-        f"colourfulness {c['colourfulness_ratio']:.0%} of true (>= 40%): {yes[c['colourfulness_ok']]}; "
-        f"ab Pearson >= 0.2: {yes[c['ab_pearson_ok']]}; all met: {yes[c['all_met']]}",
-    ])
+    return "\n".join(
+        [
+            f"{report['folder']}: {report['photos']} photos, model {report['model']} (full-resolution inference path)",
+            "| | model | gray (ab = 0) | constant tint (mean ab) | per-photo oracle tint | true photos |",
+            "| --- | --- | --- | --- | --- | --- |",
+            f"| PSNR (dB) | {m['psnr_model']:.2f} | {m['psnr_gray']:.2f} | {m['psnr_tint']:.2f} | {m['psnr_oracle_tint']:.2f} | |",
+            f"| SSIM | {m['ssim_model']:.4f} | {m['ssim_gray']:.4f} | | | |",
+            f"| colourfulness | {m['colourfulness_model']:.2f} | 0 | {m['colourfulness_tint']:.2f} | | "
+            f"{m['colourfulness_true']:.2f} |",
+            f"| ab Pearson (L 25..75) | {m['ab_pearson_model']:.3f} | {m['ab_pearson_gray']:.3f} | "
+            f"{m['ab_pearson_tint']:.3f} | | 1 |",
+            "",
+            f"criteria: PSNR > gray: {yes[c['psnr_beats_gray']]}; PSNR > tint: {yes[c['psnr_beats_tint']]}; "
+            f"colourfulness {c['colourfulness_ratio']:.0%} of true (>= 40%): {yes[c['colourfulness_ok']]}; "
+            f"ab Pearson >= 0.2: {yes[c['ab_pearson_ok']]}; all met: {yes[c['all_met']]}",
+        ]
+    )
 
 
 if __name__ == "__main__":

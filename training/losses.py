@@ -27,7 +27,10 @@ from colorization.color import AB_SCALE, L_SCALE, ab_bin_centers, lab_to_rgb_tor
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-BACKBONE_FILES = {"vgg16": "vgg16-397923af.pth", "resnet50": "resnet50-0676ba61.pth (or resnet50-11ad3fa6.pth)"}
+BACKBONE_FILES = {
+    "vgg16": "vgg16-397923af.pth",
+    "resnet50": "resnet50-0676ba61.pth (or resnet50-11ad3fa6.pth)",
+}
 
 
 class BackboneMissing(FileNotFoundError):
@@ -48,7 +51,9 @@ def _load_backbone_state(kind: str, weights: str | None, random_backbone: bool):
     if weights:
         path = Path(weights)
         if not path.is_file():
-            raise BackboneMissing(f"{path}: perceptual backbone weights not found (torchvision {BACKBONE_FILES[kind]})")
+            raise BackboneMissing(
+                f"{path}: perceptual backbone weights not found (torchvision {BACKBONE_FILES[kind]})"
+            )
         return torch.load(path, map_location="cpu", weights_only=True)
     if random_backbone:
         return None
@@ -62,7 +67,9 @@ def _load_backbone_state(kind: str, weights: str | None, random_backbone: bool):
 class Perceptual(nn.Module):
     """Frozen ImageNet backbone; loss = sum over layers of mean squared feature differences (+ MSE term)."""
 
-    def __init__(self, kind: str, weights: str | None = None, random_backbone: bool = False, mse_weight: float = 0.0):
+    def __init__(
+        self, kind: str, weights: str | None = None, random_backbone: bool = False, mse_weight: float = 0.0
+    ):
         super().__init__()
         import torchvision
 
@@ -79,8 +86,13 @@ class Perceptual(nn.Module):
             if state is not None:
                 net.load_state_dict(state)
             # after relu (conv1_relu), after layer1 (conv2_block3_out), after layer2 (conv3_block4_out)
-            self.stages = nn.ModuleList([nn.Sequential(net.conv1, net.bn1, net.relu),
-                                         nn.Sequential(net.maxpool, net.layer1), net.layer2])
+            self.stages = nn.ModuleList(
+                [
+                    nn.Sequential(net.conv1, net.bn1, net.relu),
+                    nn.Sequential(net.maxpool, net.layer1),
+                    net.layer2,
+                ]
+            )
         else:
             raise ValueError(f"unknown perceptual backbone {kind!r}")
         self.stages.eval().requires_grad_(False)
@@ -117,8 +129,13 @@ class BinsLoss(nn.Module):
     w = ((1 - lambda) * prior_smoothed + lambda / K)^-1, normalised so that E_prior[w] = 1.
     """
 
-    def __init__(self, grid: float = 10.0, sigma: float = 5.0, class_weights: torch.Tensor | None = None,
-                 mse_weight: float = 0.0):
+    def __init__(
+        self,
+        grid: float = 10.0,
+        sigma: float = 5.0,
+        class_weights: torch.Tensor | None = None,
+        mse_weight: float = 0.0,
+    ):
         super().__init__()
         centers = ab_bin_centers(grid)
         self.grid, self.sigma, self.mse_weight = grid, sigma, mse_weight
@@ -186,8 +203,13 @@ class BinsLoss(nn.Module):
         return loss
 
 
-def within_image_pearson(pred: torch.Tensor, ab: torch.Tensor, L: torch.Tensor,
-                         l_range: tuple[float, float] = (25.0, 75.0), flat: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+def within_image_pearson(
+    pred: torch.Tensor,
+    ab: torch.Tensor,
+    L: torch.Tensor,
+    l_range: tuple[float, float] = (25.0, 75.0),
+    flat: float = 0.5,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Differentiable twin of `colorization.metrics.ab_pearson` for a batch: pred, ab / 128 (N, 2, H, W), L / 100
     (N, 1, H, W) -> (correlation (N, 2), counts (N, 2) bool: the true channel varies by at least `flat` Lab units
     over the pixels whose true L lies in `l_range`)."""
@@ -260,8 +282,11 @@ class PatchDiscriminator(nn.Module):
             return layers
 
         self.net = nn.Sequential(
-            *block(3, width, 2, norm=False), *block(width, width * 2, 2), *block(width * 2, width * 4, 2),
-            *block(width * 4, width * 8, 1), nn.Conv2d(width * 8, 1, 4, 1, 1),
+            *block(3, width, 2, norm=False),
+            *block(width, width * 2, 2),
+            *block(width * 2, width * 4, 2),
+            *block(width * 4, width * 8, 1),
+            nn.Conv2d(width * 8, 1, 4, 1, 1),
         )
 
     def forward(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
@@ -270,13 +295,18 @@ class PatchDiscriminator(nn.Module):
 
 LOSSES = {
     "mse": lambda cfg, **kw: MSELoss(),
-    "perceptual-vgg16": lambda cfg, **kw: Perceptual("vgg16", cfg.backbone_weights or None, cfg.random_backbone,
-                                                     cfg.mse_weight),
-    "perceptual-resnet50": lambda cfg, **kw: Perceptual("resnet50", cfg.backbone_weights or None,
-                                                        cfg.random_backbone, cfg.mse_weight),
-    "bins": lambda cfg, class_weights=None, **kw: BinsLoss(cfg.bin_grid, cfg.soft_sigma, class_weights,
-                                                           cfg.mse_weight),
-    "adversarial": lambda cfg, **kw: L1Loss(),  # the generator's reconstruction term; the GAN part is in train.py
+    "perceptual-vgg16": lambda cfg, **kw: Perceptual(
+        "vgg16", cfg.backbone_weights or None, cfg.random_backbone, cfg.mse_weight
+    ),
+    "perceptual-resnet50": lambda cfg, **kw: Perceptual(
+        "resnet50", cfg.backbone_weights or None, cfg.random_backbone, cfg.mse_weight
+    ),
+    "bins": lambda cfg, class_weights=None, **kw: BinsLoss(
+        cfg.bin_grid, cfg.soft_sigma, class_weights, cfg.mse_weight
+    ),
+    "adversarial": lambda cfg, **kw: (
+        L1Loss()
+    ),  # the generator's reconstruction term; the GAN part is in train.py
 }
 
 

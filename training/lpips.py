@@ -50,7 +50,9 @@ class Lpips(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """RGB (N, 3, H, W) in [0, 1] -> distance per image (N,)."""
         fa, fb = self._feats(a), self._feats(b)
-        return sum(lin((x - y) ** 2).mean(dim=(2, 3)) for lin, x, y in zip(self.lins, fa, fb, strict=True))[:, 0]
+        return sum(lin((x - y) ** 2).mean(dim=(2, 3)) for lin, x, y in zip(self.lins, fa, fb, strict=True))[
+            :, 0
+        ]
 
     def distance(self, rgb_a: np.ndarray, rgb_b: np.ndarray) -> float:
         def t(img: np.ndarray) -> torch.Tensor:
@@ -62,12 +64,15 @@ class Lpips(nn.Module):
 
 def load(lin_path: str | Path | None, vgg_path: str | Path | None, random_backbone: bool = False) -> Lpips:
     if not lin_path or not Path(lin_path).is_file():
-        raise LpipsUnavailable(f"LPIPS unavailable: linear-layer weights {lin_path or '(none given)'} not found "
-                               "(vgg.pth from ../shared/data/weights/lpips_v0.1/)")
+        raise LpipsUnavailable(
+            f"LPIPS unavailable: linear-layer weights {lin_path or '(none given)'} not found "
+            "(vgg.pth from ../shared/data/weights/lpips_v0.1/)"
+        )
     if not random_backbone and (not vgg_path or not Path(vgg_path).is_file()):
-        raise LpipsUnavailable(f"LPIPS unavailable: it needs torchvision's ImageNet VGG16 (vgg16-397923af.pth), "
-                               f"not found at {vgg_path or '(none given)'}; pass its path with --lpips-backbone")
+        raise LpipsUnavailable(
+            f"LPIPS unavailable: it needs torchvision's ImageNet VGG16 (vgg16-397923af.pth), "
+            f"not found at {vgg_path or '(none given)'}; pass its path with --lpips-backbone"
+        )
     lin = torch.load(lin_path, map_location="cpu", weights_only=True)
     vgg = None if random_backbone else torch.load(vgg_path, map_location="cpu", weights_only=True)
     return Lpips(lin, vgg)
-

@@ -36,7 +36,17 @@ from training.losses import (
     within_image_pearson,
 )
 
-CSV_FIELDS = ["epoch", "train_loss", "train_mae", "val_loss", "val_mae", "val_pearson", "lr", "seconds", "images_per_s"]
+CSV_FIELDS = [
+    "epoch",
+    "train_loss",
+    "train_mae",
+    "val_loss",
+    "val_mae",
+    "val_pearson",
+    "lr",
+    "seconds",
+    "images_per_s",
+]
 
 
 def _device(cfg: TrainConfig) -> torch.device:
@@ -64,7 +74,12 @@ def init_weights(model: UNet, path: str | Path) -> None:
     state = {k: v.float() for k, v in checkpoint.load(path)["state_dict"].items()}
     first = "down.0.0.weight"
     mine = model.state_dict()[first]
-    if first in state and state[first].shape[1] == 1 and mine.shape[1] == 3 and state[first].shape[0] == mine.shape[0]:
+    if (
+        first in state
+        and state[first].shape[1] == 1
+        and mine.shape[1] == 3
+        and state[first].shape[0] == mine.shape[0]
+    ):
         state[first] = torch.cat([state[first], state[first].new_zeros(mine.shape[0], 2, *mine.shape[2:])], 1)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -73,7 +88,9 @@ def init_weights(model: UNet, path: str | Path) -> None:
         raise ValueError(f"init_from {path}: its weights do not fit this model ({detail})") from None
     foreign = [k for k in missing if not k.startswith(("context.", *PIXEL_PATHS))] + list(unexpected)
     if foreign:
-        raise ValueError(f"init_from {path}: its weights do not fit this model ({', '.join(foreign[:4])} ...)")
+        raise ValueError(
+            f"init_from {path}: its weights do not fit this model ({', '.join(foreign[:4])} ...)"
+        )
 
 
 def _param_groups(model: UNet, pixel_paths_lr_mult: float) -> list[dict]:
@@ -156,26 +173,46 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(not cuda, warn_only=True)
 
-    train_ds = FrameDataset(cfg.dataset, "train", crop=cfg.crop, flip=cfg.flip,
-                            degrade_p=cfg.degrade_p if cfg.degrade else 0.0, with_box=cfg.coords)
+    train_ds = FrameDataset(
+        cfg.dataset,
+        "train",
+        crop=cfg.crop,
+        flip=cfg.flip,
+        degrade_p=cfg.degrade_p if cfg.degrade else 0.0,
+        with_box=cfg.coords,
+    )
     val_ds = FrameDataset(cfg.dataset, "val", fraction=cfg.val_fraction)
     frame_weights = train_ds.sample_weights(cfg.source_weights) if cfg.source_weights else None
     if len(train_ds) < cfg.batch_size:
-        raise ValueError(f"{cfg.dataset}: the training split has {len(train_ds)} frames, fewer than one batch")
+        raise ValueError(
+            f"{cfg.dataset}: the training split has {len(train_ds)} frames, fewer than one batch"
+        )
     if len(val_ds) == 0:
         raise ValueError(f"{cfg.dataset}: the validation split is empty (early stopping needs one)")
 
-    mcfg = UNetConfig(width=cfg.width, depth=cfg.depth, head=cfg.head, bin_grid=cfg.bin_grid,
-                      temperature=cfg.temperature, context=cfg.context, coords=cfg.coords, prior=cfg.prior,
-                      texture=cfg.texture)
+    mcfg = UNetConfig(
+        width=cfg.width,
+        depth=cfg.depth,
+        head=cfg.head,
+        bin_grid=cfg.bin_grid,
+        temperature=cfg.temperature,
+        context=cfg.context,
+        coords=cfg.coords,
+        prior=cfg.prior,
+        texture=cfg.texture,
+    )
     model = UNet(mcfg).to(device)
     if cfg.init_from:
         init_weights(model, cfg.init_from)
     kwargs = {"class_weights": class_weights_for(train_ds, cfg)} if cfg.loss == "bins" else {}
     criterion = create_loss(cfg, **kwargs).to(device)
     opt_betas = (0.5, 0.999) if cfg.loss == "adversarial" else (cfg.beta1, cfg.beta2)
-    opt = torch.optim.Adam(_param_groups(model, cfg.pixel_paths_lr_mult), lr=cfg.lr, betas=opt_betas,
-                           weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(
+        _param_groups(model, cfg.pixel_paths_lr_mult),
+        lr=cfg.lr,
+        betas=opt_betas,
+        weight_decay=cfg.weight_decay,
+    )
     disc = disc_opt = None
     if cfg.loss == "adversarial":
         disc = PatchDiscriminator().to(device)
@@ -204,22 +241,50 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         best_val, bad_epochs = state["best_val"], state["bad_epochs"]
         train_seconds = state.get("train_seconds", 0.0)
         say({"event": "resumed", "from": str(last_path), "epoch": start_epoch, "step": step})
-    say({"event": "start", "device": str(device), "params": count_parameters(model), "train": len(train_ds),
-         "val": len(val_ds), "steps_per_epoch": steps_per_epoch, "epochs": cfg.epochs, "run_dir": str(run_dir)})
+    say(
+        {
+            "event": "start",
+            "device": str(device),
+            "params": count_parameters(model),
+            "train": len(train_ds),
+            "val": len(val_ds),
+            "steps_per_epoch": steps_per_epoch,
+            "epochs": cfg.epochs,
+            "run_dir": str(run_dir),
+        }
+    )
 
-    summary_base = {"device": str(device), "machine": platform.node(), "cpu": platform.processor() or platform.machine(),
-                    "torch": str(torch.__version__), "threads": torch.get_num_threads(), "dataset": cfg.dataset,
-                    "train_frames": len(train_ds), "val_frames": len(val_ds)}
+    summary_base = {
+        "device": str(device),
+        "machine": platform.node(),
+        "cpu": platform.processor() or platform.machine(),
+        "torch": str(torch.__version__),
+        "threads": torch.get_num_threads(),
+        "dataset": cfg.dataset,
+        "train_frames": len(train_ds),
+        "val_frames": len(val_ds),
+    }
     bce = torch.nn.BCEWithLogitsLoss()
     for epoch in range(start_epoch, cfg.epochs):
         if bad_epochs >= cfg.patience:
             break
         torch.manual_seed(cfg.seed + epoch)
         gen = torch.Generator().manual_seed(cfg.seed + epoch)
-        sampler = (WeightedRandomSampler(frame_weights, len(train_ds), replacement=True, generator=gen)
-                   if frame_weights is not None else None)
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
-                            drop_last=True, generator=gen, num_workers=cfg.workers, pin_memory=cuda)
+        sampler = (
+            WeightedRandomSampler(frame_weights, len(train_ds), replacement=True, generator=gen)
+            if frame_weights is not None
+            else None
+        )
+        loader = DataLoader(
+            train_ds,
+            batch_size=cfg.batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            drop_last=True,
+            generator=gen,
+            num_workers=cfg.workers,
+            pin_memory=cuda,
+        )
         model.train()
         t0 = time.perf_counter()
         tot_loss = tot_mae = 0.0
@@ -236,7 +301,9 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
             for group in opt.param_groups:
                 group["lr"] = lr * group.get("lr_mult", 1.0)
             with autocast():
-                if cfg.loss == "bins" and cfg.bins_stride > 1:  # head and loss on a pixel subgrid (4x cheaper)
+                if (
+                    cfg.loss == "bins" and cfg.bins_stride > 1
+                ):  # head and loss on a pixel subgrid (4x cheaper)
                     s = cfg.bins_stride
                     L_s, ab = L[..., ::s, ::s], ab[..., ::s, ::s]
                     logits = model.logits(L, box, stride=s)
@@ -245,7 +312,9 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                 pred = model.decode(logits)
                 loss = criterion(logits, pred, L_s, ab)
                 if gan_on:  # pix2pix: cGAN + lambda * L1 (the criterion is the L1 term)
-                    judged = disc(L, pred)  # once: a second call would update the discriminator's statistics twice
+                    judged = disc(
+                        L, pred
+                    )  # once: a second call would update the discriminator's statistics twice
                     loss = cfg.gan_l1_lambda * loss + bce(judged, torch.ones_like(judged))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -260,62 +329,132 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
             step += 1
             tot_loss += float(loss.detach()) * len(L)
             with torch.no_grad():
-                tot_mae += float((pred[..., ::2, ::2].float() - ab[..., ::2, ::2]).abs().mean()) * AB_SCALE * len(L)
+                tot_mae += (
+                    float((pred[..., ::2, ::2].float() - ab[..., ::2, ::2]).abs().mean()) * AB_SCALE * len(L)
+                )
             seen += len(L)
             if step % 20 == 0:
                 el = time.perf_counter() - t0
-                say({"event": "step", "epoch": epoch + 1, "step": step, "loss": round(float(loss.detach()), 4), "lr": lr,
-                     "images_per_s": round(seen / el, 2)})
+                say(
+                    {
+                        "event": "step",
+                        "epoch": epoch + 1,
+                        "step": step,
+                        "loss": round(float(loss.detach()), 4),
+                        "lr": lr,
+                        "images_per_s": round(seen / el, 2),
+                    }
+                )
         seconds = time.perf_counter() - t0
         train_seconds += seconds
         val_loss, val_mae, val_pearson = validate_epoch(model, criterion, val_ds, cfg, device, autocast)
-        row = {"epoch": epoch + 1, "train_loss": round(tot_loss / max(seen, 1), 5),
-               "train_mae": round(tot_mae / max(seen, 1), 4), "val_loss": round(val_loss, 5),
-               "val_mae": round(val_mae, 4), "val_pearson": round(val_pearson, 4), "lr": round(lr, 7), "seconds": round(seconds, 1),
-               "images_per_s": round(seen / seconds, 2)}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": round(tot_loss / max(seen, 1), 5),
+            "train_mae": round(tot_mae / max(seen, 1), 4),
+            "val_loss": round(val_loss, 5),
+            "val_mae": round(val_mae, 4),
+            "val_pearson": round(val_pearson, 4),
+            "lr": round(lr, 7),
+            "seconds": round(seconds, 1),
+            "images_per_s": round(seen / seconds, 2),
+        }
         history.append(row)
         write_curves(history, run_dir)
         if not (math.isfinite(val_loss) and math.isfinite(tot_loss)):
-            raise FloatingPointError(f"{cfg.name}: training diverged in epoch {epoch + 1} (the loss is not a number); "
-                                     f"lower lr (now {cfg.lr}) and start again, or resume from an earlier last.pt")
+            raise FloatingPointError(
+                f"{cfg.name}: training diverged in epoch {epoch + 1} (the loss is not a number); "
+                f"lower lr (now {cfg.lr}) and start again, or resume from an earlier last.pt"
+            )
         # the GAN phase changes the loss's scale: compare validation losses only within one phase
         improved = val_loss < best_val - 1e-6 or (disc is not None and epoch == cfg.gan_pretrain_epochs)
         if improved:
             best_val, bad_epochs = val_loss, 0
         else:
             bad_epochs += 1
-        summary = {**summary_base, "epochs_done": epoch + 1, "train_seconds": round(train_seconds, 1),
-                   "best_epoch": next((r["epoch"] for r in history if r["val_loss"] == round(best_val, 5)), epoch + 1),
-                   "history": history}
+        summary = {
+            **summary_base,
+            "epochs_done": epoch + 1,
+            "train_seconds": round(train_seconds, 1),
+            "best_epoch": next(
+                (r["epoch"] for r in history if r["val_loss"] == round(best_val, 5)), epoch + 1
+            ),
+            "history": history,
+        }
         if improved:
-            checkpoint.save(best_path, model, name=cfg.name, step=step, train_config=cfg.to_dict(),
-                            train_summary=summary)
-        extra = {"discriminator": disc.state_dict(), "discriminator_optimizer": disc_opt.state_dict()} if disc else {}
-        checkpoint.save(last_path, model, name=cfg.name, step=step, train_config=cfg.to_dict(), train_summary=summary,
-                        optimizer=opt.state_dict(), epoch=epoch + 1, history=history, best_val=best_val,
-                        bad_epochs=bad_epochs, train_seconds=train_seconds, **extra)
+            checkpoint.save(
+                best_path, model, name=cfg.name, step=step, train_config=cfg.to_dict(), train_summary=summary
+            )
+        extra = (
+            {"discriminator": disc.state_dict(), "discriminator_optimizer": disc_opt.state_dict()}
+            if disc
+            else {}
+        )
+        checkpoint.save(
+            last_path,
+            model,
+            name=cfg.name,
+            step=step,
+            train_config=cfg.to_dict(),
+            train_summary=summary,
+            optimizer=opt.state_dict(),
+            epoch=epoch + 1,
+            history=history,
+            best_val=best_val,
+            bad_epochs=bad_epochs,
+            train_seconds=train_seconds,
+            **extra,
+        )
         say({"event": "epoch", **row, "best": improved})
 
     if cfg.head == "bins" and cfg.tune_decoding:
         best_model, ckpt = checkpoint.load_model(best_path, device)
-        choice = tune_decoding(best_model, val_ds, cfg.temperature_candidates, cfg.min_colourfulness_ratio,
-                               gains=cfg.chroma_gain_candidates, mirror=cfg.tune_flip_average,
-                               smoothings=cfg.ab_smoothing_candidates)
+        choice = tune_decoding(
+            best_model,
+            val_ds,
+            cfg.temperature_candidates,
+            cfg.min_colourfulness_ratio,
+            gains=cfg.chroma_gain_candidates,
+            mirror=cfg.tune_flip_average,
+            smoothings=cfg.ab_smoothing_candidates,
+        )
         summary = {**ckpt.get("train_summary", {}), "decoding_tuning": choice}
-        checkpoint.save(best_path, best_model, name=cfg.name, step=ckpt["step"], train_config=cfg.to_dict(),
-                        train_summary=summary, half=cfg.save_half)
+        checkpoint.save(
+            best_path,
+            best_model,
+            name=cfg.name,
+            step=ckpt["step"],
+            train_config=cfg.to_dict(),
+            train_summary=summary,
+            half=cfg.save_half,
+        )
         say({"event": "decoding", **{k: v for k, v in choice.items() if k != "table"}})
     elif cfg.save_half and best_path.is_file():
         best_model, ckpt = checkpoint.load_model(best_path, device)
-        checkpoint.save(best_path, best_model, name=cfg.name, step=ckpt["step"], train_config=cfg.to_dict(),
-                        train_summary=ckpt.get("train_summary", {}), half=True)
+        checkpoint.save(
+            best_path,
+            best_model,
+            name=cfg.name,
+            step=ckpt["step"],
+            train_config=cfg.to_dict(),
+            train_summary=ckpt.get("train_summary", {}),
+            half=True,
+        )
     return best_path
 
 
 @torch.no_grad()
-def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_ratio: float,
-                  max_frames: int = 300, gains: list[float] = (1.0,), mirror: bool = False,
-                  psnr_tolerance_db: float = 0.1, smoothings: list[float] = (0.0,)) -> dict[str, Any]:
+def tune_decoding(
+    model: UNet,
+    ds: FrameDataset,
+    temperatures: list[float],
+    min_ratio: float,
+    max_frames: int = 300,
+    gains: list[float] = (1.0,),
+    mirror: bool = False,
+    psnr_tolerance_db: float = 0.1,
+    smoothings: list[float] = (0.0,),
+) -> dict[str, Any]:
     """How a bins model turns logits into colour, chosen on VALIDATION frames: annealed-mean temperature, ab
     smoothing, chroma gain and (with `mirror`) mirror averaging, every combination. Among the combinations whose
     colourfulness reaches `min_ratio` of the true frames' (the most colourful one when none does), those within
@@ -326,9 +465,16 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
 
     model.eval()
     device = next(model.parameters()).device
-    idx = sorted({int(i) for i in np.linspace(0, len(ds) - 1, min(max_frames, len(ds))).round()})  # evenly spread
-    combos = [(f, t, s, g) for f in ((False, True) if mirror else (False,)) for t in temperatures
-              for s in smoothings for g in gains]
+    idx = sorted(
+        {int(i) for i in np.linspace(0, len(ds) - 1, min(max_frames, len(ds))).round()}
+    )  # evenly spread
+    combos = [
+        (f, t, s, g)
+        for f in ((False, True) if mirror else (False,))
+        for t in temperatures
+        for s in smoothings
+        for g in gains
+    ]
     stats = {c: {"psnr": 0.0, "colour": 0.0, "pearson": 0.0} for c in combos}
     true_colour = gray_psnr = tint_psnr = 0.0
     mean_ab = np.mean([ds.raw(i)[1].reshape(2, -1).mean(1) for i in idx], axis=0)
@@ -357,21 +503,40 @@ def tune_decoding(model: UNet, ds: FrameDataset, temperatures: list[float], min_
             stats[(f, t, s, g)]["pearson"] += ab_pearson(pred_lab, true_lab)
             stats[(f, t, s, g)]["colour"] += colourfulness(rgb)
     n = len(idx)
-    table = [{"flip_average": f, "temperature": t, "ab_smoothing": s, "chroma_gain": g,
-              "psnr": round(m["psnr"] / n, 3), "colourfulness_ratio": round(m["colour"] / true_colour, 3),
-              "ab_pearson": round(m["pearson"] / n, 3)}
-             for (f, t, s, g), m in stats.items()]
+    table = [
+        {
+            "flip_average": f,
+            "temperature": t,
+            "ab_smoothing": s,
+            "chroma_gain": g,
+            "psnr": round(m["psnr"] / n, 3),
+            "colourfulness_ratio": round(m["colour"] / true_colour, 3),
+            "ab_pearson": round(m["pearson"] / n, 3),
+        }
+        for (f, t, s, g), m in stats.items()
+    ]
     ok = [r for r in table if r["colourfulness_ratio"] >= min_ratio]
     if ok:
         top = max(r["psnr"] for r in ok)
-        best = max((r for r in ok if r["psnr"] >= top - psnr_tolerance_db), key=lambda r: (r["ab_pearson"], r["psnr"]))
+        best = max(
+            (r for r in ok if r["psnr"] >= top - psnr_tolerance_db),
+            key=lambda r: (r["ab_pearson"], r["psnr"]),
+        )
     else:
         best = max(table, key=lambda r: r["colourfulness_ratio"])
     model.config.temperature = best["temperature"]
     model.config.chroma_gain = best["chroma_gain"]
     model.config.flip_average = best["flip_average"]
     model.config.ab_smoothing = best["ab_smoothing"]
-    return {"temperature": best["temperature"], "chroma_gain": best["chroma_gain"],
-            "flip_average": best["flip_average"], "ab_smoothing": best["ab_smoothing"],
-            "min_colourfulness_ratio": min_ratio, "psnr_tolerance_db": psnr_tolerance_db, "frames": n, "table": table,
-            "gray_psnr": round(gray_psnr / n, 3), "tint_psnr": round(tint_psnr / n, 3)}
+    return {
+        "temperature": best["temperature"],
+        "chroma_gain": best["chroma_gain"],
+        "flip_average": best["flip_average"],
+        "ab_smoothing": best["ab_smoothing"],
+        "min_colourfulness_ratio": min_ratio,
+        "psnr_tolerance_db": psnr_tolerance_db,
+        "frames": n,
+        "table": table,
+        "gray_psnr": round(gray_psnr / n, 3),
+        "tint_psnr": round(tint_psnr / n, 3),
+    }

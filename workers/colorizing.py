@@ -78,7 +78,9 @@ def colorize_photo(req: ColorizationRequest) -> None:
         dst = tmp / _result_name(req, suffix)
         pipeline = _pipeline(req.preset, json.dumps(_options(req), sort_keys=True))
         result = pipeline.run(src, dst, on_progress=req.set_progress)
-        dst = Path(result.info.get("path") or dst)  # the encoder may have fixed the suffix to match the format
+        dst = Path(
+            result.info.get("path") or dst
+        )  # the encoder may have fixed the suffix to match the format
         store(req.result, dst.name, dst)
         preview = tmp / "preview.jpg"
         write_preview(dst, preview, max_side=1600)
@@ -105,7 +107,11 @@ def start_film(req: ColorizationRequest) -> None:
             seg, _ = Segment.objects.get_or_create(
                 request=req,
                 index=part.index,
-                defaults={"start_frame": part.start_frame, "end_frame": part.end_frame, "plan": part.to_dict()},
+                defaults={
+                    "start_frame": part.start_frame,
+                    "end_frame": part.end_frame,
+                    "plan": part.to_dict(),
+                },
             )
             rows.append(seg)
         ColorizationRequest.objects.filter(pk=req.pk).update(phase="segments", updated=timezone.now())
@@ -158,8 +164,10 @@ def join_film(req: ColorizationRequest) -> None:
     from colorization import segments
 
     # claim the join atomically: a redelivered or requeued join that finds it taken does nothing
-    claimed = type(req).objects.filter(pk=req.pk, status=Status.RUNNING, phase="joining").update(
-        phase="merging", updated=timezone.now()
+    claimed = (
+        type(req)
+        .objects.filter(pk=req.pk, status=Status.RUNNING, phase="joining")
+        .update(phase="merging", updated=timezone.now())
     )
     if not claimed:
         return  # duplicate delivery, already joined, or another worker is joining

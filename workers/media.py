@@ -40,7 +40,9 @@ def open_image(path: Path):
         image = Image.open(path)
         image.load()
     except Image.DecompressionBombError:
-        raise ValueError(f"{path.name}: the image is too large to process (over {MAX_PIXELS:,} pixels)") from None
+        raise ValueError(
+            f"{path.name}: the image is too large to process (over {MAX_PIXELS:,} pixels)"
+        ) from None
     except Exception as exc:
         raise ValueError(f"{path.name}: not a readable image ({exc})") from None
     return _to_rgb8(ImageOps.exif_transpose(image))
@@ -60,8 +62,10 @@ def poster_frame(path: Path):
             raise ValueError(f"{path.name}: the file has no video stream")
         stream = container.streams.video[0]
         frames = stream.frames or None
-        duration = float(stream.duration * stream.time_base) if stream.duration else (
-            container.duration / 1e6 if container.duration else None
+        duration = (
+            float(stream.duration * stream.time_base)
+            if stream.duration
+            else (container.duration / 1e6 if container.duration else None)
         )
         target = int(frames * 0.1) if frames else 0
         chosen = None
@@ -76,7 +80,12 @@ def poster_frame(path: Path):
         if chosen is None:
             raise ValueError(f"{path.name}: the video has no decodable frames")
         image = Image.fromarray(chosen.to_ndarray(format="rgb24"))
-        return image, {"frame_count": frames, "duration": duration, "width": stream.width, "height": stream.height}
+        return image, {
+            "frame_count": frames,
+            "duration": duration,
+            "width": stream.width,
+            "height": stream.height,
+        }
 
 
 def write_preview(src: Path, dst: Path, max_side: int) -> dict:
@@ -117,4 +126,6 @@ def make_previews(item_id: int) -> None:
     except ValueError as exc:
         log.warning("previews for item %s: %s", item_id, exc)
         item.media_error = str(exc)
-    item.save(update_fields=["preview", "thumbnail", "width", "height", "frame_count", "duration", "media_error"])
+    item.save(
+        update_fields=["preview", "thumbnail", "width", "height", "frame_count", "duration", "media_error"]
+    )

@@ -28,8 +28,11 @@ def installed() -> list[dict]:
     """Every readable installed model; the default one has "default": true."""
     from colorization import zoo
 
-    return [{"path": str(m.path), "name": m.name, "version": m.version, "default": m.default}
-            for m in zoo.list_models() if not m.error]
+    return [
+        {"path": str(m.path), "name": m.name, "version": m.version, "default": m.default}
+        for m in zoo.list_models()
+        if not m.error
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,7 +68,11 @@ def run(run: TrainingRun) -> None:
     run.dataset["shards"] = len(manifest.get("shards", []))
     run.save(update_fields=["dataset"])
 
-    overrides = {"dataset": str(dataset_dir), "out_dir": str(training_dir() / "runs"), "name": f"run-{run.pk}"}
+    overrides = {
+        "dataset": str(dataset_dir),
+        "out_dir": str(training_dir() / "runs"),
+        "name": f"run-{run.pk}",
+    }
     overrides.update(run.overrides)
     cfg = load(run.config or None, [f"{k}={_as_text(v)}" for k, v in overrides.items()])
     run.log = "\n".join(log_lines)
@@ -127,7 +131,13 @@ def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict
     metrics = {}
     epochs = [p for p in curve if p.get("event") == "epoch"]
     if epochs:
-        metrics.update({k: epochs[-1][k] for k in ("val_loss", "val_mae", "val_pearson", "train_loss") if k in epochs[-1]})
+        metrics.update(
+            {
+                k: epochs[-1][k]
+                for k in ("val_loss", "val_mae", "val_pearson", "train_loss")
+                if k in epochs[-1]
+            }
+        )
     try:
         from training.evaluate import evaluate
 
@@ -151,7 +161,9 @@ def _register(run: TrainingRun, checkpoint: Path, metrics: dict) -> ColorModel:
     name = run.name
     if ColorModel.objects.filter(name=name).exists():
         name = f"{run.name}-run{run.pk}"
-    model = ColorModel(name=name, description=f"Trained by training run #{run.pk}.", metrics=metrics, training_run=run)
+    model = ColorModel(
+        name=name, description=f"Trained by training run #{run.pk}.", metrics=metrics, training_run=run
+    )
     store(model.checkpoint, f"{name}.pt", checkpoint)
     model.info = describe(checkpoint)
     model.save()

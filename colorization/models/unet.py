@@ -92,8 +92,13 @@ def smooth_ab(ab: torch.Tensor, sigma: float) -> torch.Tensor:
 def _pixel_net(cin: int, width: int, cout: int) -> nn.Sequential:
     """A per-pixel network (three 1x1 convolutions) whose output layer starts at zero, so adding it to a trained
     model changes nothing until fine-tuning moves it (the prior and texture paths)."""
-    net = nn.Sequential(nn.Conv2d(cin, width, 1), nn.ReLU(inplace=True), nn.Conv2d(width, width, 1),
-                        nn.ReLU(inplace=True), nn.Conv2d(width, cout, 1))
+    net = nn.Sequential(
+        nn.Conv2d(cin, width, 1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(width, width, 1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(width, cout, 1),
+    )
     nn.init.zeros_(net[4].weight)
     nn.init.zeros_(net[4].bias)
     return net
@@ -117,13 +122,18 @@ class UNet(nn.Module):
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
         for i in range(config.depth, 0, -1):
-            self.up.append(nn.ConvTranspose2d(widths[i], widths[i - 1], 3, stride=2, padding=1, output_padding=1))
+            self.up.append(
+                nn.ConvTranspose2d(widths[i], widths[i - 1], 3, stride=2, padding=1, output_padding=1)
+            )
             self.merge.append(_conv(2 * widths[i - 1], widths[i - 1]))
         self.refine = _conv(widths[0], widths[0])
         if config.context:
-            self.context = nn.Sequential(nn.Linear(widths[-1], widths[-1]), nn.ReLU(inplace=True),
-                                         nn.Linear(widths[-1], widths[-1]))
-            nn.init.zeros_(self.context[2].weight)  # starts as the plain U-Net (fine-tuning from one keeps it)
+            self.context = nn.Sequential(
+                nn.Linear(widths[-1], widths[-1]), nn.ReLU(inplace=True), nn.Linear(widths[-1], widths[-1])
+            )
+            nn.init.zeros_(
+                self.context[2].weight
+            )  # starts as the plain U-Net (fine-tuning from one keeps it)
             nn.init.zeros_(self.context[2].bias)
         if config.head == "tanh":
             self.head = nn.Conv2d(widths[0], 2, 1)
@@ -154,7 +164,9 @@ class UNet(nn.Module):
         fx = (torch.arange(w, device=L.device, dtype=L.dtype) + 0.5) / w
         y = box[:, 0:1] + (box[:, 1:2] - box[:, 0:1]) * fy  # (N, H)
         x = box[:, 2:3] + (box[:, 3:4] - box[:, 2:3]) * fx  # (N, W)
-        return torch.cat([L, y[:, None, :, None].expand(n, 1, h, w), x[:, None, None, :].expand(n, 1, h, w)], 1)
+        return torch.cat(
+            [L, y[:, None, :, None].expand(n, 1, h, w), x[:, None, None, :].expand(n, 1, h, w)], 1
+        )
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """The U-Net body on the prepared input (`_input`) -> (N, width, H, W)."""
@@ -184,7 +196,10 @@ class UNet(nn.Module):
         gx = F.pad((L[..., :, 1:] - L[..., :, :-1]).abs(), (0, 1))
         gy = F.pad((L[..., 1:, :] - L[..., :-1, :]).abs(), (0, 0, 0, 1))
         stats += [4 * _box_mean(g, 7) for g in (gx, gy)]
-        stats += [L.mean((2, 3), keepdim=True).expand(n, 1, h, w), L.std((2, 3), keepdim=True).expand(n, 1, h, w)]
+        stats += [
+            L.mean((2, 3), keepdim=True).expand(n, 1, h, w),
+            L.std((2, 3), keepdim=True).expand(n, 1, h, w),
+        ]
         return torch.cat(stats, 1).to(x.dtype)
 
     def logits(self, L: torch.Tensor, box: torch.Tensor | None = None, stride: int = 1) -> torch.Tensor:
@@ -198,8 +213,13 @@ class UNet(nn.Module):
             out = out + self.texture(self.texture_stats(x)[..., ::stride, ::stride])
         return out
 
-    def decode(self, logits: torch.Tensor, temperature: float | None = None, chroma_gain: float | None = None,
-               smoothing: float | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        logits: torch.Tensor,
+        temperature: float | None = None,
+        chroma_gain: float | None = None,
+        smoothing: float | None = None,
+    ) -> torch.Tensor:
         """Head output -> normalized ab (N, 2, H, W) in [-1, 1]: the annealed mean (bins) or tanh, smoothed, then
         scaled by the chroma gain; each setting defaults to the model's config."""
         gain = self.config.chroma_gain if chroma_gain is None else chroma_gain
@@ -212,8 +232,9 @@ class UNet(nn.Module):
             ab = torch.einsum("nkhw,kc->nchw", probs, self.bin_centers.float()).to(logits.dtype)
         return scale_chroma(smooth_ab(ab, sigma), gain)
 
-    def mirror_averaged_logits(self, L: torch.Tensor, box: torch.Tensor | None = None,
-                               logits: torch.Tensor | None = None) -> torch.Tensor:
+    def mirror_averaged_logits(
+        self, L: torch.Tensor, box: torch.Tensor | None = None, logits: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The mean of the logits of L (`logits`, when the caller has them already) and of its mirror image
         (mirrored back). A crop's box mirrors too: the mirror image of a crop at (left, right) lies at
         (-right, -left) of the mirrored frame."""

@@ -24,7 +24,7 @@ from colorization.registry import register
 
 
 def pick_device(device: str = "auto") -> str:
-    """"auto": CUDA, then Apple MPS, then CPU."""
+    """ "auto": CUDA, then Apple MPS, then CPU."""
     import torch
 
     if device != "auto":
@@ -37,8 +37,9 @@ def pick_device(device: str = "auto") -> str:
     return "cpu"
 
 
-def network_shape(height: int, width: int, size: int, multiple: int = 16, keep_aspect: bool = True,
-                  max_aspect: float = 2.0) -> tuple[int, int]:
+def network_shape(
+    height: int, width: int, size: int, multiple: int = 16, keep_aspect: bool = True, max_aspect: float = 2.0
+) -> tuple[int, int]:
     """The (h, w) the network sees for a height x width frame: the short side at `size`, the long side in
     proportion (capped at `max_aspect` x size), each rounded to a multiple of `multiple`; size x size when not
     keep_aspect. Validation showed squeezing a 4:3 photo into a square costs a little PSNR and correlation."""
@@ -106,8 +107,13 @@ class UNetColorizer:
         self.multiple = int(getattr(self.model, "multiple", 16))
 
     def describe(self) -> dict:
-        return {"model": self.name, "model_version": self.version, "model_file": self.path.name,
-                "network_size": self.size, "device": self.device}
+        return {
+            "model": self.name,
+            "model_version": self.version,
+            "model_file": self.path.name,
+            "network_size": self.size,
+            "device": self.device,
+        }
 
     def _autocast(self):
         import torch

@@ -180,14 +180,20 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
             "(decompression-bomb guard; set COLORARCHIVE_MAX_MEGAPIXELS to raise it)"
         ) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file Pillow can read (unrecognised or unsupported format)") from None
+        raise ImageError(
+            f"{path}: not an image file Pillow can read (unrecognised or unsupported format)"
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"{path}: corrupt or truncated image data ({reason})") from None
     arr = _orient(arr, orientation)
     alpha = _orient(alpha, orientation) if alpha is not None else None
     colour = arr.ndim == 3 and _looks_colour(arr)
-    if arr.ndim == 3 and np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2]):
+    if (
+        arr.ndim == 3
+        and np.array_equal(arr[..., 0], arr[..., 1])
+        and np.array_equal(arr[..., 1], arr[..., 2])
+    ):
         arr = np.ascontiguousarray(arr[..., 0])  # grey stored as RGB: keep one channel
     is_gray = arr.ndim == 2
     image = np.broadcast_to(arr[..., None], (*arr.shape, 3)) if is_gray else arr
@@ -215,7 +221,9 @@ class ImageDecoder:
 
     def __call__(self, path: Path) -> Decoded:
         loaded = read_image(path)
-        frame = Frame(index=0, image=loaded.image, space="rgb", info={"gray": loaded.gray, "alpha": loaded.alpha})
+        frame = Frame(
+            index=0, image=loaded.image, space="rgb", info={"gray": loaded.gray, "alpha": loaded.alpha}
+        )
         return Decoded(frames=iter([frame]), count=1, fps=None, info=loaded.info)
 
 
@@ -232,10 +240,14 @@ def output_format(dst: Path, fmt: str | None, source_format: str | None) -> str:
     try:
         return SUFFIXES[dst.suffix.lower()]
     except KeyError:
-        raise ImageError(f"{dst}: cannot tell the output format from the suffix {dst.suffix!r}; use .jpg, .png, .tif or .webp") from None
+        raise ImageError(
+            f"{dst}: cannot tell the output format from the suffix {dst.suffix!r}; use .jpg, .png, .tif or .webp"
+        ) from None
 
 
-def output_path(src: Path, out_dir: Path, fmt: str = "jpeg", source_format: str | None = None, suffix: str = "-colorized") -> Path:
+def output_path(
+    src: Path, out_dir: Path, fmt: str = "jpeg", source_format: str | None = None, suffix: str = "-colorized"
+) -> Path:
     """Where `colorize image` writes the result for `src`: OUT_DIR/<stem>-colorized.<ext>."""
     fmt = output_format(src, fmt, source_format) if fmt else "jpeg"
     return out_dir / f"{src.stem}{suffix}{FORMATS[fmt]}"
@@ -262,7 +274,12 @@ def _png_with_itxt(png: bytes, key: str, text: bytes) -> bytes:
     import zlib
 
     data = key.encode("latin-1") + b"\0\0\0\0\0" + text  # keyword, null, flag, method, lang null, tkey null
-    chunk = struct.pack(">I", len(data)) + b"iTXt" + data + struct.pack(">I", zlib.crc32(b"iTXt" + data) & 0xFFFFFFFF)
+    chunk = (
+        struct.pack(">I", len(data))
+        + b"iTXt"
+        + data
+        + struct.pack(">I", zlib.crc32(b"iTXt" + data) & 0xFFFFFFFF)
+    )
     ihdr_end = 8 + 4 + 4 + 13 + 4
     return png[:ihdr_end] + chunk + png[ihdr_end:]
 
@@ -274,8 +291,16 @@ def encode_bytes(image: np.ndarray, fmt: str, xmp: bytes, **options: Any) -> byt
     return buf.getvalue()
 
 
-def encode_to(fh: BinaryIO, image: np.ndarray, fmt: str, xmp: bytes, *, alpha: np.ndarray | None = None,
-              quality: int = 92, exif: Any = None) -> None:
+def encode_to(
+    fh: BinaryIO,
+    image: np.ndarray,
+    fmt: str,
+    xmp: bytes,
+    *,
+    alpha: np.ndarray | None = None,
+    quality: int = 92,
+    exif: Any = None,
+) -> None:
     """Write an RGB uint8/uint16 array to a seekable binary file in `fmt`, with the XMP packet embedded.
 
     The 8-bit path hands the array to Pillow without a copy, so a 100-megapixel result is not held twice."""
@@ -287,8 +312,11 @@ def encode_to(fh: BinaryIO, image: np.ndarray, fmt: str, xmp: bytes, *, alpha: n
         image = (image * a + top * (1.0 - a)).round().astype(image.dtype)
         alpha = None
     if alpha is not None:
-        alpha = alpha if (alpha.dtype == np.uint16) == sixteen else (
-            (alpha.astype(np.uint16) * 257) if sixteen else _to8(alpha))
+        alpha = (
+            alpha
+            if (alpha.dtype == np.uint16) == sixteen
+            else ((alpha.astype(np.uint16) * 257) if sixteen else _to8(alpha))
+        )
     if fmt == "tiff":
         import tifffile
 
@@ -296,9 +324,14 @@ def encode_to(fh: BinaryIO, image: np.ndarray, fmt: str, xmp: bytes, *, alpha: n
         if alpha is not None:
             data = np.dstack([data, alpha])
         buf = io.BytesIO()  # tifffile wants a named file or an in-memory one, not an os.fdopen handle
-        tifffile.imwrite(buf, np.ascontiguousarray(data), photometric="rgb", compression="zlib",
-                         extrasamples=[2] if alpha is not None else None,
-                         extratags=[(700, "B", len(xmp), xmp, True)])
+        tifffile.imwrite(
+            buf,
+            np.ascontiguousarray(data),
+            photometric="rgb",
+            compression="zlib",
+            extrasamples=[2] if alpha is not None else None,
+            extratags=[(700, "B", len(xmp), xmp, True)],
+        )
         fh.write(buf.getvalue())
         return
     if fmt == "png" and sixteen:
@@ -324,7 +357,9 @@ def encode_to(fh: BinaryIO, image: np.ndarray, fmt: str, xmp: bytes, *, alpha: n
             pass
     if fmt == "jpeg":
         # optimize=True buffers the whole image's coefficients (about 5 bytes/pixel): only for small images
-        pil.save(fh, "JPEG", quality=quality, optimize=pil.width * pil.height <= 16_000_000, xmp=xmp, **kwargs)
+        pil.save(
+            fh, "JPEG", quality=quality, optimize=pil.width * pil.height <= 16_000_000, xmp=xmp, **kwargs
+        )
     elif fmt == "webp":
         pil.save(fh, "WEBP", quality=quality, xmp=xmp, **kwargs)
     else:
@@ -401,7 +436,22 @@ class ImageEncoder:
             extra={k: v for k, v in context.items() if k not in ("model", "model_version")},
             desaturated=bool(decoded.info.get("desaturated")),
         )
-        write_atomic(dst, lambda fh: encode_to(fh, frame.image, fmt, xmp, alpha=frame.info.get("alpha"),
-                                               quality=self.quality, exif=decoded.info.get("exif")))
+        write_atomic(
+            dst,
+            lambda fh: encode_to(
+                fh,
+                frame.image,
+                fmt,
+                xmp,
+                alpha=frame.info.get("alpha"),
+                quality=self.quality,
+                exif=decoded.info.get("exif"),
+            ),
+        )
         bits = 16 if frame.image.dtype == np.uint16 and fmt in SIXTEEN_BIT else 8
-        return {"path": str(dst), "format": fmt, "bits": bits, "size": (frame.image.shape[1], frame.image.shape[0])}
+        return {
+            "path": str(dst),
+            "format": fmt,
+            "bits": bits,
+            "size": (frame.image.shape[1], frame.image.shape[0]),
+        }

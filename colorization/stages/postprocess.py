@@ -54,7 +54,9 @@ def lab_to_srgb_keep_l(L: np.ndarray, ab: np.ndarray, steps: int = 8) -> np.ndar
     return linear_to_srgb(lin)
 
 
-def merge_luma(image: np.ndarray, ab: np.ndarray, gray: bool | None = None, stripe_pixels: int = 2_000_000) -> np.ndarray:
+def merge_luma(
+    image: np.ndarray, ab: np.ndarray, gray: bool | None = None, stripe_pixels: int = 2_000_000
+) -> np.ndarray:
     """Original image (H, W, 3) uint8/uint16 + ab (h, w, 2) -> colour image (H, W, 3), same dtype and L."""
     height, width = image.shape[:2]
     top = 65535.0 if image.dtype == np.uint16 else 255.0
@@ -86,7 +88,9 @@ class MergeLuma:
         for frame in frames:
             if frame.ab is None:
                 raise ValueError("merge_luma needs frame.ab: put a colorize stage before it")
-            frame.image = merge_luma(frame.image, frame.ab, gray=frame.info.get("gray"), stripe_pixels=self.stripe_pixels)
+            frame.image = merge_luma(
+                frame.image, frame.ab, gray=frame.info.get("gray"), stripe_pixels=self.stripe_pixels
+            )
             frame.space = "rgb"
             frame.info["gray"] = False
             yield frame

@@ -35,7 +35,9 @@ def blend(current: np.ndarray, other: np.ndarray, weight: np.ndarray | float) ->
     """(1 - w) * current + w * other for ab, keeping the mean chroma magnitude (no greying)."""
     w = weight[..., None] if isinstance(weight, np.ndarray) else weight
     mixed = (1 - w) * current + w * other
-    magnitude = (1 - w) * np.linalg.norm(current, axis=-1, keepdims=True) + w * np.linalg.norm(other, axis=-1, keepdims=True)
+    magnitude = (1 - w) * np.linalg.norm(current, axis=-1, keepdims=True) + w * np.linalg.norm(
+        other, axis=-1, keepdims=True
+    )
     norm = np.linalg.norm(mixed, axis=-1, keepdims=True)
     return (mixed * (magnitude / np.maximum(norm, 1e-3))).astype(np.float32)
 
@@ -74,7 +76,9 @@ class SceneCuts:
         if spread < (16 * 16 * 2.0**2):  # a flat frame (black, fade): no structure to compare
             return hist_distance > self.threshold
         changed = float(np.abs(sig[1] - prev[1]).mean()) > 8.0
-        return hist_distance > self.threshold or (changed and float((a * b).sum()) / spread < self.min_correlation)
+        return hist_distance > self.threshold or (
+            changed and float((a * b).sum()) / spread < self.min_correlation
+        )
 
 
 class _Smoother:
@@ -131,8 +135,13 @@ class FlowAb(_Smoother):
     name = "flow"
     pre_roll = 24
 
-    def __init__(self, strength: float = 0.85, cut_threshold: float = 0.5, min_confidence: float = 0.15,
-                 static_tol: int | None = 2):
+    def __init__(
+        self,
+        strength: float = 0.85,
+        cut_threshold: float = 0.5,
+        min_confidence: float = 0.15,
+        static_tol: int | None = 2,
+    ):
         self.strength, self.cut_threshold, self.min_confidence = strength, cut_threshold, min_confidence
         self.static_tol = static_tol
 
@@ -146,7 +155,9 @@ class FlowAb(_Smoother):
             ab = frame.ab.astype(np.float32)
             if not cut and prev_ab is not None and prev_ab.shape == ab.shape:
                 fwd, bwd = flow(gray, prev_gray), flow(prev_gray, gray)
-                conf = consistency(fwd, bwd) * photometric(lightness_of(gray), lightness_of(warp(prev_gray, fwd)))
+                conf = consistency(fwd, bwd) * photometric(
+                    lightness_of(gray), lightness_of(warp(prev_gray, fwd))
+                )
                 if float(conf.mean()) >= self.min_confidence:
                     ab = blend(ab, warp(prev_ab, fwd), self.strength * conf)
                 frame.info["flow_confidence"] = float(conf.mean())
@@ -161,10 +172,17 @@ class WindowAb(_Smoother):
 
     name = "window"
 
-    def __init__(self, radius: int = 2, sigma: float = 1.5, cut_threshold: float = 0.5, static_tol: int | None = 2):
+    def __init__(
+        self, radius: int = 2, sigma: float = 1.5, cut_threshold: float = 0.5, static_tol: int | None = 2
+    ):
         if radius < 1:
             raise ValueError(f"window radius must be >= 1, got {radius}")
-        self.radius, self.sigma, self.cut_threshold, self.static_tol = radius, sigma, cut_threshold, static_tol
+        self.radius, self.sigma, self.cut_threshold, self.static_tol = (
+            radius,
+            sigma,
+            cut_threshold,
+            static_tol,
+        )
         self.pre_roll = self.post_roll = radius
 
     def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
@@ -205,5 +223,7 @@ class WindowAb(_Smoother):
             total += w
         acc /= total[..., None]
         mag /= total
-        frame.ab = (acc * (mag / np.maximum(np.linalg.norm(acc, axis=-1), 1e-3))[..., None]).astype(np.float32)
+        frame.ab = (acc * (mag / np.maximum(np.linalg.norm(acc, axis=-1), 1e-3))[..., None]).astype(
+            np.float32
+        )
         return frame

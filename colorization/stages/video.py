@@ -73,14 +73,18 @@ def _open_input(path: Path):
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise VideoError(f"{path}: not a readable video ({_av_message(exc)}; truncated or not a video file?)") from None
+        raise VideoError(
+            f"{path}: not a readable video ({_av_message(exc)}; truncated or not a video file?)"
+        ) from None
 
 
 def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise VideoError(f"{path}: the video stream has no valid size ({width}x{height})")
     if width * height > max_pixels or max(width, height) > 32768:
-        raise VideoError(f"{path}: frame size {width}x{height} is larger than the limit of {max_pixels} pixels")
+        raise VideoError(
+            f"{path}: frame size {width}x{height} is larger than the limit of {max_pixels} pixels"
+        )
 
 
 def video_stream(container, path: Path):
@@ -265,7 +269,9 @@ class VideoDecoder:
             stream = video_stream(container, path)
             cc = stream.codec_context
             if cc is None or cc.codec is None or not cc.codec.is_decoder:
-                raise VideoError(f"{path}: unsupported video codec ({stream.codec_context.name if cc else 'unknown'})")
+                raise VideoError(
+                    f"{path}: unsupported video codec ({stream.codec_context.name if cc else 'unknown'})"
+                )
             _check_size(path, stream.width, stream.height, self.max_pixels)
             fps = stream.guessed_rate or stream.average_rate or self.fps
             total = stream.frames or None
@@ -317,18 +323,26 @@ class VideoDecoder:
                 if stop is not None and index >= stop:
                     break
                 if vf.width * vf.height > self.max_pixels:
-                    raise VideoError(f"{path}: frame {index} is {vf.width}x{vf.height}, larger than the limit")
+                    raise VideoError(
+                        f"{path}: frame {index} is {vf.width}x{vf.height}, larger than the limit"
+                    )
                 fmt = fmt or _rgb_format(vf.format)
                 if pts is None or (last_pts is not None and pts <= last_pts):
                     pts = 0 if last_pts is None else last_pts + max(1, round(1 / (fps * time_base)))
                 last_pts = pts
                 frame = Frame(index=index, image=vf.to_ndarray(format=fmt), pts=pts, time_base=time_base)
-                frame.info.update(duration=vf.duration or None, rotation=vf.rotation, key_frame=vf.key_frame,
-                                  color=(vf.colorspace, vf.color_range, vf.color_primaries, vf.color_trc))
+                frame.info.update(
+                    duration=vf.duration or None,
+                    rotation=vf.rotation,
+                    key_frame=vf.key_frame,
+                    color=(vf.colorspace, vf.color_range, vf.color_primaries, vf.color_trc),
+                )
                 yield self._mark(frame)
                 index += 1
         except av.FFmpegError as exc:
-            raise VideoError(f"{path}: decoding failed at frame {index} ({_av_message(exc)}; file corrupt or truncated?)") from None
+            raise VideoError(
+                f"{path}: decoding failed at frame {index} ({_av_message(exc)}; file corrupt or truncated?)"
+            ) from None
         finally:
             container.close()
         info["frames_decoded"] = index - first
@@ -341,8 +355,10 @@ class VideoDecoder:
             short_in_time = expected is not None and expected - reached > max(2 / float(fps), expected / 100)
             short_in_frames = total is not None and total - index > max(2, total // 100)
             if short_in_time and (short_in_frames or total is None):
-                raise VideoError(f"{path}: truncated: decoded {index} frames ({reached:.2f} s) of the "
-                                 f"{total or '?'} frames ({expected:.2f} s) its header announces")
+                raise VideoError(
+                    f"{path}: truncated: decoded {index} frames ({reached:.2f} s) of the "
+                    f"{total or '?'} frames ({expected:.2f} s) its header announces"
+                )
 
     @staticmethod
     def _seek(container, stream, path: Path, first: int) -> dict[int, int]:
@@ -361,8 +377,15 @@ class VideoDecoder:
             raise VideoError(f"{folder}: the folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         first, stop = self._first(), self._stop(len(files))
         time_base = 1 / self.fps
-        info = {"path": str(folder), "name": folder.name, "kind": "images", "codec": "images",
-                "time_base": time_base, "frames_expected": len(files), "sha256": None}
+        info = {
+            "path": str(folder),
+            "name": folder.name,
+            "kind": "images",
+            "codec": "images",
+            "time_base": time_base,
+            "frames_expected": len(files),
+            "sha256": None,
+        }
 
         def frames() -> Iterator[Frame]:
             import av
@@ -380,7 +403,9 @@ class VideoDecoder:
                 fmt = fmt or _rgb_format(vf.format)
                 size = size or (vf.width, vf.height)
                 if (vf.width, vf.height) != size:
-                    raise VideoError(f"{file}: {vf.width}x{vf.height}, but the first frame is {size[0]}x{size[1]}")
+                    raise VideoError(
+                        f"{file}: {vf.width}x{vf.height}, but the first frame is {size[0]}x{size[1]}"
+                    )
                 frame = Frame(index=index, image=vf.to_ndarray(format=fmt), pts=index, time_base=time_base)
                 frame.info.update(duration=1, rotation=0, key_frame=True, source=file.name)
                 yield self._mark(frame)
@@ -394,8 +419,11 @@ def provenance_text(source: dict[str, Any], context: dict[str, Any]) -> str:
     """The container's description: AI colorization, by which model, of which original (+ its SHA-256)."""
     from colorization.provenance import description
 
-    text = description(str(context.get("model", "an unknown model")), str(context.get("model_version") or ""),
-                       str(source.get("name", "?")))
+    text = description(
+        str(context.get("model", "an unknown model")),
+        str(context.get("model_version") or ""),
+        str(source.get("name", "?")),
+    )
     extra = [f"Original SHA-256 {source['sha256']}"] if source.get("sha256") else []
     if context.get("smoothing"):
         extra.append(f"temporal smoothing {context['smoothing']}")
@@ -414,7 +442,9 @@ class StreamCopier:
         for stream in list(container.streams.audio) + list(container.streams.subtitles):
             name = stream.codec_context.name if stream.codec_context is not None else None
             if name is None or name not in supported:
-                log.append(f"stream {stream.index} ({stream.type} {name}) cannot go in this container: left out")
+                log.append(
+                    f"stream {stream.index} ({stream.type} {name}) cannot go in this container: left out"
+                )
                 continue
             self.map[stream.index] = out.add_stream_from_template(stream)
         if not self.map:
@@ -461,14 +491,18 @@ def atomic_output(dst: Path) -> Path:
 def container_format(dst: Path) -> str:
     fmt = CONTAINER_FORMATS.get(dst.suffix.lower())
     if fmt is None:
-        raise VideoError(f"{dst}: unsupported output type {dst.suffix!r}; use one of {sorted(CONTAINER_FORMATS)}")
+        raise VideoError(
+            f"{dst}: unsupported output type {dst.suffix!r}; use one of {sorted(CONTAINER_FORMATS)}"
+        )
     return fmt
 
 
 class _Writer(threading.Thread):
     """Encodes and muxes in its own thread; the caller's thread keeps running the network meanwhile."""
 
-    def __init__(self, encoder: VideoEncoder, tmp: Path, fmt: str, decoded: Decoded, context: dict, depth: int):
+    def __init__(
+        self, encoder: VideoEncoder, tmp: Path, fmt: str, decoded: Decoded, context: dict, depth: int
+    ):
         super().__init__(daemon=True, name="video-encode")
         self.enc, self.tmp, self.fmt, self.decoded, self.context = encoder, tmp, fmt, decoded, context
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
@@ -526,7 +560,9 @@ class _Writer(threading.Thread):
             stream = out.add_stream("libx264", rate=fps, options={"crf": str(enc.crf), "preset": enc.preset})
             stream.pix_fmt = "yuv420p"
         elif codec == "ffv1":
-            stream = out.add_stream("ffv1", rate=fps, options={"level": "3", "slicecrc": "1", "g": "1", "slices": "4"})
+            stream = out.add_stream(
+                "ffv1", rate=fps, options={"level": "3", "slicecrc": "1", "g": "1", "slices": "4"}
+            )
             stream.pix_fmt = "gbrp16le" if deep else "bgr0"
         else:
             stream = out.add_stream(codec, rate=fps)
@@ -541,7 +577,12 @@ class _Writer(threading.Thread):
         colorspace, color_range, primaries, trc = first.info.get("color") or (2, 0, 2, 2)
         if codec == "h264":
             cc = stream.codec_context
-            cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = colorspace, color_range, primaries, trc
+            cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = (
+                colorspace,
+                color_range,
+                primaries,
+                trc,
+            )
         rotation = first.info.get("rotation") or 0
         if rotation:
             stream.set_display_rotation(rotation)
@@ -550,7 +591,11 @@ class _Writer(threading.Thread):
         if self.fmt in ("mp4", "mov") and enc.faststart:
             out.options.update({"movflags": "+faststart"})
         dropped: list[str] = []
-        copier = StreamCopier(Path(info["path"]), out, dropped) if enc.audio and info.get("kind") == "video" else None
+        copier = (
+            StreamCopier(Path(info["path"]), out, dropped)
+            if enc.audio and info.get("kind") == "video"
+            else None
+        )
         fmt = "rgb48le" if deep else "rgb24"
         count = 0
 
@@ -565,8 +610,10 @@ class _Writer(threading.Thread):
                 image = frame.image
                 if image.shape[0] != h or image.shape[1] != w:
                     if image.shape[0] < h or image.shape[1] < w:
-                        raise VideoError(f"{info.get('path', '?')}: frame {frame.index} is {image.shape[1]}x"
-                                         f"{image.shape[0]} but the film started at {w}x{h}; size changes are not supported")
+                        raise VideoError(
+                            f"{info.get('path', '?')}: frame {frame.index} is {image.shape[1]}x"
+                            f"{image.shape[0]} but the film started at {w}x{h}; size changes are not supported"
+                        )
                     image = image[:h, :w]
                 vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
                 if codec == "h264":
@@ -583,8 +630,14 @@ class _Writer(threading.Thread):
         finally:
             if copier is not None:
                 copier.close()
-        self.written = {"frames": count, "codec": codec, "width": w, "height": h, "dropped_streams": dropped,
-                        "provenance": text}
+        self.written = {
+            "frames": count,
+            "codec": codec,
+            "width": w,
+            "height": h,
+            "dropped_streams": dropped,
+            "provenance": text,
+        }
 
 
 def _chain(first: Frame, rest: Iterable[Frame]) -> Iterator[Frame]:
@@ -614,11 +667,15 @@ class VideoEncoder:
         self.codec, self.crf, self.preset = codec, int(quality if quality is not None else crf), preset
         self.audio, self.faststart, self.depth, self.threads = audio, faststart, queue, threads
 
-    def __call__(self, frames: Iterable[Frame], dst: str | os.PathLike, decoded: Decoded, context: dict | None = None) -> dict:
+    def __call__(
+        self, frames: Iterable[Frame], dst: str | os.PathLike, decoded: Decoded, context: dict | None = None
+    ) -> dict:
         dst = Path(dst)
         fmt = container_format(dst)
         source = decoded.info.get("path")
-        if source and dst.exists() and Path(source).exists() and os.path.samefile(source, dst):  # hard links too
+        if (
+            source and dst.exists() and Path(source).exists() and os.path.samefile(source, dst)
+        ):  # hard links too
             raise VideoError(f"{dst}: the output would overwrite the original; choose another name")
         tmp = atomic_output(dst)
         writer = _Writer(self, tmp, fmt, decoded, context or {}, self.depth)

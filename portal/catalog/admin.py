@@ -14,7 +14,16 @@ class ItemAdmin(admin.ModelAdmin):
     list_display = ["title", "type", "collection", "status", "date", "place", "created"]
     list_filter = ["status", "type", "collection"]
     search_fields = ["title", "description", "people", "place", "source_identifier", "sha256"]
-    readonly_fields = ["original", "original_name", "sha256", "size", "width", "height", "frame_count", "media_error"]
+    readonly_fields = [
+        "original",
+        "original_name",
+        "sha256",
+        "size",
+        "width",
+        "height",
+        "frame_count",
+        "media_error",
+    ]
     actions = ["publish", "unpublish"]
 
     def has_add_permission(self, request) -> bool:

@@ -43,14 +43,18 @@ class ItemForm(forms.ModelForm):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(help_text="Photographs (JPEG, PNG, TIFF) or films (MP4, MOV, MKV, AVI). Several at once.")
+    files = MultipleFileField(
+        help_text="Photographs (JPEG, PNG, TIFF) or films (MP4, MOV, MKV, AVI). Several at once."
+    )
     collection = forms.ModelChoiceField(Collection.objects.all(), required=False)
     date = forms.CharField(required=False, max_length=100)
     place = forms.CharField(required=False, max_length=200)
     creator = forms.CharField(required=False, max_length=200)
     source_archive = forms.CharField(required=False, max_length=200)
     rights = forms.ChoiceField(
-        choices=Item._meta.get_field("rights").choices, initial=Item._meta.get_field("rights").default, required=False
+        choices=Item._meta.get_field("rights").choices,
+        initial=Item._meta.get_field("rights").default,
+        required=False,
     )
 
 
@@ -81,7 +85,11 @@ class ImportForm(forms.Form):
             )
 
     def mapping(self) -> dict[str, str]:
-        return {t: self.cleaned_data[f"map_{t}"].strip() for t in IMPORT_TARGETS if self.cleaned_data.get(f"map_{t}")}
+        return {
+            t: self.cleaned_data[f"map_{t}"].strip()
+            for t in IMPORT_TARGETS
+            if self.cleaned_data.get(f"map_{t}")
+        }
 
     def mapping_fields(self):
         return [self[f"map_{t}"] for t in IMPORT_TARGETS]

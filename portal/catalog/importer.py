@@ -78,7 +78,9 @@ def import_csv(
     mapping = {t: c for t, c in mapping.items() if c in header or c != t or t == "file"}
     missing = [f"{target} -> {col!r}" for target, col in mapping.items() if col not in header]
     if missing:
-        report.errors.append((1, f"column(s) not in the CSV header: {', '.join(missing)}; header: {', '.join(header)}"))
+        report.errors.append(
+            (1, f"column(s) not in the CSV header: {', '.join(missing)}; header: {', '.join(header)}")
+        )
         return report
     by_name = {PurePath(name).name: f for name, f in files.items()}
     for line, row in enumerate(reader, start=2):
@@ -91,11 +93,15 @@ def import_csv(
                 raise ValueError(f"file {name!r} was not uploaded with the CSV")
             fields = row_fields(row, mapping)
             probe = Item(original_name=name, **{"title": PurePath(name).stem, **fields})
-            probe.full_clean(exclude=["original", "sha256", "collection", "created_by"], validate_unique=False)
+            probe.full_clean(
+                exclude=["original", "sha256", "collection", "created_by"], validate_unique=False
+            )
             item = add_item(upload, user=user, collection=collection, **fields)
             report.created.append(item)
         except (ValueError, IngestError) as exc:
             report.errors.append((line, str(exc)))
         except ValidationError as exc:
-            report.errors.append((line, "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())))
+            report.errors.append(
+                (line, "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()))
+            )
     return report

@@ -46,11 +46,15 @@ def add_item(upload: File, *, user=None, **fields) -> Item:
     if size == 0:
         raise IngestError(f"{name}: the file is empty")
     if size > settings.MAX_UPLOAD_BYTES:
-        raise IngestError(f"{name}: {size / 1e6:.0f} MB is larger than the {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB limit")
+        raise IngestError(
+            f"{name}: {size / 1e6:.0f} MB is larger than the {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB limit"
+        )
     digest = sha256_of(upload)
     existing = Item.objects.filter(sha256=digest).first()
     if existing is not None:
-        raise IngestError(f"{name}: this file is already in the archive as item {existing.pk} ({existing.title!r})")
+        raise IngestError(
+            f"{name}: this file is already in the archive as item {existing.pk} ({existing.title!r})"
+        )
     fields.setdefault("title", PurePath(name).stem.replace("_", " ").replace("-", " ").strip() or name)
     item = Item(sha256=digest, size=size, original_name=name, type=item_type, created_by=user, **fields)
     # Store the file before the row's transaction: a long upload (or an S3 copy) must not hold the database's

@@ -66,8 +66,12 @@ class Item(models.Model):
     # Dublin Core-style description
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
-    date = models.CharField(max_length=100, blank=True, help_text='As written, e.g. "1923" or "circa 1920-1925".')
-    year_from = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Earliest year (for search).")
+    date = models.CharField(
+        max_length=100, blank=True, help_text='As written, e.g. "1923" or "circa 1920-1925".'
+    )
+    year_from = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Earliest year (for search)."
+    )
     year_to = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Latest year (for search).")
     place = models.CharField(max_length=200, blank=True)
     people = models.TextField(blank=True, help_text="People shown, separated by semicolons.")
@@ -77,7 +81,9 @@ class Item(models.Model):
     source_identifier = models.CharField(max_length=200, blank=True)
     rights = models.URLField(choices=RIGHTS_CHOICES, default=DEFAULT_RIGHTS)
     type = models.CharField(max_length=20, choices=Type.choices, default=Type.STILL_IMAGE)
-    collection = models.ForeignKey(Collection, null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
 
     # The original: stored once, never changed

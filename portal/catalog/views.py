@@ -19,19 +19,32 @@ from portal.jobs.models import ColorizationRequest, Status
 
 @staff_required
 def dashboard(request):
-    items = Item.objects.select_related("collection").annotate(
-        results=Count("requests", filter=Q(requests__status=Status.DONE))
-    ).order_by("-created")
+    items = (
+        Item.objects.select_related("collection")
+        .annotate(results=Count("requests", filter=Q(requests__status=Status.DONE)))
+        .order_by("-created")
+    )
     q = request.GET.get("q", "").strip()
     if q:
-        items = items.filter(Q(title__icontains=q) | Q(source_identifier__icontains=q) | Q(people__icontains=q))
+        items = items.filter(
+            Q(title__icontains=q) | Q(source_identifier__icontains=q) | Q(people__icontains=q)
+        )
     status = request.GET.get("status")
     if status in Item.Status.values:
         items = items.filter(status=status)
     page = Paginator(items, 30).get_page(request.GET.get("page"))
     active = ColorizationRequest.objects.filter(status__in=[Status.PENDING, Status.RUNNING]).count()
-    return render(request, "catalog/dashboard.html", {"page": page, "q": q, "status": status, "active_jobs": active,
-                                                      "collections": Collection.objects.annotate(n=Count("items"))})
+    return render(
+        request,
+        "catalog/dashboard.html",
+        {
+            "page": page,
+            "q": q,
+            "status": status,
+            "active_jobs": active,
+            "collections": Collection.objects.annotate(n=Count("items")),
+        },
+    )
 
 
 @staff_required
@@ -77,8 +90,16 @@ def item_detail(request, pk: int):
     item = get_object_or_404(Item.objects.select_related("collection"), pk=pk)
     results = item.requests.select_related("model", "requested_by").order_by("-created")
     form = ColorizeForm(item=item)
-    return render(request, "catalog/item.html", {"item": item, "results": results, "form": form,
-                                                 "done": [r for r in results if r.status == Status.DONE]})
+    return render(
+        request,
+        "catalog/item.html",
+        {
+            "item": item,
+            "results": results,
+            "form": form,
+            "done": [r for r in results if r.status == Status.DONE],
+        },
+    )
 
 
 @staff_required

@@ -24,12 +24,16 @@ def visible_items(user):
 
 
 def _with_results(items):
-    return items.prefetch_related(Prefetch("requests", queryset=published_results(), to_attr="public_results"))
+    return items.prefetch_related(
+        Prefetch("requests", queryset=published_results(), to_attr="public_results")
+    )
 
 
 def home(request):
     items = _with_results(Item.objects.published().select_related("collection"))[:12]
-    collections = Collection.objects.annotate(n=Count("items", filter=Q(items__status=Item.Status.PUBLISHED))).filter(n__gt=0)
+    collections = Collection.objects.annotate(
+        n=Count("items", filter=Q(items__status=Item.Status.PUBLISHED))
+    ).filter(n__gt=0)
     featured = (
         published_results()
         .filter(item__status=Item.Status.PUBLISHED, item__type=Item.Type.STILL_IMAGE)
@@ -37,7 +41,9 @@ def home(request):
         .order_by("-approved_at")
         .first()
     )
-    return render(request, "gallery/home.html", {"items": items, "collections": collections, "featured": featured})
+    return render(
+        request, "gallery/home.html", {"items": items, "collections": collections, "featured": featured}
+    )
 
 
 def collection(request, slug: str):
@@ -51,7 +57,10 @@ def collection(request, slug: str):
 
 def search(request):
     items = Item.objects.published().select_related("collection")
-    params = {k: request.GET.get(k, "").strip() for k in ("q", "place", "person", "collection", "year_from", "year_to", "type")}
+    params = {
+        k: request.GET.get(k, "").strip()
+        for k in ("q", "place", "person", "collection", "year_from", "year_to", "type")
+    }
     if params["q"]:
         q = params["q"]
         items = items.filter(
@@ -68,20 +77,34 @@ def search(request):
         items = items.filter(type=params["type"])
     # Date filters keep every item whose (circa) range overlaps the asked range.
     if params["year_from"].isdigit():
-        items = items.filter(Q(year_to__gte=int(params["year_from"])) | Q(year_to__isnull=True, year_from__gte=int(params["year_from"])))
+        items = items.filter(
+            Q(year_to__gte=int(params["year_from"]))
+            | Q(year_to__isnull=True, year_from__gte=int(params["year_from"]))
+        )
     if params["year_to"].isdigit():
         items = items.filter(year_from__lte=int(params["year_to"]))
     page = Paginator(_with_results(items), 24).get_page(request.GET.get("page"))
     published = Item.objects.published()
     facets = {
         "places": sorted({p for p in published.values_list("place", flat=True) if p}),
-        "people": sorted({name for text in published.values_list("people", flat=True) for name in _split(text)}),
+        "people": sorted(
+            {name for text in published.values_list("people", flat=True) for name in _split(text)}
+        ),
         "collections": Collection.objects.filter(items__status=Item.Status.PUBLISHED).distinct(),
     }
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "gallery/search.html", {"page": page, "params": params, "facets": facets,
-                                                   "query": query.urlencode(), "types": Item.Type.choices})
+    return render(
+        request,
+        "gallery/search.html",
+        {
+            "page": page,
+            "params": params,
+            "facets": facets,
+            "query": query.urlencode(),
+            "types": Item.Type.choices,
+        },
+    )
 
 
 def _split(text: str) -> list[str]:
@@ -91,7 +114,9 @@ def _split(text: str) -> list[str]:
 def item(request, pk: int):
     obj = get_object_or_404(Item.objects.published().select_related("collection"), pk=pk)
     results = list(published_results().filter(item=obj).order_by("-model__is_default", "-approved_at"))
-    chosen = next((r for r in results if str(r.pk) == request.GET.get("result")), results[0] if results else None)
+    chosen = next(
+        (r for r in results if str(r.pk) == request.GET.get("result")), results[0] if results else None
+    )
     return render(request, "gallery/item.html", {"item": obj, "results": results, "result": chosen})
 
 

@@ -15,7 +15,16 @@ class SegmentInline(admin.TabularInline):
 class ColorizationRequestAdmin(admin.ModelAdmin):
     list_display = ["id", "item", "model", "preset", "status", "progress", "approved", "created"]
     list_filter = ["status", "approved", "preset", "model"]
-    readonly_fields = ["status", "progress", "error", "provenance", "phase", "started", "finished", "attempts"]
+    readonly_fields = [
+        "status",
+        "progress",
+        "error",
+        "provenance",
+        "phase",
+        "started",
+        "finished",
+        "attempts",
+    ]
     inlines = [SegmentInline]
 
 

@@ -8,7 +8,9 @@ from django.utils.safestring import SafeString, mark_safe
 COLOURS = ["#8c2f1b", "#2f5d7c", "#6b7f2a", "#7a4f9a"]
 
 
-def line_chart(series: dict[str, list[tuple[float, float]]], width: int = 560, height: int = 220) -> SafeString:
+def line_chart(
+    series: dict[str, list[tuple[float, float]]], width: int = 560, height: int = 220
+) -> SafeString:
     pad_l, pad_r, pad_t, pad_b = 56, 12, 30, 28
     points = [p for values in series.values() for p in values]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -23,10 +25,14 @@ def line_chart(series: dict[str, list[tuple[float, float]]], width: int = 560, h
     def sy(y: float) -> float:
         return pad_t + (1 - (y - y0) / (y1 - y0)) * (height - pad_t - pad_b)
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" xmlns="http://www.w3.org/2000/svg">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" xmlns="http://www.w3.org/2000/svg">'
+    ]
     for i in range(5):
         y = y0 + (y1 - y0) * i / 4
-        parts.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" class="grid"/>')
+        parts.append(
+            f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" class="grid"/>'
+        )
         parts.append(f'<text x="{pad_l - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{y:.3g}</text>')
     parts.append(f'<text x="{pad_l}" y="{height - 8}">{x0:g}</text>')
     parts.append(f'<text x="{width - pad_r}" y="{height - 8}" text-anchor="end">{x1:g}</text>')

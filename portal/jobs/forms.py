@@ -29,11 +29,15 @@ class ColorizeForm(forms.Form):
 
 
 class TrainingForm(forms.Form):
-    name = forms.SlugField(max_length=100, help_text="Name of the model this run registers, e.g. unet-2026-11.")
+    name = forms.SlugField(
+        max_length=100, help_text="Name of the model this run registers, e.g. unet-2026-11."
+    )
     epochs = forms.IntegerField(min_value=1, max_value=500, initial=30)
     width = forms.IntegerField(min_value=2, max_value=128, initial=32, help_text="32 is the thesis U-Net.")
     person_filter = forms.BooleanField(
-        required=False, initial=True, help_text="Keep only film frames showing 1 to 5 people (needs the detector)."
+        required=False,
+        initial=True,
+        help_text="Keep only film frames showing 1 to 5 people (needs the detector).",
     )
     extra = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "lr=3e-4\nloss=perceptual-vgg16"}),

@@ -77,12 +77,20 @@ class Job(models.Model):
         if fraction - self.progress < PROGRESS_STEP and fraction < 1.0:
             return
         self.progress = fraction
-        type(self).objects.filter(pk=self.pk, status=Status.RUNNING).update(progress=fraction, updated=timezone.now())
+        type(self).objects.filter(pk=self.pk, status=Status.RUNNING).update(
+            progress=fraction, updated=timezone.now()
+        )
 
     def finish(self, **fields) -> bool:
         """Record success, unless the job was cancelled (or reset) meanwhile; returns whether it was recorded."""
         with transaction.atomic():
-            current = type(self).objects.select_for_update().filter(pk=self.pk).values_list("status", flat=True).first()
+            current = (
+                type(self)
+                .objects.select_for_update()
+                .filter(pk=self.pk)
+                .values_list("status", flat=True)
+                .first()
+            )
             if current != Status.RUNNING:
                 return False
             for name, value in fields.items():
@@ -100,8 +108,10 @@ class Job(models.Model):
         self.refresh_from_db(fields=["status"])
 
     def cancel(self) -> bool:
-        changed = type(self).objects.filter(pk=self.pk, status__in=ACTIVE).update(
-            status=Status.CANCELLED, finished=timezone.now(), updated=timezone.now()
+        changed = (
+            type(self)
+            .objects.filter(pk=self.pk, status__in=ACTIVE)
+            .update(status=Status.CANCELLED, finished=timezone.now(), updated=timezone.now())
         )
         self.refresh_from_db()
         return bool(changed)
@@ -124,9 +134,13 @@ class ColorModel(models.Model):
     checkpoint = models.FileField(upload_to=_model_path, blank=True, max_length=400)
     zoo_name = models.CharField(max_length=100, blank=True, help_text='A bundled model name, e.g. "default".')
     is_default = models.BooleanField(default=False)
-    info = models.JSONField(default=dict, blank=True, editable=False)  # arch, params, version... read by a worker
+    info = models.JSONField(
+        default=dict, blank=True, editable=False
+    )  # arch, params, version... read by a worker
     metrics = models.JSONField(default=dict, blank=True)
-    training_run = models.ForeignKey("TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    training_run = models.ForeignKey(
+        "TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -141,10 +155,19 @@ class ColorModel(models.Model):
         return str(self.info.get("version", ""))
 
     # the figures a listing shows first; the database does not keep a JSON object's key order (jsonb sorts them)
-    HEADLINE_METRICS = ("test_psnr", "test_ab_pearson", "test_ssim", "test_gray_psnr", "val_pearson", "val_mae")
+    HEADLINE_METRICS = (
+        "test_psnr",
+        "test_ab_pearson",
+        "test_ssim",
+        "test_gray_psnr",
+        "val_pearson",
+        "val_mae",
+    )
 
     def headline_metrics(self, limit: int = 4) -> list[tuple[str, float]]:
-        numbers = {k: v for k, v in self.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        numbers = {
+            k: v for k, v in self.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
+        }
         first = [k for k in self.HEADLINE_METRICS if k in numbers]
         return [(k, numbers[k]) for k in first + sorted(set(numbers) - set(first))][:limit]
 
@@ -169,7 +192,9 @@ class ColorizationRequest(Job):
     model = models.ForeignKey(ColorModel, on_delete=models.PROTECT, related_name="requests")
     preset = models.CharField(max_length=20, choices=PRESET_CHOICES)
     options = models.JSONField(default=dict, blank=True)  # e.g. {"smoothing": "flow"}
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     result = models.FileField(upload_to=_result_path, blank=True, max_length=400)
     result_preview = models.FileField(upload_to=_result_path, blank=True, max_length=400)
     provenance = models.JSONField(default=dict, blank=True)
@@ -196,7 +221,9 @@ class ColorizationRequest(Job):
     def model_label(self) -> str:
         version = self.provenance.get("model_version") or self.model.version
         name = self.model.name
-        if not version or name.endswith((f"v{version}", f"-{version}")):  # "unet-bins-v6s", not "unet-bins-v6s v6s"
+        if not version or name.endswith(
+            (f"v{version}", f"-{version}")
+        ):  # "unet-bins-v6s", not "unet-bins-v6s v6s"
             return name
         return f"{name} v{version}"
 
@@ -246,16 +273,22 @@ class TrainingSource(models.Model):
 
 
 class TrainingRun(Job):
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     name = models.CharField(max_length=100, help_text="Name of the model this run will register.")
-    config = models.CharField(max_length=200, blank=True, help_text="A training config file (blank: the base config).")
+    config = models.CharField(
+        max_length=200, blank=True, help_text="A training config file (blank: the base config)."
+    )
     overrides = models.JSONField(default=dict, blank=True)  # TrainConfig field -> value
     build_options = models.JSONField(default=dict, blank=True)  # training.build_dataset options
     dataset = models.JSONField(default=dict, blank=True, editable=False)  # the build manifest summary
     metrics = models.JSONField(default=dict, blank=True, editable=False)
     curve = models.JSONField(default=list, blank=True, editable=False)  # [{"step":..,"loss":..,...}]
     log = models.TextField(blank=True, editable=False)
-    result_model = models.ForeignKey(ColorModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    result_model = models.ForeignKey(
+        ColorModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created"]

@@ -18,7 +18,9 @@ def preset_for(item: Item) -> str:
 
 
 @transaction.atomic
-def submit(user, item: Item, models: list[ColorModel], options: dict | None = None) -> list[ColorizationRequest]:
+def submit(
+    user, item: Item, models: list[ColorModel], options: dict | None = None
+) -> list[ColorizationRequest]:
     """One request per chosen model; the preset follows the item's type."""
     from workers import tasks
 
@@ -62,7 +64,9 @@ def register_model(name: str, upload, description: str = "", make_default: bool 
     from workers import tasks
 
     promote = make_default or not ColorModel.objects.filter(is_default=True).exists()
-    model = ColorModel(name=name, description=description, info={"promote_when_inspected": True} if promote else {})
+    model = ColorModel(
+        name=name, description=description, info={"promote_when_inspected": True} if promote else {}
+    )
     # the file first, outside any transaction: a 20 MB upload (or an S3 copy) must not hold the write lock
     model.checkpoint.save(upload.name, upload, save=False)
     try:

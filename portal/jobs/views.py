@@ -43,7 +43,9 @@ def request_list(request):
     if status in Status.values:
         reqs = reqs.filter(status=status)
     page = Paginator(reqs, 40).get_page(request.GET.get("page"))
-    return render(request, "jobs/request_list.html", {"page": page, "status": status, "statuses": Status.choices})
+    return render(
+        request, "jobs/request_list.html", {"page": page, "status": status, "statuses": Status.choices}
+    )
 
 
 @staff_required
@@ -105,7 +107,10 @@ def training(request):
             train_form = TrainingForm(request.POST, prefix="train")
             if train_form.is_valid():
                 run = services.start_training(
-                    request.user, train_form.cleaned_data["name"], train_form.overrides(), train_form.build_options()
+                    request.user,
+                    train_form.cleaned_data["name"],
+                    train_form.overrides(),
+                    train_form.build_options(),
                 )
                 messages.success(request, f"Training run #{run.pk} queued.")
                 return redirect("jobs:training_run", run.pk)
@@ -120,9 +125,17 @@ def training(request):
             model_form = ModelUploadForm(request.POST, request.FILES, prefix="model")
             if model_form.is_valid():
                 data = model_form.cleaned_data
-                model = services.register_model(data["name"], data["checkpoint"], data["description"], data["make_default"])
-                note = " It becomes the default once the file passes." if model.info.get("promote_when_inspected") else ""
-                messages.success(request, f"Model {model.name} registered; a worker is checking the file.{note}")
+                model = services.register_model(
+                    data["name"], data["checkpoint"], data["description"], data["make_default"]
+                )
+                note = (
+                    " It becomes the default once the file passes."
+                    if model.info.get("promote_when_inspected")
+                    else ""
+                )
+                messages.success(
+                    request, f"Model {model.name} registered; a worker is checking the file.{note}"
+                )
                 return redirect("jobs:training")
     return render(request, "jobs/training.html", {
         "train_form": train_form, "source_form": source_form, "model_form": model_form,

@@ -104,5 +104,10 @@ def helpers():
     """The helper functions above, for tests (conftest modules are not importable by name)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(sha256=sha256, gradient=gradient, colour_picture=colour_picture,
-                           exif_rotated_jpeg=exif_rotated_jpeg, historical_bw=historical_bw)
+    return SimpleNamespace(
+        sha256=sha256,
+        gradient=gradient,
+        colour_picture=colour_picture,
+        exif_rotated_jpeg=exif_rotated_jpeg,
+        historical_bw=historical_bw,
+    )

@@ -15,13 +15,24 @@ def model():
 
 
 def test_round_trip_rebuilds_the_same_network(tmp_path, model):
-    path = checkpoint.save(tmp_path / "m.pt", model, name="mine", version="7", data_cfg={"space": "lab", "size": 64,
-                           "l_scale": 100, "ab_scale": 128}, metrics={"mae": 5.5})
+    path = checkpoint.save(
+        tmp_path / "m.pt",
+        model,
+        name="mine",
+        version="7",
+        data_cfg={"space": "lab", "size": 64, "l_scale": 100, "ab_scale": 128},
+        metrics={"mae": 5.5},
+    )
     loaded, ckpt = checkpoint.load_model(path)
     x = torch.rand(1, 1, 32, 32)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
-    assert (ckpt["name"], ckpt["version"], ckpt["data_cfg"]["size"], ckpt["metrics"]["mae"]) == ("mine", "7", 64, 5.5)
+    assert (ckpt["name"], ckpt["version"], ckpt["data_cfg"]["size"], ckpt["metrics"]["mae"]) == (
+        "mine",
+        "7",
+        64,
+        5.5,
+    )
     assert ckpt["model_args"]["width"] == 4 and not loaded.training
 
 

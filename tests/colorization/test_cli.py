@@ -21,8 +21,13 @@ def photos(tmp_path, samples):
     """in/a.png, in/b.jpg, in/colour.jpg, in/sub/c.tif (16 bit), in/sub/d.bmp."""
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
-    for name, target in [("gray.png", "a.png"), ("gray.jpg", "b.jpg"), ("rgb.jpg", "colour.jpg"),
-                         ("gray16.tif", "sub/c.tif"), ("gray.bmp", "sub/d.bmp")]:
+    for name, target in [
+        ("gray.png", "a.png"),
+        ("gray.jpg", "b.jpg"),
+        ("rgb.jpg", "colour.jpg"),
+        ("gray16.tif", "sub/c.tif"),
+        ("gray.bmp", "sub/d.bmp"),
+    ]:
         (folder / target).write_bytes(samples[name].read_bytes())
     return folder
 
@@ -42,7 +47,11 @@ def isolated_models(tmp_path, monkeypatch, tiny_model):
 def test_folder_with_default_model(photos, tmp_path, isolated_models, capsys):
     out = tmp_path / "out"
     assert main(["image", str(photos), "-o", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a-colorized.jpg", "b-colorized.jpg", "colour-colorized.jpg"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a-colorized.jpg",
+        "b-colorized.jpg",
+        "colour-colorized.jpg",
+    ]
     err = capsys.readouterr().err
     assert "model: tiny (version 0.1)" in err and "3 colorized, 0 skipped, 0 failed" in err
     assert "colour.jpg is in colour: it was desaturated first" in err
@@ -52,15 +61,32 @@ def test_recursive_mirrors_subfolders_and_format_same(photos, tmp_path, isolated
     out = tmp_path / "out"
     assert main(["image", str(photos), "-o", str(out), "--recursive", "--format", "same", "-q"]) == 0
     found = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert found == ["a-colorized.png", "b-colorized.jpg", "colour-colorized.jpg", "sub/c-colorized.tif",
-                     "sub/d-colorized.png"]  # BMP cannot hold XMP: PNG instead
+    assert found == [
+        "a-colorized.png",
+        "b-colorized.jpg",
+        "colour-colorized.jpg",
+        "sub/c-colorized.tif",
+        "sub/d-colorized.png",
+    ]  # BMP cannot hold XMP: PNG instead
     assert tifffile.imread(out / "sub" / "c-colorized.tif").dtype == np.uint16
 
 
 def test_files_and_globs(photos, tmp_path, tiny_model):
     out = tmp_path / "out"
-    code = main(["image", str(photos / "a.png"), str(photos / "sub" / "*.tif"), "-o", str(out),
-                 "--model", str(tiny_model), "--format", "png", "-q"])
+    code = main(
+        [
+            "image",
+            str(photos / "a.png"),
+            str(photos / "sub" / "*.tif"),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model),
+            "--format",
+            "png",
+            "-q",
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["a-colorized.png", "c-colorized.png"]
 
@@ -82,19 +108,36 @@ def test_bad_files_are_reported_and_the_rest_still_runs(photos, tmp_path, tiny_m
     (photos / "broken.jpg").write_bytes((photos / "b.jpg").read_bytes()[:300])
     (photos / "notes.png").write_text("not an image")
     out = tmp_path / "out"
-    code = main(["image", str(photos), str(tmp_path / "missing.jpg"), "-o", str(out), "--model", str(tiny_model), "-q"])
+    code = main(
+        [
+            "image",
+            str(photos),
+            str(tmp_path / "missing.jpg"),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model),
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert f"{photos / 'broken.jpg'}: corrupt or truncated image data" in err
     assert f"{photos / 'notes.png'}: not an image file" in err
     assert f"{tmp_path / 'missing.jpg'}: no such file or folder" in err
     assert "3 colorized, 0 skipped, 3 failed" in err
-    assert sorted(p.name for p in out.iterdir()) == ["a-colorized.jpg", "b-colorized.jpg", "colour-colorized.jpg"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a-colorized.jpg",
+        "b-colorized.jpg",
+        "colour-colorized.jpg",
+    ]
 
 
 def test_missing_model_is_a_clear_usage_error(photos, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(zoo, "BUNDLED_DIR", tmp_path / "no-bundled")
-    code = main(["image", str(photos / "a.png"), "-o", str(tmp_path / "out"), "--models-dir", str(tmp_path / "none")])
+    code = main(
+        ["image", str(photos / "a.png"), "-o", str(tmp_path / "out"), "--models-dir", str(tmp_path / "none")]
+    )
     assert code == 2
     assert "no colorization model is installed: put a checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -114,7 +157,7 @@ def test_compare_sheet(tmp_path, samples, isolated_models, tiny_model, capsys):
     # original + 2 models side by side: 3 tiles of 128 px plus padding, one row of 96 px plus a label
     assert im.width == 3 * 128 + 4 * 8 and 96 < im.height < 160
     arr = np.asarray(im.convert("RGB")).astype(int)
-    tile = lambda i: arr[8:104, 8 + i * 136: 8 + i * 136 + 128]  # noqa: E731
+    tile = lambda i: arr[8:104, 8 + i * 136 : 8 + i * 136 + 128]  # noqa: E731
     assert np.abs(tile(0)[..., 0] - tile(0)[..., 2]).max() <= 2  # the original is grey
     assert np.abs(tile(1) - tile(2)).mean() > 1  # two different models, two different results
     assert "2 models" in capsys.readouterr().err
@@ -129,7 +172,12 @@ def test_models_lists_metrics_and_the_default(isolated_models, capsys):
 def test_stages_lists_every_kind(capsys):
     assert main(["stages"]) == 0
     out = capsys.readouterr().out
-    for kind, name in [("decode", "image"), ("colorize", "unet"), ("postprocess", "merge_luma"), ("encode", "image")]:
+    for kind, name in [
+        ("decode", "image"),
+        ("colorize", "unet"),
+        ("postprocess", "merge_luma"),
+        ("encode", "image"),
+    ]:
         line = next(line for line in out.splitlines() if line.startswith(kind))
         assert name in line
 
@@ -138,12 +186,29 @@ def test_the_command_runs_as_a_program(photos, tmp_path, tiny_model):
     """A real process: exit status 1 when a file failed, outputs for the rest, one line per error."""
     (photos / "empty.jpg").write_bytes(b"")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "colorization.cli", "image", str(photos / "a.png"),
-                           str(photos / "empty.jpg"), "-o", str(tmp_path / "out"), "--model", str(tiny_model), "-q"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "colorization.cli",
+            "image",
+            str(photos / "a.png"),
+            str(photos / "empty.jpg"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(tiny_model),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert [line for line in proc.stderr.splitlines() if "error" in line] == [
-        f"error: {photos / 'empty.jpg'}: empty file (0 bytes)"]
+        f"error: {photos / 'empty.jpg'}: empty file (0 bytes)"
+    ]
     assert (tmp_path / "out" / "a-colorized.jpg").is_file()
 
 
@@ -159,5 +224,10 @@ def test_earlier_results_inside_the_input_folder_are_not_inputs(photos, tmp_path
 
 
 def test_sixteen_bit_input_to_jpeg_says_how_to_keep_16_bits(photos, tmp_path, tiny_model, capsys):
-    assert main(["image", str(photos / "sub" / "c.tif"), "-o", str(tmp_path / "out"), "--model", str(tiny_model)]) == 0
+    assert (
+        main(
+            ["image", str(photos / "sub" / "c.tif"), "-o", str(tmp_path / "out"), "--model", str(tiny_model)]
+        )
+        == 0
+    )
     assert "c.tif is 16-bit; jpeg keeps 8 bits" in capsys.readouterr().err

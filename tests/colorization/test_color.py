@@ -12,7 +12,16 @@ from colorization import color
 def rgb():
     rng = np.random.default_rng(0)
     pixels = rng.random((32, 32, 3), dtype=np.float32)
-    pixels[0, :8] = [[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.5, 0.5], [0.01, 0.02, 0.0], [1, 1, 0]]
+    pixels[0, :8] = [
+        [0, 0, 0],
+        [1, 1, 1],
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [0.5, 0.5, 0.5],
+        [0.01, 0.02, 0.0],
+        [1, 1, 0],
+    ]
     return pixels
 
 
@@ -41,10 +50,14 @@ def test_torch_is_differentiable_with_finite_gradients(rgb):
     lab = color.rgb_to_lab_torch(t)
     lab.sum().backward()
     assert t.grad is not None and torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0
-    lab_in = color.rgb_to_lab_torch(torch.from_numpy(rgb).permute(2, 0, 1)[None]).detach().requires_grad_(True)
+    lab_in = (
+        color.rgb_to_lab_torch(torch.from_numpy(rgb).permute(2, 0, 1)[None]).detach().requires_grad_(True)
+    )
     color.lab_to_rgb_torch(lab_in).mean().backward()
     assert torch.isfinite(lab_in.grad).all()
-    assert torch.autograd.gradcheck(color.rgb_to_lab_torch, (t[:, :, :4, :4].detach().clamp(0.05, 0.95).requires_grad_(),))
+    assert torch.autograd.gradcheck(
+        color.rgb_to_lab_torch, (t[:, :, :4, :4].detach().clamp(0.05, 0.95).requires_grad_(),)
+    )
 
 
 def test_lightness_helpers_match_the_full_conversion(rgb):

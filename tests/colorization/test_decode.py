@@ -53,10 +53,14 @@ def test_multipage_tiff_uses_the_first_page(samples, helpers):
 
 
 def test_exif_orientation_is_applied(samples):
-    loaded = read_image(samples["rotated.jpg"])  # stored 40x20, orientation 6: shown rotated 90 degrees clockwise
+    loaded = read_image(
+        samples["rotated.jpg"]
+    )  # stored 40x20, orientation 6: shown rotated 90 degrees clockwise
     assert loaded.image.shape[:2] == (40, 20)
     assert loaded.info["orientation"] == 6 and loaded.info["exif"].get(0x0112) == 1
-    assert loaded.image[:20, :, 0].mean() < 60 and loaded.image[20:, :, 0].mean() > 180  # dark half now on top
+    assert (
+        loaded.image[:20, :, 0].mean() < 60 and loaded.image[20:, :, 0].mean() > 180
+    )  # dark half now on top
 
 
 def test_decoder_info_names_the_file_and_its_hash(samples, helpers):

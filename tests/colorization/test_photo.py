@@ -11,8 +11,23 @@ from colorization.color import gray_to_lightness, rgb_to_lab, rgb_to_lightness
 from colorization.stages.io import read_image
 from colorization.stages.postprocess import merge_luma, upsample_ab_rows
 
-ALL = ["gray.jpg", "rgb.jpg", "gray.png", "gray16.png", "rgba.png", "palette.png", "palette.gif", "gray.webp",
-       "gray.bmp", "cmyk.jpg", "gray.tif", "gray16.tif", "rgb16.tif", "multipage.tif", "rotated.jpg"]
+ALL = [
+    "gray.jpg",
+    "rgb.jpg",
+    "gray.png",
+    "gray16.png",
+    "rgba.png",
+    "palette.png",
+    "palette.gif",
+    "gray.webp",
+    "gray.bmp",
+    "cmyk.jpg",
+    "gray.tif",
+    "gray16.tif",
+    "rgb16.tif",
+    "multipage.tif",
+    "rotated.jpg",
+]
 
 
 def read_back(path):
@@ -41,12 +56,20 @@ def test_every_input_keeps_its_size_and_lightness(tmp_path, samples, tiny_model,
     assert out.shape == decoded.image.shape  # exactly the input's size (after EXIF orientation)
     assert out.dtype == decoded.image.dtype  # 16-bit in, 16-bit out (PNG)
     assert np.abs(lightness(out) - lightness(np.asarray(decoded.image))).max() <= 1.0
-    chroma = np.hypot(*np.moveaxis(rgb_to_lab(out.astype(np.float32) / (65535.0 if out.dtype == np.uint16 else 255.0))[..., 1:], -1, 0))
+    chroma = np.hypot(
+        *np.moveaxis(
+            rgb_to_lab(out.astype(np.float32) / (65535.0 if out.dtype == np.uint16 else 255.0))[..., 1:],
+            -1,
+            0,
+        )
+    )
     assert np.median(chroma) > 3.0  # it is actually in colour now
     assert helpers.sha256(src) == before  # the original is never modified
 
 
-@pytest.mark.parametrize("fmt,suffix,bits", [("png", ".png", 16), ("tiff", ".tif", 16), ("jpeg", ".jpg", 8), ("webp", ".webp", 8)])
+@pytest.mark.parametrize(
+    "fmt,suffix,bits", [("png", ".png", 16), ("tiff", ".tif", 16), ("jpeg", ".jpg", 8), ("webp", ".webp", 8)]
+)
 def test_sixteen_bit_output_where_the_format_allows(tmp_path, samples, tiny_model, fmt, suffix, bits):
     result = colorize_file(samples["gray16.tif"], tmp_path / "x.png", model=str(tiny_model), format=fmt)
     assert result.dst.suffix == suffix and result.info["bits"] == bits
@@ -85,7 +108,9 @@ def test_batches_share_a_forward_pass_and_match_single_runs(tmp_path, samples, t
     calls = []
     unet = pipeline.stages[0]
     original_predict = unet.predict
-    unet.predict = lambda L: calls.append(len(L)) or original_predict(L)  # count forward passes, keep behaviour
+    unet.predict = lambda L: (
+        calls.append(len(L)) or original_predict(L)
+    )  # count forward passes, keep behaviour
     results = colorize_files([(samples[n], tmp_path / f"b-{n}.png") for n in names], pipeline=pipeline)
     assert all(r.ok for r in results) and calls == [4, 1]
     for n in names:
@@ -102,8 +127,13 @@ def test_bad_files_fail_alone_and_leave_nothing(tmp_path, samples, tiny_model):
     empty = tmp_path / "in" / "empty.png"
     empty.write_bytes(b"")
     out = tmp_path / "out"
-    pairs = [(samples["gray.png"], out / "1.png"), (bad, out / "2.png"), (empty, out / "3.png"),
-             (tmp_path / "in" / "missing.png", out / "4.png"), (samples["gray.bmp"], out / "5.png")]
+    pairs = [
+        (samples["gray.png"], out / "1.png"),
+        (bad, out / "2.png"),
+        (empty, out / "3.png"),
+        (tmp_path / "in" / "missing.png", out / "4.png"),
+        (samples["gray.bmp"], out / "5.png"),
+    ]
     results = colorize_files(pairs, model=str(tiny_model))
     assert [r.ok for r in results] == [True, False, False, False, True]
     assert "truncated.jpg" in results[1].error and "corrupt or truncated" in results[1].error
@@ -112,7 +142,9 @@ def test_bad_files_fail_alone_and_leave_nothing(tmp_path, samples, tiny_model):
 
 
 def test_an_encoder_failure_leaves_no_partial_file(tmp_path, tiny_model):
-    wide = tmp_path / "wide.png"  # WebP cannot hold more than 16383 pixels per side: the encoder fails mid-write
+    wide = (
+        tmp_path / "wide.png"
+    )  # WebP cannot hold more than 16383 pixels per side: the encoder fails mid-write
     Image.new("L", (17000, 4), 100).save(wide)
     out = tmp_path / "out"
     [result] = colorize_files([(wide, out / "wide.webp")], model=str(tiny_model))

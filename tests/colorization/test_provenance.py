@@ -8,16 +8,29 @@ import pytest
 
 from colorization import colorize_file, provenance
 
-pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed (Debian: libimage-exiftool-perl)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("exiftool") is None, reason="exiftool not installed (Debian: libimage-exiftool-perl)"
+)
 
 
 def exiftool(path) -> dict:
-    out = subprocess.run(["exiftool", "-j", "-G", str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["exiftool", "-j", "-G", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(out)[0]
 
 
-@pytest.mark.parametrize("source,fmt", [("gray.png", "jpeg"), ("gray.png", "png"), ("gray16.tif", "png"),
-                                        ("gray.jpg", "tiff"), ("gray16.tif", "tiff"), ("gray.bmp", "webp")])
+@pytest.mark.parametrize(
+    "source,fmt",
+    [
+        ("gray.png", "jpeg"),
+        ("gray.png", "png"),
+        ("gray16.tif", "png"),
+        ("gray.jpg", "tiff"),
+        ("gray16.tif", "tiff"),
+        ("gray.bmp", "webp"),
+    ],
+)
 def test_exiftool_reads_the_provenance(tmp_path, samples, tiny_model, helpers, source, fmt):
     src = samples[source]
     result = colorize_file(src, tmp_path / "out", model=str(tiny_model), format=fmt)
@@ -44,11 +57,16 @@ def test_exif_of_a_rotated_original_is_kept_but_reset_to_upright(tmp_path, sampl
 
 
 def test_packet_escapes_odd_file_names():
-    packet = provenance.xmp_packet(model='m<&>"', model_version="1", source_name="a&b <c>.jpg", source_sha256="00",
-                                   extra={"smoothing": "flow", "batch size": 8, "ignored": [1, 2]})
+    packet = provenance.xmp_packet(
+        model='m<&>"',
+        model_version="1",
+        source_name="a&b <c>.jpg",
+        source_sha256="00",
+        extra={"smoothing": "flow", "batch size": 8, "ignored": [1, 2]},
+    )
     import xml.dom.minidom
 
     text = packet.decode("utf-8")
     xml.dom.minidom.parseString(text.split("?>", 1)[1].rsplit("<?xpacket", 1)[0])  # well-formed XML
-    assert "colorarchive:Smoothing=\"flow\"" in text and "colorarchive:BatchSize=\"8\"" in text
+    assert 'colorarchive:Smoothing="flow"' in text and 'colorarchive:BatchSize="8"' in text
     assert "Ignored" not in text

@@ -44,8 +44,9 @@ def test_segments_joined_equal_the_whole_film(tmp_path, clip, film_model, smooth
     parts = []
     for seg in segments.plan(clip, max_frames=20):
         part = tmp_path / f"part{seg.index}.mp4"
-        result = segments.colorize_segment(clip, seg.to_dict(), part, model=str(film_model), smoothing=smoothing,
-                                           batch_size=4)
+        result = segments.colorize_segment(
+            clip, seg.to_dict(), part, model=str(film_model), smoothing=smoothing, batch_size=4
+        )
         assert result.info["frames"] == seg.frames and len(video_times(part)) == seg.frames
         assert audio_digest(part)[0] == 0  # parts carry video only; join adds the original sound
         parts.append(part)
@@ -57,12 +58,18 @@ def test_segments_joined_equal_the_whole_film(tmp_path, clip, film_model, smooth
     assert abs(probe(joined)["duration"] - probe(clip)["duration"]) <= 1 / 12 + 1e-6
     assert "SHA-256" in probe(joined)["metadata"]["comment"]
     # the overlap decoded before each part puts the smoothing in the same state as in the whole film
-    diff = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in
-            zip(decoded_frames(whole), decoded_frames(joined), strict=True)]
+    diff = [
+        np.abs(a.astype(int) - b.astype(int)).mean()
+        for a, b in zip(decoded_frames(whole), decoded_frames(joined), strict=True)
+    ]
     assert max(diff) < 3.0, diff
-    check = subprocess.run(["ffmpeg", "-v", "error", "-i", str(joined), "-f", "null", "-"], capture_output=True, text=True)
+    check = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(joined), "-f", "null", "-"], capture_output=True, text=True
+    )
     assert check.returncode == 0 and check.stderr == ""  # B-frame parts joined into a clean stream
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["whole.mp4", "joined.mp4"] + [p.name for p in parts])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["whole.mp4", "joined.mp4"] + [p.name for p in parts]
+    )
 
 
 def test_a_finished_segment_is_not_redone(tmp_path, clip, film_model):
@@ -103,9 +110,26 @@ def test_cli_video_by_segments(tmp_path, clip, film_model):
     from test_video import ROOT
 
     dst = tmp_path / "reel-colorized.mp4"
-    run = subprocess.run([sys.executable, "-m", "colorization.cli", "video", str(clip), "-o", str(dst), "--model",
-                          str(film_model), "--segment-frames", "20", "-q"], capture_output=True, text=True, cwd=ROOT,
-                         timeout=180)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "colorization.cli",
+            "video",
+            str(clip),
+            "-o",
+            str(dst),
+            "--model",
+            str(film_model),
+            "--segment-frames",
+            "20",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+    )
     assert run.returncode == 0, run.stderr
     assert video_times(dst) == pytest.approx(video_times(clip)) and audio_digest(dst) == audio_digest(clip)
     assert [p.name for p in tmp_path.iterdir()] == [dst.name]  # the parts were cleaned up

@@ -35,7 +35,7 @@ def clip(tmp_path_factory) -> Path:
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for i in range(8):
             img = np.full((48, 64, 3), 90, np.uint8)
-            img[:, 4 * i: 4 * i + 12] = 200
+            img[:, 4 * i : 4 * i + 12] = 200
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
@@ -48,9 +48,16 @@ def frames_with_ab(n=6, size=(48, 64), ab_size=(16, 16)):
     out = []
     for i in range(n):
         g = np.full(size, 60 + 20 * i, np.uint8)
-        g[:, (5 * i) % size[1]:][:, :10] = 220
-        out.append(Frame(index=i, image=np.broadcast_to(g[..., None], (*size, 3)), space="rgb",
-                         ab=rng.normal(0, 15, (*ab_size, 2)).astype(np.float32), info={"gray": True}))
+        g[:, (5 * i) % size[1] :][:, :10] = 220
+        out.append(
+            Frame(
+                index=i,
+                image=np.broadcast_to(g[..., None], (*size, 3)),
+                space="rgb",
+                ab=rng.normal(0, 15, (*ab_size, 2)).astype(np.float32),
+                info={"gray": True},
+            )
+        )
     return out
 
 
@@ -133,8 +140,12 @@ def test_encoders(name, tmp_path, samples, clip):
         frames = frames_with_ab(n=8)
         for f in frames:
             f.image = np.ascontiguousarray(f.image)
-        decoded = Decoded(frames=iter(frames), count=8, fps=8,
-                          info={"path": str(clip), "name": clip.name, "sha256": "0" * 64, "format": "PNG"})
+        decoded = Decoded(
+            frames=iter(frames),
+            count=8,
+            fps=8,
+            info={"path": str(clip), "name": clip.name, "sha256": "0" * 64, "format": "PNG"},
+        )
         dst = tmp_path / f"out{suffix}"
         try:
             info = encoder(iter(frames), dst, decoded, {"model": "tiny", "model_version": "0.1"})
@@ -180,12 +191,21 @@ def test_colorize_batches_frames_of_mixed_shapes_in_order(tiny_model):
     coords_model = tiny_model.parent / "coords.pt"
     save(coords_model, UNet(UNetConfig(width=4, coords=True, head="bins")), name="coords")
     shapes = [(48, 64), (48, 64), (64, 48), (40, 40), (48, 64), (30, 200)]
-    frames = [Frame(index=i, image=np.full((*s, 3), 40 + 30 * i, np.uint8), space="rgb", info={"gray": True})
-              for i, s in enumerate(shapes)]
+    frames = [
+        Frame(index=i, image=np.full((*s, 3), 40 + 30 * i, np.uint8), space="rgb", info={"gray": True})
+        for i, s in enumerate(shapes)
+    ]
     stage = create("colorize", "unet", model=str(coords_model), batch_size=8)
     out = list(stage(iter(frames)))
     assert [f.index for f in out] == list(range(len(shapes)))
-    assert [f.ab.shape[:2] for f in out] == [(224, 304), (224, 304), (304, 224), (224, 224), (224, 304), (224, 448)]
+    assert [f.ab.shape[:2] for f in out] == [
+        (224, 304),
+        (224, 304),
+        (304, 224),
+        (224, 224),
+        (224, 304),
+        (224, 448),
+    ]
     # the same frame alone gives the same colour as inside a batch (no shape mixing inside a forward pass)
     alone = next(iter(stage(iter([Frame(index=0, image=frames[4].image, space="rgb", info={"gray": True})]))))
     assert np.allclose(alone.ab, out[4].ab, atol=1e-4)

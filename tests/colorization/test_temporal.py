@@ -23,7 +23,9 @@ def _scene(seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     gray = cv2.GaussianBlur((rng.random((H + 40, W + 80)) * 255).astype(np.float32), (0, 0), 2.5)
     gray = cv2.normalize(gray, None, 20, 235, cv2.NORM_MINMAX).astype(np.uint8)
-    colour = np.dstack([cv2.GaussianBlur(rng.normal(0, 1, gray.shape).astype(np.float32), (0, 0), 6) for _ in range(2)])
+    colour = np.dstack(
+        [cv2.GaussianBlur(rng.normal(0, 1, gray.shape).astype(np.float32), (0, 0), 6) for _ in range(2)]
+    )
     return gray, (colour / np.abs(colour).max() * 45).astype(np.float32)
 
 

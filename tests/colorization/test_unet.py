@@ -66,9 +66,13 @@ def test_position_channels_follow_the_box_a_crop_came_from():
     L = torch.rand(1, 1, 64, 96)
     whole = model._input(L, None)  # the whole frame: y and x run over [-1, 1]
     assert whole.shape == (1, 3, 64, 96) and torch.equal(whole[:, :1], L)
-    assert float(whole[0, 1, 0, 0]) == pytest.approx(-1 + 1 / 64) and float(whole[0, 2, 0, -1]) == pytest.approx(1 - 1 / 96)
+    assert float(whole[0, 1, 0, 0]) == pytest.approx(-1 + 1 / 64) and float(
+        whole[0, 2, 0, -1]
+    ) == pytest.approx(1 - 1 / 96)
     top, left, size = 16, 32, 32  # a crop, described the way FrameDataset does it
-    box = torch.tensor([[2 * top / 64 - 1, 2 * (top + size) / 64 - 1, 2 * left / 96 - 1, 2 * (left + size) / 96 - 1]])
+    box = torch.tensor(
+        [[2 * top / 64 - 1, 2 * (top + size) / 64 - 1, 2 * left / 96 - 1, 2 * (left + size) / 96 - 1]]
+    )
     crop = model._input(L[..., top : top + size, left : left + size], box)
     assert torch.allclose(crop, whole[..., top : top + size, left : left + size], atol=1e-6)
 
@@ -108,7 +112,11 @@ def test_texture_stats_read_local_statistics():
     assert s_flat.shape == (1, 1 + 2 * 4 + 4, 32, 32)
     assert torch.allclose(s_flat[:, 1:9:2], torch.full_like(s_flat[:, 1:9:2], 0.5))  # local means
     assert float(s_flat[:, 2:9:2].abs().max()) < 1e-3 and float(s_flat[:, 9:11].abs().max()) == 0.0
-    inner = (..., slice(16, 17), slice(16, 17))  # away from the borders: a 7 px window holds 3 or 4 bright columns
+    inner = (
+        ...,
+        slice(16, 17),
+        slice(16, 17),
+    )  # away from the borders: a 7 px window holds 3 or 4 bright columns
     assert 1.5 < float(s_stripes[:, 4][inner].min()) and float(s_stripes[:, 9][inner].min()) > 3.0
     assert float(s_stripes[:, 10].abs().max()) == 0.0  # no vertical change in vertical stripes
     assert abs(float(s_stripes[0, 11, 0, 0]) - 0.5) < 1e-6  # the picture's mean lightness
@@ -162,7 +170,9 @@ def test_ab_smoothing_removes_speckle_and_keeps_flat_colour():
     assert smooth.shape == speckle.shape and float(smooth.std()) < 0.3 * float(speckle.std())
     assert abs(float(smooth.mean() - speckle.mean())) < 0.01  # a blur moves no colour in or out
     flat = torch.full((1, 2, 16, 16), 0.3)
-    assert torch.allclose(smooth_ab(flat, 8.0), flat, atol=1e-6)  # a wide blur on a small frame: borders mirrored
+    assert torch.allclose(
+        smooth_ab(flat, 8.0), flat, atol=1e-6
+    )  # a wide blur on a small frame: borders mirrored
     assert smooth_ab(speckle, 0.0) is speckle
 
     model = _random_head(UNet(UNetConfig(width=4, head="bins", prior=True, chroma_gain=1.3)))

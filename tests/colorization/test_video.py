@@ -29,9 +29,21 @@ def picture(i: int, w: int, h: int) -> np.ndarray:
     return np.repeat(np.clip(g, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
-def make_clip(path: Path, frames: int = 24, size: tuple[int, int] = (64, 48), fps: int = 12, codec: str = "libx264",
-              pix_fmt: str = "yuv420p", audio: bool = False, vfr: bool = False, rotation: int = 0,
-              sar: Fraction | None = None, gop: int = 6, options: dict | None = None, subtitles: bool = False) -> Path:
+def make_clip(
+    path: Path,
+    frames: int = 24,
+    size: tuple[int, int] = (64, 48),
+    fps: int = 12,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    audio: bool = False,
+    vfr: bool = False,
+    rotation: int = 0,
+    sar: Fraction | None = None,
+    gop: int = 6,
+    options: dict | None = None,
+    subtitles: bool = False,
+) -> Path:
     """A short grey film; with `audio` an AAC tone as long as the video; `vfr` gives irregular timestamps;
     `subtitles` adds two SubRip cues (Matroska)."""
     w, h = size
@@ -69,7 +81,9 @@ def make_clip(path: Path, frames: int = 24, size: tuple[int, int] = (64, 48), fp
             samples = int(seconds * 16000)
             tone = (0.3 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 16000)).astype(np.float32)
             for start in range(0, samples, 1024):
-                af = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], format="fltp", layout="mono")
+                af = av.AudioFrame.from_ndarray(
+                    tone[None, start : start + 1024], format="fltp", layout="mono"
+                )
                 af.sample_rate, af.pts = 16000, start
                 for packet in astream.encode(af):
                     out.mux(packet)
@@ -121,8 +135,12 @@ def film_model(tmp_path_factory) -> Path:
     model = UNet(UNetConfig(width=4))
     with torch.no_grad():
         model.head.bias.copy_(torch.tensor([0.25, 0.35]))
-    return save(tmp_path_factory.mktemp("models") / "tiny.pt", model, name="tiny",
-                data_cfg={**DEFAULT_DATA_CFG, "size": 64})
+    return save(
+        tmp_path_factory.mktemp("models") / "tiny.pt",
+        model,
+        name="tiny",
+        data_cfg={**DEFAULT_DATA_CFG, "size": 64},
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -206,7 +224,9 @@ def test_rotation_and_sample_aspect_ratio_are_kept(tmp_path, film_model):
     with av.open(str(src)) as a, av.open(str(dst)) as b:
         fa, fb = next(a.decode(video=0)), next(b.decode(video=0))
         assert fa.rotation == fb.rotation == 90
-        assert b.streams.video[0].sample_aspect_ratio == a.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+        assert (
+            b.streams.video[0].sample_aspect_ratio == a.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+        )
         assert (fb.width, fb.height) == (fa.width, fa.height)
 
 
@@ -250,8 +270,15 @@ def test_folder_of_numbered_images(tmp_path, film_model):
 )
 def test_input_codecs(tmp_path, film_model, name, codec, pix_fmt, size):
     options = {"x265-params": "log-level=none"} if codec == "libx265" else None
-    src = make_clip(tmp_path / name, frames=5, codec=codec, pix_fmt=pix_fmt, size=size, fps=30 if codec == "dvvideo" else 12,
-                    options=options)
+    src = make_clip(
+        tmp_path / name,
+        frames=5,
+        codec=codec,
+        pix_fmt=pix_fmt,
+        size=size,
+        fps=30 if codec == "dvvideo" else 12,
+        options=options,
+    )
     dst = tmp_path / "out.mp4"
     result = film(film_model).run(src, dst)
     assert result.frames == 5 == len(video_times(dst))
@@ -261,13 +288,45 @@ def test_input_codecs(tmp_path, film_model, name, codec, pix_fmt, size):
 def test_cli_video_command(tmp_path, film_model):
     src = make_clip(tmp_path / "clip.mp4", frames=6, audio=True)
     dst = tmp_path / "clip-colorized.mp4"
-    run = subprocess.run([sys.executable, "-m", "colorization.cli", "video", str(src), "-o", str(dst), "--model",
-                          str(film_model), "--smoothing", "flow"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "colorization.cli",
+            "video",
+            str(src),
+            "-o",
+            str(dst),
+            "--model",
+            str(film_model),
+            "--smoothing",
+            "flow",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert "6 frames" in run.stderr and len(video_times(dst)) == 6
     assert audio_digest(dst) == audio_digest(src)
-    again = subprocess.run([sys.executable, "-m", "colorization.cli", "video", str(src), "-o", str(dst), "--model",
-                            str(film_model)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "colorization.cli",
+            "video",
+            str(src),
+            "-o",
+            str(dst),
+            "--model",
+            str(film_model),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert again.returncode == 1 and "exists" in again.stderr
 
 

@@ -26,7 +26,6 @@ film_model = clips.film_model
 one_torch_thread = clips.one_torch_thread  # autouse: see test_video.py
 
 
-
 @pytest.mark.skipif(not CLIPS, reason=f"no real clips at {DATA} (the shared data folder is absent)")
 @pytest.mark.parametrize("src", CLIPS, ids=[str(p.relative_to(DATA)) for p in CLIPS])
 def test_real_clip_keeps_frames_duration_and_audio(tmp_path, film_model, src):

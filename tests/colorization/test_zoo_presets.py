@@ -40,7 +40,11 @@ def test_default_needs_a_default_file_when_several_are_installed(models):
     assert zoo.resolve_model("default") == (models / "beta.pt").resolve()
     listed = zoo.list_models()
     assert [(m.path.name, m.default) for m in listed] == [("alpha.pt", False), ("beta.pt", True)]
-    assert listed[0].metrics == {"mae": 9.5, "psnr": 21.25} and listed[0].version == "0.1" and listed[0].params > 0
+    assert (
+        listed[0].metrics == {"mae": 9.5, "psnr": 21.25}
+        and listed[0].version == "0.1"
+        and listed[0].params > 0
+    )
 
 
 def test_a_single_installed_model_is_the_default(models):
@@ -73,11 +77,17 @@ def test_preset_names():
 
 
 def test_photo_preset_options_reach_the_stages(tiny_model):
-    spec = presets.get("photo", model=str(tiny_model), format="png", quality=80, batch_size=3, saturation=1.4, max_side=512)
+    spec = presets.get(
+        "photo", model=str(tiny_model), format="png", quality=80, batch_size=3, saturation=1.4, max_side=512
+    )
     pipeline = build_pipeline(spec)
     names = [type(s).__name__ for s in pipeline.stages]
     assert names == ["Resize", "UNetColorizer", "Saturation", "MergeLuma"]
-    assert pipeline.stages[1].batch_size == 3 and pipeline.encoder.format == "png" and pipeline.encoder.quality == 80
+    assert (
+        pipeline.stages[1].batch_size == 3
+        and pipeline.encoder.format == "png"
+        and pipeline.encoder.quality == 80
+    )
 
 
 @pytest.mark.parametrize("smoothing", ["none", "ema", "window", "flow"])
@@ -86,7 +96,10 @@ def test_film_preset_builds(tiny_model, smoothing):
     from colorization.registry import _registry
 
     assert any(type(stage) is _registry["temporal"][smoothing] for stage in pipeline.stages)
-    assert type(pipeline.stages[0]).__name__ == "UNetColorizer" and type(pipeline.stages[-1]).__name__ == "MergeLuma"
+    assert (
+        type(pipeline.stages[0]).__name__ == "UNetColorizer"
+        and type(pipeline.stages[-1]).__name__ == "MergeLuma"
+    )
 
 
 def test_bad_presets_fail_loudly():

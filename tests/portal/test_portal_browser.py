@@ -15,7 +15,13 @@ from portal.jobs.models import ColorModel
 from tests.conftest import ARTIFACTS, make_photo
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -73,7 +79,9 @@ def test_staff_flow_and_public_gallery(browser, live_server, live_worker, staff_
     _shot(staff, "02-staff-request-queued")
     deadline = time.monotonic() + 180
     while not staff.locator("[data-action=approve]").count():  # the page polls and reloads when done
-        assert time.monotonic() < deadline, "the colorization did not finish:\n" + live_worker.log.read_text()[-3000:]
+        assert time.monotonic() < deadline, (
+            "the colorization did not finish:\n" + live_worker.log.read_text()[-3000:]
+        )
         staff.wait_for_timeout(1000)
         if not staff.locator("[data-poll]").count():
             staff.reload()

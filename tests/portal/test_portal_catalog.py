@@ -59,7 +59,9 @@ def test_duplicate_and_unsupported_uploads_are_refused_with_the_file_name(staff_
     assert Item.objects.count() == 1
 
 
-def test_corrupt_image_is_recorded_as_a_plain_media_error(staff_client, tmp_path, django_capture_on_commit_callbacks):
+def test_corrupt_image_is_recorded_as_a_plain_media_error(
+    staff_client, tmp_path, django_capture_on_commit_callbacks
+):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
     with django_capture_on_commit_callbacks(execute=True):
@@ -90,7 +92,12 @@ def test_csv_import_maps_columns_and_reports_row_errors(staff_client, tmp_path):
         })  # fmt: skip
     page = response.content.decode()
     item = Item.objects.get()
-    assert (item.title, item.place, item.year_from, item.collection) == ("Dock workers", "Hamburg", 1923, coll)
+    assert (item.title, item.place, item.year_from, item.collection) == (
+        "Dock workers",
+        "Hamburg",
+        1923,
+        coll,
+    )
     assert item.people_list() == ["Anna Berg", "Karl Berg"]
     assert "Jahr &#x27;19x3&#x27; is not a year" in page
     assert "file &#x27;missing.png&#x27; was not uploaded with the CSV" in page
@@ -113,8 +120,10 @@ def test_metadata_edit_and_publish(staff_client, photo_file):
 def test_year_range_must_be_ordered(staff_client, photo_file):
     _upload(staff_client, photo_file)
     item = Item.objects.get()
-    response = staff_client.post(reverse("catalog:item_edit", args=[item.pk]), {
-        "title": "x", "year_from": 1930, "year_to": 1920, "rights": item.rights, "status": "draft"})
+    response = staff_client.post(
+        reverse("catalog:item_edit", args=[item.pk]),
+        {"title": "x", "year_from": 1930, "year_to": 1920, "rights": item.rights, "status": "draft"},
+    )
     assert "must not be before" in response.content.decode()
 
 

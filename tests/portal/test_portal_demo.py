@@ -30,14 +30,18 @@ def test_demo_sets_up_seeds_and_colorizes_with_the_installed_default_model(tmp_p
     out = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--wait", "240"], cwd=ROOT,
                          env=_clean_env(COLORARCHIVE_VAR=var, COLORARCHIVE_MODELS=models),
                          capture_output=True, text=True, timeout=400)  # fmt: skip
-    log = out.stdout + out.stderr + ((var / "worker.log").read_text() if (var / "worker.log").exists() else "")
+    log = (
+        out.stdout + out.stderr + ((var / "worker.log").read_text() if (var / "worker.log").exists() else "")
+    )
     assert out.returncode == 0, log[-4000:]
     assert "Colorarchive is at http://127.0.0.1:8000/" in out.stdout
     assert "user 'staff', password 'colorarchive-staff'" in out.stdout
     assert "6 colorized and approved, 0 failed" in out.stdout, log[-4000:]
     db = sqlite3.connect(var / "colorarchive.sqlite3")
     assert db.execute("select count(*) from catalog_item where status='published'").fetchone() == (6,)
-    assert db.execute("select count(*) from jobs_colorizationrequest where status='done' and approved").fetchone() == (6,)
+    assert db.execute(
+        "select count(*) from jobs_colorizationrequest where status='done' and approved"
+    ).fetchone() == (6,)
     # every installed model is offered (the repository's bundled ones beside the user's), the user's DEFAULT first
     offered = dict(db.execute("select name, is_default from jobs_colormodel").fetchall())
     assert offered["tiny"] == 1 and sum(offered.values()) == 1

@@ -41,22 +41,44 @@ def test_a_checkpoint_with_an_evaluation_report_lists_its_headline_figures(
     from colorization.checkpoint import save
     from colorization.models import UNet, UNetConfig
 
-    report = {"split": "test", "images": 322, "model_metrics": {"psnr": 23.97, "ab_pearson": 0.234, "ssim": 0.946,
-              "mae": 12.81, "colourfulness": 21.5}, "grayscale_metrics": {"psnr": 21.99, "ab_pearson": 0.0}}
-    path = save(tmp_path / "evaluated.pt", UNet(UNetConfig(width=4)), name="evaluated",
-                metrics={"frames:test": report})  # as `colorize-train eval` stores it
+    report = {
+        "split": "test",
+        "images": 322,
+        "model_metrics": {
+            "psnr": 23.97,
+            "ab_pearson": 0.234,
+            "ssim": 0.946,
+            "mae": 12.81,
+            "colourfulness": 21.5,
+        },
+        "grayscale_metrics": {"psnr": 21.99, "ab_pearson": 0.0},
+    }
+    path = save(
+        tmp_path / "evaluated.pt",
+        UNet(UNetConfig(width=4)),
+        name="evaluated",
+        metrics={"frames:test": report},
+    )  # as `colorize-train eval` stores it
     with django_capture_on_commit_callbacks(execute=True), open(path, "rb") as f:
         model = services.register_model("evaluated", File(f, name="evaluated.pt"))
     model.refresh_from_db()
-    assert model.metrics == {"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_ssim": 0.946, "test_mae": 12.81,
-                             "test_colourfulness": 21.5, "test_gray_psnr": 21.99}
+    assert model.metrics == {
+        "test_psnr": 23.97,
+        "test_ab_pearson": 0.234,
+        "test_ssim": 0.946,
+        "test_mae": 12.81,
+        "test_colourfulness": 21.5,
+        "test_gray_psnr": 21.99,
+    }
     page = admin_client.get(reverse("jobs:training")).content.decode()
-    cell = page[page.index('class="metrics"'):].split("</td>")[0]  # the first four, in the headline order
+    cell = page[page.index('class="metrics"') :].split("</td>")[0]  # the first four, in the headline order
     assert cell.count("<span>") == 4 and cell.index("test_psnr 23.970") < cell.index("test_ab_pearson 0.234")
     assert "test_ssim 0.946" in cell and "test_gray_psnr 21.990" in cell and "test_mae" not in cell
 
 
-def test_unreadable_checkpoint_is_reported_and_cannot_be_used(tmp_path, photo_item, django_capture_on_commit_callbacks):
+def test_unreadable_checkpoint_is_reported_and_cannot_be_used(
+    tmp_path, photo_item, django_capture_on_commit_callbacks
+):
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"not a checkpoint")
     with django_capture_on_commit_callbacks(execute=True), open(bad, "rb") as f:
@@ -116,7 +138,9 @@ def test_duplicate_delivery_changes_nothing(photo_item, model_row, django_captur
     assert (req.status, req.result.name, req.attempts, req.finished) == before
 
 
-def test_failure_is_shown_in_plain_words(staff_client, tmp_path, model_row, django_capture_on_commit_callbacks):
+def test_failure_is_shown_in_plain_words(
+    staff_client, tmp_path, model_row, django_capture_on_commit_callbacks
+):
     broken = tmp_path / "torn_scan.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     with django_capture_on_commit_callbacks(execute=True), open(broken, "rb") as f:
@@ -164,10 +188,14 @@ def test_promote_keeps_exactly_one_default(model_row, tiny_model):
 
 
 def test_model_label_names_the_version_once(photo_item):
-    named = ColorModel.objects.create(name="unet-bins-v6s", checkpoint="models/v6s.pt", info={"version": "6s"})
+    named = ColorModel.objects.create(
+        name="unet-bins-v6s", checkpoint="models/v6s.pt", info={"version": "6s"}
+    )
     plain = ColorModel.objects.create(name="museum-run", checkpoint="models/m.pt", info={"version": "3"})
-    labels = [ColorizationRequest.objects.create(item=photo_item, model=m, preset="photo").model_label
-              for m in (named, plain)]
+    labels = [
+        ColorizationRequest.objects.create(item=photo_item, model=m, preset="photo").model_label
+        for m in (named, plain)
+    ]
     assert labels == ["unet-bins-v6s", "museum-run v3"]
 
 

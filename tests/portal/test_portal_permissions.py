@@ -22,7 +22,9 @@ def _item(title: str, status: str, collection=None, **fields) -> Item:
 
 
 def _result(item: Item, model: ColorModel, approved: bool) -> ColorizationRequest:
-    req = ColorizationRequest.objects.create(item=item, model=model, preset="photo", status=Status.DONE, approved=approved)
+    req = ColorizationRequest.objects.create(
+        item=item, model=model, preset="photo", status=Status.DONE, approved=approved
+    )
     req.result.save("r.jpg", ContentFile(b"result-" + str(req.pk).encode()), save=True)
     return req
 
@@ -31,8 +33,24 @@ def _result(item: Item, model: ColorModel, approved: bool) -> ColorizationReques
 def world(db):
     coll = Collection.objects.create(title="Harbour", slug="harbour")
     model = ColorModel.objects.create(name="unet-a", checkpoint="models/a.pt", is_default=True)
-    public = _item("Published dock", Item.Status.PUBLISHED, coll, place="Hamburg", people="Anna Berg", year_from=1923, year_to=1923)
-    draft = _item("Secret draft", Item.Status.DRAFT, coll, place="Hamburg", people="Anna Berg", year_from=1923, year_to=1923)
+    public = _item(
+        "Published dock",
+        Item.Status.PUBLISHED,
+        coll,
+        place="Hamburg",
+        people="Anna Berg",
+        year_from=1923,
+        year_to=1923,
+    )
+    draft = _item(
+        "Secret draft",
+        Item.Status.DRAFT,
+        coll,
+        place="Hamburg",
+        people="Anna Berg",
+        year_from=1923,
+        year_to=1923,
+    )
     return {
         "public": public, "draft": draft, "coll": coll,
         "approved": _result(public, model, True), "unapproved": _result(public, model, False),
@@ -54,7 +72,9 @@ def test_anonymous_pages_never_show_drafts(client, world):
 def test_anonymous_item_page_shows_only_approved_results_labelled(client, world):
     page = client.get(reverse("gallery:item", args=[world["public"].pk])).content.decode()
     assert reverse("gallery:result_file", args=[world["approved"].pk, "preview"]).rsplit("/", 1)[0] in page
-    assert reverse("gallery:result_file", args=[world["unapproved"].pk, "result"]).rsplit("/", 1)[0] not in page
+    assert (
+        reverse("gallery:result_file", args=[world["unapproved"].pk, "result"]).rsplit("/", 1)[0] not in page
+    )
     assert "AI colorization" in page and "unet-a" in page
     assert reverse("gallery:item_file", args=[world["public"].pk, "original"]) in page  # link to the original
 
@@ -63,14 +83,27 @@ def test_anonymous_files_are_checked(client, world):
     assert client.get(reverse("gallery:item_file", args=[world["public"].pk, "original"])).status_code == 200
     assert client.get(reverse("gallery:item_file", args=[world["draft"].pk, "original"])).status_code == 404
     assert client.get(reverse("gallery:item_file", args=[world["draft"].pk, "preview"])).status_code == 404
-    assert client.get(reverse("gallery:result_file", args=[world["approved"].pk, "result"])).status_code == 200
-    assert client.get(reverse("gallery:result_file", args=[world["unapproved"].pk, "result"])).status_code == 404
-    assert client.get(reverse("gallery:result_file", args=[world["draft_result"].pk, "result"])).status_code == 404
+    assert (
+        client.get(reverse("gallery:result_file", args=[world["approved"].pk, "result"])).status_code == 200
+    )
+    assert (
+        client.get(reverse("gallery:result_file", args=[world["unapproved"].pk, "result"])).status_code == 404
+    )
+    assert (
+        client.get(reverse("gallery:result_file", args=[world["draft_result"].pk, "result"])).status_code
+        == 404
+    )
 
 
 def test_staff_see_everything(staff_client, world):
-    assert staff_client.get(reverse("gallery:item_file", args=[world["draft"].pk, "original"])).status_code == 200
-    assert staff_client.get(reverse("gallery:result_file", args=[world["unapproved"].pk, "result"])).status_code == 200
+    assert (
+        staff_client.get(reverse("gallery:item_file", args=[world["draft"].pk, "original"])).status_code
+        == 200
+    )
+    assert (
+        staff_client.get(reverse("gallery:result_file", args=[world["unapproved"].pk, "result"])).status_code
+        == 200
+    )
     assert "Secret draft" in staff_client.get(reverse("catalog:dashboard")).content.decode()
 
 

@@ -25,7 +25,9 @@ def colour_image(seed: int, height: int = 60, width: int = 80) -> np.ndarray:
     return img.clip(0, 255).astype(np.uint8)
 
 
-def make_film(path: Path, scenes: list[tuple[int, int]], fps: int = 8, size: tuple[int, int] = (96, 64)) -> Path:
+def make_film(
+    path: Path, scenes: list[tuple[int, int]], fps: int = 8, size: tuple[int, int] = (96, 64)
+) -> Path:
     """An H.264 film: each scene is (seed, frames); seed -1 makes a black scene (a fade)."""
     import av
 
@@ -33,7 +35,11 @@ def make_film(path: Path, scenes: list[tuple[int, int]], fps: int = 8, size: tup
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         for seed, n in scenes:
-            base = np.zeros((size[1], size[0], 3), np.uint8) if seed < 0 else colour_image(seed, size[1], size[0])
+            base = (
+                np.zeros((size[1], size[0], 3), np.uint8)
+                if seed < 0
+                else colour_image(seed, size[1], size[0])
+            )
             for _ in range(n):  # a static shot: samples of one scene are near-duplicates
                 for packet in stream.encode(av.VideoFrame.from_ndarray(base, format="rgb24")):
                     out.mux(packet)

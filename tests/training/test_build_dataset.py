@@ -88,13 +88,22 @@ def test_a_build_that_fails_midway_leaves_the_dataset_as_it_was(media, tmp_path)
     for i in range(6):  # enough new frames to flush a shard before the film fails
         Image.fromarray(colour_image(500 + i)).save(extra / f"new_{i}.png")
     with pytest.raises(KeyboardInterrupt):
-        build([extra, media["film"]], out, person_filter=False, splits=SPLITS, shard_size=4, on_progress=cancelled)
+        build(
+            [extra, media["film"]],
+            out,
+            person_filter=False,
+            splits=SPLITS,
+            shard_size=4,
+            on_progress=cancelled,
+        )
     assert sorted(p.name for p in out.iterdir()) == files_before  # no orphan shards
     assert (out / "manifest.json").read_bytes() == manifest_before
     again = build([extra], out, person_filter=False, splits=SPLITS, shard_size=4)
     assert again["builds"][-1]["new_sources"] == 6 and again["frames"] == first["frames"] + 6
-    assert len(FrameDataset(out, "train")) + len(FrameDataset(out, "val")) + len(FrameDataset(out, "test")) == \
-        again["frames"]
+    assert (
+        len(FrameDataset(out, "train")) + len(FrameDataset(out, "val")) + len(FrameDataset(out, "test"))
+        == again["frames"]
+    )
 
 
 def test_two_builds_into_one_folder_take_turns(media, tmp_path):
@@ -102,7 +111,9 @@ def test_two_builds_into_one_folder_take_turns(media, tmp_path):
 
     out = tmp_path / "frames"
     with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda _: build([media["images"]], out, person_filter=False, splits=SPLITS), range(2)))
+        runs = list(
+            pool.map(lambda _: build([media["images"]], out, person_filter=False, splits=SPLITS), range(2))
+        )
     new = sorted(r["builds"][-1]["new_sources"] for r in runs)
     assert new == [0, 16]  # the second waited for the first and found every source known
     assert len(read_index(out)) == runs[-1]["frames"] == runs[0]["frames"]
@@ -118,14 +129,19 @@ def test_a_folder_contributes_its_films_and_images(media, tmp_path):
     shutil.copy(media["film"], folder / "clips" / "reel.mp4")
     shutil.copy(media["images"] / "img_00.png", folder / "still.png")
     (folder / "notes.txt").write_text("not a source")
-    assert [(p.name, kind) for p, kind in expand_sources([folder])] == [("reel.mp4", "film"), ("still.png", "image")]
+    assert [(p.name, kind) for p, kind in expand_sources([folder])] == [
+        ("reel.mp4", "film"),
+        ("still.png", "image"),
+    ]
     (tmp_path / "empty").mkdir()
     with pytest.raises(BuildError, match="holds no images or films"):
         expand_sources([tmp_path / "empty"])
 
 
 def test_dark_threshold_is_configurable(media, tmp_path):
-    m = build([media["film"]], tmp_path / "f", person_filter=False, dark_threshold=0.0, every_s=0.5, splits=SPLITS)
+    m = build(
+        [media["film"]], tmp_path / "f", person_filter=False, dark_threshold=0.0, every_s=0.5, splits=SPLITS
+    )
     assert m["sources"][0]["counts"].get("dark", 0) == 0
 
 

@@ -29,8 +29,14 @@ def tiny(tmp_path):
 
 def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_path):
     done: list[int] = []
-    report = evaluate(tiny, dataset, split="test", report_path=tmp_path / "r.json",
-                      lpips_backbone=tmp_path / "vgg16-397923af.pth", on_progress=done.append)  # no backbone file
+    report = evaluate(
+        tiny,
+        dataset,
+        split="test",
+        report_path=tmp_path / "r.json",
+        lpips_backbone=tmp_path / "vgg16-397923af.pth",
+        on_progress=done.append,
+    )  # no backbone file
     assert report["images"] > 0 and report["split"] == "test"
     assert done == list(range(1, report["images"] + 1))
     m, g = report["model_metrics"], report["grayscale_metrics"]
@@ -40,24 +46,38 @@ def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_
     assert g["ab_pearson"] == 0.0
     assert "LPIPS unavailable" in report["lpips"] and "vgg16" in report["lpips"]
     assert json.loads((tmp_path / "r.json").read_text())["model_metrics"] == m
-    assert load(tiny)["metrics"][f"{dataset.name}:test"]["images"] == report["images"]  # stored in the checkpoint
+    assert (
+        load(tiny)["metrics"][f"{dataset.name}:test"]["images"] == report["images"]
+    )  # stored in the checkpoint
     by_source = report["by_source"]  # the film's frames come from the media folder, the pictures from images/
     assert set(by_source) <= {"images", dataset.parent.name, "media0"} and by_source
     assert sum(r["images"] for r in by_source.values()) == report["images"]
-    assert all(r["grayscale_metrics"]["ab_pearson"] == 0.0 and "psnr" in r["model_metrics"] for r in by_source.values())
+    assert all(
+        r["grayscale_metrics"]["ab_pearson"] == 0.0 and "psnr" in r["model_metrics"]
+        for r in by_source.values()
+    )
     table = format_table(report)
     assert "| psnr |" in table and "grayscale" in table
     # listings (`colorize models`, the portal's models table) show the stored report's headline figures
     from colorization.zoo import describe, headline_metrics
 
     figures = headline_metrics(describe(tiny).metrics)
-    assert figures == {"test_psnr": m["psnr"], "test_ab_pearson": m["ab_pearson"], "test_ssim": m["ssim"],
-                       "test_mae": m["mae"], "test_colourfulness": m["colourfulness"], "test_acc_eps": m["acc_eps"],
-                       "test_gray_psnr": g["psnr"]}
+    assert figures == {
+        "test_psnr": m["psnr"],
+        "test_ab_pearson": m["ab_pearson"],
+        "test_ssim": m["ssim"],
+        "test_mae": m["mae"],
+        "test_colourfulness": m["colourfulness"],
+        "test_acc_eps": m["acc_eps"],
+        "test_gray_psnr": g["psnr"],
+    }
 
 
 def test_eval_cli_on_a_folder_of_colour_images(tiny, media, tmp_path, capsys):
-    assert main(["eval", str(tiny), str(media["images"]), "--report", str(tmp_path / "r.json"), "--limit", "3"]) == 0
+    assert (
+        main(["eval", str(tiny), str(media["images"]), "--report", str(tmp_path / "r.json"), "--limit", "3"])
+        == 0
+    )
     assert "| ssim |" in capsys.readouterr().out
     assert json.loads((tmp_path / "r.json").read_text())["images"] == 3
 
@@ -73,8 +93,9 @@ def test_historical_eval_runs_the_full_resolution_path_with_both_baselines(tiny,
     photos.mkdir()
     for i in range(3):
         Image.fromarray(colour_image(50 + i, 90, 120)).save(photos / f"p{i}.png")
-    report = evaluate_folder(photos, model=str(tiny), out_json=tmp_path / "h.json", pictures=tmp_path / "pics",
-                             n_pictures=2)
+    report = evaluate_folder(
+        photos, model=str(tiny), out_json=tmp_path / "h.json", pictures=tmp_path / "pics", n_pictures=2
+    )
     m = report["mean"]
     assert report["photos"] == 3
     assert {"psnr_model", "psnr_gray", "psnr_tint", "colourfulness_model", "ab_pearson_model"} <= set(m)

@@ -13,8 +13,20 @@ from training.train import fit
 
 
 def _cfg(dataset, out, **kw) -> TrainConfig:
-    base = dict(dataset=str(dataset), out_dir=str(out), name="tiny", width=4, crop=64, batch_size=2,
-                max_steps_per_epoch=2, epochs=1, workers=0, warmup_steps=1, save_half=False, seed=7)
+    base = dict(
+        dataset=str(dataset),
+        out_dir=str(out),
+        name="tiny",
+        width=4,
+        crop=64,
+        batch_size=2,
+        max_steps_per_epoch=2,
+        epochs=1,
+        workers=0,
+        warmup_steps=1,
+        save_half=False,
+        seed=7,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -44,8 +56,18 @@ def test_fit_then_resume_matches_an_uninterrupted_run(dataset, tmp_path):
 
 
 def test_fit_bins_tunes_the_decoding_on_validation(dataset, tmp_path):
-    path = fit(_cfg(dataset, tmp_path, loss="bins", head="bins", temperature_candidates=[0.3, 1.0],
-                    chroma_gain_candidates=[1.0, 1.3], ab_smoothing_candidates=[0.0, 2.0], save_half=True))
+    path = fit(
+        _cfg(
+            dataset,
+            tmp_path,
+            loss="bins",
+            head="bins",
+            temperature_candidates=[0.3, 1.0],
+            chroma_gain_candidates=[1.0, 1.3],
+            ab_smoothing_candidates=[0.0, 2.0],
+            save_half=True,
+        )
+    )
     model, ckpt = load_model(path)
     tuning = ckpt["train_summary"]["decoding_tuning"]
     assert model.config.temperature in (0.3, 1.0) and model.config.temperature == tuning["temperature"]
@@ -53,14 +75,25 @@ def test_fit_bins_tunes_the_decoding_on_validation(dataset, tmp_path):
     assert ckpt["model_args"]["chroma_gain"] == tuning["chroma_gain"] == model.config.chroma_gain
     assert ckpt["model_args"]["flip_average"] == tuning["flip_average"] == model.config.flip_average
     assert ckpt["model_args"]["ab_smoothing"] == tuning["ab_smoothing"] == model.config.ab_smoothing
-    assert {(r["flip_average"], r["temperature"], r["ab_smoothing"], r["chroma_gain"]) for r in tuning["table"]} == {
-        (f, t, s, g) for f in (False, True) for t in (0.3, 1.0) for s in (0.0, 2.0) for g in (1.0, 1.3)}
+    assert {
+        (r["flip_average"], r["temperature"], r["ab_smoothing"], r["chroma_gain"]) for r in tuning["table"]
+    } == {(f, t, s, g) for f in (False, True) for t in (0.3, 1.0) for s in (0.0, 2.0) for g in (1.0, 1.3)}
     assert next(iter(ckpt["state_dict"].values())).dtype == torch.float16
 
 
 def test_fit_adversarial_and_degradation_run(dataset, tmp_path):
-    path = fit(_cfg(dataset, tmp_path, loss="adversarial", lr=2e-4, epochs=2, gan_pretrain_epochs=1, degrade=True,
-                    degrade_p=1.0))
+    path = fit(
+        _cfg(
+            dataset,
+            tmp_path,
+            loss="adversarial",
+            lr=2e-4,
+            epochs=2,
+            gan_pretrain_epochs=1,
+            degrade=True,
+            degrade_p=1.0,
+        )
+    )
     last = load(tmp_path / "tiny" / "last.pt")
     assert "discriminator" in last and len(last["history"]) == 2
     assert path.is_file()
@@ -68,7 +101,9 @@ def test_fit_adversarial_and_degradation_run(dataset, tmp_path):
 
 def test_fit_can_start_from_another_checkpoint(dataset, tmp_path):
     first = fit(_cfg(dataset, tmp_path / "a", save_half=False))
-    tuned = fit(_cfg(dataset, tmp_path / "b", init_from=str(first), lr=0.0, warmup_steps=0, schedule="constant"))
+    tuned = fit(
+        _cfg(dataset, tmp_path / "b", init_from=str(first), lr=0.0, warmup_steps=0, schedule="constant")
+    )
     a, b = load(first), load(tuned)
     for key, value in a["state_dict"].items():  # lr 0: the fine-tuned weights are the initial ones
         assert torch.equal(value, b["state_dict"][key]), key
@@ -117,8 +152,22 @@ def test_crops_say_where_they_lie_in_their_frame(dataset):
 
 def test_fit_with_position_channels_texture_and_the_pearson_term(dataset, tmp_path):
     plain = fit(_cfg(dataset, tmp_path, name="plain", loss="bins", head="bins", temperature_candidates=[1.0]))
-    path = fit(_cfg(dataset, tmp_path, name="coords", loss="bins", head="bins", context=True, coords=True,
-                    prior=True, texture=True, pearson_weight=1.0, init_from=str(plain), temperature_candidates=[1.0]))
+    path = fit(
+        _cfg(
+            dataset,
+            tmp_path,
+            name="coords",
+            loss="bins",
+            head="bins",
+            context=True,
+            coords=True,
+            prior=True,
+            texture=True,
+            pearson_weight=1.0,
+            init_from=str(plain),
+            temperature_candidates=[1.0],
+        )
+    )
     model, ckpt = load_model(path)
     assert ckpt["model_args"]["coords"] is True and model.down[0][0].weight.shape[1] == 3
     for path_name in ("prior", "texture"):  # both zero-initialised paths were trained
@@ -182,7 +231,18 @@ def test_pixel_paths_learn_at_their_own_rate(dataset, tmp_path):
     # in a run, the per-pixel paths move further from their zero start at 10x than at 1x
     moved = {}
     for mult in (1.0, 10.0):
-        path = fit(_cfg(dataset, tmp_path / str(mult), loss="bins", head="bins", coords=True, prior=True,
-                        texture=True, pixel_paths_lr_mult=mult, temperature_candidates=[1.0]))
+        path = fit(
+            _cfg(
+                dataset,
+                tmp_path / str(mult),
+                loss="bins",
+                head="bins",
+                coords=True,
+                prior=True,
+                texture=True,
+                pixel_paths_lr_mult=mult,
+                temperature_candidates=[1.0],
+            )
+        )
         moved[mult] = float(load_model(path)[0].texture[4].weight.detach().abs().sum())
     assert moved[10.0] > 2 * moved[1.0] > 0

@@ -138,7 +138,9 @@ def test_pearson_term_is_added_with_its_weight():
     with_term = create_loss(TrainConfig(loss="mse", pearson_weight=0.5))
 
     wrong = -ab  # colour in exactly the wrong places: correlation -1, the term is 0.5 * (1 - -1)
-    assert float(with_term(None, wrong, L, ab)) == pytest.approx(float(plain(None, wrong, L, ab)) + 1.0, abs=1e-4)
+    assert float(with_term(None, wrong, L, ab)) == pytest.approx(
+        float(plain(None, wrong, L, ab)) + 1.0, abs=1e-4
+    )
 
     pred = (other - 0.5 * ab).requires_grad_()  # partly wrong
     before = float(within_image_pearson(pred.detach(), ab, L)[0].mean())

@@ -30,7 +30,9 @@ def test_float_input_is_read_as_8_bit():
 def test_ssim_identical_is_one_and_drops_with_noise():
     y, x = np.mgrid[0:32, 0:40]
     a = np.stack([x * 6, y * 7, 255 - x * 6], -1).astype(np.uint8)  # smooth: noise shows
-    noisy = np.clip(a.astype(int) + np.random.default_rng(1).integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+    noisy = np.clip(a.astype(int) + np.random.default_rng(1).integers(-40, 41, a.shape), 0, 255).astype(
+        np.uint8
+    )
     assert M.ssim(a, a) == pytest.approx(1.0)
     assert M.ssim(noisy, a) < 0.9
 

@@ -37,13 +37,17 @@ def _finished(model, pk):
     return check
 
 
-def test_staff_colorize_photo_and_film_with_a_real_worker(live_worker, staff_user, admin_account, tiny_model, tmp_path):
+def test_staff_colorize_photo_and_film_with_a_real_worker(
+    live_worker, staff_user, admin_account, tiny_model, tmp_path
+):
     staff, admin = _login(staff_user), _login(admin_account)
     with open(tiny_model, "rb") as f:
         admin.post(reverse("jobs:training"), {"form": "model", "model-name": "tiny", "model-checkpoint": f,
                                               "model-make_default": "on"})  # fmt: skip
     model = ColorModel.objects.get(name="tiny")
-    wait_for(lambda: ColorModel.objects.get(pk=model.pk).info, 60, what="model inspection", log=live_worker.log)
+    wait_for(
+        lambda: ColorModel.objects.get(pk=model.pk).info, 60, what="model inspection", log=live_worker.log
+    )
 
     photo = make_photo(tmp_path / "quay_1911.png", size=(120, 90))
     film = make_film(tmp_path / "tram_1925.mp4", frames=20, gop=5)
@@ -59,21 +63,29 @@ def test_staff_colorize_photo_and_film_with_a_real_worker(live_worker, staff_use
     photo_req = ColorizationRequest.objects.get(item=photo_item)
     film_req = ColorizationRequest.objects.get(item=film_item)
 
-    photo_req = wait_for(_finished(ColorizationRequest, photo_req.pk), 240, what="the photo", log=live_worker.log)
+    photo_req = wait_for(
+        _finished(ColorizationRequest, photo_req.pk), 240, what="the photo", log=live_worker.log
+    )
     assert photo_req.status == Status.DONE, photo_req.error
     result = photo_req.result.path
     assert open(result, "rb").read().count(b"<x:xmpmeta") == 1
     if shutil.which("exiftool"):
-        xmp = json.loads(subprocess.run(["exiftool", "-json", "-XMP:all", result], capture_output=True, text=True).stdout)[0]
+        xmp = json.loads(
+            subprocess.run(["exiftool", "-json", "-XMP:all", result], capture_output=True, text=True).stdout
+        )[0]
         assert "tiny" in json.dumps(xmp)  # the model is named in the image's own metadata
     from PIL import Image
 
     assert Image.open(result).size == (120, 90)  # full resolution, like the original
 
-    film_req = wait_for(_finished(ColorizationRequest, film_req.pk), 300, what="the film", log=live_worker.log)
+    film_req = wait_for(
+        _finished(ColorizationRequest, film_req.pk), 300, what="the film", log=live_worker.log
+    )
     assert film_req.status == Status.DONE, film_req.error
     segments = list(film_req.segments.all())
-    assert len(segments) >= 2 and all(s.status == Status.DONE for s in segments)  # shared out as segment tasks
+    assert len(segments) >= 2 and all(
+        s.status == Status.DONE for s in segments
+    )  # shared out as segment tasks
     import av
 
     with av.open(film_req.result.path) as container:
@@ -90,7 +102,10 @@ def test_staff_colorize_photo_and_film_with_a_real_worker(live_worker, staff_use
     staff.post(reverse("jobs:request_action", args=[photo_req.pk, "approve"]))
     staff.post(reverse("catalog:item_publish", args=[photo_item.pk]))
     public = Client().get(reverse("gallery:item", args=[photo_item.pk])).content.decode()
-    assert "AI colorization" in public and reverse("gallery:result_file", args=[photo_req.pk, "preview"]) in public
+    assert (
+        "AI colorization" in public
+        and reverse("gallery:result_file", args=[photo_req.pk, "preview"]) in public
+    )
 
 
 def test_admin_retraining_registers_a_model(live_worker, admin_account, staff_user, tmp_path):
@@ -116,7 +131,13 @@ def test_admin_retraining_registers_a_model(live_worker, admin_account, staff_us
         "batch_size=2", "crop=64", "max_steps_per_epoch=3", "device=cpu", "workers=0", "save_half=false",
         "warmup_steps=1", "threads=1", "build.splits=[0.5, 0.25, 0.25]", "build.dedupe_distance=0",
     ])  # fmt: skip
-    form = {"form": "train", "train-name": "retrained", "train-epochs": 1, "train-width": 4, "train-extra": extra}
+    form = {
+        "form": "train",
+        "train-name": "retrained",
+        "train-epochs": 1,
+        "train-width": 4,
+        "train-extra": extra,
+    }
     # Staff may not start a run; the admin may.
     assert _login(staff_user).post(reverse("jobs:training"), form).status_code == 403
     response = admin.post(reverse("jobs:training"), form)

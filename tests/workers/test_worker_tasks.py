@@ -26,7 +26,9 @@ def film_item(tmp_path, django_capture_on_commit_callbacks):
         return add_item(File(f, name=path.name), title="Parade")
 
 
-def test_film_is_cut_into_segments_colorized_and_joined(film_item, model_row, settings, django_capture_on_commit_callbacks):
+def test_film_is_cut_into_segments_colorized_and_joined(
+    film_item, model_row, settings, django_capture_on_commit_callbacks
+):
     settings.SEGMENT_FRAMES = 8
     with django_capture_on_commit_callbacks(execute=True):
         (req,) = services.submit(None, film_item, [model_row], {"smoothing": "ema"})
@@ -40,7 +42,9 @@ def test_film_is_cut_into_segments_colorized_and_joined(film_item, model_row, se
     assert req.phase == "done" and req.provenance["segments"] == len(segments)
 
 
-def test_duplicate_segment_and_join_deliveries_change_nothing(film_item, model_row, settings, django_capture_on_commit_callbacks):
+def test_duplicate_segment_and_join_deliveries_change_nothing(
+    film_item, model_row, settings, django_capture_on_commit_callbacks
+):
     settings.SEGMENT_FRAMES = 8
     with django_capture_on_commit_callbacks(execute=True):
         (req,) = services.submit(None, film_item, [model_row], {"smoothing": "none"})
@@ -55,11 +59,18 @@ def test_duplicate_segment_and_join_deliveries_change_nothing(film_item, model_r
     assert (req.result.name, req.finished, list(Segment.objects.values_list("finished", flat=True))) == before
 
 
-def test_a_failed_segment_fails_the_request_in_plain_words(film_item, model_row, django_capture_on_commit_callbacks):
+def test_a_failed_segment_fails_the_request_in_plain_words(
+    film_item, model_row, django_capture_on_commit_callbacks
+):
     (req,) = services.submit(None, film_item, [model_row])
     ColorizationRequest.claim(req.pk)
-    seg = Segment.objects.create(request=req, index=0, start_frame=0, end_frame=40,
-                                 plan={"index": 0, "start_frame": 0, "end_frame": 40, "total_frames": 40})
+    seg = Segment.objects.create(
+        request=req,
+        index=0,
+        start_frame=0,
+        end_frame=40,
+        plan={"index": 0, "start_frame": 0, "end_frame": 40, "total_frames": 40},
+    )
     with django_capture_on_commit_callbacks(execute=True):
         tasks.colorize_segment.delay(seg.pk)  # the plan promises 40 frames; the film has 20
     req.refresh_from_db()
@@ -68,7 +79,9 @@ def test_a_failed_segment_fails_the_request_in_plain_words(film_item, model_row,
     assert req.error.startswith("Part 1 of the film failed:") and "Traceback" not in req.error
 
 
-def test_requeue_stale_resends_only_the_lost_segment(film_item, model_row, settings, django_capture_on_commit_callbacks):
+def test_requeue_stale_resends_only_the_lost_segment(
+    film_item, model_row, settings, django_capture_on_commit_callbacks
+):
     settings.SEGMENT_FRAMES = 8
     with django_capture_on_commit_callbacks(execute=False):
         (req,) = services.submit(None, film_item, [model_row], {"smoothing": "none"})
@@ -76,7 +89,9 @@ def test_requeue_stale_resends_only_the_lost_segment(film_item, model_row, setti
         tasks.colorize.delay(req.pk)  # plans; the segment tasks it enqueues are captured, not run
     segs = list(Segment.objects.filter(request=req).order_by("index"))
     # Pretend a worker died inside segment 1 an hour ago; the other segments finished.
-    Segment.objects.filter(pk=segs[1].pk).update(status=Status.RUNNING, updated=timezone.now() - timedelta(hours=1))
+    Segment.objects.filter(pk=segs[1].pk).update(
+        status=Status.RUNNING, updated=timezone.now() - timedelta(hours=1)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         for seg in segs:
             if seg.index != 1:

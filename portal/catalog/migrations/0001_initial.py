@@ -8,7 +8,6 @@ import portal.catalog.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,56 +16,161 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Collection',
+            name="Collection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('slug', models.SlugField(unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('created', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("slug", models.SlugField(unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("created", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['title'],
+                "ordering": ["title"],
             },
         ),
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('date', models.CharField(blank=True, help_text='As written, e.g. "1923" or "circa 1920-1925".', max_length=100)),
-                ('year_from', models.PositiveSmallIntegerField(blank=True, help_text='Earliest year (for search).', null=True)),
-                ('year_to', models.PositiveSmallIntegerField(blank=True, help_text='Latest year (for search).', null=True)),
-                ('place', models.CharField(blank=True, max_length=200)),
-                ('people', models.TextField(blank=True, help_text='People shown, separated by semicolons.')),
-                ('subjects', models.TextField(blank=True, help_text='Subjects, separated by semicolons.')),
-                ('creator', models.CharField(blank=True, max_length=200)),
-                ('source_archive', models.CharField(blank=True, max_length=200)),
-                ('source_identifier', models.CharField(blank=True, max_length=200)),
-                ('rights', models.URLField(choices=[('http://rightsstatements.org/vocab/InC/1.0/', 'In Copyright'), ('http://rightsstatements.org/vocab/InC-EDU/1.0/', 'In Copyright - Educational Use Permitted'), ('http://rightsstatements.org/vocab/InC-NC/1.0/', 'In Copyright - Non-Commercial Use Permitted'), ('http://rightsstatements.org/vocab/NoC-NC/1.0/', 'No Copyright - Non-Commercial Use Only'), ('http://rightsstatements.org/vocab/NoC-OKLR/1.0/', 'No Copyright - Other Known Legal Restrictions'), ('http://rightsstatements.org/vocab/NoC-US/1.0/', 'No Copyright - United States'), ('http://rightsstatements.org/vocab/CNE/1.0/', 'Copyright Not Evaluated'), ('http://rightsstatements.org/vocab/UND/1.0/', 'Copyright Undetermined'), ('http://rightsstatements.org/vocab/NKC/1.0/', 'No Known Copyright')], default='http://rightsstatements.org/vocab/CNE/1.0/')),
-                ('type', models.CharField(choices=[('StillImage', 'Photograph'), ('MovingImage', 'Film')], default='StillImage', max_length=20)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published')], default='draft', max_length=20)),
-                ('original', models.FileField(max_length=400, upload_to=portal.catalog.models._original_path)),
-                ('original_name', models.CharField(max_length=255)),
-                ('sha256', models.CharField(editable=False, max_length=64, unique=True)),
-                ('size', models.BigIntegerField(default=0, editable=False)),
-                ('width', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('frame_count', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('duration', models.FloatField(blank=True, editable=False, null=True)),
-                ('thumbnail', models.FileField(blank=True, editable=False, max_length=400, upload_to=portal.catalog.models._derived_path)),
-                ('preview', models.FileField(blank=True, editable=False, max_length=400, upload_to=portal.catalog.models._derived_path)),
-                ('media_error', models.TextField(blank=True, editable=False)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
-                ('published_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('collection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='items', to='catalog.collection')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "date",
+                    models.CharField(
+                        blank=True, help_text='As written, e.g. "1923" or "circa 1920-1925".', max_length=100
+                    ),
+                ),
+                (
+                    "year_from",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Earliest year (for search).", null=True
+                    ),
+                ),
+                (
+                    "year_to",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Latest year (for search).", null=True
+                    ),
+                ),
+                ("place", models.CharField(blank=True, max_length=200)),
+                ("people", models.TextField(blank=True, help_text="People shown, separated by semicolons.")),
+                ("subjects", models.TextField(blank=True, help_text="Subjects, separated by semicolons.")),
+                ("creator", models.CharField(blank=True, max_length=200)),
+                ("source_archive", models.CharField(blank=True, max_length=200)),
+                ("source_identifier", models.CharField(blank=True, max_length=200)),
+                (
+                    "rights",
+                    models.URLField(
+                        choices=[
+                            ("http://rightsstatements.org/vocab/InC/1.0/", "In Copyright"),
+                            (
+                                "http://rightsstatements.org/vocab/InC-EDU/1.0/",
+                                "In Copyright - Educational Use Permitted",
+                            ),
+                            (
+                                "http://rightsstatements.org/vocab/InC-NC/1.0/",
+                                "In Copyright - Non-Commercial Use Permitted",
+                            ),
+                            (
+                                "http://rightsstatements.org/vocab/NoC-NC/1.0/",
+                                "No Copyright - Non-Commercial Use Only",
+                            ),
+                            (
+                                "http://rightsstatements.org/vocab/NoC-OKLR/1.0/",
+                                "No Copyright - Other Known Legal Restrictions",
+                            ),
+                            ("http://rightsstatements.org/vocab/NoC-US/1.0/", "No Copyright - United States"),
+                            ("http://rightsstatements.org/vocab/CNE/1.0/", "Copyright Not Evaluated"),
+                            ("http://rightsstatements.org/vocab/UND/1.0/", "Copyright Undetermined"),
+                            ("http://rightsstatements.org/vocab/NKC/1.0/", "No Known Copyright"),
+                        ],
+                        default="http://rightsstatements.org/vocab/CNE/1.0/",
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("StillImage", "Photograph"), ("MovingImage", "Film")],
+                        default="StillImage",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("published", "Published")],
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "original",
+                    models.FileField(max_length=400, upload_to=portal.catalog.models._original_path),
+                ),
+                ("original_name", models.CharField(max_length=255)),
+                ("sha256", models.CharField(editable=False, max_length=64, unique=True)),
+                ("size", models.BigIntegerField(default=0, editable=False)),
+                ("width", models.PositiveIntegerField(blank=True, editable=False, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, editable=False, null=True)),
+                ("frame_count", models.PositiveIntegerField(blank=True, editable=False, null=True)),
+                ("duration", models.FloatField(blank=True, editable=False, null=True)),
+                (
+                    "thumbnail",
+                    models.FileField(
+                        blank=True,
+                        editable=False,
+                        max_length=400,
+                        upload_to=portal.catalog.models._derived_path,
+                    ),
+                ),
+                (
+                    "preview",
+                    models.FileField(
+                        blank=True,
+                        editable=False,
+                        max_length=400,
+                        upload_to=portal.catalog.models._derived_path,
+                    ),
+                ),
+                ("media_error", models.TextField(blank=True, editable=False)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
+                ("published_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="items",
+                        to="catalog.collection",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created'],
-                'indexes': [models.Index(fields=['status', 'year_from'], name='catalog_ite_status_245e9a_idx')],
+                "ordering": ["-created"],
+                "indexes": [
+                    models.Index(fields=["status", "year_from"], name="catalog_ite_status_245e9a_idx")
+                ],
             },
         ),
     ]

@@ -8,134 +8,298 @@ import portal.jobs.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ColorModel',
+            name="ColorModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('checkpoint', models.FileField(blank=True, max_length=400, upload_to=portal.jobs.models._model_path)),
-                ('zoo_name', models.CharField(blank=True, help_text='A bundled model name, e.g. "default".', max_length=100)),
-                ('is_default', models.BooleanField(default=False)),
-                ('info', models.JSONField(blank=True, default=dict, editable=False)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('created', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "checkpoint",
+                    models.FileField(blank=True, max_length=400, upload_to=portal.jobs.models._model_path),
+                ),
+                (
+                    "zoo_name",
+                    models.CharField(
+                        blank=True, help_text='A bundled model name, e.g. "default".', max_length=100
+                    ),
+                ),
+                ("is_default", models.BooleanField(default=False)),
+                ("info", models.JSONField(blank=True, default=dict, editable=False)),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("created", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'model',
-                'ordering': ['-is_default', 'name'],
+                "verbose_name": "model",
+                "ordering": ["-is_default", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ColorizationRequest',
+            name="ColorizationRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Waiting'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='pending', max_length=20)),
-                ('progress', models.FloatField(default=0.0)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
-                ('started', models.DateTimeField(blank=True, null=True)),
-                ('finished', models.DateTimeField(blank=True, null=True)),
-                ('preset', models.CharField(choices=[('photo', 'Photograph'), ('film', 'Film')], max_length=20)),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('result', models.FileField(blank=True, max_length=400, upload_to=portal.jobs.models._result_path)),
-                ('result_preview', models.FileField(blank=True, max_length=400, upload_to=portal.jobs.models._result_path)),
-                ('provenance', models.JSONField(blank=True, default=dict)),
-                ('phase', models.CharField(blank=True, editable=False, max_length=20)),
-                ('frames', models.PositiveIntegerField(blank=True, null=True)),
-                ('seconds', models.FloatField(blank=True, null=True)),
-                ('approved', models.BooleanField(db_index=True, default=False)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requests', to='catalog.item')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='requests', to='jobs.colormodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0)),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
+                ("started", models.DateTimeField(blank=True, null=True)),
+                ("finished", models.DateTimeField(blank=True, null=True)),
+                (
+                    "preset",
+                    models.CharField(choices=[("photo", "Photograph"), ("film", "Film")], max_length=20),
+                ),
+                ("options", models.JSONField(blank=True, default=dict)),
+                (
+                    "result",
+                    models.FileField(blank=True, max_length=400, upload_to=portal.jobs.models._result_path),
+                ),
+                (
+                    "result_preview",
+                    models.FileField(blank=True, max_length=400, upload_to=portal.jobs.models._result_path),
+                ),
+                ("provenance", models.JSONField(blank=True, default=dict)),
+                ("phase", models.CharField(blank=True, editable=False, max_length=20)),
+                ("frames", models.PositiveIntegerField(blank=True, null=True)),
+                ("seconds", models.FloatField(blank=True, null=True)),
+                ("approved", models.BooleanField(db_index=True, default=False)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="requests",
+                        to="catalog.item",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="requests",
+                        to="jobs.colormodel",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'colorization request',
-                'ordering': ['-created'],
+                "verbose_name": "colorization request",
+                "ordering": ["-created"],
             },
         ),
         migrations.CreateModel(
-            name='TrainingRun',
+            name="TrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Waiting'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='pending', max_length=20)),
-                ('progress', models.FloatField(default=0.0)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
-                ('started', models.DateTimeField(blank=True, null=True)),
-                ('finished', models.DateTimeField(blank=True, null=True)),
-                ('name', models.CharField(help_text='Name of the model this run will register.', max_length=100)),
-                ('config', models.CharField(blank=True, help_text='A training config file (blank: the base config).', max_length=200)),
-                ('overrides', models.JSONField(blank=True, default=dict)),
-                ('build_options', models.JSONField(blank=True, default=dict)),
-                ('dataset', models.JSONField(blank=True, default=dict, editable=False)),
-                ('metrics', models.JSONField(blank=True, default=dict, editable=False)),
-                ('curve', models.JSONField(blank=True, default=list, editable=False)),
-                ('log', models.TextField(blank=True, editable=False)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('result_model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobs.colormodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0)),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
+                ("started", models.DateTimeField(blank=True, null=True)),
+                ("finished", models.DateTimeField(blank=True, null=True)),
+                (
+                    "name",
+                    models.CharField(help_text="Name of the model this run will register.", max_length=100),
+                ),
+                (
+                    "config",
+                    models.CharField(
+                        blank=True,
+                        help_text="A training config file (blank: the base config).",
+                        max_length=200,
+                    ),
+                ),
+                ("overrides", models.JSONField(blank=True, default=dict)),
+                ("build_options", models.JSONField(blank=True, default=dict)),
+                ("dataset", models.JSONField(blank=True, default=dict, editable=False)),
+                ("metrics", models.JSONField(blank=True, default=dict, editable=False)),
+                ("curve", models.JSONField(blank=True, default=list, editable=False)),
+                ("log", models.TextField(blank=True, editable=False)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "result_model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="jobs.colormodel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created'],
+                "ordering": ["-created"],
             },
         ),
         migrations.AddField(
-            model_name='colormodel',
-            name='training_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobs.trainingrun'),
+            model_name="colormodel",
+            name="training_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="jobs.trainingrun",
+            ),
         ),
         migrations.CreateModel(
-            name='TrainingSource',
+            name="TrainingSource",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('file', models.FileField(max_length=400, upload_to='training/sources/')),
-                ('sha256', models.CharField(editable=False, max_length=64, unique=True)),
-                ('size', models.BigIntegerField(default=0, editable=False)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('added_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("file", models.FileField(max_length=400, upload_to="training/sources/")),
+                ("sha256", models.CharField(editable=False, max_length=64, unique=True)),
+                ("size", models.BigIntegerField(default=0, editable=False)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created'],
+                "ordering": ["-created"],
             },
         ),
         migrations.CreateModel(
-            name='Segment',
+            name="Segment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Waiting'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='pending', max_length=20)),
-                ('progress', models.FloatField(default=0.0)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
-                ('started', models.DateTimeField(blank=True, null=True)),
-                ('finished', models.DateTimeField(blank=True, null=True)),
-                ('index', models.PositiveIntegerField()),
-                ('start_frame', models.PositiveIntegerField()),
-                ('end_frame', models.PositiveIntegerField()),
-                ('plan', models.JSONField(default=dict)),
-                ('part', models.FileField(blank=True, max_length=400, upload_to='work/segments/')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='segments', to='jobs.colorizationrequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0)),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
+                ("started", models.DateTimeField(blank=True, null=True)),
+                ("finished", models.DateTimeField(blank=True, null=True)),
+                ("index", models.PositiveIntegerField()),
+                ("start_frame", models.PositiveIntegerField()),
+                ("end_frame", models.PositiveIntegerField()),
+                ("plan", models.JSONField(default=dict)),
+                ("part", models.FileField(blank=True, max_length=400, upload_to="work/segments/")),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="segments",
+                        to="jobs.colorizationrequest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['request', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('request', 'index'), name='one_segment_per_index')],
+                "ordering": ["request", "index"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("request", "index"), name="one_segment_per_index")
+                ],
             },
         ),
     ]

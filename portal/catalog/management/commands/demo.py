@@ -85,10 +85,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
-        parser.add_argument("--no-serve", action="store_true",
-                            help="Set up, seed and colorize the demo items, then stop (no web server).")
+        parser.add_argument(
+            "--no-serve",
+            action="store_true",
+            help="Set up, seed and colorize the demo items, then stop (no web server).",
+        )
         parser.add_argument("--no-worker", action="store_true", help="Do not start a Celery worker.")
-        parser.add_argument("--wait", type=int, default=180, help="Seconds to wait for the demo colorizations.")
+        parser.add_argument(
+            "--wait", type=int, default=180, help="Seconds to wait for the demo colorizations."
+        )
 
     def handle(self, *args, addrport: str, no_serve: bool, no_worker: bool, wait: int, **options):
         if not settings.DEBUG:  # it creates accounts with published passwords: never on a production database
@@ -119,7 +124,9 @@ class Command(BaseCommand):
     def _accounts(self) -> None:
         User = get_user_model()
         for username, password, group in ACCOUNTS:
-            user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@example.org"}
+            )
             if created:
                 user.set_password(password)
                 user.is_staff = group == ADMIN_GROUP  # admins may also use Django's admin
@@ -138,7 +145,11 @@ class Command(BaseCommand):
         try:
             answer = json.loads(out.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            answer = {"error": (out.stderr.strip().splitlines() or ["the colorization library is not installed"])[-1]}
+            answer = {
+                "error": (out.stderr.strip().splitlines() or ["the colorization library is not installed"])[
+                    -1
+                ]
+            }
         found = answer.get("default", answer)
         if found.get("error") or not found.get("path"):
             self.stdout.write(self.style.WARNING(
@@ -159,8 +170,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Model: {name} ({found['path']})")
         # the other installed models (a bundled older one, say) are offered too, so staff can compare side by side
         for info in answer.get("installed", []):
-            if Path(info["path"]).resolve() == Path(found["path"]).resolve() or ColorModel.objects.filter(
-                    name=info["name"]).exists():
+            if (
+                Path(info["path"]).resolve() == Path(found["path"]).resolve()
+                or ColorModel.objects.filter(name=info["name"]).exists()
+            ):
                 continue
             with transaction.atomic():
                 other = ColorModel.objects.create(
@@ -180,8 +193,13 @@ class Command(BaseCommand):
         photos = Collection.objects.get_or_create(slug="demo-photographs", defaults={
             "title": "Demo photographs", "description": "Test images that ship with scikit-image, shown here as "
             "black-and-white archive photographs."})[0]  # fmt: skip
-        films = Collection.objects.get_or_create(slug="demo-films", defaults={
-            "title": "Demo films", "description": "A short film made for the demo: a slow pan across a photograph."})[0]
+        films = Collection.objects.get_or_create(
+            slug="demo-films",
+            defaults={
+                "title": "Demo films",
+                "description": "A short film made for the demo: a slow pan across a photograph.",
+            },
+        )[0]
         staff = get_user_model().objects.get(username="staff")
         items = []
         with tempfile.TemporaryDirectory() as tmp:
@@ -212,7 +230,9 @@ class Command(BaseCommand):
                "--loglevel", "INFO", "-n", "demo@%h"]  # fmt: skip
         self.stdout.write(f"Starting a Celery worker (queues gpu, cpu); its log: {log}")
         with open(log, "ab") as out:
-            return subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT)
+            return subprocess.Popen(
+                cmd, cwd=settings.BASE_DIR, env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT
+            )
 
     def _colorize_demo(self, model, worker, wait: int) -> None:
         from portal.jobs import services
@@ -228,7 +248,9 @@ class Command(BaseCommand):
         deadline = time.monotonic() + wait
         ids = [r.pk for r in reqs]
         while time.monotonic() < deadline and worker.poll() is None:
-            if not ColorizationRequest.objects.filter(pk__in=ids, status__in=[Status.PENDING, Status.RUNNING]).exists():
+            if not ColorizationRequest.objects.filter(
+                pk__in=ids, status__in=[Status.PENDING, Status.RUNNING]
+            ).exists():
                 break
             time.sleep(1)
         done = ColorizationRequest.objects.filter(pk__in=ids, status=Status.DONE)

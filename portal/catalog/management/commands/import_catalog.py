@@ -13,13 +13,22 @@ from portal.catalog.models import Collection
 
 
 class Command(BaseCommand):
-    help = "Bulk-import a CSV (one row per file) with the files it names; reports every row it could not import."
+    help = (
+        "Bulk-import a CSV (one row per file) with the files it names; reports every row it could not import."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("csv", type=Path)
-        parser.add_argument("--files", type=Path, required=True, help="Folder holding the files the CSV names.")
-        parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
-                            help=f"Column for a field (default: the field's own name). Fields: {', '.join(IMPORT_TARGETS)}")
+        parser.add_argument(
+            "--files", type=Path, required=True, help="Folder holding the files the CSV names."
+        )
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="FIELD=COLUMN",
+            help=f"Column for a field (default: the field's own name). Fields: {', '.join(IMPORT_TARGETS)}",
+        )
         parser.add_argument("--collection", help="Slug of the collection the items join.")
 
     def handle(self, *args, csv: Path, files: Path, map: list[str], collection: str | None, **options):
@@ -31,7 +40,9 @@ class Command(BaseCommand):
         for item in map:
             field, sep, column = item.partition("=")
             if not sep or field not in IMPORT_TARGETS:
-                raise CommandError(f"--map {item!r}: expected FIELD=COLUMN with FIELD one of {', '.join(IMPORT_TARGETS)}")
+                raise CommandError(
+                    f"--map {item!r}: expected FIELD=COLUMN with FIELD one of {', '.join(IMPORT_TARGETS)}"
+                )
             mapping[field] = column
         coll = None
         if collection:
@@ -47,6 +58,10 @@ class Command(BaseCommand):
                 f.close()
         for line, message in report.errors:
             self.stderr.write(f"{csv.name}:{line}: {message}")
-        self.stdout.write(self.style.SUCCESS(f"{len(report.created)} item(s) imported, {len(report.errors)} row(s) with errors"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(report.created)} item(s) imported, {len(report.errors)} row(s) with errors"
+            )
+        )
         if report.errors and not report.created:
             raise CommandError("nothing was imported")
