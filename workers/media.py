@@ -12,6 +12,7 @@ log = logging.getLogger("workers")
 THUMB_SIDE = 480
 PREVIEW_SIDE = 1600
 MAX_PIXELS = 400_000_000  # larger images are refused as likely decompression bombs
+COLOUR_SPREAD = 5.0  # chroma (8-bit Cb/Cr units) not explained by lightness, above which a picture is colour
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v", ".ogv"}
 
 
@@ -88,6 +89,26 @@ def poster_frame(path: Path):
         }
 
 
+def holds_colour(image) -> bool:
+    """Whether an RGB picture holds colour rather than grey or one tone (sepia, cyanotype, a tinted print).
+
+    In a grey or toned print the chroma (Cb, Cr) is a function of lightness: every pixel of one grey level has
+    the same tint. Colour is what varies beyond that: the RMS of the chroma around its mean per lightness level.
+    """
+    import numpy as np
+
+    small = image.convert("RGB").copy()
+    small.thumbnail((256, 256))
+    ycc = np.asarray(small.convert("YCbCr"), dtype=np.float64).reshape(-1, 3)
+    level = (ycc[:, 0] // 8).astype(np.intp)  # 32 lightness levels
+    count = np.bincount(level, minlength=32)
+    spread = 0.0
+    for channel in (ycc[:, 1], ycc[:, 2]):
+        mean = np.bincount(level, channel, minlength=32) / np.maximum(count, 1)
+        spread += float(((channel - mean[level]) ** 2).sum())
+    return (spread / len(ycc)) ** 0.5 > COLOUR_SPREAD
+
+
 def write_preview(src: Path, dst: Path, max_side: int) -> dict:
     """A JPEG no larger than max_side (a poster frame for films), written atomically."""
     if src.suffix.lower() in VIDEO_SUFFIXES:
@@ -95,6 +116,7 @@ def write_preview(src: Path, dst: Path, max_side: int) -> dict:
     else:
         image = open_image(src)
         info = {"width": image.width, "height": image.height}
+    info["is_colour"] = holds_colour(image)
     image.thumbnail((max_side, max_side))
     tmp = dst.with_name(dst.name + ".part")
     image.save(tmp, "JPEG", quality=88, optimize=True, progressive=True)
@@ -119,7 +141,7 @@ def make_previews(item_id: int) -> None:
             write_preview(preview, thumb, THUMB_SIDE)
             store(item.preview, f"{Path(item.original_name).stem}-preview.jpg", preview)
             store(item.thumbnail, f"{Path(item.original_name).stem}-thumb.jpg", thumb)
-        for key in ("width", "height", "frame_count", "duration"):
+        for key in ("width", "height", "frame_count", "duration", "is_colour"):
             if info.get(key) is not None:
                 setattr(item, key, info[key])
         item.media_error = ""
@@ -127,5 +149,7 @@ def make_previews(item_id: int) -> None:
         log.warning("previews for item %s: %s", item_id, exc)
         item.media_error = str(exc)
     item.save(
-        update_fields=["preview", "thumbnail", "width", "height", "frame_count", "duration", "media_error"]
-    )
+        update_fields=[
+            "preview", "thumbnail", "width", "height", "frame_count", "duration", "is_colour", "media_error"
+        ]
+    )  # fmt: skip

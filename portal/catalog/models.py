@@ -100,6 +100,8 @@ class Item(models.Model):
     thumbnail = models.FileField(upload_to=_derived_path, blank=True, max_length=400, editable=False)
     preview = models.FileField(upload_to=_derived_path, blank=True, max_length=400, editable=False)
     media_error = models.TextField(blank=True, editable=False)
+    # None until the worker has looked; True when the original holds colour (not just a tone such as sepia)
+    is_colour = models.BooleanField(null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created = models.DateTimeField(auto_now_add=True)
@@ -132,10 +134,17 @@ class Item(models.Model):
     def rights_label(self) -> str:
         return dict(RIGHTS_CHOICES).get(self.rights, self.rights)
 
+    def save(self, *args, **kwargs) -> None:
+        """Every way into published (the publish button, the edit form, a CSV row) records when it happened."""
+        if self.status == self.Status.PUBLISHED and self.published_at is None:
+            self.published_at = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "published_at"}
+        super().save(*args, **kwargs)
+
     def publish(self) -> None:
         self.status = self.Status.PUBLISHED
-        self.published_at = self.published_at or timezone.now()
-        self.save(update_fields=["status", "published_at", "updated"])
+        self.save(update_fields=["status", "updated"])
 
     def unpublish(self) -> None:
         self.status = self.Status.DRAFT

@@ -107,12 +107,7 @@ def item_edit(request, pk: int):
     item = get_object_or_404(Item, pk=pk)
     form = ItemForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
-        item = form.save(commit=False)
-        if item.status == Item.Status.PUBLISHED and not item.published_at:
-            from django.utils import timezone
-
-            item.published_at = timezone.now()
-        item.save()
+        item = form.save()
         messages.success(request, "Metadata saved.")
         return redirect("catalog:item", item.pk)
     return render(request, "catalog/item_edit.html", {"item": item, "form": form})

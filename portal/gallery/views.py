@@ -6,7 +6,7 @@ import mimetypes
 from pathlib import PurePath
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 
@@ -30,7 +30,12 @@ def _with_results(items):
 
 
 def home(request):
-    items = _with_results(Item.objects.published().select_related("collection"))[:12]
+    recent = (
+        Item.objects.published()
+        .select_related("collection")
+        .order_by(F("published_at").desc(nulls_last=True), "-created")
+    )
+    items = _with_results(recent)[:12]
     collections = Collection.objects.annotate(
         n=Count("items", filter=Q(items__status=Item.Status.PUBLISHED))
     ).filter(n__gt=0)
@@ -38,7 +43,7 @@ def home(request):
         published_results()
         .filter(item__status=Item.Status.PUBLISHED, item__type=Item.Type.STILL_IMAGE)
         .select_related("item")
-        .order_by("-approved_at")
+        .order_by("-model__is_default", "-approved_at")  # the default model's result when there is one
         .first()
     )
     return render(

@@ -27,6 +27,13 @@ def tiny(tmp_path):
     return save(tmp_path / "tiny.pt", model, name="tiny")
 
 
+def lpips_linear_layers(path):
+    """A stand-in for LPIPS's linear-layer file (vgg.pth), so the test needs nothing from ../shared."""
+    chans = (64, 128, 256, 512, 512)
+    torch.save({f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate(chans)}, path)
+    return path
+
+
 def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_path):
     done: list[int] = []
     report = evaluate(
@@ -34,6 +41,7 @@ def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_
         dataset,
         split="test",
         report_path=tmp_path / "r.json",
+        lpips_weights=lpips_linear_layers(tmp_path / "vgg.pth"),
         lpips_backbone=tmp_path / "vgg16-397923af.pth",
         on_progress=done.append,
     )  # no backbone file
