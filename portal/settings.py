@@ -7,7 +7,7 @@ ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
 
     DJANGO_DEBUG            1 (default) | 0
     DJANGO_SECRET_KEY       required in production
-    DJANGO_ALLOWED_HOSTS    comma-separated; required in production
+    DJANGO_ALLOWED_HOSTS    comma-separated; required in production (DEBUG: loopback names only)
     DATABASE_URL            postgres://user:pass@host:5432/name; required in production (else SQLite)
     REDIS_URL               redis://host:6379/0 -> Celery broker; required in production
     CELERY_BROKER_URL       overrides REDIS_URL for the broker
@@ -18,6 +18,9 @@ ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
     COLORARCHIVE_WORK       worker scratch folder: film segments, training datasets (default $COLORARCHIVE_VAR/work)
     COLORARCHIVE_STALE_MINUTES  a running job silent this long is stale (requeue_stale), default 30
     COLORARCHIVE_SEGMENT_FRAMES frames per film segment task, default 300
+    DJANGO_SECURE_COOKIES   1 (default in production) | 0: cookies only over HTTPS
+    DJANGO_SSL_REDIRECT     1 (default in production) | 0: redirect plain HTTP to HTTPS
+    DJANGO_HSTS_SECONDS     Strict-Transport-Security max-age in production, default 31536000 (a year)
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ def required(name: str, dev_default: str | None = None) -> str | None:
 
 
 SECRET_KEY = required("DJANGO_SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
-ALLOWED_HOSTS = [h.strip() for h in (required("DJANGO_ALLOWED_HOSTS", "*") or "").split(",") if h.strip()]
+# Empty in DEBUG means Django's loopback-only default (localhost, 127.0.0.1, [::1]); never every host.
+ALLOWED_HOSTS = [h.strip() for h in (required("DJANGO_ALLOWED_HOSTS", "") or "").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in (env("DJANGO_CSRF_TRUSTED_ORIGINS") or "").split(",") if o.strip()]
 
 VAR_DIR = Path(env("COLORARCHIVE_VAR", str(BASE_DIR / "var")))
@@ -71,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    "csp",
     "portal.catalog",
     "portal.jobs",
     "portal.gallery",
@@ -78,6 +83,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -128,8 +134,13 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "catalog:dashboard"
@@ -222,10 +233,29 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 
-if not DEBUG:
+# Content Security Policy (django-csp): every script and style is a file from this site; no inline code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "media-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+if not DEBUG:  # production sits behind the TLS proxy (docker/nginx), which sets X-Forwarded-Proto
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(env("DJANGO_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.catalog.forms import CollectionForm, ImportForm, ItemForm, UploadForm
 from portal.catalog.importer import import_csv
@@ -17,6 +17,7 @@ from portal.jobs.forms import ColorizeForm
 from portal.jobs.models import ColorizationRequest, Status
 
 
+@require_safe
 @staff_required
 def dashboard(request):
     items = (
@@ -47,6 +48,7 @@ def dashboard(request):
     )
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
 def upload(request):
     form = UploadForm(request.POST or None, request.FILES or None)
@@ -68,6 +70,7 @@ def upload(request):
     return render(request, "catalog/upload.html", {"form": form})
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
 def import_view(request):
     form = ImportForm(request.POST or None, request.FILES or None)
@@ -85,6 +88,7 @@ def import_view(request):
     return render(request, "catalog/import.html", {"form": form, "report": report})
 
 
+@require_safe
 @staff_required
 def item_detail(request, pk: int):
     item = get_object_or_404(Item.objects.select_related("collection"), pk=pk)
@@ -102,6 +106,7 @@ def item_detail(request, pk: int):
     )
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
 def item_edit(request, pk: int):
     item = get_object_or_404(Item, pk=pk)
@@ -126,6 +131,7 @@ def item_publish(request, pk: int):
     return redirect("catalog:item", item.pk)
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
 def collection_new(request):
     form = CollectionForm(request.POST or None)

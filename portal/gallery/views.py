@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, F, Prefetch, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
 
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import is_staff_member
@@ -29,6 +30,7 @@ def _with_results(items):
     )
 
 
+@require_safe
 def home(request):
     recent = (
         Item.objects.published()
@@ -51,6 +53,7 @@ def home(request):
     )
 
 
+@require_safe
 def collection(request, slug: str):
     coll = get_object_or_404(Collection, slug=slug)
     items = _with_results(Item.objects.published().filter(collection=coll))
@@ -60,6 +63,7 @@ def collection(request, slug: str):
     return render(request, "gallery/collection.html", {"collection": coll, "page": page})
 
 
+@require_safe
 def search(request):
     items = Item.objects.published().select_related("collection")
     params = {
@@ -116,6 +120,7 @@ def _split(text: str) -> list[str]:
     return [p.strip() for p in text.split(";") if p.strip()]
 
 
+@require_safe
 def item(request, pk: int):
     obj = get_object_or_404(Item.objects.published().select_related("collection"), pk=pk)
     results = list(published_results().filter(item=obj).order_by("-model__is_default", "-approved_at"))
@@ -142,6 +147,7 @@ def _file_response(field, filename: str, download: bool) -> FileResponse:
     return FileResponse(handle, as_attachment=download, filename=filename, content_type=content_type)
 
 
+@require_safe
 def serve_item_file(request, pk: int, kind: str):
     if kind not in ITEM_FILES:
         raise Http404
@@ -151,6 +157,7 @@ def serve_item_file(request, pk: int, kind: str):
     return _file_response(field, name, download="download" in request.GET)
 
 
+@require_safe
 def serve_result_file(request, pk: int, kind: str):
     if kind not in RESULT_FILES:
         raise Http404

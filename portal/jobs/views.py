@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.catalog.ingest import sha256_of
 from portal.catalog.models import Item
@@ -36,6 +36,7 @@ def submit(request, item_pk: int):
     return redirect("catalog:item", item.pk)
 
 
+@require_safe
 @staff_required
 def request_list(request):
     reqs = ColorizationRequest.objects.select_related("item", "model", "requested_by")
@@ -48,12 +49,14 @@ def request_list(request):
     )
 
 
+@require_safe
 @staff_required
 def request_detail(request, pk: int):
     req = get_object_or_404(ColorizationRequest.objects.select_related("item", "model"), pk=pk)
     return render(request, "jobs/request_detail.html", {"req": req, "segments": req.segments.all()})
 
 
+@require_safe
 @staff_required
 def request_status(request, pk: int):
     req = get_object_or_404(ColorizationRequest, pk=pk)
@@ -96,6 +99,7 @@ def _back(request, fallback: str, *args):
 # ---- admins: training and models
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @admin_required
 def training(request):
     train_form = TrainingForm(prefix="train")
@@ -162,6 +166,7 @@ def _add_sources(request, files) -> int:
     return added
 
 
+@require_safe
 @admin_required
 def training_run(request, pk: int):
     run = get_object_or_404(TrainingRun.objects.select_related("result_model"), pk=pk)

@@ -8,7 +8,7 @@ runs the web server.
 
 from __future__ import annotations
 
-import json
+import ipaddress
 import os
 import signal
 import subprocess
@@ -80,11 +80,30 @@ def _pan_film(path: Path, image, frames: int = 48, size=(320, 240), fps: int = 1
     return path
 
 
+def is_loopback(addrport: str) -> bool:
+    """True when runserver's "addr:port" (or a bare port) listens on this machine only."""
+    if addrport.isdigit():
+        return True
+    host = addrport.rsplit(":", 1)[0] if ":" in addrport and not addrport.endswith("]") else addrport
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Command(BaseCommand):
     help = "Set up and run Colorarchive with demo data: database, accounts, catalogue, a worker and the web server."
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--insecure-public",
+            action="store_true",
+            help="Allow an address other than loopback. Insecure: the demo accounts' passwords are published.",
+        )
         parser.add_argument(
             "--no-serve",
             action="store_true",
@@ -98,6 +117,18 @@ class Command(BaseCommand):
     def handle(self, *args, addrport: str, no_serve: bool, no_worker: bool, wait: int, **options):
         if not settings.DEBUG:  # it creates accounts with published passwords: never on a production database
             raise CommandError("demo is for a local trial only; it refuses to run with DJANGO_DEBUG=0")
+        if not is_loopback(addrport):
+            if not options["insecure_public"]:
+                raise CommandError(
+                    f"demo listens on loopback only (127.0.0.1:8000); {addrport} would let anyone on the network "
+                    "sign in with the published demo passwords. Add --insecure-public to do it anyway."
+                )
+            # Other machines reach it by names unknown here; at least they get no debug pages.
+            settings.ALLOWED_HOSTS = ["*"]
+            settings.DEBUG = False
+            self.stdout.write(self.style.WARNING(
+                f"INSECURE: serving on {addrport} to the network with published demo passwords."
+            ))  # fmt: skip
         say = self.stdout.write
         say("Setting up the database ...")
         call_command("migrate", interactive=False, verbosity=0)
@@ -109,8 +140,10 @@ class Command(BaseCommand):
             if seeded and model is not None:
                 self._colorize_demo(model, worker, wait)
             self._print_access(addrport, model)
-            if not no_serve:
-                call_command("runserver", addrport, use_reloader=False)
+            if (
+                not no_serve
+            ):  # insecure_serving: static files also when --insecure-public has turned DEBUG off
+                call_command("runserver", addrport, use_reloader=False, insecure_serving=True)
         finally:
             if worker is not None and worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
@@ -135,54 +168,9 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get_or_create(name=group)[0])
 
     def _model(self):
-        from portal.jobs.models import ColorModel
+        from portal.jobs.installed import register_installed_models
 
-        existing = ColorModel.default()
-        if existing is not None:
-            return existing
-        out = subprocess.run([sys.executable, "-m", "workers.modelinfo", "--all"], capture_output=True, text=True,
-                             cwd=settings.BASE_DIR, timeout=300)  # fmt: skip
-        try:
-            answer = json.loads(out.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            answer = {
-                "error": (out.stderr.strip().splitlines() or ["the colorization library is not installed"])[
-                    -1
-                ]
-            }
-        found = answer.get("default", answer)
-        if found.get("error") or not found.get("path"):
-            self.stdout.write(self.style.WARNING(
-                "No colorization model is installed, so the demo cannot colorize yet:\n  "
-                + str(found.get("error")) + "\n  Register a checkpoint later under Training (as admin), or install "
-                "one and run the demo again."
-            ))  # fmt: skip
-            return None
-        from workers import tasks
-
-        name = found.get("name") or "default"
-        with transaction.atomic():
-            model = ColorModel.objects.create(
-                name=name, zoo_name=Path(found["path"]).stem, is_default=True,
-                description=f"The installed default model ({Path(found['path']).name}).",
-            )  # fmt: skip
-            transaction.on_commit(lambda: tasks.inspect_model.delay(model.pk))
-        self.stdout.write(f"Model: {name} ({found['path']})")
-        # the other installed models (a bundled older one, say) are offered too, so staff can compare side by side
-        for info in answer.get("installed", []):
-            if (
-                Path(info["path"]).resolve() == Path(found["path"]).resolve()
-                or ColorModel.objects.filter(name=info["name"]).exists()
-            ):
-                continue
-            with transaction.atomic():
-                other = ColorModel.objects.create(
-                    name=info["name"], zoo_name=Path(info["path"]).stem,
-                    description=f"An installed model ({Path(info['path']).name}), to compare with the default.",
-                )  # fmt: skip
-                transaction.on_commit(lambda pk=other.pk: tasks.inspect_model.delay(pk))
-            self.stdout.write(f"Also offered for comparison: {info['name']} ({info['path']})")
-        return model
+        return register_installed_models(self.stdout, self.style, later="install one and run the demo again")
 
     def _catalogue(self) -> list[Item]:
         if Item.objects.exists():
