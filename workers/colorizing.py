@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from portal.jobs.models import ColorizationRequest, Segment, Status
+from portal.jobs.models import Cancelled, ColorizationRequest, Segment, Status
 from workers.files import local_path, scratch, store
 from workers.media import write_preview
 from workers.models import checkpoint_path, describe
@@ -125,17 +125,13 @@ def colorize_segment(seg: Segment) -> None:
 
     req = seg.request
     if req.status != Status.RUNNING:  # the request was cancelled or failed meanwhile
-        seg.cancel()
-        return
+        raise Cancelled(f"request {req.pk} is no longer running")
 
     def on_progress(done: int, total: int | None) -> None:
         before = seg.progress
-        seg.set_progress(done, total)
+        seg.set_progress(done, total)  # both raise Cancelled when the segment or its request stopped
         if seg.progress != before:
-            fraction = JOIN_SHARE * req.segment_progress()
-            ColorizationRequest.objects.filter(pk=req.pk, status=Status.RUNNING).update(
-                progress=fraction, updated=timezone.now()
-            )
+            ColorizationRequest.update_running(req.pk, progress=JOIN_SHARE * req.segment_progress())
 
     with local_path(req.item.original) as src, scratch() as tmp:
         dst = tmp / f"request{req.pk}-part{seg.index:04d}.mp4"

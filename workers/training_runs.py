@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from portal.jobs.models import ColorModel, TrainingRun, TrainingSource
+from portal.jobs.models import Cancelled, ColorModel, TrainingRun, TrainingSource
 from workers.files import local_path, store
 from workers.models import describe
 
@@ -45,7 +47,22 @@ def _fraction(info: dict, epochs: int) -> float | None:
     return max(0.0, min(1.0, done / epochs))
 
 
+def run_dir(run_pk: int) -> Path:
+    """A run's working folder (checkpoints, CSV log, curves): fit writes it, the worker removes it."""
+    return training_dir() / "runs" / f"run-{run_pk}"
+
+
 def run(run: TrainingRun) -> None:
+    """Build, fit, evaluate, register. The run's folder never outlives the run in this worker: when it ends
+    (done, failed or cancelled) the row holds the curve, log and figures and storage holds the model file.
+    Only a worker that is lost keeps it, so that requeue_stale's new attempt resumes from its last.pt."""
+    try:
+        _run(run)
+    finally:
+        shutil.rmtree(run_dir(run.pk), ignore_errors=True)
+
+
+def _run(run: TrainingRun) -> None:
     from training import build_dataset
     from training.config import load
     from training.train import fit
@@ -58,7 +75,7 @@ def run(run: TrainingRun) -> None:
 
     def say(message: str) -> None:
         log_lines.append(f"{timezone.now():%H:%M:%S} {message}")
-        TrainingRun.objects.filter(pk=run.pk).update(log="\n".join(log_lines[-400:]), updated=timezone.now())
+        TrainingRun.update_running(run.pk, log="\n".join(log_lines[-400:]))  # raises Cancelled
 
     say(f"building the dataset from {len(sources)} source(s) into {dataset_dir}")
     with _local_sources(sources) as paths:
@@ -70,8 +87,8 @@ def run(run: TrainingRun) -> None:
 
     overrides = {
         "dataset": str(dataset_dir),
-        "out_dir": str(training_dir() / "runs"),
-        "name": f"run-{run.pk}",
+        "out_dir": str(run_dir(run.pk).parent),
+        "name": run_dir(run.pk).name,
     }
     overrides.update(run.overrides)
     cfg = load(run.config or None, [f"{k}={_as_text(v)}" for k, v in overrides.items()])
@@ -81,22 +98,21 @@ def run(run: TrainingRun) -> None:
     curve: list[dict] = []
     throttle = Throttle()
 
-    def on_progress(info: dict) -> None:
+    def on_progress(info: dict) -> None:  # fit calls it every 20 steps and after each epoch
         curve.append({k: v for k, v in info.items() if isinstance(v, int | float | str)})
         fraction = _fraction(info, cfg.epochs)
         if throttle.due(force=fraction == 1.0):
-            update = {"curve": curve[-CURVE_LIMIT:], "updated": timezone.now()}
+            update = {"curve": curve[-CURVE_LIMIT:]}
             if fraction is not None:
                 update["progress"] = 0.05 + 0.9 * fraction
-            TrainingRun.objects.filter(pk=run.pk).update(**update)
+            TrainingRun.update_running(run.pk, **update)  # raises Cancelled: fit stops here
 
     checkpoint = Path(fit(cfg, on_progress=on_progress))
     say(f"trained: {checkpoint}")
     metrics = _evaluate(run.pk, checkpoint, dataset_dir, curve, say)
-    model = _register(run, checkpoint, metrics)
-    say(f"registered model {model.name!r}")
+    say("registering the model")
     run.refresh_from_db(fields=["log"])
-    run.finish(curve=curve[-CURVE_LIMIT:], metrics=metrics, result_model=model)
+    _register(run, checkpoint, metrics, curve=curve[-CURVE_LIMIT:])
 
 
 def _as_text(value) -> str:
@@ -146,9 +162,11 @@ def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict
 
         def heartbeat(images_done: int) -> None:  # requeue_stale must not restart a run that is evaluating
             if throttle.due():
-                TrainingRun.objects.filter(pk=run_pk).update(updated=timezone.now())
+                TrainingRun.update_running(run_pk)  # raises Cancelled
 
         report = evaluate(checkpoint, dataset_dir, on_progress=heartbeat)
+    except Cancelled:
+        raise
     except Exception as exc:  # a model without a test report is still a model; say why there is none
         say(f"evaluation skipped: {type(exc).__name__}: {exc}")
         return metrics
@@ -157,7 +175,8 @@ def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict
     return {**headline_metrics({"test": report}), **metrics}  # as an inspected checkpoint's report reads
 
 
-def _register(run: TrainingRun, checkpoint: Path, metrics: dict) -> ColorModel:
+def _register(run: TrainingRun, checkpoint: Path, metrics: dict, curve: list[dict]) -> ColorModel:
+    """The model row and the run's success commit together; a run cancelled meanwhile registers nothing."""
     name = run.name
     if ColorModel.objects.filter(name=name).exists():
         name = f"{run.name}-run{run.pk}"
@@ -165,6 +184,13 @@ def _register(run: TrainingRun, checkpoint: Path, metrics: dict) -> ColorModel:
         name=name, description=f"Trained by training run #{run.pk}.", metrics=metrics, training_run=run
     )
     store(model.checkpoint, f"{name}.pt", checkpoint)
-    model.info = describe(checkpoint)
-    model.save()
+    try:
+        model.info = describe(checkpoint)
+        with transaction.atomic():
+            model.save()
+            if not run.finish(curve=curve, metrics=metrics, result_model=model):
+                raise Cancelled(f"training run {run.pk} is no longer running")
+    except BaseException:
+        model.checkpoint.delete(save=False)  # no model file without its row
+        raise
     return model

@@ -1,7 +1,21 @@
 from django.contrib import admin
 from django.db import transaction
 
-from portal.jobs.models import ColorizationRequest, ColorModel, Segment, TrainingRun, TrainingSource
+from portal.jobs.models import ACTIVE, ColorizationRequest, ColorModel, Segment, TrainingRun, TrainingSource
+
+
+class CancelBeforeDelete:
+    """Deleting a job that is waiting or running cancels it first, so its worker stops (a worker whose row is
+    gone stops too, at its next progress report)."""
+
+    def delete_model(self, request, obj) -> None:
+        obj.cancel()
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for job in queryset.filter(status__in=ACTIVE):
+            job.cancel()
+        super().delete_queryset(request, queryset)
 
 
 class SegmentInline(admin.TabularInline):
@@ -12,7 +26,7 @@ class SegmentInline(admin.TabularInline):
 
 
 @admin.register(ColorizationRequest)
-class ColorizationRequestAdmin(admin.ModelAdmin):
+class ColorizationRequestAdmin(CancelBeforeDelete, admin.ModelAdmin):
     list_display = ["id", "item", "model", "preset", "status", "progress", "approved", "created"]
     list_filter = ["status", "approved", "preset", "model"]
     readonly_fields = [
@@ -48,7 +62,7 @@ class ColorModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(CancelBeforeDelete, admin.ModelAdmin):
     list_display = ["id", "name", "status", "progress", "result_model", "created"]
     readonly_fields = ["status", "progress", "error", "dataset", "metrics", "log", "result_model"]
 

@@ -36,6 +36,11 @@ class Status(models.TextChoices):
 ACTIVE = (Status.PENDING, Status.RUNNING)
 
 
+class Cancelled(Exception):
+    """Raised in a worker when its row is no longer running (cancelled, failed elsewhere, or deleted): the
+    progress callbacks raise it, so a colorization, a film segment or a training run stops within seconds."""
+
+
 class Job(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     progress = models.FloatField(default=0.0)  # 0..1
@@ -71,15 +76,20 @@ class Job(models.Model):
             job.save(update_fields=["status", "started", "attempts", "error", "updated"])
         return job
 
+    @classmethod
+    def update_running(cls, pk: int, **fields) -> None:
+        """Write `fields` (and the heartbeat) to a running row; raise Cancelled when it is not running."""
+        if not cls.objects.filter(pk=pk, status=Status.RUNNING).update(updated=timezone.now(), **fields):
+            raise Cancelled(f"{cls._meta.verbose_name} {pk} is no longer running")
+
     def set_progress(self, done: int, total: int | None) -> None:
-        """Progress callback for the libraries; writes only when it moved by PROGRESS_STEP."""
+        """Progress callback for the libraries; writes (and checks for cancellation) when it moved by
+        PROGRESS_STEP."""
         fraction = min(1.0, done / total) if total else 0.0
         if fraction - self.progress < PROGRESS_STEP and fraction < 1.0:
             return
         self.progress = fraction
-        type(self).objects.filter(pk=self.pk, status=Status.RUNNING).update(
-            progress=fraction, updated=timezone.now()
-        )
+        self.update_running(self.pk, progress=fraction)
 
     def finish(self, **fields) -> bool:
         """Record success, unless the job was cancelled (or reset) meanwhile; returns whether it was recorded."""
@@ -105,7 +115,9 @@ class Job(models.Model):
         type(self).objects.filter(pk=self.pk, status__in=ACTIVE).update(
             status=Status.FAILED, error=message, finished=self.finished, updated=timezone.now()
         )
-        self.refresh_from_db(fields=["status"])
+        self.status = (
+            type(self).objects.filter(pk=self.pk).values_list("status", flat=True).first() or self.status
+        )
 
     def cancel(self) -> bool:
         changed = (
@@ -113,7 +125,8 @@ class Job(models.Model):
             .objects.filter(pk=self.pk, status__in=ACTIVE)
             .update(status=Status.CANCELLED, finished=timezone.now(), updated=timezone.now())
         )
-        self.refresh_from_db()
+        if changed:
+            self.refresh_from_db()
         return bool(changed)
 
     @classmethod
@@ -226,6 +239,14 @@ class ColorizationRequest(Job):
         ):  # "unet-bins-v6s", not "unet-bins-v6s v6s"
             return name
         return f"{name} v{version}"
+
+    def cancel(self) -> bool:
+        """Cancel the request and its film segments still waiting or running (their workers stop)."""
+        changed = super().cancel()
+        self.segments.filter(status__in=ACTIVE).update(
+            status=Status.CANCELLED, finished=timezone.now(), updated=timezone.now()
+        )
+        return changed
 
     def approve(self, user) -> None:
         self.approved, self.approved_by, self.approved_at = True, user, timezone.now()

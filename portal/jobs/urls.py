@@ -11,5 +11,6 @@ urlpatterns = [
     path("requests/<int:pk>/<str:action>/", views.request_action, name="request_action"),
     path("training/", views.training, name="training"),
     path("training/runs/<int:pk>/", views.training_run, name="training_run"),
+    path("training/runs/<int:pk>/cancel/", views.training_run_cancel, name="training_run_cancel"),
     path("models/<int:pk>/promote/", views.promote, name="promote"),
 ]

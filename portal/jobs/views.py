@@ -81,7 +81,7 @@ def request_action(request, pk: int, action: str):
         messages.success(request, "Approval withdrawn: the result is hidden from the public.")
     elif action == "cancel":
         if req.cancel():
-            messages.success(request, "Request cancelled.")
+            messages.success(request, "Request cancelled; its worker stops within seconds.")
     elif action == "retry":
         services.retry(req)
         messages.success(request, "Queued again as a new request.")
@@ -183,6 +183,19 @@ def training_run(request, pk: int):
         if series:
             charts.append({"title": title, "svg": line_chart(series)})
     return render(request, "jobs/training_run.html", {"run": run, "charts": charts})
+
+
+@admin_required
+@require_POST
+def training_run_cancel(request, pk: int):
+    run = get_object_or_404(TrainingRun, pk=pk)
+    if run.cancel():
+        messages.success(request, f"Training run #{run.pk} cancelled; its worker stops within seconds.")
+    else:
+        messages.info(
+            request, f"Training run #{run.pk} had already ended ({run.get_status_display().lower()})."
+        )
+    return redirect("jobs:training_run", run.pk)
 
 
 @admin_required
