@@ -28,7 +28,7 @@ RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost \
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput
 
-RUN useradd --create-home --uid 1000 colorarchive && mkdir -p /app/var && chown colorarchive /app/var
+RUN useradd --create-home --uid 1000 colorarchive && mkdir -p /app/var && chown -R colorarchive /app/var
 USER colorarchive
 ENV STATIC_ROOT=/app/staticfiles COLORARCHIVE_VAR=/app/var
 EXPOSE 8000

@@ -1,5 +1,9 @@
 """JSON API (Django REST framework) for other archive systems: items and colorization requests.
 
+POST /api/token/ {username, password} -> {token, expires} (an expired token is replaced by a new one);
+DELETE /api/token/ with the token in the Authorization header revokes it (admins also delete tokens in the
+admin site).
+
 Anonymous callers see published items and approved results only; staff (token or session) see and
 submit everything. POST /api/items/ (multipart: file + fields), POST /api/requests/ {item, models, smoothing}.
 """
@@ -7,8 +11,13 @@ submit everything. POST /api/items/ (multipart: file + fields), POST /api/reques
 from __future__ import annotations
 
 from django.urls import reverse
-from rest_framework import mixins, permissions, serializers, viewsets
+from django.utils import timezone
+from rest_framework import mixins, parsers, permissions, renderers, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Item
@@ -16,6 +25,7 @@ from portal.catalog.permissions import is_staff_member
 from portal.gallery.views import published_results
 from portal.jobs import services
 from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel
+from portal.tokens import ExpiringTokenAuthentication, TokenAccountThrottle, TokenAddressThrottle, expires_at
 
 
 class StaffWrites(permissions.BasePermission):
@@ -136,6 +146,28 @@ class RequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             reqs = services.submit(request.user, data["item"], models, options)
         except services.SubmitError as exc:
             raise ValidationError({"models": [str(exc)]}) from None
-        from rest_framework.response import Response
-
         return Response(ResultSerializer(reqs, many=True, context={"request": request}).data, status=201)
+
+
+class TokenView(APIView):
+    authentication_classes = [ExpiringTokenAuthentication]
+    throttle_classes = [TokenAddressThrottle, TokenAccountThrottle]
+    parser_classes = [parsers.FormParser, parsers.MultiPartParser, parsers.JSONParser]
+    renderer_classes = [renderers.JSONRenderer]
+
+    def get_permissions(self):
+        return [permissions.IsAuthenticated()] if self.request.method == "DELETE" else []
+
+    def post(self, request):
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        if expires_at(token) <= timezone.now():
+            token.delete()
+            token = Token.objects.create(user=user)
+        return Response({"token": token.key, "expires": expires_at(token).isoformat()})
+
+    def delete(self, request):
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

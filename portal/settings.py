@@ -21,6 +21,13 @@ ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
     DJANGO_SECURE_COOKIES   1 (default in production) | 0: cookies only over HTTPS
     DJANGO_SSL_REDIRECT     1 (default in production) | 0: redirect plain HTTP to HTTPS
     DJANGO_HSTS_SECONDS     Strict-Transport-Security max-age in production, default 31536000 (a year)
+    COLORARCHIVE_MAX_UPLOAD_MB  the most one request may send (all its files together), default 2048; the
+                            proxy's client_max_body_size is generated from it (docker/nginx)
+    COLORARCHIVE_UPLOAD_TMP the one folder for spooled uploads (default $COLORARCHIVE_VAR/upload-tmp)
+    COLORARCHIVE_BEHIND_PROXY  1 (default in production) | 0: the client address is the one the proxy appended
+                            to X-Forwarded-For (login throttling counts per address)
+    COLORARCHIVE_TOKEN_DAYS API tokens expire after this many days, default 30
+    COLORARCHIVE_LOGIN_FAILURES  failed sign-ins (per account, per address) before a lockout, default 5
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "csp",
+    "axes",
     "portal.catalog",
     "portal.jobs",
     "portal.gallery",
@@ -88,8 +96,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.front_door.FrontDoorMiddleware",  # before anything reads a body (the CSRF check does)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:  # runserver serves static files in DEBUG; WhiteNoise does it in production
@@ -142,6 +152,18 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while an account or address is locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: sign-in throttling for /accounts/login/, /admin/login/ and /api/token/, per account and per address.
+AXES_FAILURE_LIMIT = int(env("COLORARCHIVE_LOGIN_FAILURES", "5"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = 0.25  # hours; then the account or address may try again
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "portal.front_door.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+BEHIND_PROXY = env_bool("COLORARCHIVE_BEHIND_PROXY", not DEBUG)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "catalog:dashboard"
 LOGOUT_REDIRECT_URL = "gallery:home"
@@ -184,7 +206,11 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_NUMBER_FILES = 500
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# One request (all its files together) may send this much; larger ones get 413 from their Content-Length.
 MAX_UPLOAD_BYTES = int(env("COLORARCHIVE_MAX_UPLOAD_MB", "2048")) * 1024 * 1024
+# Uploads larger than FILE_UPLOAD_MAX_MEMORY_SIZE are spooled here; `manage.py sweep_uploads` removes leftovers.
+FILE_UPLOAD_TEMP_DIR = Path(env("COLORARCHIVE_UPLOAD_TMP", str(VAR_DIR / "upload-tmp")))
+FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
 
 # Celery (STYLE.md section 9): ids only, the DB row is the truth, no result backend.
 _redis_url = env("REDIS_URL")
@@ -225,13 +251,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "portal.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_RATES": {"token-address": "20/hour", "token-account": "10/hour"},
+    "NUM_PROXIES": 1 if BEHIND_PROXY else 0,
 }
+API_TOKEN_DAYS = int(env("COLORARCHIVE_TOKEN_DAYS", "30"))
+if _redis_url:  # throttle counts shared by every web process
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url,
+                          "KEY_PREFIX": "colorarchive-cache"}}  # fmt: skip
 
 # Content Security Policy (django-csp): every script and style is a file from this site; no inline code.
 CONTENT_SECURITY_POLICY = {

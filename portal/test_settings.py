@@ -46,6 +46,7 @@ else:
 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="colorarchive-media-"))  # noqa: F405
 WORK_DIR = Path(os.environ.get("COLORARCHIVE_WORK") or tempfile.mkdtemp(prefix="colorarchive-work-"))  # noqa: F405
+FILE_UPLOAD_TEMP_DIR = Path(tempfile.mkdtemp(prefix="colorarchive-upload-tmp-"))  # noqa: F405
 STORAGES = {  # noqa: F405
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from portal import api
@@ -17,7 +16,7 @@ urlpatterns = [
     path("catalog/", include("portal.catalog.urls")),
     path("jobs/", include("portal.jobs.urls")),
     path("api/", include(router.urls)),
-    path("api/token/", obtain_auth_token, name="api-token"),
+    path("api/token/", api.TokenView.as_view(), name="api-token"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

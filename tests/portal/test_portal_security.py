@@ -77,11 +77,12 @@ def test_pages_carry_a_strict_csp_and_no_inline_code(client, published, staff_us
 
 
 def test_views_accept_only_the_methods_they_serve(client, published, staff_user):
+    assert client.post("/").status_code == 302  # visitors may not post at all (test_portal_front_door.py)
+    client.force_login(staff_user)
     assert client.post("/").status_code == 405
     assert client.put("/search/").status_code == 405
     assert client.delete(f"/items/{published.pk}/").status_code == 405
     assert client.post(f"/files/items/{published.pk}/original").status_code == 405
-    client.force_login(staff_user)
     assert client.post("/catalog/").status_code == 405
     assert client.put("/catalog/upload/").status_code == 405
     assert client.patch(f"/catalog/items/{published.pk}/").status_code == 405
