@@ -18,6 +18,8 @@ ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
     COLORARCHIVE_WORK       worker scratch folder: film segments, training datasets (default $COLORARCHIVE_VAR/work)
     COLORARCHIVE_STALE_MINUTES  a running job silent this long is stale (requeue_stale), default 30
     COLORARCHIVE_SEGMENT_FRAMES frames per film segment task, default 300
+    COLORARCHIVE_PERSON_DETECTOR  weights of the retraining's person filter (YOLOv5n .onnx or an ultralytics
+                            .pt), as the worker sees it; empty (default): the filter is unavailable
     DJANGO_SECURE_COOKIES   1 (default in production) | 0: cookies only over HTTPS
     DJANGO_SSL_REDIRECT     1 (default in production) | 0: redirect plain HTTP to HTTPS
     DJANGO_HSTS_SECONDS     Strict-Transport-Security max-age in production, default 31536000 (a year)
@@ -71,6 +73,7 @@ VAR_DIR = Path(env("COLORARCHIVE_VAR", str(BASE_DIR / "var")))
 WORK_DIR = Path(env("COLORARCHIVE_WORK", str(VAR_DIR / "work")))
 STALE_MINUTES = int(env("COLORARCHIVE_STALE_MINUTES", "30"))
 SEGMENT_FRAMES = int(env("COLORARCHIVE_SEGMENT_FRAMES", "300"))  # film frames per segment task
+PERSON_DETECTOR = env("COLORARCHIVE_PERSON_DETECTOR", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

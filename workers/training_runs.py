@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.jobs import retraining
 from portal.jobs.models import Cancelled, ColorModel, TrainingRun, TrainingSource
 from workers.files import local_path, store
 from workers.models import describe
@@ -77,14 +78,6 @@ def _run(run: TrainingRun) -> None:
         log_lines.append(f"{timezone.now():%H:%M:%S} {message}")
         TrainingRun.update_running(run.pk, log="\n".join(log_lines[-400:]))  # raises Cancelled
 
-    say(f"building the dataset from {len(sources)} source(s) into {dataset_dir}")
-    with _local_sources(sources) as paths:
-        manifest = build_dataset.build(paths, dataset_dir, on_progress=say, **run.build_options)
-    run.dataset = {k: manifest.get(k) for k in ("counts", "splits", "created") if k in manifest}
-    run.dataset["sources"] = len(manifest.get("sources", []))
-    run.dataset["shards"] = len(manifest.get("shards", []))
-    run.save(update_fields=["dataset"])
-
     overrides = {
         "dataset": str(dataset_dir),
         "out_dir": str(run_dir(run.pk).parent),
@@ -92,6 +85,24 @@ def _run(run: TrainingRun) -> None:
     }
     overrides.update(run.overrides)
     cfg = load(run.config or None, [f"{k}={_as_text(v)}" for k, v in overrides.items()])
+    build_options = dict(run.build_options)
+    if build_options.get("person_filter", True):
+        problem = retraining.detector_problem()
+        if problem:
+            raise ValueError(f"{problem} Start the run again with the person filter off.")
+        build_options.setdefault("detector", retraining.detector_path())
+
+    say(f"building the dataset from {len(sources)} source(s) into {dataset_dir}")
+    with _local_sources(sources) as paths:
+        manifest = build_dataset.build(paths, dataset_dir, on_progress=say, **build_options)
+    run.dataset = {k: manifest.get(k) for k in ("counts", "splits", "created") if k in manifest}
+    run.dataset["sources"] = len(manifest.get("sources", []))
+    run.dataset["shards"] = len(manifest.get("shards", []))
+    run.save(update_fields=["dataset"])
+    problem = retraining.dataset_problem(manifest.get("splits") or {}, cfg.batch_size)
+    if problem:
+        raise ValueError(problem)
+
     run.log = "\n".join(log_lines)
     say(f"training {cfg.name}: {cfg.epochs} epoch(s), width {cfg.width}, loss {cfg.loss}")
 

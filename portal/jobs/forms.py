@@ -5,7 +5,8 @@ import json
 from django import forms
 
 from portal.catalog.forms import MultipleFileField
-from portal.jobs.models import SMOOTHING_CHOICES, ColorModel
+from portal.jobs import retraining
+from portal.jobs.models import SMOOTHING_CHOICES, ColorModel, TrainingSource
 
 
 class ColorizeForm(forms.Form):
@@ -37,7 +38,7 @@ class TrainingForm(forms.Form):
     person_filter = forms.BooleanField(
         required=False,
         initial=True,
-        help_text="Keep only film frames showing 1 to 5 people (needs the detector).",
+        help_text="Keep only film frames showing 1 to 5 people.",
     )
     extra = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "lr=3e-4\nloss=perceptual-vgg16"}),
@@ -45,6 +46,22 @@ class TrainingForm(forms.Form):
         help_text="One key=value per line: training.config.TrainConfig fields, or build.<option> for the "
         "dataset builder (values in JSON, e.g. build.every_s=2).",
     )  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.detector_problem = retraining.detector_problem()
+        self.material_note = retraining.MATERIAL_NOTE
+        if self.detector_problem:
+            field = self.fields["person_filter"]
+            field.initial, field.disabled = False, True
+            field.help_text = f"{self.detector_problem} The run will use every frame, with or without people."
+
+    def clean(self) -> dict:
+        data = super().clean()
+        problem = retraining.material_problem(TrainingSource.objects.count())
+        if problem:
+            raise forms.ValidationError(problem)
+        return data
 
     def clean_extra(self) -> dict:
         out = {}
