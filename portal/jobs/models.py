@@ -154,6 +154,11 @@ class ColorModel(models.Model):
     training_run = models.ForeignKey(
         "TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # the default this model replaced when it was promoted: a rollback makes that one the default again
+    promoted_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    promoted_at = models.DateTimeField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -189,11 +194,29 @@ class ColorModel(models.Model):
         return cls.objects.filter(is_default=True).first() or cls.objects.first()
 
     def promote(self) -> None:
-        """Make this the default for new requests (exactly one default)."""
+        """Make this the default for new requests (exactly one default), remembering the one it replaces."""
         with transaction.atomic():
+            current = (
+                ColorModel.objects.select_for_update().filter(is_default=True).exclude(pk=self.pk).first()
+            )
             ColorModel.objects.filter(is_default=True).exclude(pk=self.pk).update(is_default=False)
             self.is_default = True
-            self.save(update_fields=["is_default"])
+            if current is not None:
+                self.promoted_from, self.promoted_at = current, timezone.now()
+            self.save(update_fields=["is_default", "promoted_from", "promoted_at"])
+
+    def roll_back(self) -> ColorModel:
+        """On the default: make the default it replaced the default again (one step back) and return it."""
+        previous = self.promoted_from
+        if not self.is_default or previous is None:
+            raise ValueError(
+                f"{self.name} did not replace another default; there is nothing to roll back to."
+            )
+        with transaction.atomic():
+            ColorModel.objects.filter(is_default=True).update(is_default=False)
+            ColorModel.objects.filter(pk=previous.pk).update(is_default=True)
+        self.is_default, previous.is_default = False, True
+        return previous
 
 
 def _result_path(req: ColorizationRequest, filename: str) -> str:

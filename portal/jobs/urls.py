@@ -13,4 +13,6 @@ urlpatterns = [
     path("training/runs/<int:pk>/", views.training_run, name="training_run"),
     path("training/runs/<int:pk>/cancel/", views.training_run_cancel, name="training_run_cancel"),
     path("models/<int:pk>/promote/", views.promote, name="promote"),
+    path("models/<int:pk>/compare/", views.compare, name="compare"),
+    path("models/roll-back/", views.roll_back, name="roll_back"),
 ]

@@ -6,13 +6,14 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.catalog.ingest import sha256_of
 from portal.catalog.models import Item
 from portal.catalog.permissions import admin_required, staff_required
-from portal.jobs import services
+from portal.jobs import promotion, services
 from portal.jobs.charts import line_chart
 from portal.jobs.forms import ColorizeForm, ModelUploadForm, SourceForm, TrainingForm
 from portal.jobs.models import ColorizationRequest, ColorModel, Status, TrainingRun, TrainingSource
@@ -144,7 +145,7 @@ def training(request):
     return render(request, "jobs/training.html", {
         "train_form": train_form, "source_form": source_form, "model_form": model_form,
         "runs": TrainingRun.objects.select_related("result_model")[:20],
-        "sources": TrainingSource.objects.all()[:100], "models": ColorModel.objects.all(),
+        "sources": TrainingSource.objects.all()[:100], "models": ColorModel.objects.select_related("promoted_from"),
     })  # fmt: skip
 
 
@@ -198,13 +199,61 @@ def training_run_cancel(request, pk: int):
     return redirect("jobs:training_run", run.pk)
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
+@admin_required
+def promote(request, pk: int):
+    """The candidate's figures beside the current default's and a compare sheet; promoting a model with any
+    worse figure needs a ticked confirmation."""
+    model = get_object_or_404(ColorModel, pk=pk)
+    current = ColorModel.objects.filter(is_default=True).exclude(pk=model.pk).first()
+    figures = promotion.compare_figures(model, current)
+    worse = [f for f in figures if f.verdict == "worse"]
+    if request.method == "POST":
+        if model.info.get("error"):
+            messages.error(request, f"{model.name} cannot be promoted: {model.info['error']}")
+            return _back(request, "jobs:training")
+        if worse and not request.POST.get("confirm"):
+            names = ", ".join(f.name for f in worse)
+            messages.error(
+                request,
+                f"{model.name} is worse than {current.name} on {len(worse)} figure{pluralize(len(worse))} "
+                f"({names}). Look at the comparison, then tick the confirmation to promote it anyway.",
+            )
+        else:
+            model.promote()
+            back = f" Roll back to {current.name} in one step on the Training page." if current else ""
+            messages.success(request, f"{model.name} is now the default model for new requests.{back}")
+            return _back(request, "jobs:training")
+    return render(request, "jobs/promote.html", {
+        "model": model, "current": current, "figures": figures, "worse": worse,
+        "sheet": promotion.compare_sheet(model, current), "to_compare": promotion.photos_to_compare(model, current),
+    })  # fmt: skip
+
+
 @admin_required
 @require_POST
-def promote(request, pk: int):
+def compare(request, pk: int):
+    """Colorize a few recent catalogue photographs with the candidate and the default, for the compare sheet."""
     model = get_object_or_404(ColorModel, pk=pk)
-    if model.info.get("error"):
-        messages.error(request, f"{model.name} cannot be promoted: {model.info['error']}")
+    current = ColorModel.objects.filter(is_default=True).exclude(pk=model.pk).first()
+    queued = 0
+    for item, missing in promotion.photos_to_compare(model, current):
+        queued += len(services.submit(request.user, item, missing))
+    messages.success(request, f"{queued} colorization{pluralize(queued)} queued for the compare sheet.")
+    return redirect("jobs:promote", model.pk)
+
+
+@admin_required
+@require_POST
+def roll_back(request):
+    current = ColorModel.objects.filter(is_default=True).first()
+    try:
+        previous = current.roll_back() if current else None
+    except ValueError as exc:
+        messages.error(request, str(exc))
     else:
-        model.promote()
-        messages.success(request, f"{model.name} is now the default model for new requests.")
-    return _back(request, "jobs:training")
+        if previous is None:
+            messages.error(request, "There is no default model to roll back.")
+        else:
+            messages.success(request, f"{previous.name} is the default again (instead of {current.name}).")
+    return redirect("jobs:training")

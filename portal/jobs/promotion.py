@@ -1,0 +1,96 @@
+"""Promoting a model: its figures beside the current default's, which of them are worse, and a compare sheet of
+catalogue photographs colorized by both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portal.catalog.models import Item
+from portal.jobs.models import ColorizationRequest, ColorModel, Status
+
+# Which way a figure is better, from its name; a figure matching neither (a baseline such as the gray
+# picture's PSNR, colourfulness, image counts) is shown and not judged.
+HIGHER_IS_BETTER = ("psnr", "ssim", "pearson", "acc_eps")
+LOWER_IS_BETTER = ("mae", "loss", "lpips")
+BASELINES = ("gray", "tint")
+SHEET_PHOTOS = 4
+
+
+@dataclass
+class Figure:
+    name: str
+    candidate: float | None
+    default: float | None
+    verdict: str  # "better", "worse", "same" or "" (not judged, or one side missing)
+
+
+def _direction(name: str) -> int:
+    if any(b in name for b in BASELINES):
+        return 0
+    if any(h in name for h in HIGHER_IS_BETTER):
+        return 1
+    if any(low in name for low in LOWER_IS_BETTER):
+        return -1
+    return 0
+
+
+def _numbers(model: ColorModel | None) -> dict[str, float]:
+    if model is None:
+        return {}
+    return {k: v for k, v in model.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def compare_figures(candidate: ColorModel, default: ColorModel | None) -> list[Figure]:
+    """Every figure either model stores, in the listings' headline order first."""
+    mine, theirs = _numbers(candidate), _numbers(default)
+    names = set(mine) | set(theirs)
+    first = [k for k in ColorModel.HEADLINE_METRICS if k in names]
+    figures = []
+    for name in first + sorted(names - set(first)):
+        a, b, direction = mine.get(name), theirs.get(name), _direction(name)
+        verdict = ""
+        if a is not None and b is not None and direction:
+            verdict = (
+                "same" if round(a, 4) == round(b, 4) else ("better" if (a - b) * direction > 0 else "worse")
+            )
+        figures.append(Figure(name, a, b, verdict))
+    return figures
+
+
+def _done(model: ColorModel):
+    return ColorizationRequest.objects.filter(
+        model=model, status=Status.DONE, item__type=Item.Type.STILL_IMAGE
+    )
+
+
+def compare_sheet(candidate: ColorModel, default: ColorModel | None) -> list[dict]:
+    """Up to SHEET_PHOTOS catalogue photographs with a result by both models (newest first)."""
+    if default is None:
+        return []
+    theirs = {r.item_id: r for r in _done(default).order_by("created")}
+    rows = []
+    for mine in _done(candidate).filter(item_id__in=theirs).select_related("item").order_by("-created"):
+        if all(row["item"].pk != mine.item_id for row in rows):
+            rows.append({"item": mine.item, "candidate": mine, "default": theirs[mine.item_id]})
+        if len(rows) == SHEET_PHOTOS:
+            break
+    return rows
+
+
+def photos_to_compare(
+    candidate: ColorModel, default: ColorModel | None
+) -> list[tuple[Item, list[ColorModel]]]:
+    """Recent catalogue photographs for the sheet, each with the models that still lack a result for it."""
+    models = [m for m in (default, candidate) if m is not None]
+    photos = Item.objects.filter(type=Item.Type.STILL_IMAGE, media_error="").exclude(preview="")
+    out = []
+    for item in photos.order_by("-created")[:SHEET_PHOTOS]:
+        have = set(
+            item.requests.filter(status__in=[Status.DONE, Status.PENDING, Status.RUNNING]).values_list(
+                "model_id", flat=True
+            )
+        )
+        missing = [m for m in models if m.pk not in have]
+        if missing:
+            out.append((item, missing))
+    return out

@@ -1,0 +1,101 @@
+"""Promotion: the candidate's figures beside the default's, confirmation when any is worse, a compare sheet of
+catalogue photographs, and a one-step rollback to the previous default."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from portal.catalog.models import Item
+from portal.jobs.models import ColorizationRequest, ColorModel
+from tests.portal.test_portal_permissions import _item, _result
+
+pytestmark = pytest.mark.django_db
+
+DEFAULT_FIGURES = {"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_mae": 12.8, "test_gray_psnr": 21.99}
+
+
+@pytest.fixture
+def models(db):
+    default = ColorModel.objects.create(
+        name="unet-v6",
+        checkpoint="models/v6.pt",
+        is_default=True,
+        metrics=DEFAULT_FIGURES,
+        info={"version": "6"},
+    )
+    weak = ColorModel.objects.create(  # the issue's 2-epoch model: better PSNR, far worse correlation
+        name="two-epochs", checkpoint="models/w.pt", info={"version": "1"},
+        metrics={"test_psnr": 24.1, "test_ab_pearson": 0.074, "test_mae": 12.8, "test_gray_psnr": 22.5},
+    )  # fmt: skip
+    return default, weak
+
+
+def test_the_comparison_shows_both_models_figures_and_which_are_worse(admin_client, models):
+    default, weak = models
+    page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
+    row = page[page.index('data-figure="test_ab_pearson"') :].split("</tr>")[0]
+    assert 'data-verdict="worse"' in row and "0.0740" in row and "0.2340" in row
+    assert 'data-verdict="better"' in page[page.index('data-figure="test_psnr"') :].split("</tr>")[0]
+    assert 'data-verdict="same"' in page[page.index('data-figure="test_mae"') :].split("</tr>")[0]
+    gray = page[page.index('data-figure="test_gray_psnr"') :].split("</tr>")[0]
+    assert 'data-verdict=""' in gray  # a baseline is shown, not judged
+    assert (
+        "two-epochs is worse than unet-v6 on 1 figure: test_ab_pearson" in page and 'name="confirm"' in page
+    )
+
+
+def test_a_worse_model_needs_confirmation_then_rolls_back_in_one_step(admin_client, models):
+    default, weak = models
+    response = admin_client.post(reverse("jobs:promote", args=[weak.pk]), follow=True)
+    assert "Look at the comparison, then tick the confirmation" in response.content.decode()
+    assert ColorModel.objects.get(is_default=True) == default
+
+    response = admin_client.post(reverse("jobs:promote", args=[weak.pk]), {"confirm": "1"}, follow=True)
+    assert "two-epochs is now the default" in response.content.decode()
+    weak.refresh_from_db()
+    assert weak.is_default and weak.promoted_from == default and weak.promoted_at
+    page = admin_client.get(reverse("jobs:training")).content.decode()
+    assert "Roll back to unet-v6" in page
+
+    response = admin_client.post(reverse("jobs:roll_back"), follow=True)
+    assert "unet-v6 is the default again (instead of two-epochs)" in response.content.decode()
+    assert list(ColorModel.objects.filter(is_default=True)) == [default]
+
+
+def test_a_model_no_worse_on_any_figure_is_promoted_at_once(admin_client, models):
+    default, _ = models
+    better = ColorModel.objects.create(
+        name="better", checkpoint="models/b.pt", metrics={"test_psnr": 24.5, "test_ab_pearson": 0.3}
+    )
+    page = admin_client.get(reverse("jobs:promote", args=[better.pk])).content.decode()
+    assert 'name="confirm"' not in page
+    admin_client.post(reverse("jobs:promote", args=[better.pk]))
+    assert ColorModel.objects.get(is_default=True) == better
+
+
+def test_roll_back_without_a_previous_default_says_so(admin_client, models):
+    response = admin_client.post(reverse("jobs:roll_back"), follow=True)
+    assert "unet-v6 did not replace another default; there is nothing to roll back to." in (
+        response.content.decode()
+    )
+
+
+def test_the_compare_sheet_shows_catalogue_photos_by_both_models_and_queues_the_missing_ones(
+    admin_client, models, django_capture_on_commit_callbacks
+):
+    default, weak = models
+    both = _item("Harbour", Item.Status.DRAFT)
+    _result(both, default, False), _result(both, weak, False)
+    only_default = _item("Quay", Item.Status.DRAFT)
+    _result(only_default, default, False)
+    page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
+    sheet = page[page.index("data-sheet") :].split("</div>")[0]
+    assert "Original: Harbour" in sheet and "Harbour by unet-v6" in sheet and "Harbour by two-epochs" in sheet
+    assert "Quay" not in sheet
+    assert "Colorize 1 recent catalogue photograph with both models" in page
+
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client.post(reverse("jobs:compare", args=[weak.pk]))
+    queued = ColorizationRequest.objects.filter(item=only_default, model=weak)
+    assert queued.count() == 1 and ColorizationRequest.objects.filter(item=both).count() == 2
