@@ -79,3 +79,15 @@ def train(run_id: int) -> None:
         return
     with failing_job(run):
         training_runs.run(run)
+
+
+@shared_task(name="workers.tasks.bulk_action")
+def bulk_action(bulk_id: int) -> None:
+    from portal.jobs import bulk
+    from portal.jobs.models import BulkAction
+
+    job = BulkAction.claim(bulk_id)
+    if job is None:
+        return
+    with failing_job(job):
+        bulk.run(job)

@@ -5,6 +5,7 @@ from portal.catalog import views
 app_name = "catalog"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("bulk/", views.bulk, name="bulk"),
     path("upload/", views.upload, name="upload"),
     path("import/", views.import_view, name="import"),
     path("collections/new/", views.collection_new, name="collection_new"),

@@ -6,6 +6,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.catalog.forms import CollectionForm, ImportForm, ItemForm, UploadForm
@@ -13,26 +15,30 @@ from portal.catalog.importer import import_csv
 from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import staff_required
-from portal.jobs.forms import ColorizeForm
-from portal.jobs.models import ColorizationRequest, Status
+from portal.jobs import bulk as bulk_actions
+from portal.jobs.forms import BulkForm, ColorizeForm
+from portal.jobs.models import BulkAction, ColorizationRequest, Status
+
+
+def filtered_items(params) -> tuple[object, str, str | None]:
+    """The catalogue as the dashboard's filter (q, status) narrows it: (queryset, q, status)."""
+    items = Item.objects.select_related("collection").order_by("-created")
+    q = params.get("q", "").strip()
+    if q:
+        items = items.filter(
+            Q(title__icontains=q) | Q(source_identifier__icontains=q) | Q(people__icontains=q)
+        )
+    status = params.get("status")
+    if status in Item.Status.values:
+        items = items.filter(status=status)
+    return items, q, status
 
 
 @require_safe
 @staff_required
 def dashboard(request):
-    items = (
-        Item.objects.select_related("collection")
-        .annotate(results=Count("requests", filter=Q(requests__status=Status.DONE)))
-        .order_by("-created")
-    )
-    q = request.GET.get("q", "").strip()
-    if q:
-        items = items.filter(
-            Q(title__icontains=q) | Q(source_identifier__icontains=q) | Q(people__icontains=q)
-        )
-    status = request.GET.get("status")
-    if status in Item.Status.values:
-        items = items.filter(status=status)
+    items, q, status = filtered_items(request.GET)
+    items = items.annotate(results=Count("requests", filter=Q(requests__status=Status.DONE)))
     page = Paginator(items, 30).get_page(request.GET.get("page"))
     active = ColorizationRequest.objects.filter(status__in=[Status.PENDING, Status.RUNNING]).count()
     return render(
@@ -44,8 +50,32 @@ def dashboard(request):
             "status": status,
             "active_jobs": active,
             "collections": Collection.objects.annotate(n=Count("items")),
+            "bulk_form": BulkForm(),
+            "bulk_actions": BulkAction.objects.filter(status__in=[Status.PENDING, Status.RUNNING]),
         },
     )
+
+
+@staff_required
+@require_POST
+def bulk(request):
+    """Start a bulk action over the ticked items, or over every item the posted filter matches."""
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        for error in form.non_field_errors() or [f"{k}: {' '.join(v)}" for k, v in form.errors.items()]:
+            messages.error(request, error)
+        return redirect(f"{reverse('catalog:dashboard')}?{_filter_query(request.POST)}")
+    if form.cleaned_data["everything"]:
+        ids = list(filtered_items(request.POST)[0].values_list("pk", flat=True))
+    else:
+        ids = list(Item.objects.filter(pk__in=form.cleaned_data["items"]).values_list("pk", flat=True))
+    action = bulk_actions.start(request.user, form.cleaned_data["action"], ids, form.options())
+    messages.success(request, f"{action.get_action_display()}: {len(ids)} item(s), under way.")
+    return redirect(action)
+
+
+def _filter_query(params) -> str:
+    return urlencode({k: params[k] for k in ("q", "status") if params.get(k)})
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -5,8 +5,9 @@ import json
 from django import forms
 
 from portal.catalog.forms import MultipleFileField
+from portal.catalog.models import Collection
 from portal.jobs import retraining
-from portal.jobs.models import SMOOTHING_CHOICES, ColorModel, TrainingSource
+from portal.jobs.models import SMOOTHING_CHOICES, BulkAction, ColorModel, TrainingSource
 
 
 class ColorizeForm(forms.Form):
@@ -105,3 +106,47 @@ class ModelUploadForm(forms.Form):
         if ColorModel.objects.filter(name=name).exists():
             raise forms.ValidationError("A model with this name exists already.")
         return name
+
+
+class BulkForm(forms.Form):
+    """The staff catalogue's bulk action: the items ticked by hand, or every item matching the filter."""
+
+    action = forms.ChoiceField(choices=BulkAction.Action.choices)
+    items = forms.TypedMultipleChoiceField(coerce=int, required=False)  # choices: any id (checked on use)
+    everything = forms.BooleanField(required=False, label="Every item matching the filter")
+    models = forms.ModelMultipleChoiceField(
+        ColorModel.objects.exclude(info__has_key="error"), required=False, widget=forms.CheckboxSelectMultiple,
+        label="Models (to colorize)",
+    )  # fmt: skip
+    smoothing = forms.ChoiceField(
+        choices=SMOOTHING_CHOICES, initial="flow", required=False, label="Smoothing (films)"
+    )
+    collection = forms.ModelChoiceField(
+        Collection.objects.all(), required=False, label="Collection (to add to)"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        default = ColorModel.default()
+        if default is not None:
+            self.fields["models"].initial = [default.pk]
+        self.fields["items"].choices = [(v, v) for v in self.data.getlist("items")] if self.data else []
+
+    def clean(self) -> dict:
+        data = super().clean()
+        action = data.get("action")
+        if not data.get("everything") and not data.get("items"):
+            raise forms.ValidationError("Tick some items, or every item matching the filter.")
+        if action == BulkAction.Action.COLORIZE and not data.get("models"):
+            raise forms.ValidationError("Choose at least one model to colorize with.")
+        if action == BulkAction.Action.ADD_TO_COLLECTION and not data.get("collection"):
+            raise forms.ValidationError("Choose the collection to add the items to.")
+        return data
+
+    def options(self) -> dict:
+        data = self.cleaned_data
+        if data["action"] == BulkAction.Action.COLORIZE:
+            return {"models": [m.pk for m in data["models"]], "smoothing": data.get("smoothing") or "flow"}
+        if data["action"] == BulkAction.Action.ADD_TO_COLLECTION:
+            return {"collection": data["collection"].pk}
+        return {}

@@ -342,3 +342,35 @@ class TrainingRun(Job):
 
     def get_absolute_url(self) -> str:
         return reverse("jobs:training_run", args=[self.pk])
+
+
+class BulkAction(Job):
+    """One staff action over many catalogue items, done by a worker item by item (portal/jobs/bulk.py)."""
+
+    class Action(models.TextChoices):
+        COLORIZE = "colorize", "Colorize with the chosen models"
+        APPROVE = "approve", "Approve the default model's results"
+        PUBLISH = "publish", "Publish"
+        UNPUBLISH = "unpublish", "Unpublish"
+        ADD_TO_COLLECTION = "collect", "Add to a collection"
+
+    action = models.CharField(max_length=20, choices=Action.choices)
+    items = models.JSONField(default=list)  # item ids, fixed when the action is started
+    options = models.JSONField(
+        default=dict, blank=True
+    )  # {"models": [ids], "smoothing": ..., "collection": id}
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    changed = models.PositiveIntegerField(default=0)  # items the action changed (or requests it queued)
+    report = models.JSONField(default=list, blank=True)  # ["title: why it was skipped", ...]
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "bulk action"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} on {len(self.items)} item(s)"
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:bulk", args=[self.pk])

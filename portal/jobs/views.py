@@ -16,7 +16,14 @@ from portal.catalog.permissions import admin_required, staff_required
 from portal.jobs import promotion, services
 from portal.jobs.charts import line_chart
 from portal.jobs.forms import ColorizeForm, ModelUploadForm, SourceForm, TrainingForm
-from portal.jobs.models import ColorizationRequest, ColorModel, Status, TrainingRun, TrainingSource
+from portal.jobs.models import (
+    BulkAction,
+    ColorizationRequest,
+    ColorModel,
+    Status,
+    TrainingRun,
+    TrainingSource,
+)
 
 
 @staff_required
@@ -95,6 +102,24 @@ def _back(request, fallback: str, *args):
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
     return redirect(fallback, *args)
+
+
+@require_safe
+@staff_required
+def bulk(request, pk: int):
+    action = get_object_or_404(BulkAction, pk=pk)
+    return render(request, "jobs/bulk.html", {"action": action})
+
+
+@staff_required
+@require_POST
+def bulk_cancel(request, pk: int):
+    action = get_object_or_404(BulkAction, pk=pk)
+    if action.cancel():
+        messages.success(
+            request, "Bulk action cancelled: the items done so far stay done, the rest are left as they were."
+        )
+    return redirect(action)
 
 
 # ---- admins: training and models

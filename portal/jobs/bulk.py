@@ -1,0 +1,105 @@
+"""Bulk actions over catalogue items, run by a worker item by item with progress (and stoppable by cancel).
+
+Each item goes through the same code path a single page uses (Item.publish, ColorizationRequest.approve,
+services.submit), so a bulk action means exactly what 200 page visits would have meant.
+"""
+
+from __future__ import annotations
+
+from portal.catalog.models import Collection, Item
+from portal.jobs import services
+from portal.jobs.models import BulkAction, ColorModel, Status
+
+Action = BulkAction.Action
+REPORT_LIMIT = 200  # skipped items listed on the action's page
+
+
+def start(user, action: str, item_ids: list[int], options: dict | None = None) -> BulkAction:
+    from django.db import transaction
+
+    from workers import tasks
+
+    with transaction.atomic():
+        bulk = BulkAction.objects.create(
+            action=action, items=list(item_ids), options=options or {}, requested_by=user
+        )
+        transaction.on_commit(lambda: tasks.bulk_action.delay(bulk.pk))
+    return bulk
+
+
+def _colorize(bulk: BulkAction, item: Item) -> str | None:
+    models = list(ColorModel.objects.filter(pk__in=bulk.options.get("models", [])))
+    if not models:
+        return "no model chosen"
+    options = {"smoothing": bulk.options["smoothing"]} if bulk.options.get("smoothing") else {}
+    services.submit(bulk.requested_by, item, models, options)
+    return None
+
+
+def _approve(bulk: BulkAction, item: Item) -> str | None:
+    default = ColorModel.objects.filter(is_default=True).first()
+    if default is None:
+        return "there is no default model"
+    done = item.requests.filter(model=default, status=Status.DONE).order_by("-finished").first()
+    if done is None:
+        return f"no finished result by {default.name}"
+    if done.approved:
+        return f"the result by {default.name} was approved already"
+    done.approve(bulk.requested_by)
+    return None
+
+
+def _publish(bulk: BulkAction, item: Item) -> str | None:
+    if item.is_published:
+        return "published already"
+    item.publish()
+    return None
+
+
+def _unpublish(bulk: BulkAction, item: Item) -> str | None:
+    if not item.is_published:
+        return "not published"
+    item.unpublish()
+    return None
+
+
+def _collect(bulk: BulkAction, item: Item) -> str | None:
+    collection = Collection.objects.filter(pk=bulk.options.get("collection")).first()
+    if collection is None:
+        return "the collection no longer exists"
+    if item.collection_id == collection.pk:
+        return f"in {collection.title} already"
+    item.collection = collection
+    item.save(update_fields=["collection", "updated"])
+    return None
+
+
+STEPS = {
+    Action.COLORIZE: _colorize,
+    Action.APPROVE: _approve,
+    Action.PUBLISH: _publish,
+    Action.UNPUBLISH: _unpublish,
+    Action.ADD_TO_COLLECTION: _collect,
+}
+
+
+def run(bulk: BulkAction) -> None:
+    """Apply the action to each item in turn; a skipped item is reported with its reason, the rest go on."""
+    step = STEPS[bulk.action]
+    report: list[str] = []
+    changed = 0
+    items = Item.objects.in_bulk(bulk.items)
+    for n, pk in enumerate(bulk.items, start=1):
+        item = items.get(pk)
+        if item is None:
+            reason, title = "deleted meanwhile", f"item {pk}"
+        else:
+            reason, title = step(bulk, item), item.title
+        if reason:
+            report.append(f"{title}: {reason}")
+        else:
+            changed += 1
+        progress = n / len(bulk.items)  # raises Cancelled when the action was cancelled meanwhile:
+        BulkAction.update_running(bulk.pk, progress=progress, changed=changed, report=report[:REPORT_LIMIT])
+    bulk.finish(changed=changed, report=report[:REPORT_LIMIT])
+
