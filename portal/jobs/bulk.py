@@ -102,4 +102,3 @@ def run(bulk: BulkAction) -> None:
         progress = n / len(bulk.items)  # raises Cancelled when the action was cancelled meanwhile:
         BulkAction.update_running(bulk.pk, progress=progress, changed=changed, report=report[:REPORT_LIMIT])
     bulk.finish(changed=changed, report=report[:REPORT_LIMIT])
-
