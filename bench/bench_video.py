@@ -130,7 +130,7 @@ def speed(model: Path, clip: Path, naive: bool, frames: int) -> tuple[float, Fra
     """Frames per second, the clip's rate, and (naive loop only, where everything shares one thread) the
     share of the time each part takes."""
     from colorization import build_pipeline
-    from colorization.stages.video import probe
+    from colorization.media import probe
 
     pipeline = build_pipeline(film_spec(model, "flow", naive, frames))
     names = ["decode"] + [type(stage).__name__ for stage in pipeline.stages]
@@ -177,23 +177,17 @@ def memory(model: Path, frames: int) -> list[tuple[int, float]]:
 # ---------------------------------------------------------------- quality
 def sequences(frames: int) -> list[tuple[str, list[np.ndarray]]]:
     """(name, first `frames` RGB uint8 frames) of every real colour clip and DAVIS sequence found."""
-    import av
-    from PIL import Image
+    from colorization.media import FilmReader, read_rgb8
 
     found = []
     for name in COLOUR_CLIPS:
         path = DATA / "video" / name
         if path.is_file():
-            with av.open(str(path)) as c:
-                out = []
-                for f in c.decode(video=0):
-                    out.append(f.to_ndarray(format="rgb24"))
-                    if len(out) >= frames:
-                        break
-            found.append((name, out))
+            decoded = FilmReader(prefetch=0, hash=False, end_frame=frames)(path)
+            found.append((name, [frame.image for frame in decoded.frames]))
     for folder in sorted((DATA / "video_frames").glob("davis_*")):
         files = sorted(folder.glob("*.jpg"))[:frames]
-        found.append((folder.name, [np.asarray(Image.open(p).convert("RGB")) for p in files]))
+        found.append((folder.name, [read_rgb8(p) for p in files]))
     return found
 
 

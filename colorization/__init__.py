@@ -1,28 +1,37 @@
 """Colorarchive's colorization library: Lab colour, the thesis U-Net, checkpoints and a stage pipeline.
 
-Pure library: no Django, no Celery. Heavy modules (torch, av) are imported where they are used.
+Pure library: no Django, no Celery. Heavy modules (torch, av) are imported where they are used, and the names
+below load on first use, so `import colorization.media` (the web process's upload check) loads only media.
 
     from colorization import colorize_file
     colorize_file("scan.tif", "out/scan.jpg", preset="photo", model="default")
 """
 
-from colorization import stages  # noqa: F401  (importing it registers the built-in stages)
-from colorization.api import FileResult, colorize_file, colorize_files, colorize_image
-from colorization.frames import Decoded, Frame
-from colorization.pipeline import Pipeline, RunResult, build_pipeline
-from colorization.registry import available, create, register
+from __future__ import annotations
 
-__all__ = [
-    "Decoded",
-    "FileResult",
-    "Frame",
-    "Pipeline",
-    "RunResult",
-    "available",
-    "build_pipeline",
-    "colorize_file",
-    "colorize_files",
-    "colorize_image",
-    "create",
-    "register",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "FileResult": "colorization.api",
+    "colorize_file": "colorization.api",
+    "colorize_files": "colorization.api",
+    "colorize_image": "colorization.api",
+    "Decoded": "colorization.frames",
+    "Frame": "colorization.frames",
+    "Pipeline": "colorization.pipeline",
+    "RunResult": "colorization.pipeline",
+    "build_pipeline": "colorization.pipeline",
+    "available": "colorization.registry",
+    "create": "colorization.registry",
+    "register": "colorization.registry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'colorization' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

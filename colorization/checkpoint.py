@@ -16,7 +16,6 @@ Training may add more keys (optimizer state for resuming); inference ignores the
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import torch
 
 from colorization.color import AB_SCALE, L_SCALE
+from colorization.media.files import atomic_path
 from colorization.models import ARCHS, create_model
 
 FORMAT = "colorarchive-checkpoint/1"
@@ -66,15 +66,8 @@ def save(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **extra,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -41,7 +41,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- inputs
 def expand_inputs(inputs: list[str], recursive: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Files, folders and globs -> [(file, folder it was found under, for mirroring)], plus one-line errors."""
-    from colorization.stages.io import IMAGE_SUFFIXES
+    from colorization.media.policy import IMAGE_SUFFIXES
 
     found: list[tuple[Path, Path]] = []
     errors: list[str] = []
@@ -86,7 +86,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def plan_outputs(sources: list[tuple[Path, Path]], out_dir: Path, fmt: str) -> list[tuple[Path, Path]]:
     """(src, base) -> (src, dst): OUTDIR/<subfolder under base>/<stem>-colorized.<ext>, clashes made unique."""
-    from colorization.stages.io import output_path, source_format
+    from colorization.media import output_path, source_format
 
     pairs: list[tuple[Path, Path]] = []
     taken: set[Path] = set()
@@ -243,13 +243,13 @@ def contact_sheet(tiles: list[tuple[str, object]], tile_height: int = 384, colum
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
-    from colorization.stages.io import _to8
+    from colorization.media import to8
 
     font = ImageFont.load_default(size=max(12, tile_height // 22))
     label_h = int(font.size * 1.8) if hasattr(font, "size") else 24
     pics = []
     for label, arr in tiles:
-        im = Image.fromarray(np.ascontiguousarray(_to8(np.asarray(arr))), "RGB")
+        im = Image.fromarray(np.ascontiguousarray(to8(np.asarray(arr))), "RGB")
         width = max(1, round(im.width * tile_height / im.height))
         pics.append((label, im.resize((width, tile_height), Image.Resampling.LANCZOS)))
     columns = max(1, min(columns, len(pics)))
@@ -276,7 +276,7 @@ def contact_sheet(tiles: list[tuple[str, object]], tile_height: int = 384, colum
 def cmd_compare(args: argparse.Namespace) -> int:
     from colorization import build_pipeline, colorize_image, presets, provenance, zoo
     from colorization.checkpoint import CheckpointError
-    from colorization.stages.io import ImageError, output_format, read_image, write_atomic
+    from colorization.media import ImageError, atomic_write, encode_to, output_format, read_image
 
     src, dst = Path(args.input), Path(args.output)
     if args.model:
@@ -320,21 +320,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         source_sha256=original.info["sha256"],
         extra={"kind": "comparison sheet"},
     )
-    import io as _io
+    import numpy as np
 
-    buf = _io.BytesIO()
-    save_fmt = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF"}[fmt]
-    if fmt == "png":
-        from PIL.PngImagePlugin import PngInfo
-
-        meta = PngInfo()
-        meta.add_itxt("XML:com.adobe.xmp", xmp.decode())
-        sheet.save(buf, save_fmt, pnginfo=meta)
-    elif fmt == "tiff":
-        sheet.save(buf, save_fmt, tiffinfo={700: xmp})
-    else:
-        sheet.save(buf, save_fmt, quality=90, xmp=xmp)
-    write_atomic(dst, buf.getvalue())
+    atomic_write(dst, lambda fh: encode_to(fh, np.asarray(sheet), fmt, xmp, quality=90))
     print(f"sheet: {dst} ({sheet.width}x{sheet.height}, {len(names)} models)", file=sys.stderr)
     return EXIT_OK
 

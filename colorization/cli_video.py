@@ -20,7 +20,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     from colorization import build_pipeline, presets
     from colorization.checkpoint import CheckpointError
-    from colorization.stages.video import VideoError
+    from colorization.media import VideoError
 
     src, dst = Path(args.input), Path(args.output)
     if dst.exists() and not args.overwrite:

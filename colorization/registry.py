@@ -9,6 +9,8 @@ _registry: dict[str, dict[str, Callable]] = {kind: {} for kind in KINDS}
 
 
 def _check_kind(kind: str) -> None:
+    import colorization.stages  # noqa: F401  (the built-in stages register themselves on import)
+
     if kind not in _registry:
         raise KeyError(f"unknown stage kind {kind!r}; known: {list(KINDS)}")
 

@@ -20,18 +20,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from colorization.pipeline import ProgressCallback, RunResult, build_pipeline
-from colorization.registry import create
-from colorization.stages.video import (
+from colorization.media.files import atomic_path, sha256_file
+from colorization.media.films import (
     StreamCopier,
     VideoError,
-    _open_input,
-    atomic_output,
     container_format,
     numbered_images,
-    sha256_file,
+    open_input,
+    packets,
     video_stream,
 )
+from colorization.pipeline import ProgressCallback, RunResult, build_pipeline
+from colorization.registry import create
 
 
 @dataclass
@@ -56,29 +56,6 @@ class Segment:
         return cls(**data)
 
 
-def _packets(src: Path) -> list[tuple[int, bool]]:
-    """(pts, keyframe) of every video packet, in presentation order (demux only, no decoding)."""
-    items = []
-    with _open_input(src) as container:
-        stream = video_stream(container, src)
-        for packet in container.demux(stream):
-            if packet.size == 0:
-                continue
-            pts = packet.pts if packet.pts is not None else packet.dts
-            if pts is not None:
-                items.append((pts, packet.is_keyframe))
-    items.sort()
-    return items
-
-
-def frame_timestamps(src: str | os.PathLike) -> list[int]:
-    """Presentation timestamp of every frame of a film, in order (folders: 0..n-1)."""
-    src = Path(src)
-    if src.is_dir():
-        return list(range(len(numbered_images(src))))
-    return [pts for pts, _ in _packets(src)]
-
-
 def plan(src: str | os.PathLike, max_frames: int = 300, hash: bool = True) -> list[Segment]:
     """Segments of at most `max_frames` frames, ending at keyframes where there is one in the second half."""
     if max_frames < 1:
@@ -87,7 +64,7 @@ def plan(src: str | os.PathLike, max_frames: int = 300, hash: bool = True) -> li
     if src.is_dir():
         items = [(i, True) for i in range(len(numbered_images(src)))]
     else:
-        items = _packets(src)
+        items = packets(src)
     n = len(items)
     if n == 0:
         raise VideoError(f"{src}: contains no video frames")
@@ -167,11 +144,10 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
         if not part.is_file():
             raise VideoError(f"{part}: segment file is missing")
     fmt = container_format(dst)
-    tmp = atomic_output(dst)
     frames, dropped = 0, []
-    try:
+    with atomic_path(dst) as tmp:
         with av.open(str(tmp), "w", format=fmt) as out:
-            with _open_input(parts[0]) as first:
+            with open_input(parts[0]) as first:
                 template = video_stream(first, parts[0])
                 extradata = template.codec_context.extradata
                 video = out.add_stream_from_template(template)
@@ -184,7 +160,7 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
             last_dts = None
             try:
                 for part in parts:
-                    with _open_input(part) as container:
+                    with open_input(part) as container:
                         stream = video_stream(container, part)
                         if stream.codec_context.extradata != extradata:
                             raise VideoError(
@@ -210,8 +186,4 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
             finally:
                 if copier is not None:
                     copier.close()
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return {"frames": frames, "parts": len(parts), "dst": str(dst), "dropped_streams": dropped}

@@ -30,6 +30,9 @@ ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
                             to X-Forwarded-For (login throttling counts per address)
     COLORARCHIVE_TOKEN_DAYS API tokens expire after this many days, default 30
     COLORARCHIVE_LOGIN_FAILURES  failed sign-ins (per account, per address) before a lockout, default 5
+
+What the archive takes (file types, COLORARCHIVE_MAX_UPLOAD_MB, COLORARCHIVE_MAX_MEGAPIXELS) is declared once, for
+the portal and the workers alike, in colorization/media/policy.py.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from colorization.media import policy as media_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -210,7 +215,7 @@ STORAGES = {
 DATA_UPLOAD_MAX_NUMBER_FILES = 500
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # One request (all its files together) may send this much; larger ones get 413 from their Content-Length.
-MAX_UPLOAD_BYTES = int(env("COLORARCHIVE_MAX_UPLOAD_MB", "2048")) * 1024 * 1024
+MAX_UPLOAD_BYTES = media_policy.MAX_UPLOAD_BYTES  # COLORARCHIVE_MAX_UPLOAD_MB, read once by the policy
 # Uploads larger than FILE_UPLOAD_MAX_MEMORY_SIZE are spooled here; `manage.py sweep_uploads` removes leftovers.
 FILE_UPLOAD_TEMP_DIR = Path(env("COLORARCHIVE_UPLOAD_TMP", str(VAR_DIR / "upload-tmp")))
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)

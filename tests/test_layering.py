@@ -35,12 +35,30 @@ def test_colorization_never_imports_training():
     assert out == "[]"
 
 
-def test_web_process_never_imports_torch():
+def test_media_package_is_torch_free():
+    out = _run(
+        "import colorization.media, colorization.media.previews\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'training', 'django')))"
+    )
+    assert out == "[]"
+
+
+def test_web_process_never_imports_torch_and_uses_only_the_media_package():
     pytest.importorskip("django")
+    media_modules = set(
+        _run(
+            "import colorization.media\nprint(' '.join(m for m in sys.modules if m.startswith('colorization')))"
+        ).split()
+    )
+    assert "colorization.media.policy" in media_modules
     out = _run(
         "import os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'portal.settings')\n"
         "import django; django.setup()\n"
         "import portal.urls, portal.wsgi, portal.celery, workers.tasks\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'colorization', 'training', 'torchvision')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'training', 'torchvision')))\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('colorization'))))"
     )
-    assert out == "[]"
+    heavy, colorization_modules = (out.splitlines() + [""])[:2]
+    assert heavy == "[]"
+    assert "colorization.media" in colorization_modules.split()  # the upload check uses the policy
+    assert set(colorization_modules.split()) <= media_modules  # and nothing else of the library

@@ -29,8 +29,6 @@ import csv
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,15 +41,16 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from colorization import media
 from colorization.color import rgb_to_lab
 
 log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "colorarchive-frames/1"
 SIZE = 224
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif", ".ogv", ".wmv"}
-MAX_PIXELS = 80_000_000  # larger images are refused (decompression-bomb guard)
+IMAGE_SUFFIXES = media.policy.IMAGE_SUFFIXES  # the types and the pixel limit inference accepts
+VIDEO_SUFFIXES = media.policy.FILM_SUFFIXES
+MAX_PIXELS = media.policy.MAX_PIXELS
 INDEX_FIELDS = ["shard", "row", "split", "group", "source", "time_s", "phash"]
 
 
@@ -90,12 +89,7 @@ class SourceStats:
     error: str | None = None
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256_file = media.sha256_file
 
 
 def centre_square(rgb: np.ndarray, size: int = SIZE) -> np.ndarray:
@@ -168,15 +162,11 @@ def iter_film(
 
 
 def read_image(path: Path) -> np.ndarray:
+    """Upright 8-bit RGB, read as inference reads it (EXIF orientation applied, the same pixel limit)."""
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise BuildError(f"{path}: {im.width}x{im.height} is too large (over {MAX_PIXELS} pixels)")
-            return np.asarray(im.convert("RGB"))
-    except BuildError:
-        raise
-    except Exception as exc:
-        raise BuildError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
+        return media.read_rgb8(path)
+    except media.ImageError as exc:
+        raise BuildError(str(exc)) from None
 
 
 def expand_sources(sources: list[str | Path]) -> list[tuple[Path, str]]:
@@ -210,14 +200,8 @@ def expand_sources(sources: list[str | Path]) -> list[tuple[Path, str]]:
 
 # ------------------------------------------------------------------ writing
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with media.atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:

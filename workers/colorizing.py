@@ -11,9 +11,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from colorization.media.previews import write_preview
 from portal.jobs.models import Cancelled, ColorizationRequest, Segment, Status
 from workers.files import local_path, scratch, store
-from workers.media import write_preview
 from workers.models import checkpoint_path, describe
 
 log = logging.getLogger("workers")

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import PurePath
 
-from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
 
+from colorization.media import ImageError, RefusedMedia, check_header, policy, sha256_chunks
 from portal.catalog.models import Item
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
-FILM_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v", ".ogv"}
 
 
 class IngestError(ValueError):
@@ -20,35 +16,33 @@ class IngestError(ValueError):
 
 
 def sha256_of(f: File) -> str:
-    digest = hashlib.sha256()
     f.seek(0)
-    for chunk in f.chunks():
-        digest.update(chunk)
+    digest = sha256_chunks(f.chunks())
     f.seek(0)
-    return digest.hexdigest()
+    return digest
 
 
-def type_for(name: str) -> str:
-    suffix = PurePath(name).suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return Item.Type.STILL_IMAGE
-    if suffix in FILM_SUFFIXES:
-        return Item.Type.MOVING_IMAGE
-    known = ", ".join(sorted(IMAGE_SUFFIXES | FILM_SUFFIXES))
-    raise IngestError(f"{name}: unsupported file type {suffix or '(none)'}; expected one of {known}")
+def check_upload(upload: File) -> str:
+    """The upload's kind ("image" or "film") when the archive takes it (colorization.media.policy: type, size,
+    and for an image whose header is readable, its pixel count); IngestError saying why not otherwise."""
+    name = PurePath(upload.name or "upload").name
+    try:
+        kind = policy.check_kind(name)
+        policy.check_size(name, upload.size or 0)
+        if kind == "image":
+            upload.seek(0)
+            check_header(upload, name)  # unreadable data is left to the previews, which record why
+    except (RefusedMedia, ImageError) as exc:
+        raise IngestError(str(exc)) from None
+    return kind
 
 
 def add_item(upload: File, *, user=None, **fields) -> Item:
     """Store `upload` as a new draft item (fields are Item fields); previews are made on commit."""
     name = PurePath(upload.name or "upload").name
-    item_type = type_for(name)
-    size = upload.size or 0
-    if size == 0:
-        raise IngestError(f"{name}: the file is empty")
-    if size > settings.MAX_UPLOAD_BYTES:
-        raise IngestError(
-            f"{name}: {size / 1e6:.0f} MB is larger than the {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB limit"
-        )
+    kind = check_upload(upload)
+    item_type = Item.Type.STILL_IMAGE if kind == "image" else Item.Type.MOVING_IMAGE
+    size = upload.size
     digest = sha256_of(upload)
     existing = Item.objects.filter(sha256=digest).first()
     if existing is not None:

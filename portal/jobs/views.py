@@ -10,7 +10,7 @@ from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from portal.catalog.ingest import sha256_of
+from portal.catalog.ingest import IngestError, check_upload, sha256_of
 from portal.catalog.models import Item
 from portal.catalog.permissions import admin_required, staff_required
 from portal.jobs import promotion, services
@@ -177,6 +177,11 @@ def training(request):
 def _add_sources(request, files) -> int:
     added = 0
     for f in files:
+        try:
+            check_upload(f)
+        except IngestError as exc:
+            messages.error(request, str(exc))
+            continue
         digest = sha256_of(f)
         if TrainingSource.objects.filter(sha256=digest).exists():
             messages.warning(request, f"{f.name}: already a training source")

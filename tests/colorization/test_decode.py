@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorization.stages.io import ImageError, read_image
+from colorization.media import ImageError, read_image
 
 GRAY_8 = ["gray.jpg", "gray.png", "gray.webp", "gray.bmp", "gray.tif", "palette.png", "multipage.tif"]
 

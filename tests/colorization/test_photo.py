@@ -8,7 +8,7 @@ from PIL import Image
 
 from colorization import build_pipeline, colorize_file, colorize_files, presets
 from colorization.color import gray_to_lightness, rgb_to_lab, rgb_to_lightness
-from colorization.stages.io import read_image
+from colorization.media import read_image
 from colorization.stages.postprocess import merge_luma, upsample_ab_rows
 
 ALL = [

@@ -12,7 +12,7 @@ import test_video as clips
 from test_video import audio_digest, decoded_frames, film, make_clip, video_times
 
 from colorization import presets, segments
-from colorization.stages.video import VideoError, probe
+from colorization.media import VideoError, probe
 
 film_model = clips.film_model  # the shared tiny-model fixture
 one_torch_thread = clips.one_torch_thread  # autouse: see test_video.py

@@ -16,8 +16,7 @@ import test_video as clips
 from test_video import audio_digest, video_times
 
 from colorization import build_pipeline, presets
-from colorization.segments import frame_timestamps
-from colorization.stages.video import probe
+from colorization.media import frame_timestamps, probe
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "video"
 SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".gif"}

@@ -67,9 +67,9 @@ def test_corrupt_image_is_recorded_as_a_plain_media_error(
     with django_capture_on_commit_callbacks(execute=True):
         _upload(staff_client, broken)
     item = Item.objects.get()
-    assert item.media_error.startswith("broken.jpg: not a readable image")
+    assert item.media_error.startswith("broken.jpg: corrupt or truncated image data")
     page = staff_client.get(reverse("catalog:item", args=[item.pk])).content.decode()
-    assert "broken.jpg: not a readable image" in page
+    assert "broken.jpg: corrupt or truncated image data" in page
 
 
 def test_csv_import_maps_columns_and_reports_row_errors(staff_client, tmp_path):

@@ -1,0 +1,382 @@
+"""Still images in and out: any picture Pillow reads, upright, 8 or 16 bits; JPEG/PNG/TIFF/WebP with XMP out.
+
+`read_image` decodes the first page of JPEG, PNG, TIFF (8/16 bit), WebP, BMP or GIF with the EXIF orientation
+applied (grayscale, palette, RGBA and CMYK inputs too) after checking the header's size against the pixel
+limit; `read_rgb8` is the same picture as plain 8-bit RGB (training, previews). `encode_to` writes 16 bits
+where the source had them and the format allows, with an XMP provenance packet.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from colorization.color import rgb_to_lab
+from colorization.media import policy
+from colorization.media.files import sha256_file
+
+# Pillow's own bomb check (in Image.open) uses this process-wide value: set here, once, to the one limit, so
+# every caller in the process sees the same. read_image checks the header against the limit itself as well.
+Image.MAX_IMAGE_PIXELS = policy.MAX_PIXELS
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a half-grey picture
+
+# Output formats: file suffix -> Pillow format name; which hold 16-bit RGB and an alpha channel.
+FORMATS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".webp"}
+SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp"}
+SIXTEEN_BIT = {"png", "tiff"}
+ALPHA = {"png", "tiff", "webp"}
+# Pillow format name of a source -> our output format for `format="same"` (no XMP in BMP/GIF: PNG instead).
+SAME_FORMAT = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp"}
+
+
+class ImageError(policy.RefusedMedia):
+    """An input or output image problem, worded as one line that names the file and the reason."""
+
+
+@dataclass
+class LoadedImage:
+    image: np.ndarray  # H x W x 3, uint8 or uint16 (a broadcast view for grayscale sources)
+    gray: bool  # one channel (or three equal ones): `image` is a broadcast view of it
+    alpha: np.ndarray | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- reading
+def orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an H x W (x C) array, as ImageOps.exif_transpose would."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: a.swapaxes(0, 1)[:, ::-1],
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+        8: lambda a: a.swapaxes(0, 1)[::-1],
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(arr)) if op else arr
+
+
+def _read_rgb16(path: Path, fmt: str) -> np.ndarray:
+    """16-bit RGB(A): Pillow reduces it to 8 bits, so read it with tifffile or OpenCV."""
+    if fmt == "TIFF":
+        import tifffile
+
+        arr = tifffile.imread(path, key=0)
+        if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):
+            arr = np.moveaxis(arr, 0, -1)  # planar TIFF (one plane per channel)
+    else:
+        import cv2
+
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if arr is None:
+            raise OSError("OpenCV could not decode the 16-bit data")
+        arr = arr[..., [2, 1, 0, 3][: arr.shape[2]]] if arr.ndim == 3 else arr
+    return arr
+
+
+def _looks_colour(rgb: np.ndarray) -> bool:
+    """Visibly coloured (a faint scanner or paper tint is not): Lab chroma on a subsample."""
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
+    sample = rgb[::step, ::step].astype(np.float32) / (65535.0 if rgb.dtype == np.uint16 else 255.0)
+    chroma = np.hypot(*np.moveaxis(rgb_to_lab(sample)[..., 1:], -1, 0))
+    return float(np.percentile(chroma, 99)) >= 6.0
+
+
+def _rawmode(im: Image.Image) -> str:
+    """How the pixels are stored in the file (read before `load()`, which clears `tile`)."""
+    if not im.tile:
+        return ""
+    args = im.tile[0].args
+    return str(args[0] if isinstance(args, tuple) and args else args)
+
+
+def _to_array(im: Image.Image, path: Path, rawmode: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """A Pillow image in any mode -> (H x W gray or H x W x 3 RGB, uint8/uint16; alpha or None)."""
+    mode = im.mode
+    if mode in ("RGB", "RGBA") and ";16" in rawmode and im.format in ("PNG", "TIFF"):
+        arr = _read_rgb16(path, im.format)
+        if arr.dtype != np.uint16:
+            arr = arr.astype(np.uint16)
+        if arr.ndim == 3 and arr.shape[2] == 4:
+            return arr[..., :3], arr[..., 3]
+        return arr[..., :3], None
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16), None
+    if mode == "I":  # 32-bit integer gray (16-bit PNGs in some Pillow versions)
+        return np.clip(np.asarray(im), 0, 65535).astype(np.uint16), None
+    if mode == "F":
+        arr = np.asarray(im, dtype=np.float32)
+        scale = 65535.0 if float(arr.max(initial=0.0)) <= 1.0 else 1.0
+        return np.clip(arr * scale, 0, 65535).round().astype(np.uint16), None
+    if mode == "L":
+        return np.asarray(im), None
+    if mode == "1":
+        return np.asarray(im.convert("L")), None
+    if mode in ("LA", "La"):
+        la = np.asarray(im.convert("LA"))
+        return la[..., 0], la[..., 1]
+    if mode in ("P", "PA", "RGBA", "RGBa") or "transparency" in im.info:
+        rgba = np.asarray(im.convert("RGBA"))
+        alpha = rgba[..., 3] if rgba[..., 3].min() < 255 else None
+        return rgba[..., :3], alpha
+    return np.asarray(im.convert("RGB")), None  # RGB, CMYK, YCbCr, LAB, HSV
+
+
+def read_image(path: str | os.PathLike) -> LoadedImage:
+    """Decode the first page of a still image, upright, as RGB uint8/uint16; ImageError with a one-line reason."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: empty file (0 bytes)")
+    limit = policy.MAX_PIXELS
+    w = h = 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if limit and w * h > limit:
+                    raise Image.DecompressionBombError("over the limit")
+                pages = getattr(im, "n_frames", 1)
+                fmt = im.format
+                mode = im.mode
+                exif = im.getexif()
+                orientation = int(exif.get(0x0112, 1) or 1)
+                im.seek(0)
+                rawmode = _rawmode(im)
+                im.load()
+                arr, alpha = _to_array(im, path, rawmode)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow's own check ran first: it says the size
+        pixels = w * h if w else int(found.group(1)) if found else 0
+        size = f"{pixels / 1e6:.0f} megapixels" + (f" ({w}x{h})" if w else "")
+        raise ImageError(
+            f"{path}: refused: {size} is over the {limit / 1e6:.0f}-megapixel limit "
+            "(decompression-bomb guard; set COLORARCHIVE_MAX_MEGAPIXELS to raise it)"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"{path}: not an image file Pillow can read (unrecognised or unsupported format)"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(f"{path}: corrupt or truncated image data ({reason})") from None
+    arr = orient(arr, orientation)
+    alpha = orient(alpha, orientation) if alpha is not None else None
+    colour = arr.ndim == 3 and _looks_colour(arr)
+    if (
+        arr.ndim == 3
+        and np.array_equal(arr[..., 0], arr[..., 1])
+        and np.array_equal(arr[..., 1], arr[..., 2])
+    ):
+        arr = np.ascontiguousarray(arr[..., 0])  # grey stored as RGB: keep one channel
+    is_gray = arr.ndim == 2
+    image = np.broadcast_to(arr[..., None], (*arr.shape, 3)) if is_gray else arr
+    if orientation != 1:
+        exif[0x0112] = 1  # the pixels are upright now
+    info = {
+        "path": str(path),
+        "name": path.name,
+        "sha256": sha256_file(path),
+        "format": fmt,
+        "mode": mode,
+        "size": (image.shape[1], image.shape[0]),
+        "bits": 16 if image.dtype == np.uint16 else 8,
+        "pages": pages,
+        "orientation": orientation,
+        "desaturated": bool(colour),  # a colour source: only its lightness is kept
+        "exif": exif,
+    }
+    return LoadedImage(image=image, gray=is_gray, alpha=alpha, info=info)
+
+
+def read_rgb8(path: str | os.PathLike) -> np.ndarray:
+    """The picture `read_image` reads, as a contiguous H x W x 3 uint8 RGB array (transparent areas over
+    white); for training and previews, which want plain 8-bit colour."""
+    loaded = read_image(path)
+    image = to8(loaded.image)
+    if loaded.alpha is not None:
+        a = (loaded.alpha.astype(np.float32) / (65535.0 if loaded.alpha.dtype == np.uint16 else 255.0))[..., None]
+        image = (image * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+def check_header(source: str | os.PathLike | BinaryIO, name: str) -> tuple[int, int] | None:
+    """(width, height) from the header of a file or an open binary file, without decoding: ImageError when
+    that is over the pixel limit, None when Pillow does not recognise the data (the reader says why later)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source) as im:
+                size = im.size
+    except Image.DecompressionBombError as exc:  # Pillow's own check: over twice the limit
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "the picture"
+        raise ImageError(
+            f"{name}: refused: {pixels} is over the {policy.MAX_PIXELS / 1e6:.0f}-megapixel limit "
+            "(decompression-bomb guard; set COLORARCHIVE_MAX_MEGAPIXELS to raise it)"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+    finally:
+        if hasattr(source, "seek"):
+            source.seek(0)
+    policy.check_pixels(name, *size, error=ImageError)
+    return size
+
+
+# ---------------------------------------------------------------- writing
+def output_format(dst: Path, fmt: str | None, source_format: str | None) -> str:
+    """Our format name for a write: explicit `fmt`, "same" (the source's, PNG if it cannot hold XMP), or the suffix."""
+    if fmt == "same":
+        return SAME_FORMAT.get(source_format or "", "png")
+    if fmt:
+        fmt = {"jpg": "jpeg", "tif": "tiff"}.get(fmt.lower(), fmt.lower())
+        if fmt not in FORMATS:
+            raise ImageError(f"{dst}: unknown output format {fmt!r}; known: {sorted(FORMATS)} or 'same'")
+        return fmt
+    try:
+        return SUFFIXES[dst.suffix.lower()]
+    except KeyError:
+        raise ImageError(
+            f"{dst}: cannot tell the output format from the suffix {dst.suffix!r}; use .jpg, .png, .tif or .webp"
+        ) from None
+
+
+def output_path(
+    src: Path, out_dir: Path, fmt: str = "jpeg", source_format: str | None = None, suffix: str = "-colorized"
+) -> Path:
+    """Where `colorize image` writes the result for `src`: OUT_DIR/<stem>-colorized.<ext>."""
+    fmt = output_format(src, fmt, source_format) if fmt else "jpeg"
+    return out_dir / f"{src.stem}{suffix}{FORMATS[fmt]}"
+
+
+def source_format(path: Path) -> str | None:
+    """The Pillow format name of a file, from its header (cheap); None when unreadable."""
+    try:
+        with Image.open(path) as im:
+            return im.format
+    except Exception:
+        return None
+
+
+def to8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def _png_with_itxt(png: bytes, key: str, text: bytes) -> bytes:
+    """Insert an uncompressed iTXt chunk right after IHDR (for PNGs that OpenCV wrote)."""
+    import struct
+    import zlib
+
+    data = key.encode("latin-1") + b"\0\0\0\0\0" + text  # keyword, null, flag, method, lang null, tkey null
+    chunk = (
+        struct.pack(">I", len(data))
+        + b"iTXt"
+        + data
+        + struct.pack(">I", zlib.crc32(b"iTXt" + data) & 0xFFFFFFFF)
+    )
+    ihdr_end = 8 + 4 + 4 + 13 + 4
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
+
+
+def encode_bytes(image: np.ndarray, fmt: str, xmp: bytes, **options: Any) -> bytes:
+    """RGB uint8/uint16 array -> file bytes in `fmt`, with the XMP packet embedded (see encode_to)."""
+    buf = io.BytesIO()
+    encode_to(buf, image, fmt, xmp, **options)
+    return buf.getvalue()
+
+
+def encode_to(
+    fh: BinaryIO,
+    image: np.ndarray,
+    fmt: str,
+    xmp: bytes,
+    *,
+    alpha: np.ndarray | None = None,
+    quality: int = 92,
+    exif: Any = None,
+) -> None:
+    """Write an RGB uint8/uint16 array to a seekable binary file in `fmt`, with the XMP packet embedded.
+
+    The 8-bit path hands the array to Pillow without a copy, so a 100-megapixel result is not held twice."""
+    sixteen = image.dtype == np.uint16 and fmt in SIXTEEN_BIT
+    if alpha is not None and fmt not in ALPHA:
+        # JPEG has no alpha: composite over white so transparent areas do not show stray colours
+        a = (alpha.astype(np.float32) / (65535.0 if alpha.dtype == np.uint16 else 255.0))[..., None]
+        top = 65535.0 if image.dtype == np.uint16 else 255.0
+        image = (image * a + top * (1.0 - a)).round().astype(image.dtype)
+        alpha = None
+    if alpha is not None:
+        alpha = (
+            alpha
+            if (alpha.dtype == np.uint16) == sixteen
+            else ((alpha.astype(np.uint16) * 257) if sixteen else to8(alpha))
+        )
+    if fmt == "tiff":
+        import tifffile
+
+        data = image if sixteen else to8(image)
+        if alpha is not None:
+            data = np.dstack([data, alpha])
+        buf = io.BytesIO()  # tifffile wants a named file or an in-memory one, not an os.fdopen handle
+        tifffile.imwrite(
+            buf,
+            np.ascontiguousarray(data),
+            photometric="rgb",
+            compression="zlib",
+            extrasamples=[2] if alpha is not None else None,
+            extratags=[(700, "B", len(xmp), xmp, True)],
+        )
+        fh.write(buf.getvalue())
+        return
+    if fmt == "png" and sixteen:
+        import cv2
+
+        data = np.ascontiguousarray(image[..., ::-1])
+        if alpha is not None:
+            data = np.dstack([data, alpha])
+        ok, png = cv2.imencode(".png", data)
+        if not ok:
+            raise ImageError("OpenCV could not encode the 16-bit PNG")
+        fh.write(_png_with_itxt(png.tobytes(), "XML:com.adobe.xmp", xmp))
+        return
+    rgb8 = np.ascontiguousarray(to8(image))
+    pil = Image.frombuffer("RGB", (rgb8.shape[1], rgb8.shape[0]), rgb8, "raw", "RGB", 0, 1)  # shares memory
+    if alpha is not None:
+        pil.putalpha(Image.fromarray(np.ascontiguousarray(to8(alpha)), "L"))
+    kwargs: dict[str, Any] = {}
+    if exif is not None and len(exif):
+        try:
+            kwargs["exif"] = exif.tobytes()
+        except Exception:  # odd maker notes etc.: provenance matters more than copying EXIF
+            pass
+    if fmt == "jpeg":
+        # optimize=True buffers the whole image's coefficients (about 5 bytes/pixel): only for small images
+        pil.save(
+            fh, "JPEG", quality=quality, optimize=pil.width * pil.height <= 16_000_000, xmp=xmp, **kwargs
+        )
+    elif fmt == "webp":
+        pil.save(fh, "WEBP", quality=quality, xmp=xmp, **kwargs)
+    else:
+        from PIL.PngImagePlugin import PngInfo
+
+        meta = PngInfo()
+        meta.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"), zip=False)
+        pil.save(fh, "PNG", pnginfo=meta, compress_level=6, **kwargs)
+
+

@@ -1,0 +1,79 @@
+"""What the archive accepts, declared once: file types, the pixel limit and the size limit.
+
+The portal's upload check, the workers, the `colorize` command and the training-set builder all read these,
+so a file the upload takes is a file the worker can colorize. Environment variables:
+
+    COLORARCHIVE_MAX_MEGAPIXELS   largest still image or film frame, in megapixels (default 300)
+    COLORARCHIVE_MAX_UPLOAD_MB    largest upload, in megabytes (default 2048)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import PurePath
+
+# Still images: read with Pillow, first page (an animated GIF is a still image: its first frame).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"})
+# Films: any container FFmpeg demuxes with a video stream.
+FILM_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ogv", ".wmv"})
+# Numbered frames in a folder (`colorize video scans/`): decoded with FFmpeg, so DPX and EXR too.
+FRAME_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".dpx", ".jpg", ".jpeg", ".bmp", ".exr"})
+
+# Decompression-bomb guard: one limit for every still image and every film frame, checked from the header
+# before any pixel is decoded.
+MAX_MEGAPIXELS = float(os.environ.get("COLORARCHIVE_MAX_MEGAPIXELS", "300"))
+MAX_PIXELS = int(MAX_MEGAPIXELS * 1_000_000)
+MAX_SIDE = 32768  # pixels on one side (also FFmpeg's own ceiling)
+MAX_UPLOAD_BYTES = int(os.environ.get("COLORARCHIVE_MAX_UPLOAD_MB", "2048")) * 1024 * 1024
+
+
+class RefusedMedia(ValueError):
+    """A file the archive does not take; the message names the file and the reason."""
+
+
+def kind_of(name: str | os.PathLike) -> str | None:
+    """"image", "film" or None (not a type the archive takes), from the file name's suffix."""
+    suffix = PurePath(name).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in FILM_SUFFIXES:
+        return "film"
+    return None
+
+
+def accepted_types() -> str:
+    """The accepted suffixes, for messages: ".avi, .bmp, ..."."""
+    return ", ".join(sorted(IMAGE_SUFFIXES | FILM_SUFFIXES))
+
+
+def check_kind(name: str | os.PathLike) -> str:
+    """"image" or "film"; RefusedMedia naming the accepted types otherwise."""
+    kind = kind_of(name)
+    if kind is None:
+        suffix = PurePath(name).suffix.lower() or "(none)"
+        raise RefusedMedia(f"{PurePath(name).name}: unsupported file type {suffix}; expected one of {accepted_types()}")
+    return kind
+
+
+def check_pixels(
+    name: str | os.PathLike, width: int, height: int, error: type[RefusedMedia] = RefusedMedia
+) -> None:
+    """`error` when a picture of this size is over the pixel limit (call it with the header's size)."""
+    if width <= 0 or height <= 0:
+        raise error(f"{name}: no valid picture size ({width}x{height})")
+    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+        raise error(
+            f"{name}: refused: {width * height / 1e6:.0f} megapixels ({width}x{height}) is over the "
+            f"{MAX_PIXELS / 1e6:.0f}-megapixel limit (decompression-bomb guard; set COLORARCHIVE_MAX_MEGAPIXELS "
+            "to raise it)"
+        )
+
+
+def check_size(name: str | os.PathLike, size: int) -> None:
+    """RefusedMedia for an empty file or one over the upload limit."""
+    if size <= 0:
+        raise RefusedMedia(f"{PurePath(name).name}: the file is empty")
+    if size > MAX_UPLOAD_BYTES:
+        raise RefusedMedia(
+            f"{PurePath(name).name}: {size / 1e6:.0f} MB is larger than the {MAX_UPLOAD_BYTES / 1e6:.0f} MB limit"
+        )

@@ -1,0 +1,106 @@
+"""The media package: one policy for every reader, one way up for training and inference, atomic writes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorization import media
+from colorization.media import policy
+
+
+def upright_and_tagged(path: Path) -> np.ndarray:
+    """Save a colour photo stored sideways with EXIF orientation 6 (display: rotate 90 degrees clockwise);
+    returns the upright picture: 64 wide, 96 tall, red above, blue below."""
+    upright = np.zeros((96, 64, 3), np.uint8)
+    upright[:48] = (200, 40, 40)
+    upright[48:] = (40, 60, 200)
+    stored = np.rot90(upright, 1)  # what the camera wrote: the same picture turned a quarter to the left
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.ascontiguousarray(stored)).save(path, "JPEG", quality=98, exif=exif.tobytes())
+    return upright
+
+
+def test_accepted_types_are_one_list():
+    from colorization import cli  # noqa: F401  (the command line's folder scan reads the policy)
+    from training import build_dataset
+
+    assert build_dataset.IMAGE_SUFFIXES is policy.IMAGE_SUFFIXES
+    assert build_dataset.VIDEO_SUFFIXES is policy.FILM_SUFFIXES
+    assert build_dataset.MAX_PIXELS == policy.MAX_PIXELS
+    assert not policy.IMAGE_SUFFIXES & policy.FILM_SUFFIXES
+    assert policy.kind_of("reel.GIF") == "image" and policy.kind_of("reel.webm") == "film"
+    with pytest.raises(policy.RefusedMedia, match=r"notes\.docx: unsupported file type \.docx"):
+        policy.check_kind("notes.docx")
+
+
+def test_training_and_inference_read_a_tagged_photo_the_same_way_up(tmp_path):
+    from training.build_dataset import read_image as training_read
+
+    upright = upright_and_tagged(tmp_path / "tagged.jpg")
+    for rgb in (training_read(tmp_path / "tagged.jpg"), media.read_image(tmp_path / "tagged.jpg").image):
+        assert rgb.shape == upright.shape
+        assert np.abs(rgb.astype(int) - upright).mean() < 3  # JPEG's loss, not a turn
+
+
+def test_a_tagged_photo_trains_upright(tmp_path):
+    from training.build_dataset import build
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    upright_and_tagged(folder / "tagged.jpg")
+    build([folder], tmp_path / "frames", person_filter=False, splits=(0.0, 0.0, 1.0))
+    b = np.load(tmp_path / "frames" / "shard_00000_ab.npy")[0, 1].astype(float)  # b: red > 0, blue < 0
+    top, bottom, left, right = b[:100].mean(), b[-100:].mean(), b[:, :100].mean(), b[:, -100:].mean()
+    assert top - bottom > 50  # red above blue, as the photo is seen
+    assert abs(left - right) < 5  # not turned: a sideways crop would put red on one side
+
+
+def test_a_tagged_photo_is_colorized_upright(tmp_path, tiny_model):
+    from colorization import colorize_file
+
+    upright = upright_and_tagged(tmp_path / "tagged.jpg")
+    result = colorize_file(tmp_path / "tagged.jpg", tmp_path / "out.png", model=str(tiny_model))
+    with Image.open(result.dst) as im:
+        out = np.asarray(im.convert("L")).astype(int)
+    assert out.shape == upright.shape[:2]
+    gray = np.asarray(Image.fromarray(upright).convert("L")).astype(int)
+    assert abs(out[:40].mean() - gray[:40].mean()) < 12 and abs(out[-40:].mean() - gray[-40:].mean()) < 12
+
+
+def test_pixel_limit_is_checked_from_the_header_before_decoding(tmp_path):
+    big = tmp_path / "big.png"
+    side = int((policy.MAX_PIXELS * 1.1) ** 0.5)
+    Image.MAX_IMAGE_PIXELS, old = None, Image.MAX_IMAGE_PIXELS
+    try:
+        Image.new("1", (side, side)).save(big)
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+    with pytest.raises(media.ImageError, match="megapixel limit"):
+        media.check_header(io.BytesIO(big.read_bytes()), "big.png")
+    with pytest.raises(media.ImageError, match="megapixel limit"):
+        media.read_image(big)
+    assert Image.MAX_IMAGE_PIXELS == policy.MAX_PIXELS  # Pillow's global holds the one limit
+    assert media.check_header(io.BytesIO(b"not a picture"), "x.png") is None  # left to the reader
+
+
+def test_atomic_write_leaves_nothing_on_error_and_keeps_the_old_file(tmp_path):
+    dst = tmp_path / "out" / "result.bin"
+    media.atomic_write(dst, b"first")
+    dst.chmod(0o640)
+
+    def fail(fh):
+        fh.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        media.atomic_write(dst, fail)
+    assert dst.read_bytes() == b"first" and sorted(p.name for p in dst.parent.iterdir()) == ["result.bin"]
+    media.atomic_write(dst, b"second")
+    assert dst.read_bytes() == b"second" and dst.stat().st_mode & 0o777 == 0o640
+    assert media.sha256_file(dst) == media.sha256_chunks([b"sec", b"ond"])
