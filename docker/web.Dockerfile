@@ -32,4 +32,6 @@ RUN useradd --create-home --uid 1000 colorarchive && mkdir -p /app/var && chown 
 USER colorarchive
 ENV STATIC_ROOT=/app/staticfiles COLORARCHIVE_VAR=/app/var
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120", "--access-logfile", "-"]
+# Behind nginx, which buffers whole requests and answers, so no slow client holds a worker; 300 s for hashing and
+# storing the largest upload once nginx hands it over.
+CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "300", "--access-logfile", "-"]

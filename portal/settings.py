@@ -25,6 +25,7 @@ ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
     DJANGO_HSTS_SECONDS     Strict-Transport-Security max-age in production, default 31536000 (a year)
     COLORARCHIVE_MAX_UPLOAD_MB  the most one request may send (all its files together), default 2048; the
                             proxy's client_max_body_size is generated from it (docker/nginx)
+    COLORARCHIVE_MEDIA_ACCEL 1 | 0 (default): file downloads are sent by the proxy (X-Accel-Redirect)
     COLORARCHIVE_UPLOAD_TMP the one folder for spooled uploads (default $COLORARCHIVE_VAR/upload-tmp)
     COLORARCHIVE_BEHIND_PROXY  1 (default in production) | 0: the client address is the one the proxy appended
                             to X-Forwarded-For (login throttling counts per address)
@@ -184,6 +185,8 @@ USE_TZ = True
 # Files: originals, previews and results go through Django storages (local folder or S3-compatible).
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"  # never served directly: downloads go through permission-checking views
+# Behind docker/nginx those views answer with X-Accel-Redirect and the proxy sends the bytes (portal.gallery.delivery).
+MEDIA_ACCEL = env_bool("COLORARCHIVE_MEDIA_ACCEL", False)
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]

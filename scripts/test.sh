@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need and runs them: `bash scripts/test.sh [pytest args]`.
-#  - Debian packages: chromium (browser tests), exiftool (provenance checks), ffmpeg (codec checks)
+#  - Debian packages: chromium (browser tests), exiftool (provenance checks), ffmpeg (codec checks), nginx
+#    (`nginx -t` of the proxy's config)
 #  - Python: this project with its [web,ml,dev] extras, into the current interpreter
 #  - services: PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 are used where they answer (started
 #    here if installed but stopped); tests that need them skip with a reason where they are absent.
@@ -11,6 +12,7 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v exiftool >/dev/null || missing+=(libimage-exiftool-perl)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+command -v nginx >/dev/null || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -78,6 +79,11 @@ def _filter_query(params) -> str:
     return urlencode({k: params[k] for k in ("q", "status") if params.get(k)})
 
 
+def _upload_limit() -> dict:
+    """The one request limit (settings.MAX_UPLOAD_BYTES, also nginx's), shown before a file is chosen."""
+    return {"limit_bytes": settings.MAX_UPLOAD_BYTES, "limit_mb": settings.MAX_UPLOAD_BYTES // 2**20}
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
 def upload(request):
@@ -97,7 +103,7 @@ def upload(request):
             if len(created) == 1 and not errors:
                 return redirect("catalog:item", created[0].pk)
             return redirect("catalog:dashboard")
-    return render(request, "catalog/upload.html", {"form": form})
+    return render(request, "catalog/upload.html", {"form": form, **_upload_limit()})
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -115,7 +121,7 @@ def import_view(request):
             messages.success(request, f"{len(report.created)} item(s) imported.")
         if report.errors:
             messages.error(request, f"{len(report.errors)} row(s) were not imported; see the report below.")
-    return render(request, "catalog/import.html", {"form": form, "report": report})
+    return render(request, "catalog/import.html", {"form": form, "report": report, **_upload_limit()})
 
 
 @require_safe

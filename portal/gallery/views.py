@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import PurePath
 
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Prefetch, Q
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import is_staff_member
+from portal.gallery.delivery import send_file
 from portal.jobs.models import ColorizationRequest, Status
 
 
@@ -136,17 +136,6 @@ ITEM_FILES = {"original": "original", "preview": "preview", "thumbnail": "thumbn
 RESULT_FILES = {"result": "result", "preview": "result_preview"}
 
 
-def _file_response(field, filename: str, download: bool) -> FileResponse:
-    if not field:
-        raise Http404("This file is not ready yet.")
-    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    try:
-        handle = field.open("rb")
-    except (FileNotFoundError, OSError):
-        raise Http404("This file is missing from storage.") from None
-    return FileResponse(handle, as_attachment=download, filename=filename, content_type=content_type)
-
-
 @require_safe
 def serve_item_file(request, pk: int, kind: str):
     if kind not in ITEM_FILES:
@@ -154,7 +143,7 @@ def serve_item_file(request, pk: int, kind: str):
     obj = get_object_or_404(visible_items(request.user), pk=pk)
     field = getattr(obj, ITEM_FILES[kind])
     name = obj.original_name if kind == "original" else PurePath(field.name or "file.jpg").name
-    return _file_response(field, name, download="download" in request.GET)
+    return send_file(request, field, name, download="download" in request.GET, public=obj.is_published)
 
 
 @require_safe
@@ -166,4 +155,6 @@ def serve_result_file(request, pk: int, kind: str):
         reqs = published_results().filter(item__status=Item.Status.PUBLISHED)
     req = get_object_or_404(reqs, pk=pk)
     field = getattr(req, RESULT_FILES[kind])
-    return _file_response(field, PurePath(field.name or "result").name, download="download" in request.GET)
+    public = req.approved and req.item.is_published
+    return send_file(request, field, PurePath(field.name or "result").name, download="download" in request.GET,
+                     public=public)  # fmt: skip

@@ -11,6 +11,26 @@
     update();
   });
 
+  // Uploads: refuse before sending when the chosen files exceed the request limit the server (and nginx) holds.
+  document.querySelectorAll("form[data-max-bytes]").forEach(function (form) {
+    var limit = parseInt(form.getAttribute("data-max-bytes"), 10);
+    form.addEventListener("submit", function (event) {
+      var total = 0;
+      form.querySelectorAll("input[type=file]").forEach(function (input) {
+        Array.prototype.forEach.call(input.files || [], function (f) { total += f.size; });
+      });
+      if (total > limit) {
+        event.preventDefault();
+        var note = form.parentNode.querySelector("[data-limit-note]");
+        if (note) {
+          note.textContent = "These files add up to " + Math.ceil(total / 1048576) + " MB; at most " +
+            Math.floor(limit / 1048576) + " MB may be sent at once. Choose fewer or smaller files.";
+          note.className = "msg msg-error";
+        }
+      }
+    });
+  });
+
   // Film: play and pause the original and the colorization together.
   document.querySelectorAll("[data-players]").forEach(function (box) {
     var videos = box.querySelectorAll("video");

@@ -143,3 +143,10 @@ def test_token_requests_are_throttled_per_account_and_per_address(client, staff_
     ]
     assert 429 in statuses and statuses[-1] == 429  # one address, many accounts
     cache.clear()
+
+
+def test_upload_pages_state_the_limit_before_a_file_is_chosen(staff_client, settings):
+    for url in ("/catalog/upload/", "/catalog/import/"):
+        html = staff_client.get(url).content.decode()
+        assert f"At most {settings.MAX_UPLOAD_BYTES // 2**20} MB per upload" in html
+        assert f'data-max-bytes="{settings.MAX_UPLOAD_BYTES}"' in html  # site.js refuses larger selections
