@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "csp",
     "axes",
+    "simple_history",
     "portal.catalog",
     "portal.jobs",
     "portal.gallery",
@@ -109,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # who made a change, for the audit trail
 ]
 
 if not DEBUG:  # runserver serves static files in DEBUG; WhiteNoise does it in production

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 RIGHTS_CHOICES = [
     ("http://rightsstatements.org/vocab/InC/1.0/", "In Copyright"),
@@ -109,6 +110,8 @@ class Item(models.Model):
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ItemQuerySet.as_manager()
+    # the audit trail: edits, publications, previews; who (the signed-in person; none for a worker) and when
+    history = HistoricalRecords(excluded_fields=["updated"])
 
     class Meta:
         ordering = ["-created"]

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from portal import audit
 from portal.catalog.forms import CollectionForm, ImportForm, ItemForm, UploadForm
 from portal.catalog.importer import import_csv
 from portal.catalog.ingest import IngestError, add_item
@@ -128,7 +129,7 @@ def import_view(request):
 @staff_required
 def item_detail(request, pk: int):
     item = get_object_or_404(Item.objects.select_related("collection"), pk=pk)
-    results = item.requests.select_related("model", "requested_by").order_by("-created")
+    results = item.requests.select_related("model", "requested_by", "approved_by").order_by("-created")
     form = ColorizeForm(item=item)
     return render(
         request,
@@ -138,6 +139,7 @@ def item_detail(request, pk: int):
             "results": results,
             "form": form,
             "done": [r for r in results if r.status == Status.DONE],
+            "history": audit.entries(item),
         },
     )
 

@@ -94,6 +94,7 @@ def run(bulk: BulkAction) -> None:
         if item is None:
             reason, title = "deleted meanwhile", f"item {pk}"
         else:
+            item._history_user = bulk.requested_by  # the audit trail names who started the action
             reason, title = step(bulk, item), item.title
         if reason:
             report.append(f"{title}: {reason}")

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from portal.catalog.models import Item
 
@@ -160,6 +161,7 @@ class ColorModel(models.Model):
     )
     promoted_at = models.DateTimeField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["info"])  # promotions and rollbacks, with who and when
 
     class Meta:
         ordering = ["-is_default", "name"]
@@ -196,10 +198,13 @@ class ColorModel(models.Model):
     def promote(self) -> None:
         """Make this the default for new requests (exactly one default), remembering the one it replaces."""
         with transaction.atomic():
-            current = (
-                ColorModel.objects.select_for_update().filter(is_default=True).exclude(pk=self.pk).first()
+            replaced = list(
+                ColorModel.objects.select_for_update().filter(is_default=True).exclude(pk=self.pk)
             )
-            ColorModel.objects.filter(is_default=True).exclude(pk=self.pk).update(is_default=False)
+            current = replaced[0] if replaced else None
+            for model in replaced:  # saved one by one, so the audit trail shows each change
+                model.is_default = False
+                model.save(update_fields=["is_default"])
             self.is_default = True
             if current is not None:
                 self.promoted_from, self.promoted_at = current, timezone.now()
@@ -213,9 +218,9 @@ class ColorModel(models.Model):
                 f"{self.name} did not replace another default; there is nothing to roll back to."
             )
         with transaction.atomic():
-            ColorModel.objects.filter(is_default=True).update(is_default=False)
-            ColorModel.objects.filter(pk=previous.pk).update(is_default=True)
-        self.is_default, previous.is_default = False, True
+            self.is_default, previous.is_default = False, True
+            self.save(update_fields=["is_default"])
+            previous.save(update_fields=["is_default"])
         return previous
 
 
@@ -242,6 +247,8 @@ class ColorizationRequest(Job):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    # approvals, withdrawals, cancellations, the worker's start and end (progress writes are not saves)
+    history = HistoricalRecords(excluded_fields=["updated", "progress", "provenance"])
 
     class Meta:
         ordering = ["-created"]
@@ -273,6 +280,11 @@ class ColorizationRequest(Job):
 
     def approve(self, user) -> None:
         self.approved, self.approved_by, self.approved_at = True, user, timezone.now()
+        self._history_user = user  # the audit trail's "who" when a worker approves for someone (bulk)
+        self.save(update_fields=["approved", "approved_by", "approved_at", "updated"])
+
+    def withdraw_approval(self) -> None:
+        self.approved, self.approved_by, self.approved_at = False, None, None
         self.save(update_fields=["approved", "approved_by", "approved_at", "updated"])
 
     def segment_progress(self) -> float:

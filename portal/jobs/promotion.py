@@ -94,3 +94,18 @@ def photos_to_compare(
         if missing:
             out.append((item, missing))
     return out
+
+
+def history(limit: int = 10) -> list:
+    """The latest changes of the default model: each record where a model became the default, with who."""
+    records = (
+        ColorModel.history.filter(is_default=True).select_related("history_user").order_by("-history_date")
+    )
+    out = []
+    for record in records[: limit * 4]:
+        previous = record.prev_record
+        if previous is None or not previous.is_default:
+            out.append(record)
+        if len(out) == limit:
+            break
+    return out

@@ -10,6 +10,7 @@ from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from portal import audit
 from portal.catalog.ingest import IngestError, check_upload, sha256_of
 from portal.catalog.models import Item
 from portal.catalog.permissions import admin_required, staff_required
@@ -61,7 +62,11 @@ def request_list(request):
 @staff_required
 def request_detail(request, pk: int):
     req = get_object_or_404(ColorizationRequest.objects.select_related("item", "model"), pk=pk)
-    return render(request, "jobs/request_detail.html", {"req": req, "segments": req.segments.all()})
+    return render(
+        request,
+        "jobs/request_detail.html",
+        {"req": req, "segments": req.segments.all(), "history": audit.entries(req)},
+    )
 
 
 @require_safe
@@ -85,7 +90,7 @@ def request_action(request, pk: int, action: str):
             note = "" if req.item.is_published else " It shows in the gallery once the item is published."
             messages.success(request, f"The result of {req.model.name} is approved for publication.{note}")
     elif action == "unapprove":
-        ColorizationRequest.objects.filter(pk=pk).update(approved=False, approved_by=None, approved_at=None)
+        req.withdraw_approval()
         messages.success(request, "Approval withdrawn: the result is hidden from the public.")
     elif action == "cancel":
         if req.cancel():
@@ -170,7 +175,7 @@ def training(request):
     return render(request, "jobs/training.html", {
         "train_form": train_form, "source_form": source_form, "model_form": model_form,
         "runs": TrainingRun.objects.select_related("result_model")[:20],
-        "sources": TrainingSource.objects.all()[:100], "models": ColorModel.objects.select_related("promoted_from"),
+        "sources": TrainingSource.objects.all()[:100], "promotions": promotion.history(), "models": ColorModel.objects.select_related("promoted_from"),
     })  # fmt: skip
 
 
