@@ -177,13 +177,14 @@ def memory(model: Path, frames: int) -> list[tuple[int, float]]:
 # ---------------------------------------------------------------- quality
 def sequences(frames: int) -> list[tuple[str, list[np.ndarray]]]:
     """(name, first `frames` RGB uint8 frames) of every real colour clip and DAVIS sequence found."""
+    from colorization.frames import FrameWindow
     from colorization.media import FilmReader, read_rgb8
 
     found = []
     for name in COLOUR_CLIPS:
         path = DATA / "video" / name
         if path.is_file():
-            decoded = FilmReader(prefetch=0, hash=False, end_frame=frames)(path)
+            decoded = FilmReader(prefetch=0, hash=False)(path, FrameWindow(0, frames))
             found.append((name, [frame.image for frame in decoded.frames]))
     for folder in sorted((DATA / "video_frames").glob("davis_*")):
         files = sorted(folder.glob("*.jpg"))[:frames]

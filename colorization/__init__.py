@@ -19,6 +19,7 @@ _EXPORTS = {
     "colorize_image": "colorization.api",
     "Decoded": "colorization.frames",
     "Frame": "colorization.frames",
+    "FrameWindow": "colorization.frames",
     "Pipeline": "colorization.pipeline",
     "RunResult": "colorization.pipeline",
     "build_pipeline": "colorization.pipeline",

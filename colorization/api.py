@@ -6,6 +6,8 @@ colorize_files([(src, dst), ...], preset="photo")      # per-file results; one b
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +22,18 @@ from colorization.frames import Decoded, Frame
 from colorization.pipeline import Pipeline, ProgressCallback, RunResult, build_pipeline
 
 PathLike = str | os.PathLike
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(preset: str, options_json: str) -> Pipeline:
+    return build_pipeline(presets.get(preset, **json.loads(options_json)))
+
+
+def cached_pipeline(preset: str = "photo", **options: Any) -> Pipeline:
+    """The pipeline of a preset with these options, built once per process and kept (with its loaded model)
+    for the next call: a worker or a command colorizing many photos or film segments loads the model once.
+    Options must be JSON values (paths as strings)."""
+    return _cached(preset, json.dumps(options, sort_keys=True))
 
 
 def colorize_file(

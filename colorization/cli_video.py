@@ -34,12 +34,10 @@ def cmd_video(args: argparse.Namespace) -> int:
         quality=args.quality,
         batch_size=args.batch_size,
         format=args.codec,
+        fps=args.fps,
     )
     try:
-        spec = presets.get(args.preset, **options)
-        if args.fps:
-            spec["decode"] = {"name": "video", "fps": args.fps}
-        pipeline = build_pipeline(spec)
+        pipeline = build_pipeline(presets.get(args.preset, **options))
     except (CheckpointError, KeyError, TypeError, ValueError) as exc:
         _err(f"error: {str(exc).strip(chr(34) + chr(39))}")
         return EXIT_USAGE
@@ -52,7 +50,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     try:
         if args.segment_frames:
-            written = _by_segments(src, dst, args, options, progress)
+            written = _by_segments(src, dst, args.segment_frames, pipeline, progress)
         else:
             result = pipeline.run(src, dst, on_progress=progress)
             written = {**result.info, "frames": result.frames}
@@ -67,16 +65,17 @@ def cmd_video(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _by_segments(src: Path, dst: Path, args: argparse.Namespace, options: dict, progress) -> dict:
+def _by_segments(src: Path, dst: Path, max_frames: int, pipeline, progress) -> dict:
+    """As the workers do: plan, colorize each segment with the one pipeline (its frame window), join."""
     from colorization import segments
 
-    plan = segments.plan(src, max_frames=args.segment_frames)
+    plan = segments.plan(src, max_frames=max_frames)
     total = plan[-1].end_frame
     with tempfile.TemporaryDirectory(dir=dst.parent, prefix=f".{dst.stem}.segments.") as tmp:
         parts = []
         for seg in plan:
             part = Path(tmp) / f"part{seg.index:05d}{dst.suffix}"
-            segments.colorize_segment(src, seg, part, preset=args.preset, **options)
+            segments.colorize_segment(src, seg, part, pipeline=pipeline)
             parts.append(part)
             progress(seg.end_frame, total)
         return segments.join(parts, src, dst)

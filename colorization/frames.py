@@ -31,6 +31,42 @@ class Frame:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FrameWindow:
+    """Frames [start, stop) of a film, in presentation order (stop None: to the end). `pre_roll` frames before
+    and `post_roll` after are decoded too, marked `info["warmup"] = True`: temporal stages warm up on them and
+    encoders leave them out, so a part colorized on its own matches the same frames of the whole film."""
+
+    start: int = 0
+    stop: int | None = None
+    pre_roll: int = 0
+    post_roll: int = 0
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or (self.stop is not None and self.stop < self.start):
+            raise ValueError(f"frame window [{self.start}, {self.stop}) is empty or negative")
+
+    def first_decoded(self) -> int:
+        return max(0, self.start - self.pre_roll)
+
+    def stop_decoded(self, total: int | None) -> int | None:
+        """Index after the last frame to decode (None: to the end), given the film's length when known."""
+        if self.stop is None:
+            return total
+        stop = self.stop + self.post_roll
+        return stop if total is None else min(stop, total)
+
+    def is_warmup(self, index: int) -> bool:
+        return index < self.start or (self.stop is not None and index >= self.stop)
+
+    @property
+    def whole(self) -> bool:
+        return self.start == 0 and self.stop is None
+
+
+WHOLE = FrameWindow()
+
+
 @dataclass
 class Decoded:
     """A source opened by a decoder: its frames (an iterator, consumed once) and what is known about it."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from colorization.frames import Decoded, Frame
+from colorization.frames import Decoded, Frame, FrameWindow
 from colorization.registry import create
 
 STAGE_ORDER = ("preprocess", "colorize", "temporal", "postprocess")
@@ -61,9 +61,31 @@ class Pipeline:
                 ctx.update(describe())
         return ctx
 
-    def run(self, src: str | Path, dst: str | Path, on_progress: ProgressCallback | None = None) -> RunResult:
+    def roll(self) -> tuple[int, int]:
+        """Frames the stages need before and after a window to enter it in the state the whole film gives."""
+        pre = max((getattr(s, "pre_roll", 0) for s in self.stages), default=0)
+        post = max((getattr(s, "post_roll", 0) for s in self.stages), default=0)
+        return pre, post
+
+    def run(
+        self,
+        src: str | Path,
+        dst: str | Path,
+        on_progress: ProgressCallback | None = None,
+        window: tuple[int, int | None] | None = None,
+        source_sha256: str | None = None,
+    ) -> RunResult:
+        """Decode `src`, run the stages, encode `dst`. `window` = (start, stop): frames [start, stop) of a film
+        only (a segment), decoded with the warm-up the stages need and written without it (and without the
+        film's audio, which `segments.join` adds); `source_sha256` saves hashing a film the caller knows."""
         start = time.perf_counter()
-        decoded: Decoded = self.decoder(Path(src))
+        if window is None and source_sha256 is None:
+            decoded: Decoded = self.decoder(Path(src))
+        elif not getattr(self.decoder, "windowed", False):
+            raise ValueError(f"{src}: a frame window needs a film decoder, not {type(self.decoder).__name__}")
+        else:
+            frames_wanted = FrameWindow(window[0], window[1], *self.roll()) if window else FrameWindow()
+            decoded = self.decoder(Path(src), frames_wanted, sha256=source_sha256)
         counted = 0
 
         def counting(frames: Iterator[Frame]) -> Iterator[Frame]:

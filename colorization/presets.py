@@ -21,6 +21,7 @@ OPTIONS = {
     "device",
     "saturation",
     "max_side",
+    "fps",
 }
 
 
@@ -51,6 +52,8 @@ def _preprocess(o: dict) -> list:
 def _photo(o: dict) -> dict:
     if o.get("smoothing") not in (None, "none"):
         raise ValueError("preset 'photo': smoothing applies to film only")
+    if o.get("fps"):
+        raise ValueError("preset 'photo': a frame rate applies to film only")
     return {
         "decode": "image",
         "preprocess": _preprocess(o),
@@ -73,7 +76,7 @@ def _film(o: dict) -> dict:
             raise ValueError(f"preset 'film': unknown format {o['format']!r}; known: {sorted(codecs)}")
         encode["codec"] = codecs[o["format"]]
     return {
-        "decode": "video",
+        "decode": {"name": "video", "fps": o["fps"]} if o.get("fps") else "video",  # a folder of frames' rate
         "preprocess": _preprocess(o),
         "colorize": _colorize(o),
         "temporal": [{"name": smoothing}],  # "none" too: it still marks scene cuts

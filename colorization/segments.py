@@ -4,8 +4,8 @@
     join([p.dst for p in parts], src, "film-colorized.mp4")
 
 `plan` cuts at keyframes (encoders place them at scene cuts), each segment at most `max_frames` long.
-`colorize_segment` decodes a few frames before (and, for centred windows, after) its range so temporal
-smoothing enters the segment in the state it would have had running over the whole film; those frames are
+`colorize_segment` runs a pipeline over a frame window (`Pipeline.run(window=...)`), which decodes a few frames
+before (and, for centred windows, after) its range so temporal smoothing enters the segment in the state it would have had running over the whole film; those frames are
 not written. Every part keeps the film's own timestamps, so `join` is a plain remux of the parts' video
 packets in order, with the original audio and subtitle streams copied from the source. Segments are plain
 dicts for a task queue (`Segment.to_dict` / `Segment.from_dict`); every write is atomic, and a part that
@@ -30,8 +30,7 @@ from colorization.media.films import (
     packets,
     video_stream,
 )
-from colorization.pipeline import ProgressCallback, RunResult, build_pipeline
-from colorization.registry import create
+from colorization.pipeline import Pipeline, ProgressCallback, RunResult
 
 
 @dataclass
@@ -99,31 +98,25 @@ def colorize_segment(
     dst: str | os.PathLike,
     preset: str = "film",
     on_progress: ProgressCallback | None = None,
+    pipeline: Pipeline | None = None,
     **options: Any,
 ) -> RunResult:
-    """Colorize frames [start_frame, end_frame) of `src` into `dst` (video only; `join` adds the audio)."""
-    from colorization import presets
+    """Colorize frames [start_frame, end_frame) of `src` into `dst` (video only; `join` adds the audio), with
+    `pipeline` or else the process's cached one for `preset` and `options` (the model loads once)."""
+    from colorization.api import cached_pipeline
 
     src, dst = Path(src), Path(dst)
     seg = Segment.from_dict(segment) if isinstance(segment, dict) else segment
     if dst.exists():  # written atomically, so an existing part is a finished one
         return RunResult(frames=seg.frames, seconds=0.0, dst=dst, info={"skipped": True})
-    spec = presets.get(preset, **options)
-    pipeline = build_pipeline(spec)
-    pre = max((getattr(s, "pre_roll", 0) for s in pipeline.stages), default=0)
-    post = max((getattr(s, "post_roll", 0) for s in pipeline.stages), default=0)
-    decode = dict(spec["decode"]) if isinstance(spec["decode"], dict) else {"name": spec["decode"]}
-    decode.pop("name")
-    decode.update(
-        start_frame=seg.start_frame,
-        end_frame=seg.end_frame,
-        pre_roll=pre,
-        post_roll=post,
-        sha256=seg.source_sha256,
+    pipeline = pipeline or cached_pipeline(preset, **options)
+    result = pipeline.run(
+        src,
+        dst,
+        on_progress=on_progress,
+        window=(seg.start_frame, seg.end_frame),
+        source_sha256=seg.source_sha256,
     )
-    pipeline.decoder = create("decode", "video", **decode)
-    pipeline.encoder.audio = False
-    result = pipeline.run(src, dst, on_progress=on_progress)
     written = result.info.get("frames")
     if written != seg.frames:
         dst.unlink(missing_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from pathlib import Path
@@ -62,21 +61,16 @@ def _provenance(req: ColorizationRequest, written: dict) -> dict:
     return record
 
 
-@functools.lru_cache(maxsize=4)
-def _pipeline(preset: str, options_json: str):
-    """A warm worker keeps its pipelines (and so the loaded weights) between requests (STYLE.md section 9)."""
-    from colorization import build_pipeline, presets
-
-    return build_pipeline(presets.get(preset, **json.loads(options_json)))
-
-
 def colorize_photo(req: ColorizationRequest) -> None:
+    from colorization.api import cached_pipeline
+
     suffix = Path(req.item.original_name).suffix.lower()
     if suffix not in (".jpg", ".jpeg", ".png", ".tif", ".tiff"):
         suffix = ".png"
     with local_path(req.item.original) as src, scratch() as tmp:
         dst = tmp / _result_name(req, suffix)
-        pipeline = _pipeline(req.preset, json.dumps(_options(req), sort_keys=True))
+        # a warm worker keeps its pipelines (and so the loaded weights) between requests (STYLE.md section 9)
+        pipeline = cached_pipeline(req.preset, **_options(req))
         result = pipeline.run(src, dst, on_progress=req.set_progress)
         dst = Path(
             result.info.get("path") or dst

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from colorization.frames import Decoded, Frame
+from colorization.frames import WHOLE, Decoded, Frame, FrameWindow
 from colorization.media import policy
 from colorization.media.files import atomic_path, sha256_file
 
@@ -221,56 +221,38 @@ class _Reader(threading.Thread):
 
 # ---------------------------------------------------------------- decode
 class FilmReader:
-    """Open a video file or a folder of numbered images.
+    """Open a video file or a folder of numbered images: `reader(path, window)` -> Decoded.
 
-    `start_frame`/`end_frame` select frames [start, end) by presentation order (segments); `pre_roll` and
-    `post_roll` frames around them are decoded too and marked `info["warmup"] = True` so temporal smoothing
-    can warm up across a segment boundary while the encoder leaves them out.
+    A `FrameWindow` selects frames [start, stop) by presentation order (segments); its pre- and post-roll
+    frames are decoded too and marked `info["warmup"] = True`, and the Decoded's info says `window`. `sha256`,
+    when the caller knows it, saves hashing the film again. `fps` is the rate of a folder of images.
     """
 
-    def __init__(
-        self,
-        prefetch: int = 16,
-        fps: float | str = 24,
-        start_frame: int = 0,
-        end_frame: int | None = None,
-        pre_roll: int = 0,
-        post_roll: int = 0,
-        hash: bool = True,
-        sha256: str | None = None,
-        threads: int = 0,
-    ):
-        self.prefetch, self.fps = prefetch, Fraction(str(fps))
-        self.start, self.end, self.pre_roll, self.post_roll = start_frame, end_frame, pre_roll, post_roll
-        self.hash, self.sha256, self.threads = hash, sha256, threads
+    windowed = True  # Pipeline.run hands a frame window to decoders that say so
 
-    def __call__(self, path: str | os.PathLike) -> Decoded:
+    def __init__(self, prefetch: int = 16, fps: float | str = 24, hash: bool = True, threads: int = 0):
+        self.prefetch, self.fps, self.hash, self.threads = prefetch, Fraction(str(fps)), hash, threads
+
+    def __call__(
+        self, path: str | os.PathLike, window: FrameWindow = WHOLE, sha256: str | None = None
+    ) -> Decoded:
         path = Path(path)
-        if path.is_dir():
-            return self._open_folder(path)
-        return self._open_file(path)
+        decoded = self._open_folder(path, window) if path.is_dir() else self._open_file(path, window, sha256)
+        decoded.info["window"] = None if window.whole else (window.start, window.stop)
+        return decoded
 
     def _threaded(self, source: Iterator[Frame]) -> Iterator[Frame]:
         """Decode ahead in a thread (`prefetch` frames); prefetch=0 decodes in the caller's thread."""
         return _Reader(source, self.prefetch).frames() if self.prefetch > 0 else source
 
-    # -- window of frames wanted (segments)
-    def _first(self) -> int:
-        return max(0, self.start - self.pre_roll)
-
-    def _stop(self, total: int | None) -> int | None:
-        if self.end is None:
-            return total
-        stop = self.end + self.post_roll
-        return stop if total is None else min(stop, total)
-
-    def _mark(self, frame: Frame) -> Frame:
-        if frame.index < self.start or (self.end is not None and frame.index >= self.end):
+    @staticmethod
+    def _mark(frame: Frame, window: FrameWindow) -> Frame:
+        if window.is_warmup(frame.index):
             frame.info["warmup"] = True
         return frame
 
     # -- files
-    def _open_file(self, path: Path) -> Decoded:
+    def _open_file(self, path: Path, window: FrameWindow, sha256: str | None) -> Decoded:
         container = open_input(path)
         try:
             stream = video_stream(container, path)
@@ -299,21 +281,23 @@ class FilmReader:
         except BaseException:
             container.close()
             raise
-        if self.sha256 or self.hash:
-            info["sha256"] = self.sha256 or sha256_file(path)
-        first, stop = self._first(), self._stop(total)
+        if sha256 or self.hash:
+            info["sha256"] = sha256 or sha256_file(path)
+        first, stop = window.first_decoded(), window.stop_decoded(total)
         count = None if total is None else max(0, (stop or total) - first)
-        source = self._decode_file(container, path, total, info)
+        source = self._decode_file(container, path, total, info, window)
         return Decoded(frames=self._threaded(source), count=count, fps=Fraction(fps), info=info)
 
-    def _decode_file(self, container, path: Path, total: int | None, info: dict) -> Iterator[Frame]:
+    def _decode_file(
+        self, container, path: Path, total: int | None, info: dict, window: FrameWindow
+    ) -> Iterator[Frame]:
         import av
 
         stream = video_stream(container, path)
         stream.thread_type = "AUTO"
         if self.threads:
             stream.codec_context.thread_count = self.threads
-        first, stop = self._first(), self._stop(None)
+        first, stop = window.first_decoded(), window.stop_decoded(None)
         index, fmt, last_pts, pts_index = 0, None, None, None
         # read now: the stream object must not be touched once the container is closed
         time_base, fps = stream.time_base, stream.guessed_rate or self.fps
@@ -343,7 +327,7 @@ class FilmReader:
                     key_frame=vf.key_frame,
                     color=(vf.colorspace, vf.color_range, vf.color_primaries, vf.color_trc),
                 )
-                yield self._mark(frame)
+                yield self._mark(frame, window)
                 index += 1
         except av.FFmpegError as exc:
             raise VideoError(
@@ -375,11 +359,11 @@ class FilmReader:
         return {p: i for i, p in enumerate(pts_list)}
 
     # -- folders of numbered images
-    def _open_folder(self, folder: Path) -> Decoded:
+    def _open_folder(self, folder: Path, window: FrameWindow) -> Decoded:
         files = numbered_images(folder)
         if not files:
             raise VideoError(f"{folder}: the folder holds no images ({', '.join(sorted(policy.FRAME_SUFFIXES))})")
-        first, stop = self._first(), self._stop(len(files))
+        first, stop = window.first_decoded(), window.stop_decoded(len(files))
         time_base = 1 / self.fps
         info = {
             "path": str(folder),
@@ -412,7 +396,7 @@ class FilmReader:
                     )
                 frame = Frame(index=index, image=vf.to_ndarray(format=fmt), pts=index, time_base=time_base)
                 frame.info.update(duration=1, rotation=0, key_frame=True, source=file.name)
-                yield self._mark(frame)
+                yield self._mark(frame, window)
             info["frames_decoded"] = stop - first
 
         return Decoded(frames=self._threaded(frames()), count=stop - first, fps=self.fps, info=info)
@@ -589,7 +573,7 @@ class _Writer(threading.Thread):
         dropped: list[str] = []
         copier = (
             StreamCopier(Path(info["path"]), out, dropped)
-            if enc.audio and info.get("kind") == "video"
+            if enc.audio and info.get("kind") == "video" and not info.get("window")  # a part: `join` adds it
             else None
         )
         fmt = "rgb48le" if deep else "rgb24"

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from colorization.frames import FrameWindow
 from colorization.media import policy
 from colorization.media.files import atomic_write
 from colorization.media.films import FilmReader, probe
@@ -43,7 +44,7 @@ def poster_frame(path: str | os.PathLike):
 
     info = probe(path)
     target = int(info["frames"] * 0.1) if info["frames"] else 0
-    decoded = FilmReader(prefetch=0, hash=False, end_frame=target + 1)(path)
+    decoded = FilmReader(prefetch=0, hash=False)(path, FrameWindow(0, target + 1))
     chosen = None
     try:
         for frame in decoded.frames:

@@ -11,7 +11,7 @@ import pytest
 import test_video as clips
 from test_video import audio_digest, decoded_frames, film, make_clip, video_times
 
-from colorization import presets, segments
+from colorization import build_pipeline, presets, segments
 from colorization.media import VideoError, probe
 
 film_model = clips.film_model  # the shared tiny-model fixture
@@ -102,6 +102,7 @@ def test_join_never_overwrites_the_original(tmp_path, clip, film_model):
 def test_presets_film_is_what_segments_use():
     spec = presets.get("film", smoothing="window")
     assert spec["decode"] == "video" and spec["temporal"] == [{"name": "window"}]
+    assert presets.get("film", fps=30)["decode"] == {"name": "video", "fps": 30}
 
 
 def test_cli_video_by_segments(tmp_path, clip, film_model):
@@ -133,3 +134,52 @@ def test_cli_video_by_segments(tmp_path, clip, film_model):
     assert run.returncode == 0, run.stderr
     assert video_times(dst) == pytest.approx(video_times(clip)) and audio_digest(dst) == audio_digest(clip)
     assert [p.name for p in tmp_path.iterdir()] == [dst.name]  # the parts were cleaned up
+
+
+def test_pipeline_run_takes_a_frame_window(tmp_path, clip, film_model):
+    pipeline = film(film_model, "window")
+    decoder = pipeline.decoder
+    part = tmp_path / "part.mp4"
+    result = pipeline.run(clip, part, window=(12, 24))
+    assert result.info["frames"] == 12 and len(video_times(part)) == 12
+    assert video_times(part) == pytest.approx(video_times(clip)[12:24])  # the film's own timestamps
+    assert audio_digest(part)[0] == 0  # a part carries no sound: join adds the original's
+    assert pipeline.decoder is decoder  # nothing was rebuilt or patched
+    whole = tmp_path / "whole.mp4"
+    assert pipeline.run(clip, whole).frames == 50 and audio_digest(whole) == audio_digest(clip)
+    photo = build_pipeline(presets.get("photo", model=str(film_model)))
+    with pytest.raises(ValueError, match="frame window needs a film decoder"):
+        photo.run(clip, tmp_path / "x.png", window=(0, 5))
+
+
+def test_segments_of_one_film_load_the_model_once(tmp_path, clip, film_model):
+    from colorization import api
+
+    plan = segments.plan(clip, max_frames=20)
+    options = {"model": str(film_model), "smoothing": "ema", "batch_size": 3}
+    api._cached.cache_clear()
+    for seg in plan:
+        segments.colorize_segment(clip, seg, tmp_path / f"part{seg.index}.mp4", **options)
+    assert len(plan) >= 3 and api._cached.cache_info().misses == 1
+    assert api.cached_pipeline("film", **options) is api.cached_pipeline("film", **options)
+
+
+def test_cli_folder_by_segments_keeps_the_frame_rate(tmp_path, film_model):
+    """`colorize video frames/ -o out.mp4 --fps 30 --segment-frames 5` writes a 30 fps film (it wrote 24)."""
+    import sys
+
+    from PIL import Image
+    from test_video import ROOT, picture
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(12):
+        Image.fromarray(picture(i, 40, 30)).save(frames / f"frame{i:03d}.png")
+    dst = tmp_path / "out.mp4"
+    command = [sys.executable, "-m", "colorization.cli", "video", str(frames), "-o", str(dst)]
+    command += ["--model", str(film_model), "--fps", "30", "--segment-frames", "5", "-q"]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert run.returncode == 0, run.stderr
+    info = probe(dst)
+    assert info["fps"] == 30 and len(video_times(dst)) == 12
+    assert video_times(dst)[:3] == pytest.approx([0, 1 / 30, 2 / 30], abs=1e-3)
