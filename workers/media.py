@@ -23,18 +23,21 @@ def make_previews(item_id: int) -> None:
         return
     try:
         with local_path(item.original) as src, scratch() as tmp:
-            # Keep the original's name for error messages rather than the storage's hashed path.
-            named = tmp / item.original_name
+            # The stored file's own name (short enough for any file system, extension kept) rather than its path.
+            stored = Path(item.original.name).name
+            named = tmp / stored
             os.symlink(src, named)
             preview = tmp / "preview.jpg"
             try:
                 info = write_preview(named, preview, PREVIEW_SIDE)
             except ValueError as exc:  # the library names the file by its path: say only its name
-                raise ValueError(str(exc).replace(f"{tmp}{os.sep}", "")) from None
+                raise ValueError(
+                    str(exc).replace(f"{tmp}{os.sep}", "").replace(stored, item.original_name)
+                ) from None
             thumb = tmp / "thumb.jpg"
             write_preview(preview, thumb, THUMB_SIDE)
-            store(item.preview, f"{Path(item.original_name).stem}-preview.jpg", preview)
-            store(item.thumbnail, f"{Path(item.original_name).stem}-thumb.jpg", thumb)
+            store(item.preview, f"{Path(stored).stem}-preview.jpg", preview)
+            store(item.thumbnail, f"{Path(stored).stem}-thumb.jpg", thumb)
         for key in ("width", "height", "frame_count", "duration", "is_colour"):
             if info.get(key) is not None:
                 setattr(item, key, info[key])
@@ -42,6 +45,11 @@ def make_previews(item_id: int) -> None:
     except ValueError as exc:
         log.warning("previews for item %s: %s", item_id, exc)
         item.media_error = str(exc)
+    except (
+        Exception
+    ) as exc:  # every failure is recorded on the item; the log has the details, the page no paths
+        log.exception("previews for item %s failed", item_id)
+        item.media_error = f"{item.original_name}: the previews could not be made ({type(exc).__name__})"
     item.save(
         update_fields=[
             "preview", "thumbnail", "width", "height", "frame_count", "duration", "is_colour", "media_error"

@@ -10,7 +10,7 @@ from pathlib import PurePath
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 
-from portal.catalog.ingest import IngestError, add_item
+from portal.catalog.ingest import IngestError, add_item, check_upload
 from portal.catalog.models import RIGHTS_CHOICES, Collection, Item
 
 TEXT_FIELDS = ("title", "description", "date", "place", "people", "subjects", "creator", "source_archive",
@@ -83,25 +83,54 @@ def import_csv(
         )
         return report
     by_name = {PurePath(name).name: f for name, f in files.items()}
-    for line, row in enumerate(reader, start=2):
+    # First every row is read and checked, writing nothing, so a row the CSV parser or the database would choke
+    # on (a NUL byte, a cell over the csv module's 131,072 characters) is reported instead of stopping the import.
+    ready = []
+    for line, row in _rows(reader, report):
         try:
-            name = PurePath((row.get(mapping["file"]) or "").strip()).name
-            if not name:
-                raise ValueError(f"the {mapping['file']!r} column is empty")
-            upload = by_name.get(name)
-            if upload is None:
-                raise ValueError(f"file {name!r} was not uploaded with the CSV")
-            fields = row_fields(row, mapping)
-            probe = Item(original_name=name, **{"title": PurePath(name).stem, **fields})
-            probe.full_clean(
-                exclude=["original", "sha256", "collection", "created_by"], validate_unique=False
-            )
-            item = add_item(upload, user=user, collection=collection, **fields)
-            report.created.append(item)
+            ready.append((line, *_checked_row(row, mapping, by_name)))
         except (ValueError, IngestError) as exc:
             report.errors.append((line, str(exc)))
         except ValidationError as exc:
             report.errors.append(
                 (line, "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()))
             )
+    for line, upload, fields in ready:
+        try:
+            report.created.append(add_item(upload, user=user, collection=collection, **fields))
+        except IngestError as exc:  # e.g. the same file on two rows, or already in the archive
+            report.errors.append((line, str(exc)))
+    report.errors.sort()
     return report
+
+
+def _rows(reader: csv.DictReader, report: ImportReport):
+    """(line, row) for each row the csv module can read; the others go to the report by line."""
+    while True:
+        line = reader.line_num + 1  # where the next row starts
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.errors.append((line, f"this row cannot be read as CSV ({exc})"))
+            continue
+        if any("\x00" in (value or "") for value in row.values() if isinstance(value, str)):
+            report.errors.append((line, "a cell contains a NUL byte (not text)"))
+            continue
+        yield line, row
+
+
+def _checked_row(row: dict, mapping: dict[str, str], by_name: dict[str, File]) -> tuple[File, dict]:
+    """The upload and Item fields of one row; ValueError, IngestError or ValidationError saying what is wrong."""
+    name = PurePath((row.get(mapping["file"]) or "").strip()).name
+    if not name:
+        raise ValueError(f"the {mapping['file']!r} column is empty")
+    upload = by_name.get(name)
+    if upload is None:
+        raise ValueError(f"file {name!r} was not uploaded with the CSV")
+    fields = row_fields(row, mapping)
+    probe = Item(original_name=name, **{"title": PurePath(name).stem, **fields})
+    probe.full_clean(exclude=["original", "sha256", "collection", "created_by"], validate_unique=False)
+    check_upload(upload)
+    return upload, fields

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from django.core.files.base import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from colorization.media import ImageError, RefusedMedia, check_header, policy, sha256_chunks
+from colorization.media import ImageError, RefusedMedia, policy, sha256_chunks
 from portal.catalog.models import Item
+from portal.catalog.sniff import check_content
 
 
 class IngestError(ValueError):
@@ -24,17 +25,33 @@ def sha256_of(f: File) -> str:
 
 def check_upload(upload: File) -> str:
     """The upload's kind ("image" or "film") when the archive takes it (colorization.media.policy: type, size,
-    and for an image whose header is readable, its pixel count); IngestError saying why not otherwise."""
+    pixel count; and content that opens as that kind, portal.catalog.sniff); IngestError saying why not."""
     name = PurePath(upload.name or "upload").name
     try:
         kind = policy.check_kind(name)
         policy.check_size(name, upload.size or 0)
-        if kind == "image":
-            upload.seek(0)
-            check_header(upload, name)  # unreadable data is left to the previews, which record why
+        check_content(upload, name, kind)  # magic bytes, then the header opened (Pillow or PyAV)
     except (RefusedMedia, ImageError) as exc:
         raise IngestError(str(exc)) from None
     return kind
+
+
+STORED_NAME_BYTES = 100  # file systems allow 255 bytes a name; the storage path adds folders and suffixes
+
+
+def stored_name(name: str) -> str:
+    """`name` shortened for storage (UTF-8 bytes, whole characters, the extension kept); the row keeps it whole."""
+    path = PurePath(name)
+    suffix = path.suffix if len(path.suffix.encode()) <= 16 else ""
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    budget = STORED_NAME_BYTES - len(suffix.encode())
+    while len(stem.encode()) > budget:
+        stem = stem[:-1]
+    return (stem.strip() or "original") + suffix
+
+
+def _already(name: str, item: Item) -> IngestError:
+    return IngestError(f"{name}: this file is already in the archive as item {item.pk} ({item.title!r})")
 
 
 def add_item(upload: File, *, user=None, **fields) -> Item:
@@ -46,20 +63,24 @@ def add_item(upload: File, *, user=None, **fields) -> Item:
     digest = sha256_of(upload)
     existing = Item.objects.filter(sha256=digest).first()
     if existing is not None:
-        raise IngestError(
-            f"{name}: this file is already in the archive as item {existing.pk} ({existing.title!r})"
-        )
-    fields.setdefault("title", PurePath(name).stem.replace("_", " ").replace("-", " ").strip() or name)
+        raise _already(name, existing)
+    title = PurePath(name).stem.replace("_", " ").replace("-", " ").strip() or name
+    fields.setdefault("title", title[: Item._meta.get_field("title").max_length])
     item = Item(sha256=digest, size=size, original_name=name, type=item_type, created_by=user, **fields)
     # Store the file before the row's transaction: a long upload (or an S3 copy) must not hold the database's
     # write lock, which the workers need for their progress. The row and the preview job commit together.
-    item.original.save(name, upload, save=False)
+    item.original.save(stored_name(name), upload, save=False)
     try:
         with transaction.atomic():
             item.save()
             enqueue_previews(item)
-    except BaseException:
-        item.original.delete(save=False)  # nothing half-written is kept
+    except BaseException as exc:
+        # Nothing half-written is kept, but never a file another row points at (an identical upload that
+        # won the race may have been stored under the same name).
+        if not Item.objects.filter(original=item.original.name).exists():
+            item.original.delete(save=False)
+        if isinstance(exc, IntegrityError) and (winner := Item.objects.filter(sha256=digest).first()):
+            raise _already(name, winner) from None
         raise
     return item
 

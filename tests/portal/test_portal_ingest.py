@@ -1,0 +1,161 @@
+"""Every upload is sniffed before it is stored: magic bytes, then its header opened with Pillow or PyAV.
+Anything else is refused with the reason, and nothing is stored."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from portal.catalog.ingest import IngestError, add_item
+from portal.catalog.models import Item
+from tests.conftest import make_film, make_photo
+
+pytestmark = pytest.mark.django_db
+
+
+def _audio_only_mp4(path) -> bytes:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=16000)
+        for i in range(10):
+            samples = (np.sin(np.arange(1024) / 10 + i) * 0.3).astype(np.float32)[None, :]
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate = 16000
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("a.txt", "hello")
+    return buffer.getvalue()
+
+
+def test_files_that_are_not_what_their_name_says_are_refused(tmp_path, staff_user):
+    photo = make_photo(tmp_path / "p.jpg", size=(120, 90)).read_bytes()
+    film = make_film(tmp_path / "f.mp4", frames=10).read_bytes()
+    cases = {
+        "page.jpg": (
+            b"<!doctype html><html><script>alert(1)</script></html>",
+            "not a picture in the .jpg format",
+        ),
+        "drawing.svg": (b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', "unsupported file type .svg"),
+        "archive.png": (_zip(), "not a picture in the .png format"),
+        "cut.jpg": (photo[: len(photo) // 2], "damaged or cut short"),
+        "sound.mp4": (_audio_only_mp4(tmp_path / "a.mp4"), "has no video stream"),
+        "noise.mp4": (np.random.default_rng(0).bytes(50_000), "not a film in the .mp4 format"),
+        "cut.mp4": (film[:200], "refused"),
+    }
+    for name, (data, reason) in cases.items():
+        with pytest.raises(IngestError) as refused:
+            add_item(SimpleUploadedFile(name, data), user=staff_user)
+        assert str(refused.value).startswith(f"{name}: ") and reason in str(refused.value), (
+            name,
+            refused.value,
+        )
+    assert Item.objects.count() == 0
+    # the real ones go in
+    add_item(SimpleUploadedFile("p.jpg", photo), user=staff_user)
+    add_item(SimpleUploadedFile("f.mp4", film), user=staff_user)
+    assert sorted(Item.objects.values_list("type", flat=True)) == ["MovingImage", "StillImage"]
+
+
+def test_the_upload_page_shows_why_a_file_was_refused(staff_client):
+    response = staff_client.post(
+        "/catalog/upload/", {"files": [SimpleUploadedFile("noise.mp4", b"\x00" * 4096)]}
+    )
+    assert "noise.mp4: refused: the content is not a film in the .mp4 format" in response.content.decode()
+    assert Item.objects.count() == 0
+
+
+def test_long_names_are_shortened_for_storage_and_kept_whole_in_the_row(
+    tmp_path, staff_user, django_capture_on_commit_callbacks
+):
+    name = (
+        "Hafen " + "ä" * 150 + " 1923 " + "x" * 80 + ".png"
+    )  # 246 characters (the most Django keeps: 255), 396 bytes
+    data = make_photo(tmp_path / "p.png", size=(64, 48)).read_bytes()
+    with django_capture_on_commit_callbacks(execute=True):
+        item = add_item(SimpleUploadedFile(name, data), user=staff_user)
+    item.refresh_from_db()
+    stored = item.original.name.rsplit("/", 1)[-1]
+    assert item.original_name == name and stored.endswith(".png") and len(stored.encode()) <= 100
+    assert item.original.read() == data
+    assert item.preview and item.thumbnail and not item.media_error  # previews no longer stop silently
+
+
+def test_a_preview_failure_is_recorded_on_the_item(tmp_path, staff_user, django_capture_on_commit_callbacks):
+    from workers import tasks
+
+    item = add_item(SimpleUploadedFile("p.png", make_photo(tmp_path / "p.png").read_bytes()), user=staff_user)
+    path = Path(item.original.path)
+    path.unlink()
+    tasks.make_previews(item.pk)  # a plain reason from the library
+    item.refresh_from_db()
+    assert item.media_error == "p.png: no such file"
+    path.mkdir()  # something no reader expects: recorded too, without the server's paths
+    tasks.make_previews(item.pk)
+    item.refresh_from_db()
+    assert item.media_error.startswith("p.png: ") and str(path.parent) not in item.media_error, (
+        item.media_error
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_identical_uploads_answer_already_in_the_archive(tmp_path, django_user_model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite in memory has one connection")
+    user = django_user_model.objects.create_user("curator", "c@example.org", "tide-lantern-basalt-47")
+    data = make_photo(tmp_path / "p.png", size=(80, 60)).read_bytes()
+
+    def upload(i: int) -> str:
+        try:
+            add_item(SimpleUploadedFile(f"copy{i}.png", data), user=user)
+            return "stored"
+        except IngestError as exc:
+            return str(exc)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(upload, range(10)))
+    assert answers.count("stored") == 1, answers
+    assert all("is already in the archive as item" in a for a in answers if a != "stored"), answers
+    item = Item.objects.get()
+    assert item.original.read() == data  # the winner's file survived the losers' clean-up
+
+
+def test_csv_rows_the_parser_or_database_would_choke_on_are_reported_per_row(staff_client, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile as Upload
+
+    a, c = (make_photo(tmp_path / f"{n}.png", size=(40 + i, 30)) for i, n in enumerate("ac"))
+    csv_text = (
+        "file,title,description\n"
+        "a.png,Dock,fine\n"
+        "b.png,Null,before\x00after\n"  # NUL: PostgreSQL refuses it in text
+        f"b.png,Huge,{'z' * 200_000}\n"  # over the csv module's 131,072-character field limit
+        "c.png,Ferry,fine\n"
+    )
+    response = staff_client.post("/catalog/import/", {
+        "csv_file": Upload("list.csv", csv_text.encode()), "files": [Upload("a.png", a.read_bytes()),
+        Upload("c.png", c.read_bytes())], "map_file": "file", "map_title": "title", "map_description": "description",
+    })  # fmt: skip
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert sorted(Item.objects.values_list("title", flat=True)) == ["Dock", "Ferry"]
+    assert "a cell contains a NUL byte" in page and "field larger than field limit" in page
+    assert re.findall(r"<tr><td>(\d+)</td>", page) == ["3", "4"]
