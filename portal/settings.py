@@ -18,6 +18,10 @@ ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
     COLORARCHIVE_WORK       worker scratch folder: film segments, training datasets (default $COLORARCHIVE_VAR/work)
     COLORARCHIVE_STALE_MINUTES  a running job silent this long is stale (requeue_stale), default 30
     COLORARCHIVE_SEGMENT_FRAMES frames per film segment task, default 300
+    EMAIL_HOST              SMTP server for notifications and password reset (with EMAIL_PORT, EMAIL_HOST_USER,
+                            EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, DEFAULT_FROM_EMAIL); unset: no mail is sent
+    DJANGO_EMAIL_BACKEND    another Django mail backend (the demo: the console backend)
+    COLORARCHIVE_URL        the portal's address, for links in emails (e.g. https://archive.example.org)
     COLORARCHIVE_PERSON_DETECTOR  weights of the retraining's person filter (YOLOv5n .onnx or an ultralytics
                             .pt), as the worker sees it; empty (default): the filter is unavailable
     DJANGO_SECURE_COOKIES   1 (default in production) | 0: cookies only over HTTPS
@@ -81,6 +85,21 @@ STALE_MINUTES = int(env("COLORARCHIVE_STALE_MINUTES", "30"))
 SEGMENT_FRAMES = int(env("COLORARCHIVE_SEGMENT_FRAMES", "300"))  # film frames per segment task
 PERSON_DETECTOR = env("COLORARCHIVE_PERSON_DETECTOR", "")
 
+# Mail (notifications, password reset): SMTP when EMAIL_HOST is set, or any backend named; else nothing is sent
+# and the pages say so.
+EMAIL_HOST = env("EMAIL_HOST", "")
+EMAIL_PORT = int(env("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env("EMAIL_USE_TLS", "1") == "1"
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "colorarchive@localhost")
+EMAIL_BACKEND = env(
+    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else ""
+)
+MAIL_CONFIGURED = bool(EMAIL_BACKEND)
+EMAIL_BACKEND = EMAIL_BACKEND or "django.core.mail.backends.dummy.EmailBackend"
+PORTAL_URL = env("COLORARCHIVE_URL", "")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -130,6 +149,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.catalog.permissions.roles",
+                "portal.jobs.notify.unread",
             ],
         },
     },

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from portal import api
+from portal import accounts, api
 
 router = DefaultRouter()
 router.register("items", api.ItemViewSet, basename="item")
@@ -17,6 +17,7 @@ urlpatterns = [
     path("jobs/", include("portal.jobs.urls")),
     path("api/", include(router.urls)),
     path("api/token/", api.TokenView.as_view(), name="api-token"),
+    path("accounts/password_reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

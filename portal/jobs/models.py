@@ -108,17 +108,27 @@ class Job(models.Model):
                 setattr(self, name, value)
             self.status, self.progress, self.finished = Status.DONE, 1.0, timezone.now()
             self.save()
+            transaction.on_commit(self._notify)
         return True
 
     def fail(self, message: str) -> None:
         """Record a failure in plain words (a cancelled job stays cancelled)."""
         self.error, self.finished = message, timezone.now()
-        type(self).objects.filter(pk=self.pk, status__in=ACTIVE).update(
-            status=Status.FAILED, error=message, finished=self.finished, updated=timezone.now()
+        failed = (
+            type(self)
+            .objects.filter(pk=self.pk, status__in=ACTIVE)
+            .update(status=Status.FAILED, error=message, finished=self.finished, updated=timezone.now())
         )
         self.status = (
             type(self).objects.filter(pk=self.pk).values_list("status", flat=True).first() or self.status
         )
+        if failed:
+            self._notify()
+
+    def _notify(self) -> None:
+        from portal.jobs import notify
+
+        notify.job_ended(self)
 
     def cancel(self) -> bool:
         changed = (
@@ -386,3 +396,21 @@ class BulkAction(Job):
 
     def get_absolute_url(self) -> str:
         return reverse("jobs:bulk", args=[self.pk])
+
+
+class Notification(models.Model):
+    """A line in a person's in-portal list when their request, run or bulk action ends or fails (also mailed
+    when mail is configured: portal/jobs/notify.py)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    message = models.CharField(max_length=500)
+    url = models.CharField(max_length=300, blank=True)
+    failed = models.BooleanField(default=False)
+    read = models.BooleanField(default=False, db_index=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+
+    def __str__(self) -> str:
+        return self.message

@@ -11,6 +11,7 @@ urlpatterns = [
     path("requests/<int:pk>/<str:action>/", views.request_action, name="request_action"),
     path("bulk/<int:pk>/", views.bulk, name="bulk"),
     path("bulk/<int:pk>/cancel/", views.bulk_cancel, name="bulk_cancel"),
+    path("notifications/", views.notifications, name="notifications"),
     path("training/", views.training, name="training"),
     path("training/runs/<int:pk>/", views.training_run, name="training_run"),
     path("training/runs/<int:pk>/cancel/", views.training_run_cancel, name="training_run_cancel"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +23,7 @@ from portal.jobs.models import (
     BulkAction,
     ColorizationRequest,
     ColorModel,
+    Notification,
     Status,
     TrainingRun,
     TrainingSource,
@@ -125,6 +128,17 @@ def bulk_cancel(request, pk: int):
             request, "Bulk action cancelled: the items done so far stay done, the rest are left as they were."
         )
     return redirect(action)
+
+
+@require_safe
+@login_required
+def notifications(request):
+    """The signed-in person's notifications, newest first; showing them marks them read."""
+    notes = list(Notification.objects.filter(user=request.user)[:100])
+    Notification.objects.filter(user=request.user, read=False).update(read=True)
+    return render(
+        request, "jobs/notifications.html", {"notes": notes, "mail_configured": settings.MAIL_CONFIGURED}
+    )
 
 
 # ---- admins: training and models

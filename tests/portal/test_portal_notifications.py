@@ -1,0 +1,81 @@
+"""Notifications when a request or run ends or fails (in the portal, and by email when mail is configured), and a
+password reset that works with mail and says so without it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.core.files import File
+from django.urls import reverse
+
+from portal.catalog.ingest import add_item
+from portal.jobs.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def photo_item(photo_file, staff_user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), open(photo_file, "rb") as f:
+        return add_item(File(f, name=photo_file.name), user=staff_user, title="Harbour")
+
+
+def _colorize(client, item, model, callbacks):
+    with callbacks(execute=True):
+        client.post(reverse("jobs:submit", args=[item.pk]), {"models": [model.pk]})
+
+
+def test_a_finished_request_notifies_its_requester_in_the_portal_and_by_mail(
+    staff_client, staff_user, photo_item, model_row, settings, django_capture_on_commit_callbacks
+):
+    settings.MAIL_CONFIGURED = True
+    _colorize(staff_client, photo_item, model_row, django_capture_on_commit_callbacks)
+    note = Notification.objects.get(user=staff_user)
+    assert note.message == "Colorization of “Harbour” with tiny is done." and not note.failed
+    assert note.url == photo_item.requests.get().get_absolute_url()
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [staff_user.email]
+    assert note.message in mail.outbox[0].subject and note.url in mail.outbox[0].body
+
+    page = staff_client.get(reverse("catalog:dashboard")).content.decode()
+    assert re.search(r'data-notifications>Notifications <span class="pill pill-running">1</span>', page)
+    listing = staff_client.get(reverse("jobs:notifications")).content.decode()
+    assert note.message in listing and "Each is also sent to your email address" in listing
+    page = staff_client.get(reverse("catalog:dashboard")).content.decode()
+    assert "data-notifications>Notifications</a>" in page  # read now
+
+
+def test_a_failed_request_says_why_and_no_mail_is_sent_without_a_mail_server(
+    staff_client, staff_user, photo_item, model_row, settings, django_capture_on_commit_callbacks
+):
+    settings.MAIL_CONFIGURED = False
+    with photo_item.original.open("wb") as f:  # the stored original is damaged after upload
+        f.write(b"\x89PNG broken")
+    _colorize(staff_client, photo_item, model_row, django_capture_on_commit_callbacks)
+    note = Notification.objects.get(user=staff_user)
+    assert note.failed and note.message.startswith("Colorization of “Harbour” with tiny failed: ")
+    assert mail.outbox == []
+
+
+def test_password_reset_says_so_when_no_mail_can_be_sent(client, staff_user, settings):
+    settings.MAIL_CONFIGURED = False
+    page = client.get(reverse("password_reset")).content.decode()
+    assert "This portal cannot send email" in page and "changepassword" in page
+    page = client.post(reverse("password_reset"), {"email": staff_user.email}).content.decode()
+    assert "This portal cannot send email" in page and mail.outbox == []
+    assert reverse("password_reset") in client.get(reverse("login")).content.decode()
+
+
+def test_password_reset_mails_a_working_link_when_mail_is_configured(client, staff_user, settings):
+    settings.MAIL_CONFIGURED = True
+    response = client.post(reverse("password_reset"), {"email": staff_user.email})
+    assert response.status_code == 302 and len(mail.outbox) == 1
+    link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", mail.outbox[0].body).group(1)
+    form_url = client.get(link).url  # Django swaps the token for a session and redirects
+    response = client.post(
+        form_url, {"new_password1": "a-new-long-pass-9", "new_password2": "a-new-long-pass-9"}
+    )
+    assert response.status_code == 302
+    staff_user.refresh_from_db()
+    assert staff_user.check_password("a-new-long-pass-9")
