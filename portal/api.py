@@ -6,6 +6,7 @@ admin site).
 
 Anonymous callers see published items and approved results only; staff (token or session) see and
 submit everything. POST /api/items/ (multipart: file + fields), POST /api/requests/ {item, models, smoothing}.
+Both answer 201, or 202 when the rows are saved but the work queue is down (the work starts once it is back).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal import broker
 from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Item
 from portal.catalog.permissions import is_staff_member
@@ -100,9 +102,23 @@ class ItemSerializer(serializers.ModelSerializer):
             raise ValidationError({"file": [str(exc)]}) from None
 
 
+def _created(data, rows) -> Response:
+    """201 Created; 202 Accepted when the rows are saved but the work queue was down (the sweeper sends them
+    once it is back), with the reason in a Warning header."""
+    if broker.all_queued(rows):
+        return Response(data, status=201)
+    return Response(data, status=202, headers={"Warning": f'199 - "{broker.QUEUE_DOWN_MESSAGE}"'})
+
+
 class ItemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ItemSerializer
     permission_classes = [StaffWrites]
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = serializer.save()
+        return _created(serializer.data, [item])
 
     def get_queryset(self):
         items = Item.objects.select_related("collection")
@@ -146,7 +162,7 @@ class RequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             reqs = services.submit(request.user, data["item"], models, options)
         except services.SubmitError as exc:
             raise ValidationError({"models": [str(exc)]}) from None
-        return Response(ResultSerializer(reqs, many=True, context={"request": request}).data, status=201)
+        return _created(ResultSerializer(reqs, many=True, context={"request": request}).data, reqs)
 
 
 class TokenView(APIView):

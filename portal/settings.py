@@ -35,6 +35,10 @@ ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
                             to X-Forwarded-For (login throttling counts per address)
     COLORARCHIVE_TOKEN_DAYS API tokens expire after this many days, default 30
     COLORARCHIVE_LOGIN_FAILURES  failed sign-ins (per account, per address) before a lockout, default 5
+    COLORARCHIVE_SWEEP_MINUTES  the sweeper sends previews missing this long, default 5
+    COLORARCHIVE_SWEEP_EVERY_S  Celery beat runs the sweeper this often, default 300
+    COLORARCHIVE_FIXITY_EVERY_S Celery beat runs the fixity check this often, default 86400 (daily)
+    COLORARCHIVE_MAX_ATTEMPTS   a job whose worker was lost this many times fails with the reason, default 3
 
 What the archive takes (file types, COLORARCHIVE_MAX_UPLOAD_MB, COLORARCHIVE_MAX_MEGAPIXELS) is declared once, for
 the portal and the workers alike, in colorization/media/policy.py.
@@ -84,6 +88,8 @@ WORK_DIR = Path(env("COLORARCHIVE_WORK", str(VAR_DIR / "work")))
 STALE_MINUTES = int(env("COLORARCHIVE_STALE_MINUTES", "30"))
 SEGMENT_FRAMES = int(env("COLORARCHIVE_SEGMENT_FRAMES", "300"))  # film frames per segment task
 PERSON_DETECTOR = env("COLORARCHIVE_PERSON_DETECTOR", "")
+SWEEP_MINUTES = int(env("COLORARCHIVE_SWEEP_MINUTES", "5"))
+MAX_ATTEMPTS = int(env("COLORARCHIVE_MAX_ATTEMPTS", "3"))
 
 # Mail (notifications, password reset): SMTP when EMAIL_HOST is set, or any backend named; else nothing is sent
 # and the pages say so.
@@ -130,6 +136,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",  # who made a change, for the audit trail
+    "portal.middleware.OutageMiddleware",  # database or broker down: 503 with a plain reason, never a 500
 ]
 
 if not DEBUG:  # runserver serves static files in DEBUG; WhiteNoise does it in production
@@ -281,6 +288,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Recovery and fixity run on a schedule (`celery -A portal beat`, a service in docker/compose.yaml); RELIABILITY.md
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "workers.tasks.sweep", "schedule": float(env("COLORARCHIVE_SWEEP_EVERY_S", "300"))},
+    "fixity-check": {
+        "task": "workers.tasks.fixity_check",
+        "schedule": float(env("COLORARCHIVE_FIXITY_EVERY_S", "86400")),
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

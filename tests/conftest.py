@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -168,10 +169,7 @@ def live_worker(django_db_setup, tmp_path_factory):
     The test process's Celery app switches from eager mode to the same Redis broker (own key prefix, so
     nothing else on the server is touched) for the session's remaining tests.
     """
-    from django.conf import settings
     from django.db import connection
-
-    from portal.celery import app
 
     if connection.vendor != "postgresql":
         pytest.skip("integration tests need PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres or root)")
@@ -181,6 +179,35 @@ def live_worker(django_db_setup, tmp_path_factory):
     prefix = f"colorarchive-test-{os.getpid()}:"
     broker = "redis://127.0.0.1:6379/15"
     log = tmp_path_factory.mktemp("worker") / "worker.log"
+    with app_on_broker(broker, prefix), celery_worker(broker, prefix, log) as proc:
+        yield proc
+
+
+@contextmanager
+def app_on_broker(broker: str, prefix: str = ""):
+    """The test process's Celery app sends to `broker` (not eagerly) inside the block, as before after it."""
+    from portal.celery import app
+
+    old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "broker_transport_options")}
+    app.conf.update(
+        task_always_eager=False,
+        broker_url=broker,
+        broker_transport_options={"global_keyprefix": prefix} if prefix else {},
+    )
+    _reset_producers(app)
+    try:
+        yield app
+    finally:
+        app.conf.update(old)
+        _reset_producers(app)
+
+
+@contextmanager
+def celery_worker(broker: str, prefix: str, log: Path, name: str = "test"):
+    """A real `celery worker` process (-Q gpu,cpu, solo pool) on `broker`, reading the pytest test database."""
+    from django.conf import settings
+    from django.db import connection
+
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.test_settings",
@@ -195,9 +222,8 @@ def live_worker(django_db_setup, tmp_path_factory):
         "PYTHONPATH": str(ROOT),
     }
     cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,cpu", "--pool", "solo",
-           "--loglevel", "INFO", "-n", f"test-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
+           "--loglevel", "INFO", "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
            "--without-heartbeat"]  # fmt: skip
-    old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "broker_transport_options")}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd,
@@ -207,10 +233,6 @@ def live_worker(django_db_setup, tmp_path_factory):
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
-    app.conf.update(
-        task_always_eager=False, broker_url=broker, broker_transport_options={"global_keyprefix": prefix}
-    )
-    _reset_producers(app)
     try:
         wait_for(
             lambda: "ready." in log.read_text() or proc.poll() is not None, 120, what="the worker", log=log
@@ -225,8 +247,6 @@ def live_worker(django_db_setup, tmp_path_factory):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        app.conf.update(old)
-        _reset_producers(app)
 
 
 def _die_with_parent() -> None:
@@ -257,3 +277,46 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 [connection.settings_dict["NAME"]],
             )
+
+
+def spare_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server on a spare port that a fault test may stop and start (never the shared one).
+
+    It keeps nothing on disk, so a restart also loses every queued message, as a broker without persistence does.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder, self.port, self.proc = folder, spare_port(), None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+               "no", "--dir", str(self.folder)]  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
+        wait_for(lambda: _port_open("127.0.0.1", self.port), 30, what=f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+        self.proc = None
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    import shutil
+
+    if not shutil.which("redis-server"):
+        pytest.skip("fault tests need the redis-server binary")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

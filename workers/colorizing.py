@@ -11,6 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from colorization.media.previews import write_preview
+from portal import broker
+from portal.catalog import fixity
 from portal.jobs.models import Cancelled, ColorizationRequest, Segment, Status
 from workers.files import local_path, scratch, store
 from workers.models import checkpoint_path, describe
@@ -42,7 +44,20 @@ def _jsonable(value):
     return str(value)
 
 
-def _provenance(req: ColorizationRequest, written: dict) -> dict:
+def verified_original(req: ColorizationRequest, src: Path) -> str:
+    """The SHA-256 of the bytes about to be colorized. When they are not the original accepted at upload the
+    item is marked (admins see it) and the job stops: a changed original is never colorized silently."""
+    item = req.item
+    with open(src, "rb") as f:
+        found = fixity.file_digest(f)
+    problem = fixity.compare(found, item.sha256, item.size)
+    fixity.record(item, problem)
+    if problem:
+        raise ValueError(f"Colorization stopped: the original failed its fixity check. {problem}")
+    return found[0]
+
+
+def _provenance(req: ColorizationRequest, written: dict, source_sha256: str) -> dict:
     """What the staff page shows about a result (the file itself carries its own XMP/metadata record)."""
     info = req.model.info
     if not info.get("version") and not info.get("error"):
@@ -53,7 +68,7 @@ def _provenance(req: ColorizationRequest, written: dict) -> dict:
         "model_version": info.get("version", ""),
         "checkpoint": info.get("file", ""),
         "source": req.item.original_name,
-        "source_sha256": req.item.sha256,
+        "source_sha256": source_sha256,  # hashed from the bytes the pipeline read
         "preset": req.preset,
         **{k: v for k, v in req.options.items()},
     }
@@ -68,6 +83,7 @@ def colorize_photo(req: ColorizationRequest) -> None:
     if suffix not in (".jpg", ".jpeg", ".png", ".tif", ".tiff"):
         suffix = ".png"
     with local_path(req.item.original) as src, scratch() as tmp:
+        source_sha256 = verified_original(req, src)
         dst = tmp / _result_name(req, suffix)
         # a warm worker keeps its pipelines (and so the loaded weights) between requests (STYLE.md section 9)
         pipeline = cached_pipeline(req.preset, **_options(req))
@@ -79,7 +95,9 @@ def colorize_photo(req: ColorizationRequest) -> None:
         preview = tmp / "preview.jpg"
         write_preview(dst, preview, max_side=1600)
         store(req.result_preview, f"{dst.stem}-preview.jpg", preview)
-    if not req.finish(provenance=_provenance(req, result.info), frames=result.frames, seconds=result.seconds):
+    if not req.finish(
+        provenance=_provenance(req, result.info, source_sha256), frames=result.frames, seconds=result.seconds
+    ):
         req.result.delete(save=False)  # cancelled while running: keep no unwanted result
         req.result_preview.delete(save=False)
 
@@ -92,6 +110,7 @@ def start_film(req: ColorizationRequest) -> None:
     from workers import tasks
 
     with local_path(req.item.original) as src:
+        verified_original(req, src)  # the segments and the join read these same stored bytes
         plan = segments.plan(src, max_frames=settings.SEGMENT_FRAMES)
     if not plan:
         raise ValueError(f"{req.item.original_name}: the film has no frames to colorize")
@@ -111,7 +130,7 @@ def start_film(req: ColorizationRequest) -> None:
         ColorizationRequest.objects.filter(pk=req.pk).update(phase="segments", updated=timezone.now())
         for seg in rows:
             if seg.status == Status.PENDING:
-                transaction.on_commit(lambda pk=seg.pk: tasks.colorize_segment.delay(pk))
+                broker.send_on_commit(seg, tasks.colorize_segment)
 
 
 def colorize_segment(seg: Segment) -> None:
@@ -146,8 +165,8 @@ def _join_when_complete(req: ColorizationRequest) -> None:
     won = ColorizationRequest.objects.filter(pk=req.pk, status=Status.RUNNING, phase="segments").update(
         phase="joining", progress=JOIN_SHARE, updated=timezone.now()
     )
-    if won:
-        transaction.on_commit(lambda: tasks.join_segments.delay(req.pk))
+    if won:  # a broker outage here leaves it "joining": requeue_stale sends the join later
+        transaction.on_commit(lambda: broker.send(tasks.join_segments, req.pk))
 
 
 def join_film(req: ColorizationRequest) -> None:
@@ -177,7 +196,7 @@ def join_film(req: ColorizationRequest) -> None:
         store(req.result_preview, f"{dst.stem}-poster.jpg", poster)
     frames = sum(seg.end_frame - seg.start_frame for seg in parts)
     seconds = sum(((s.finished or s.started) - s.started).total_seconds() for s in parts if s.started)
-    provenance = _provenance(req, info if isinstance(info, dict) else {})
+    provenance = _provenance(req, info if isinstance(info, dict) else {}, req.item.sha256)
     provenance["segments"] = len(parts)
     if not req.finish(provenance=provenance, frames=frames, seconds=seconds, phase="done"):
         req.result.delete(save=False)  # cancelled while joining: keep no result

@@ -7,6 +7,9 @@ import logging
 import os
 from pathlib import Path
 
+from django.conf import settings
+from django.db.models import F
+
 from workers.files import local_path, scratch, store
 
 log = logging.getLogger("workers")
@@ -18,8 +21,20 @@ def make_previews(item_id: int) -> None:
     from colorization.media.previews import write_preview
     from portal.catalog.models import Item
 
+    # Count the attempt before decoding: a file that kills its worker (out of memory) comes back with
+    # acks_late, and after settings.MAX_ATTEMPTS the item says why instead of going round forever.
+    counted = Item.objects.filter(pk=item_id, preview="", media_error="").update(
+        preview_attempts=F("preview_attempts") + 1
+    )
     item = Item.objects.filter(pk=item_id).first()
-    if item is None:
+    if not counted or item is None:
+        return  # gone, or made already (the sweeper may send an item twice)
+    if item.preview_attempts > settings.MAX_ATTEMPTS:
+        item.media_error = (
+            f"Making the previews stopped the worker {item.preview_attempts - 1} times (the file may be too "
+            "large or damaged); not tried again."
+        )
+        item.save(update_fields=["media_error"])
         return
     try:
         with local_path(item.original) as src, scratch() as tmp:

@@ -8,9 +8,13 @@ Queues: colorize, colorize_segment and train -> "gpu"; previews, model inspectio
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from workers.errors import failing_job
+
+log = logging.getLogger("workers")
 
 
 @shared_task(name="workers.tasks.colorize")
@@ -91,3 +95,22 @@ def bulk_action(bulk_id: int) -> None:
         return
     with failing_job(job):
         bulk.run(job)
+
+
+@shared_task(name="workers.tasks.sweep")
+def sweep() -> None:
+    """Celery beat runs this every few minutes (settings.CELERY_BEAT_SCHEDULE): recovery after outages."""
+    from portal.jobs import services
+
+    for line in services.sweep():
+        log.info("sweep: %s", line)
+
+
+@shared_task(name="workers.tasks.fixity_check")
+def fixity_check() -> None:
+    from portal.catalog.fixity import check_all
+
+    checked, failures = check_all()
+    for item, problem in failures:
+        log.error("fixity: item %s (%s): %s", item.pk, item.original_name, problem)
+    log.info("fixity: %d original(s) checked, %d failed", checked, len(failures))

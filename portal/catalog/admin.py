@@ -9,10 +9,25 @@ class CollectionAdmin(admin.ModelAdmin):
     search_fields = ["title"]
 
 
+class FixityFilter(admin.SimpleListFilter):
+    title = "fixity"
+    parameter_name = "fixity"
+
+    def lookups(self, request, model_admin):
+        return [("failed", "Failed the check"), ("sound", "Sound")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "failed":
+            return queryset.exclude(fixity_error="")
+        if self.value() == "sound":
+            return queryset.filter(fixity_error="")
+        return queryset
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
-    list_display = ["title", "type", "collection", "status", "date", "place", "created"]
-    list_filter = ["status", "type", "collection"]
+    list_display = ["title", "type", "collection", "status", "date", "place", "created", "fixity_sound"]
+    list_filter = ["status", "type", "collection", FixityFilter]
     search_fields = ["title", "description", "people", "place", "source_identifier", "sha256"]
     readonly_fields = [
         "original",
@@ -23,8 +38,15 @@ class ItemAdmin(admin.ModelAdmin):
         "height",
         "frame_count",
         "media_error",
+        "preview_attempts",
+        "fixity_error",
+        "fixity_checked",
     ]
     actions = ["publish", "unpublish"]
+
+    @admin.display(boolean=True, description="fixity")
+    def fixity_sound(self, item: Item) -> bool:
+        return not item.fixity_error
 
     def has_add_permission(self, request) -> bool:
         return False  # originals come in through the catalogue's upload and import pages (hashing, previews)

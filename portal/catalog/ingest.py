@@ -6,8 +6,11 @@ from pathlib import PurePath
 
 from django.core.files.base import File
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from colorization.media import ImageError, RefusedMedia, policy, sha256_chunks
+from portal import broker
+from portal.catalog import fixity
 from portal.catalog.models import Item
 from portal.catalog.sniff import check_content
 
@@ -68,13 +71,16 @@ def add_item(upload: File, *, user=None, **fields) -> Item:
     fields.setdefault("title", title[: Item._meta.get_field("title").max_length])
     item = Item(sha256=digest, size=size, original_name=name, type=item_type, created_by=user, **fields)
     # Store the file before the row's transaction: a long upload (or an S3 copy) must not hold the database's
-    # write lock, which the workers need for their progress. The row and the preview job commit together.
+    # write lock, which the workers need for their progress.
     item.original.save(stored_name(name), upload, save=False)
     try:
+        problem = fixity.mismatch(item.original, digest, size)  # read back what storage actually holds
+        if problem:
+            raise IngestError(f"{name}: storing the file failed its check ({problem}); nothing was kept")
+        item.fixity_checked = timezone.now()
         with transaction.atomic():
             item.save()
-            enqueue_previews(item)
-    except BaseException as exc:
+    except BaseException as exc:  # the row did not commit
         # Nothing half-written is kept, but never a file another row points at (an identical upload that
         # won the race may have been stored under the same name).
         if not Item.objects.filter(original=item.original.name).exists():
@@ -82,10 +88,13 @@ def add_item(upload: File, *, user=None, **fields) -> Item:
         if isinstance(exc, IntegrityError) and (winner := Item.objects.filter(sha256=digest).first()):
             raise _already(name, winner) from None
         raise
+    # From here on the row exists, so the file is never deleted; a broker outage leaves the previews to the
+    # sweeper (item.queued is False then).
+    enqueue_previews(item)
     return item
 
 
 def enqueue_previews(item: Item) -> None:
     from workers import tasks
 
-    transaction.on_commit(lambda: tasks.make_previews.delay(item.pk))
+    broker.send_on_commit(item, tasks.make_previews)

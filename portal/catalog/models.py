@@ -92,6 +92,9 @@ class Item(models.Model):
     original_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64, unique=True, editable=False)
     size = models.BigIntegerField(default=0, editable=False)
+    # fixity (portal/catalog/fixity.py): why the stored bytes no longer match, and when they were last checked
+    fixity_error = models.TextField(blank=True, editable=False)
+    fixity_checked = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Derived by the worker (cpu queue)
     width = models.PositiveIntegerField(null=True, blank=True, editable=False)
@@ -103,6 +106,7 @@ class Item(models.Model):
     media_error = models.TextField(blank=True, editable=False)
     # None until the worker has looked; True when the original holds colour (not just a tone such as sepia)
     is_colour = models.BooleanField(null=True, blank=True, editable=False)
+    preview_attempts = models.PositiveSmallIntegerField(default=0, editable=False)  # see workers/media.py
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created = models.DateTimeField(auto_now_add=True)

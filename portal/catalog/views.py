@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from portal import audit
+from portal import audit, broker
 from portal.catalog.forms import CollectionForm, ImportForm, ItemForm, UploadForm
 from portal.catalog.importer import import_csv
 from portal.catalog.ingest import IngestError, add_item
@@ -72,7 +72,12 @@ def bulk(request):
     else:
         ids = list(Item.objects.filter(pk__in=form.cleaned_data["items"]).values_list("pk", flat=True))
     action = bulk_actions.start(request.user, form.cleaned_data["action"], ids, form.options())
-    messages.success(request, f"{action.get_action_display()}: {len(ids)} item(s), under way.")
+    if broker.all_queued([action]):
+        messages.success(request, f"{action.get_action_display()}: {len(ids)} item(s), under way.")
+    else:
+        messages.warning(
+            request, f"{action.get_action_display()}: {len(ids)} item(s). {broker.QUEUE_DOWN_MESSAGE}"
+        )
     return redirect(action)
 
 
@@ -100,7 +105,12 @@ def upload(request):
         for e in errors:
             messages.error(request, e)
         if created:
-            messages.success(request, f"{len(created)} item(s) added as drafts. Previews are being made.")
+            if broker.all_queued(created):
+                messages.success(request, f"{len(created)} item(s) added as drafts. Previews are being made.")
+            else:
+                messages.warning(
+                    request, f"{len(created)} item(s) added as drafts. {broker.QUEUE_DOWN_MESSAGE}"
+                )
             if len(created) == 1 and not errors:
                 return redirect("catalog:item", created[0].pk)
             return redirect("catalog:dashboard")

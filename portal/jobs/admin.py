@@ -1,6 +1,6 @@
 from django.contrib import admin
-from django.db import transaction
 
+from portal import broker
 from portal.jobs.models import ACTIVE, ColorizationRequest, ColorModel, Segment, TrainingRun, TrainingSource
 
 
@@ -53,7 +53,7 @@ class ColorModelAdmin(admin.ModelAdmin):
         if "checkpoint" in form.changed_data or "zoo_name" in form.changed_data:
             from workers import tasks
 
-            transaction.on_commit(lambda: tasks.inspect_model.delay(obj.pk))
+            broker.send_on_commit(obj, tasks.inspect_model)  # the sweeper sends it if the broker is down
 
     @admin.action(description="Make the selected model the default")
     def promote(self, request, queryset):

@@ -6,6 +6,7 @@ services.submit), so a bulk action means exactly what 200 page visits would have
 
 from __future__ import annotations
 
+from portal import broker
 from portal.catalog.models import Collection, Item
 from portal.jobs import services
 from portal.jobs.models import BulkAction, ColorModel, Status
@@ -23,7 +24,7 @@ def start(user, action: str, item_ids: list[int], options: dict | None = None) -
         bulk = BulkAction.objects.create(
             action=action, items=list(item_ids), options=options or {}, requested_by=user
         )
-        transaction.on_commit(lambda: tasks.bulk_action.delay(bulk.pk))
+        broker.send_on_commit(bulk, tasks.bulk_action)
     return bulk
 
 

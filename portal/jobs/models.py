@@ -46,7 +46,8 @@ class Job(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     progress = models.FloatField(default=0.0)  # 0..1
     error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # times a worker claimed it
+    queued_at = models.DateTimeField(null=True, blank=True)  # its message last reached the broker (sweeper)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     started = models.DateTimeField(null=True, blank=True)
@@ -142,8 +143,18 @@ class Job(models.Model):
 
     @classmethod
     def stale(cls, minutes: int | None = None):
-        cutoff = timezone.now() - timedelta(minutes=minutes or settings.STALE_MINUTES)
-        return cls.objects.filter(status=Status.RUNNING, updated__lt=cutoff)
+        """Running rows silent for `minutes` (0: every running row; None: settings.STALE_MINUTES)."""
+        cutoff = timezone.now() - timedelta(minutes=settings.STALE_MINUTES if minutes is None else minutes)
+        return cls.objects.filter(status=Status.RUNNING, updated__lte=cutoff)
+
+    @classmethod
+    def unsent(cls, minutes: int | None = None):
+        """Pending rows whose message never reached the broker, or went out `minutes` ago and was not taken
+        (a broker restarted without its queue loses it); sending one twice is harmless, claim() takes it once."""
+        cutoff = timezone.now() - timedelta(minutes=settings.STALE_MINUTES if minutes is None else minutes)
+        return cls.objects.filter(status=Status.PENDING).filter(
+            models.Q(queued_at__isnull=True) | models.Q(queued_at__lte=cutoff)
+        )
 
 
 def _model_path(model: ColorModel, filename: str) -> str:

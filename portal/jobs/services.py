@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal import broker
 from portal.catalog.models import Item
-from portal.jobs.models import ColorizationRequest, ColorModel, Segment, Status, TrainingRun
+from portal.jobs.models import (
+    ACTIVE,
+    BulkAction,
+    ColorizationRequest,
+    ColorModel,
+    Segment,
+    Status,
+    TrainingRun,
+)
 
 
 class SubmitError(ValueError):
@@ -21,29 +33,54 @@ def preset_for(item: Item) -> str:
 def submit(
     user, item: Item, models: list[ColorModel], options: dict | None = None
 ) -> list[ColorizationRequest]:
-    """One request per chosen model; the preset follows the item's type."""
+    """One request per chosen model; the preset follows the item's type.
+
+    Idempotent: while a request for the same item, model and options is waiting or running, asking again
+    returns that request (a double-click or a client's retry creates nothing new).
+    """
     from workers import tasks
 
     if not models:
         raise SubmitError("Choose at least one model.")
+    names = [m.name for m in models]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SubmitError(f"Each model may be chosen once; named more than once: {', '.join(twice)}.")
+    if item.fixity_error:
+        raise SubmitError(
+            f"{item.title} cannot be colorized: its original failed the fixity check. {item.fixity_error}"
+        )
     options = dict(options or {})
     if not item.is_film:
         options.pop("smoothing", None)
-    created = []
+    Item.objects.select_for_update().filter(
+        pk=item.pk
+    ).first()  # concurrent submissions for one item queue here
+    chosen = []
     for model in models:
         if model.info.get("error"):
             raise SubmitError(f"Model {model.name} cannot be used: {model.info['error']}")
+        active = ColorizationRequest.objects.filter(
+            item=item, model=model, options=options, status__in=ACTIVE
+        ).first()
+        if active is not None:
+            chosen.append(active)
+            continue
         req = ColorizationRequest.objects.create(
             item=item, model=model, preset=preset_for(item), options=options, requested_by=user
         )
-        transaction.on_commit(lambda pk=req.pk: tasks.colorize.delay(pk))
-        created.append(req)
-    return created
+        broker.send_on_commit(req, tasks.colorize)
+        chosen.append(req)
+    return chosen
 
 
 @transaction.atomic
 def retry(req: ColorizationRequest) -> ColorizationRequest:
     """Run a failed or cancelled request again, as a new request with the same choices."""
+    if req.status not in (Status.FAILED, Status.CANCELLED):
+        raise SubmitError(
+            f"Only a failed or cancelled request can be retried; this one is {req.get_status_display().lower()}."
+        )
     return submit(req.requested_by, req.item, [req.model], req.options)[0]
 
 
@@ -54,7 +91,7 @@ def start_training(user, name: str, overrides: dict, build_options: dict, config
     run = TrainingRun.objects.create(
         requested_by=user, name=name, overrides=overrides, build_options=build_options, config=config
     )
-    transaction.on_commit(lambda: tasks.train.delay(run.pk))
+    broker.send_on_commit(run, tasks.train)
     return run
 
 
@@ -72,39 +109,98 @@ def register_model(name: str, upload, description: str = "", make_default: bool 
     try:
         with transaction.atomic():
             model.save()
-            transaction.on_commit(lambda: tasks.inspect_model.delay(model.pk))
     except BaseException:
-        model.checkpoint.delete(save=False)  # nothing half-written is kept
+        model.checkpoint.delete(save=False)  # the row did not commit: nothing half-written is kept
         raise
+    broker.send_on_commit(model, tasks.inspect_model)  # the row exists now: its file is never deleted here
     return model
 
 
 def requeue_stale(minutes: int | None = None) -> list[str]:
-    """Reset running rows whose worker went silent and enqueue them again; returns what it did."""
+    """Reset running rows whose worker went silent for `minutes` (0: all of them) and enqueue them again.
+
+    A row whose worker was lost settings.MAX_ATTEMPTS times (a file that makes it run out of memory, say)
+    fails with the reason instead of going round forever. Returns what it did.
+    """
     from workers import tasks
 
     done = []
     with transaction.atomic():
         for seg in Segment.stale(minutes).select_for_update():
-            seg.status, seg.progress = Status.PENDING, 0.0
-            seg.save(update_fields=["status", "progress", "updated"])
-            transaction.on_commit(lambda pk=seg.pk: tasks.colorize_segment.delay(pk))
+            if _give_up(seg):
+                seg.request.fail(f"Part {seg.index + 1} of the film failed: {seg.error}")
+                done.append(f"segment {seg.index} of request {seg.request_id} failed: {seg.error}")
+                continue
+            _reset(seg, tasks.colorize_segment)
             done.append(f"segment {seg.index} of request {seg.request_id}")
         for req in ColorizationRequest.stale(minutes).select_for_update():
             if req.phase == "segments":
                 continue  # its segments are requeued on their own
             if req.phase in ("joining", "merging"):  # "merging": the worker joining it went silent
-                transaction.on_commit(lambda pk=req.pk: tasks.join_segments.delay(pk))
                 ColorizationRequest.objects.filter(pk=req.pk).update(phase="joining", updated=timezone.now())
+                transaction.on_commit(lambda pk=req.pk: broker.send(tasks.join_segments, pk))
                 done.append(f"join of request {req.pk}")
                 continue
-            req.status, req.progress = Status.PENDING, 0.0
-            req.save(update_fields=["status", "progress", "updated"])
-            transaction.on_commit(lambda pk=req.pk: tasks.colorize.delay(pk))
+            if _give_up(req):
+                done.append(f"request {req.pk} failed: {req.error}")
+                continue
+            _reset(req, tasks.colorize)
             done.append(f"request {req.pk}")
-        for run in TrainingRun.stale(minutes).select_for_update():
-            run.status, run.progress = Status.PENDING, 0.0
-            run.save(update_fields=["status", "progress", "updated"])
-            transaction.on_commit(lambda pk=run.pk: tasks.train.delay(pk))
-            done.append(f"training run {run.pk}")
+        for model, task in ((TrainingRun, tasks.train), (BulkAction, tasks.bulk_action)):
+            name = model._meta.verbose_name
+            for job in model.stale(minutes).select_for_update():
+                if _give_up(job):
+                    done.append(f"{name} {job.pk} failed: {job.error}")
+                    continue
+                _reset(job, task)  # a bulk action starts over: each of its steps is idempotent
+                done.append(f"{name} {job.pk}")
+    return done
+
+
+def _give_up(job) -> bool:
+    """Fail a job whose worker was lost on each of its allowed attempts; True when it did."""
+    if job.attempts < settings.MAX_ATTEMPTS:
+        return False
+    job.fail(
+        f"The worker stopped {job.attempts} times while working on this (for example it ran out of memory); "
+        "it is not tried again automatically."
+    )
+    return True
+
+
+def _reset(job, task) -> None:
+    job.status, job.progress, job.queued_at = Status.PENDING, 0.0, None
+    job.error = f"Worker lost, requeued (attempt {job.attempts} of {settings.MAX_ATTEMPTS} used)."
+    job.save(update_fields=["status", "progress", "queued_at", "error", "updated"])
+    broker.send_on_commit(job, task)
+
+
+def sweep(minutes: int | None = None) -> list[str]:
+    """Recovery after an outage: requeue lost workers' jobs, then send every pending job, model inspection and
+    missing preview whose message never reached the broker (or was lost with it). Celery beat runs it.
+
+    With the default thresholds a message that did reach the broker but was lost with it (a restart without
+    persistence) is sent again after settings.STALE_MINUTES; `minutes=0` sends everything waiting at once."""
+    from workers import tasks
+
+    done = requeue_stale(minutes)
+    for model, task in (
+        (ColorizationRequest, tasks.colorize),
+        (Segment, tasks.colorize_segment),
+        (TrainingRun, tasks.train),
+        (BulkAction, tasks.bulk_action),
+    ):
+        for pk in model.unsent(minutes).values_list("pk", flat=True):
+            if broker.send(task, pk):
+                model.objects.filter(pk=pk).update(queued_at=timezone.now())
+                done.append(f"sent {model._meta.verbose_name} {pk}")
+    uninspected = ColorModel.objects.exclude(info__has_key="parameters").exclude(info__has_key="error")
+    for pk in uninspected.values_list("pk", flat=True):
+        if broker.send(tasks.inspect_model, pk):
+            done.append(f"sent inspection of model {pk}")
+    cutoff = timezone.now() - timedelta(minutes=settings.SWEEP_MINUTES if minutes is None else minutes)
+    waiting = Item.objects.filter(preview="", media_error="", created__lte=cutoff)
+    for pk in waiting.values_list("pk", flat=True):
+        if broker.send(tasks.make_previews, pk):
+            done.append(f"sent previews of item {pk}")
     return done

@@ -12,7 +12,7 @@ from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from portal import audit
+from portal import audit, broker
 from portal.catalog.ingest import IngestError, check_upload, sha256_of
 from portal.catalog.models import Item
 from portal.catalog.permissions import admin_required, staff_required
@@ -42,7 +42,7 @@ def submit(request, item_pk: int):
         except services.SubmitError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"{len(reqs)} colorization request(s) queued.")
+            _say_queued(request, reqs, f"{len(reqs)} colorization request(s) queued.")
     else:
         messages.error(request, "Choose at least one model.")
     return redirect("catalog:item", item.pk)
@@ -99,9 +99,20 @@ def request_action(request, pk: int, action: str):
         if req.cancel():
             messages.success(request, "Request cancelled; its worker stops within seconds.")
     elif action == "retry":
-        services.retry(req)
-        messages.success(request, "Queued again as a new request.")
+        try:
+            again = services.retry(req)
+        except services.SubmitError as exc:
+            messages.error(request, str(exc))
+        else:
+            _say_queued(request, [again], "Queued again as a new request.")
     return _back(request, "catalog:item", req.item_id)
+
+
+def _say_queued(request, rows, text: str) -> None:
+    if broker.all_queued(rows):
+        messages.success(request, text)
+    else:
+        messages.warning(request, broker.QUEUE_DOWN_MESSAGE)
 
 
 def _back(request, fallback: str, *args):
@@ -161,7 +172,7 @@ def training(request):
                     train_form.overrides(),
                     train_form.build_options(),
                 )
-                messages.success(request, f"Training run #{run.pk} queued.")
+                _say_queued(request, [run], f"Training run #{run.pk} queued.")
                 return redirect("jobs:training_run", run.pk)
         elif which == "source":
             source_form = SourceForm(request.POST, request.FILES, prefix="source")
@@ -182,8 +193,8 @@ def training(request):
                     if model.info.get("promote_when_inspected")
                     else ""
                 )
-                messages.success(
-                    request, f"Model {model.name} registered; a worker is checking the file.{note}"
+                _say_queued(
+                    request, [model], f"Model {model.name} registered; a worker is checking the file.{note}"
                 )
                 return redirect("jobs:training")
     return render(request, "jobs/training.html", {

@@ -1,0 +1,167 @@
+"""Nothing lost, nothing stuck (RELIABILITY.md), eagerly: lost workers, attempt limits, idempotent submissions,
+fixity. The outage paths with a real broker and worker are in tests/workers/test_worker_outages.py."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.files import File
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.catalog.ingest import add_item
+from portal.catalog.models import Item
+from portal.jobs import services
+from portal.jobs.models import ColorizationRequest, Status
+from tests.conftest import make_photo
+from workers import tasks
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def photo_item(photo_file, staff_user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), open(photo_file, "rb") as f:
+        return add_item(File(f, name=photo_file.name), user=staff_user, title="Harbour")
+
+
+def _output(*args, **options) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=out, **options)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- lost workers
+
+
+def test_a_job_whose_worker_died_says_worker_lost_requeued(photo_item, model_row):
+    (req,) = services.submit(None, photo_item, [model_row])  # on_commit never fires: nothing runs it
+    ColorizationRequest.claim(req.pk)  # a worker took it ... and died just now
+    assert "request" not in _output("requeue_stale")  # the default waits 30 minutes of silence
+    assert f"request {req.pk}" in _output("requeue_stale", minutes=0)  # 0 means 0, not the default
+    req.refresh_from_db()
+    assert req.status == Status.PENDING and req.error.startswith("Worker lost, requeued")
+    assert req.queued_at is None  # left for the sweeper when its message cannot go out
+
+
+def test_a_job_that_keeps_killing_its_worker_fails_with_the_reason(
+    photo_item, model_row, settings, django_capture_on_commit_callbacks
+):
+    (req,) = services.submit(None, photo_item, [model_row])
+    for _ in range(settings.MAX_ATTEMPTS):
+        assert ColorizationRequest.claim(req.pk) is not None  # taken, then the worker is killed again
+        ColorizationRequest.objects.filter(pk=req.pk).update(updated=timezone.now() - timedelta(hours=1))
+        services.requeue_stale()
+    req.refresh_from_db()
+    assert req.status == Status.FAILED and req.attempts == settings.MAX_ATTEMPTS
+    assert f"stopped {settings.MAX_ATTEMPTS} times" in req.error
+
+
+def test_previews_that_keep_killing_their_worker_stop_with_the_reason(staff_user, tmp_path, settings):
+    photo = make_photo(tmp_path / "bomb_like.png")
+    with open(photo, "rb") as f:  # on_commit does not run: the previews are not made
+        item = add_item(File(f, name=photo.name), user=staff_user)
+    # each delivery is counted before decoding; a worker killed mid-decode leaves the count behind
+    Item.objects.filter(pk=item.pk).update(preview_attempts=settings.MAX_ATTEMPTS)
+    tasks.make_previews.delay(item.pk)  # the broker hands the message back once more (acks_late)
+    item.refresh_from_db()
+    assert not item.preview and "stopped the worker" in item.media_error
+    assert item.preview_attempts == settings.MAX_ATTEMPTS + 1
+
+
+def test_the_sweeper_sends_what_never_reached_the_broker(
+    staff_user, tmp_path, model_row, django_capture_on_commit_callbacks
+):
+    photo = make_photo(tmp_path / "lost_message.png")
+    with open(photo, "rb") as f:
+        item = add_item(File(f, name=photo.name), user=staff_user)  # commit callbacks dropped: never sent
+    (req,) = services.submit(None, item, [model_row])
+    assert req.queued_at is None and not item.preview
+    with django_capture_on_commit_callbacks(execute=True):
+        done = services.sweep(minutes=0)
+    assert f"sent colorization request {req.pk}" in done and f"sent previews of item {item.pk}" in done
+    req.refresh_from_db()
+    item.refresh_from_db()
+    assert req.status == Status.DONE and item.preview
+    assert services.sweep(minutes=0) == []  # nothing left: a second run sends nothing
+
+
+# ---------------------------------------------------------------- idempotent submissions
+
+
+def test_a_double_click_returns_the_waiting_request(staff_client, photo_item, model_row):
+    for _ in range(2):
+        staff_client.post(reverse("jobs:submit", args=[photo_item.pk]), {"models": [model_row.pk]})
+    assert ColorizationRequest.objects.count() == 1
+    (again,) = services.submit(None, photo_item, [model_row])
+    assert again.pk == ColorizationRequest.objects.get().pk
+    (other_options,) = services.submit(None, photo_item, [model_row], {"quality": 80})
+    assert other_options.pk != again.pk  # different options are a different request
+
+
+def test_a_list_naming_a_model_twice_is_refused(staff_client, photo_item, model_row):
+    response = staff_client.post(
+        "/api/requests/", {"item": photo_item.pk, "models": ["tiny"] * 50}, "application/json"
+    )
+    assert response.status_code == 400 and "more than once: tiny" in response.content.decode()
+    assert not ColorizationRequest.objects.exists()
+
+
+def test_retry_applies_to_failed_or_cancelled_requests_only(staff_client, photo_item, model_row):
+    (req,) = services.submit(None, photo_item, [model_row])
+    response = staff_client.post(reverse("jobs:request_action", args=[req.pk, "retry"]), follow=True)
+    assert "Only a failed or cancelled request can be retried" in response.content.decode()
+    assert ColorizationRequest.objects.count() == 1
+    req.cancel()
+    staff_client.post(reverse("jobs:request_action", args=[req.pk, "retry"]))
+    assert ColorizationRequest.objects.filter(status=Status.PENDING).count() == 1
+
+
+# ---------------------------------------------------------------- fixity
+
+
+def _flip_a_bit(item: Item) -> None:
+    path = item.original.path
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0x01
+    open(path, "wb").write(bytes(data))
+
+
+def test_fixity_is_recorded_at_upload_and_checked_on_schedule(photo_item, admin_client):
+    assert photo_item.fixity_checked is not None and photo_item.fixity_error == ""
+    assert "1 original(s) checked, 0 failed" in _output("fixity_check")
+    _flip_a_bit(photo_item)
+    with pytest.raises(CommandError, match="1 original"):
+        call_command("fixity_check", stdout=io.StringIO(), stderr=io.StringIO())
+    photo_item.refresh_from_db()
+    assert "SHA-256" in photo_item.fixity_error
+    listing = admin_client.get("/admin/catalog/item/?fixity=failed").content.decode()
+    assert photo_item.title in listing  # admins find it
+    assert (
+        "Fixity check failed"
+        in admin_client.get(reverse("catalog:item", args=[photo_item.pk])).content.decode()
+    )
+
+
+def test_a_changed_original_is_never_colorized(photo_item, model_row, django_capture_on_commit_callbacks):
+    _flip_a_bit(photo_item)  # changed after the last check: the worker's own check catches it
+    with django_capture_on_commit_callbacks(execute=True):
+        (req,) = services.submit(None, photo_item, [model_row])
+    req.refresh_from_db()
+    assert req.status == Status.FAILED and "fixity check" in req.error and not req.result
+    photo_item.refresh_from_db()
+    assert photo_item.fixity_error  # marked for the admins
+    with pytest.raises(services.SubmitError, match="fixity"):
+        services.submit(None, photo_item, [model_row])  # and refused up front from now on
+
+
+def test_provenance_records_the_hash_of_the_bytes_colorized(
+    photo_item, model_row, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        (req,) = services.submit(None, photo_item, [model_row])
+    req.refresh_from_db()
+    assert req.status == Status.DONE and req.provenance["source_sha256"] == photo_item.sha256

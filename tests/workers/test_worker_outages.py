@@ -1,0 +1,187 @@
+"""Outages against the real parts: a private Redis (stopped and started by the test), PostgreSQL and a real
+`celery worker` process. Nothing accepted is lost and no work is forgotten: every answer during the outage
+is a clear one (never a 500), and once the broker is back the sweeper gets every job and preview done.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from portal.broker import QUEUE_DOWN_MESSAGE
+from portal.catalog.models import Item
+from portal.jobs.models import ColorizationRequest, ColorModel, Segment, Status
+from tests.conftest import app_on_broker, celery_worker, make_film, make_photo, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _login(user) -> Client:
+    client = Client(raise_request_exception=False)  # a server error must show as a 500 answer, not a raise
+    client.force_login(user)
+    return client
+
+
+def _said(response) -> str:
+    return " ".join(str(m) for m in get_messages(response.wsgi_request))
+
+
+def _all_finished() -> bool:
+    return not ColorizationRequest.objects.filter(status__in=[Status.PENDING, Status.RUNNING]).exists()
+
+
+@pytest.fixture
+def outage_worker(private_redis, tmp_path, django_db_setup):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("fault tests need PostgreSQL on 127.0.0.1:5432")
+    with (
+        app_on_broker(private_redis.url),
+        celery_worker(private_redis.url, "", tmp_path / "w.log", "outage") as w,
+    ):
+        yield w
+
+
+def test_a_broker_outage_loses_nothing_and_the_sweeper_finishes_the_work(
+    private_redis, outage_worker, staff_user, admin_account, tiny_model, tmp_path
+):
+    log = outage_worker.log
+    staff, admin = _login(staff_user), _login(admin_account)
+    with open(tiny_model, "rb") as f:
+        admin.post(reverse("jobs:training"), {"form": "model", "model-name": "tiny", "model-checkpoint": f})
+    model = wait_for(lambda: ColorModel.objects.filter(name="tiny").exclude(info={}).first(), 60, log=log)
+    photo = make_photo(tmp_path / "pier_1908.png", size=(120, 90))
+    film = make_film(tmp_path / "parade_1931.mp4", frames=24, gop=4)
+    for path in (photo, film):
+        with open(path, "rb") as f:
+            assert staff.post(reverse("catalog:upload"), {"files": [f]}).status_code == 302
+    wait_for(lambda: not Item.objects.filter(preview="").exists(), 60, what="previews", log=log)
+    photo_item, film_item = (
+        Item.objects.get(original_name=photo.name),
+        Item.objects.get(original_name=film.name),
+    )
+
+    # The film is being colorized (segments on the queue) when the broker goes away.
+    staff.post(reverse("jobs:submit", args=[film_item.pk]), {"models": [model.pk], "smoothing": "ema"})
+    film_req = ColorizationRequest.objects.get(item=film_item)
+    wait_for(lambda: Segment.objects.filter(request=film_req).exists(), 120, what="film segments", log=log)
+    private_redis.stop()
+
+    answers = []
+    late = make_photo(tmp_path / "late_arrival_1950.png", size=(100, 80))
+    with open(late, "rb") as f:  # an upload: the original is kept, previews wait for the queue
+        answers.append(staff.post(reverse("catalog:upload"), {"files": [f]}))
+    late_item = Item.objects.get(original_name=late.name)
+    assert late_item.original.storage.exists(late_item.original.name) and QUEUE_DOWN_MESSAGE in _said(
+        answers[-1]
+    )
+    with open(late, "rb") as f:  # the same file again is refused because the first one is kept, not lost
+        answers.append(staff.post(reverse("catalog:upload"), {"files": [f]}))
+    assert "already in the archive" in _said(answers[-1])
+
+    answers.append(staff.post(reverse("jobs:submit", args=[photo_item.pk]), {"models": [model.pk]}))
+    assert QUEUE_DOWN_MESSAGE in _said(answers[-1])
+    answers.append(
+        staff.post("/api/requests/", {"item": late_item.pk, "models": ["tiny"]}, "application/json")
+    )
+    assert answers[-1].status_code == 202 and QUEUE_DOWN_MESSAGE in answers[-1]["Warning"]
+    cancelled = ColorizationRequest.objects.get(item=late_item)
+    staff.post(reverse("jobs:request_action", args=[cancelled.pk, "cancel"]))
+    answers.append(staff.post(reverse("jobs:request_action", args=[cancelled.pk, "retry"])))
+    assert QUEUE_DOWN_MESSAGE in _said(answers[-1])
+    with open(tiny_model, "rb") as f:
+        answers.append(
+            admin.post(
+                reverse("jobs:training"), {"form": "model", "model-name": "tiny-2", "model-checkpoint": f}
+            )
+        )
+    second = ColorModel.objects.get(name="tiny-2")
+    assert second.checkpoint.storage.exists(
+        second.checkpoint.name
+    )  # kept although its inspection could not queue
+    assert [a.status_code for a in answers] == [302, 200, 302, 202, 302, 302]  # never a 500
+
+    private_redis.start()  # empty: the messages queued before the outage are gone with it
+    never_sent = list(ColorizationRequest.objects.filter(queued_at=None, status=Status.PENDING))
+    assert len(never_sent) == 2  # the colorize request and the retry (the API's request was cancelled)
+    swept = call_command_output("sweep")  # what the schedule runs: everything that never reached the broker
+    assert all(f"colorization request {r.pk}" in swept for r in never_sent)
+    assert f"inspection of model {second.pk}" in swept
+    call_command_output("sweep", minutes=0)  # the operator's "everything now": also what the restart lost
+    wait_for(
+        lambda: _all_finished() and not Item.objects.filter(preview="").exists(),
+        300,
+        what="every job and preview after the outage",
+        log=log,
+    )
+    reqs = ColorizationRequest.objects.all()
+    assert {(r.item_id, r.status) for r in reqs} == {
+        (film_item.pk, Status.DONE),
+        (photo_item.pk, Status.DONE),
+        (late_item.pk, Status.DONE),
+        (late_item.pk, Status.CANCELLED),
+    }, [(r.pk, r.status, r.error) for r in reqs]
+    assert ColorizationRequest.objects.get(item=film_item).result
+    assert wait_for(
+        lambda: ColorModel.objects.get(name="tiny-2").info.get("parameters"), 60, what="inspection", log=log
+    )
+
+
+def call_command_output(*args, **options) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, **options)
+    return out.getvalue()
+
+
+def test_celery_beat_schedules_the_sweeper_and_the_fixity_check(private_redis, tmp_path):
+    """The schedule ships: `celery -A portal beat` (compose's beat service) puts both tasks on the cpu queue."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import redis
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.test_settings", "COLORARCHIVE_TEST_WORKER": "1",
+           "CELERY_BROKER_URL": private_redis.url, "COLORARCHIVE_SWEEP_EVERY_S": "1", "COLORARCHIVE_FIXITY_EVERY_S": "1"}  # fmt: skip
+    with open(tmp_path / "beat.log", "wb") as out:
+        beat = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "beat",
+                "--schedule",
+                str(tmp_path / "schedule"),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    queue = redis.Redis.from_url(private_redis.url)
+
+    def sent() -> set[str]:
+        return {json.loads(m)["headers"]["task"] for m in queue.lrange("cpu", 0, -1)}
+
+    try:
+        names = wait_for(
+            lambda: sent() if len(sent()) == 2 else None,
+            120,
+            what="beat's first messages",
+            log=tmp_path / "beat.log",
+        )
+    finally:
+        beat.terminate()
+        beat.wait(30)
+    assert names == {"workers.tasks.sweep", "workers.tasks.fixity_check"}
+    compose = (Path(__file__).parents[2] / "docker" / "compose.yaml").read_text()
+    assert '"celery", "-A", "portal", "beat"' in compose
