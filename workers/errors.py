@@ -26,13 +26,17 @@ def plain_message(exc: BaseException) -> str:
 def failing_job(job):
     """Run a job's body; on any error mark the row failed with a plain message (and log the traceback).
     A job whose row stopped running (Cancelled from a progress callback) ends quietly as cancelled."""
-    from portal.jobs.models import Cancelled
+    from portal.jobs.models import Cancelled, Status
 
     try:
         yield
     except Cancelled as exc:
         log.info("%s %s stopped: %s", type(job).__name__, job.pk, exc)
-        job.cancel()  # a segment whose request was cancelled or failed; a no-op for a cancelled row
+        job.refresh_from_db(fields=["status"])
+        if (
+            job.status == "running"
+        ):  # a segment whose request was cancelled or failed; a row requeued meanwhile
+            job.cancel()  # (pending again, by requeue_stale) is left for its next run
     except Exception as exc:
         log.exception("%s %s failed", type(job).__name__, job.pk)
         job.fail(plain_message(exc))

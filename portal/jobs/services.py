@@ -180,10 +180,11 @@ def sweep(minutes: int | None = None) -> list[str]:
     missing preview whose message never reached the broker (or was lost with it). Celery beat runs it.
 
     With the default thresholds a message that did reach the broker but was lost with it (a restart without
-    persistence) is sent again after settings.STALE_MINUTES; `minutes=0` sends everything waiting at once."""
+    persistence) is sent again after settings.STALE_MINUTES; `minutes=0` sends everything waiting at once
+    (running jobs are left alone: requeue_stale --minutes decides about those)."""
     from workers import tasks
 
-    done = requeue_stale(minutes)
+    done = requeue_stale()  # always the stale threshold: a running job is only requeued once it went silent
     for model, task in (
         (ColorizationRequest, tasks.colorize),
         (Segment, tasks.colorize_segment),
