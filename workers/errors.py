@@ -32,11 +32,11 @@ def failing_job(job):
         yield
     except Cancelled as exc:
         log.info("%s %s stopped: %s", type(job).__name__, job.pk, exc)
+        # a segment whose request was cancelled or failed stops as cancelled; a row requeue_stale made pending
+        # again meanwhile is left for its next run
         job.refresh_from_db(fields=["status"])
-        if (
-            job.status == "running"
-        ):  # a segment whose request was cancelled or failed; a row requeued meanwhile
-            job.cancel()  # (pending again, by requeue_stale) is left for its next run
+        if job.status == Status.RUNNING:
+            job.cancel()
     except Exception as exc:
         log.exception("%s %s failed", type(job).__name__, job.pk)
         job.fail(plain_message(exc))
