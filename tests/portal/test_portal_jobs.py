@@ -6,6 +6,7 @@ Eager mode runs the real task bodies in this process (CELERY_TASK_ALWAYS_EAGER);
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -144,8 +145,14 @@ def test_failure_is_shown_in_plain_words(
     staff_client, tmp_path, model_row, django_capture_on_commit_callbacks
 ):
     # The upload check refuses such a file (test_portal_ingest.py); one stored before it existed still fails clearly.
-    item = Item(title="Torn scan", sha256="d" * 64, original_name="torn_scan.png")
-    item.original.save("torn_scan.png", ContentFile(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40), save=True)
+    torn = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+    item = Item(
+        title="Torn scan",
+        sha256=hashlib.sha256(torn).hexdigest(),
+        size=len(torn),
+        original_name="torn_scan.png",
+    )  # recorded as stored: the fixity check passes and the decoder is what fails
+    item.original.save("torn_scan.png", ContentFile(torn), save=True)
     with django_capture_on_commit_callbacks(execute=True):
         (req,) = services.submit(None, item, [model_row])
     req.refresh_from_db()
