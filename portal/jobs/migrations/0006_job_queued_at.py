@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0004_historicalcolorizationrequest_historicalcolormodel"),
+        ("jobs", "0005_notification"),
     ]
 
     operations = [
