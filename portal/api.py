@@ -11,6 +11,7 @@ Both answer 201, or 202 when the rows are saved but the work queue is down (the 
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import mixins, parsers, permissions, renderers, serializers, status, viewsets
@@ -90,9 +91,15 @@ class ItemSerializer(serializers.ModelSerializer):
         return _url(self.context["request"], "gallery:item_file", obj.pk, "preview") if obj.preview else None
 
     def get_results(self, obj) -> list:
-        request = self.context["request"]
-        reqs = obj.requests.all() if is_staff_member(request.user) else published_results().filter(item=obj)
-        return ResultSerializer(reqs.select_related("model"), many=True, context=self.context).data
+        # prefetched by ItemViewSet (one query per page, not per item); after a create there is nothing yet
+        reqs = getattr(obj, "listed_results", None)
+        if reqs is None:
+            request = self.context["request"]
+            reqs = (
+                obj.requests.all() if is_staff_member(request.user) else published_results().filter(item=obj)
+            )
+            reqs = reqs.select_related("model")
+        return ResultSerializer(reqs, many=True, context=self.context).data
 
     def create(self, validated):
         upload = validated.pop("file")
@@ -122,7 +129,11 @@ class ItemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         items = Item.objects.select_related("collection")
-        return items if is_staff_member(self.request.user) else items.published()
+        if is_staff_member(self.request.user):
+            results = ColorizationRequest.objects.select_related("model")
+        else:
+            items, results = items.published(), published_results()
+        return items.prefetch_related(Prefetch("requests", queryset=results, to_attr="listed_results"))
 
 
 class RequestCreateSerializer(serializers.Serializer):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, Max, Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
@@ -41,13 +42,11 @@ def home(request):
     collections = Collection.objects.annotate(
         n=Count("items", filter=Q(items__status=Item.Status.PUBLISHED))
     ).filter(n__gt=0)
-    featured = (
-        published_results()
-        .filter(item__status=Item.Status.PUBLISHED, item__type=Item.Type.STILL_IMAGE)
-        .select_related("item")
-        .order_by("-model__is_default", "-approved_at")  # the default model's result when there is one
-        .first()
-    )
+    # The default model's latest approved photo result when there is one, else any model's; each query walks
+    # an index on approval time (jobs migration: approved_results_*) and stops at the first published photo.
+    photos = published_results().filter(item__status=Item.Status.PUBLISHED, item__type=Item.Type.STILL_IMAGE)
+    photos = photos.select_related("item").order_by("-approved_at")
+    featured = photos.filter(model__is_default=True).first() or photos.first()
     return render(
         request, "gallery/home.html", {"items": items, "collections": collections, "featured": featured}
     )
@@ -93,14 +92,7 @@ def search(request):
     if params["year_to"].isdigit():
         items = items.filter(year_from__lte=int(params["year_to"]))
     page = Paginator(_with_results(items), 24).get_page(request.GET.get("page"))
-    published = Item.objects.published()
-    facets = {
-        "places": sorted({p for p in published.values_list("place", flat=True) if p}),
-        "people": sorted(
-            {name for text in published.values_list("people", flat=True) for name in _split(text)}
-        ),
-        "collections": Collection.objects.filter(items__status=Item.Status.PUBLISHED).distinct(),
-    }
+    facets = search_facets()
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -114,6 +106,26 @@ def search(request):
             "types": Item.Type.choices,
         },
     )
+
+
+def search_facets() -> dict:
+    """Places, people and collections of the published catalogue, worked out once per change to it: the cache
+    key is the published items' count and latest change, one indexed query instead of reading every item."""
+    published = Item.objects.published()
+    version = published.aggregate(n=Count("pk"), changed=Max("updated"))
+    key = f"search-facets:{version['n']}:{version['changed'].isoformat() if version['changed'] else '-'}"
+    facets = cache.get(key)
+    if facets is None:
+        places = published.exclude(place="").values_list("place", flat=True).distinct()
+        people = published.exclude(people="").values_list("people", flat=True).distinct()
+        collections = Collection.objects.filter(items__status=Item.Status.PUBLISHED).distinct()
+        facets = {
+            "places": sorted(places),
+            "people": sorted({name for text in people for name in _split(text)}),
+            "collections": list(collections),
+        }
+        cache.set(key, facets, 3600)
+    return facets
 
 
 def _split(text: str) -> list[str]:

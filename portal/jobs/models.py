@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -274,6 +275,13 @@ class ColorizationRequest(Job):
     class Meta:
         ordering = ["-created"]
         verbose_name = "colorization request"
+        # The public pages' "latest approved result" queries (the home page's featured photograph).
+        indexes = [
+            models.Index(fields=["-approved_at"], condition=Q(approved=True, status=Status.DONE),
+                         name="approved_results_recent"),
+            models.Index(fields=["model", "-approved_at"], condition=Q(approved=True, status=Status.DONE),
+                         name="approved_results_by_model"),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.item} with {self.model.name}"

@@ -1,0 +1,76 @@
+"""List pages run a constant number of queries whatever their length (no query per item)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from portal.catalog.models import Collection, Item
+from portal.jobs.models import ColorizationRequest, ColorModel, Status
+
+pytestmark = pytest.mark.django_db
+
+# the most queries each page may run, for 5 items and for 50
+PAGES = {
+    "/": 5,
+    "/search/": 7,  # facets from the cache after the first request (one query for its key)
+    "/search/?q=harbour&place=Kiel": 7,
+    "/collections/harbour/": 5,
+    "/items/{first}/": 3,
+    "/api/items/": 3,
+    "/api/requests/": 2,
+}
+
+
+def _catalogue(n: int) -> Item:
+    coll = Collection.objects.create(title="Harbour", slug="harbour")
+    default = ColorModel.objects.create(name="unet-a", checkpoint="a.pt", is_default=True)
+    other = ColorModel.objects.create(name="unet-b", checkpoint="b.pt")
+    for i in range(n):
+        item = Item(title=f"Harbour {i}", status=Item.Status.PUBLISHED, sha256=f"{i:064x}", original_name="a.png",
+                    collection=coll, place=f"Kiel {i % 7}", people=f"Anna {i}; Karl")  # fmt: skip
+        item.original.name, item.preview.name, item.thumbnail.name = "o.png", "p.jpg", "t.jpg"
+        item.save()
+        for model in (default, other):
+            req = ColorizationRequest(
+                item=item, model=model, preset="photo", status=Status.DONE, approved=True
+            )
+            req.result.name = "r.jpg"
+            req.save()
+    return Item.objects.order_by("pk").first()
+
+
+@pytest.mark.parametrize("n", [5, 50])
+def test_public_list_pages_run_a_constant_number_of_queries(client, n, django_assert_max_num_queries):
+    cache.clear()
+    first = _catalogue(n)
+    client.get("/search/")  # fills the facet cache
+    for url, most in PAGES.items():
+        with django_assert_max_num_queries(most):
+            response = client.get(url.format(first=first.pk))
+        assert response.status_code == 200, url
+    assert len(client.get("/api/items/").json()["results"]) == min(n, 50)
+
+
+@pytest.mark.parametrize("n", [5, 50])
+def test_staff_api_list_runs_a_constant_number_of_queries(
+    client, staff_user, n, django_assert_max_num_queries
+):
+    from rest_framework.authtoken.models import Token
+
+    _catalogue(n)
+    auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=staff_user).key}"}
+    with django_assert_max_num_queries(5):
+        results = client.get("/api/items/", **auth).json()["results"]
+    assert len(results) == n and all(len(r["results"]) == 2 for r in results)
+
+
+def test_search_facets_follow_the_published_catalogue(client):
+    cache.clear()
+    _catalogue(3)
+    assert "Kiel 2" in client.get("/search/").content.decode()
+    item = Item.objects.get(place="Kiel 2")
+    item.place = "Lübeck"
+    item.save()
+    page = client.get("/search/").content.decode()
+    assert "Lübeck" in page and "Kiel 2" not in page
