@@ -54,7 +54,10 @@ class ItemAdmin(admin.ModelAdmin):
     @admin.action(description="Publish the selected items")
     def publish(self, request, queryset):
         for item in queryset:
-            item.publish()
+            try:
+                item.publish()
+            except ValueError as exc:
+                self.message_user(request, str(exc), level="error")
 
     @admin.action(description="Return the selected items to draft")
     def unpublish(self, request, queryset):

@@ -39,6 +39,8 @@ class ItemForm(forms.ModelForm):
         lo, hi = data.get("year_from"), data.get("year_to")
         if lo and hi and lo > hi:
             self.add_error("year_to", "The latest year must not be before the earliest year.")
+        if data.get("status") == Item.Status.PUBLISHED and (reason := self.instance.unpublishable()):
+            self.add_error("status", f"This item cannot be published: {reason}.")
         return data
 
 

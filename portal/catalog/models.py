@@ -149,7 +149,14 @@ class Item(models.Model):
                 kwargs["update_fields"] = {*kwargs["update_fields"], "published_at"}
         super().save(*args, **kwargs)
 
+    def unpublishable(self) -> str | None:
+        """Why this item may not be published (its original could not be read), or None."""
+        return f"its original cannot be read ({self.media_error})" if self.media_error else None
+
     def publish(self) -> None:
+        """Publish; ValueError saying why when the original is unreadable."""
+        if reason := self.unpublishable():
+            raise ValueError(f"“{self.title}” cannot be published: {reason}")
         self.status = self.Status.PUBLISHED
         self.save(update_fields=["status", "updated"])
 

@@ -174,8 +174,11 @@ def item_publish(request, pk: int):
         item.unpublish()
         messages.success(request, f"“{item.title}” is a draft again and hidden from the public.")
     else:
-        item.publish()
-        messages.success(request, f"“{item.title}” is published.")
+        try:
+            item.publish()
+            messages.success(request, f"“{item.title}” is published.")
+        except ValueError as exc:
+            messages.error(request, str(exc))
     return redirect("catalog:item", item.pk)
 
 

@@ -53,6 +53,8 @@ def _approve(bulk: BulkAction, item: Item) -> str | None:
 def _publish(bulk: BulkAction, item: Item) -> str | None:
     if item.is_published:
         return "published already"
+    if reason := item.unpublishable():
+        return reason
     item.publish()
     return None
 

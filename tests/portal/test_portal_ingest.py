@@ -159,3 +159,16 @@ def test_csv_rows_the_parser_or_database_would_choke_on_are_reported_per_row(sta
     assert sorted(Item.objects.values_list("title", flat=True)) == ["Dock", "Ferry"]
     assert "a cell contains a NUL byte" in page and "field larger than field limit" in page
     assert re.findall(r"<tr><td>(\d+)</td>", page) == ["3", "4"]
+
+
+def test_an_item_whose_original_is_unreadable_cannot_be_published(staff_client, tmp_path, staff_user):
+    item = add_item(SimpleUploadedFile("p.png", make_photo(tmp_path / "p.png").read_bytes()), user=staff_user)
+    Item.objects.filter(pk=item.pk).update(media_error="p.png: corrupt or truncated image data")
+    page = staff_client.post(f"/catalog/items/{item.pk}/publish/", follow=True).content.decode()
+    assert "cannot be published: its original cannot be read" in page
+    form = {"title": "P", "rights": "http://rightsstatements.org/vocab/NKC/1.0/", "status": "published"}
+    assert (
+        "This item cannot be published"
+        in staff_client.post(f"/catalog/items/{item.pk}/edit/", form).content.decode()
+    )
+    assert Item.objects.get(pk=item.pk).status == Item.Status.DRAFT
