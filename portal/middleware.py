@@ -1,16 +1,20 @@
 """An outage of the database or the broker answers 503 with a plain explanation, never a 500.
 
-The page is written without a template or the database (both may be what is down). A request that failed
-this way changed nothing: its transaction rolled back, and ingest removes a file whose row did not commit.
+Errors raised in a view reach OutageMiddleware.process_exception; those raised in another middleware (the
+front door reads request.user, which needs the database) reach `server_error`, the project's handler500. The
+page is written without a template or the database (both may be what is down). A request that failed this way
+changed nothing: its transaction rolled back, and ingest removes a file whose row did not commit.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import HttpResponse, JsonResponse
+from django.views import defaults
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 log = logging.getLogger("portal")
@@ -21,6 +25,25 @@ OUTAGE_MESSAGE = (
 )
 
 
+def outage_response(request, exception: BaseException | None):
+    """A 503 for an unreachable database or broker; None for any other error."""
+    if isinstance(exception, DatabaseOperationalError | DatabaseInterfaceError):
+        what = "database"
+    elif isinstance(exception, BrokerOperationalError):
+        what = "work queue"
+    else:
+        return None
+    log.error("%s %s: %s unreachable: %s", request.method, request.path, what, exception)
+    message = OUTAGE_MESSAGE.format(what=what)
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message}, status=503)
+    else:
+        page = f"<!doctype html><title>Temporarily unavailable</title><h1>Temporarily unavailable</h1><p>{message}</p>"
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 class OutageMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -29,18 +52,9 @@ class OutageMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, DatabaseOperationalError | DatabaseInterfaceError):
-            what = "database"
-        elif isinstance(exception, BrokerOperationalError):
-            what = "work queue"
-        else:
-            return None
-        log.error("%s %s: %s unreachable: %s", request.method, request.path, what, exception)
-        message = OUTAGE_MESSAGE.format(what=what)
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"detail": message}, status=503)
-        else:
-            page = f"<!doctype html><title>Temporarily unavailable</title><h1>Temporarily unavailable</h1><p>{message}</p>"
-            response = HttpResponse(page, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_S)
-        return response
+        return outage_response(request, exception)
+
+
+def server_error(request, *args, **kwargs):
+    """handler500: Django calls it while handling the exception, so sys.exc_info() names it."""
+    return outage_response(request, sys.exc_info()[1]) or defaults.server_error(request, *args, **kwargs)

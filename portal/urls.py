@@ -21,3 +21,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "portal.middleware.server_error"  # an unreachable database or broker answers 503 (never 500)

@@ -13,6 +13,9 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v exiftool >/dev/null || missing+=(libimage-exiftool-perl)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v nginx >/dev/null || missing+=(nginx)
+command -v rsync >/dev/null || missing+=(rsync)
+command -v pg_dump >/dev/null || missing+=(postgresql-client)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

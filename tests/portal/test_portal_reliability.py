@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files import File
@@ -165,3 +166,33 @@ def test_provenance_records_the_hash_of_the_bytes_colorized(
         (req,) = services.submit(None, photo_item, [model_row])
     req.refresh_from_db()
     assert req.status == Status.DONE and req.provenance["source_sha256"] == photo_item.sha256
+
+
+# ---------------------------------------------------------------- database outage
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_database_answers_503_and_keeps_no_file(staff_user, tmp_path, settings):
+    from django.db import connection
+    from django.test import Client
+
+    from tests.conftest import spare_port
+
+    client = Client(raise_request_exception=False)
+    client.force_login(staff_user)
+    photo = make_photo(tmp_path / "during_the_outage_1899.png")
+    port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = str(spare_port())  # nothing listens there: the database is "down"
+    try:
+        with open(photo, "rb") as f:
+            upload = client.post(reverse("catalog:upload"), {"files": [f]})
+        api = client.get("/api/items/")
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = port
+    assert upload.status_code == 503 and upload["Retry-After"] == "60"
+    assert "cannot reach its database" in upload.content.decode()
+    assert api.status_code == 503 and "database" in api.json()["detail"]
+    assert not list(Path(settings.MEDIA_ROOT).rglob(photo.name))  # nothing half-written kept
+    assert Item.objects.count() == 0
