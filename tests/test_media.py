@@ -108,3 +108,20 @@ def test_atomic_write_leaves_nothing_on_error_and_keeps_the_old_file(tmp_path):
     media.atomic_write(dst, b"second")
     assert dst.read_bytes() == b"second" and dst.stat().st_mode & 0o777 == 0o640
     assert media.sha256_file(dst) == media.sha256_chunks([b"sec", b"ond"])
+
+
+def test_a_large_jpeg_is_decoded_reduced_for_its_preview(tmp_path):
+    from colorization.media.previews import decode_for_preview, write_preview
+
+    scan = tmp_path / "plate_1904.jpg"
+    rng = np.random.default_rng(3)
+    big = Image.fromarray(rng.integers(0, 255, (1200, 3200), dtype=np.uint8), "L").resize((3200, 2400))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: upright it is 2400 x 3200
+    big.save(scan, quality=80, exif=exif)
+    rgb, size = decode_for_preview(scan, 800)
+    assert size == (2400, 3200)  # the original's upright size, from the header
+    assert rgb.shape == (800, 600, 3)  # decoded at a quarter by the JPEG decoder, upright, not 2400 x 3200
+    info = write_preview(scan, tmp_path / "preview.jpg", 800)
+    assert (info["width"], info["height"]) == (2400, 3200)
+    assert Image.open(tmp_path / "preview.jpg").size == (600, 800)

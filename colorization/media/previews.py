@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from colorization.frames import FrameWindow
 from colorization.media import policy
 from colorization.media.files import atomic_write
 from colorization.media.films import FilmReader, probe
-from colorization.media.images import read_rgb8
+from colorization.media.images import check_header, read_rgb8
 
 
 COLOUR_SPREAD = 5.0  # chroma (8-bit Cb/Cr units) not explained by lightness, above which a picture is colour
@@ -56,6 +57,34 @@ def poster_frame(path: str | os.PathLike):
     return np.ascontiguousarray(to8(chosen.image)), info
 
 
+def decode_for_preview(src: str | os.PathLike, max_side: int):
+    """(8-bit RGB array, (width, height) of the upright original) for a preview no larger than max_side.
+
+    A JPEG decodes reduced: Pillow's draft lets the DCT scale it by 1/2, 1/4 or 1/8 while decoding (never below
+    max_side), so a scan of hundreds of megapixels never lands in memory at full size. Other formats decode
+    whole through read_rgb8 (16-bit, alpha, orientation), after the same header check of the pixel limit.
+    """
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    src = Path(src)
+    size = check_header(src, src.name)  # the one pixel limit, from the header, before any pixel is decoded
+    if size is not None:
+        try:
+            with Image.open(src) as im:
+                if im.format == "JPEG" and im.mode in ("L", "RGB"):
+                    scale = min(1.0, max_side / max(im.size))  # the longest side only needs max_side
+                    im.draft(im.mode, (math.ceil(im.width * scale), math.ceil(im.height * scale)))
+                    stored = im.size
+                    upright = ImageOps.exif_transpose(im)
+                    width, height = size if upright.size == stored else size[::-1]
+                    return np.ascontiguousarray(np.asarray(upright.convert("RGB"))), (width, height)
+        except (OSError, SyntaxError, ValueError):
+            pass  # a damaged file: read_rgb8 decodes it again and says what is wrong in its words
+    rgb = read_rgb8(src)
+    return rgb, (rgb.shape[1], rgb.shape[0])
+
+
 def write_preview(src: str | os.PathLike, dst: str | os.PathLike, max_side: int) -> dict[str, Any]:
     """Write a JPEG of `src` (a still image, or a film's poster frame) no larger than max_side, atomically;
     returns width and height (and for films frame_count and duration) of the source, and whether it holds
@@ -72,8 +101,8 @@ def write_preview(src: str | os.PathLike, dst: str | os.PathLike, max_side: int)
             "duration": film["duration"],
         }
     else:
-        rgb = read_rgb8(src)
-        info = {"width": rgb.shape[1], "height": rgb.shape[0]}
+        rgb, (width, height) = decode_for_preview(src, max_side)
+        info = {"width": width, "height": height}
     image = Image.fromarray(rgb, "RGB")
     info["is_colour"] = holds_colour(image)
     image.thumbnail((max_side, max_side))
