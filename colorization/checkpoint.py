@@ -106,3 +106,16 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         ) from None
     model.eval().to(device)
     return model, ckpt
+
+
+def summary(path: str | os.PathLike) -> dict[str, Any]:
+    """What a checkpoint says about itself (name, version, architecture, metrics, parameter count), as JSON
+    values; no weights are kept in memory."""
+    from colorization.models import count_parameters
+
+    ckpt = load(path)
+    keep = ("name", "version", "created", "arch", "model_args", "data_cfg", "step", "metrics")
+    info = {k: ckpt[k] for k in keep if k in ckpt}
+    info["parameters"] = count_parameters(create_model(ckpt["arch"], **ckpt["model_args"]))
+    info["file"] = Path(path).name
+    return info

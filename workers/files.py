@@ -1,4 +1,4 @@
-"""Bridging Django storages (local or S3) and libraries that want file paths."""
+"""The storage bridge: Django storages (local or S3) on one side, libraries that want file paths on the other."""
 
 from __future__ import annotations
 
@@ -63,3 +63,12 @@ def scratch_dir() -> Path:
 def scratch() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
         yield Path(tmp)
+
+
+def model_checkpoint(model) -> Path:
+    """A local path to a registered model's checkpoint (an uploaded or trained file, or a bundled zoo name)."""
+    if model.checkpoint:
+        return cached_copy(model.checkpoint, f"model-{model.pk}-{Path(model.checkpoint.name).name}")
+    from colorization import zoo
+
+    return Path(zoo.resolve_model(model.zoo_name or "default"))

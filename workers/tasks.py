@@ -1,88 +1,285 @@
-"""Celery tasks. Each takes ids only, claims its row (a duplicate delivery finds nothing to claim) and hands
-the work to a small adapter module; those import the ML libraries inside their functions, so importing
-this module (as the web process does, for `.delay`) never loads torch.
+"""Celery tasks. Each takes ids only and runs through `runner.run_job` (fetch the row, claim it, call the library,
+store what it made, finish or fail); `files` is the storage bridge. The library is imported inside the task
+bodies, so importing this module (as the web process does, for `.delay`) never loads torch.
 
 Queues: colorize, colorize_segment and train -> "gpu"; previews, model inspection and joins -> "cpu"
-(routes in portal/settings.py).
+(routes in portal/settings.py). A film is planned into segments, one task each; the last one to finish
+queues the join (the request's `Phase` says where a film is).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
 
-from workers.errors import failing_job
+from portal import broker
+from workers.files import local_path, model_checkpoint, scratch, store
+from workers.runner import run_job
 
 log = logging.getLogger("workers")
+THUMB_SIDE = 480
+PREVIEW_SIDE = 1600
+
+
+# ---------------------------------------------------------------- colorization
+def _options(req) -> dict:
+    options = {k: v for k, v in req.options.items() if k in ("smoothing", "quality", "batch_size")}
+    if req.preset != "film":
+        options.pop("smoothing", None)
+    options["model"] = str(model_checkpoint(req.model))
+    return options
+
+
+def _result_name(req, suffix: str) -> str:
+    return f"{Path(req.item.original_name).stem[:60]}-colorized-{req.model.name}{suffix}"
+
+
+def _verified_original(req, src: Path) -> str:
+    """The SHA-256 of the bytes about to be colorized. When they are not the original accepted at upload the
+    item is marked (admins see it) and the job stops: a changed original is never colorized silently."""
+    from portal.catalog import fixity
+
+    with open(src, "rb") as f:
+        found = fixity.file_digest(f)
+    problem = fixity.compare(found, req.item.sha256, req.item.size)
+    fixity.record(req.item, problem)
+    if problem:
+        raise ValueError(f"Colorization stopped: the original failed its fixity check. {problem}")
+    return found[0]
+
+
+def _provenance(req, context: dict, written: dict, source_sha256: str) -> dict:
+    """What the staff page shows about a result: the model as the pipeline that ran names it (the file itself
+    carries its own XMP or container record)."""
+    record = {
+        "model": context.get("model") or req.model.name,
+        "model_version": context.get("model_version", ""),
+        "checkpoint": context.get("model_file", ""),
+        "source": req.item.original_name,
+        "source_sha256": source_sha256,  # hashed from the bytes the pipeline read
+        "preset": req.preset,
+        **req.options,
+    }
+    record.update({k: _jsonable(v) for k, v in written.items() if k not in ("path", "dst")})
+    return record
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
 
 
 @shared_task(name="workers.tasks.colorize")
 def colorize(request_id: int) -> None:
     """A photo is colorized here; a film is planned into segments, each its own task."""
     from portal.jobs.models import ColorizationRequest
-    from workers import colorizing
 
-    req = ColorizationRequest.claim(request_id)
-    if req is None:
-        return
-    with failing_job(req):
-        if req.item.is_film:
-            colorizing.start_film(req)
-        else:
-            colorizing.colorize_photo(req)
+    run_job(ColorizationRequest, request_id, lambda req: _plan_film(req) if req.item.is_film else _photo(req))
+
+
+def _photo(req) -> dict:
+    from colorization.api import cached_pipeline  # a warm worker keeps its pipelines and their weights
+    from colorization.media.previews import write_preview
+
+    suffix = Path(req.item.original_name).suffix.lower()
+    suffix = suffix if suffix in (".jpg", ".jpeg", ".png", ".tif", ".tiff") else ".png"
+    pipeline = cached_pipeline(req.preset, **_options(req))
+    with local_path(req.item.original) as src, scratch() as tmp:
+        source_sha256 = _verified_original(req, src)
+        result = pipeline.run(src, tmp / _result_name(req, suffix), on_progress=req.set_progress)
+        dst = Path(result.info["path"])  # the encoder may have fixed the suffix to match the format
+        store(req.result, dst.name, dst)
+        write_preview(dst, tmp / "preview.jpg", max_side=PREVIEW_SIDE)
+        store(req.result_preview, f"{dst.stem}-preview.jpg", tmp / "preview.jpg")
+    provenance = _provenance(req, pipeline.context(), result.info, source_sha256)
+    return {"provenance": provenance, "frames": result.frames, "seconds": result.seconds}
+
+
+def _plan_film(req) -> None:
+    from colorization import segments
+
+    with local_path(req.item.original) as src:
+        _verified_original(req, src)  # the segments and the join read these same stored bytes
+        plan = segments.plan(src, max_frames=settings.SEGMENT_FRAMES)
+    for seg in req.plan_segments([part.to_dict() for part in plan]):
+        broker.send_on_commit(seg, colorize_segment)
 
 
 @shared_task(name="workers.tasks.colorize_segment")
 def colorize_segment(segment_id: int) -> None:
     from portal.jobs.models import Segment
-    from workers import colorizing
 
-    seg = Segment.claim(segment_id)
-    if seg is None:
-        return
-    with failing_job(seg):
-        colorizing.colorize_segment(seg)
-    if seg.status == "failed":
+    seg = run_job(Segment, segment_id, _segment)
+    if seg is not None and seg.status == "failed":
         seg.request.fail(f"Part {seg.index + 1} of the film failed: {seg.error}")
+    elif seg is not None and seg.status == "done" and seg.request.queue_join_when_complete():
+        # a broker outage here leaves it JOIN_QUEUED: requeue_stale sends the join later
+        transaction.on_commit(lambda: broker.send(join_segments, seg.request_id))
+
+
+def _segment(seg) -> dict:
+    from colorization import segments
+    from colorization.api import cached_pipeline
+    from portal.jobs.models import JOIN_SHARE, Cancelled, ColorizationRequest, Status
+
+    req = seg.request
+    if req.status != Status.RUNNING:  # the request was cancelled or failed meanwhile
+        raise Cancelled(f"request {req.pk} is no longer running")
+
+    def on_progress(done: int, total: int | None) -> None:
+        before = seg.progress
+        seg.set_progress(done, total)  # both raise Cancelled when the segment or its request stopped
+        if seg.progress != before:
+            ColorizationRequest.update_running(req.pk, progress=JOIN_SHARE * req.segment_progress())
+
+    pipeline = cached_pipeline(req.preset, **_options(req))
+    with local_path(req.item.original) as src, scratch() as tmp:
+        dst = tmp / f"request{req.pk}-part{seg.index:04d}.mp4"
+        segments.colorize_segment(src, seg.plan, dst, on_progress=on_progress, pipeline=pipeline)
+        store(seg.part, dst.name, dst)
+    # the join (on another queue) records the model as this pipeline names it
+    context = pipeline.context()
+    ColorizationRequest.update_running(req.pk, provenance=_provenance(req, context, {}, req.item.sha256))
+    return {}
 
 
 @shared_task(name="workers.tasks.join_segments")
 def join_segments(request_id: int) -> None:
     from portal.jobs.models import ColorizationRequest
-    from workers import colorizing
 
-    req = ColorizationRequest.objects.filter(pk=request_id).first()
-    if req is None:
-        return
-    with failing_job(req):
-        colorizing.join_film(req)
+    run_job(ColorizationRequest, request_id, _join, claim=False)  # the request is running: claim its phase
 
 
+def _join(req) -> dict | None:
+    from colorization import segments
+    from colorization.media.previews import write_preview
+    from portal.jobs.models import Phase
+
+    if not req.advance_to(Phase.JOINING):
+        return None  # duplicate delivery, already joined, or another worker is joining
+    parts = list(req.segments.order_by("index"))
+    with local_path(req.item.original) as src, scratch() as tmp:
+        paths = []
+        for seg in parts:
+            with local_path(seg.part) as part_path:
+                paths.append(tmp / Path(seg.part.name).name)
+                paths[-1].write_bytes(part_path.read_bytes())
+        dst = tmp / _result_name(req, ".mp4")
+        info = segments.join(paths, src, dst)
+        store(req.result, dst.name, dst)
+        write_preview(dst, tmp / "poster.jpg", max_side=1280)
+        store(req.result_preview, f"{dst.stem}-poster.jpg", tmp / "poster.jpg")
+    provenance = {**req.provenance, **_jsonable(info), "segments": len(parts)}
+    provenance.pop("dst", None)
+    seconds = sum(((s.finished or s.started) - s.started).total_seconds() for s in parts if s.started)
+    frames = sum(seg.end_frame - seg.start_frame for seg in parts)
+    if not req.finish(provenance=provenance, frames=frames, seconds=seconds, phase=Phase.JOINED):
+        req.discard()  # cancelled while joining: keep no result
+        return None
+    for seg in parts:  # the joined film holds everything now; drop the parts
+        seg.part.delete(save=True)
+    log.info("request %s joined from %d segments", req.pk, len(parts))
+    return None
+
+
+# ---------------------------------------------------------------- catalogue and models
 @shared_task(name="workers.tasks.make_previews")
 def make_previews(item_id: int) -> None:
-    from workers import media
+    """Thumbnail and web preview of an item (a film's poster frame), its size, length and whether it holds
+    colour; a file that cannot be read is recorded as the item's media error, in plain words."""
+    from colorization.media.previews import write_preview
+    from portal.catalog.models import Item
 
-    media.make_previews(item_id)
+    # Count the attempt before decoding: a file that kills its worker (out of memory) comes back with
+    # acks_late, and after settings.MAX_ATTEMPTS the item says why instead of going round forever.
+    counted = Item.objects.filter(pk=item_id, preview="", media_error="").update(
+        preview_attempts=F("preview_attempts") + 1
+    )
+    item = Item.objects.filter(pk=item_id).first()
+    if not counted or item is None:
+        return  # gone, or made already (the sweeper may send an item twice)
+    if item.preview_attempts > settings.MAX_ATTEMPTS:
+        item.media_error = (
+            f"Making the previews stopped the worker {item.preview_attempts - 1} times (the file may be too "
+            "large or damaged); not tried again."
+        )
+        item.save(update_fields=["media_error"])
+        return
+    try:
+        with local_path(item.original) as src, scratch() as tmp:
+            # The stored file's own name (short enough for any file system, extension kept) rather than its path.
+            stored = Path(item.original.name).name
+            named = tmp / stored
+            os.symlink(src, named)
+            try:
+                info = write_preview(named, tmp / "preview.jpg", PREVIEW_SIDE)
+            except ValueError as exc:  # the library names the file by its path: say only the original's name
+                raise ValueError(
+                    str(exc).replace(f"{tmp}{os.sep}", "").replace(stored, item.original_name)
+                ) from None
+            write_preview(tmp / "preview.jpg", tmp / "thumb.jpg", THUMB_SIDE)
+            store(item.preview, f"{Path(stored).stem}-preview.jpg", tmp / "preview.jpg")
+            store(item.thumbnail, f"{Path(stored).stem}-thumb.jpg", tmp / "thumb.jpg")
+        for key in ("width", "height", "frame_count", "duration", "is_colour"):
+            if info.get(key) is not None:
+                setattr(item, key, info[key])
+        item.media_error = ""
+    except ValueError as exc:
+        log.warning("previews for item %s: %s", item_id, exc)
+        item.media_error = str(exc)
+    except (
+        Exception
+    ) as exc:  # every failure is recorded on the item; the log has the details, the page no paths
+        log.exception("previews for item %s failed", item_id)
+        item.media_error = f"{item.original_name}: the previews could not be made ({type(exc).__name__})"
+    item.save(
+        update_fields=[
+            "preview", "thumbnail", "width", "height", "frame_count", "duration", "is_colour", "media_error"
+        ]
+    )  # fmt: skip
 
 
 @shared_task(name="workers.tasks.inspect_model")
 def inspect_model(model_id: int) -> None:
-    from workers import models
+    """Fill ColorModel.info from its checkpoint, or record why the file is unusable."""
+    from colorization.checkpoint import CheckpointError, summary
+    from colorization.zoo import headline_metrics
+    from portal.jobs.models import ColorModel
 
-    models.inspect(model_id)
+    model = ColorModel.objects.filter(pk=model_id).first()
+    if model is None:
+        return
+    promote = bool(model.info.get("promote_when_inspected"))
+    try:
+        model.info = summary(model_checkpoint(model))
+        if not model.metrics and isinstance(model.info.get("metrics"), dict):
+            model.metrics = headline_metrics(model.info["metrics"])
+    except (CheckpointError, FileNotFoundError, OSError) as exc:
+        model.info = {"error": str(exc).splitlines()[0]}
+        promote = False  # a file that cannot be read never becomes the default
+    model.save(update_fields=["info", "metrics"])
+    if promote:
+        model.promote()
 
 
+# ---------------------------------------------------------------- training and bulk actions
 @shared_task(name="workers.tasks.train")
 def train(run_id: int) -> None:
     from portal.jobs.models import TrainingRun
     from workers import training_runs
 
-    run = TrainingRun.claim(run_id)
-    if run is None:
-        return
-    with failing_job(run):
-        training_runs.run(run)
+    run_job(TrainingRun, run_id, training_runs.run)
 
 
 @shared_task(name="workers.tasks.bulk_action")
@@ -90,11 +287,7 @@ def bulk_action(bulk_id: int) -> None:
     from portal.jobs import bulk
     from portal.jobs.models import BulkAction
 
-    job = BulkAction.claim(bulk_id)
-    if job is None:
-        return
-    with failing_job(job):
-        bulk.run(job)
+    run_job(BulkAction, bulk_id, bulk.run)
 
 
 @shared_task(name="workers.tasks.sweep")

@@ -13,7 +13,6 @@ from django.utils import timezone
 from portal.jobs import retraining
 from portal.jobs.models import Cancelled, ColorModel, TrainingRun, TrainingSource
 from workers.files import local_path, store
-from workers.models import describe
 
 CURVE_LIMIT = 5000  # points kept for the admin's curves
 SAVE_EVERY_S = 2.0
@@ -196,7 +195,9 @@ def _register(run: TrainingRun, checkpoint: Path, metrics: dict, curve: list[dic
     )
     store(model.checkpoint, f"{name}.pt", checkpoint)
     try:
-        model.info = describe(checkpoint)
+        from colorization.checkpoint import summary
+
+        model.info = summary(checkpoint)
         with transaction.atomic():
             model.save()
             if not run.finish(curve=curve, metrics=metrics, result_model=model):

@@ -106,7 +106,9 @@ class Item(models.Model):
     media_error = models.TextField(blank=True, editable=False)
     # None until the worker has looked; True when the original holds colour (not just a tone such as sepia)
     is_colour = models.BooleanField(null=True, blank=True, editable=False)
-    preview_attempts = models.PositiveSmallIntegerField(default=0, editable=False)  # see workers/media.py
+    preview_attempts = models.PositiveSmallIntegerField(
+        default=0, editable=False
+    )  # see make_previews in workers/tasks.py
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created = models.DateTimeField(auto_now_add=True)

@@ -1,7 +1,9 @@
 """Background work as database rows with a state machine (NetBox's Job): the row is the single truth.
 
 pending -> running -> done | failed; pending/running -> cancelled. `claim()` is the only way into
-running, so a duplicate Celery delivery finds nothing to claim and does nothing.
+running, so a duplicate Celery delivery finds nothing to claim and does nothing. A film's request has a
+second, inner state while it runs, its `Phase` (segments -> join queued -> joining -> joined), moved only by
+`advance_to` and `finish`. Every change is one conditional UPDATE, so of two workers exactly one wins.
 """
 
 from __future__ import annotations
@@ -132,6 +134,9 @@ class Job(models.Model):
 
         notify.job_ended(self)
 
+    def discard(self) -> None:
+        """Drop what a body stored for a result that was not recorded (the job was cancelled meanwhile)."""
+
     def cancel(self) -> bool:
         changed = (
             type(self)
@@ -250,6 +255,25 @@ def _result_path(req: ColorizationRequest, filename: str) -> str:
     return f"results/{req.item_id}/{req.pk}/{filename}"
 
 
+class Phase(models.TextChoices):
+    """Where a running film's request is (a photo's stays NONE). The stored values predate the names."""
+
+    NONE = "", "Not started"
+    SEGMENTS = "segments", "Colorizing its segments"
+    JOIN_QUEUED = "joining", "Waiting for a worker to join the segments"
+    JOINING = "merging", "A worker is joining the segments"
+    JOINED = "done", "Joined"
+
+
+# phase -> the phases a running request may move to it from
+PHASE_FROM = {
+    Phase.SEGMENTS: (Phase.NONE, Phase.SEGMENTS),  # planned (a redelivered plan finds its rows)
+    Phase.JOIN_QUEUED: (Phase.SEGMENTS, Phase.JOINING),  # the last segment is done; or a silent joiner
+    Phase.JOINING: (Phase.JOIN_QUEUED,),  # a worker claims the join
+}
+JOIN_SHARE = 0.95  # the join is the last 5 % of a film's progress
+
+
 class ColorizationRequest(Job):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="requests")
     model = models.ForeignKey(ColorModel, on_delete=models.PROTECT, related_name="requests")
@@ -261,7 +285,9 @@ class ColorizationRequest(Job):
     result = models.FileField(upload_to=_result_path, blank=True, max_length=400)
     result_preview = models.FileField(upload_to=_result_path, blank=True, max_length=400)
     provenance = models.JSONField(default=dict, blank=True)
-    phase = models.CharField(max_length=20, blank=True, editable=False)  # film: segments -> joining -> done
+    phase = models.CharField(
+        max_length=20, choices=Phase.choices, default=Phase.NONE, blank=True, editable=False
+    )
     frames = models.PositiveIntegerField(null=True, blank=True)
     seconds = models.FloatField(null=True, blank=True)
     approved = models.BooleanField(default=False, db_index=True)
@@ -307,6 +333,57 @@ class ColorizationRequest(Job):
         )
         return changed
 
+    def discard(self) -> None:
+        self.result.delete(save=False)
+        self.result_preview.delete(save=False)
+
+    def advance_to(self, phase: Phase, **fields) -> bool:
+        """Move a running film to `phase` from one that PHASE_FROM allows; False (and nothing written) when
+        the row is not running or elsewhere: a duplicate delivery, or another worker was first."""
+        won = (
+            type(self)
+            .objects.filter(pk=self.pk, status=Status.RUNNING, phase__in=PHASE_FROM[phase])
+            .update(phase=phase, updated=timezone.now(), **fields)
+        )
+        if won:
+            self.phase = phase
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(won)
+
+    def plan_segments(self, plan: list[dict]) -> list[Segment]:
+        """Record a film's segments (the library's plan, as dicts) and enter the SEGMENTS phase; returns the
+        rows still waiting, for their tasks. Idempotent: a redelivered plan finds the rows it made."""
+        with transaction.atomic():
+            rows = [
+                Segment.objects.get_or_create(
+                    request=self,
+                    index=part["index"],
+                    defaults={
+                        "start_frame": part["start_frame"],
+                        "end_frame": part["end_frame"],
+                        "plan": part,
+                    },
+                )[0]
+                for part in plan
+            ]
+            self.advance_to(Phase.SEGMENTS)
+        return [seg for seg in rows if seg.status == Status.PENDING]
+
+    def queue_join_when_complete(self) -> bool:
+        """After a segment finished: True for exactly the one caller that finds every segment done."""
+        if self.segments.exclude(status=Status.DONE).exists():
+            return False
+        return self.advance_to(Phase.JOIN_QUEUED, progress=JOIN_SHARE)
+
+    def requeue_join(self) -> bool:
+        """A stale join (its task lost, or the worker joining went silent) waits for a worker again."""
+        return self.advance_to(Phase.JOIN_QUEUED) or bool(
+            type(self)
+            .objects.filter(pk=self.pk, status=Status.RUNNING, phase=Phase.JOIN_QUEUED)
+            .update(updated=timezone.now())
+        )
+
     def approve(self, user) -> None:
         self.approved, self.approved_by, self.approved_at = True, user, timezone.now()
         self._history_user = user  # the audit trail's "who" when a worker approves for someone (bulk)
@@ -338,6 +415,9 @@ class Segment(Job):
 
     def __str__(self) -> str:
         return f"segment {self.index} of request {self.request_id}"
+
+    def discard(self) -> None:
+        self.part.delete(save=False)
 
 
 class TrainingSource(models.Model):

@@ -15,6 +15,7 @@ from portal.jobs.models import (
     BulkAction,
     ColorizationRequest,
     ColorModel,
+    Phase,
     Segment,
     Status,
     TrainingRun,
@@ -134,10 +135,9 @@ def requeue_stale(minutes: int | None = None) -> list[str]:
             _reset(seg, tasks.colorize_segment)
             done.append(f"segment {seg.index} of request {seg.request_id}")
         for req in ColorizationRequest.stale(minutes).select_for_update():
-            if req.phase == "segments":
+            if req.phase == Phase.SEGMENTS:
                 continue  # its segments are requeued on their own
-            if req.phase in ("joining", "merging"):  # "merging": the worker joining it went silent
-                ColorizationRequest.objects.filter(pk=req.pk).update(phase="joining", updated=timezone.now())
+            if req.phase in (Phase.JOIN_QUEUED, Phase.JOINING) and req.requeue_join():
                 transaction.on_commit(lambda pk=req.pk: broker.send(tasks.join_segments, pk))
                 done.append(f"join of request {req.pk}")
                 continue

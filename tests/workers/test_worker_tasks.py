@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from portal.catalog.ingest import add_item
 from portal.jobs import services
-from portal.jobs.models import ColorizationRequest, Segment, Status
+from portal.jobs.models import ColorizationRequest, Phase, Segment, Status
 from tests.conftest import make_film
 from workers import tasks
-from workers.errors import plain_message
+from workers.runner import plain_message
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,8 @@ def test_film_is_cut_into_segments_colorized_and_joined(
     assert all(not s.part for s in segments)  # parts are deleted once joined
     with av.open(req.result.path) as container:
         assert sum(1 for _ in container.decode(video=0)) == 20
-    assert req.phase == "done" and req.provenance["segments"] == len(segments)
+    assert req.phase == Phase.JOINED and req.provenance["segments"] == len(segments)
+    assert req.provenance["model"] == "tiny"  # as the pipeline that ran names it
 
 
 def test_duplicate_segment_and_join_deliveries_change_nothing(
@@ -108,3 +109,27 @@ def test_plain_messages_hide_tracebacks():
     assert plain_message(ValueError("scan.tif: not a readable image")) == "scan.tif: not a readable image"
     assert "worker log" in plain_message(ZeroDivisionError("division by zero"))
     assert "out of memory" in plain_message(MemoryError())
+
+
+def test_a_films_phase_moves_only_forward_and_only_once(
+    film_item, model_row, settings, django_capture_on_commit_callbacks
+):
+    settings.SEGMENT_FRAMES = 8
+    with django_capture_on_commit_callbacks(execute=False):
+        (req,) = services.submit(None, film_item, [model_row], {"smoothing": "none"})
+    with django_capture_on_commit_callbacks(execute=False):
+        tasks.colorize.delay(req.pk)  # plans; the segment tasks are captured, not run
+    req.refresh_from_db()
+    assert req.status == Status.RUNNING and req.phase == Phase.SEGMENTS
+    assert not req.advance_to(Phase.JOINING)  # no join before its segments are done
+    assert not req.queue_join_when_complete()  # segments still waiting
+    Segment.objects.filter(request=req).update(status=Status.DONE)
+    assert req.queue_join_when_complete() and not req.queue_join_when_complete()  # exactly one queues it
+    assert req.advance_to(Phase.JOINING) and not req.advance_to(Phase.JOINING)  # exactly one joins
+    ColorizationRequest.objects.filter(pk=req.pk).update(updated=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert services.requeue_stale(30) == [f"join of request {req.pk}"]  # the joiner went silent
+    req.refresh_from_db()
+    assert req.phase == Phase.JOIN_QUEUED and len(queued) == 1
+    req.cancel()
+    assert not req.advance_to(Phase.JOINING)  # a cancelled request moves no further
