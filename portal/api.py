@@ -64,7 +64,8 @@ class ItemSerializer(serializers.ModelSerializer):
     file = serializers.FileField(write_only=True)
     original_url = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
-    results = serializers.SerializerMethodField()
+    # prefetched by ItemViewSet into listed_results: one query a page, and the nested serializer built once
+    results = ResultSerializer(many=True, read_only=True, source="listed_results")
     collection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -90,23 +91,14 @@ class ItemSerializer(serializers.ModelSerializer):
     def get_preview_url(self, obj) -> str | None:
         return _url(self.context["request"], "gallery:item_file", obj.pk, "preview") if obj.preview else None
 
-    def get_results(self, obj) -> list:
-        # prefetched by ItemViewSet (one query per page, not per item); after a create there is nothing yet
-        reqs = getattr(obj, "listed_results", None)
-        if reqs is None:
-            request = self.context["request"]
-            reqs = (
-                obj.requests.all() if is_staff_member(request.user) else published_results().filter(item=obj)
-            )
-            reqs = reqs.select_related("model")
-        return ResultSerializer(reqs, many=True, context=self.context).data
-
     def create(self, validated):
         upload = validated.pop("file")
         try:
-            return add_item(upload, user=self.context["request"].user, **validated)
+            item = add_item(upload, user=self.context["request"].user, **validated)
         except IngestError as exc:
             raise ValidationError({"file": [str(exc)]}) from None
+        item.listed_results = []  # a new item has no results yet
+        return item
 
 
 def _created(data, rows) -> Response:
