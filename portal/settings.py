@@ -39,6 +39,7 @@ ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
     COLORARCHIVE_SWEEP_EVERY_S  Celery beat runs the sweeper this often, default 300
     COLORARCHIVE_FIXITY_EVERY_S Celery beat runs the fixity check this often, default 86400 (daily)
     COLORARCHIVE_MAX_ATTEMPTS   a job whose worker was lost this many times fails with the reason, default 3
+    COLORARCHIVE_TRASH_DAYS     deleted items and results keep their files this long (purge_trash), default 30
 
 What the archive takes (file types, COLORARCHIVE_MAX_UPLOAD_MB, COLORARCHIVE_MAX_MEGAPIXELS) is declared once, for
 the portal and the workers alike, in colorization/media/policy.py.
@@ -90,6 +91,7 @@ SEGMENT_FRAMES = int(env("COLORARCHIVE_SEGMENT_FRAMES", "300"))  # film frames p
 PERSON_DETECTOR = env("COLORARCHIVE_PERSON_DETECTOR", "")
 SWEEP_MINUTES = int(env("COLORARCHIVE_SWEEP_MINUTES", "5"))
 MAX_ATTEMPTS = int(env("COLORARCHIVE_MAX_ATTEMPTS", "3"))
+TRASH_DAYS = int(env("COLORARCHIVE_TRASH_DAYS", "30"))  # purge_trash removes trashed files after this long
 
 # Mail (notifications, password reset): SMTP when EMAIL_HOST is set, or any backend named; else nothing is sent
 # and the pages say so.
@@ -291,6 +293,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Recovery and fixity run on a schedule (`celery -A portal beat`, a service in docker/compose.yaml); RELIABILITY.md
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "workers.tasks.sweep", "schedule": float(env("COLORARCHIVE_SWEEP_EVERY_S", "300"))},
+    "purge-trash": {"task": "workers.tasks.purge_trash", "schedule": 24 * 3600.0},
     "fixity-check": {
         "task": "workers.tasks.fixity_check",
         "schedule": float(env("COLORARCHIVE_FIXITY_EVERY_S", "86400")),

@@ -307,3 +307,11 @@ def fixity_check() -> None:
     for item, problem in failures:
         log.error("fixity: item %s (%s): %s", item.pk, item.original_name, problem)
     log.info("fixity: %d original(s) checked, %d failed", checked, len(failures))
+
+
+@shared_task(name="workers.tasks.purge_trash")
+def purge_trash() -> None:
+    from portal.catalog.trash import purge
+
+    for entry in purge():
+        log.info("purged %s", entry)

@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from portal.catalog.models import Collection, Item
+from portal.catalog import trash
+from portal.catalog.models import Collection, Item, TrashEntry
 
 
 @admin.register(Collection)
@@ -44,6 +45,13 @@ class ItemAdmin(admin.ModelAdmin):
     ]
     actions = ["publish", "unpublish"]
 
+    def delete_model(self, request, obj) -> None:
+        trash.trash_item(obj, request.user)  # to the trash, with its results: restorable until purged
+
+    def delete_queryset(self, request, queryset) -> None:
+        for item in queryset:
+            trash.trash_item(item, request.user)
+
     @admin.display(boolean=True, description="fixity")
     def fixity_sound(self, item: Item) -> bool:
         return not item.fixity_error
@@ -62,3 +70,29 @@ class ItemAdmin(admin.ModelAdmin):
     @admin.action(description="Return the selected items to draft")
     def unpublish(self, request, queryset):
         queryset.update(status=Item.Status.DRAFT)
+
+
+@admin.register(TrashEntry)
+class TrashAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "deleted_by", "deleted_at", "state", "restored_at", "purged_at"]
+    list_filter = ["kind"]
+    readonly_fields = ["kind", "object_id", "label", "files", "deleted_by", "deleted_at", "restored_by",
+                       "restored_at", "purged_at"]  # fmt: skip
+    exclude = ["rows"]
+    actions = ["restore"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the entry is the record of the deletion; purge_trash removes its files
+
+    @admin.action(description="Restore the selected items or results")
+    def restore(self, request, queryset):
+        for entry in queryset:
+            try:
+                trash.restore(entry, request.user)
+            except trash.TrashError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+            else:
+                self.message_user(request, f"Restored {entry}.")

@@ -168,3 +168,43 @@ class Item(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("gallery:item", args=[self.pk])
+
+
+class TrashEntry(models.Model):
+    """An item or a result that was deleted: its rows (serialized) and its files (copied under trash/) wait here
+    until restored or purged (`manage.py purge_trash`); the entry itself stays as the audit record."""
+
+    class Kind(models.TextChoices):
+        ITEM = "item", "Item"
+        RESULT = "result", "Colorization result"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    object_id = models.PositiveBigIntegerField()
+    label = models.CharField(max_length=400)
+    rows = models.JSONField(
+        default=list
+    )  # the rows as django.core.serializers writes them, restored as they were
+    files = models.JSONField(default=list)  # [[stored name, name under trash/], ...]
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deleted_at = models.DateTimeField(auto_now_add=True)
+    restored_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    restored_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-deleted_at"]
+        verbose_name = "trash entry"
+        verbose_name_plural = "trash"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.object_id}: {self.label}"
+
+    @property
+    def state(self) -> str:
+        if self.restored_at:
+            return "restored"
+        return "purged" if self.purged_at else "in the trash"

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from portal import broker
+from portal.catalog import trash
 from portal.jobs.models import ACTIVE, ColorizationRequest, ColorModel, Segment, TrainingRun, TrainingSource
 
 
@@ -26,7 +27,7 @@ class SegmentInline(admin.TabularInline):
 
 
 @admin.register(ColorizationRequest)
-class ColorizationRequestAdmin(CancelBeforeDelete, admin.ModelAdmin):
+class ColorizationRequestAdmin(admin.ModelAdmin):
     list_display = ["id", "item", "model", "preset", "status", "progress", "approved", "created"]
     list_filter = ["status", "approved", "preset", "model"]
     readonly_fields = [
@@ -40,6 +41,13 @@ class ColorizationRequestAdmin(CancelBeforeDelete, admin.ModelAdmin):
         "attempts",
     ]
     inlines = [SegmentInline]
+
+    def delete_model(self, request, obj) -> None:
+        trash.trash_result(obj, request.user)  # cancelled first, then to the trash: restorable until purged
+
+    def delete_queryset(self, request, queryset) -> None:
+        for req in queryset:
+            trash.trash_result(req, request.user)
 
 
 @admin.register(ColorModel)
