@@ -1,11 +1,11 @@
 """One settings module, driven by environment variables (STYLE.md section 10).
 
-With no variables set it runs the embedded default: DEBUG on, SQLite and media under ./var, and a Celery
-broker that needs no server (kombu's filesystem transport; Redis when REDIS_URL is set). With
-DJANGO_DEBUG=0 (production) every required value must be given, or start-up stops with
-ImproperlyConfigured naming what is missing (NetBox's fail-fast rule).
+Production is the default: every required value must be given, or start-up stops with ImproperlyConfigured
+naming what is missing (NetBox's fail-fast rule). DJANGO_DEBUG=1 asks for the embedded trial setup instead
+(`manage.py demo` and the tests ask for it): DEBUG on, SQLite and media under ./var, and a Celery broker that
+needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
 
-    DJANGO_DEBUG            1 (default) | 0
+    DJANGO_DEBUG            0 (default: production) | 1 (the embedded trial setup)
     DJANGO_SECRET_KEY       required in production
     DJANGO_ALLOWED_HOSTS    comma-separated; required in production (DEBUG: loopback names only)
     DATABASE_URL            postgres://user:pass@host:5432/name; required in production (else SQLite)
@@ -68,7 +68,7 @@ def env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.lower() in ("1", "true", "yes", "on")
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 
 def required(name: str, dev_default: str | None = None) -> str | None:

@@ -114,7 +114,8 @@ def test_debug_never_allows_every_host(tmp_path):
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='portal.settings'; django.setup(); "
         "from django.conf import settings as s; print(s.DEBUG, s.ALLOWED_HOSTS)"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_clean_env(COLORARCHIVE_VAR=tmp_path),
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
+                         env=_clean_env(DJANGO_DEBUG=1, COLORARCHIVE_VAR=tmp_path),
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert out.stdout.split() == ["True", "[]"], out.stderr  # Django's loopback-only default
 

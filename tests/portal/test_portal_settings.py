@@ -22,10 +22,18 @@ def _settings(env: dict) -> subprocess.CompletedProcess:
                           timeout=120)  # fmt: skip
 
 
-def test_embedded_default_needs_no_server(tmp_path):
-    out = _settings({"COLORARCHIVE_VAR": str(tmp_path)})
+def test_embedded_setup_when_asked_needs_no_server(tmp_path):
+    out = _settings({"DJANGO_DEBUG": "1", "COLORARCHIVE_VAR": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["django.db.backends.sqlite3", "filesystem://localhost//"]
+
+
+def test_settings_default_to_production(tmp_path):
+    out = _settings(
+        {"COLORARCHIVE_VAR": str(tmp_path)}
+    )  # nothing asked for: production, which needs its values
+    assert out.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY must be set" in out.stderr
 
 
 def test_production_fails_fast_naming_the_missing_variable(tmp_path):
