@@ -395,11 +395,11 @@ def add_models(sub) -> None:
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
-    from colorization import available
-    from colorization.registry import KINDS
+    from colorization.registry import KINDS, choices, options
 
     for kind in KINDS:
-        print(f"{kind:<12} {', '.join(available(kind)) or '-'}")
+        for name, text in choices(kind):
+            print(f"{kind:<12} {name:<12} {text}; options: {', '.join(options(kind, name)) or '-'}")
     return EXIT_OK
 
 
@@ -411,7 +411,7 @@ def add_stages(sub) -> None:
 SUBCOMMANDS = [add_image, add_compare, add_models, add_stages]
 
 
-def add_video(sub) -> None:  # Engineer B's film subcommand lives in cli_video.py
+def add_video(sub) -> None:  # the film subcommand lives in cli_video.py
     from colorization.cli_video import add_video as add
 
     add(sub)

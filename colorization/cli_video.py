@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from colorization import registry
 from colorization.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _add_model_options, _err
 
 
@@ -100,7 +101,7 @@ def add_video(sub) -> None:
     p.add_argument(
         "--smoothing",
         default="flow",
-        choices=["none", "ema", "window", "flow"],
+        choices=[name for name, _ in registry.choices("temporal")],
         help="temporal smoothing (default flow: motion-compensated, resets at scene cuts)",
     )
     p.add_argument("--quality", type=int, default=None, help="H.264 CRF, lower is better (default 18)")

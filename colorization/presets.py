@@ -1,7 +1,7 @@
 """Named pipeline specs (plain dicts, STYLE.md section 8). The portal stores a preset's *name* only.
 
     get("photo", model="default", format="jpeg", quality=92, batch_size=0)  # 0: auto
-    get("film", smoothing="flow", ...)        # stages by Engineer B (video decode/encode, temporal)
+    get("film", smoothing="flow", ...)        # smoothing: any registered temporal stage
 
 Unknown names or options fail loudly, listing what is known.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-SMOOTHING = ("none", "ema", "window", "flow")
+from colorization import registry
+
 OPTIONS = {
     "model",
     "models_dir",
@@ -65,8 +66,10 @@ def _photo(o: dict) -> dict:
 
 def _film(o: dict) -> dict:
     smoothing = o.get("smoothing") or "flow"
-    if smoothing not in SMOOTHING:
-        raise ValueError(f"preset 'film': unknown smoothing {smoothing!r}; known: {list(SMOOTHING)}")
+    if smoothing not in registry.available("temporal"):  # the registered temporal stages are the choices
+        raise ValueError(
+            f"preset 'film': unknown smoothing {smoothing!r}; known: {registry.available('temporal')}"
+        )
     encode: dict[str, Any] = {"name": "video"}
     if o.get("quality"):
         encode["quality"] = int(o["quality"])  # x264 CRF: lower is better, 18 is visually lossless

@@ -83,6 +83,7 @@ class SceneCuts:
 
 class _Smoother:
     name = "none"
+    label = "None (frame by frame)"
     pre_roll = 0
     post_roll = 0
 
@@ -104,6 +105,7 @@ class EmaAb(_Smoother):
     """ab_t = alpha * prediction_t + (1 - alpha) * ab_{t-1}, restarted at each cut."""
 
     name = "ema"
+    label = "Exponential smoothing"
 
     def __init__(self, alpha: float = 0.6, cut_threshold: float = 0.5):
         if not 0 < alpha <= 1:
@@ -133,6 +135,7 @@ class FlowAb(_Smoother):
     """
 
     name = "flow"
+    label = "Optical flow (best, slowest)"
     pre_roll = 24
 
     def __init__(
@@ -171,6 +174,7 @@ class WindowAb(_Smoother):
     """ab averaged over frames t-radius..t+radius of the same shot, each warped onto frame t by flow."""
 
     name = "window"
+    label = "Sliding window"
 
     def __init__(
         self, radius: int = 2, sigma: float = 1.5, cut_threshold: float = 0.5, static_tol: int | None = 2

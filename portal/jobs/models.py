@@ -20,6 +20,8 @@ from simple_history.models import HistoricalRecords
 from portal.catalog.models import Item
 
 PRESET_CHOICES = [("photo", "Photograph"), ("film", "Film")]
+# The registered temporal stages as colorization.registry.choices("temporal") names them; the web process imports
+# no stage of the library, so the list is repeated here and tests/test_choices.py holds the two equal.
 SMOOTHING_CHOICES = [
     ("none", "None (frame by frame)"),
     ("ema", "Exponential smoothing"),
