@@ -18,6 +18,7 @@ from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import staff_required
 from portal.jobs import bulk as bulk_actions
+from portal.jobs import queue
 from portal.jobs.forms import BulkForm, ColorizeForm
 from portal.jobs.models import BulkAction, ColorizationRequest, Status
 
@@ -139,7 +140,11 @@ def import_view(request):
 @staff_required
 def item_detail(request, pk: int):
     item = get_object_or_404(Item.objects.select_related("collection"), pk=pk)
-    results = item.requests.select_related("model", "requested_by", "approved_by").order_by("-created")
+    results = list(item.requests.select_related("model", "requested_by", "approved_by").order_by("-created"))
+    if any(r.status == Status.PENDING for r in results):
+        typical = queue.typical_seconds()
+        for r in results:
+            r.place = queue.place(r, typical)
     form = ColorizeForm(item=item)
     return render(
         request,

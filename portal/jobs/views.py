@@ -16,7 +16,7 @@ from portal import audit, broker
 from portal.catalog.ingest import IngestError, check_upload, sha256_of
 from portal.catalog.models import Item
 from portal.catalog.permissions import admin_required, staff_required
-from portal.jobs import promotion, services
+from portal.jobs import promotion, queue, services
 from portal.jobs.charts import line_chart
 from portal.jobs.forms import ColorizeForm, ModelUploadForm, SourceForm, TrainingForm
 from portal.jobs.models import (
@@ -68,7 +68,12 @@ def request_detail(request, pk: int):
     return render(
         request,
         "jobs/request_detail.html",
-        {"req": req, "segments": req.segments.all(), "history": audit.entries(req)},
+        {
+            "req": req,
+            "segments": req.segments.all(),
+            "history": audit.entries(req),
+            "place": queue.place(req, queue.typical_seconds()),
+        },
     )
 
 

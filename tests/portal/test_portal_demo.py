@@ -30,13 +30,15 @@ def test_demo_sets_up_seeds_and_colorizes_with_the_installed_default_model(tmp_p
     out = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--wait", "240"], cwd=ROOT,
                          env=_clean_env(COLORARCHIVE_VAR=var, COLORARCHIVE_MODELS=models),
                          capture_output=True, text=True, timeout=400)  # fmt: skip
-    log = (
-        out.stdout + out.stderr + ((var / "worker.log").read_text() if (var / "worker.log").exists() else "")
-    )
+    log = out.stdout + out.stderr + "".join(p.read_text() for p in sorted(var.glob("worker-*.log")))
     assert out.returncode == 0, log[-4000:]
     assert "Colorarchive is at http://127.0.0.1:8000/" in out.stdout
     assert "user 'staff', password 'colorarchive-staff'" in out.stdout
     assert "6 colorized and approved, 0 failed" in out.stdout, log[-4000:]
+    assert "Started a Celery worker for the gpu queue" in out.stdout  # staff work never waits behind a film
+    assert "Started a Celery worker for the cpu queue" in out.stdout
+    assert "  6 of 6 done, 0 waiting" in out.stdout  # it shows its progress while it colorizes
+    assert "The demo's workers have stopped." in out.stdout
     db = sqlite3.connect(var / "colorarchive.sqlite3")
     assert db.execute("select count(*) from catalog_item where status='published'").fetchone() == (6,)
     assert db.execute(
@@ -58,3 +60,53 @@ def test_demo_without_a_model_says_so(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "No colorization model is installed" in out.stdout
     assert "no colorization model is installed; requests wait until one is registered" in out.stdout
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigterm_stops_the_demo_server_and_its_workers(tmp_path, tiny_model):
+    import re
+    import signal
+    import socket
+    import time
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny.pt").write_bytes(tiny_model.read_bytes())
+    (models / "DEFAULT").write_text("tiny.pt\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out_path = tmp_path / "demo.out"
+    with open(out_path, "w") as out:
+        demo = subprocess.Popen([sys.executable, "manage.py", "demo", f"127.0.0.1:{port}", "--wait", "0"], cwd=ROOT,
+                                env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=models,
+                                               PYTHONUNBUFFERED=1),
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and demo.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(1)
+        text = out_path.read_text()
+        pids = [
+            int(p) for p in re.findall(r"Started a Celery worker for the \w+ queue .*, process (\d+)", text)
+        ]
+        assert len(pids) == 2 and all(_pid_alive(p) for p in pids), text[-3000:]
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(90) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    text = out_path.read_text()
+    assert "The demo's workers have stopped." in text, text[-3000:]
+    assert not any(_pid_alive(p) for p in pids)

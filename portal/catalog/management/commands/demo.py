@@ -2,8 +2,9 @@
 
 Creates the database, seeds a small catalogue from the images scikit-image ships (plus a short film panned
 over one of them), creates demo accounts, registers the installed models (colorization.zoo; the default one as
-the default), starts a Celery worker (both queues) as a subprocess, colorizes and approves the demo items, and
-runs the web server.
+the default), starts a Celery worker per queue as subprocesses (so staff work never waits behind a film or a
+training run), colorizes the demo items showing its progress (each is approved when done), and runs the web
+server. Ctrl-C or SIGTERM stops the server and the workers.
 """
 
 from __future__ import annotations
@@ -80,6 +81,49 @@ def _pan_film(path: Path, image, frames: int = 48, size=(320, 240), fps: int = 1
     return path
 
 
+QUEUES = {"cpu": "previews, joins, bulk actions", "gpu": "colorizations and training runs"}
+DEMO_MAIL = "django.core.mail.backends.console.EmailBackend"
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _die_with_parent() -> None:
+    """A worker gets SIGTERM when the demo process dies, even by SIGKILL (no orphan workers)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(
+                signal.SIGTERM
+            )  # a warm shutdown: the running task is cancelled by requeue rules
+    for worker in workers:
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def _progress_line(rows) -> str:
+    from portal.jobs.models import Status
+
+    counts = {s: 0 for s in Status.values}
+    running = []
+    for req in rows.select_related("item"):
+        counts[req.status] += 1
+        if req.status == Status.RUNNING:
+            running.append(f"{req.item.title} {req.percent}%")
+    line = f"{counts['done']} of {len(rows)} done, {counts['pending']} waiting"
+    if counts["failed"]:
+        line += f", {counts['failed']} failed"
+    return line + (f"; now: {', '.join(running)}" if running else "")
+
+
 def is_loopback(addrport: str) -> bool:
     """True when runserver's "addr:port" (or a bare port) listens on this machine only."""
     if addrport.isdigit():
@@ -98,7 +142,14 @@ class Command(BaseCommand):
     help = "Set up and run Colorarchive with demo data: database, accounts, catalogue, a worker and the web server."
 
     def add_arguments(self, parser):
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument(
+            "addrport",
+            nargs="?",
+            default="127.0.0.1:8000",
+            help="Where the web server listens, as runserver takes it: [address:]port (default 127.0.0.1:8000, "
+            "this machine only). Another address, such as 0.0.0.0:8000 for every interface, needs "
+            "--insecure-public.",
+        )
         parser.add_argument(
             "--insecure-public",
             action="store_true",
@@ -109,7 +160,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Set up, seed and colorize the demo items, then stop (no web server).",
         )
-        parser.add_argument("--no-worker", action="store_true", help="Do not start a Celery worker.")
+        parser.add_argument("--no-worker", action="store_true", help="Do not start the Celery workers.")
         parser.add_argument(
             "--wait", type=int, default=180, help="Seconds to wait for the demo colorizations."
         )
@@ -135,22 +186,28 @@ class Command(BaseCommand):
         self._accounts()
         model = self._model()
         seeded = self._catalogue()
-        worker = None if no_worker else self._start_worker()
+        self.demo_mail = not settings.MAIL_CONFIGURED
+        if (
+            self.demo_mail
+        ):  # notifications and password reset print their mail to the console (and worker logs)
+            settings.EMAIL_BACKEND, settings.MAIL_CONFIGURED = DEMO_MAIL, True
+        # SIGTERM ends the demo as Ctrl-C does, so the `finally` below stops the workers either way
+        signal.signal(signal.SIGTERM, _interrupt)
+        workers = [] if no_worker else [self._start_worker(queue) for queue in QUEUES]
         try:
             if seeded and model is not None:
-                self._colorize_demo(model, worker, wait)
+                self._colorize_demo(model, workers, wait)
             self._print_access(addrport, model)
             if (
                 not no_serve
             ):  # insecure_serving: static files also when --insecure-public has turned DEBUG off
                 call_command("runserver", addrport, use_reloader=False, insecure_serving=True)
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping the demo ...")
         finally:
-            if worker is not None and worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-                try:
-                    worker.wait(20)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+            _stop(workers)
+            if workers:
+                self.stdout.write("The demo's workers have stopped.")
 
     # ------------------------------------------------------------------ steps
 
@@ -211,42 +268,58 @@ class Command(BaseCommand):
         item.publish()
         return item
 
-    def _start_worker(self) -> subprocess.Popen:
-        log = Path(settings.VAR_DIR) / "worker.log"
+    def _start_worker(self, queue: str) -> subprocess.Popen:
+        log = Path(settings.VAR_DIR) / f"worker-{queue}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,cpu", "--pool", "solo",
-               "--loglevel", "INFO", "-n", "demo@%h"]  # fmt: skip
-        self.stdout.write(f"Starting a Celery worker (queues gpu, cpu); its log: {log}")
+        cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue, "--pool", "solo",
+               "--loglevel", "INFO", "-n", f"demo-{queue}@%h"]  # fmt: skip
+        env = {**os.environ, **({"DJANGO_EMAIL_BACKEND": DEMO_MAIL} if self.demo_mail else {})}
         with open(log, "ab") as out:
-            return subprocess.Popen(
-                cmd, cwd=settings.BASE_DIR, env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT
-            )
+            worker = subprocess.Popen(
+                cmd, cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )  # fmt: skip
+        self.stdout.write(
+            f"Started a Celery worker for the {queue} queue ({QUEUES[queue]}), process {worker.pid}; its log: {log}"
+        )
+        return worker
 
-    def _colorize_demo(self, model, worker, wait: int) -> None:
+    def _colorize_demo(self, model, workers: list, wait: int) -> None:
+        """Queue the demo items (each approved by the worker when done) and show the progress until they are
+        done or `wait` seconds have passed; what is still running is approved when it finishes."""
         from portal.jobs import services
         from portal.jobs.models import ColorizationRequest, Status
 
         admin = get_user_model().objects.get(username="admin")
         reqs = []
         for item in Item.objects.all():
-            reqs += services.submit(admin, item, [model], {"smoothing": "ema"} if item.is_film else {})
-        if worker is None:
+            options = {"approve_when_done": True, **({"smoothing": "ema"} if item.is_film else {})}
+            reqs += services.submit(admin, item, [model], options)
+        if not workers:
             return
-        self.stdout.write(f"Colorizing the {len(reqs)} demo items (up to {wait} s) ...")
-        deadline = time.monotonic() + wait
         ids = [r.pk for r in reqs]
-        while time.monotonic() < deadline and worker.poll() is None:
-            if not ColorizationRequest.objects.filter(
-                pk__in=ids, status__in=[Status.PENDING, Status.RUNNING]
-            ).exists():
+        self.stdout.write(
+            f"Colorizing the {len(ids)} demo items (the first start loads the model; up to {wait} s) ..."
+        )
+        deadline, last = time.monotonic() + wait, ""
+        while time.monotonic() < deadline and all(w.poll() is None for w in workers):
+            rows = ColorizationRequest.objects.filter(pk__in=ids)
+            line = _progress_line(rows)
+            if line != last:
+                self.stdout.write(f"  {line}")
+                self.stdout.flush()
+                last = line
+            if not rows.filter(status__in=[Status.PENDING, Status.RUNNING]).exists():
                 break
             time.sleep(1)
-        done = ColorizationRequest.objects.filter(pk__in=ids, status=Status.DONE)
-        for req in done:
-            req.approve(admin)  # the demo's stand-in for a curator's review
-        failed = ColorizationRequest.objects.filter(pk__in=ids, status=Status.FAILED)
-        self.stdout.write(f"{done.count()} colorized and approved, {failed.count()} failed, "
-                          f"{len(ids) - done.count() - failed.count()} still running.")  # fmt: skip
+        rows = ColorizationRequest.objects.filter(pk__in=ids)
+        done = rows.filter(status=Status.DONE, approved=True).count()
+        failed = rows.filter(status=Status.FAILED)
+        running = len(ids) - done - failed.count()
+        note = " (each is approved when it finishes)" if running else ""
+        self.stdout.write(
+            f"{done} colorized and approved, {failed.count()} failed, {running} still running{note}."
+        )
         for req in failed:
             self.stdout.write(self.style.WARNING(f"  {req.item.title}: {req.error}"))
 
