@@ -1,0 +1,134 @@
+"""Headless Chromium through the staff and admin workflow, against live_server and a real worker: bulk actions in
+the catalogue, cancelling a training run, and promoting a model with its comparison, confirmation and rollback.
+
+Screenshots go to test-artifacts/ (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.test import Client
+
+from portal.catalog.models import Collection, Item
+from portal.jobs.models import BulkAction, ColorModel, Status, TrainingRun
+from tests.conftest import wait_for
+from tests.portal.test_portal_browser import _shot, browser  # noqa: F401  (the Chromium fixture)
+from tests.portal.test_portal_permissions import _item, _result
+from tests.workers.test_worker_cancel import _add_training_images, _start_long_run, _training
+from workers.training_runs import run_dir
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _sign_in(browser, url: str, username: str, next_path: str):  # noqa: F811
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{url}/accounts/login/?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pass-1234-word")
+    page.click("button[type=submit]")
+    assert page.url.endswith(next_path), page.url
+    return page
+
+
+def _until_done(page, what: str, timeout: float = 120) -> None:
+    """The bulk page refreshes itself while the action runs; wait until it shows the end."""
+    deadline = time.monotonic() + timeout
+    while page.locator("[data-status]").inner_text() in ("Waiting", "Running"):
+        assert time.monotonic() < deadline, f"{what} did not finish"
+        page.wait_for_timeout(1000)
+        page.reload()
+
+
+def test_bulk_actions_by_hand_and_by_filter(browser, live_server, live_worker, staff_user):  # noqa: F811
+    harbour = Collection.objects.create(title="Harbour", slug="harbour")
+    dock, ferry, market = (
+        _item(t, Item.Status.DRAFT) for t in ("Harbour dock", "Harbour ferry", "Market day")
+    )
+    staff = _sign_in(browser, live_server.url, "curator", "/catalog/")
+
+    staff.check(f"input[name=items][value='{dock.pk}']")
+    staff.check(f"input[name=items][value='{market.pk}']")
+    staff.select_option("select[name=action]", "publish")
+    _shot(staff, "20-bulk-ticked")
+    staff.click("[data-action=bulk]")
+    assert "Publish: 2 item(s), under way." in staff.locator(".messages").inner_text()
+    _until_done(staff, "the bulk publish")
+    assert staff.locator("[data-status]").inner_text() == "Done"
+    assert staff.locator("[data-changed]").inner_text() == "2"
+    _shot(staff, "21-bulk-done")
+    assert set(Item.objects.published().values_list("title", flat=True)) == {"Harbour dock", "Market day"}
+
+    staff.goto(f"{live_server.url}/catalog/?q=harbour")
+    staff.select_option("select[name=action]", "collect")
+    staff.check("input[name=everything]")
+    staff.select_option("select[name=collection]", str(harbour.pk))
+    staff.click("[data-action=bulk]")
+    _until_done(staff, "adding to the collection")
+    assert set(harbour.items.values_list("pk", flat=True)) == {dock.pk, ferry.pk}
+    action = BulkAction.objects.get(action="collect")
+    assert action.status == Status.DONE and sorted(action.items) == sorted([dock.pk, ferry.pk])
+
+
+def test_cancel_a_training_run_from_its_page(browser, live_server, live_worker, admin_account, tmp_path):  # noqa: F811
+    client = Client()
+    client.force_login(admin_account)
+    _add_training_images(client, tmp_path)
+    run = _start_long_run(client, "cancel-in-browser")
+    wait_for(lambda: _training(run.pk), 300, what="the run to be training", log=live_worker.log)
+
+    admin = _sign_in(browser, live_server.url, "director", f"/jobs/training/runs/{run.pk}/")
+    _shot(admin, "22-run-training")
+    admin.click("[data-action=cancel]")
+    assert "cancelled; its worker stops within seconds" in admin.locator(".messages").inner_text()
+    assert admin.locator("[data-action=cancel]").count() == 0
+    wait_for(
+        lambda: f"TrainingRun {run.pk} stopped" in live_worker.log.read_text(), 120,
+        what="fit to stop", log=live_worker.log,
+    )  # fmt: skip
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and not run_dir(run.pk).exists()
+    admin.reload()
+    assert "Cancelled" in admin.locator(".page-head").inner_text()
+    _shot(admin, "23-run-cancelled")
+    assert TrainingRun.objects.get(pk=run.pk).result_model is None
+
+
+def test_promote_with_comparison_confirmation_and_rollback(browser, live_server, admin_account):  # noqa: F811
+    default = ColorModel.objects.create(
+        name="unet-v6", checkpoint="models/v6.pt", is_default=True, info={"version": "6"},
+        metrics={"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_ssim": 0.946},
+    )  # fmt: skip
+    weak = ColorModel.objects.create(
+        name="two-epochs", checkpoint="models/w.pt", info={"version": "1"},
+        metrics={"test_psnr": 24.1, "test_ab_pearson": 0.074, "test_ssim": 0.946},
+    )  # fmt: skip
+    item = _item("Harbour", Item.Status.DRAFT)
+    _result(item, default, False), _result(item, weak, False)
+
+    admin = _sign_in(browser, live_server.url, "director", "/jobs/training/")
+    admin.click("tr[data-model='two-epochs'] [data-action=promote]")
+    assert admin.locator("h1").inner_text() == "Make two-epochs the default?"
+    assert admin.locator("[data-figure=test_ab_pearson]").get_attribute("data-verdict") == "worse"
+    assert admin.locator("[data-figure=test_psnr]").get_attribute("data-verdict") == "better"
+    assert "0.0740" in admin.locator("[data-figure=test_ab_pearson]").inner_text()
+    assert "0.2340" in admin.locator("[data-figure=test_ab_pearson]").inner_text()
+    assert admin.locator("[data-sheet] figure").count() == 3  # the original, the default's, the candidate's
+    _shot(admin, "24-promote-comparison")
+
+    admin.click("[data-action=promote]")  # without the confirmation
+    assert "tick the confirmation" in admin.locator(".messages").inner_text()
+    assert ColorModel.objects.get(is_default=True) == default
+
+    admin.check("[data-confirm]")
+    admin.click("[data-action=promote]")
+    assert "two-epochs is now the default" in admin.locator(".messages").inner_text()
+    assert ColorModel.objects.get(is_default=True) == weak
+    _shot(admin, "25-promoted")
+
+    admin.click("[data-action=roll-back]")
+    assert "unet-v6 is the default again (instead of two-epochs)" in admin.locator(".messages").inner_text()
+    assert ColorModel.objects.get(is_default=True) == default
+    assert "unet-v6 became the default (director)" in admin.locator("[data-promotions]").inner_text()
+    _shot(admin, "26-rolled-back")
