@@ -19,6 +19,7 @@ import numpy as np
 
 from colorization import presets
 from colorization.frames import Decoded, Frame
+from colorization.hints import Hint
 from colorization.pipeline import Pipeline, ProgressCallback, RunResult, build_pipeline
 
 PathLike = str | os.PathLike
@@ -41,11 +42,13 @@ def colorize_file(
     dst: PathLike,
     preset: str = "photo",
     on_progress: ProgressCallback | None = None,
+    hints: list[Hint] | None = None,
     **options: Any,
 ) -> RunResult:
-    """Colorize `src` into `dst` (atomic write, provenance embedded). `options`: see presets.get()."""
+    """Colorize `src` into `dst` (atomic write, provenance embedded). `hints`: colour hints
+    (colorization.hints) for a model that takes them. `options`: see presets.get()."""
     pipeline = build_pipeline(presets.get(preset, **options))
-    result = pipeline.run(src, dst, on_progress=on_progress)
+    result = pipeline.run(src, dst, on_progress=on_progress, hints=hints)
     if result.info.get("path"):
         result.dst = Path(result.info["path"])  # the encoder may fix the suffix to match the format
     return result
@@ -71,14 +74,20 @@ def colorize_files(
     preset: str = "photo",
     on_result: Callable[[FileResult], None] | None = None,
     pipeline: Pipeline | None = None,
+    hints: Sequence[list[Hint] | None] | None = None,
     **options: Any,
 ) -> list[FileResult]:
     """Colorize many photos; frames of consecutive files share forward passes (the stage's batch size).
 
     A file that fails to decode or encode gets a FileResult with a one-line `error`; the others go on.
+    `hints[k]`: colour hints for the k-th pair (None or [] = none).
     """
     pipeline = pipeline or build_pipeline(presets.get(preset, **options))
     pairs = [(Path(s), Path(d)) for s, d in pairs]
+    hints = list(hints) if hints is not None else [None] * len(pairs)
+    if len(hints) != len(pairs):
+        raise ValueError(f"{len(hints)} hint lists for {len(pairs)} files")
+    followed = pipeline.takes_hints()
     results: dict[int, FileResult] = {}
     opened: dict[int, tuple[Decoded, float]] = {}
 
@@ -98,6 +107,8 @@ def colorize_files(
             opened[k] = (decoded, start)
             for frame in decoded.frames:
                 frame.info["job"] = k
+                if hints[k] and followed:
+                    frame.info["hints"] = hints[k]
                 yield frame
 
     frames: Iterator[Frame] = source()
@@ -110,7 +121,8 @@ def colorize_files(
             src, dst = pairs[k]
             decoded, start = opened.pop(k)
             try:
-                written = pipeline.encoder(iter([frame]), dst, decoded, context)
+                file_context = {**context, **pipeline.hint_context(hints[k])}
+                written = pipeline.encoder(iter([frame]), dst, decoded, file_context)
                 info = {**written, "source": {k2: v for k2, v in decoded.info.items() if k2 != "exif"}}
                 finish(
                     k,
@@ -134,7 +146,7 @@ def colorize_files(
                 finish(k, FileResult(pairs[k][0], pairs[k][1], False, _one_line(exc, pairs[k][0])))
         else:
             for k in pending:
-                single = colorize_files([pairs[k]], pipeline=pipeline)[0]
+                single = colorize_files([pairs[k]], pipeline=pipeline, hints=[hints[k]])[0]
                 finish(k, single)
     return [results[k] for k in range(len(pairs))]
 

@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from colorization.hints import HintError
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -123,13 +125,25 @@ def cmd_image(args: argparse.Namespace) -> int:
         or any(Path(item).resolve() == src.resolve() for item in args.inputs)
     ]
     pairs = plan_outputs(sources, out_dir, args.format)
-    todo, skipped = [], 0
+    if args.hints and len(pairs) != 1:
+        _err("error: --hints applies to one photo; for several, put <stem>.hints.json beside each")
+        return EXIT_USAGE
+    todo, todo_hints, skipped = [], [], 0
     for src, dst in pairs:
         if dst.exists() and not args.overwrite:
             print(f"skip {src}: {dst} exists (use --overwrite to replace it)", file=sys.stderr)
             skipped += 1
-        else:
-            todo.append((src, dst))
+            continue
+        try:
+            given = hints_for(src, args.hints)
+        except HintError as exc:
+            _err(f"error: {exc}; {src} was not colorized")
+            if args.hints:
+                return EXIT_USAGE
+            errors.append(str(exc))
+            continue
+        todo.append((src, dst))
+        todo_hints.append(given)
     if not todo:
         print(f"nothing to do: {skipped} skipped, {len(errors)} failed", file=sys.stderr)
         return EXIT_FAILED if errors else EXIT_OK
@@ -192,9 +206,24 @@ def cmd_image(args: argparse.Namespace) -> int:
             if args.verbose:
                 bar.write(f"{result.src} -> {result.dst} ({result.seconds:.1f} s)", file=sys.stderr)
 
-        colorize_files(todo, pipeline=pipeline, on_result=on_result)
+        if any(todo_hints) and not pipeline.takes_hints() and not args.quiet:
+            bar.write(
+                f"note: {ctx.get('model')} takes no colour hints; the hints given are ignored",
+                file=sys.stderr,
+            )
+        colorize_files(todo, pipeline=pipeline, on_result=on_result, hints=todo_hints)
     print(f"{done} colorized, {skipped} skipped, {failed} failed -> {out_dir}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def hints_for(src: Path, given: str | None) -> list | None:
+    """The colour hints for `src`: the --hints file, else its `<stem>.hints.json` sidecar when present."""
+    from colorization import hints
+
+    if given:
+        return hints.load(given)
+    sidecar = hints.sidecar(src)
+    return hints.load(sidecar) if sidecar.is_file() else None
 
 
 def add_image(sub) -> None:
@@ -230,6 +259,13 @@ def add_image(sub) -> None:
     )
     p.add_argument(
         "--max-side", type=int, default=None, help="shrink results so the longer side is at most this"
+    )
+    p.add_argument(
+        "--hints",
+        metavar="HINTS.json",
+        help='colour hints for one photo: {"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}]} (x, y: '
+        "fractions of width and height from the top left; only the colour's chroma is used). For a batch, "
+        "<stem>.hints.json beside each photo is used when present",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes (errors still print)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every file written")

@@ -11,6 +11,7 @@ Each entry is a stage name or a dict whose `name` picks the factory and whose ot
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from colorization.frames import Decoded, Frame, FrameWindow
+from colorization.hints import Hint
 from colorization.registry import create
+
+log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("preprocess", "colorize", "temporal", "postprocess")
 ProgressCallback = Callable[[int, int | None], None]
@@ -67,6 +71,22 @@ class Pipeline:
         post = max((getattr(s, "post_roll", 0) for s in self.stages), default=0)
         return pre, post
 
+    def takes_hints(self) -> bool:
+        """Whether a stage of this pipeline follows colour hints (a model with hint channels)."""
+        return any(getattr(stage, "takes_hints", False) for stage in self.stages)
+
+    def hint_context(self, hints: list[Hint] | None) -> dict[str, Any]:
+        """What provenance says about the hints given for one file: how many were followed (and the points,
+        so the result can be reproduced), or how many a model without hint channels ignored."""
+        if not hints:
+            return {}
+        if not self.takes_hints():
+            log.warning("this model takes no colour hints; the %d hints given are ignored", len(hints))
+            return {"colour_hints_ignored": len(hints)}
+        from colorization.hints import dumps
+
+        return {"colour_hints": len(hints), "colour_hint_points": dumps(hints)}
+
     def run(
         self,
         src: str | Path,
@@ -74,11 +94,14 @@ class Pipeline:
         on_progress: ProgressCallback | None = None,
         window: tuple[int, int | None] | None = None,
         source_sha256: str | None = None,
+        hints: list[Hint] | None = None,
     ) -> RunResult:
         """Decode `src`, run the stages, encode `dst`. `window` = (start, stop): frames [start, stop) of a film
         only (a segment), decoded with the warm-up the stages need and written without it (and without the
-        film's audio, which `segments.join` adds); `source_sha256` saves hashing a film the caller knows."""
+        film's audio, which `segments.join` adds); `source_sha256` saves hashing a film the caller knows.
+        `hints` (colour hints, colorization.hints) go with every frame to a model that takes them."""
         start = time.perf_counter()
+        context = {**self.context(), **self.hint_context(hints)}
         if window is None and source_sha256 is None:
             decoded: Decoded = self.decoder(Path(src))
         elif not getattr(self.decoder, "windowed", False):
@@ -97,15 +120,23 @@ class Pipeline:
                     on_progress(counted, decoded.count)
 
         try:
-            frames: Iterator[Frame] = decoded.frames
+            frames: Iterator[Frame] = with_hints(decoded.frames, hints if self.takes_hints() else None)
             for stage in self.stages:
                 frames = stage(frames)
-            written = self.encoder(counting(frames), Path(dst), decoded, self.context())
+            written = self.encoder(counting(frames), Path(dst), decoded, context)
         finally:
             decoded.close()
         return RunResult(
             frames=counted, seconds=time.perf_counter() - start, dst=Path(dst), info=written or {}
         )
+
+
+def with_hints(frames: Iterator[Frame], hints: list[Hint] | None) -> Iterator[Frame]:
+    """The frames, each carrying `hints` in frame.info["hints"] (unchanged when there are none)."""
+    for frame in frames:
+        if hints:
+            frame.info["hints"] = hints
+        yield frame
 
 
 def build_pipeline(spec: dict) -> Pipeline:

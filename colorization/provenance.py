@@ -26,7 +26,9 @@ def _version() -> str:
         return "dev"
 
 
-def description(model: str, model_version: str, source_name: str, desaturated: bool = False) -> str:
+def description(
+    model: str, model_version: str, source_name: str, desaturated: bool = False, hints: int = 0
+) -> str:
     """The plain-language sentence stored as dc:description."""
     label = f"{model} (version {model_version})" if model_version else model
     source = (
@@ -34,7 +36,12 @@ def description(model: str, model_version: str, source_name: str, desaturated: b
         if desaturated
         else f"the black-and-white original {source_name}"
     )
-    return f"Colorized by {label} with {SOFTWARE} from {source}; colours are an estimate, not a record."
+    given = ""
+    if hints:
+        given = f" Staff gave {hints} colour hint{'s' if hints != 1 else ''}, which the colours follow."
+    return (
+        f"Colorized by {label} with {SOFTWARE} from {source}; colours are an estimate, not a record.{given}"
+    )
 
 
 def _prop(key: str) -> str:
@@ -68,7 +75,8 @@ def xmp_packet(
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             attrs[f"colorarchive:{_prop(key)}"] = str(value)
     attr_text = "".join(f"\n    {k}={quoteattr(str(v))}" for k, v in attrs.items())
-    text = escape(description(model, model_version, source_name, desaturated))
+    hints = int((extra or {}).get("colour_hints", 0) or 0)
+    text = escape(description(model, model_version, source_name, desaturated, hints))
     packet = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">

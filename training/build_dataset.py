@@ -1,14 +1,17 @@
-"""Colour films and image folders -> a frame dataset (shards of 224x224 Lab) + manifest.json. Offline step.
+"""Colour films and image folders -> a frame dataset (shards of square Lab frames) + manifest.json. Offline step.
 
 Per source: sample frames (films: every `every_s` seconds and at scene changes), drop dark frames, drop
 near-gray frames, keep frames with 1..5 persons (films; image folders optionally), centre-crop to a
-square and resize to 224x224, drop near-duplicates (perceptual hash), convert to Lab with
-`colorization.color` and append to shards:
+square and resize it to 224x224 when it is larger (a smaller square, such as a 128 px scene photograph, keeps
+its own size: upscaling adds no information and would store it 3 times bigger), drop near-duplicates
+(perceptual hash), convert to Lab with `colorization.color` and append to shards of one frame size each:
 
-    shard_00000_L.npy   (N, 224, 224) uint8   L * 2.55 rounded (L in 0..100 -> 0..255)
-    shard_00000_ab.npy  (N, 2, 224, 224) int8  a, b rounded, clipped to -128..127
+    shard_00000_L.npy   (N, S, S) uint8   L * 2.55 rounded (L in 0..100 -> 0..255); S <= 224
+    shard_00000_ab.npy  (N, 2, S, S) int8  a, b rounded, clipped to -128..127
     index.csv           shard, row, split, group, source, time_s, phash  (one line per frame)
-    manifest.json       sources (SHA-256), counts after each filter, thresholds, detector, splits
+    manifest.json       sources (SHA-256), counts after each filter, thresholds, detector, splits, shard sizes
+
+Memory stays bounded whatever the number of sources: one shard per frame size is held before it is written.
 
 Choices (recorded in the manifest):
 - Centre crop, not letterbox: padding bars would teach the network that flat borders are gray.
@@ -40,6 +43,7 @@ from typing import Any
 import cv2
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from colorization import media
 from colorization.color import rgb_to_lab
@@ -47,7 +51,9 @@ from colorization.color import rgb_to_lab
 log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "colorarchive-frames/1"
-SIZE = 224
+SIZE = 224  # frames larger than this are shrunk to it
+MIN_SIZE = 128  # and smaller ones enlarged to this (the training crop); sizes in between are kept
+MULTIPLE = 16  # a kept side is cut to a multiple of the U-Net's stride (2**depth)
 IMAGE_SUFFIXES = media.policy.IMAGE_SUFFIXES  # the types and the pixel limit inference accepts
 VIDEO_SUFFIXES = media.policy.FILM_SUFFIXES
 MAX_PIXELS = media.policy.MAX_PIXELS
@@ -92,13 +98,20 @@ class SourceStats:
 sha256_file = media.sha256_file
 
 
-def centre_square(rgb: np.ndarray, size: int = SIZE) -> np.ndarray:
+def centre_square(rgb: np.ndarray, size: int = SIZE, min_size: int = MIN_SIZE) -> np.ndarray:
+    """The centred square of `rgb`, shrunk to `size` when larger, enlarged to `min_size` when smaller (a training
+    crop must fit); in between it keeps its own pixels, its side cut to a multiple of MULTIPLE (150 -> 144) so a
+    whole frame passes through the U-Net."""
     h, w = rgb.shape[:2]
     s = min(h, w)
+    if min_size <= s <= size:
+        s -= s % MULTIPLE
     top, left = (h - s) // 2, (w - s) // 2
     crop = rgb[top : top + s, left : left + s]
-    interp = cv2.INTER_AREA if s > size else cv2.INTER_CUBIC
-    return cv2.resize(crop, (size, size), interpolation=interp)
+    if min_size <= s <= size:
+        return np.ascontiguousarray(crop)
+    target = size if s > size else min_size
+    return cv2.resize(crop, (target, target), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_CUBIC)
 
 
 def encode_lab(rgb224: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,31 +226,36 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
 
 
 class ShardWriter:
+    """Appends frames to shards of `shard_size` frames, one frame size per shard: frames of each size wait in
+    their own buffer, so at most one shard per size is in memory."""
+
     def __init__(self, out: Path, first_shard: int, shard_size: int):
         self.out, self.next_shard, self.size = out, first_shard, shard_size
-        self.L: list[np.ndarray] = []
-        self.ab: list[np.ndarray] = []
-        self.rows: list[dict] = []
+        self.pending: dict[int, tuple[list[np.ndarray], list[np.ndarray], list[dict]]] = {}
         self.written: list[dict] = []
 
     def add(self, L: np.ndarray, ab: np.ndarray, row: dict) -> None:
-        self.L.append(L)
-        self.ab.append(ab)
-        self.rows.append(row)
-        if len(self.L) >= self.size:
-            self.flush()
+        side = L.shape[-1]
+        Ls, abs_, rows = self.pending.setdefault(side, ([], [], []))
+        Ls.append(L)
+        abs_.append(ab)
+        rows.append(row)
+        if len(Ls) >= self.size:
+            self._write(side)
+
+    def _write(self, side: int) -> None:
+        Ls, abs_, rows = self.pending.pop(side)
+        name = f"shard_{self.next_shard:05d}"
+        _save_npy(self.out / f"{name}_L.npy", np.stack(Ls))
+        _save_npy(self.out / f"{name}_ab.npy", np.stack(abs_))
+        for i, row in enumerate(rows):
+            row.update(shard=name, row=i)
+        self.written.append({"name": name, "count": len(Ls), "size": side, "rows": rows})
+        self.next_shard += 1
 
     def flush(self) -> None:
-        if not self.L:
-            return
-        name = f"shard_{self.next_shard:05d}"
-        _save_npy(self.out / f"{name}_L.npy", np.stack(self.L))
-        _save_npy(self.out / f"{name}_ab.npy", np.stack(self.ab))
-        for i, row in enumerate(self.rows):
-            row.update(shard=name, row=i)
-        self.written.append({"name": name, "count": len(self.L), "rows": self.rows})
-        self.next_shard += 1
-        self.L, self.ab, self.rows = [], [], []
+        for side in sorted(self.pending):
+            self._write(side)
 
 
 def read_index(out: Path) -> list[dict]:
@@ -292,7 +310,20 @@ class FrameFilter:
     is encoded and handed to the shard writer. Counts go to the source's SourceStats."""
 
     def __init__(self, opts: Options, detector: Any, hashes: np.ndarray, writer: ShardWriter):
-        self.opts, self.detector, self.hashes, self.writer = opts, detector, hashes, writer
+        self.opts, self.detector, self.writer = opts, detector, writer
+        # the kept frames' hashes in a buffer that doubles when full (appending one by one would copy it each time)
+        self._hashes, self._n = np.zeros(max(1024, 2 * len(hashes)), dtype=np.uint64), len(hashes)
+        self._hashes[: self._n] = hashes
+
+    @property
+    def hashes(self) -> np.ndarray:
+        return self._hashes[: self._n]
+
+    def _remember(self, ph: int) -> None:
+        if self._n == len(self._hashes):
+            self._hashes = np.concatenate([self._hashes, np.zeros_like(self._hashes)])
+        self._hashes[self._n] = np.uint64(ph)
+        self._n += 1
 
     def reject(self, rgb: np.ndarray, square: np.ndarray, kind: str) -> str | None:
         """The filter that drops this frame, or None."""
@@ -323,7 +354,7 @@ class FrameFilter:
         if reason is not None:
             st.counts[reason] = st.counts.get(reason, 0) + 1
             return
-        self.hashes = np.append(self.hashes, np.uint64(ph))
+        self._remember(ph)
         L, ab = encode_lab(square)
         row = {
             "split": _split_of(group, self.opts.splits),
@@ -341,11 +372,12 @@ def _new_manifest() -> dict:
         "format": MANIFEST_FORMAT,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "size": SIZE,
-        "resize": "centre crop to square, then resize (INTER_AREA) to 224x224",
+        "resize": "centre crop to square; over 224 px shrunk to 224 (INTER_AREA), under 128 enlarged to 128 (INTER_CUBIC), "
+        "sizes in between kept, cut to a multiple of 16",
         "encoding": {
             "L": "uint8 = round(L * 2.55), L in 0..100",
             "ab": "int8 = round(ab), clipped to -128..127",
-            "layout": "shard_N_L.npy (N, 224, 224); shard_N_ab.npy (N, 2, 224, 224)",
+            "layout": "shard_N_L.npy (N, S, S); shard_N_ab.npy (N, 2, S, S); S = the shard's size (shards[].size)",
         },
         "sources": [],
         "shards": [],
@@ -436,7 +468,8 @@ def build(
         new_stats: list[SourceStats] = []
         start, skipped = time.perf_counter(), 0
         try:
-            for i, (path, kind) in enumerate(files):
+            bar = tqdm(files, desc=f"build {out.name}", unit="file", disable=None, mininterval=2)
+            for i, (path, kind) in enumerate(bar):
                 sha = sha256_file(path)
                 if sha in known:
                     skipped += 1
@@ -463,7 +496,7 @@ def build(
                 new_stats.append(st)
                 for k in totals:
                     totals[k] += st.counts.get(k, 0)
-                if kind == "film" or (i + 1) % 200 == 0:
+                if kind == "film" or (i + 1) % 1000 == 0:
                     say(
                         f"[{i + 1}/{len(files)}] {path.name}: {st.counts}"
                         + (f" ERROR {st.error}" if st.error else "")

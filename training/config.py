@@ -53,11 +53,23 @@ class TrainConfig:
     texture: bool = (
         False  # a per-pixel network of local lightness statistics added to the head (UNetConfig.texture)
     )
+    hints: bool = (
+        False  # colour-hint input channels, trained on hints drawn from the truth (UNetConfig.hints)
+    )
+    head_stride: int = (
+        1  # inference: head and per-pixel paths on every n-th pixel, ab upsampled (UNetConfig.head_stride)
+    )
     head: str = (
         "tanh"  # "tanh" (regression) | "bins" (classification over quantized ab); loss "bins" needs "bins"
     )
     bin_grid: float = 10.0  # ab cell size for head = "bins" (Zhang et al.: 10)
     temperature: float = 0.38  # annealed-mean temperature (head = "bins"); re-tuned on validation at the end
+
+    # hints = true: with this probability a training sample gets no hint; otherwise a geometric number of points
+    # with this mean, at most hint_max_points (training.data.HintSampling)
+    hint_none_p: float = 0.25
+    hint_mean: float = 8.0
+    hint_max_points: int = 40
 
     # ---- loss
     loss: str = "mse"  # one of LOSSES

@@ -1,13 +1,16 @@
 """FrameDataset: (L, ab) pairs from a built frame dataset, read through memory maps (no full load).
 
-Returns L / 100 as (1, H, W) and ab / 128 as (2, H, W) float32 (the thesis normalization). Training can
-take random crops and flips, and a degraded copy of L (grain, blur, scratches, fading) as the input while
-the target stays clean. Randomness comes from torch's generator, which the DataLoader seeds per worker from
+Returns L / 100 as (1, H, W) and ab / 128 as (2, H, W) float32 (the thesis normalization). Frames come in
+the sizes the build stored (224 px, or smaller squares such as 128 px scene photographs); `batches_by_size`
+groups whole frames of one size for validation. Training can take random crops and flips, a degraded copy of
+L (grain, blur, scratches, fading) as the input while the target stays clean, and colour hints sampled from
+the true colour (`sample_hints`). Randomness comes from torch's generator, which the DataLoader seeds per worker from
 the training seed, so runs are reproducible.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,8 @@ import torch
 from torch.utils.data import Dataset
 
 from colorization.color import AB_SCALE
-from training.build_dataset import BuildError, load_manifest, read_index
+from colorization.models.unet import HINT_CHANNELS
+from training.build_dataset import SIZE, BuildError, load_manifest, read_index
 
 
 def source_folders(root: str | Path) -> dict[str, str]:
@@ -57,6 +61,7 @@ class FrameDataset(Dataset):
         degrade_p: float = 0.0,
         fraction: float = 1.0,
         with_box: bool = False,
+        hints: HintSampling | None = None,
     ):
         self.root = Path(root)
         if load_manifest(self.root) is None:
@@ -70,7 +75,23 @@ class FrameDataset(Dataset):
         self.folders = [folders.get(r["source"], "?") for r in rows]  # where each frame came from
         self.split, self.crop, self.flip, self.degrade_p = split, crop, flip, degrade_p
         self.with_box = with_box  # also return where the sample lies in its frame (UNetConfig.coords)
+        self.hints = hints  # also return hint channels sampled from the truth (UNetConfig.hints)
+        manifest = load_manifest(self.root) or {}
+        shard_size = {s["name"]: int(s.get("size", SIZE)) for s in manifest.get("shards", [])}
+        self.sizes = [shard_size.get(shard, SIZE) for shard, _ in self.rows]  # each frame's side, px
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def batches_by_size(self, batch_size: int) -> list[list[int]]:
+        """Indices in order, cut into batches whose frames share one size (whole frames cannot be stacked
+        otherwise)."""
+        batches: list[list[int]] = []
+        by_size: dict[int, list[int]] = {}
+        for i, side in enumerate(self.sizes):
+            batch = by_size.setdefault(side, [])
+            batch.append(i)
+            if len(batch) == batch_size:
+                batches.append(by_size.pop(side))
+        return batches + [b for _, b in sorted(by_size.items())]
 
     def sample_weights(self, items: list[str]) -> torch.Tensor:
         """Per-frame sampling weights from `source_weights` items (folders not named weigh 1)."""
@@ -105,6 +126,10 @@ class FrameDataset(Dataset):
         L = L[None]
         h, w = L.shape[-2:]
         top, left, ch, cw = 0, 0, h, w
+        if self.crop and min(h, w) < self.crop:  # a frame smaller than the crop is enlarged to it
+            L = torch.nn.functional.interpolate(L[None], size=(self.crop, self.crop), mode="bilinear")[0]
+            ab = torch.nn.functional.interpolate(ab[None], size=(self.crop, self.crop), mode="bilinear")[0]
+            h = w = self.crop
         if self.crop and self.crop < L.shape[-1]:
             ch = cw = self.crop
             top = int(torch.randint(0, h - ch + 1, ()))
@@ -122,6 +147,41 @@ class FrameDataset(Dataset):
             from training.augment import degrade
 
             L = degrade(L)
+        out = [L.contiguous(), ab.contiguous()]
         if self.with_box:
-            return L.contiguous(), ab.contiguous(), box
-        return L.contiguous(), ab.contiguous()
+            out.append(box)
+        if self.hints is not None:
+            out.append(sample_hints(ab, self.hints))
+        return tuple(out)
+
+
+@dataclass
+class HintSampling:
+    """How training draws colour hints from the true colour (Zhang et al. 2017): with probability `none_p` no
+    hint at all (the model must still colorize alone); otherwise a geometric number of points (mean `mean`, at
+    most `max_points`), placed where colour is saturated more often, each the mean true ab of a square of 1, 3
+    or 5 px drawn over that square."""
+
+    none_p: float = 0.25
+    mean: float = 8.0
+    max_points: int = 40
+    saturation_bias: float = 4.0  # a pixel's chance grows by this x its chroma / 128
+
+
+def sample_hints(ab: torch.Tensor, how: HintSampling) -> torch.Tensor:
+    """ab (2, H, W) normalized -> hint channels (3, H, W): a, b, mask (as colorization.hints.render draws)."""
+    _, h, w = ab.shape
+    out = torch.zeros(HINT_CHANNELS, h, w)
+    if bool(torch.rand(()) < how.none_p):
+        return out
+    # geometric number of points >= 1 with the given mean
+    count = int(torch.distributions.Geometric(probs=torch.tensor(1.0 / how.mean)).sample()) + 1
+    count = min(count, how.max_points, h * w)
+    chance = 1.0 + how.saturation_bias * ab.norm(dim=0).flatten()
+    for pos in torch.multinomial(chance, count, replacement=False).tolist():
+        y, x = divmod(pos, w)
+        r = int(torch.randint(0, 3, ()))  # squares of 1, 3 or 5 px
+        ys, xs = slice(max(0, y - r), y + r + 1), slice(max(0, x - r), x + r + 1)
+        colour = ab[:, ys, xs].mean((1, 2))
+        out[0, ys, xs], out[1, ys, xs], out[2, ys, xs] = colour[0], colour[1], 1.0
+    return out

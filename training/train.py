@@ -27,7 +27,7 @@ from colorization import checkpoint
 from colorization.color import AB_SCALE
 from colorization.models import UNet, UNetConfig, count_parameters, scale_chroma, smooth_ab
 from training.config import TrainConfig, validate
-from training.data import FrameDataset
+from training.data import FrameDataset, HintSampling
 from training.losses import (
     PatchDiscriminator,
     bin_prior,
@@ -43,6 +43,7 @@ CSV_FIELDS = [
     "val_loss",
     "val_mae",
     "val_pearson",
+    "val_hint_pearson",
     "lr",
     "seconds",
     "images_per_s",
@@ -68,19 +69,17 @@ PIXEL_PATHS = ("prior.", "texture.")  # the U-Net's per-pixel networks (zero-ini
 
 
 def init_weights(model: UNet, path: str | Path) -> None:
-    """Start from another checkpoint's weights. Layers the new model adds (global context, prior, texture) keep their own
-    initialisation, and the position channels (coords) get zero weights in the first convolution, so the new
-    model starts exactly where the old one was; any other difference is an error."""
+    """Start from another checkpoint's weights. Layers the new model adds (global context, prior, texture) keep
+    their own initialisation, and input channels it adds (position, then hint channels: they come after the
+    older ones) get zero weights in the first convolution, so the new model starts exactly where the old one
+    was; any other difference is an error."""
     state = {k: v.float() for k, v in checkpoint.load(path)["state_dict"].items()}
     first = "down.0.0.weight"
     mine = model.state_dict()[first]
-    if (
-        first in state
-        and state[first].shape[1] == 1
-        and mine.shape[1] == 3
-        and state[first].shape[0] == mine.shape[0]
-    ):
-        state[first] = torch.cat([state[first], state[first].new_zeros(mine.shape[0], 2, *mine.shape[2:])], 1)
+    theirs = state.get(first)
+    if theirs is not None and theirs.shape[1] < mine.shape[1] and theirs.shape[0] == mine.shape[0]:
+        extra = theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1], *mine.shape[2:])
+        state[first] = torch.cat([theirs, extra], 1)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shapes differ (another width or head)
@@ -139,26 +138,46 @@ def write_curves(history: list[dict], run_dir: Path) -> None:
 
 
 @torch.no_grad()
-def validate_epoch(model, criterion, ds, cfg, device, autocast) -> tuple[float, float, float]:
-    """Validation loss, MAE (Lab units) and within-image ab Pearson (the product's criterion) over whole frames."""
+def validate_epoch(model, criterion, ds, cfg, device, autocast) -> dict[str, float]:
+    """Over whole frames (batched by size): validation loss, MAE (Lab units) and within-image ab Pearson (the
+    product's criterion) with no hints; for a model that takes hints, also the Pearson with hints drawn from
+    the truth (the same draws every epoch)."""
     model.eval()
-    loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
-    tot_loss = tot_mae = tot_corr = 0.0
+    loader = DataLoader(ds, batch_sampler=ds.batches_by_size(cfg.batch_size), num_workers=0)
+    tot = {"loss": 0.0, "mae": 0.0, "pearson": 0.0, "hint_pearson": 0.0}
     n = n_corr = 0
-    for L, ab in loader:
-        L, ab = L.to(device), ab.to(device)
+    rng_state = torch.get_rng_state()
+    torch.manual_seed(cfg.seed)  # the same hints every epoch
+    for batch in loader:
+        L, ab = batch[0].to(device), batch[1].to(device)
         with autocast():
             logits = model.logits(L)
             pred = model.decode(logits)
             loss = criterion(logits, pred, L, ab)
-        tot_loss += float(loss) * len(L)
-        tot_mae += float((pred.float() - ab).abs().mean()) * AB_SCALE * len(L)
+        tot["loss"] += float(loss) * len(L)
+        tot["mae"] += float((pred.float() - ab).abs().mean()) * AB_SCALE * len(L)
         corr, counts = within_image_pearson(pred, ab, L)
-        tot_corr += float((corr * counts).sum())  # a flat channel counts 0, as in the metric
+        tot["pearson"] += float((corr * counts).sum())  # a flat channel counts 0, as in the metric
+        if ds.hints is not None:
+            with autocast():
+                hinted = model.decode(model.logits(L, hints=batch[2].to(device)))
+            corr_h, counts_h = within_image_pearson(hinted, ab, L)
+            tot["hint_pearson"] += float((corr_h * counts_h).sum())
         n_corr += corr.numel()
         n += len(L)
+    torch.set_rng_state(rng_state)
     model.train()
-    return tot_loss / max(n, 1), tot_mae / max(n, 1), tot_corr / max(n_corr, 1)
+    out = {"val_loss": tot["loss"] / max(n, 1), "val_mae": tot["mae"] / max(n, 1)}
+    out["val_pearson"] = tot["pearson"] / max(n_corr, 1)
+    if ds.hints is not None:
+        out["val_hint_pearson"] = tot["hint_pearson"] / max(n_corr, 1)
+    return out
+
+
+def hint_sampling(cfg: TrainConfig) -> HintSampling | None:
+    if not cfg.hints:
+        return None
+    return HintSampling(none_p=cfg.hint_none_p, mean=cfg.hint_mean, max_points=cfg.hint_max_points)
 
 
 def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Path:
@@ -180,8 +199,9 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         flip=cfg.flip,
         degrade_p=cfg.degrade_p if cfg.degrade else 0.0,
         with_box=cfg.coords,
+        hints=hint_sampling(cfg),
     )
-    val_ds = FrameDataset(cfg.dataset, "val", fraction=cfg.val_fraction)
+    val_ds = FrameDataset(cfg.dataset, "val", fraction=cfg.val_fraction, hints=hint_sampling(cfg))
     frame_weights = train_ds.sample_weights(cfg.source_weights) if cfg.source_weights else None
     if len(train_ds) < cfg.batch_size:
         raise ValueError(
@@ -200,6 +220,8 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         coords=cfg.coords,
         prior=cfg.prior,
         texture=cfg.texture,
+        hints=cfg.hints,
+        head_stride=cfg.head_stride,
     )
     model = UNet(mcfg).to(device)
     if cfg.init_from:
@@ -295,6 +317,7 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                 break
             L, ab = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
             box = batch[2].to(device) if cfg.coords else None  # where each crop lies in its frame
+            hints = batch[-1].to(device) if cfg.hints else None  # hint channels drawn from the truth
             if cuda and cfg.channels_last:
                 L = L.contiguous(memory_format=torch.channels_last)
             lr = _lr_at(cfg, step, total_steps)
@@ -306,9 +329,9 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                 ):  # head and loss on a pixel subgrid (4x cheaper)
                     s = cfg.bins_stride
                     L_s, ab = L[..., ::s, ::s], ab[..., ::s, ::s]
-                    logits = model.logits(L, box, stride=s)
+                    logits = model.logits(L, box, stride=s, hints=hints)
                 else:
-                    L_s, logits = L, model.logits(L, box)
+                    L_s, logits = L, model.logits(L, box, hints=hints)
                 pred = model.decode(logits)
                 loss = criterion(logits, pred, L_s, ab)
                 if gan_on:  # pix2pix: cGAN + lambda * L1 (the criterion is the L1 term)
@@ -347,14 +370,13 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                 )
         seconds = time.perf_counter() - t0
         train_seconds += seconds
-        val_loss, val_mae, val_pearson = validate_epoch(model, criterion, val_ds, cfg, device, autocast)
+        val = validate_epoch(model, criterion, val_ds, cfg, device, autocast)
+        val_loss = val["val_loss"]
         row = {
             "epoch": epoch + 1,
             "train_loss": round(tot_loss / max(seen, 1), 5),
             "train_mae": round(tot_mae / max(seen, 1), 4),
-            "val_loss": round(val_loss, 5),
-            "val_mae": round(val_mae, 4),
-            "val_pearson": round(val_pearson, 4),
+            **{k: round(v, 5 if k == "val_loss" else 4) for k, v in val.items()},
             "lr": round(lr, 7),
             "seconds": round(seconds, 1),
             "images_per_s": round(seen / seconds, 2),
@@ -486,14 +508,17 @@ def tune_decoding(
         gray_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L, 0 * L], -1)), true_rgb)
         tint_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L + mean_ab[0], 0 * L + mean_ab[1]], -1)), true_rgb)
         x = torch.from_numpy(L / 100.0)[None, None].float().to(device)
-        logits = {False: model.logits(x)}
+        stride = model.config.head_stride  # as inference decodes (mirror averaging runs at stride 1)
+        logits = {False: model.logits(x, stride=stride)}
         if mirror:
-            logits[True] = model.mirror_averaged_logits(x, logits=logits[False])
+            logits[True] = model.mirror_averaged_logits(x, logits=logits[False] if stride == 1 else None)
         # the softmax is the slow part: once per (mirror, temperature); then a blur per sigma; a gain only scales
         annealed, smoothed = {}, {}
         for f, t, s, g in combos:
             if (f, t) not in annealed:
-                annealed[f, t] = model.decode(logits[f], temperature=t, chroma_gain=1.0, smoothing=0.0)
+                annealed[f, t] = model.to_input_size(
+                    model.decode(logits[f], temperature=t, chroma_gain=1.0, smoothing=0.0), x.shape[-2:]
+                )
             if (f, t, s) not in smoothed:
                 smoothed[f, t, s] = smooth_ab(annealed[f, t], s)
             pred = scale_chroma(smoothed[f, t, s], g)[0].float().cpu().numpy()

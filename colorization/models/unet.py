@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from colorization.color import AB_SCALE, ab_bin_centers
 
+HINT_CHANNELS = 3  # hint a, hint b (normalized ab), mask (1 where a hint is)
 TEXTURE_WINDOWS = (3, 7, 15, 31)  # px at the network's input size (224 frames)
 
 
@@ -57,6 +58,15 @@ class UNetConfig:
     # The bins head leaves a speckle of colour that the truth does not have; on validation a sigma of 2-4 px
     # raised the within-image Pearson by 0.02 and the PSNR a little. Lightness keeps full resolution anyway.
     ab_smoothing: float = 0.0
+    # Colour hints (Zhang et al. 2017, user-guided colorization): three more input channels of the U-Net body,
+    # the hint's a and b (normalized) and a mask of where hints are (colorization.hints renders them). The
+    # per-pixel paths (prior, texture) do not see them. Zero-initialised when added to a trained model, so it
+    # starts exactly where that model was; trained on hints sampled from the true colour.
+    hints: bool = False
+    # The head (and the prior and texture paths) run on every head_stride-th pixel per direction, as training's
+    # loss does; the decoded ab are upsampled (bilinear) to the input size. Colour is smooth at that scale (the
+    # full-resolution lightness keeps every edge), and the per-pixel layers cost 1/head_stride**2.
+    head_stride: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,8 +125,11 @@ class UNet(nn.Module):
         if config.head not in ("tanh", "bins"):
             raise ValueError(f"unknown U-Net head {config.head!r}; known: 'tanh', 'bins'")
         widths = [config.width * 2**i for i in range(config.depth + 1)]
-        in_channels = 3 if config.coords else 1  # L (+ y, x)
-        self.down = nn.ModuleList([_conv(in_channels, widths[0])])
+        if config.head_stride < 1:
+            raise ValueError(f"head_stride {config.head_stride} must be 1 or more")
+        in_channels = 3 if config.coords else 1  # L (+ y, x): what the per-pixel paths see
+        body_channels = in_channels + (HINT_CHANNELS if config.hints else 0)  # (+ hint a, b, mask)
+        self.down = nn.ModuleList([_conv(body_channels, widths[0])])
         self.down.extend(_conv(widths[i - 1], widths[i]) for i in range(1, config.depth + 1))
         self.pool = nn.MaxPool2d(2)
         self.up = nn.ModuleList()
@@ -202,11 +215,26 @@ class UNet(nn.Module):
         ]
         return torch.cat(stats, 1).to(x.dtype)
 
-    def logits(self, L: torch.Tensor, box: torch.Tensor | None = None, stride: int = 1) -> torch.Tensor:
+    def _body_input(self, x: torch.Tensor, hints: torch.Tensor | None) -> torch.Tensor:
+        """The prepared input plus the hint channels (zeros = no hints) for a model that takes hints."""
+        if not self.config.hints:
+            return x
+        if hints is None:
+            hints = x.new_zeros(x.shape[0], HINT_CHANNELS, *x.shape[2:])
+        return torch.cat([x, hints.to(x.dtype)], 1)
+
+    def logits(
+        self,
+        L: torch.Tensor,
+        box: torch.Tensor | None = None,
+        stride: int = 1,
+        hints: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Raw head output: (N, 2, H, W) pre-tanh, or (N, K, H, W) bin logits; `stride` > 1 keeps every
-        stride-th pixel per direction (training's loss subgrid)."""
+        stride-th pixel per direction (training's loss subgrid, inference's head_stride). `hints` (N, 3, H, W)
+        are ignored by a model without hint channels."""
         x = self._input(L, box)
-        out = self.head(self._features(x)[..., ::stride, ::stride])
+        out = self.head(self._features(self._body_input(x, hints))[..., ::stride, ::stride])
         if self.config.prior:
             out = out + self.prior(x[..., ::stride, ::stride])
         if self.config.texture:
@@ -233,16 +261,42 @@ class UNet(nn.Module):
         return scale_chroma(smooth_ab(ab, sigma), gain)
 
     def mirror_averaged_logits(
-        self, L: torch.Tensor, box: torch.Tensor | None = None, logits: torch.Tensor | None = None
+        self,
+        L: torch.Tensor,
+        box: torch.Tensor | None = None,
+        logits: torch.Tensor | None = None,
+        hints: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The mean of the logits of L (`logits`, when the caller has them already) and of its mirror image
-        (mirrored back). A crop's box mirrors too: the mirror image of a crop at (left, right) lies at
-        (-right, -left) of the mirrored frame."""
+        (mirrored back), at stride 1. A crop's box mirrors too: the mirror image of a crop at (left, right)
+        lies at (-right, -left) of the mirrored frame."""
         if logits is None:
-            logits = self.logits(L, box)
+            logits = self.logits(L, box, hints=hints)
         mirror_box = None if box is None else torch.stack([box[:, 0], box[:, 1], -box[:, 3], -box[:, 2]], 1)
-        return (logits + self.logits(L.flip(-1), mirror_box).flip(-1)) / 2
+        mirror_hints = None if hints is None else hints.flip(-1)
+        return (logits + self.logits(L.flip(-1), mirror_box, hints=mirror_hints).flip(-1)) / 2
 
-    def forward(self, L: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
-        logits = self.mirror_averaged_logits(L, box) if self.config.flip_average else self.logits(L, box)
-        return self.decode(logits)
+    def network_logits(
+        self, L: torch.Tensor, box: torch.Tensor | None = None, hints: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The logits inference decodes: mirror-averaged when config.flip_average (at stride 1), else on the
+        head_stride grid."""
+        if self.config.flip_average:
+            return self.mirror_averaged_logits(L, box, hints=hints)
+        return self.logits(L, box, stride=self.config.head_stride, hints=hints)
+
+    @staticmethod
+    def to_input_size(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Decoded ab on a coarser grid -> (N, 2, *size), bilinear; unchanged when already that size."""
+        if tuple(ab.shape[-2:]) == tuple(size):
+            return ab
+        return F.interpolate(ab.float(), size=size, mode="bilinear", align_corners=False).to(ab.dtype)
+
+    def forward(
+        self, L: torch.Tensor, box: torch.Tensor | None = None, hints: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        logits = self.network_logits(L, box, hints)
+        sigma = self.config.ab_smoothing
+        ab = self.decode(logits, smoothing=0.0, chroma_gain=1.0)
+        # smoothing and gain at the input size, so sigma keeps its meaning in network pixels whatever the stride
+        return scale_chroma(smooth_ab(self.to_input_size(ab, L.shape[-2:]), sigma), self.config.chroma_gain)

@@ -20,6 +20,7 @@ import numpy as np
 
 from colorization.color import AB_SCALE, L_SCALE, gray_to_lightness, rgb_to_lightness
 from colorization.frames import Frame
+from colorization.hints import render as render_hints
 from colorization.registry import register
 
 
@@ -105,6 +106,8 @@ class UNetColorizer:
         self.max_batch_pixels = max_batch_megapixels * 1e6
         self.keep_aspect = bool(keep_aspect)
         self.multiple = int(getattr(self.model, "multiple", 16))
+        # a model with hint channels follows frame.info["hints"] (colorization.hints); others ignore them
+        self.takes_hints = bool(getattr(getattr(self.model, "config", None), "hints", False))
 
     def describe(self) -> dict:
         return {
@@ -131,19 +134,26 @@ class UNetColorizer:
         h, w = frame.image.shape[:2]
         return network_shape(h, w, self.size, self.multiple, self.keep_aspect)
 
-    def predict(self, lightness: np.ndarray) -> np.ndarray:
-        """L (N, h, w) in [0, 100] -> ab (N, h, w, 2) float32 in Lab units (h and w multiples of 16)."""
+    def predict(self, lightness: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+        """L (N, h, w) in [0, 100] -> ab (N, h, w, 2) float32 in Lab units (h and w multiples of 16);
+        `hints` (N, 3, h, w): hint channels (colorization.hints.render) for a model that takes them."""
         import torch
 
         x = torch.from_numpy(np.ascontiguousarray(lightness, dtype=np.float32) / self.l_scale)[:, None]
         box = torch.tensor([network_box(x.shape[2:])], dtype=torch.float32).expand(len(x), 4)
+        kwargs = {}
+        if hints is not None and self.takes_hints:
+            kwargs["hints"] = torch.from_numpy(np.ascontiguousarray(hints, dtype=np.float32)).to(self.device)
         with torch.inference_mode(), self._autocast():
-            ab = self.model(x.to(self.device), box.to(self.device))
+            ab = self.model(x.to(self.device), box.to(self.device), **kwargs)
         return (ab.float().cpu().numpy().transpose(0, 2, 3, 1) * self.ab_scale).astype(np.float32)
 
     def _flush(self, batch: list[Frame], shape: tuple[int, int]) -> Iterator[Frame]:
         L = np.stack([network_lightness(f.image, shape, gray=f.info.get("gray")) for f in batch])
-        for frame, ab in zip(batch, self.predict(L), strict=True):
+        hints = None
+        if self.takes_hints and any(f.info.get("hints") for f in batch):
+            hints = np.stack([render_hints(f.info.get("hints") or [], *shape) for f in batch])
+        for frame, ab in zip(batch, self.predict(L, hints), strict=True):
             frame.ab = ab
             yield frame
 

@@ -39,9 +39,43 @@ def test_build_writes_shards_manifest_and_grouped_splits(dataset, media):
     L = np.load(dataset / "shard_00000_L.npy", mmap_mode="r")
     ab = np.load(dataset / "shard_00000_ab.npy", mmap_mode="r")
     assert L.dtype == np.uint8 and ab.dtype == np.int8
-    assert L.shape[1:] == (224, 224) and ab.shape[1:] == (2, 224, 224)
+    # the 60-96 px test pictures are enlarged to the training crop's 128 px, not to 224
+    assert L.shape[1:] == (128, 128) and ab.shape[1:] == (2, 128, 128)
+    assert {s["size"] for s in manifest["shards"]} == {128}
     assert isinstance(L, np.memmap)
     assert float(np.abs(ab).mean()) > 3  # colour frames, not gray
+
+
+def test_frames_keep_their_own_size_between_128_and_224_px(tmp_path):
+    """A 144 px scene photograph is stored at 144 px (not upscaled to 224), a 150 px one cut to 144, a larger one is shrunk to 224 and a
+    smaller one enlarged to 128; each size has shards of its own, and whole frames batch by size."""
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    sides = {"small": 90, "native": 144, "cut": 150, "large": 300}
+    for name, side in sides.items():
+        for i in range(3):
+            Image.fromarray(colour_image(10 * side + i, side, side + 20)).save(folder / f"{name}_{i}.png")
+    manifest = build(
+        [folder],
+        tmp_path / "frames",
+        person_filter=False,
+        splits=(1.0, 0.0, 0.0),
+        shard_size=2,
+        dedupe_distance=-1,
+    )
+    sizes = {}
+    for row in read_index(tmp_path / "frames"):
+        side = np.load(tmp_path / "frames" / f"{row['shard']}_L.npy", mmap_mode="r").shape[-1]
+        sizes.setdefault(side, 0)
+        sizes[side] += 1
+    assert sizes == {128: 3, 144: 6, 224: 3}
+    assert sorted(s["size"] for s in manifest["shards"]) == [128, 128, 144, 144, 144, 224, 224]
+    ds = FrameDataset(tmp_path / "frames", "train")
+    batches = ds.batches_by_size(2)
+    assert sorted(i for b in batches for i in b) == list(range(12))
+    assert all(len({ds.sizes[i] for i in b}) == 1 for b in batches)
+    crops = FrameDataset(tmp_path / "frames", "train", crop=128)
+    assert {tuple(crops[i][0].shape) for i in range(12)} == {(1, 128, 128)}
 
 
 def test_dataset_returns_normalized_crops(dataset):

@@ -246,3 +246,29 @@ def test_pixel_paths_learn_at_their_own_rate(dataset, tmp_path):
         )
         moved[mult] = float(load_model(path)[0].texture[4].weight.detach().abs().sum())
     assert moved[10.0] > 2 * moved[1.0] > 0
+
+
+def test_fit_with_hints_learns_from_hints_drawn_from_the_truth(dataset, tmp_path):
+    """A hint model trains (hints sampled from the true colour), reports its validation Pearson with and
+    without hints, and its checkpoint rebuilds a model that takes hints and decodes on the head's stride."""
+    path = fit(
+        _cfg(
+            dataset,
+            tmp_path,
+            loss="bins",
+            head="bins",
+            coords=True,
+            hints=True,
+            head_stride=2,
+            hint_none_p=0.0,
+            tune_decoding=False,
+            crop=0,
+        )  # fmt: skip
+    )
+    rows = list(csv.DictReader(open(tmp_path / "tiny" / "metrics.csv")))
+    assert rows[0]["val_pearson"] and rows[0]["val_hint_pearson"]
+    model, ckpt = load_model(path)
+    assert model.config.hints and model.config.head_stride == 2
+    assert ckpt["model_args"]["hints"] is True
+    first = model.down[0][0].weight
+    assert first.shape[1] == 6 and float(first[:, 3:].abs().sum()) > 0  # the hint channels moved from zero

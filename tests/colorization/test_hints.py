@@ -1,0 +1,187 @@
+"""Colour hints: the file format and its errors, the network's hint channels, and `colorize image --hints`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorization import checkpoint, hints, zoo
+from colorization.cli import main
+from colorization.color import rgb_to_lab
+from colorization.models import UNet, UNetConfig
+
+
+def write_hints(path, points) -> str:
+    path.write_text(json.dumps({"points": points}))
+    return str(path)
+
+
+def test_a_hints_file_reads_as_points_with_their_chroma(tmp_path):
+    path = write_hints(
+        tmp_path / "h.json", [{"x": 0.25, "y": 0.5, "color": "#2F5A8A"}, {"x": 1, "y": 0, "color": "f00"}]
+    )
+    first, second = hints.load(path)
+    assert (first.x, first.y, first.color) == (0.25, 0.5, "#2f5a8a")
+    assert second.color == "#ff0000"
+    lab = rgb_to_lab(np.array([[[0x2F, 0x5A, 0x8A]]], np.float32) / 255)[0, 0]
+    assert first.ab == pytest.approx((lab[1], lab[2]), abs=1e-4)
+    assert first.ab[1] < -20  # a blue: negative b
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not JSON"),
+        ('{"pts": []}', 'expected {"points"'),
+        (
+            '{"points": [{"x": 0.5, "y": 1.2, "color": "#112233"}]}',
+            "point 1: y = 1.2 lies outside the picture",
+        ),
+        (
+            '{"points": [{"x": 0.1, "y": 0.1, "color": "#112233"}, {"x": 0.5, "y": 0.5, "color": "blue"}]}',
+            "point 2: colour 'blue' is not an sRGB hex colour",
+        ),  # fmt: skip
+        ('{"points": [{"x": "left", "y": 0.5, "color": "#112233"}]}', "point 1: x must be a number"),
+    ],
+)
+def test_a_bad_hints_file_gets_an_error_naming_the_file_and_the_point(tmp_path, content, message):
+    path = tmp_path / "bad.hints.json"
+    path.write_text(content)
+    with pytest.raises(hints.HintError) as caught:
+        hints.load(path)
+    assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_render_draws_each_hint_as_a_small_square_with_a_mask():
+    given = [hints.Hint(0.5, 0.25, "#2f5a8a")]
+    channels = hints.render(given, 16, 32)
+    assert channels.shape == (3, 16, 32)
+    mask = channels[2]
+    ys, xs = np.nonzero(mask)
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (3, 5, 15, 17)  # 3x3 around row 4, column 16
+    a, b = given[0].ab
+    assert channels[0, 4, 16] == pytest.approx(a / 128) and channels[1, 4, 16] == pytest.approx(b / 128)
+    assert np.all(channels[:, mask == 0] == 0)
+
+
+def test_hints_sampled_from_the_truth_are_seeded_and_take_the_patch_colour():
+    rgb = np.zeros((40, 60, 3), np.float32)
+    rgb[:, :30] = (0.2, 0.4, 0.8)  # blue left half
+    rgb[:, 30:] = (0.3, 0.6, 0.2)  # green right half
+    one = hints.sample_from_truth(rgb, 10, seed=7)
+    assert one == hints.sample_from_truth(rgb, 10, seed=7) and len(one) == 10
+    for h in one:
+        expected = "#3366cc" if h.x < 29 / 60 else "#4d9933" if h.x > 31 / 60 else None
+        if expected:
+            assert h.color == expected
+
+
+def test_a_model_gains_zero_hint_channels_and_starts_where_it_was(tmp_path):
+    from training.train import init_weights
+
+    torch.manual_seed(0)
+    plain = UNet(UNetConfig(width=4, head="bins", coords=True))
+    path = checkpoint.save(tmp_path / "plain.pt", plain, name="plain")
+    hinted = UNet(UNetConfig(width=4, head="bins", coords=True, hints=True))
+    init_weights(hinted, path)
+    L = torch.rand(1, 1, 32, 48)
+    given = torch.from_numpy(hints.render([hints.Hint(0.5, 0.5, "#2f5a8a")], 32, 48))[None]
+    with torch.no_grad():
+        assert torch.allclose(plain(L), hinted(L))
+        assert torch.allclose(hinted(L), hinted(L, hints=given))  # zero weights: hints change nothing yet
+
+
+def test_head_stride_decodes_on_a_coarser_grid_at_the_input_size():
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(width=4, head="bins", head_stride=2)).eval()
+    L = torch.rand(2, 1, 32, 48)
+    with torch.no_grad():
+        ab = model(L)
+        coarse = model.decode(model.logits(L, stride=2))
+    assert ab.shape == (2, 2, 32, 48)
+    assert torch.allclose(ab[..., 1:-1:2, 1:-1:2].mean(), coarse[..., :-1, :-1].mean(), atol=0.05)
+
+
+@pytest.fixture
+def hint_models(tmp_path, monkeypatch):
+    """Models dir with a tiny model that takes hints (its hint channels trained to nothing in particular, but
+    not zero, so hints change its output) and one that does not."""
+    torch.manual_seed(1)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    model = UNet(UNetConfig(width=4, head="bins", coords=True, hints=True))
+    with torch.no_grad():
+        model.down[0][0].weight[:, 3:] = torch.randn_like(model.down[0][0].weight[:, 3:])
+    checkpoint.save(folder / "hinted.pt", model, name="hinted")
+    checkpoint.save(folder / "plain.pt", UNet(UNetConfig(width=4)), name="plain")
+    (folder / "DEFAULT").write_text("hinted.pt")
+    monkeypatch.setattr(zoo, "BUNDLED_DIR", tmp_path / "no-bundled")
+    monkeypatch.setenv("COLORARCHIVE_MODELS", str(folder))
+    return folder
+
+
+def gray_photo(path, size=(64, 48)):
+    y, x = np.mgrid[0 : size[1], 0 : size[0]]
+    Image.fromarray((80 + 100 * x / size[0]).astype(np.uint8)).save(path)
+    return path
+
+
+def xmp_description(path) -> str:
+    out = subprocess.run(["exiftool", "-j", "-XMP-dc:Description", str(path)], capture_output=True, text=True)
+    return json.loads(out.stdout)[0].get("Description", "")
+
+
+def test_colorize_image_with_hints_says_so_in_the_provenance(tmp_path, hint_models):
+    photo = gray_photo(tmp_path / "church.png")
+    given = write_hints(tmp_path / "roof.json", [{"x": 0.2, "y": 0.2, "color": "#3b7a57"}] * 3)
+    assert main(["image", str(photo), "-o", str(tmp_path / "plain"), "--format", "png", "-q"]) == 0
+    assert main(["image", str(photo), "-o", str(tmp_path / "out"), "--format", "png", "--hints", given]) == 0
+    plain = np.asarray(Image.open(tmp_path / "plain" / "church-colorized.png"))
+    hinted = np.asarray(Image.open(tmp_path / "out" / "church-colorized.png"))
+    assert not np.array_equal(plain, hinted)  # the hints reached the network
+    if subprocess.run(["which", "exiftool"], capture_output=True).returncode == 0:
+        assert "Staff gave 3 colour hints" in xmp_description(tmp_path / "out" / "church-colorized.png")
+        assert "colour hint" not in xmp_description(tmp_path / "plain" / "church-colorized.png")
+
+
+def test_a_bad_hints_file_writes_nothing_and_names_the_point(tmp_path, hint_models, capsys):
+    photo = gray_photo(tmp_path / "flag.png")
+    bad = write_hints(tmp_path / "flag.json", [{"x": 0.5, "y": 0.5, "color": "#zzzzzz"}])
+    assert main(["image", str(photo), "-o", str(tmp_path / "out"), "--hints", bad]) != 0
+    err = capsys.readouterr().err
+    assert "flag.json, point 1: colour '#zzzzzz'" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_batch_uses_each_photos_sidecar_and_a_bad_one_stops_only_its_photo(tmp_path, hint_models, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b", "c"):
+        gray_photo(folder / f"{name}.png")
+    write_hints(folder / "a.hints.json", [{"x": 0.5, "y": 0.5, "color": "#aa2222"}])
+    (folder / "b.hints.json").write_text("[1, 2")
+    assert main(["image", str(folder), "-o", str(tmp_path / "out"), "--format", "png"]) != 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["a-colorized.png", "c-colorized.png"]
+    assert "b.hints.json: not JSON" in capsys.readouterr().err
+    a = np.asarray(Image.open(tmp_path / "out" / "a-colorized.png"))
+    c = np.asarray(Image.open(tmp_path / "out" / "c-colorized.png"))
+    assert not np.array_equal(a, c)  # same picture, only a had hints
+
+
+def test_a_model_without_hint_channels_ignores_hints_with_a_note(tmp_path, hint_models, capsys):
+    photo = gray_photo(tmp_path / "car.png")
+    given = write_hints(tmp_path / "car.json", [{"x": 0.5, "y": 0.5, "color": "#102a60"}])
+    args = ["image", str(photo), "--model", "plain", "--format", "png"]
+    assert main([*args, "-o", str(tmp_path / "with"), "--hints", given]) == 0
+    assert "plain takes no colour hints; the hints given are ignored" in capsys.readouterr().err
+    assert main([*args, "-o", str(tmp_path / "without")]) == 0
+    assert np.array_equal(
+        np.asarray(Image.open(tmp_path / "with" / "car-colorized.png")),
+        np.asarray(Image.open(tmp_path / "without" / "car-colorized.png")),
+    )
