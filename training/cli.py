@@ -58,7 +58,9 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_historical(args: argparse.Namespace) -> int:
     from training.historical_eval import evaluate_folder, format_table
 
-    report = evaluate_folder(args.folder, model=args.model, out_json=args.report, pictures=args.pictures)
+    report = evaluate_folder(
+        args.folder, model=args.model, out_json=args.report, pictures=args.pictures, hints=args.hints
+    )
     print(format_table(report))
     return 0 if report["criteria"]["all_met"] else 3
 
@@ -136,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("--model", default="default", help="model name or checkpoint path")
     h.add_argument("--report", help="write the JSON report here")
     h.add_argument("--pictures", help="save small gray/model/truth strips into this folder")
+    h.add_argument(
+        "--hints",
+        type=int,
+        default=0,
+        help="give each photo this many colour hints drawn from its true colour (seeded; default 0)",
+    )
     h.set_defaults(func=_eval_historical)
 
     x = sub.add_parser(

@@ -76,6 +76,9 @@ class FrameDataset(Dataset):
         self.split, self.crop, self.flip, self.degrade_p = split, crop, flip, degrade_p
         self.with_box = with_box  # also return where the sample lies in its frame (UNetConfig.coords)
         self.hints = hints  # also return hint channels sampled from the truth (UNetConfig.hints)
+        # None: crops, flips, damage and hints come from torch's global generator; a number: each frame's from
+        # its own generator seeded by (seed, index), the same whichever process or worker loads it
+        self.seed: int | None = None
         manifest = load_manifest(self.root) or {}
         shard_size = {s["name"]: int(s.get("size", SIZE)) for s in manifest.get("shards", [])}
         self.sizes = [shard_size.get(shard, SIZE) for shard, _ in self.rows]  # each frame's side, px
@@ -119,6 +122,13 @@ class FrameDataset(Dataset):
         return L[row].astype(np.float32) / 2.55, ab[row].astype(np.float32)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        if self.seed is None:
+            return self._sample(i)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 1_000_003 + i)
+            return self._sample(i)
+
+    def _sample(self, i: int) -> tuple[torch.Tensor, ...]:
         shard, row = self.rows[i]
         Lm, abm = self._shard(shard)
         L = torch.from_numpy(np.array(Lm[row], dtype=np.float32)) / 255.0  # uint8 = L * 2.55, so /255 = L/100

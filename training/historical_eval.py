@@ -11,6 +11,11 @@ upsampled and merged with the full-resolution L), and compared with the original
 - mean over photos of the Pearson correlation of predicted vs true ab (a and b each on their own, pixels with L
   in 25..75, so gray and any tint score 0): >= 0.2.
 
+With `hints=N`, each photo gets N colour hints as a person who knew the true colour might give them
+(`colorization.hints.sample_from_truth`: seeded random points among pixels of lightness 25-75, each the mean
+colour of the true 5x5 patch), written as the photo's `<stem>.hints.json` sidecar and read back through the
+hints file format, as `colorize image` reads them.
+
     python -m training.historical_eval ../shared/data/historical_color --model default --pictures docs/model_card
 """
 
@@ -68,7 +73,9 @@ def evaluate_folder(
     out_json: str | Path | None = None,
     pictures: str | Path | None = None,
     n_pictures: int = 4,
+    hints: int = 0,
 ) -> dict[str, Any]:
+    from colorization import hints as hint_files
     from colorization.api import colorize_files
 
     folder = Path(folder)
@@ -83,16 +90,23 @@ def evaluate_folder(
 
     with tempfile.TemporaryDirectory(prefix="histeval-") as tmp:
         tmp = Path(tmp)
-        pairs = []
-        grays = []
-        for i, (p, lab) in enumerate(zip(files, labs, strict=True)):
+        pairs, grays, given = [], [], []
+        for i, (p, truth, lab) in enumerate(zip(files, truths, labs, strict=True)):
             gray = gray_from_lightness(lab[..., 0])
             grays.append(gray)
             name = f"{i:04d}-{p.stem}.png"  # the index keeps a.jpg and a.png apart
             Image.fromarray(gray).save(tmp / name)
             pairs.append((tmp / name, tmp / "out" / name))
+            if hints:
+                sidecar = hint_files.sidecar(tmp / name)
+                sidecar.write_text(
+                    hint_files.dumps(hint_files.sample_from_truth(truth / 255.0, hints, seed=i))
+                )
+                given.append(hint_files.load(sidecar))
         (tmp / "out").mkdir()
-        results = colorize_files(pairs, preset="photo", model=model, format="png")
+        results = colorize_files(
+            pairs, preset="photo", model=model, format="png", hints=given if hints else None
+        )
         failed = [r for r in results if not r.ok]
         if failed:
             raise RuntimeError(f"colorization failed: {failed[0].error}")
@@ -140,6 +154,7 @@ def evaluate_folder(
         "folder": str(folder),
         "photos": len(rows),
         "model": model_info,
+        "hints_per_photo": hints,
         "mean_tint_ab": mean_ab.round(3).tolist(),
         "mean": mean,
         "criteria": criteria,
@@ -165,7 +180,12 @@ def format_table(report: dict) -> str:
     yes = {True: "yes", False: "NO"}
     return "\n".join(
         [
-            f"{report['folder']}: {report['photos']} photos, model {report['model']} (full-resolution inference path)",
+            f"{report['folder']}: {report['photos']} photos, model {report['model']} (full-resolution inference path"
+            + (
+                f", {report['hints_per_photo']} hints per photo from the truth)"
+                if report.get("hints_per_photo")
+                else ")"
+            ),
             "| | model | gray (ab = 0) | constant tint (mean ab) | per-photo oracle tint | true photos |",
             "| --- | --- | --- | --- | --- | --- |",
             f"| PSNR (dB) | {m['psnr_model']:.2f} | {m['psnr_gray']:.2f} | {m['psnr_tint']:.2f} | {m['psnr_oracle_tint']:.2f} | |",

@@ -293,6 +293,36 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([L, ab], dim=1))
 
 
+class Adversary:
+    """The adversarial part of pix2pix beside its discriminator: the generator's cGAN term and the
+    discriminator's own step (real pairs against the generator's detached output), with its optimizer."""
+
+    def __init__(self, lr: float, device: torch.device):
+        self.disc = PatchDiscriminator().to(device)
+        self.opt = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.bce = nn.BCEWithLogitsLoss()
+
+    def generator_term(self, L: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+        judged = self.disc(L, pred)  # once: a second call would update the batch-norm statistics twice
+        return self.bce(judged, torch.ones_like(judged))
+
+    def step(self, L: torch.Tensor, ab: torch.Tensor, pred: torch.Tensor, autocast) -> None:
+        with autocast():
+            real, fake = self.disc(L, ab), self.disc(L, pred.detach())
+            loss = 0.5 * (self.bce(real, torch.ones_like(real)) + self.bce(fake, torch.zeros_like(fake)))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+    def state(self) -> dict:
+        return {"discriminator": self.disc.state_dict(), "discriminator_optimizer": self.opt.state_dict()}
+
+    def load(self, state: dict) -> None:
+        if "discriminator" in state:
+            self.disc.load_state_dict(state["discriminator"])
+            self.opt.load_state_dict(state["discriminator_optimizer"])
+
+
 LOSSES = {
     "mse": lambda cfg, **kw: MSELoss(),
     "perceptual-vgg16": lambda cfg, **kw: Perceptual(

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import platform
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch import nn
+from torch.utils.data import DataLoader
 
 from colorization import checkpoint
 from colorization.color import AB_SCALE
@@ -29,7 +32,7 @@ from colorization.models import UNet, UNetConfig, count_parameters, scale_chroma
 from training.config import TrainConfig, validate
 from training.data import FrameDataset, HintSampling
 from training.losses import (
-    PatchDiscriminator,
+    Adversary,
     bin_prior,
     create_loss,
     rebalance_weights,
@@ -141,13 +144,11 @@ def write_curves(history: list[dict], run_dir: Path) -> None:
 def validate_epoch(model, criterion, ds, cfg, device, autocast) -> dict[str, float]:
     """Over whole frames (batched by size): validation loss, MAE (Lab units) and within-image ab Pearson (the
     product's criterion) with no hints; for a model that takes hints, also the Pearson with hints drawn from
-    the truth (the same draws every epoch)."""
+    the truth."""
     model.eval()
     loader = DataLoader(ds, batch_sampler=ds.batches_by_size(cfg.batch_size), num_workers=0)
     tot = {"loss": 0.0, "mae": 0.0, "pearson": 0.0, "hint_pearson": 0.0}
     n = n_corr = 0
-    rng_state = torch.get_rng_state()
-    torch.manual_seed(cfg.seed)  # the same hints every epoch
     for batch in loader:
         L, ab = batch[0].to(device), batch[1].to(device)
         with autocast():
@@ -165,7 +166,6 @@ def validate_epoch(model, criterion, ds, cfg, device, autocast) -> dict[str, flo
             tot["hint_pearson"] += float((corr_h * counts_h).sum())
         n_corr += corr.numel()
         n += len(L)
-    torch.set_rng_state(rng_state)
     model.train()
     out = {"val_loss": tot["loss"] / max(n, 1), "val_mae": tot["mae"] / max(n, 1)}
     out["val_pearson"] = tot["pearson"] / max(n_corr, 1)
@@ -180,12 +180,81 @@ def hint_sampling(cfg: TrainConfig) -> HintSampling | None:
     return HintSampling(none_p=cfg.hint_none_p, mean=cfg.hint_mean, max_points=cfg.hint_max_points)
 
 
+@dataclass
+class Processes:
+    """Where this process stands among the training processes: one per device under torchrun
+    (DistributedDataParallel), or just this one."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0  # the one that validates and writes logs, curves and checkpoints
+
+
+def start_processes(cfg: TrainConfig) -> tuple[Processes, torch.device]:
+    """Join the process group torchrun set up (WORLD_SIZE > 1): NCCL between GPUs, gloo between CPU
+    processes; a plain run stays a single process."""
+    device = _device(cfg)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Processes(), device
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Processes(dist.get_rank(), dist.get_world_size(), local), device
+
+
+def epoch_order(n: int, count: int, seed: int, weights: torch.Tensor | None = None) -> list[int]:
+    """The frames one epoch trains on, in order, the same in every process: a seeded permutation, or `count`
+    draws by `weights` (with replacement). Process r of w takes order[r::w] (DistributedSampler's split, for
+    weighted draws too), so its i-th batch and the others' make up the single-process run's i-th batch."""
+    gen = torch.Generator().manual_seed(seed)
+    if weights is None:
+        return torch.randperm(n, generator=gen)[:count].tolist()
+    return torch.multinomial(weights, count, replacement=True, generator=gen).tolist()
+
+
+class NetworkLogits(nn.Module):
+    """model.logits as a forward pass: DistributedDataParallel averages gradients only across forward()."""
+
+    def __init__(self, model: UNet):
+        super().__init__()
+        self.model = model
+
+    def forward(self, L, box=None, stride: int = 1, hints=None) -> torch.Tensor:
+        return self.model.logits(L, box, stride=stride, hints=hints)
+
+
+def build_model(cfg: TrainConfig) -> UNet:
+    """The model a config describes: every UNetConfig field that the config has a key of the same name for (a
+    new model option is its UNetConfig field plus that key), then the init_from weights."""
+    model = UNet(
+        UNetConfig(**{f.name: getattr(cfg, f.name) for f in fields(UNetConfig) if hasattr(cfg, f.name)})
+    )
+    if cfg.init_from:
+        init_weights(model, cfg.init_from)
+    return model
+
+
 def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """Train, validate each epoch, keep last.pt and best.pt; under torchrun, one process per device."""
     validate(cfg)
-    say = on_progress or (lambda info: None)
+    procs, device = start_processes(cfg)
+    if cfg.batch_size % procs.world:
+        raise ValueError(f"batch_size {cfg.batch_size} must divide among the {procs.world} processes")
+    if procs.world > 1 and cfg.loss == "adversarial":
+        raise ValueError("the adversarial loss trains in one process (its discriminator is not distributed)")
+    say = (on_progress or (lambda info: None)) if procs.main else (lambda info: None)
     run_dir = cfg.run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
-    device = _device(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     cuda = device.type == "cuda"
@@ -202,6 +271,7 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         hints=hint_sampling(cfg),
     )
     val_ds = FrameDataset(cfg.dataset, "val", fraction=cfg.val_fraction, hints=hint_sampling(cfg))
+    val_ds.seed = cfg.seed  # the same validation hints every epoch
     frame_weights = train_ds.sample_weights(cfg.source_weights) if cfg.source_weights else None
     if len(train_ds) < cfg.batch_size:
         raise ValueError(
@@ -210,22 +280,7 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
     if len(val_ds) == 0:
         raise ValueError(f"{cfg.dataset}: the validation split is empty (early stopping needs one)")
 
-    mcfg = UNetConfig(
-        width=cfg.width,
-        depth=cfg.depth,
-        head=cfg.head,
-        bin_grid=cfg.bin_grid,
-        temperature=cfg.temperature,
-        context=cfg.context,
-        coords=cfg.coords,
-        prior=cfg.prior,
-        texture=cfg.texture,
-        hints=cfg.hints,
-        head_stride=cfg.head_stride,
-    )
-    model = UNet(mcfg).to(device)
-    if cfg.init_from:
-        init_weights(model, cfg.init_from)
+    model = build_model(cfg).to(device)
     kwargs = {"class_weights": class_weights_for(train_ds, cfg)} if cfg.loss == "bins" else {}
     criterion = create_loss(cfg, **kwargs).to(device)
     opt_betas = (0.5, 0.999) if cfg.loss == "adversarial" else (cfg.beta1, cfg.beta2)
@@ -235,10 +290,7 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         betas=opt_betas,
         weight_decay=cfg.weight_decay,
     )
-    disc = disc_opt = None
-    if cfg.loss == "adversarial":
-        disc = PatchDiscriminator().to(device)
-        disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    adversary = Adversary(cfg.lr, device) if cfg.loss == "adversarial" else None
     if cuda and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
 
@@ -256,17 +308,24 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         state = checkpoint.load(last_path)
         model.load_state_dict(state["state_dict"])
         opt.load_state_dict(state["optimizer"])
-        if disc is not None and "discriminator" in state:
-            disc.load_state_dict(state["discriminator"])
-            disc_opt.load_state_dict(state["discriminator_optimizer"])
+        if adversary is not None:
+            adversary.load(state)
         start_epoch, step, history = state["epoch"], state["step"], state["history"]
         best_val, bad_epochs = state["best_val"], state["bad_epochs"]
         train_seconds = state.get("train_seconds", 0.0)
         say({"event": "resumed", "from": str(last_path), "epoch": start_epoch, "step": step})
+    net = NetworkLogits(model)
+    if (
+        procs.world > 1
+    ):  # after loading, so every process starts from the same weights (DDP broadcasts rank 0's)
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(net, device_ids=[procs.local_rank] if cuda else None)
     say(
         {
             "event": "start",
             "device": str(device),
+            "processes": procs.world,
             "params": count_parameters(model),
             "train": len(train_ds),
             "val": len(val_ds),
@@ -275,9 +334,9 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
             "run_dir": str(run_dir),
         }
     )
-
     summary_base = {
         "device": str(device),
+        "processes": procs.world,
         "machine": platform.node(),
         "cpu": platform.processor() or platform.machine(),
         "torch": str(torch.__version__),
@@ -286,24 +345,18 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         "train_frames": len(train_ds),
         "val_frames": len(val_ds),
     }
-    bce = torch.nn.BCEWithLogitsLoss()
+    stride = cfg.bins_stride if cfg.loss == "bins" else 1  # head and loss on a pixel subgrid (4x cheaper)
     for epoch in range(start_epoch, cfg.epochs):
         if bad_epochs >= cfg.patience:
             break
         torch.manual_seed(cfg.seed + epoch)
-        gen = torch.Generator().manual_seed(cfg.seed + epoch)
-        sampler = (
-            WeightedRandomSampler(frame_weights, len(train_ds), replacement=True, generator=gen)
-            if frame_weights is not None
-            else None
-        )
+        train_ds.seed = cfg.seed + epoch  # crops, flips, damage and hints: drawn per frame from this seed
+        order = epoch_order(len(train_ds), steps_per_epoch * cfg.batch_size, cfg.seed + epoch, frame_weights)
         loader = DataLoader(
             train_ds,
-            batch_size=cfg.batch_size,
-            shuffle=sampler is None,
-            sampler=sampler,
+            batch_size=cfg.batch_size // procs.world,
+            sampler=order[procs.rank :: procs.world],
             drop_last=True,
-            generator=gen,
             num_workers=cfg.workers,
             pin_memory=cuda,
         )
@@ -311,10 +364,8 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         t0 = time.perf_counter()
         tot_loss = tot_mae = 0.0
         seen = 0
-        gan_on = disc is not None and epoch >= cfg.gan_pretrain_epochs
-        for i, batch in enumerate(loader):
-            if i >= steps_per_epoch:
-                break
+        gan_on = adversary is not None and epoch >= cfg.gan_pretrain_epochs
+        for batch in loader:
             L, ab = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
             box = batch[2].to(device) if cfg.coords else None  # where each crop lies in its frame
             hints = batch[-1].to(device) if cfg.hints else None  # hint channels drawn from the truth
@@ -324,31 +375,17 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
             for group in opt.param_groups:
                 group["lr"] = lr * group.get("lr_mult", 1.0)
             with autocast():
-                if (
-                    cfg.loss == "bins" and cfg.bins_stride > 1
-                ):  # head and loss on a pixel subgrid (4x cheaper)
-                    s = cfg.bins_stride
-                    L_s, ab = L[..., ::s, ::s], ab[..., ::s, ::s]
-                    logits = model.logits(L, box, stride=s, hints=hints)
-                else:
-                    L_s, logits = L, model.logits(L, box, hints=hints)
+                L_s, ab = L[..., ::stride, ::stride], ab[..., ::stride, ::stride]
+                logits = net(L, box, stride, hints)
                 pred = model.decode(logits)
                 loss = criterion(logits, pred, L_s, ab)
                 if gan_on:  # pix2pix: cGAN + lambda * L1 (the criterion is the L1 term)
-                    judged = disc(
-                        L, pred
-                    )  # once: a second call would update the discriminator's statistics twice
-                    loss = cfg.gan_l1_lambda * loss + bce(judged, torch.ones_like(judged))
+                    loss = cfg.gan_l1_lambda * loss + adversary.generator_term(L, pred)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if gan_on:
-                with autocast():
-                    real, fake = disc(L, ab), disc(L, pred.detach())
-                    d_loss = 0.5 * (bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake)))
-                disc_opt.zero_grad(set_to_none=True)
-                d_loss.backward()
-                disc_opt.step()
+                adversary.step(L, ab, pred, autocast)
             step += 1
             tot_loss += float(loss.detach()) * len(L)
             with torch.no_grad():
@@ -357,7 +394,6 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                 )
             seen += len(L)
             if step % 20 == 0:
-                el = time.perf_counter() - t0
                 say(
                     {
                         "event": "step",
@@ -365,21 +401,32 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                         "step": step,
                         "loss": round(float(loss.detach()), 4),
                         "lr": lr,
-                        "images_per_s": round(seen / el, 2),
+                        "images_per_s": round(seen * procs.world / (time.perf_counter() - t0), 2),
                     }
                 )
         seconds = time.perf_counter() - t0
         train_seconds += seconds
-        val = validate_epoch(model, criterion, val_ds, cfg, device, autocast)
+        val = validate_epoch(model, criterion, val_ds, cfg, device, autocast) if procs.main else {}
+        if procs.world > 1:  # every process takes the same early-stopping decision
+            import torch.distributed as dist
+
+            shared = [val]
+            dist.broadcast_object_list(shared, src=0)
+            val = shared[0]
         val_loss = val["val_loss"]
+        # the GAN phase changes the loss's scale: compare validation losses only within one phase
+        improved = val_loss < best_val - 1e-6 or (adversary is not None and epoch == cfg.gan_pretrain_epochs)
+        best_val, bad_epochs = (val_loss, 0) if improved else (best_val, bad_epochs + 1)
+        if not procs.main:
+            continue
         row = {
             "epoch": epoch + 1,
-            "train_loss": round(tot_loss / max(seen, 1), 5),
+            "train_loss": round(tot_loss / max(seen, 1), 5),  # the main process's share of the batches
             "train_mae": round(tot_mae / max(seen, 1), 4),
             **{k: round(v, 5 if k == "val_loss" else 4) for k, v in val.items()},
             "lr": round(lr, 7),
             "seconds": round(seconds, 1),
-            "images_per_s": round(seen / seconds, 2),
+            "images_per_s": round(seen * procs.world / seconds, 2),
         }
         history.append(row)
         write_curves(history, run_dir)
@@ -388,49 +435,43 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
                 f"{cfg.name}: training diverged in epoch {epoch + 1} (the loss is not a number); "
                 f"lower lr (now {cfg.lr}) and start again, or resume from an earlier last.pt"
             )
-        # the GAN phase changes the loss's scale: compare validation losses only within one phase
-        improved = val_loss < best_val - 1e-6 or (disc is not None and epoch == cfg.gan_pretrain_epochs)
-        if improved:
-            best_val, bad_epochs = val_loss, 0
-        else:
-            bad_epochs += 1
+        best_epoch = next((r["epoch"] for r in history if r["val_loss"] == round(best_val, 5)), epoch + 1)
         summary = {
             **summary_base,
             "epochs_done": epoch + 1,
             "train_seconds": round(train_seconds, 1),
-            "best_epoch": next(
-                (r["epoch"] for r in history if r["val_loss"] == round(best_val, 5)), epoch + 1
-            ),
+            "best_epoch": best_epoch,
             "history": history,
         }
+        saved = {"name": cfg.name, "step": step, "train_config": cfg.to_dict(), "train_summary": summary}
         if improved:
-            checkpoint.save(
-                best_path, model, name=cfg.name, step=step, train_config=cfg.to_dict(), train_summary=summary
-            )
-        extra = (
-            {"discriminator": disc.state_dict(), "discriminator_optimizer": disc_opt.state_dict()}
-            if disc
-            else {}
-        )
+            checkpoint.save(best_path, model, **saved)
         checkpoint.save(
             last_path,
             model,
-            name=cfg.name,
-            step=step,
-            train_config=cfg.to_dict(),
-            train_summary=summary,
+            **saved,
             optimizer=opt.state_dict(),
             epoch=epoch + 1,
             history=history,
             best_val=best_val,
             bad_epochs=bad_epochs,
             train_seconds=train_seconds,
-            **extra,
+            **(adversary.state() if adversary else {}),
         )
         say({"event": "epoch", **row, "best": improved})
 
+    if procs.main:
+        finish_best(cfg, best_path, val_ds, device, say)
+    return best_path
+
+
+def finish_best(cfg: TrainConfig, best_path: Path, val_ds: FrameDataset, device, say) -> None:
+    """The best checkpoint as shipped: for a bins model, the decoding tuned on validation; fp16 weights."""
+    if not best_path.is_file():
+        return
+    best_model, ckpt = checkpoint.load_model(best_path, device)
+    summary = ckpt.get("train_summary", {})
     if cfg.head == "bins" and cfg.tune_decoding:
-        best_model, ckpt = checkpoint.load_model(best_path, device)
         choice = tune_decoding(
             best_model,
             val_ds,
@@ -440,29 +481,19 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
             mirror=cfg.tune_flip_average,
             smoothings=cfg.ab_smoothing_candidates,
         )
-        summary = {**ckpt.get("train_summary", {}), "decoding_tuning": choice}
-        checkpoint.save(
-            best_path,
-            best_model,
-            name=cfg.name,
-            step=ckpt["step"],
-            train_config=cfg.to_dict(),
-            train_summary=summary,
-            half=cfg.save_half,
-        )
+        summary = {**summary, "decoding_tuning": choice}
         say({"event": "decoding", **{k: v for k, v in choice.items() if k != "table"}})
-    elif cfg.save_half and best_path.is_file():
-        best_model, ckpt = checkpoint.load_model(best_path, device)
-        checkpoint.save(
-            best_path,
-            best_model,
-            name=cfg.name,
-            step=ckpt["step"],
-            train_config=cfg.to_dict(),
-            train_summary=ckpt.get("train_summary", {}),
-            half=True,
-        )
-    return best_path
+    elif not cfg.save_half:
+        return
+    checkpoint.save(
+        best_path,
+        best_model,
+        name=cfg.name,
+        step=ckpt["step"],
+        train_config=cfg.to_dict(),
+        train_summary=summary,
+        half=cfg.save_half,
+    )
 
 
 @torch.no_grad()

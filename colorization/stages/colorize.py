@@ -150,10 +150,13 @@ class UNetColorizer:
 
     def _flush(self, batch: list[Frame], shape: tuple[int, int]) -> Iterator[Frame]:
         L = np.stack([network_lightness(f.image, shape, gray=f.info.get("gray")) for f in batch])
-        hints = None
         if self.takes_hints and any(f.info.get("hints") for f in batch):
-            hints = np.stack([render_hints(f.info.get("hints") or [], *shape) for f in batch])
-        for frame, ab in zip(batch, self.predict(L, hints), strict=True):
+            ab_batch = self.predict(
+                L, np.stack([render_hints(f.info.get("hints") or [], *shape) for f in batch])
+            )
+        else:
+            ab_batch = self.predict(L)
+        for frame, ab in zip(batch, ab_batch, strict=True):
             frame.ab = ab
             yield frame
 
