@@ -13,15 +13,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-LOSSES = ("mse", "perceptual-vgg16", "perceptual-resnet50", "bins", "adversarial")
-
 
 @dataclass
 class TrainConfig:
     # ---- run
-    name: str = (
-        "unet"  # run name: outputs go to {out_dir}/{name}/ (checkpoints, metrics.csv, curves.png, log)
-    )
+    # run name: outputs go to {out_dir}/{name}/ (checkpoints, metrics.csv, curves.png, log)
+    name: str = "unet"
     out_dir: str = "runs"  # git-ignored folder at the repo root
     seed: int = 1337  # seeds torch (per epoch, so a resumed run continues exactly as an uninterrupted one)
     resume: bool = False  # continue from {out_dir}/{name}/last.pt (model, optimizer, schedule, history)
@@ -29,9 +26,8 @@ class TrainConfig:
 
     # ---- data (a folder written by `colorize-train build`)
     dataset: str = "data/frames"
-    crop: int = (
-        128  # train on random crops of the 224 frames (CPU speed; the U-Net is fully convolutional); 0 = full
-    )
+    # train on random crops of the 224 frames (CPU speed; the U-Net is fully convolutional); 0 = full
+    crop: int = 128
     flip: bool = True  # random horizontal flips
     degrade: bool = False  # degradation augmentation of the input L: grain, blur, scratches, fading
     degrade_p: float = 0.5  # probability that a training sample is degraded (when degrade = true)
@@ -47,21 +43,21 @@ class TrainConfig:
     depth: int = 4
     context: bool = False  # global-context fusion at the bottleneck (UNetConfig.context)
     coords: bool = False  # position channels: each pixel's place in its frame (UNetConfig.coords)
-    prior: bool = (
-        False  # a per-pixel network of lightness (and position) added to the head (UNetConfig.prior)
-    )
-    texture: bool = (
-        False  # a per-pixel network of local lightness statistics added to the head (UNetConfig.texture)
-    )
-    hints: bool = (
-        False  # colour-hint input channels, trained on hints drawn from the truth (UNetConfig.hints)
-    )
-    head_stride: int = (
-        1  # inference: head and per-pixel paths on every n-th pixel, ab upsampled (UNetConfig.head_stride)
-    )
-    head: str = (
-        "tanh"  # "tanh" (regression) | "bins" (classification over quantized ab); loss "bins" needs "bins"
-    )
+    # a per-pixel network of lightness (and position) added to the head (UNetConfig.prior)
+    prior: bool = False
+    # a per-pixel network of local lightness statistics added to the head (UNetConfig.texture)
+    texture: bool = False
+    # "plain" (the thesis U-Net) | "resnet18" | "resnet34" | "resnet50": a torchvision ResNet encoder whose ImageNet
+    # weights are read from encoder_weights (a torchvision-format .pth; README says how to get one)
+    encoder: str = "plain"
+    encoder_weights: str = ""
+    random_encoder: bool = False  # TESTS ONLY: a ResNet encoder with random weights when no file is given
+    # colour-hint input channels, trained on hints drawn from the truth (UNetConfig.hints)
+    hints: bool = False
+    # inference: head and per-pixel paths on every n-th pixel, ab upsampled (UNetConfig.head_stride)
+    head_stride: int = 1
+    # "tanh" (regression) | "bins" (classification over quantized ab); loss "bins" needs "bins"
+    head: str = "tanh"
     bin_grid: float = 10.0  # ab cell size for head = "bins" (Zhang et al.: 10)
     temperature: float = 0.38  # annealed-mean temperature (head = "bins"); re-tuned on validation at the end
 
@@ -72,23 +68,19 @@ class TrainConfig:
     hint_max_points: int = 40
 
     # ---- loss
-    loss: str = "mse"  # one of LOSSES
+    loss: str = "mse"  # a name in training.losses.LOSSES
     mse_weight: float = 0.0  # extra weighted MSE-on-ab term added to the perceptual / bins loss
     # extra term: weight * (1 - the within-image Pearson correlation of predicted and true a and b), over the
     # pixels of lightness 25-75; it rewards colour that varies where the truth varies, whatever its strength
     pearson_weight: float = 0.0
-    backbone_weights: str = (
-        ""  # torchvision-format .pth for the perceptual loss (vgg16-397923af.pth / resnet50-*.pth)
-    )
-    random_backbone: bool = (
-        False  # TESTS ONLY: random (untrained) perceptual backbone when no weights are given
-    )
-    rebalance_lambda: float = (
-        0.5  # bins: weight (0.5 * prior_smoothed + 0.5 / K)^-1 mixes the prior with uniform
-    )
-    bins_stride: int = (
-        2  # bins: loss on every 2nd pixel per direction (Zhang et al. predict at 1/4 resolution)
-    )
+    # torchvision-format .pth for the perceptual loss (vgg16-397923af.pth / resnet50-*.pth)
+    backbone_weights: str = ""
+    # TESTS ONLY: random (untrained) perceptual backbone when no weights are given
+    random_backbone: bool = False
+    # bins: weight (0.5 * prior_smoothed + 0.5 / K)^-1 mixes the prior with uniform
+    rebalance_lambda: float = 0.5
+    # bins: loss on every 2nd pixel per direction (Zhang et al. predict at 1/4 resolution)
+    bins_stride: int = 2
     soft_sigma: float = 5.0  # bins: Gaussian (ab units) that soft-encodes the true ab onto nearby bins
     gan_l1_lambda: float = 100.0  # adversarial (pix2pix): weight of L1 on ab next to the cGAN loss
     gan_pretrain_epochs: int = 1  # adversarial: epochs of L1-only generator pretraining before the GAN starts
@@ -100,9 +92,8 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     weight_decay: float = 0.0
-    pixel_paths_lr_mult: float = (
-        1.0  # learning rate of the per-pixel paths (prior, texture) = this x the schedule's
-    )
+    # learning rate of the per-pixel paths (prior, texture) = this x the schedule's
+    pixel_paths_lr_mult: float = 1.0
     schedule: str = "cosine"  # "cosine" (per step, with warm-up, over `epochs`) | "constant"
     warmup_steps: int = 100
     patience: int = 5  # early stopping: stop after this many epochs without a better validation loss
@@ -121,9 +112,8 @@ class TrainConfig:
         default_factory=lambda: [0.3, 0.38, 0.5, 0.65, 0.8, 1.0, 1.3, 1.7]
     )
     chroma_gain_candidates: list[float] = field(default_factory=lambda: [1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
-    tune_flip_average: bool = (
-        True  # also try mirror averaging (UNetConfig.flip_average: twice the network time)
-    )
+    # also try mirror averaging (UNetConfig.flip_average: twice the network time)
+    tune_flip_average: bool = True
     ab_smoothing_candidates: list[float] = field(
         default_factory=lambda: [0.0, 2.0, 4.0]
     )  # Gaussian sigmas, px
@@ -184,6 +174,8 @@ def from_dict(values: dict[str, Any]) -> TrainConfig:
 
 
 def validate(cfg: TrainConfig) -> None:
+    from training.losses import LOSSES  # the one list of losses (each with its factory)
+
     if cfg.loss not in LOSSES:
         raise ValueError(f"unknown loss {cfg.loss!r}; known: {list(LOSSES)}")
     if cfg.loss == "bins" and cfg.head != "bins":
@@ -200,9 +192,10 @@ def validate(cfg: TrainConfig) -> None:
         raise ValueError(f"pixel_paths_lr_mult {cfg.pixel_paths_lr_mult} must be above 0")
     if cfg.pearson_weight < 0:
         raise ValueError(f"pearson_weight {cfg.pearson_weight} must be 0 or more")
-    if cfg.crop and (cfg.crop % 2**cfg.depth or cfg.crop > 224):
+    multiple = 2**cfg.depth if cfg.encoder == "plain" else 32
+    if cfg.crop and (cfg.crop % multiple or cfg.crop > 224):
         raise ValueError(
-            f"crop {cfg.crop} must be a multiple of {2**cfg.depth} and at most 224 (0 = full frames)"
+            f"crop {cfg.crop} must be a multiple of {multiple} and at most 224 (0 = full frames)"
         )
 
 

@@ -241,6 +241,13 @@ def build_model(cfg: TrainConfig) -> UNet:
     )
     if cfg.init_from:
         init_weights(model, cfg.init_from)
+    elif cfg.encoder != "plain" and not cfg.random_encoder:
+        from colorization.models.encoders import load_imagenet_weights
+
+        try:
+            load_imagenet_weights(model.encoder, cfg.encoder, cfg.encoder_weights)
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from None
     return model
 
 

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from colorization.color import AB_SCALE, ab_bin_centers
+from colorization.models.encoders import ENCODERS, ResNetEncoder
 
 HINT_CHANNELS = 3  # hint a, hint b (normalized ab), mask (1 where a hint is)
 TEXTURE_WINDOWS = (3, 7, 15, 31)  # px at the network's input size (224 frames)
@@ -67,6 +68,11 @@ class UNetConfig:
     # loss does; the decoded ab are upsampled (bilinear) to the input size. Colour is smooth at that scale (the
     # full-resolution lightness keeps every edge), and the per-pixel layers cost 1/head_stride**2.
     head_stride: int = 1
+    # The encoder: "plain" (the thesis's one 3x3 convolution per level) or a torchvision ResNet ("resnet18",
+    # "resnet34", "resnet50"; colorization.models.encoders), whose ImageNet weights training reads from a local
+    # file. With a ResNet the network downsamples 5 times (inputs are multiples of 32) and `width`/`depth` only
+    # shape the plain encoder.
+    encoder: str = "plain"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -124,17 +130,25 @@ class UNet(nn.Module):
         self.config = config = config or UNetConfig()
         if config.head not in ("tanh", "bins"):
             raise ValueError(f"unknown U-Net head {config.head!r}; known: 'tanh', 'bins'")
-        widths = [config.width * 2**i for i in range(config.depth + 1)]
         if config.head_stride < 1:
             raise ValueError(f"head_stride {config.head_stride} must be 1 or more")
+        if config.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {config.encoder!r}; known: {list(ENCODERS)}")
         in_channels = 3 if config.coords else 1  # L (+ y, x): what the per-pixel paths see
         body_channels = in_channels + (HINT_CHANNELS if config.hints else 0)  # (+ hint a, b, mask)
-        self.down = nn.ModuleList([_conv(body_channels, widths[0])])
-        self.down.extend(_conv(widths[i - 1], widths[i]) for i in range(1, config.depth + 1))
-        self.pool = nn.MaxPool2d(2)
+        if config.encoder == "plain":
+            # feature widths at strides 1, 2, ..., 2**depth
+            widths = [config.width * 2**i for i in range(config.depth + 1)]
+            self.down = nn.ModuleList([_conv(body_channels, widths[0])])
+            self.down.extend(_conv(widths[i - 1], widths[i]) for i in range(1, config.depth + 1))
+            self.pool = nn.MaxPool2d(2)
+        else:  # a full-resolution stem, then the ResNet's features at strides 2 to 32
+            self.stem = _conv(body_channels, 32)
+            self.encoder = ResNetEncoder(config.encoder, body_channels)
+            widths = [32, *self.encoder.channels]
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
-        for i in range(config.depth, 0, -1):
+        for i in range(len(widths) - 1, 0, -1):
             self.up.append(
                 nn.ConvTranspose2d(widths[i], widths[i - 1], 3, stride=2, padding=1, output_padding=1)
             )
@@ -162,7 +176,7 @@ class UNet(nn.Module):
     @property
     def multiple(self) -> int:
         """Input height and width must be multiples of this."""
-        return 2**self.config.depth
+        return 2 ** (self.config.depth if self.config.encoder == "plain" else 5)
 
     def _input(self, L: torch.Tensor, box: torch.Tensor | None) -> torch.Tensor:
         """L, plus the position channels when config.coords. box (N, 4) = (top, bottom, left, right) of the
@@ -183,11 +197,14 @@ class UNet(nn.Module):
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """The U-Net body on the prepared input (`_input`) -> (N, width, H, W)."""
-        skips = []
-        for i, block in enumerate(self.down):
-            x = block(x if i == 0 else self.pool(x))
-            skips.append(x)
-        skips.pop()  # the bottleneck output is x itself
+        if self.config.encoder == "plain":
+            skips = []
+            for i, block in enumerate(self.down):
+                x = block(x if i == 0 else self.pool(x))
+                skips.append(x)
+        else:
+            skips = [self.stem(x), *self.encoder(x)]
+        x = skips.pop()  # the bottleneck
         if self.config.context:
             x = x + self.context(x.mean(dim=(2, 3)))[:, :, None, None]
         for up, merge in zip(self.up, self.merge, strict=True):
