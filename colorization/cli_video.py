@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from colorization import registry
+from colorization import hints, registry
 from colorization.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _add_model_options, _err
 
 
@@ -27,6 +27,11 @@ def cmd_video(args: argparse.Namespace) -> int:
     if dst.exists() and not args.overwrite:
         _err(f"{dst} exists (use --overwrite to replace it)")
         return EXIT_FAILED
+    try:
+        given = hints.load(args.hints) if args.hints else None
+    except hints.HintError as exc:
+        _err(f"error: {exc}; {src} was not colorized")
+        return EXIT_USAGE
     options = dict(
         model=args.model,
         models_dir=args.models_dir,
@@ -42,6 +47,11 @@ def cmd_video(args: argparse.Namespace) -> int:
     except (CheckpointError, KeyError, TypeError, ValueError) as exc:
         _err(f"error: {str(exc).strip(chr(34) + chr(39))}")
         return EXIT_USAGE
+    if given and not pipeline.takes_hints():
+        print(
+            f"note: {pipeline.context().get('model')} takes no colour hints; they are ignored",
+            file=sys.stderr,
+        )
     bar = tqdm(unit="frame", disable=args.quiet, file=sys.stderr, desc=src.name)
 
     def progress(done: int, total: int | None) -> None:
@@ -51,9 +61,9 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     try:
         if args.segment_frames:
-            written = _by_segments(src, dst, args.segment_frames, pipeline, progress)
+            written = _by_segments(src, dst, args.segment_frames, pipeline, progress, given)
         else:
-            result = pipeline.run(src, dst, on_progress=progress)
+            result = pipeline.run(src, dst, on_progress=progress, hints=given)
             written = {**result.info, "frames": result.frames}
     except (VideoError, CheckpointError, OSError) as exc:
         bar.close()
@@ -66,7 +76,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _by_segments(src: Path, dst: Path, max_frames: int, pipeline, progress) -> dict:
+def _by_segments(src: Path, dst: Path, max_frames: int, pipeline, progress, given=None) -> dict:
     """As the workers do: plan, colorize each segment with the one pipeline (its frame window), join."""
     from colorization import segments
 
@@ -76,7 +86,7 @@ def _by_segments(src: Path, dst: Path, max_frames: int, pipeline, progress) -> d
         parts = []
         for seg in plan:
             part = Path(tmp) / f"part{seg.index:05d}{dst.suffix}"
-            segments.colorize_segment(src, seg, part, pipeline=pipeline)
+            segments.colorize_segment(src, seg, part, pipeline=pipeline, hints=given)
             parts.append(part)
             progress(seg.end_frame, total)
         return segments.join(parts, src, dst)
@@ -103,6 +113,12 @@ def add_video(sub) -> None:
         default="flow",
         choices=[name for name, _ in registry.choices("temporal")],
         help="temporal smoothing (default flow: motion-compensated, resets at scene cuts)",
+    )
+    p.add_argument(
+        "--hints",
+        metavar="HINTS.json",
+        help='colour hints; a point\'s "frame" (default 0) is the keyframe it was placed on: it is followed '
+        "through the rest of that shot and dropped at the next scene cut",
     )
     p.add_argument("--quality", type=int, default=None, help="H.264 CRF, lower is better (default 18)")
     p.add_argument(

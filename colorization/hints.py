@@ -2,7 +2,9 @@
 
 A hints file is JSON: ``{"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}, ...]}`` with x and y as
 fractions of the picture's width and height (0 to 1, from the top left) and the colour as sRGB hex. Only the
-colour's chroma (Lab a and b) is used: the photograph keeps its own lightness. A model that takes hints
+colour's chroma (Lab a and b) is used: the photograph keeps its own lightness. For a film, a point may name the
+frame it was placed on (``"frame": 120``, default 0, a keyframe): `carry` follows it through the rest of that
+shot with optical flow and drops it at the next scene cut. A model that takes hints
 (`UNetConfig.hints`) gets three more input channels: each hint's a and b (normalized, ab / 128) over a small
 square around its point and a mask that is 1 there (Zhang et al. 2017, user-guided colorization).
 
@@ -13,13 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from colorization.color import AB_SCALE, rgb_to_lab
+from colorization.frames import Frame
 
 HINT_RADIUS = 1  # a hint covers a (2r+1)^2 square of network pixels (training draws 1, 3 or 5 px squares)
 MAX_POINTS = 200
@@ -36,6 +39,7 @@ class Hint:
     x: float  # 0..1 of the width, from the left
     y: float  # 0..1 of the height, from the top
     color: str  # "#rrggbb" as given (normalized to lower case, 6 digits)
+    frame: int = 0  # films: the frame (keyframe) the point was placed on
 
     @property
     def ab(self) -> tuple[float, float]:
@@ -45,7 +49,12 @@ class Hint:
         return float(lab[1]), float(lab[2])
 
     def to_dict(self) -> dict:
-        return {"x": self.x, "y": self.y, "color": self.color}
+        return {
+            "x": self.x,
+            "y": self.y,
+            "color": self.color,
+            **({"frame": self.frame} if self.frame else {}),
+        }
 
 
 def _color(value: object, where: str) -> str:
@@ -80,11 +89,11 @@ def parse(data: object, source: str = "hints") -> list[Hint]:
         where = f"{source}, point {i}"
         if not isinstance(point, dict):
             raise HintError(f"{where}: expected an object with x, y and color, not {point!r}")
-        hints.append(
-            Hint(
-                _fraction(point, "x", where), _fraction(point, "y", where), _color(point.get("color"), where)
-            )
-        )
+        frame = point.get("frame", 0)
+        if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+            raise HintError(f"{where}: frame must be a frame number (0 or more), not {frame!r}")
+        x, y = _fraction(point, "x", where), _fraction(point, "y", where)
+        hints.append(Hint(x, y, _color(point.get("color"), where), frame))
     return hints
 
 
@@ -149,3 +158,42 @@ def sample_from_truth(
         color = "#" + "".join(f"{round(float(c) * 255):02x}" for c in np.clip(square, 0, 1))
         hints.append(Hint((x + 0.5) / w, (y + 0.5) / h, color))
     return hints
+
+
+def carry(frames: Iterator[Frame], hints: list[Hint]) -> Iterator[Frame]:
+    """Film frames, each carrying in frame.info["hints"] the hints that hold there: a point starts on its frame
+    (its keyframe), is followed frame by frame with pyramidal Lucas-Kanade optical flow, and is dropped where
+    the flow loses it or at the next scene cut (the same cut test as temporal smoothing). A photo is frame 0."""
+    import cv2
+
+    from colorization.flow import gray_at
+    from colorization.stages.temporal import SceneCuts
+
+    cuts = SceneCuts()
+    active: list[Hint] = []
+    prev = None
+    for frame in frames:
+        h, w = frame.image.shape[:2]
+        scale = min(1.0, 640 / max(h, w))  # track on a small copy: cheap, and plenty for points
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        gray = gray_at(frame.image, size)
+        if cuts(gray):
+            active = []
+        elif active and prev is not None:
+            points = np.array([[p.x * size[1], p.y * size[0]] for p in active], np.float32).reshape(-1, 1, 2)
+            moved, found, _ = cv2.calcOpticalFlowPyrLK(prev, gray, points, None, winSize=(21, 21), maxLevel=3)
+            active = [
+                Hint(
+                    float(np.clip(q[0] / size[1], 0, 1)),
+                    float(np.clip(q[1] / size[0], 0, 1)),
+                    p.color,
+                    p.frame,
+                )
+                for p, q, ok in zip(active, moved.reshape(-1, 2), found.ravel(), strict=True)
+                if ok and 0 <= q[0] < size[1] and 0 <= q[1] < size[0]
+            ]
+        active += [p for p in hints if p.frame == frame.index]
+        prev = gray
+        if active:
+            frame.info["hints"] = list(active)
+        yield frame

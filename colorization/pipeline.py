@@ -132,11 +132,13 @@ class Pipeline:
 
 
 def with_hints(frames: Iterator[Frame], hints: list[Hint] | None) -> Iterator[Frame]:
-    """The frames, each carrying `hints` in frame.info["hints"] (unchanged when there are none)."""
-    for frame in frames:
-        if hints:
-            frame.info["hints"] = hints
-        yield frame
+    """The frames, each carrying the hints that hold there (colorization.hints.carry: a film's points from
+    their keyframe to the next scene cut); unchanged when there are none."""
+    if not hints:
+        return frames
+    from colorization.hints import carry
+
+    return carry(frames, hints)
 
 
 def build_pipeline(spec: dict) -> Pipeline:

@@ -99,10 +99,13 @@ def colorize_segment(
     preset: str = "film",
     on_progress: ProgressCallback | None = None,
     pipeline: Pipeline | None = None,
+    hints: list | None = None,
     **options: Any,
 ) -> RunResult:
     """Colorize frames [start_frame, end_frame) of `src` into `dst` (video only; `join` adds the audio), with
-    `pipeline` or else the process's cached one for `preset` and `options` (the model loads once)."""
+    `pipeline` or else the process's cached one for `preset` and `options` (the model loads once). `hints`:
+    colour hints with their keyframes (colorization.hints); a point is carried to the end of its shot or of
+    the segment, whichever comes first."""
     from colorization.api import cached_pipeline
 
     src, dst = Path(src), Path(dst)
@@ -116,6 +119,7 @@ def colorize_segment(
         on_progress=on_progress,
         window=(seg.start_frame, seg.end_frame),
         source_sha256=seg.source_sha256,
+        hints=hints,
     )
     written = result.info.get("frames")
     if written != seg.frames:

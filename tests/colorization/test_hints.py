@@ -185,3 +185,35 @@ def test_a_model_without_hint_channels_ignores_hints_with_a_note(tmp_path, hint_
         np.asarray(Image.open(tmp_path / "with" / "car-colorized.png")),
         np.asarray(Image.open(tmp_path / "without" / "car-colorized.png")),
     )
+
+
+def _moving_square_then_cut(n_before_cut: int = 10, n_after: int = 4):
+    """Frames of a textured square moving 2 px right per frame, then a hard cut to another scene."""
+    from colorization.frames import Frame
+
+    rng = np.random.default_rng(3)
+    texture = rng.integers(120, 255, (16, 16)).astype(np.uint8)
+    for i in range(n_before_cut + n_after):
+        image = np.full((64, 96), 40, np.uint8)
+        if i < n_before_cut:
+            image[20:36, 10 + 2 * i : 26 + 2 * i] = texture
+        else:
+            image[:] = rng.integers(0, 255, (64, 96)).astype(np.uint8)
+        yield Frame(index=i, image=np.dstack([image] * 3))
+
+
+def test_film_hints_start_at_their_keyframe_follow_the_motion_and_stop_at_a_cut():
+    # placed on frame 2 at the square's centre: x = (14 + 8) / 96, y = 28 / 64
+    keyframe = hints.Hint((10 + 4 + 8) / 96, 28 / 64, "#aa2222", frame=2)
+    seen = {f.index: f.info.get("hints") for f in hints.carry(_moving_square_then_cut(), [keyframe])}
+    assert seen[0] is None and seen[1] is None  # before its keyframe
+    assert seen[2] == [keyframe]
+    x7 = seen[7][0].x * 96
+    assert abs(x7 - (22 + 2 * 5)) < 1.5  # five frames on, the point moved 10 px with the square
+    assert seen[7][0].color == "#aa2222"
+    assert all(seen[i] is None for i in range(10, 14))  # dropped at the scene cut
+
+
+def test_a_point_with_a_bad_frame_number_is_refused():
+    with pytest.raises(hints.HintError, match="point 1: frame must be a frame number"):
+        hints.parse({"points": [{"x": 0.1, "y": 0.1, "color": "#123456", "frame": -3}]}, "film.hints.json")
