@@ -416,7 +416,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         params = f"{m.params / 1e6:.2f}M"
         figures = _fmt_metrics(zoo.headline_metrics(m.metrics)) or "-"
         print(f"{mark} {m.name:<24} {m.version:<8} {params:>8}  {m.source:<8} {figures}")
-        print(f"  {'':<24} {m.path}")
+        print(f"  {'':<24} {m.path}" + ("  (takes colour hints)" if m.takes_hints else ""))
     if not any(m.default for m in models):
         print("(no default model: write a file name into DEFAULT in the models directory, or pass --model)")
     else:

@@ -34,6 +34,7 @@ class ModelInfo:
     data_cfg: dict = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None  # set when the file is not a readable checkpoint
+    takes_hints: bool = False  # the model has colour-hint channels (UNetConfig.hints)
 
 
 def models_dir(override: str | os.PathLike | None = None) -> Path:
@@ -114,6 +115,7 @@ def describe(path: str | os.PathLike, source: str = "path", default: bool = Fals
         params=int(params),
         data_cfg=dict(ckpt.get("data_cfg") or {}),
         metrics=dict(ckpt.get("metrics") or {}),
+        takes_hints=bool((ckpt.get("model_args") or {}).get("hints")),
     )
 
 
