@@ -54,6 +54,7 @@ class TrainConfig:
     random_encoder: bool = False  # TESTS ONLY: a ResNet encoder with random weights when no file is given
     # colour-hint input channels, trained on hints drawn from the truth (UNetConfig.hints)
     hints: bool = False
+    hint_spread: bool = False  # a per-pixel path of the hints spread at three scales (UNetConfig.hint_spread)
     # inference: head and per-pixel paths on every n-th pixel, ab upsampled (UNetConfig.head_stride)
     head_stride: int = 1
     # "tanh" (regression) | "bins" (classification over quantized ab); loss "bins" needs "bins"

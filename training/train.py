@@ -68,7 +68,11 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))  # cosine down to 5% of lr
 
 
-PIXEL_PATHS = ("prior.", "texture.")  # the U-Net's per-pixel networks (zero-initialised, added to the logits)
+PIXEL_PATHS = (
+    "prior.",
+    "texture.",
+    "hint_spread.",
+)  # the U-Net's per-pixel networks (zero-initialised, added to the logits)
 
 
 def init_weights(model: UNet, path: str | Path) -> None:
@@ -149,10 +153,12 @@ def validate_epoch(model, criterion, ds, cfg, device, autocast) -> dict[str, flo
     loader = DataLoader(ds, batch_sampler=ds.batches_by_size(cfg.batch_size), num_workers=0)
     tot = {"loss": 0.0, "mae": 0.0, "pearson": 0.0, "hint_pearson": 0.0}
     n = n_corr = 0
+    s = model.config.head_stride  # as inference decodes: on the head's grid
     for batch in loader:
         L, ab = batch[0].to(device), batch[1].to(device)
         with autocast():
-            logits = model.logits(L)
+            logits = model.logits(L, stride=s)
+            L, ab = L[..., ::s, ::s], ab[..., ::s, ::s]
             pred = model.decode(logits)
             loss = criterion(logits, pred, L, ab)
         tot["loss"] += float(loss) * len(L)
@@ -161,7 +167,7 @@ def validate_epoch(model, criterion, ds, cfg, device, autocast) -> dict[str, flo
         tot["pearson"] += float((corr * counts).sum())  # a flat channel counts 0, as in the metric
         if ds.hints is not None:
             with autocast():
-                hinted = model.decode(model.logits(L, hints=batch[2].to(device)))
+                hinted = model.decode(model.logits(batch[0].to(device), stride=s, hints=batch[2].to(device)))
             corr_h, counts_h = within_image_pearson(hinted, ab, L)
             tot["hint_pearson"] += float((corr_h * counts_h).sum())
         n_corr += corr.numel()

@@ -20,6 +20,7 @@ from colorization.color import AB_SCALE, ab_bin_centers
 from colorization.models.encoders import ENCODERS, ResNetEncoder
 
 HINT_CHANNELS = 3  # hint a, hint b (normalized ab), mask (1 where a hint is)
+SPREAD_CELLS = (4, 16)  # px cells over which the hint-spread path averages hints (plus the whole picture)
 TEXTURE_WINDOWS = (3, 7, 15, 31)  # px at the network's input size (224 frames)
 
 
@@ -64,6 +65,11 @@ class UNetConfig:
     # per-pixel paths (prior, texture) do not see them. Zero-initialised when added to a trained model, so it
     # starts exactly where that model was; trained on hints sampled from the true colour.
     hints: bool = False
+    # Hint spread: a per-pixel network, added to the logits like the prior, that sees the hints' colour spread
+    # over the picture at three scales (area means of the hints over 4 and 16 px cells and over the whole
+    # picture, each with how many hints it holds) and the lightness. The U-Net body learns edge-aware spreading
+    # slowly; this short path follows hints from the first steps. Needs `hints`; zero-initialised.
+    hint_spread: bool = False
     # The head (and the prior and texture paths) run on every head_stride-th pixel per direction, as training's
     # loss does; the decoded ab are upsampled (bilinear) to the input size. Colour is smooth at that scale (the
     # full-resolution lightness keeps every edge), and the per-pixel layers cost 1/head_stride**2.
@@ -172,6 +178,10 @@ class UNet(nn.Module):
             self.prior = _pixel_net(in_channels, 32, self.head.out_channels)
         if config.texture:
             self.texture = _pixel_net(in_channels + 2 * len(TEXTURE_WINDOWS) + 4, 64, self.head.out_channels)
+        if config.hint_spread:
+            if not config.hints:
+                raise ValueError("hint_spread needs hints = true")
+            self.hint_spread = _pixel_net(1 + 3 * len(SPREAD_CELLS) + 3, 32, self.head.out_channels)
 
     @property
     def multiple(self) -> int:
@@ -256,7 +266,34 @@ class UNet(nn.Module):
             out = out + self.prior(x[..., ::stride, ::stride])
         if self.config.texture:
             out = out + self.texture(self.texture_stats(x)[..., ::stride, ::stride])
+        if self.config.hint_spread:
+            spread = self.spread_hints(L, hints)
+            out = out + self.hint_spread(spread[..., ::stride, ::stride])
         return out
+
+    @staticmethod
+    def spread_hints(L: torch.Tensor, hints: torch.Tensor | None) -> torch.Tensor:
+        """The hint-spread path's input (N, 1 + 3 x (cells + 1), H, W): L, then for 4 px cells, 16 px cells and
+        the whole picture the mean hint a and b over the cell (0 where it holds none) and how much of it is
+        hinted (1 - exp(-k x hinted pixels)), upsampled back to H x W."""
+        n, _, h, w = L.shape
+        if hints is None:
+            hints = L.new_zeros(n, HINT_CHANNELS, h, w)
+        hints = hints.to(L.dtype)
+        mask = hints[:, 2:3]
+        weighted = torch.cat([hints[:, :2] * mask, mask], 1)
+        feats = [L]
+        for cell in (*SPREAD_CELLS, None):
+            if cell is None:
+                pooled = weighted.mean((2, 3), keepdim=True)
+                count = pooled[:, 2:3] * h * w
+            else:
+                pooled = F.avg_pool2d(weighted, cell)
+                count = pooled[:, 2:3] * cell * cell
+            ab = pooled[:, :2] / pooled[:, 2:3].clamp_min(1e-6)
+            level = torch.cat([ab, 1 - torch.exp(-count / 9)], 1)  # a 3x3 hint fills about 63%
+            feats.append(F.interpolate(level, size=(h, w), mode="bilinear" if cell else "nearest"))
+        return torch.cat(feats, 1)
 
     def decode(
         self,
