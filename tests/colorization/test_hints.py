@@ -217,3 +217,26 @@ def test_film_hints_start_at_their_keyframe_follow_the_motion_and_stop_at_a_cut(
 def test_a_point_with_a_bad_frame_number_is_refused():
     with pytest.raises(hints.HintError, match="point 1: frame must be a frame number"):
         hints.parse({"points": [{"x": 0.1, "y": 0.1, "color": "#123456", "frame": -3}]}, "film.hints.json")
+
+
+def test_the_hint_spread_path_sees_each_hint_over_its_cells_and_starts_at_zero(tmp_path):
+    from training.train import init_weights
+
+    L = torch.rand(1, 1, 32, 32)
+    given = torch.from_numpy(hints.render([hints.Hint(0.1, 0.1, "#2f5a8a")], 32, 32))[None]
+    spread = UNet.spread_hints(L, given)
+    assert spread.shape == (1, 10, 32, 32)
+    a, b = given[0, 0, 3, 3], given[0, 1, 3, 3]
+    # 16 px cells: the top-left cell holds the hint, the bottom-right one does not
+    assert torch.allclose(spread[0, 4:6, 0, 0], torch.stack([a, b])) and spread[0, 6, 0, 0] > 0.6
+    assert float(spread[0, 6, 31, 31]) < 0.2
+    # the whole picture: the hint's colour everywhere, with little weight
+    assert torch.allclose(spread[0, 7:9, 20, 20], torch.stack([a, b])) and float(spread[0, 9, 20, 20]) > 0.6
+
+    torch.manual_seed(0)
+    plain = UNet(UNetConfig(width=4, head="bins", hints=True))
+    path = checkpoint.save(tmp_path / "hints.pt", plain, name="hints")
+    spreading = UNet(UNetConfig(width=4, head="bins", hints=True, hint_spread=True))
+    init_weights(spreading, path)
+    with torch.no_grad():
+        assert torch.allclose(plain(L, hints=given), spreading(L, hints=given))
