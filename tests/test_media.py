@@ -57,7 +57,8 @@ def test_a_tagged_photo_trains_upright(tmp_path):
     upright_and_tagged(folder / "tagged.jpg")
     build([folder], tmp_path / "frames", person_filter=False, splits=(0.0, 0.0, 1.0))
     b = np.load(tmp_path / "frames" / "shard_00000_ab.npy")[0, 1].astype(float)  # b: red > 0, blue < 0
-    top, bottom, left, right = b[:100].mean(), b[-100:].mean(), b[:, :100].mean(), b[:, -100:].mean()
+    n = b.shape[0] * 100 // 224  # the frame's size: a small photo is stored at 128 px
+    top, bottom, left, right = b[:n].mean(), b[-n:].mean(), b[:, :n].mean(), b[:, -n:].mean()
     assert top - bottom > 50  # red above blue, as the photo is seen
     assert abs(left - right) < 5  # not turned: a sideways crop would put red on one side
 
