@@ -5,7 +5,8 @@ DELETE /api/token/ with the token in the Authorization header revokes it (admins
 admin site).
 
 Anonymous callers see published items and approved results only; staff (token or session) see and
-submit everything. POST /api/items/ (multipart: file + fields), POST /api/requests/ {item, models, smoothing}.
+submit everything. POST /api/items/ (multipart: file + fields), POST /api/requests/ {item, models, smoothing, hints}
+(hints: the colour hints format of the README, photographs only).
 Both answer 201, or 202 when the rows are saved but the work queue is down (the work starts once it is back).
 """
 
@@ -27,6 +28,8 @@ from portal.catalog.models import Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery.views import published_results
 from portal.jobs import services
+from portal.jobs.hints import HintsInvalid
+from portal.jobs.hints import check as check_hints
 from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel
 from portal.tokens import ExpiringTokenAuthentication, TokenAccountThrottle, TokenAddressThrottle, expires_at
 
@@ -133,6 +136,16 @@ class RequestCreateSerializer(serializers.Serializer):
     models = serializers.ListField(child=serializers.CharField(), required=False,
                                    help_text='Model names; default: ["default"].')  # fmt: skip
     smoothing = serializers.ChoiceField(choices=SMOOTHING_CHOICES, required=False)
+    hints = serializers.JSONField(
+        required=False,
+        help_text='Colour hints for a photograph: {"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}]}',
+    )
+
+    def validate_hints(self, value) -> list[dict]:
+        try:
+            return check_hints(value)
+        except HintsInvalid as exc:
+            raise ValidationError(str(exc)) from None
 
     def validate_models(self, names):
         found = []
@@ -161,6 +174,8 @@ class RequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data = incoming.validated_data
         models = data.get("models") or incoming.validate_models(["default"])
         options = {"smoothing": data["smoothing"]} if data.get("smoothing") else {}
+        if data.get("hints"):
+            options["hints"] = data["hints"]
         try:
             reqs = services.submit(request.user, data["item"], models, options)
         except services.SubmitError as exc:

@@ -280,6 +280,7 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.colorize": {"queue": "gpu"},
     "workers.tasks.colorize_segment": {"queue": "gpu"},
     "workers.tasks.train": {"queue": "gpu"},
+    "workers.tasks.preview_hints": {"queue": "preview"},  # quick, asked for by a person who waits for it
     "workers.tasks.*": {"queue": "cpu"},
 }
 CELERY_TASK_ACKS_LATE = True

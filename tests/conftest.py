@@ -204,7 +204,7 @@ def app_on_broker(broker: str, prefix: str = ""):
 
 @contextmanager
 def celery_worker(broker: str, prefix: str, log: Path, name: str = "test"):
-    """A real `celery worker` process (-Q gpu,cpu, solo pool) on `broker`, reading the pytest test database."""
+    """A real `celery worker` process (-Q gpu,cpu,preview, solo pool) on `broker`, reading the pytest test database."""
     from django.conf import settings
     from django.db import connection
 
@@ -221,7 +221,7 @@ def celery_worker(broker: str, prefix: str, log: Path, name: str = "test"):
         "COLORARCHIVE_SEGMENT_FRAMES": "8",
         "PYTHONPATH": str(ROOT),
     }
-    cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,cpu", "--pool", "solo",
+    cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,cpu,preview", "--pool", "solo",
            "--loglevel", "INFO", "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
            "--without-heartbeat"]  # fmt: skip
     with open(log, "wb") as out:

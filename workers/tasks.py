@@ -2,15 +2,16 @@
 store what it made, finish or fail); `files` is the storage bridge. The library is imported inside the task
 bodies, so importing this module (as the web process does, for `.delay`) never loads torch.
 
-Queues: colorize, colorize_segment and train -> "gpu"; previews, model inspection and joins -> "cpu"
-(routes in portal/settings.py). A film is planned into segments, one task each; the last one to finish
-queues the join (the request's `Phase` says where a film is).
+Queues: colorize, colorize_segment and train -> "gpu"; previews, model inspection and joins -> "cpu";
+the hint editor's quick preview -> "preview" (routes in portal/settings.py). A film is planned into segments,
+one task each; the last one to finish queues the join (the request's `Phase` says where a film is).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from celery import shared_task
@@ -25,6 +26,8 @@ from workers.runner import run_job
 log = logging.getLogger("workers")
 THUMB_SIDE = 480
 PREVIEW_SIDE = 1600
+HINT_PREVIEW_INPUT_SIDE = 640  # the quick preview's long side (the network sees 224 px on the short side)
+HINT_PREVIEW_QUALITY = 85
 
 
 # ---------------------------------------------------------------- colorization
@@ -54,7 +57,16 @@ def _verified_original(req, src: Path) -> str:
     return found[0]
 
 
-def _provenance(req, context: dict, written: dict, source_sha256: str) -> dict:
+def _hints(req) -> list:
+    """The request's colour hints as the library takes them (checked again; HintError names the point)."""
+    from colorization.hints import parse
+
+    return parse({"points": req.options["hints"]}, "colour hints") if req.options.get("hints") else []
+
+
+def _provenance(
+    req, context: dict, written: dict, source_sha256: str, hint_context: dict | None = None
+) -> dict:
     """What the staff page shows about a result: the model as the pipeline that ran names it (the file itself
     carries its own XMP or container record)."""
     record = {
@@ -64,7 +76,8 @@ def _provenance(req, context: dict, written: dict, source_sha256: str) -> dict:
         "source": req.item.original_name,
         "source_sha256": source_sha256,  # hashed from the bytes the pipeline read
         "preset": req.preset,
-        **req.options,
+        **{k: v for k, v in req.options.items() if k != "hints"},  # the points stay in options
+        **(hint_context or {}),
     }
     record.update({k: _jsonable(v) for k, v in written.items() if k not in ("path", "dst")})
     return record
@@ -97,12 +110,15 @@ def _photo(req) -> dict:
     pipeline = cached_pipeline(req.preset, **_options(req))
     with local_path(req.item.original) as src, scratch() as tmp:
         source_sha256 = _verified_original(req, src)
-        result = pipeline.run(src, tmp / _result_name(req, suffix), on_progress=req.set_progress)
+        hints = _hints(req)
+        result = pipeline.run(src, tmp / _result_name(req, suffix), on_progress=req.set_progress, hints=hints)
         dst = Path(result.info["path"])  # the encoder may have fixed the suffix to match the format
         store(req.result, dst.name, dst)
         write_preview(dst, tmp / "preview.jpg", max_side=PREVIEW_SIDE)
         store(req.result_preview, f"{dst.stem}-preview.jpg", tmp / "preview.jpg")
-    provenance = _provenance(req, pipeline.context(), result.info, source_sha256)
+    # how many hints the model followed (or ignored); the points themselves are in req.options
+    followed = {k: v for k, v in pipeline.hint_context(hints).items() if k != "colour_hint_points"}
+    provenance = _provenance(req, pipeline.context(), result.info, source_sha256, followed)
     return {"provenance": provenance, "frames": result.frames, "seconds": result.seconds}
 
 
@@ -248,6 +264,35 @@ def make_previews(item_id: int) -> None:
             "preview", "thumbnail", "width", "height", "frame_count", "duration", "is_colour", "media_error"
         ]
     )  # fmt: skip
+
+
+@shared_task(name="workers.tasks.preview_hints")
+def preview_hints(preview_id: int) -> None:
+    """The hint editor's quick preview (the `preview` queue, so it never waits behind a film)."""
+    from portal.jobs.models import HintPreview
+
+    run_job(HintPreview, preview_id, _hint_preview)
+
+
+def _hint_preview(row) -> dict:
+    """The network on a small copy of the item's web preview, with the hints; the result kept in the row as a
+    small JPEG."""
+    from colorization.api import cached_pipeline  # built once per worker process, kept for the next preview
+    from colorization.hints import parse
+    from colorization.media.previews import write_preview
+
+    start = time.perf_counter()
+    hints = parse({"points": row.hints}, "colour hints")
+    pipeline = cached_pipeline("photo", model=str(model_checkpoint(row.model)), quality=HINT_PREVIEW_QUALITY)
+    with local_path(row.item.preview or row.item.original) as src, scratch() as tmp:
+        small = tmp / "input.jpg"
+        write_preview(src, small, HINT_PREVIEW_INPUT_SIDE)
+        result = pipeline.run(small, tmp / "preview.jpg", hints=hints)
+        image = Path(result.info.get("path") or result.dst).read_bytes()
+    note = ""
+    if hints and not pipeline.takes_hints():
+        note = f"{row.model.name} takes no colour hints: this preview is without them."
+    return {"image": image, "note": note, "seconds": time.perf_counter() - start}
 
 
 @shared_task(name="workers.tasks.inspect_model")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -18,7 +20,7 @@ from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import staff_required
 from portal.jobs import bulk as bulk_actions
-from portal.jobs import queue
+from portal.jobs import hints, queue
 from portal.jobs.forms import BulkForm, ColorizeForm
 from portal.jobs.models import BulkAction, ColorizationRequest, Status
 
@@ -155,8 +157,25 @@ def item_detail(request, pk: int):
             "form": form,
             "done": [r for r in results if r.status == Status.DONE],
             "history": audit.entries(item),
+            "initial_hints": _initial_hints(request, item),
         },
     )
+
+
+def _initial_hints(request, item: Item) -> list[dict]:
+    """The points the hint editor starts with: an earlier request's (?hints_from=<request id>, "start a new
+    request from these points"), or those sent with a submission that was refused (?hints=<JSON>, to correct)."""
+    if item.is_film:
+        return []
+    source = request.GET.get("hints_from", "")
+    if source.isdigit():
+        earlier = ColorizationRequest.objects.filter(pk=int(source), item=item).first()
+        return list(earlier.options.get("hints", [])) if earlier else []
+    try:
+        points = json.loads(request.GET.get("hints", "") or "{}").get("points", [])
+    except (ValueError, AttributeError):
+        return []
+    return [p for p in points if isinstance(p, dict)][: hints.MAX_POINTS] if isinstance(points, list) else []
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -7,6 +7,7 @@ from django import forms
 from portal.catalog.forms import MultipleFileField
 from portal.catalog.models import Collection
 from portal.jobs import retraining
+from portal.jobs.hints import HintsInvalid, check
 from portal.jobs.models import SMOOTHING_CHOICES, BulkAction, ColorModel, TrainingSource
 
 
@@ -19,6 +20,8 @@ class ColorizeForm(forms.Form):
         choices=SMOOTHING_CHOICES, initial="flow", required=False, label="Temporal smoothing",
         help_text="Keeps colours steady from frame to frame.",
     )  # fmt: skip
+    # the hint editor (static/js/hints.js) writes {"points": [...]} here; photographs only
+    hints = forms.CharField(required=False, widget=forms.HiddenInput, label="Colour hints")
 
     def __init__(self, *args, item=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -28,6 +31,42 @@ class ColorizeForm(forms.Form):
         self.fields["models"].queryset = ColorModel.objects.exclude(info__has_key="error")
         if item is not None and not item.is_film:
             del self.fields["smoothing"]
+        if item is not None and item.is_film:
+            del self.fields["hints"]
+
+    def clean_hints(self) -> list[dict]:
+        try:
+            return check(self.cleaned_data.get("hints"))
+        except HintsInvalid as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def options(self) -> dict:
+        data = self.cleaned_data
+        options = {"smoothing": data["smoothing"]} if data.get("smoothing") else {}
+        if data.get("hints"):
+            options["hints"] = data["hints"]
+        return options
+
+
+class HintPreviewForm(forms.Form):
+    """The editor's preview: the points and the model to look with (the default when none is named)."""
+
+    hints = forms.CharField(required=False)
+    model = forms.ModelChoiceField(ColorModel.objects.exclude(info__has_key="error"), required=False)
+
+    def clean_hints(self) -> list[dict]:
+        try:
+            return check(self.cleaned_data.get("hints"))
+        except HintsInvalid as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("model") and not self.errors.get("model"):
+            data["model"] = ColorModel.default()
+            if data["model"] is None:
+                raise forms.ValidationError("No colorization model is registered yet.")
+        return data
 
 
 class TrainingForm(forms.Form):

@@ -327,6 +327,25 @@ class ColorizationRequest(Job):
             return name
         return f"{name} v{version}"
 
+    @property
+    def hint_points(self) -> list[dict]:
+        """The colour hints given with the request, ready to draw over the original (an SVG in the picture's own
+        pixel units, so a marker stays round): number, position in % and in pixels, colour."""
+        width, height = self.item.width or 1000, self.item.height or 1000
+        radius = max(4.0, 0.018 * min(width, height))
+        return [
+            {
+                "n": n,
+                "x": round(100 * p["x"], 1),
+                "y": round(100 * p["y"], 1),
+                "color": p["color"],
+                "cx": round(p["x"] * width, 1),
+                "cy": round(p["y"] * height, 1),
+                "r": round(radius, 1),
+            }  # fmt: skip
+            for n, p in enumerate(self.options.get("hints") or [], 1)
+        ]
+
     def cancel(self) -> bool:
         """Cancel the request and its film segments still waiting or running (their workers stop)."""
         changed = super().cancel()
@@ -521,3 +540,28 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class HintPreview(Job):
+    """A quick look at what colour hints do before a request is submitted: the network at preview size on
+    the item's web preview, the result kept as a small JPEG in the row (a worker makes it: workers/tasks.preview_hints).
+    Rows are throwaway: each new preview removes its requester's old ones (KEEP_MINUTES)."""
+
+    KEEP_MINUTES = 30
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    model = models.ForeignKey(ColorModel, on_delete=models.CASCADE, related_name="+")
+    hints = models.JSONField(default=list, blank=True)  # [{"x", "y", "color"}], checked by portal.jobs.hints
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    image = models.BinaryField(blank=True, editable=False)  # the JPEG, a few tens of kilobytes
+    note = models.CharField(max_length=300, blank=True)  # e.g. the model takes no hints
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "hint preview"
+
+    def __str__(self) -> str:
+        return f"hint preview #{self.pk} of {self.item}"

@@ -15,6 +15,7 @@ from portal.jobs.models import (
     BulkAction,
     ColorizationRequest,
     ColorModel,
+    HintPreview,
     Phase,
     Segment,
     Status,
@@ -34,7 +35,8 @@ def preset_for(item: Item) -> str:
 def submit(
     user, item: Item, models: list[ColorModel], options: dict | None = None
 ) -> list[ColorizationRequest]:
-    """One request per chosen model; the preset follows the item's type.
+    """One request per chosen model; the preset follows the item's type. `options["hints"]`: colour hints
+    (checked points, portal.jobs.hints) for a photograph, kept with the request so the result can be redone.
 
     Idempotent: while a request for the same item, model and options is waiting or running, asking again
     returns that request (a double-click or a client's retry creates nothing new).
@@ -54,6 +56,8 @@ def submit(
     options = dict(options or {})
     if not item.is_film:
         options.pop("smoothing", None)
+    if not options.get("hints") or item.is_film:  # hints on film keyframes are not taken (yet)
+        options.pop("hints", None)
     Item.objects.select_for_update().filter(
         pk=item.pk
     ).first()  # concurrent submissions for one item queue here
@@ -83,6 +87,22 @@ def retry(req: ColorizationRequest) -> ColorizationRequest:
             f"Only a failed or cancelled request can be retried; this one is {req.get_status_display().lower()}."
         )
     return submit(req.requested_by, req.item, [req.model], req.options)[0]
+
+
+@transaction.atomic
+def preview_hints(user, item: Item, model: ColorModel, hints: list[dict]) -> HintPreview:
+    """Queue the hint editor's quick preview (the row holds the result); the requester's older previews go."""
+    from workers import tasks
+
+    if item.is_film:
+        raise SubmitError("Colour hints are taken for photographs only.")
+    if model.info.get("error"):
+        raise SubmitError(f"Model {model.name} cannot be used: {model.info['error']}")
+    cutoff = timezone.now() - timedelta(minutes=HintPreview.KEEP_MINUTES)
+    HintPreview.objects.filter(requested_by=user, created__lt=cutoff).delete()
+    row = HintPreview.objects.create(item=item, model=model, hints=hints, requested_by=user)
+    broker.send_on_commit(row, tasks.preview_hints)
+    return row
 
 
 @transaction.atomic

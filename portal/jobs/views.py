@@ -6,10 +6,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal import audit, broker
@@ -18,11 +19,12 @@ from portal.catalog.models import Item
 from portal.catalog.permissions import admin_required, staff_required
 from portal.jobs import promotion, queue, services
 from portal.jobs.charts import line_chart
-from portal.jobs.forms import ColorizeForm, ModelUploadForm, SourceForm, TrainingForm
+from portal.jobs.forms import ColorizeForm, HintPreviewForm, ModelUploadForm, SourceForm, TrainingForm
 from portal.jobs.models import (
     BulkAction,
     ColorizationRequest,
     ColorModel,
+    HintPreview,
     Notification,
     Status,
     TrainingRun,
@@ -36,16 +38,75 @@ def submit(request, item_pk: int):
     item = get_object_or_404(Item, pk=item_pk)
     form = ColorizeForm(request.POST, item=item)
     if form.is_valid():
-        options = {"smoothing": form.cleaned_data["smoothing"]} if item.is_film else {}
+        options = form.options()
         try:
             reqs = services.submit(request.user, item, list(form.cleaned_data["models"]), options)
         except services.SubmitError as exc:
             messages.error(request, str(exc))
         else:
-            _say_queued(request, reqs, f"{len(reqs)} colorization request(s) queued.")
+            hinted = len(options.get("hints", []))
+            with_hints = f" with {hinted} colour hint{pluralize(hinted)}" if hinted else ""
+            _say_queued(request, reqs, f"{len(reqs)} colorization request(s) queued{with_hints}.")
+            return redirect("catalog:item", item.pk)
     else:
-        messages.error(request, "Choose at least one model.")
+        if "models" in form.errors:
+            messages.error(request, "Choose at least one model.")
+        for error in form.errors.get("hints", []):
+            messages.error(request, error)
+    if request.POST.get("hints"):  # the points placed stay in the editor, to be corrected
+        return redirect(
+            f"{reverse('catalog:item', args=[item.pk])}?{urlencode({'hints': request.POST['hints']})}"
+        )
     return redirect("catalog:item", item.pk)
+
+
+@staff_required
+@require_POST
+def hint_preview(request, item_pk: int):
+    """Queue the hint editor's quick preview; the page polls the answer's status URL."""
+    item = get_object_or_404(Item, pk=item_pk)
+    form = HintPreviewForm(request.POST)
+    if not form.is_valid():
+        errors = [e for field in form.errors.values() for e in field]
+        return JsonResponse({"error": " ".join(errors)}, status=400)
+    data = form.cleaned_data
+    try:
+        row = services.preview_hints(request.user, item, data["model"], data["hints"])
+    except services.SubmitError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    if not broker.all_queued([row]):
+        return JsonResponse(
+            {"error": "The work queue cannot be reached right now; try the preview later."}, status=503
+        )
+    return JsonResponse(
+        {"id": row.pk, "status_url": reverse("jobs:hint_preview_status", args=[row.pk])}, status=202
+    )
+
+
+@require_safe
+@staff_required
+def hint_preview_status(request, pk: int):
+    row = get_object_or_404(HintPreview.objects.defer("image"), pk=pk)
+    answer = {
+        "id": row.pk,
+        "status": row.status,
+        "error": row.error,
+        "note": row.note,
+        "points": len(row.hints),
+    }
+    if row.status == Status.DONE:
+        answer["image_url"] = reverse("jobs:hint_preview_image", args=[row.pk])
+        answer["seconds"] = row.seconds
+    return JsonResponse(answer)
+
+
+@require_safe
+@staff_required
+def hint_preview_image(request, pk: int):
+    row = get_object_or_404(HintPreview, pk=pk, status=Status.DONE)
+    response = HttpResponse(bytes(row.image), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=600"
+    return response
 
 
 @require_safe

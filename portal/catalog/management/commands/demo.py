@@ -81,7 +81,11 @@ def _pan_film(path: Path, image, frames: int = 48, size=(320, 240), fps: int = 1
     return path
 
 
-QUEUES = {"cpu": "previews, joins, bulk actions", "gpu": "colorizations and training runs"}
+QUEUES = {
+    "cpu": "previews, joins, bulk actions",
+    "gpu": "colorizations and training runs",
+    "preview": "the hint editor's quick previews",
+}
 DEMO_MAIL = "django.core.mail.backends.console.EmailBackend"
 
 

@@ -1,0 +1,227 @@
+"""Colour hints in the portal: the check of what the editor and the API send, the quick preview, a request
+that carries its hints to the worker, and the points shown with the result.
+
+Eager mode runs the real task bodies (preview, colorize) in this process; the browser test
+(tests/portal/test_portal_hints_browser.py) goes through the same flow against a real worker.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from django.core.files import File
+from django.urls import reverse
+from PIL import Image
+
+from portal.catalog.ingest import add_item
+from portal.jobs import hints
+from portal.jobs.models import ColorizationRequest, ColorModel, HintPreview, Status
+
+pytestmark = pytest.mark.django_db
+
+THREE = [
+    {"x": 0.2, "y": 0.25, "color": "#1F4FD0"},
+    {"x": 0.5, "y": 0.5, "color": "#c33"},
+    {"x": 0.8, "y": 0.7, "color": "#2e8b57"},
+]
+
+
+def hinted_checkpoint(path):
+    """A tiny model that takes hints, its hint channels made non-zero (as the library's `hint_models` fixture
+    does, and larger, so that the change shows in an 8-bit JPEG)."""
+    import torch
+
+    from colorization import checkpoint
+    from colorization.models import UNet, UNetConfig
+
+    torch.manual_seed(1)
+    model = UNet(UNetConfig(width=4, head="bins", coords=True, hints=True))
+    with torch.no_grad():
+        model.down[0][0].weight[:, 3:] = torch.randn_like(model.down[0][0].weight[:, 3:]) * 30
+    return checkpoint.save(path, model, name="hinted")
+
+
+@pytest.fixture
+def hinted_row(tmp_path, django_capture_on_commit_callbacks):
+    from portal.jobs import services
+
+    path = hinted_checkpoint(tmp_path / "hinted.pt")
+    with django_capture_on_commit_callbacks(execute=True), open(path, "rb") as f:
+        return services.register_model("hinted", File(f, name="hinted.pt"))
+
+
+@pytest.fixture
+def photo_item(photo_file, staff_user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), open(photo_file, "rb") as f:
+        return add_item(File(f, name=photo_file.name), user=staff_user, title="Harbour")
+
+
+# ---------------------------------------------------------------- the check
+
+
+def test_the_check_takes_the_documented_format_and_normalizes_colours():
+    doc = json.dumps({"points": THREE})
+    assert hints.check(doc) == [
+        {"x": 0.2, "y": 0.25, "color": "#1f4fd0"},
+        {"x": 0.5, "y": 0.5, "color": "#cc3333"},
+        {"x": 0.8, "y": 0.7, "color": "#2e8b57"},
+    ]
+    assert hints.check("") == [] and hints.check({"points": []}) == []
+
+
+@pytest.mark.parametrize(
+    ("sent", "message"),
+    [
+        ({"points": [{"x": 0.5, "y": 1.2, "color": "#112233"}]}, "Colour hint 1: y = 1.2 lies outside the picture"),
+        ({"points": [{"x": -0.1, "y": 0.5, "color": "#112233"}]}, "Colour hint 1: x = -0.1 lies outside the picture"),
+        (
+            {"points": [{"x": 0.1, "y": 0.1, "color": "#112233"}, {"x": 0.5, "y": 0.5, "color": "blue"}]},
+            "Colour hint 2: colour 'blue' is not an sRGB hex colour",
+        ),
+        ({"points": [{"x": "left", "y": 0.5, "color": "#112233"}]}, "Colour hint 1: x must be a number"),
+        ({"pts": []}, 'expected {"points"'),
+        ("{not json", "not JSON"),
+        ({"points": [{"x": 0.5, "y": 0.5, "color": "#123456"}] * 201}, "201 points; at most 200"),
+    ],
+)  # fmt: skip
+def test_a_bad_hint_gets_a_message_naming_the_point(sent, message):
+    with pytest.raises(hints.HintsInvalid) as caught:
+        hints.check(sent if isinstance(sent, str) else json.dumps(sent))
+    assert message in str(caught.value)
+
+
+def test_the_portal_check_agrees_with_the_library():
+    from colorization.hints import HintError, parse
+
+    assert [h.to_dict() for h in parse({"points": THREE})] == hints.check({"points": THREE})
+    for bad in (
+        {"x": 2, "y": 0, "color": "#000"},
+        {"x": 0, "y": 0, "color": "#00"},
+        {"x": True, "y": 0, "color": "#000"},
+    ):
+        with pytest.raises(HintError):
+            parse({"points": [bad]})
+        with pytest.raises(hints.HintsInvalid):
+            hints.check({"points": [bad]})
+
+
+# ---------------------------------------------------------------- the form and the API
+
+
+def test_a_refused_submission_says_why_queues_nothing_and_keeps_the_points(
+    staff_client, photo_item, model_row
+):
+    bad = json.dumps({"points": [THREE[0], {"x": 0.5, "y": 0.5, "color": "navy"}]})
+    response = staff_client.post(
+        reverse("jobs:submit", args=[photo_item.pk]), {"models": [model_row.pk], "hints": bad}, follow=True
+    )
+    text = response.content.decode()
+    assert "Colour hint 2: colour &#x27;navy&#x27; is not an sRGB hex colour" in text
+    assert not ColorizationRequest.objects.exists()
+    kept = response.context["initial_hints"]
+    assert kept[0] == THREE[0] and len(kept) == 2  # back in the editor, to be corrected
+
+
+def test_a_submission_keeps_its_checked_points_with_the_request(staff_client, photo_item, model_row):
+    response = staff_client.post(
+        reverse("jobs:submit", args=[photo_item.pk]),
+        {"models": [model_row.pk], "hints": json.dumps({"points": THREE})},
+        follow=True,
+    )
+    assert "queued with 3 colour hints" in response.content.decode()
+    req = ColorizationRequest.objects.get()
+    assert req.options["hints"] == hints.check({"points": THREE})
+
+
+def test_the_api_takes_hints_and_refuses_bad_ones_by_point(staff_client, photo_item, model_row):
+    url = "/api/requests/"
+    bad = {"item": photo_item.pk, "hints": {"points": [{"x": 1.5, "y": 0.5, "color": "#123456"}]}}
+    response = staff_client.post(url, bad, content_type="application/json")
+    assert response.status_code == 400
+    assert "Colour hint 1: x = 1.5 lies outside the picture" in response.json()["hints"][0]
+    good = {"item": photo_item.pk, "hints": {"points": THREE}}
+    response = staff_client.post(url, good, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()[0]["options"]["hints"][1]["color"] == "#cc3333"
+
+
+def test_a_film_takes_no_hints(
+    staff_client, film_file, staff_user, model_row, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), open(film_file, "rb") as f:
+        film = add_item(File(f, name=film_file.name), user=staff_user, title="Street")
+    page = staff_client.get(reverse("catalog:item", args=[film.pk])).content.decode()
+    assert "data-hint-editor" not in page and 'name="hints"' not in page
+    answer = staff_client.post(
+        reverse("jobs:hint_preview", args=[film.pk]), {"hints": json.dumps({"points": THREE})}
+    )
+    assert answer.status_code == 400 and "photographs only" in answer.json()["error"]
+
+
+# ---------------------------------------------------------------- preview, worker, result page
+
+
+def test_the_quick_preview_is_a_small_jpeg_made_with_the_hints(
+    staff_client, photo_item, hinted_row, django_capture_on_commit_callbacks
+):
+    url = reverse("jobs:hint_preview", args=[photo_item.pk])
+    refused = staff_client.post(
+        url, {"hints": json.dumps({"points": [{"x": 0.5, "y": 0.5, "color": "#12"}]})}
+    )
+    assert refused.status_code == 400 and "Colour hint 1: colour '#12'" in refused.json()["error"]
+    images = []
+    for given in ([], THREE):
+        with django_capture_on_commit_callbacks(execute=True):
+            answer = staff_client.post(url, {"hints": json.dumps({"points": given}), "model": hinted_row.pk})
+        assert answer.status_code == 202
+        status = staff_client.get(answer.json()["status_url"]).json()
+        assert status["status"] == "done", status
+        assert status["points"] == len(given)
+        jpeg = staff_client.get(status["image_url"])
+        assert jpeg["Content-Type"] == "image/jpeg"
+        image = Image.open(io.BytesIO(jpeg.content))
+        assert max(image.size) <= 640 and image.size[0] / image.size[1] == pytest.approx(96 / 72, rel=0.02)
+        images.append(np.asarray(image.convert("RGB"), dtype=np.int16))
+    assert not np.array_equal(images[0], images[1])  # the hints reached the network
+    assert HintPreview.objects.count() == 2
+
+
+def test_a_hinted_request_runs_with_its_hints_and_shows_them(
+    staff_client, photo_item, hinted_row, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            reverse("jobs:submit", args=[photo_item.pk]),
+            {"models": [hinted_row.pk], "hints": json.dumps({"points": THREE})},
+        )
+    req = ColorizationRequest.objects.get()
+    assert req.status == Status.DONE, req.error
+    assert req.provenance["colour_hints"] == 3 and "hints" not in req.provenance
+    page = staff_client.get(req.get_absolute_url()).content.decode()
+    assert page.count("data-hint-point=") == 3 and page.count("data-hint-row=") == 3
+    assert "#1f4fd0" in page and "Start a new request from these points" in page
+    again = staff_client.get(reverse("catalog:item", args=[photo_item.pk]), {"hints_from": req.pk})
+    assert again.context["initial_hints"] == req.options["hints"]
+    assert json.loads(_json_script(again.content.decode(), "initial-hints")) == req.options["hints"]
+
+
+def test_a_model_without_hint_channels_says_the_hints_were_ignored(
+    staff_client, photo_item, model_row, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            reverse("jobs:submit", args=[photo_item.pk]),
+            {"models": [model_row.pk], "hints": json.dumps({"points": THREE[:1]})},
+        )
+    req = ColorizationRequest.objects.get()
+    assert req.status == Status.DONE and req.provenance["colour_hints_ignored"] == 1
+    assert "takes no colour hints" in staff_client.get(req.get_absolute_url()).content.decode()
+    assert ColorModel.objects.get(pk=model_row.pk).info.get("model_args", {}).get("hints") in (None, False)
+
+
+def _json_script(page: str, element_id: str) -> str:
+    start = page.index(f'id="{element_id}"')
+    return page[page.index(">", start) + 1 : page.index("</script>", start)]
