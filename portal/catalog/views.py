@@ -148,6 +148,7 @@ def item_detail(request, pk: int):
         for r in results:
             r.place = queue.place(r, typical)
     form = ColorizeForm(item=item)
+    initial_hints = _initial_hints(request, item)
     return render(
         request,
         "catalog/item.html",
@@ -157,7 +158,8 @@ def item_detail(request, pk: int):
             "form": form,
             "done": [r for r in results if r.status == Status.DONE],
             "history": audit.entries(item),
-            "initial_hints": _initial_hints(request, item),
+            "initial_hints": initial_hints,
+            "initial_hints_json": json.dumps(initial_hints),  # a data attribute: no inline script (CSP)
         },
     )
 

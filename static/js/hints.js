@@ -319,9 +319,8 @@
   });
 
   // Start from the points given to the page (an earlier request's, or a refused submission's).
-  var initial = document.getElementById("initial-hints");
   try {
-    (JSON.parse(initial ? initial.textContent : "[]") || []).forEach(function (p) {
+    (JSON.parse(editor.getAttribute("data-initial-hints") || "[]") || []).forEach(function (p) {
       if (p && typeof p === "object") points.push({ x: clamp(p.x), y: clamp(p.y), color: hex(p.color) });
     });
   } catch (e) { points = []; }

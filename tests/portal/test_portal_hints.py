@@ -7,6 +7,7 @@ Eager mode runs the real task bodies (preview, colorize) in this process; the br
 
 from __future__ import annotations
 
+import html
 import io
 import json
 
@@ -205,7 +206,7 @@ def test_a_hinted_request_runs_with_its_hints_and_shows_them(
     assert "#1f4fd0" in page and "Start a new request from these points" in page
     again = staff_client.get(reverse("catalog:item", args=[photo_item.pk]), {"hints_from": req.pk})
     assert again.context["initial_hints"] == req.options["hints"]
-    assert json.loads(_json_script(again.content.decode(), "initial-hints")) == req.options["hints"]
+    assert json.loads(_attribute(again.content.decode(), "data-initial-hints")) == req.options["hints"]
 
 
 def test_a_model_without_hint_channels_says_the_hints_were_ignored(
@@ -222,6 +223,34 @@ def test_a_model_without_hint_channels_says_the_hints_were_ignored(
     assert ColorModel.objects.get(pk=model_row.pk).info.get("model_args", {}).get("hints") in (None, False)
 
 
-def _json_script(page: str, element_id: str) -> str:
-    start = page.index(f'id="{element_id}"')
-    return page[page.index(">", start) + 1 : page.index("</script>", start)]
+def _attribute(page: str, name: str) -> str:
+    start = page.index(f'{name}="') + len(name) + 2
+    return html.unescape(page[start : page.index('"', start)])
+
+
+def test_the_default_model_turns_a_grey_area_blue_where_a_blue_hint_says(
+    staff_client, staff_user, tmp_path, django_capture_on_commit_callbacks
+):
+    from colorization import checkpoint, zoo
+    from colorization.color import rgb_to_lab
+
+    if not checkpoint.load(zoo.resolve_model("default"))["model_args"].get("hints"):
+        pytest.skip("the bundled default model takes no colour hints (its model_args do not say hints: true)")
+    model = ColorModel.objects.create(name="default", zoo_name="default", is_default=True)
+    grey = tmp_path / "grey_wall.png"
+    Image.new("L", (192, 144), 128).save(grey)
+    with django_capture_on_commit_callbacks(execute=True), open(grey, "rb") as f:
+        item = add_item(File(f, name=grey.name), user=staff_user, title="Grey wall")
+    blue = json.dumps({"points": [{"x": 0.5, "y": 0.5, "color": "#1030c0"}]})
+    for hints_sent in ("", blue):
+        with django_capture_on_commit_callbacks(execute=True):
+            staff_client.post(
+                reverse("jobs:submit", args=[item.pk]), {"models": [model.pk], "hints": hints_sent}
+            )
+    plain, hinted = (
+        rgb_to_lab(np.asarray(Image.open(r.result.path).convert("RGB"), np.float32) / 255)[
+            66:78, 90:102, 2
+        ].mean()
+        for r in ColorizationRequest.objects.order_by("pk")
+    )
+    assert hinted < plain - 5  # Lab b: negative is blue
