@@ -64,7 +64,7 @@ def test_place_preview_and_submit_three_hints(browser, live_server, live_worker,
     page.click("button[type=submit]")
     photo_el = page.locator("[data-hint-photo]")
     photo_el.wait_for()
-    page.wait_for_function("document.querySelector('[data-hint-photo]').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('[data-hint-photo]').naturalWidth > 0")
     box = photo_el.bounding_box()
 
     # three points by clicking the photograph; the status line (aria-live) says what happened
@@ -115,7 +115,7 @@ def test_place_preview_and_submit_three_hints(browser, live_server, live_worker,
     page.click("[data-hint-preview]")
     page.locator("[data-hint-preview-figure]").wait_for(state="visible", timeout=120_000)
     assert "Preview ready (3 points)" in page.locator("[data-hint-status]").inner_text()
-    page.wait_for_function("document.querySelector('[data-hint-preview-image]').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('[data-hint-preview-image]').naturalWidth > 0")
     _shot(page, "11-hints-editor-preview")
 
     page.click("button:has-text('Request colorization')")
