@@ -76,6 +76,8 @@ def test_sigterm_stops_the_demo_server_and_its_workers(tmp_path, tiny_model):
     import socket
     import time
 
+    from portal.catalog.management.commands.demo import QUEUES
+
     models = tmp_path / "models"
     models.mkdir()
     (models / "tiny.pt").write_bytes(tiny_model.read_bytes())
@@ -101,7 +103,7 @@ def test_sigterm_stops_the_demo_server_and_its_workers(tmp_path, tiny_model):
         pids = [
             int(p) for p in re.findall(r"Started a Celery worker for the \w+ queue .*, process (\d+)", text)
         ]
-        assert len(pids) == 2 and all(_pid_alive(p) for p in pids), text[-3000:]
+        assert len(pids) == len(QUEUES) == 3 and all(_pid_alive(p) for p in pids), text[-3000:]
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(90) == 0
     finally:
