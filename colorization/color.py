@@ -4,7 +4,7 @@ One set of constants serves both back ends, so inference (NumPy, any image size)
 batched and differentiable) agree to float precision. RGB is float in [0, 1], channels last for NumPy
 (H x W x 3) and channels first for torch (N x 3 x H x W). L is in [0, 100], a and b roughly in [-128, 127].
 
-Normalization follows the thesis (SEEDS.md): the network sees L / 100 in [0, 1] and ab / 128 in [-1, 1].
+Normalization follows the thesis (docs/method.md): the network sees L / 100 in [0, 1] and ab / 128 in [-1, 1].
 """
 
 from __future__ import annotations

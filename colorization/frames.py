@@ -1,6 +1,6 @@
 """What flows through a pipeline: frames, and what a decoder says about its source.
 
-A photo is a one-frame video, so one protocol covers both (STYLE.md section 8). Contract between stages:
+A photo is a one-frame video, so one protocol covers both. Contract between stages:
 - decoders yield `Frame(image=RGB uint8 or uint16 array H x W x 3 at full resolution, space="rgb")`;
 - the colorize stage sets `frame.ab`: the predicted chrominance at the network's resolution, float32
   h x w x 2 in Lab units (not normalized), leaving `frame.image` untouched;

@@ -84,7 +84,7 @@ colorfulness = colourfulness  # US spelling, same function
 def accuracy_within_eps(pred_ab: np.ndarray, true_ab: np.ndarray, eps: float = 0.02) -> float:
     """Share of pixels whose |a| and |b| errors are both within `eps` of the ab range.
 
-    "Deep Colorization" (SEEDS.md section 2) uses epsilon = 2% on ab normalized to [-1, 1]; the same on
+    "Deep Colorization" (docs/method.md) uses epsilon = 2% on ab normalized to [-1, 1]; the same on
     Lab units means |error| <= eps * 128 (2.56 units for 2%).
     """
     p, t = np.asarray(pred_ab, dtype=np.float64)[..., -2:], np.asarray(true_ab, dtype=np.float64)[..., -2:]

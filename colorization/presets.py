@@ -1,4 +1,4 @@
-"""Named pipeline specs (plain dicts, STYLE.md section 8). The portal stores a preset's *name* only.
+"""Named pipeline specs (plain dicts). The portal stores a preset's *name* only.
 
     get("photo", model="default", format="jpeg", quality=92, batch_size=0)  # 0: auto
     get("film", smoothing="flow", ...)        # smoothing: any registered temporal stage

@@ -1,4 +1,4 @@
-"""Registry of pipeline stages: the library's one real plugin point (STYLE.md section 8)."""
+"""Registry of pipeline stages: the library's one real plugin point."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One settings module, driven by environment variables (STYLE.md section 10).
+"""One settings module, driven by environment variables.
 
 Production is the default: every required value must be given, or start-up stops with ImproperlyConfigured
 naming what is missing (NetBox's fail-fast rule). DJANGO_DEBUG=1 asks for the embedded trial setup instead
@@ -254,7 +254,7 @@ MAX_UPLOAD_BYTES = media_policy.MAX_UPLOAD_BYTES  # COLORARCHIVE_MAX_UPLOAD_MB, 
 FILE_UPLOAD_TEMP_DIR = Path(env("COLORARCHIVE_UPLOAD_TMP", str(VAR_DIR / "upload-tmp")))
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
 
-# Celery (STYLE.md section 9): ids only, the DB row is the truth, no result backend.
+# Celery: ids only, the DB row is the truth, no result backend.
 _redis_url = env("REDIS_URL")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", _redis_url)
 if not CELERY_BROKER_URL and not DEBUG:

@@ -1,4 +1,4 @@
-"""The import boundaries of STYLE.md section 7, each checked in a fresh interpreter."""
+"""The import boundaries (CONTRIBUTING.md, "Where things live"), each checked in a fresh interpreter."""
 
 import subprocess
 import sys

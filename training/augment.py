@@ -1,4 +1,4 @@
-"""Degradation augmentation for the input L: what archive photos and film suffer (SEEDS.md: the domain gap).
+"""Degradation augmentation for the input L: what archive photos and film suffer (docs/method.md: the domain gap).
 
 Each effect is applied with probability 1/2 using torch's generator (seeded per DataLoader worker):
 fading (lower contrast, lifted blacks), blur, film grain, vertical scratches and dust specks.

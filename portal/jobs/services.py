@@ -1,4 +1,4 @@
-"""Submitting work: write the row, enqueue its id once the transaction commits (STYLE.md section 9)."""
+"""Submitting work: write the row, enqueue its id once the transaction commits."""
 
 from __future__ import annotations
 
