@@ -12,6 +12,8 @@ Both answer 201, or 202 when the rows are saved but the work queue is down (the 
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +21,7 @@ from rest_framework import mixins, parsers, permissions, renderers, serializers,
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,6 +29,7 @@ from portal import broker
 from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Item
 from portal.catalog.permissions import is_staff_member
+from portal.gallery.public_cache import CachedCountPaginator, versioned_key
 from portal.gallery.views import published_results
 from portal.jobs import services
 from portal.jobs.hints import HintsInvalid
@@ -112,9 +116,26 @@ def _created(data, rows) -> Response:
     return Response(data, status=202, headers={"Warning": f'199 - "{broker.QUEUE_DOWN_MESSAGE}"'})
 
 
+class CountOncePagination(PageNumberPagination):
+    django_paginator_class = CachedCountPaginator
+
+
 class ItemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ItemSerializer
     permission_classes = [StaffWrites]
+    pagination_class = CountOncePagination
+
+    def list(self, request, *args, **kwargs):
+        """Everyone but staff sees the published catalogue alike: its pages come from the cache, keyed by the
+        catalogue version and the full address (the links in them are absolute)."""
+        if is_staff_member(request.user):
+            return super().list(request, *args, **kwargs)
+        key = versioned_key("api-items", request.build_absolute_uri())
+        data = cache.get(key)
+        if data is None:
+            data = super().list(request, *args, **kwargs).data
+            cache.set(key, data, settings.PUBLIC_CACHE_SECONDS)
+        return Response(data)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

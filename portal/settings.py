@@ -40,6 +40,8 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_FIXITY_EVERY_S Celery beat runs the fixity check this often, default 86400 (daily)
     COLORARCHIVE_MAX_ATTEMPTS   a job whose worker was lost this many times fails with the reason, default 3
     COLORARCHIVE_TRASH_DAYS     deleted items and results keep their files this long (purge_trash), default 30
+    COLORARCHIVE_PUBLIC_CACHE_S  anonymous visitors' pages and API pages are cached at most this long, default
+                            300 (every change to the catalogue replaces them at once)
 
 What the archive takes (file types, COLORARCHIVE_MAX_UPLOAD_MB, COLORARCHIVE_MAX_MEGAPIXELS) is declared once, for
 the portal and the workers alike, in colorization/media/policy.py.
@@ -313,9 +315,18 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": 1 if BEHIND_PROXY else 0,
 }
 API_TOKEN_DAYS = int(env("COLORARCHIVE_TOKEN_DAYS", "30"))
-if _redis_url:  # throttle counts shared by every web process
+# One cache shared by every web process and worker: throttle counts, and the public pages, whose version a
+# worker's change bumps as well (portal/gallery/public_cache.py). Redis in production; without it (the demo) a
+# folder under COLORARCHIVE_VAR, which the demo's web process and its workers share.
+if _redis_url:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url,
                           "KEY_PREFIX": "colorarchive-cache"}}  # fmt: skip
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}  # fmt: skip
+# How long an anonymous visitor's page, an API page or a count may be served from the cache; any change to the
+# catalogue replaces them at once, so this only bounds what a change made around the ORM (raw SQL) leaves.
+PUBLIC_CACHE_SECONDS = int(env("COLORARCHIVE_PUBLIC_CACHE_S", "300"))
 
 # Content Security Policy (django-csp): every script and style is a file from this site; no inline code.
 CONTENT_SECURITY_POLICY = {

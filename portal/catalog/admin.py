@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from portal.catalog import trash
 from portal.catalog.models import Collection, Item, TrashEntry
+from portal.gallery import public_cache
 
 
 @admin.register(Collection)
@@ -70,6 +71,7 @@ class ItemAdmin(admin.ModelAdmin):
     @admin.action(description="Return the selected items to draft")
     def unpublish(self, request, queryset):
         queryset.update(status=Item.Status.DRAFT)
+        public_cache.catalogue_changed()  # update() sends no post_save; the public pages drop these items now
 
 
 @admin.register(TrashEntry)

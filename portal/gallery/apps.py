@@ -5,3 +5,8 @@ class GalleryConfig(AppConfig):
     name = "portal.gallery"
     label = "gallery"
     verbose_name = "Public gallery"
+
+    def ready(self) -> None:
+        from portal.gallery import public_cache
+
+        public_cache.connect_signals()

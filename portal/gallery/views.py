@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from django.conf import settings
 from django.core.cache import cache
-from django.core.paginator import Paginator
-from django.db.models import Count, F, Max, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_safe
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery.delivery import send_file
+from portal.gallery.public_cache import CachedCountPaginator, public_page, versioned_key
 from portal.jobs.models import ColorizationRequest, Status
 
 
@@ -32,11 +33,11 @@ def _with_results(items):
 
 
 @require_safe
+@public_page
 def home(request):
+    # a published item always has published_at (Item.save); the order is the index published_recent's
     recent = (
-        Item.objects.published()
-        .select_related("collection")
-        .order_by(F("published_at").desc(nulls_last=True), "-created")
+        Item.objects.published().select_related("collection").order_by("-published_at", "-created", "-id")
     )
     items = _with_results(recent)[:12]
     collections = Collection.objects.annotate(
@@ -53,45 +54,26 @@ def home(request):
 
 
 @require_safe
+@public_page
 def collection(request, slug: str):
     coll = get_object_or_404(Collection, slug=slug)
     items = _with_results(Item.objects.published().filter(collection=coll))
-    if not items.exists():
+    paginator = CachedCountPaginator(items, 24)
+    if not paginator.count:
         raise Http404("No published items in this collection.")
-    page = Paginator(items, 24).get_page(request.GET.get("page"))
+    page = paginator.get_page(request.GET.get("page"))
     return render(request, "gallery/collection.html", {"collection": coll, "page": page})
 
 
 @require_safe
+@public_page
 def search(request):
-    items = Item.objects.published().select_related("collection")
     params = {
         k: request.GET.get(k, "").strip()
         for k in ("q", "place", "person", "collection", "year_from", "year_to", "type")
     }
-    if params["q"]:
-        q = params["q"]
-        items = items.filter(
-            Q(title__icontains=q) | Q(description__icontains=q) | Q(place__icontains=q) | Q(people__icontains=q)
-            | Q(subjects__icontains=q) | Q(creator__icontains=q) | Q(source_identifier__icontains=q)
-        )  # fmt: skip
-    if params["place"]:
-        items = items.filter(place__icontains=params["place"])
-    if params["person"]:
-        items = items.filter(people__icontains=params["person"])
-    if params["collection"]:
-        items = items.filter(collection__slug=params["collection"])
-    if params["type"] in Item.Type.values:
-        items = items.filter(type=params["type"])
-    # Date filters keep every item whose (circa) range overlaps the asked range.
-    if params["year_from"].isdigit():
-        items = items.filter(
-            Q(year_to__gte=int(params["year_from"]))
-            | Q(year_to__isnull=True, year_from__gte=int(params["year_from"]))
-        )
-    if params["year_to"].isdigit():
-        items = items.filter(year_from__lte=int(params["year_to"]))
-    page = Paginator(_with_results(items), 24).get_page(request.GET.get("page"))
+    items = search_items(params)
+    page = CachedCountPaginator(_with_results(items), 24).get_page(request.GET.get("page"))
     facets = search_facets()
     query = request.GET.copy()
     query.pop("page", None)
@@ -108,12 +90,47 @@ def search(request):
     )
 
 
+SEARCHED_FIELDS = ["title", "description", "place", "people", "subjects", "creator", "source_identifier"]
+
+
+def words_filter(words: str) -> Q:
+    """`words` anywhere in any of SEARCHED_FIELDS, in any case."""
+    found = Q()
+    for field in SEARCHED_FIELDS:
+        found |= Q(**{f"{field}__icontains": words})
+    return found
+
+
+def search_items(params: dict[str, str]) -> QuerySet[Item]:
+    """The published items matching the search form's fields. The words match any of SEARCHED_FIELDS as a
+    case-insensitive substring; on PostgreSQL a trigram index per field serves it (catalog migration 0006)."""
+    items = Item.objects.published().select_related("collection")
+    if params.get("q"):
+        items = items.filter(words_filter(params["q"]))
+    if params.get("place"):
+        items = items.filter(place__icontains=params["place"])
+    if params.get("person"):
+        items = items.filter(people__icontains=params["person"])
+    if params.get("collection"):
+        items = items.filter(collection__slug=params["collection"])
+    if params.get("type") in Item.Type.values:
+        items = items.filter(type=params["type"])
+    # Date filters keep every item whose (circa) range overlaps the asked range.
+    if params.get("year_from", "").isdigit():
+        items = items.filter(
+            Q(year_to__gte=int(params["year_from"]))
+            | Q(year_to__isnull=True, year_from__gte=int(params["year_from"]))
+        )
+    if params.get("year_to", "").isdigit():
+        items = items.filter(year_from__lte=int(params["year_to"]))
+    return items
+
+
 def search_facets() -> dict:
-    """Places, people and collections of the published catalogue, worked out once per change to it: the cache
-    key is the published items' count and latest change, one indexed query instead of reading every item."""
+    """Places, people and collections of the published catalogue, worked out once per change to it (the
+    catalogue version of portal/gallery/public_cache.py), not on every request."""
     published = Item.objects.published()
-    version = published.aggregate(n=Count("pk"), changed=Max("updated"))
-    key = f"search-facets:{version['n']}:{version['changed'].isoformat() if version['changed'] else '-'}"
+    key = versioned_key("search-facets")
     facets = cache.get(key)
     if facets is None:
         # order_by(): without it the model's ordering joins the DISTINCT and every row comes back
@@ -125,7 +142,7 @@ def search_facets() -> dict:
             "people": sorted({name for text in people for name in _split(text)}),
             "collections": list(collections),
         }
-        cache.set(key, facets, 3600)
+        cache.set(key, facets, settings.PUBLIC_CACHE_SECONDS)
     return facets
 
 
@@ -134,6 +151,7 @@ def _split(text: str) -> list[str]:
 
 
 @require_safe
+@public_page
 def item(request, pk: int):
     obj = get_object_or_404(Item.objects.published().select_related("collection"), pk=pk)
     results = list(published_results().filter(item=obj).order_by("-model__is_default", "-approved_at"))

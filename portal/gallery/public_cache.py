@@ -1,0 +1,109 @@
+"""The public pages from the cache: one catalogue version, bumped by every change a visitor could see.
+
+Every save or delete of an item, a collection, a colorization request or a model replaces the version
+(`bump`), so each cached page, API page, facet list and count is keyed under a version that is gone the
+moment anything changes: publication changes show up at once, with no list of keys to delete. The bump
+happens when the change is made (the same transaction reads the new version) and again when it commits
+(a page read between the two from the old rows is left under a version nobody asks for any more).
+
+The cache is Django's default one: Redis in production, which the web processes and the workers share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import cached_property
+
+VERSION_KEY = "public-catalogue-version"
+
+
+def catalogue_version() -> str:
+    """The current version; a fresh one when the cache has none (never a value an old entry was keyed by)."""
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
+        version = cache.get(VERSION_KEY)
+    return version
+
+
+def bump() -> None:
+    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def versioned_key(kind: str, *parts: object) -> str:
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
+    return f"public:{kind}:{catalogue_version()}:{digest}"
+
+
+def catalogue_changed() -> None:
+    """Bump now (this transaction reads the new version) and again once the change commits."""
+    bump()
+    transaction.on_commit(bump)
+
+
+def _changed(sender, **kwargs) -> None:
+    catalogue_changed()
+
+
+def connect_signals() -> None:
+    """Called from the gallery's AppConfig.ready(); queryset.update() sends no signal, so code that changes
+    public rows with it calls catalogue_changed() itself."""
+    from portal.catalog.models import Collection, Item
+    from portal.jobs.models import ColorizationRequest, ColorModel
+
+    for model in (Item, Collection, ColorizationRequest, ColorModel):
+        post_save.connect(_changed, sender=model, dispatch_uid=f"public-cache-{model.__name__}-save")
+        post_delete.connect(_changed, sender=model, dispatch_uid=f"public-cache-{model.__name__}-delete")
+
+
+def _anonymous_and_plain(request: HttpRequest) -> bool:
+    """A visitor who is not signed in and has no message waiting sees the same page as every other."""
+    return not request.user.is_authenticated and not len(get_messages(request))
+
+
+def public_page(view: Callable) -> Callable:
+    """Serve a public page to anonymous visitors from the cache (keyed by version, host and full path);
+    signed-in people (whose header differs) always get it rendered afresh."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if request.method not in ("GET", "HEAD") or not _anonymous_and_plain(request):
+            return view(request, *args, **kwargs)
+        key = versioned_key("page", request.build_absolute_uri())
+        hit = cache.get(key)
+        if hit is not None:
+            content, content_type = hit
+            return HttpResponse(content, content_type=content_type)
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200 and not response.streaming and not response.cookies:
+            cache.set(key, (response.content, response["Content-Type"]), settings.PUBLIC_CACHE_SECONDS)
+        return response
+
+    return wrapper
+
+
+class CachedCountPaginator(Paginator):
+    """Counts a query once per catalogue version (the count reads every matching row; the page does not)."""
+
+    @cached_property
+    def count(self) -> int:
+        try:
+            key = versioned_key("count", *self.object_list.query.sql_with_params())
+        except Exception:  # a query that cannot match (EmptyResultSet) or is not SQL: count it as Django does
+            return super().count
+        found = cache.get(key)
+        if found is None:
+            found = self.object_list.count()
+            cache.set(key, found, settings.PUBLIC_CACHE_SECONDS)
+        return found
