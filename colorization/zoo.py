@@ -74,14 +74,15 @@ def _files(override: str | os.PathLike | None) -> list[tuple[str, Path]]:
     return found
 
 
-HEADLINE = ("psnr", "ab_pearson", "ssim", "mae", "colourfulness", "acc_eps")
+HEADLINE = ("psnr", "ab_pearson", "ssim", "mae", "colourfulness", "colourfulness_ratio", "acc_eps")
 
 
 def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """A checkpoint's metrics as flat figures for listings: plain numbers as they are; an evaluation report
-    (`colorize-train eval` stores one per dataset and split, e.g. under "frames:test") as its split's PSNR,
-    within-image ab Pearson, SSIM, MAE, colourfulness and accuracy within 2%, then the gray baseline's PSNR
-    ("test_psnr", "test_gray_psnr")."""
+    (`colorize-train eval` stores one per dataset and split, e.g. under "frames:test";
+    `colorize-train eval-historical --record` one under "historical") as its split's PSNR, within-image ab
+    Pearson, SSIM, MAE, colourfulness (and its share of the true photos'), accuracy within 2%, then the gray
+    baseline's PSNR ("test_psnr", "historical_colourfulness_ratio", "test_gray_psnr")."""
     out: dict[str, float] = {}
     for key, value in metrics.items():
         if isinstance(value, int | float) and not isinstance(value, bool):

@@ -24,6 +24,9 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_URL        the portal's address, for links in emails (e.g. https://archive.example.org)
     COLORARCHIVE_PERSON_DETECTOR  weights of the retraining's person filter (YOLOv5n .onnx or an ultralytics
                             .pt), as the worker sees it; empty (default): the filter is unavailable
+    COLORARCHIVE_HISTORICAL_PHOTOS  true-colour historical photographs a finished training run is scored on
+                            (eval-historical), as the worker sees it; default ../shared/data/historical_color
+                            beside the repository; a folder that is not there: the run stores no such figures
     DJANGO_SECURE_COOKIES   1 (default in production) | 0: cookies only over HTTPS
     DJANGO_SSL_REDIRECT     1 (default in production) | 0: redirect plain HTTP to HTTPS
     DJANGO_HSTS_SECONDS     Strict-Transport-Security max-age in production, default 31536000 (a year)
@@ -91,6 +94,9 @@ WORK_DIR = Path(env("COLORARCHIVE_WORK", str(VAR_DIR / "work")))
 STALE_MINUTES = int(env("COLORARCHIVE_STALE_MINUTES", "30"))
 SEGMENT_FRAMES = int(env("COLORARCHIVE_SEGMENT_FRAMES", "300"))  # film frames per segment task
 PERSON_DETECTOR = env("COLORARCHIVE_PERSON_DETECTOR", "")
+HISTORICAL_PHOTOS = Path(
+    env("COLORARCHIVE_HISTORICAL_PHOTOS", str(BASE_DIR.parent / "shared" / "data" / "historical_color"))
+)
 SWEEP_MINUTES = int(env("COLORARCHIVE_SWEEP_MINUTES", "5"))
 MAX_ATTEMPTS = int(env("COLORARCHIVE_MAX_ATTEMPTS", "3"))
 TRASH_DAYS = int(env("COLORARCHIVE_TRASH_DAYS", "30"))  # purge_trash removes trashed files after this long

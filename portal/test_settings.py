@@ -46,6 +46,8 @@ else:
 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="colorarchive-media-"))  # noqa: F405
 WORK_DIR = Path(os.environ.get("COLORARCHIVE_WORK") or tempfile.mkdtemp(prefix="colorarchive-work-"))  # noqa: F405
+# the historical photographs a training run is scored on: a folder a test fills (the worker shares WORK_DIR)
+HISTORICAL_PHOTOS = WORK_DIR / "historical_color"
 FILE_UPLOAD_TEMP_DIR = Path(tempfile.mkdtemp(prefix="colorarchive-upload-tmp-"))  # noqa: F405
 STORAGES = {  # noqa: F405
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

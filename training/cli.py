@@ -59,9 +59,16 @@ def _eval_historical(args: argparse.Namespace) -> int:
     from training.historical_eval import evaluate_folder, format_table
 
     report = evaluate_folder(
-        args.folder, model=args.model, out_json=args.report, pictures=args.pictures, hints=args.hints
+        args.folder,
+        model=args.model,
+        out_json=args.report,
+        pictures=args.pictures,
+        hints=args.hints,
+        record=args.record,
     )
     print(format_table(report))
+    if report.get("recorded_in"):
+        print(f'recorded in {report["recorded_in"]} (metrics "historical")')
     return 0 if report["criteria"]["all_met"] else 3
 
 
@@ -143,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="give each photo this many colour hints drawn from its true colour (seeded; default 0)",
+    )
+    h.add_argument(
+        "--record",
+        action="store_true",
+        help='store the figures in the model\'s checkpoint (metrics "historical"; the file is rewritten, '
+        "its weights kept) so listings and the portal's promotion page show them",
     )
     h.set_defaults(func=_eval_historical)
 

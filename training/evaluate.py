@@ -97,7 +97,8 @@ def _by_source(folders: list[str], rows_model: list[dict], rows_gray: list[dict]
     return out
 
 
-def _write_metrics_into_checkpoint(path: Path, key: str, report: dict) -> None:
+def write_metrics_into_checkpoint(path: Path, key: str, report: dict) -> None:
+    """Store `report` as the checkpoint's metrics[key]; the file is replaced atomically, the rest kept."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     ckpt.setdefault("metrics", {})[key] = json.loads(json.dumps(report))  # plain types only
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -164,7 +165,7 @@ def evaluate(
     }
     key = f"{Path(data).name}:{report['split'] or 'images'}"
     if write_checkpoint:
-        _write_metrics_into_checkpoint(checkpoint, key, report)
+        write_metrics_into_checkpoint(checkpoint, key, report)
     out = Path(report_path) if report_path else checkpoint.with_suffix(f".eval-{Path(data).name}.json")
     out.write_text(json.dumps(report, indent=1))
     report["report_path"] = str(out)

@@ -16,6 +16,10 @@ With `hints=N`, each photo gets N colour hints as a person who knew the true col
 colour of the true 5x5 patch), written as the photo's `<stem>.hints.json` sidecar and read back through the
 hints file format, as `colorize image` reads them.
 
+With `record=True` (`--record`), the headline figures (`checkpoint_figures`) are written into the model's
+checkpoint under metrics["historical"], the rest of the file unchanged, so that listings and the portal's
+promotion page show them beside the test split's.
+
     python -m training.historical_eval ../shared/data/historical_color --model default --pictures docs/model_card
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,7 @@ from colorization.color import rgb_to_lab
 from training.build_dataset import IMAGE_SUFFIXES, read_image
 
 CRITERIA = {"colourfulness_ratio": 0.40, "ab_pearson": 0.20}
+CHECKPOINT_KEY = "historical"  # metrics[CHECKPOINT_KEY] in a checkpoint; listings read it as historical_*
 
 
 def gray_from_lightness(L: np.ndarray) -> np.ndarray:
@@ -74,7 +80,10 @@ def evaluate_folder(
     pictures: str | Path | None = None,
     n_pictures: int = 4,
     hints: int = 0,
+    record: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
+    """The report (see the module's docstring); `on_progress(photos_done)` after each photo is colorized."""
     from colorization import hints as hint_files
     from colorization.api import colorize_files
 
@@ -84,6 +93,9 @@ def evaluate_folder(
     )
     if not files:
         raise ValueError(f"{folder}: no photographs to evaluate (expected a folder of colour images)")
+    if record and hints:
+        raise ValueError("the figures recorded in a checkpoint are those without hints: leave out --hints")
+    checkpoint = zoo.resolve_model(model)  # before the long part: an unknown model fails at once
     truths = [read_image(p) for p in files]
     labs = [rgb_to_lab(t.astype(np.float32) / 255.0) for t in truths]
     mean_ab = np.concatenate([lab[..., 1:].reshape(-1, 2) for lab in labs]).mean(0)
@@ -104,8 +116,20 @@ def evaluate_folder(
                 )
                 given.append(hint_files.load(sidecar))
         (tmp / "out").mkdir()
+        done = [0]
+
+        def count(_result) -> None:
+            done[0] += 1
+            if on_progress is not None:
+                on_progress(done[0])
+
         results = colorize_files(
-            pairs, preset="photo", model=model, format="png", hints=given if hints else None
+            pairs,
+            preset="photo",
+            model=str(checkpoint),
+            format="png",
+            hints=given if hints else None,
+            on_result=count,
         )
         failed = [r for r in results if not r.ok]
         if failed:
@@ -114,7 +138,7 @@ def evaluate_folder(
         for r in results:
             with Image.open(r.dst) as im:
                 outs.append(np.asarray(im.convert("RGB")))
-        described = zoo.describe(zoo.resolve_model(model))
+        described = zoo.describe(checkpoint)
         model_info = f"{described.name} v{described.version}"
 
     rows = []
@@ -172,7 +196,56 @@ def evaluate_folder(
         report["pictures"] = [f"historical_{files[i].stem}.jpg" for i in picks]
     if out_json:
         Path(out_json).write_text(json.dumps(report, indent=1))
+    if record:
+        record_in_checkpoint(checkpoint, report)
+        report["recorded_in"] = checkpoint.name
     return report
+
+
+def checkpoint_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint keeps of a report: the means of the model and both baselines, in the shape of an
+    evaluation report (`model_metrics`, `grayscale_metrics`), so `zoo.headline_metrics` lists them as
+    historical_psnr, historical_ssim, historical_colourfulness_ratio, historical_ab_pearson and so on. The
+    folder is kept by name only: a checkpoint holds no paths of the machine that measured it."""
+    m = report["mean"]
+    return {
+        "split": CHECKPOINT_KEY,
+        "folder": Path(report["folder"]).name,
+        "photos": report["photos"],
+        "model": report["model"],
+        "preset": "photo",
+        "model_metrics": {
+            "psnr": m["psnr_model"],
+            "ssim": m["ssim_model"],
+            "colourfulness": m["colourfulness_model"],
+            "colourfulness_ratio": report["criteria"]["colourfulness_ratio"],
+            "ab_pearson": m["ab_pearson_model"],
+        },
+        "grayscale_metrics": {
+            "psnr": m["psnr_gray"],
+            "ssim": m["ssim_gray"],
+            "ab_pearson": m["ab_pearson_gray"],
+        },
+        "tint_metrics": {
+            "psnr": m["psnr_tint"],
+            "colourfulness": m["colourfulness_tint"],
+            "ab_pearson": m["ab_pearson_tint"],
+        },
+        "true_colourfulness": m["colourfulness_true"],
+        "criteria": dict(report["criteria"]),
+    }
+
+
+def record_in_checkpoint(checkpoint: str | Path, report: dict[str, Any]) -> dict[str, Any]:
+    """Write the report's figures into the checkpoint's metrics["historical"] (replacing earlier ones); the
+    file is rewritten atomically and everything else in it (weights, configuration) is kept as it was."""
+    from training.evaluate import write_metrics_into_checkpoint
+
+    if report.get("hints_per_photo"):
+        raise ValueError("the figures recorded in a checkpoint are those without hints")
+    figures = checkpoint_figures(report)
+    write_metrics_into_checkpoint(Path(checkpoint), CHECKPOINT_KEY, figures)
+    return figures
 
 
 def format_table(report: dict) -> str:

@@ -153,7 +153,8 @@ class _local_sources:
 
 
 def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict], say) -> dict:
-    """The last epoch's validation figures, plus training.evaluate's test-split report when it runs."""
+    """The last epoch's validation figures, plus training.evaluate's test-split report and the historical
+    photographs' figures when they run (both are also written into the checkpoint)."""
     metrics = {}
     epochs = [p for p in curve if p.get("event") == "epoch"]
     if epochs:
@@ -164,25 +165,54 @@ def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict
                 if k in epochs[-1]
             }
         )
+    from colorization.zoo import headline_metrics
+
+    throttle = Throttle(start_due=False)
+
+    def heartbeat(done: int) -> None:  # requeue_stale must not restart a run that is evaluating
+        if throttle.due():
+            TrainingRun.update_running(run_pk)  # raises Cancelled
+
     try:
         from training.evaluate import evaluate
 
         say("evaluating on the test split")
-        throttle = Throttle(start_due=False)
-
-        def heartbeat(images_done: int) -> None:  # requeue_stale must not restart a run that is evaluating
-            if throttle.due():
-                TrainingRun.update_running(run_pk)  # raises Cancelled
-
         report = evaluate(checkpoint, dataset_dir, on_progress=heartbeat)
+        metrics = {
+            **headline_metrics({"test": report}),
+            **metrics,
+        }  # as an inspected checkpoint's report reads
     except Cancelled:
         raise
     except Exception as exc:  # a model without a test report is still a model; say why there is none
         say(f"evaluation skipped: {type(exc).__name__}: {exc}")
-        return metrics
-    from colorization.zoo import headline_metrics
+    return {**_historical(checkpoint, heartbeat, say), **metrics}
 
-    return {**headline_metrics({"test": report}), **metrics}  # as an inspected checkpoint's report reads
+
+def _historical(checkpoint: Path, heartbeat, say) -> dict:
+    """The acceptance test on the historical photographs (settings.HISTORICAL_PHOTOS), recorded in the
+    checkpoint as `colorize-train eval-historical --record` does, as headline figures; {} when there are none."""
+    from colorization.zoo import headline_metrics
+    from training.build_dataset import IMAGE_SUFFIXES
+    from training.historical_eval import CHECKPOINT_KEY, evaluate_folder, record_in_checkpoint
+
+    folder = Path(settings.HISTORICAL_PHOTOS)
+    if not folder.is_dir() or not any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
+        say(
+            f"no historical figures: no photographs at {folder} (setting COLORARCHIVE_HISTORICAL_PHOTOS); "
+            "measure them later with `colorize-train eval-historical FOLDER --model FILE --record`"
+        )
+        return {}
+    try:
+        say(f"scoring on the historical photographs in {folder.name}")
+        report = evaluate_folder(folder, model=str(checkpoint), on_progress=heartbeat)
+        figures = record_in_checkpoint(checkpoint, report)
+    except Cancelled:
+        raise
+    except Exception as exc:
+        say(f"historical figures skipped: {type(exc).__name__}: {exc}")
+        return {}
+    return headline_metrics({CHECKPOINT_KEY: figures})
 
 
 def _register(run: TrainingRun, checkpoint: Path, metrics: dict, curve: list[dict]) -> ColorModel:

@@ -205,6 +205,10 @@ class ColorModel(models.Model):
 
     # the figures a listing shows first; the database does not keep a JSON object's key order (jsonb sorts them)
     HEADLINE_METRICS = (
+        "historical_psnr",  # the acceptance test on true-colour historical photographs (eval-historical)
+        "historical_ssim",
+        "historical_colourfulness_ratio",
+        "historical_ab_pearson",
         "test_psnr",
         "test_ab_pearson",
         "test_ssim",

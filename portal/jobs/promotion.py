@@ -57,6 +57,11 @@ def compare_figures(candidate: ColorModel, default: ColorModel | None) -> list[F
     return figures
 
 
+def without_historical(*models: ColorModel | None) -> list[ColorModel]:
+    """Those of `models` that store no figures on the historical photographs (`eval-historical --record`)."""
+    return [m for m in models if m is not None and not any(k.startswith("historical_") for k in _numbers(m))]
+
+
 def _done(model: ColorModel):
     return ColorizationRequest.objects.filter(
         model=model, status=Status.DONE, item__type=Item.Type.STILL_IMAGE

@@ -352,6 +352,7 @@ def promote(request, pk: int):
             return _back(request, "jobs:training")
     return render(request, "jobs/promote.html", {
         "model": model, "current": current, "figures": figures, "worse": worse,
+        "without_historical": promotion.without_historical(model, current),
         "sheet": promotion.compare_sheet(model, current), "to_compare": promotion.photos_to_compare(model, current),
     })  # fmt: skip
 

@@ -1,14 +1,21 @@
-"""The shipped default model: what it costs per frame, and that it follows colour hints."""
+"""The shipped default model: what it costs per frame, that it follows colour hints, and that the bundled
+checkpoints carry their figures on the historical photographs (what the promotion page compares)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from colorization import checkpoint, hints, zoo
 
 BUDGET = 16e9  # FLOPs per 224 x 224 frame (MODEL_CARD.md)
+HISTORICAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "historical_color"
+# MODEL_CARD.md, on the 32 historical photographs: PSNR (dB), colourfulness share of the true photos', ab Pearson
+CARD = {"unet-bins-v9": (22.72, 0.48, 0.270), "unet-bins-v6s": (22.31, 0.46, 0.117)}
 
 
 def _default():
@@ -38,3 +45,31 @@ def test_the_default_model_follows_a_colour_hint():
         plain, hinted = model(L), model(L, hints=channels)
     region = (slice(None), slice(1, 2), slice(40, 80), slice(60, 170))  # b around the hints
     assert float(hinted[region].mean()) < float(plain[region].mean()) - 0.05  # b down: bluer
+
+
+@pytest.mark.parametrize("name", sorted(CARD))
+def test_the_bundled_checkpoints_carry_the_historical_figures_the_model_card_states(name):
+    info = zoo.describe(zoo.BUNDLED_DIR / f"{name}.pt")
+    figures = zoo.headline_metrics(info.metrics)
+    psnr, colourfulness, pearson = CARD[name]
+    assert round(figures["historical_psnr"], 2) == psnr
+    assert round(figures["historical_colourfulness_ratio"], 2) == colourfulness
+    assert round(figures["historical_ab_pearson"], 3) == pearson
+    assert 0 < figures["historical_ssim"] <= 1 and info.metrics["historical"]["photos"] == 32
+
+
+@pytest.mark.slow
+def test_the_default_models_recorded_historical_figures_are_what_it_measures_today():
+    """Decoding changes move these figures: the checkpoint must then be recorded again (`--record`)."""
+    if not HISTORICAL.is_dir():
+        pytest.skip(
+            f"the historical photographs are not present at {HISTORICAL} (see ../shared/data/MANIFEST.md)"
+        )
+    from training.historical_eval import checkpoint_figures, evaluate_folder
+
+    path = zoo.resolve_model("default")
+    measured = checkpoint_figures(evaluate_folder(HISTORICAL, model=str(path)))
+    stored = zoo.describe(path).metrics["historical"]
+    assert measured["model_metrics"] == stored["model_metrics"], (
+        "record again: colorize-train eval-historical --record"
+    )

@@ -99,3 +99,35 @@ def test_the_compare_sheet_shows_catalogue_photos_by_both_models_and_queues_the_
         admin_client.post(reverse("jobs:compare", args=[weak.pk]))
     queued = ColorizationRequest.objects.filter(item=only_default, model=weak)
     assert queued.count() == 1 and ColorizationRequest.objects.filter(item=both).count() == 2
+
+
+def test_the_historical_figures_come_first_and_a_model_without_them_is_named_with_how_to_get_them(
+    admin_client, models
+):
+    default, weak = models
+    page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
+    note = page[page.index('data-missing="historical"') :].split("</p>")[0]
+    assert "two-epochs and unet-v6 have no figures on the historical photographs" in note
+    assert "colorize-train eval-historical FOLDER --model FILE --record" in note
+
+    # figures as `eval-historical --record` stores them and an inspection reads them (zoo.headline_metrics)
+    default.metrics = {**DEFAULT_FIGURES, "historical_psnr": 22.72, "historical_ssim": 0.9406,
+                       "historical_colourfulness_ratio": 0.478, "historical_ab_pearson": 0.27}  # fmt: skip
+    default.save()
+    weak.metrics = {**weak.metrics, "historical_psnr": 22.31, "historical_ssim": 0.9391,
+                    "historical_colourfulness_ratio": 0.46, "historical_ab_pearson": 0.117}  # fmt: skip
+    weak.save()
+    page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
+    assert 'data-missing="historical"' not in page
+    rows = [page.index(f'data-figure="{name}"') for name in ColorModel.HEADLINE_METRICS[:5]]
+    assert rows == sorted(rows)  # the four historical figures first, then the test split's
+    pearson = page[page.index('data-figure="historical_ab_pearson"') :].split("</tr>")[0]
+    assert 'data-verdict="worse"' in pearson and "0.1170" in pearson and "0.2700" in pearson
+    ratio = page[page.index('data-figure="historical_colourfulness_ratio"') :].split("</tr>")[0]
+    assert 'data-verdict=""' in ratio  # colourfulness is shown, not judged
+    assert "worse than unet-v6 on 4 figures" in page
+
+    weak.metrics = {k: v for k, v in weak.metrics.items() if not k.startswith("historical_")}
+    weak.save()
+    page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
+    assert "two-epochs has no figures on the historical photographs" in page

@@ -114,3 +114,67 @@ def test_historical_eval_runs_the_full_resolution_path_with_both_baselines(tiny,
     assert pic.height == 150 and pic.width > 3 * 150  # gray | model | truth
     out_lab = rgb_to_lab(np.asarray(pic.convert("RGB"), np.float32)[:, :10] / 255.0)
     assert np.abs(out_lab[..., 1:]).max() < 6  # the first panel is the gray input
+
+
+def _photos(folder, n=2):
+    folder.mkdir()
+    for i in range(n):
+        Image.fromarray(colour_image(70 + i, 72, 96)).save(folder / f"photo{i}.png")
+    return folder
+
+
+def test_eval_historical_record_stores_the_figures_in_the_checkpoint_and_keeps_the_rest(
+    tiny, tmp_path, capsys
+):
+    from colorization.zoo import describe, headline_metrics
+
+    before = torch.load(tiny, weights_only=True)
+    photos = _photos(tmp_path / "historical_color")
+    code = main(
+        [
+            "eval-historical",
+            str(photos),
+            "--model",
+            str(tiny),
+            "--record",
+            "--report",
+            str(tmp_path / "h.json"),
+        ]
+    )
+    assert code in (0, 3)  # 3: the random model misses the criteria, which does not stop the recording
+    assert "recorded in tiny.pt" in capsys.readouterr().out
+    report = json.loads((tmp_path / "h.json").read_text())
+    after = torch.load(tiny, weights_only=True)
+    stored = after["metrics"]["historical"]
+    assert stored["photos"] == 2 and stored["folder"] == "historical_color"  # by name: no machine path
+    assert not any("/" in v for v in stored.values() if isinstance(v, str))
+    m = report["mean"]
+    assert stored["model_metrics"] == {
+        "psnr": m["psnr_model"],
+        "ssim": m["ssim_model"],
+        "colourfulness": m["colourfulness_model"],
+        "colourfulness_ratio": report["criteria"]["colourfulness_ratio"],
+        "ab_pearson": m["ab_pearson_model"],
+    }
+    # everything else is kept as it was, the weights bit for bit
+    assert (
+        set(after) == set(before) | {"metrics"} and after["state_dict"].keys() == before["state_dict"].keys()
+    )
+    for k, v in before["state_dict"].items():
+        assert after["state_dict"][k].dtype == v.dtype and torch.equal(after["state_dict"][k], v)
+    assert {k: v for k, v in after.items() if k not in ("state_dict", "metrics")} == {
+        k: v for k, v in before.items() if k not in ("state_dict", "metrics")
+    }
+    figures = headline_metrics(describe(tiny).metrics)  # what listings and the promotion page read
+    assert (
+        figures["historical_psnr"] == m["psnr_model"]
+        and figures["historical_ab_pearson"] == m["ab_pearson_model"]
+    )
+    assert figures["historical_colourfulness_ratio"] == report["criteria"]["colourfulness_ratio"]
+    assert figures["historical_gray_psnr"] == m["psnr_gray"]
+
+    # a second recording replaces the first; figures with hints are never recorded
+    main(["eval-historical", str(photos), "--model", str(tiny), "--record"])
+    assert torch.load(tiny, weights_only=True)["metrics"]["historical"] == stored
+    with pytest.raises(ValueError, match="without hints"):
+        evaluate_folder(photos, model=str(tiny), hints=4, record=True)

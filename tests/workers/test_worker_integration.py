@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,8 +109,12 @@ def test_staff_colorize_photo_and_film_with_a_real_worker(
     )
 
 
-def test_admin_retraining_registers_a_model(live_worker, admin_account, staff_user, tmp_path):
+def test_admin_retraining_registers_a_model(live_worker, admin_account, staff_user, tmp_path, settings):
     admin = _login(admin_account)
+    historical = Path(settings.HISTORICAL_PHOTOS)  # the worker's too: it shares WORK_DIR
+    historical.mkdir(parents=True)
+    for i in range(2):
+        make_photo(historical / f"plate_{i}.png", size=(80, 64), gray=False)
     rng = np.random.default_rng(7)
     images = []
     for i in range(12):  # colourful, distinct images: enough for train / val / test splits
@@ -144,10 +149,22 @@ def test_admin_retraining_registers_a_model(live_worker, admin_account, staff_us
     run = TrainingRun.objects.get()
     assert response.status_code == 302 and response.url == reverse("jobs:training_run", args=[run.pk])
 
-    run = wait_for(_finished(TrainingRun, run.pk), 300, what="the training run", log=live_worker.log)
+    try:
+        run = wait_for(_finished(TrainingRun, run.pk), 300, what="the training run", log=live_worker.log)
+    finally:
+        shutil.rmtree(historical)
     assert run.status == Status.DONE, run.error + "\n" + run.log
     model = run.result_model
     assert model.name == "retrained" and model.info["model_args"]["width"] == 4
+    # scored on the historical photographs too, the figures stored in its file as `eval-historical --record` does
+    stored = model.info["metrics"]["historical"]
+    assert stored["photos"] == 2 and stored["folder"] == historical.name
+    assert model.metrics["historical_psnr"] == stored["model_metrics"]["psnr"]
+    assert {"historical_ab_pearson", "historical_ssim", "historical_colourfulness_ratio", "test_psnr"} <= set(
+        model.metrics
+    )
+    page = admin.get(reverse("jobs:promote", args=[model.pk])).content.decode()
+    assert 'data-figure="historical_psnr"' in page and "retrained has no figures" not in page
     assert any(p.get("event") == "epoch" for p in run.curve)
     page = admin.get(reverse("jobs:training_run", args=[run.pk])).content.decode()
     assert "<svg" in page and "Make retrained the default" in page
