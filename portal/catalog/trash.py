@@ -60,12 +60,12 @@ def trash_item(item: Item, user=None) -> TrashEntry:
     requests = list(item.requests.all())
     segments = [seg for req in requests for seg in req.segments.all()]
     for req in requests:
-        req.cancel()  # a running worker stops at its next progress report
+        req.cancel(by=user)  # a running worker stops at its next progress report
     return _trash(TrashEntry.Kind.ITEM, item, [item, *requests, *segments], item.title, user)
 
 
 def trash_result(req, user=None) -> TrashEntry:
-    req.cancel()
+    req.cancel(by=user)
     return _trash(TrashEntry.Kind.RESULT, req, [req, *req.segments.all()], str(req), user)
 
 

@@ -10,12 +10,12 @@ class CancelBeforeDelete:
     gone stops too, at its next progress report)."""
 
     def delete_model(self, request, obj) -> None:
-        obj.cancel()
+        obj.cancel(by=request.user)
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset) -> None:
         for job in queryset.filter(status__in=ACTIVE):
-            job.cancel()
+            job.cancel(by=request.user)
         super().delete_queryset(request, queryset)
 
 

@@ -9,6 +9,7 @@ second, inner state while it runs, its `Phase` (segments -> join queued -> joini
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models, transaction
@@ -18,6 +19,9 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from portal.catalog.models import Item
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 PRESET_CHOICES = [("photo", "Photograph"), ("film", "Film")]
 # The registered temporal stages as colorization.registry.choices("temporal") names them; the web process imports
@@ -131,15 +135,17 @@ class Job(models.Model):
         if failed:
             self._notify()
 
-    def _notify(self) -> None:
+    def _notify(self, by: AbstractBaseUser | None = None) -> None:
         from portal.jobs import notify
 
-        notify.job_ended(self)
+        notify.job_ended(self, by=by)
 
     def discard(self) -> None:
         """Drop what a body stored for a result that was not recorded (the job was cancelled meanwhile)."""
 
-    def cancel(self) -> bool:
+    def cancel(self, by: AbstractBaseUser | None = None) -> bool:
+        """Cancel a waiting or running job (its worker stops at its next progress report) and tell whoever asked
+        for it; `by`: the person who cancelled it (None: the system, e.g. the item went to the trash)."""
         changed = (
             type(self)
             .objects.filter(pk=self.pk, status__in=ACTIVE)
@@ -147,6 +153,7 @@ class Job(models.Model):
         )
         if changed:
             self.refresh_from_db()
+            self._notify(by=by)
         return bool(changed)
 
     @classmethod
@@ -350,9 +357,9 @@ class ColorizationRequest(Job):
             for n, p in enumerate(self.options.get("hints") or [], 1)
         ]
 
-    def cancel(self) -> bool:
+    def cancel(self, by: AbstractBaseUser | None = None) -> bool:
         """Cancel the request and its film segments still waiting or running (their workers stop)."""
-        changed = super().cancel()
+        changed = super().cancel(by=by)
         self.segments.filter(status__in=ACTIVE).update(
             status=Status.CANCELLED, finished=timezone.now(), updated=timezone.now()
         )
@@ -529,8 +536,8 @@ class BulkAction(Job):
 
 
 class Notification(models.Model):
-    """A line in a person's in-portal list when their request, run or bulk action ends or fails (also mailed
-    when mail is configured: portal/jobs/notify.py)."""
+    """A line in a person's in-portal list when their request, run or bulk action ends, fails or is cancelled
+    (also mailed when mail is configured: portal/jobs/notify.py)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     message = models.CharField(max_length=500)

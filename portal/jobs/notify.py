@@ -1,14 +1,19 @@
-"""Telling people their work has ended: an in-portal notification, and an email through Django's mail settings
-when mail is configured (settings.MAIL_CONFIGURED; the demo uses the console backend)."""
+"""Telling people their work has ended (done, failed or cancelled): an in-portal notification, and an email
+through Django's mail settings when mail is configured (settings.MAIL_CONFIGURED; the demo uses the console
+backend)."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import send_mail
 
 from portal.jobs.models import BulkAction, ColorizationRequest, Notification, Status, TrainingRun
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 log = logging.getLogger("portal")
 
@@ -23,18 +28,27 @@ def _describe(job) -> str | None:
     return None
 
 
-def job_ended(job) -> Notification | None:
-    """Notify whoever asked for `job` that it is done or failed (called once, by Job.finish / Job.fail)."""
+def job_ended(job, by: AbstractBaseUser | None = None) -> Notification | None:
+    """Notify whoever asked for `job` that it is done, failed or was cancelled (called once, by Job.finish,
+    Job.fail or Job.cancel; `by`: who cancelled it). Someone who cancelled their own job finds it in the list
+    and gets no mail about their own click."""
     user = getattr(job, "requested_by", None)
     what = _describe(job)
     if user is None or what is None:
         return None
     failed = job.status == Status.FAILED
-    message = f"{what} failed: {job.error}" if failed else f"{what} is done."
+    if failed:
+        message = f"{what} failed: {job.error}"
+    elif job.status == Status.CANCELLED:
+        who = f" by {by.get_full_name() or by.get_username()}" if by is not None and by != user else ""
+        message = f"{what} was cancelled{who}."
+    else:
+        message = f"{what} is done."
     note = Notification.objects.create(
         user=user, message=message[:500], url=job.get_absolute_url(), failed=failed
     )
-    if settings.MAIL_CONFIGURED and user.email:
+    own_click = job.status == Status.CANCELLED and by == user
+    if settings.MAIL_CONFIGURED and user.email and not own_click:
         link = f"{settings.PORTAL_URL.rstrip('/')}{note.url}" if settings.PORTAL_URL else note.url
         try:
             send_mail(f"[Colorarchive] {message[:120]}", f"{message}\n\n{link}\n", None, [user.email])

@@ -162,7 +162,7 @@ def request_action(request, pk: int, action: str):
         req.withdraw_approval()
         messages.success(request, "Approval withdrawn: the result is hidden from the public.")
     elif action == "cancel":
-        if req.cancel():
+        if req.cancel(by=request.user):
             messages.success(request, "Request cancelled; its worker stops within seconds.")
     elif action == "retry":
         try:
@@ -200,7 +200,7 @@ def bulk(request, pk: int):
 @require_POST
 def bulk_cancel(request, pk: int):
     action = get_object_or_404(BulkAction, pk=pk)
-    if action.cancel():
+    if action.cancel(by=request.user):
         messages.success(
             request, "Bulk action cancelled: the items done so far stay done, the rest are left as they were."
         )
@@ -316,7 +316,7 @@ def training_run(request, pk: int):
 @require_POST
 def training_run_cancel(request, pk: int):
     run = get_object_or_404(TrainingRun, pk=pk)
-    if run.cancel():
+    if run.cancel(by=request.user):
         messages.success(request, f"Training run #{run.pk} cancelled; its worker stops within seconds.")
     else:
         messages.info(

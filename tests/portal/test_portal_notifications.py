@@ -1,4 +1,4 @@
-"""Notifications when a request or run ends or fails (in the portal, and by email when mail is configured), and a
+"""Notifications when a request or run ends, fails or is cancelled (in the portal, and by email when mail is configured), and a
 password reset that works with mail and says so without it."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import re
 import pytest
 from django.core import mail
 from django.core.files import File
+from django.test import Client
 from django.urls import reverse
 
 from portal.catalog.ingest import add_item
@@ -56,6 +57,46 @@ def test_a_failed_request_says_why_and_no_mail_is_sent_without_a_mail_server(
     note = Notification.objects.get(user=staff_user)
     assert note.failed and note.message.startswith("Colorization of “Harbour” with tiny failed: ")
     assert mail.outbox == []
+
+
+def test_a_cancelled_request_notifies_its_requester_with_who_cancelled_it(
+    staff_client,
+    staff_user,
+    admin_account,
+    photo_item,
+    model_row,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.MAIL_CONFIGURED = True
+
+    def submit():
+        with django_capture_on_commit_callbacks(execute=False):  # no worker takes it: it waits
+            staff_client.post(reverse("jobs:submit", args=[photo_item.pk]), {"models": [model_row.pk]})
+        return photo_item.requests.order_by("pk").last()
+
+    first = submit()
+
+    admin = Client()
+    admin.force_login(admin_account)
+    admin.post(reverse("jobs:request_action", args=[first.pk, "cancel"]))
+    note = Notification.objects.get(user=staff_user)
+    assert (
+        note.message == "Colorization of “Harbour” with tiny was cancelled by director." and not note.failed
+    )
+    assert note.url == first.get_absolute_url()
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [staff_user.email]
+    assert note.message in mail.outbox[0].subject
+    admin.post(reverse("jobs:request_action", args=[first.pk, "cancel"]))  # already cancelled: nothing new
+    assert Notification.objects.filter(user=staff_user).count() == 1
+
+    # cancelling one's own request: in the list, no mail about one's own click
+    second = submit()
+    assert second != first
+    staff_client.post(reverse("jobs:request_action", args=[second.pk, "cancel"]))
+    own = Notification.objects.filter(user=staff_user).first()
+    assert own.message == "Colorization of “Harbour” with tiny was cancelled." and len(mail.outbox) == 1
+    assert own.message in staff_client.get(reverse("jobs:notifications")).content.decode()
 
 
 def test_password_reset_says_so_when_no_mail_can_be_sent(client, staff_user, settings):

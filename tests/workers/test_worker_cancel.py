@@ -10,7 +10,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from portal.catalog.models import Item
-from portal.jobs.models import ColorizationRequest, ColorModel, Status, TrainingRun
+from portal.jobs.models import ColorizationRequest, ColorModel, Notification, Status, TrainingRun
 from tests.conftest import make_film, make_photo, wait_for
 from workers.training_runs import run_dir
 
@@ -93,6 +93,8 @@ def test_cancelling_a_training_run_stops_fit_and_removes_its_files(live_worker, 
     assert not ColorModel.objects.filter(training_run=run).exists()
     page = admin.get(reverse("jobs:training_run", args=[run.pk])).content.decode()
     assert "Cancelled" in page and 'data-action="cancel"' not in page
+    note = Notification.objects.get(user=admin_account)  # in the list; no mail about one's own click
+    assert note.message == f"Training run #{run.pk} (cancelled-run) was cancelled." and not note.failed
 
 
 def test_deleting_a_running_run_in_the_admin_cancels_it_first(live_worker, admin_account, tmp_path):
