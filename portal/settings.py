@@ -42,6 +42,7 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_SWEEP_EVERY_S  Celery beat runs the sweeper this often, default 300
     COLORARCHIVE_FIXITY_EVERY_S Celery beat runs the fixity check this often, default 86400 (daily)
     COLORARCHIVE_MAX_ATTEMPTS   a job whose worker was lost this many times fails with the reason, default 3
+    COLORARCHIVE_DB_WAIT_S      a worker that lost the database waits this long for it to come back, default 300
     COLORARCHIVE_TRASH_DAYS     deleted items and results keep their files this long (purge_trash), default 30
     COLORARCHIVE_PUBLIC_CACHE_S  anonymous visitors' pages and API pages are cached at most this long, default
                             300 (every change to the catalogue replaces them at once)
@@ -99,6 +100,7 @@ HISTORICAL_PHOTOS = Path(
 )
 SWEEP_MINUTES = int(env("COLORARCHIVE_SWEEP_MINUTES", "5"))
 MAX_ATTEMPTS = int(env("COLORARCHIVE_MAX_ATTEMPTS", "3"))
+DB_WAIT_SECONDS = float(env("COLORARCHIVE_DB_WAIT_S", "300"))  # a worker waits this long for a lost database
 TRASH_DAYS = int(env("COLORARCHIVE_TRASH_DAYS", "30"))  # purge_trash removes trashed files after this long
 
 # Mail (notifications, password reset): SMTP when EMAIL_HOST is set, or any backend named; else nothing is sent

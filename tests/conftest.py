@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def make_film(
         stream.gop_size = gop
         stream.options = {"preset": "ultrafast", "bf": "0", "sc_threshold": "0", "keyint_min": str(gop)}
         for i in range(frames):
-            img = np.full((h, w, 3), 40 + 4 * i, dtype=np.uint8)
+            img = np.full((h, w, 3), 40 + (4 * i) % 200, dtype=np.uint8)  # any length fits in a byte
             x0 = (i * 2) % (w - 16)
             img[16:32, x0 : x0 + 16] = 220
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
@@ -203,16 +204,21 @@ def app_on_broker(broker: str, prefix: str = ""):
 
 
 @contextmanager
-def celery_worker(broker: str, prefix: str, log: Path, name: str = "test"):
-    """A real `celery worker` process (-Q gpu,cpu,preview, solo pool) on `broker`, reading the pytest test database."""
+def celery_worker(
+    broker: str, prefix: str, log: Path, name: str = "test", database_url: str | None = None, **env_vars: str
+):
+    """A real `celery worker` process (-Q gpu,cpu,preview, solo pool) on `broker`, reading the pytest test database
+    (or `database_url`); `env_vars` are added to its environment."""
     from django.conf import settings
     from django.db import connection
 
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.test_settings",
-        "COLORARCHIVE_TEST_DATABASE_URL": settings.POSTGRES_URL,
-        "COLORARCHIVE_TEST_DATABASE_NAME": connection.settings_dict["NAME"],
+        "COLORARCHIVE_TEST_DATABASE_URL": database_url or settings.POSTGRES_URL,
+        "COLORARCHIVE_TEST_DATABASE_NAME": database_url.rsplit("/", 1)[1]
+        if database_url
+        else connection.settings_dict["NAME"],
         "COLORARCHIVE_TEST_WORKER": "1",
         "CELERY_BROKER_URL": broker,
         "COLORARCHIVE_TEST_REDIS_PREFIX": prefix,
@@ -220,6 +226,7 @@ def celery_worker(broker: str, prefix: str, log: Path, name: str = "test"):
         "COLORARCHIVE_WORK": str(settings.WORK_DIR),
         "COLORARCHIVE_SEGMENT_FRAMES": "8",
         "PYTHONPATH": str(ROOT),
+        **env_vars,
     }
     cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,cpu,preview", "--pool", "solo",
            "--loglevel", "INFO", "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
@@ -312,11 +319,102 @@ class RedisServer:
 
 @pytest.fixture
 def private_redis(tmp_path):
-    import shutil
-
     if not shutil.which("redis-server"):
         pytest.skip("fault tests need the redis-server binary")
     server = RedisServer(tmp_path)
     server.start()
     yield server
     server.stop()
+
+
+def postgres_binaries() -> Path | None:
+    """The folder of the newest installed PostgreSQL server binaries (Debian's layout), or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else None
+
+
+def _as_postgres_user() -> None:
+    """Run as the `postgres` account when the tests run as root (the server refuses root), dying with pytest."""
+    import pwd
+
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("postgres")
+        os.setgid(account.pw_gid)
+        os.setuid(account.pw_uid)
+    _die_with_parent()  # after the change of user, which clears the parent-death signal
+
+
+class PostgresServer:
+    """A private PostgreSQL server (trust auth, nothing synced to disk) on a spare port, made with the installed
+    `initdb`, that a fault test may stop and start (never the shared one). A stop is a fast shutdown: every
+    client's connection is cut, as in a restart or a failover."""
+
+    def __init__(self, binaries: Path):
+        import tempfile
+
+        self.bin, self.port, self.proc = binaries, spare_port(), None
+        self.folder = Path(
+            tempfile.mkdtemp(prefix="colorarchive-pg-")
+        )  # readable by postgres, unlike tmp_path
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        subprocess.run([self.bin / "initdb", "-D", self.folder / "data", "-U", "postgres", "--auth=trust", "-N",
+                        "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True,
+                       preexec_fn=_as_postgres_user)  # fmt: skip
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        cmd = [self.bin / "postgres", "-D", self.folder / "data", "-p", str(self.port), "-k", self.folder,
+               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]  # fmt: skip
+        with open(self.folder / "server.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_as_postgres_user
+            )
+        wait_for(self._ready, 60, what=f"PostgreSQL on port {self.port}", log=self.folder / "server.log")
+
+    def _ready(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url("postgres"), connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown: clients are disconnected, nothing waits
+            self.proc.wait(60)
+        self.proc = None
+
+    def copy_database(self, source: dict, name: str) -> str:
+        """A copy of the database `source` (Django settings of the shared server) here, named `name`; its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        dump = subprocess.run([self.bin / "pg_dump", "-h", source["HOST"] or "127.0.0.1", "-p",
+                               str(source["PORT"] or 5432), "-U", source["USER"], "--no-owner", source["NAME"]],
+                              check=True, capture_output=True).stdout  # fmt: skip
+        subprocess.run([self.bin / "psql", "-q", "-v", "ON_ERROR_STOP=1", self.url(name)], input=dump,
+                       check=True, capture_output=True)  # fmt: skip
+        return self.url(name)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres():
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("fault tests need the PostgreSQL server binaries (/usr/lib/postgresql/*/bin)")
+    server = PostgresServer(binaries)
+    server.start()
+    yield server
+    server.remove()

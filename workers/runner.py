@@ -14,6 +14,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.db import transaction
+
+from portal.database import LOST, retrying, wait_for_database
+
 log = logging.getLogger("workers")
 J = TypeVar("J")
 
@@ -36,27 +40,79 @@ def run_job(
     model: type[J], pk: int, body: Callable[[J], dict[str, Any] | None], *, claim: bool = True
 ) -> J | None:
     """Run `body` on row `pk` of `model` (claimed first unless `claim` is False: a join claims its phase).
-    `body` returns the fields to record with `finish()`, or None when it ended the job itself."""
+    `body` returns the fields to record with `finish()`, or None when it ended the job itself.
+
+    A lost database connection (a restart, a failover) does not lose the job: the worker waits for the database
+    (portal.database), then claims again, or requeues the job it was running with the reason on it."""
     from portal.jobs.models import Cancelled, Status
 
-    job = model.claim(pk) if claim else model.objects.filter(pk=pk).first()
+    job = retrying(lambda: model.claim(pk) if claim else model.objects.filter(pk=pk).first())
     if job is None:
         return None
     try:
         fields = body(job)
     except Cancelled as exc:
         log.info("%s %s stopped: %s", model.__name__, pk, exc)
-        # a segment whose request was cancelled or failed stops as cancelled, keeping nothing it stored; a row
-        # requeue_stale made pending again meanwhile is left for its next run
-        job.refresh_from_db(fields=["status"])
-        if job.status == Status.RUNNING:
-            job.cancel()
-        if job.status == Status.CANCELLED:
-            job.discard()
+        retrying(lambda: _stopped(job))
+    except LOST as exc:
+        _requeue_after_database_loss(model, job, exc)
     except Exception as exc:
         log.exception("%s %s failed", model.__name__, pk)
-        job.fail(plain_message(exc))
+        message = plain_message(exc)
+        retrying(lambda: job.fail(message))
     else:
-        if fields is not None and not job.finish(**fields):
+        if fields is None:
+            return job
+        try:
+            recorded = job.finish(**fields)
+        except LOST as exc:
+            log.warning(
+                "%s %s: the database connection was lost while recording the result: %s",
+                model.__name__,
+                pk,
+                exc,
+            )
+            wait_for_database()
+            # the first try may have committed just before the connection went: then the row is done already
+            recorded = job.finish(**fields) or _status(job) == Status.DONE
+        if not recorded:
             job.discard()  # cancelled while running: keep no unwanted result
     return job
+
+
+def _stopped(job) -> None:
+    """A segment whose request was cancelled or failed stops as cancelled, keeping nothing it stored; a row
+    requeue_stale made pending again meanwhile is left for its next run."""
+    from portal.jobs.models import Status
+
+    job.refresh_from_db(fields=["status"])
+    if job.status == Status.RUNNING:
+        job.cancel()
+    if job.status == Status.CANCELLED:
+        job.discard()
+
+
+def _status(job) -> str | None:
+    return type(job).objects.filter(pk=job.pk).values_list("status", flat=True).first()
+
+
+def _requeue_after_database_loss(model: type, job, exc: BaseException) -> None:
+    """Once the database is back, put the job this worker was running back on the queue, saying why (after
+    settings.MAX_ATTEMPTS it fails instead), and drop what it stored. When the database stays away longer than
+    settings.DB_WAIT_SECONDS the error is raised: the row stays running, and the sweeper requeues it later."""
+    from portal.jobs import services
+    from portal.jobs.models import Status
+
+    log.warning("%s %s: the database connection was lost; requeueing it once the database is back: %s",
+                model.__name__, job.pk, str(exc).strip().splitlines()[0] if str(exc).strip() else "")  # fmt: skip
+    wait_for_database()
+    with transaction.atomic():
+        row = (
+            model.objects.select_for_update()
+            .filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts)
+            .first()
+        )
+        done = services.requeue(row, services.DATABASE_LOST) if row is not None else None
+    if done:
+        log.info("%s %s: %s", model.__name__, job.pk, done)
+        job.discard()  # what this attempt stored; the next one stores its own

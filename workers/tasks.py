@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F
 
 from portal import broker
+from portal.database import retrying
 from workers.files import local_path, model_checkpoint, scratch, store
 from workers.runner import run_job
 
@@ -138,8 +139,8 @@ def colorize_segment(segment_id: int) -> None:
 
     seg = run_job(Segment, segment_id, _segment)
     if seg is not None and seg.status == "failed":
-        seg.request.fail(f"Part {seg.index + 1} of the film failed: {seg.error}")
-    elif seg is not None and seg.status == "done" and seg.request.queue_join_when_complete():
+        retrying(lambda: seg.request.fail(f"Part {seg.index + 1} of the film failed: {seg.error}"))
+    elif seg is not None and seg.status == "done" and retrying(seg.request.queue_join_when_complete):
         # a broker outage here leaves it JOIN_QUEUED: requeue_stale sends the join later
         transaction.on_commit(lambda: broker.send(join_segments, seg.request_id))
 

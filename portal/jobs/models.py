@@ -89,8 +89,14 @@ class Job(models.Model):
 
     @classmethod
     def update_running(cls, pk: int, **fields) -> None:
-        """Write `fields` (and the heartbeat) to a running row; raise Cancelled when it is not running."""
-        if not cls.objects.filter(pk=pk, status=Status.RUNNING).update(updated=timezone.now(), **fields):
+        """Write `fields` (and the heartbeat) to a running row; raise Cancelled when it is not running. When the
+        database connection was lost the worker waits for the database and writes again (portal.database)."""
+        from portal.database import retrying
+
+        written = retrying(
+            lambda: cls.objects.filter(pk=pk, status=Status.RUNNING).update(updated=timezone.now(), **fields)
+        )
+        if not written:
             raise Cancelled(f"{cls._meta.verbose_name} {pk} is no longer running")
 
     def set_progress(self, done: int, total: int | None) -> None:

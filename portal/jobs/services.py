@@ -137,60 +137,80 @@ def register_model(name: str, upload, description: str = "", make_default: bool 
     return model
 
 
+WORKER_LOST = "Worker lost"
+DATABASE_LOST = "The database connection was lost while this ran"
+
+
 def requeue_stale(minutes: int | None = None) -> list[str]:
     """Reset running rows whose worker went silent for `minutes` (0: all of them) and enqueue them again.
 
     A row whose worker was lost settings.MAX_ATTEMPTS times (a file that makes it run out of memory, say)
     fails with the reason instead of going round forever. Returns what it did.
     """
-    from workers import tasks
-
     done = []
     with transaction.atomic():
-        for seg in Segment.stale(minutes).select_for_update():
-            if _give_up(seg):
-                seg.request.fail(f"Part {seg.index + 1} of the film failed: {seg.error}")
-                done.append(f"segment {seg.index} of request {seg.request_id} failed: {seg.error}")
-                continue
-            _reset(seg, tasks.colorize_segment)
-            done.append(f"segment {seg.index} of request {seg.request_id}")
-        for req in ColorizationRequest.stale(minutes).select_for_update():
-            if req.phase == Phase.SEGMENTS:
-                continue  # its segments are requeued on their own
-            if req.phase in (Phase.JOIN_QUEUED, Phase.JOINING) and req.requeue_join():
-                transaction.on_commit(lambda pk=req.pk: broker.send(tasks.join_segments, pk))
-                done.append(f"join of request {req.pk}")
-                continue
-            if _give_up(req):
-                done.append(f"request {req.pk} failed: {req.error}")
-                continue
-            _reset(req, tasks.colorize)
-            done.append(f"request {req.pk}")
-        for model, task in ((TrainingRun, tasks.train), (BulkAction, tasks.bulk_action)):
-            name = model._meta.verbose_name
+        for model in (Segment, ColorizationRequest, TrainingRun, BulkAction):
             for job in model.stale(minutes).select_for_update():
-                if _give_up(job):
-                    done.append(f"{name} {job.pk} failed: {job.error}")
-                    continue
-                _reset(job, task)  # a bulk action starts over: each of its steps is idempotent
-                done.append(f"{name} {job.pk}")
+                line = requeue(job, WORKER_LOST)
+                if line:
+                    done.append(line)
     return done
 
 
-def _give_up(job) -> bool:
-    """Fail a job whose worker was lost on each of its allowed attempts; True when it did."""
+def requeue(job, why: str) -> str | None:
+    """Put one running job (its row locked by the caller) back on the queue, its error saying `why`; a job that
+    used its settings.MAX_ATTEMPTS fails with the reason instead. Returns what it did (None: nothing)."""
+    from workers import tasks
+
+    if isinstance(job, Segment):
+        if _give_up(job, why):
+            job.request.fail(f"Part {job.index + 1} of the film failed: {job.error}")
+            return f"segment {job.index} of request {job.request_id} failed: {job.error}"
+        _reset(job, tasks.colorize_segment, why)
+        return f"segment {job.index} of request {job.request_id}"
+    if isinstance(job, ColorizationRequest):
+        # A film's segments are requeued on their own; its join is queued when the worker of the last segment
+        # stopped before queueing it, or queued again when the join was lost.
+        if job.phase == Phase.SEGMENTS:
+            join = job.queue_join_when_complete()
+        else:
+            join = job.phase in (Phase.JOIN_QUEUED, Phase.JOINING) and job.requeue_join()
+        if join:
+            transaction.on_commit(lambda pk=job.pk: broker.send(tasks.join_segments, pk))
+            return f"join of request {job.pk}"
+        if job.phase == Phase.SEGMENTS:
+            return None
+        if _give_up(job, why):
+            return f"request {job.pk} failed: {job.error}"
+        _reset(job, tasks.colorize, why)
+        return f"request {job.pk}"
+    task = {TrainingRun: tasks.train, BulkAction: tasks.bulk_action, HintPreview: tasks.preview_hints}[
+        type(job)
+    ]
+    name = job._meta.verbose_name
+    if _give_up(job, why):
+        return f"{name} {job.pk} failed: {job.error}"
+    _reset(job, task, why)  # a bulk action starts over: each of its steps is idempotent
+    return f"{name} {job.pk}"
+
+
+def _give_up(job, why: str) -> bool:
+    """Fail a job that was stopped on each of its allowed attempts; True when it did."""
     if job.attempts < settings.MAX_ATTEMPTS:
         return False
-    job.fail(
-        f"The worker stopped {job.attempts} times while working on this (for example it ran out of memory); "
-        "it is not tried again automatically."
-    )
+    if why == WORKER_LOST:
+        job.fail(
+            f"The worker stopped {job.attempts} times while working on this (for example it ran out of memory); "
+            "it is not tried again automatically."
+        )
+    else:
+        job.fail(f"{why}, on each of its {job.attempts} attempts; it is not tried again automatically.")
     return True
 
 
-def _reset(job, task) -> None:
+def _reset(job, task, why: str) -> None:
     job.status, job.progress, job.queued_at = Status.PENDING, 0.0, None
-    job.error = f"Worker lost, requeued (attempt {job.attempts} of {settings.MAX_ATTEMPTS} used)."
+    job.error = f"{why}, requeued (attempt {job.attempts} of {settings.MAX_ATTEMPTS} used)."
     job.save(update_fields=["status", "progress", "queued_at", "error", "updated"])
     broker.send_on_commit(job, task)
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
 from portal.jobs import services
-from portal.jobs.models import ColorizationRequest, Status
+from portal.jobs.models import ColorizationRequest, Phase, Status
 from tests.conftest import make_photo
 from workers import tasks
 
@@ -59,6 +59,25 @@ def test_a_job_that_keeps_killing_its_worker_fails_with_the_reason(
     req.refresh_from_db()
     assert req.status == Status.FAILED and req.attempts == settings.MAX_ATTEMPTS
     assert f"stopped {settings.MAX_ATTEMPTS} times" in req.error
+
+
+def test_a_film_whose_join_was_never_queued_is_joined_by_the_sweeper(
+    staff_user, film_file, model_row, django_capture_on_commit_callbacks
+):
+    with open(film_file, "rb") as f:
+        item = add_item(File(f, name=film_file.name), user=staff_user)
+    (req,) = services.submit(None, item, [model_row])
+    req = ColorizationRequest.claim(req.pk)
+    parts = [{"index": n, "start_frame": 10 * n, "end_frame": 10 * n + 10} for n in range(2)]
+    req.plan_segments(
+        parts
+    )  # each part done, and the worker of the last one stopped before queueing the join
+    req.segments.update(status=Status.DONE)
+    ColorizationRequest.objects.filter(pk=req.pk).update(updated=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks() as sent:
+        assert services.requeue_stale() == [f"join of request {req.pk}"]
+    req.refresh_from_db()
+    assert req.phase == Phase.JOIN_QUEUED and req.status == Status.RUNNING and len(sent) == 1
 
 
 def test_previews_that_keep_killing_their_worker_stop_with_the_reason(staff_user, tmp_path, settings):

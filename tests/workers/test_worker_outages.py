@@ -6,7 +6,10 @@ is a clear one (never a 500), and once the broker is back the sweeper gets every
 from __future__ import annotations
 
 import io
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from django.contrib.messages import get_messages
@@ -16,7 +19,7 @@ from django.urls import reverse
 
 from portal.broker import QUEUE_DOWN_MESSAGE
 from portal.catalog.models import Item
-from portal.jobs.models import ColorizationRequest, ColorModel, Segment, Status
+from portal.jobs.models import ACTIVE, ColorizationRequest, ColorModel, Segment, Status
 from tests.conftest import app_on_broker, celery_worker, make_film, make_photo, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -185,3 +188,82 @@ def test_celery_beat_schedules_the_sweeper_and_the_fixity_check(private_redis, t
     assert names == {"workers.tasks.sweep", "workers.tasks.fixity_check"}
     compose = (Path(__file__).parents[2] / "docker" / "compose.yaml").read_text()
     assert '"celery", "-A", "portal", "beat"' in compose
+
+
+@contextmanager
+def database_at(url: str):
+    """The test process's default connection reads and writes the database at `url` inside the block."""
+    from django.db import connection
+
+    saved = dict(connection.settings_dict)
+    address = urlparse(url)
+    connection.close()
+    connection.settings_dict.update(HOST=address.hostname, PORT=address.port, NAME=address.path.lstrip("/"))
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+def test_a_database_outage_loses_no_job(private_redis, private_postgres, tiny_model, tmp_path):
+    """PostgreSQL stops for 30 seconds while a worker colorizes a film (segment by segment) and photographs, then
+    starts again: the worker waits for it, and every job ends done; none is left running or waiting."""
+    from django.contrib.auth import get_user_model
+    from django.core.files import File
+    from django.db import connection
+
+    from portal.catalog.ingest import add_item
+    from portal.jobs import services
+
+    url = private_postgres.copy_database(connection.settings_dict, "outage")
+    log = tmp_path / "worker.log"
+    with (
+        database_at(url),
+        app_on_broker(private_redis.url),
+        celery_worker(private_redis.url, "", log, "pg-outage", database_url=url) as worker,
+    ):
+        staff = get_user_model().objects.create_user("keeper")
+        with open(tiny_model, "rb") as f:
+            model = services.register_model("tiny", File(f, name="tiny.pt"))
+        items = []
+        for path in (
+            make_film(tmp_path / "regatta_1929.mp4", frames=48, gop=8),  # 6 segments
+            *(make_photo(tmp_path / f"quay_{n}.png", size=(160 + n, 120)) for n in range(2)),
+        ):
+            with open(path, "rb") as f:
+                items.append(add_item(File(f, name=path.name), user=staff))
+        for item in items:
+            services.submit(staff, item, [model], {"smoothing": "ema"})
+        film = ColorizationRequest.objects.get(item=items[0])
+        wait_for(
+            lambda: Segment.objects.filter(request=film, status=Status.RUNNING, index__gt=0).exists(),
+            120,
+            interval=0.05,
+            what="the film's segments running",
+            log=log,
+        )
+
+        private_postgres.stop()  # every connection is cut while a segment runs
+        time.sleep(30)
+        private_postgres.start()
+        connection.close()
+
+        call_command_output(
+            "sweep"
+        )  # what beat runs every few minutes: sends whatever never reached the broker
+        wait_for(
+            lambda: _all_finished() and not Segment.objects.filter(status__in=ACTIVE).exists(),
+            240,
+            what="every job after the database outage",
+            log=log,
+        )
+        assert worker.poll() is None, "the worker died with the database"
+        jobs = [*ColorizationRequest.objects.all(), *Segment.objects.all()]
+        assert len(jobs) == 3 + 6
+        assert {(type(j).__name__, j.status) for j in jobs} == {
+            ("ColorizationRequest", Status.DONE),
+            ("Segment", Status.DONE),
+        }, [(j, j.status, j.error) for j in jobs if j.status != Status.DONE]
+        assert all(r.result for r in ColorizationRequest.objects.all())
