@@ -267,3 +267,51 @@ def test_a_database_outage_loses_no_job(private_redis, private_postgres, tiny_mo
             ("Segment", Status.DONE),
         }, [(j, j.status, j.error) for j in jobs if j.status != Status.DONE]
         assert all(r.result for r in ColorizationRequest.objects.all())
+
+
+def test_a_killed_workers_job_is_requeued_and_finished_by_a_new_worker(
+    private_redis, staff_user, tiny_model, tmp_path, django_db_setup
+):
+    """SIGKILL (what the out-of-memory killer sends) to a `celery worker` in the middle of a film segment: the row
+    it leaves running is requeued saying so, with the attempt counted, and a new worker finishes the film."""
+    from django.core.files import File
+    from django.db import connection
+
+    from portal.catalog.ingest import add_item
+    from portal.jobs import services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("fault tests need PostgreSQL on 127.0.0.1:5432")
+    with open(tiny_model, "rb") as f:
+        model = services.register_model("tiny", File(f, name="tiny.pt"))
+    film = make_film(tmp_path / "procession_1925.mp4", frames=32, gop=8)  # 4 segments
+    with open(film, "rb") as f:
+        item = add_item(File(f, name=film.name), user=staff_user)
+    with app_on_broker(private_redis.url):
+        with celery_worker(private_redis.url, "", tmp_path / "first.log", "killed") as first:
+            (req,) = services.submit(staff_user, item, [model], {"smoothing": "ema"})
+            wait_for(
+                lambda: Segment.objects.filter(request=req, status=Status.RUNNING).exists(),
+                120,
+                interval=0.05,
+                what="a segment running",
+                log=first.log,
+            )
+            first.kill()
+            first.wait(30)
+        (seg,) = Segment.objects.filter(request=req, status=Status.RUNNING)  # what the dead worker left
+        assert seg.attempts == 1
+
+        lines = call_command_output("requeue_stale", minutes=0)  # what the sweeper does after STALE_MINUTES
+        assert f"segment {seg.index} of request {req.pk}" in lines
+        seg.refresh_from_db()
+        assert seg.status == Status.PENDING
+        assert seg.error == "Worker lost, requeued (attempt 1 of 3 used)."
+
+        with celery_worker(private_redis.url, "", tmp_path / "second.log", "heir") as second:
+            wait_for(_all_finished, 240, what="the film after the kill", log=second.log)
+    req.refresh_from_db()
+    seg.refresh_from_db()
+    assert req.status == Status.DONE and req.result, (req.status, req.error)
+    assert seg.status == Status.DONE and seg.attempts == 2 and not seg.error
+    assert "segment" not in call_command_output("requeue_stale", minutes=0)  # nothing left running
