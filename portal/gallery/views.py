@@ -6,7 +6,7 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
@@ -26,10 +26,14 @@ def visible_items(user):
     return Item.objects.all() if is_staff_member(user) else Item.objects.published()
 
 
-def _with_results(items):
-    return items.prefetch_related(
-        Prefetch("requests", queryset=published_results(), to_attr="public_results")
-    )
+def _mark_colorized(items) -> list[Item]:
+    """The listed items, each marked when it has a published colorization (the cards say so): one query for the
+    page's ids, no result rows loaded."""
+    items = list(items)
+    colorized = set(published_results().filter(item__in=items).values_list("item_id", flat=True))
+    for item in items:
+        item.has_public_result = item.pk in colorized
+    return items
 
 
 @require_safe
@@ -39,7 +43,7 @@ def home(request):
     recent = (
         Item.objects.published().select_related("collection").order_by("-published_at", "-created", "-id")
     )
-    items = _with_results(recent)[:12]
+    items = _mark_colorized(recent[:12])
     collections = Collection.objects.annotate(
         n=Count("items", filter=Q(items__status=Item.Status.PUBLISHED))
     ).filter(n__gt=0)
@@ -57,11 +61,11 @@ def home(request):
 @public_page
 def collection(request, slug: str):
     coll = get_object_or_404(Collection, slug=slug)
-    items = _with_results(Item.objects.published().filter(collection=coll))
-    paginator = CachedCountPaginator(items, 24)
+    paginator = CachedCountPaginator(Item.objects.published().filter(collection=coll), 24)
     if not paginator.count:
         raise Http404("No published items in this collection.")
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = _mark_colorized(page.object_list)
     return render(request, "gallery/collection.html", {"collection": coll, "page": page})
 
 
@@ -73,7 +77,8 @@ def search(request):
         for k in ("q", "place", "person", "collection", "year_from", "year_to", "type")
     }
     items = search_items(params)
-    page = CachedCountPaginator(_with_results(items), 24).get_page(request.GET.get("page"))
+    page = CachedCountPaginator(items, 24).get_page(request.GET.get("page"))
+    page.object_list = _mark_colorized(page.object_list)
     facets = search_facets()
     query = request.GET.copy()
     query.pop("page", None)

@@ -150,3 +150,19 @@ def test_postgresql_serves_the_search_and_the_lists_from_indexes(harbour):
     assert "published_newest" in Item.objects.published()[:24].explain()
     home = Item.objects.published().order_by("-published_at", "-created", "-id")[:12]
     assert "published_recent" in home.explain()
+
+
+def test_list_pages_mark_the_items_with_a_colorization_and_the_api_names_their_files(client, harbour):
+    bare = _item("Dock ferry", Item.Status.PUBLISHED, collection=harbour.collection)
+    page = client.get("/collections/harbour/").content.decode()
+    assert page.count("AI colorization available") == 1
+    assert (
+        page.index("Dock ferry") < page.index("Dock cranes") < page.index("AI colorization available")
+    )  # newest first
+    items = {i["id"]: i for i in client.get("/api/items/").json()["results"]}
+    result = harbour.requests.get()
+    assert items[harbour.pk]["original_url"] == f"http://testserver/files/items/{harbour.pk}/original"
+    assert (
+        items[harbour.pk]["results"][0]["result_url"] == f"http://testserver/files/results/{result.pk}/result"
+    )
+    assert items[bare.pk]["preview_url"] == f"http://testserver/files/items/{bare.pk}/preview"
