@@ -74,26 +74,25 @@ def run_job(
             )
             wait_for_database()
             # the first try may have committed just before the connection went: then the row is done already
-            recorded = job.finish(**fields) or _status(job) == Status.DONE
+            recorded = job.finish(**fields) or _state(job) == (Status.DONE, job.attempts)
         if not recorded:
             job.discard()  # cancelled while running: keep no unwanted result
     return job
 
 
 def _stopped(job) -> None:
-    """A segment whose request was cancelled or failed stops as cancelled, keeping nothing it stored; a row
-    requeue_stale made pending again meanwhile is left for its next run."""
+    """A segment whose request was cancelled or failed stops as cancelled; a row requeue_stale made pending
+    again meanwhile, or another worker runs now (a later attempt), is left to it. Nothing this attempt stored
+    is kept: it was never recorded."""
     from portal.jobs.models import Status
 
-    job.refresh_from_db(fields=["status"])
-    if job.status == Status.RUNNING:
+    if _state(job) == (Status.RUNNING, job.attempts):
         job.cancel()
-    if job.status == Status.CANCELLED:
-        job.discard()
+    job.discard()
 
 
-def _status(job) -> str | None:
-    return type(job).objects.filter(pk=job.pk).values_list("status", flat=True).first()
+def _state(job) -> tuple[str, int] | None:
+    return type(job).objects.filter(pk=job.pk).values_list("status", "attempts").first()
 
 
 def _requeue_after_database_loss(model: type, job, exc: BaseException) -> None:

@@ -158,7 +158,9 @@ def _segment(seg) -> dict:
         before = seg.progress
         seg.set_progress(done, total)  # both raise Cancelled when the segment or its request stopped
         if seg.progress != before:
-            ColorizationRequest.update_running(req.pk, progress=JOIN_SHARE * req.segment_progress())
+            ColorizationRequest.update_running(
+                req.pk, attempt=req.attempts, progress=JOIN_SHARE * req.segment_progress()
+            )
 
     pipeline = cached_pipeline(req.preset, **_options(req))
     with local_path(req.item.original) as src, scratch() as tmp:
@@ -167,7 +169,9 @@ def _segment(seg) -> dict:
         store(seg.part, dst.name, dst)
     # the join (on another queue) records the model as this pipeline names it
     context = pipeline.context()
-    ColorizationRequest.update_running(req.pk, provenance=_provenance(req, context, {}, req.item.sha256))
+    ColorizationRequest.update_running(
+        req.pk, attempt=req.attempts, provenance=_provenance(req, context, {}, req.item.sha256)
+    )
     return {}
 
 

@@ -75,7 +75,9 @@ def _run(run: TrainingRun) -> None:
 
     def say(message: str) -> None:
         log_lines.append(f"{timezone.now():%H:%M:%S} {message}")
-        TrainingRun.update_running(run.pk, log="\n".join(log_lines[-400:]))  # raises Cancelled
+        TrainingRun.update_running(
+            run.pk, attempt=run.attempts, log="\n".join(log_lines[-400:])
+        )  # raises Cancelled
 
     overrides = {
         "dataset": str(dataset_dir),
@@ -115,11 +117,13 @@ def _run(run: TrainingRun) -> None:
             update = {"curve": curve[-CURVE_LIMIT:]}
             if fraction is not None:
                 update["progress"] = 0.05 + 0.9 * fraction
-            TrainingRun.update_running(run.pk, **update)  # raises Cancelled: fit stops here
+            TrainingRun.update_running(
+                run.pk, attempt=run.attempts, **update
+            )  # raises Cancelled: fit stops here
 
     checkpoint = Path(fit(cfg, on_progress=on_progress))
     say(f"trained: {checkpoint}")
-    metrics = _evaluate(run.pk, checkpoint, dataset_dir, curve, say)
+    metrics = _evaluate(run, checkpoint, dataset_dir, curve, say)
     say("registering the model")
     run.refresh_from_db(fields=["log"])
     _register(run, checkpoint, metrics, curve=curve[-CURVE_LIMIT:])
@@ -152,7 +156,7 @@ class _local_sources:
             ctx.__exit__(*exc)
 
 
-def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict], say) -> dict:
+def _evaluate(run: TrainingRun, checkpoint: Path, dataset_dir: Path, curve: list[dict], say) -> dict:
     """The last epoch's validation figures, plus training.evaluate's test-split report and the historical
     photographs' figures when they run (both are also written into the checkpoint)."""
     metrics = {}
@@ -171,7 +175,7 @@ def _evaluate(run_pk: int, checkpoint: Path, dataset_dir: Path, curve: list[dict
 
     def heartbeat(done: int) -> None:  # requeue_stale must not restart a run that is evaluating
         if throttle.due():
-            TrainingRun.update_running(run_pk)  # raises Cancelled
+            TrainingRun.update_running(run.pk, attempt=run.attempts)  # raises Cancelled
 
     try:
         from training.evaluate import evaluate

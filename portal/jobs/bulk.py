@@ -104,5 +104,7 @@ def run(bulk: BulkAction) -> None:
         else:
             changed += 1
         progress = n / len(bulk.items)  # raises Cancelled when the action was cancelled meanwhile:
-        BulkAction.update_running(bulk.pk, progress=progress, changed=changed, report=report[:REPORT_LIMIT])
+        BulkAction.update_running(
+            bulk.pk, attempt=bulk.attempts, progress=progress, changed=changed, report=report[:REPORT_LIMIT]
+        )
     bulk.finish(changed=changed, report=report[:REPORT_LIMIT])

@@ -1,7 +1,9 @@
 """Background work as database rows with a state machine (NetBox's Job): the row is the single truth.
 
 pending -> running -> done | failed; pending/running -> cancelled. `claim()` is the only way into
-running, so a duplicate Celery delivery finds nothing to claim and does nothing. A film's request has a
+running, so a duplicate Celery delivery finds nothing to claim and does nothing. Each claim counts an attempt,
+and a worker writes (progress, result, failure) only while the row is running its own attempt: a worker the
+sweeper gave up on (requeued) that wakes up later never touches the next attempt. A film's request has a
 second, inner state while it runs, its `Phase` (segments -> join queued -> joining -> joined), moved only by
 `advance_to` and `finish`. Every change is one conditional UPDATE, so of two workers exactly one wins.
 """
@@ -88,16 +90,17 @@ class Job(models.Model):
         return job
 
     @classmethod
-    def update_running(cls, pk: int, **fields) -> None:
-        """Write `fields` (and the heartbeat) to a running row; raise Cancelled when it is not running. When the
-        database connection was lost the worker waits for the database and writes again (portal.database)."""
+    def update_running(cls, pk: int, attempt: int | None = None, **fields) -> None:
+        """Write `fields` (and the heartbeat) to a running row, in its attempt `attempt` when given; raise
+        Cancelled when it is not running (or runs another attempt: it was requeued meanwhile). When the database
+        connection was lost the worker waits for the database and writes again (portal.database)."""
         from portal.database import retrying
 
-        written = retrying(
-            lambda: cls.objects.filter(pk=pk, status=Status.RUNNING).update(updated=timezone.now(), **fields)
-        )
-        if not written:
-            raise Cancelled(f"{cls._meta.verbose_name} {pk} is no longer running")
+        rows = cls.objects.filter(pk=pk, status=Status.RUNNING)
+        if attempt is not None:
+            rows = rows.filter(attempts=attempt)
+        if not retrying(lambda: rows.update(updated=timezone.now(), **fields)):
+            raise Cancelled(f"{cls._meta.verbose_name} {pk} is no longer running (attempt {attempt})")
 
     def set_progress(self, done: int, total: int | None) -> None:
         """Progress callback for the libraries; writes (and checks for cancellation) when it moved by
@@ -106,19 +109,20 @@ class Job(models.Model):
         if fraction - self.progress < PROGRESS_STEP and fraction < 1.0:
             return
         self.progress = fraction
-        self.update_running(self.pk, progress=fraction)
+        self.update_running(self.pk, attempt=self.attempts, progress=fraction)
 
     def finish(self, **fields) -> bool:
-        """Record success, unless the job was cancelled (or reset) meanwhile; returns whether it was recorded."""
+        """Record success, unless the job was cancelled, or requeued, meanwhile (the row is no longer running
+        this attempt); returns whether it was recorded."""
         with transaction.atomic():
             current = (
                 type(self)
                 .objects.select_for_update()
                 .filter(pk=self.pk)
-                .values_list("status", flat=True)
+                .values_list("status", "attempts")
                 .first()
             )
-            if current != Status.RUNNING:
+            if current != (Status.RUNNING, self.attempts):
                 return False
             for name, value in fields.items():
                 setattr(self, name, value)
@@ -128,11 +132,12 @@ class Job(models.Model):
         return True
 
     def fail(self, message: str) -> None:
-        """Record a failure in plain words (a cancelled job stays cancelled)."""
+        """Record a failure in plain words (a cancelled job stays cancelled; a requeued one is left to its next
+        attempt)."""
         self.error, self.finished = message, timezone.now()
         failed = (
             type(self)
-            .objects.filter(pk=self.pk, status__in=ACTIVE)
+            .objects.filter(pk=self.pk, status__in=ACTIVE, attempts=self.attempts)
             .update(status=Status.FAILED, error=message, finished=self.finished, updated=timezone.now())
         )
         self.status = (

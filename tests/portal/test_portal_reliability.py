@@ -16,9 +16,10 @@ from django.utils import timezone
 from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
 from portal.jobs import services
-from portal.jobs.models import ColorizationRequest, Phase, Status
+from portal.jobs.models import Cancelled, ColorizationRequest, Phase, Status
 from tests.conftest import make_photo
 from workers import tasks
+from workers.runner import run_job
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,46 @@ def test_a_job_whose_worker_died_says_worker_lost_requeued(photo_item, model_row
     req.refresh_from_db()
     assert req.status == Status.PENDING and req.error.startswith("Worker lost, requeued")
     assert req.queued_at is None  # left for the sweeper when its message cannot go out
+
+
+def test_a_worker_that_lost_its_job_to_a_requeue_writes_nothing_to_the_next_attempt(photo_item, model_row):
+    (req,) = services.submit(None, photo_item, [model_row])
+    old = ColorizationRequest.claim(req.pk)  # attempt 1: its worker stalls, silent
+    ColorizationRequest.objects.filter(pk=req.pk).update(updated=timezone.now() - timedelta(hours=1))
+    services.requeue_stale()
+    new = ColorizationRequest.claim(req.pk)  # attempt 2, on another worker
+    new.set_progress(30, 100)
+    with pytest.raises(Cancelled):  # the stalled worker wakes up: stopped at its next progress write
+        old.set_progress(90, 100)
+    assert not old.finish(provenance={"attempt": 1})
+    old.fail("a late error from attempt 1")
+    req.refresh_from_db()
+    assert (req.status, req.attempts, req.progress, req.error, req.provenance) == (
+        Status.RUNNING,
+        2,
+        0.3,
+        "",
+        {},
+    )
+    assert new.finish(provenance={"attempt": 2})
+    req.refresh_from_db()
+    assert req.status == Status.DONE and req.provenance == {"attempt": 2}
+
+
+def test_a_stalled_worker_stopped_by_the_next_attempt_leaves_it_running(photo_item, model_row):
+    """The runner's side: the old attempt's body stops (Cancelled) and cancels nothing; the new attempt runs on."""
+    (req,) = services.submit(None, photo_item, [model_row])
+
+    def stalled_body(job):
+        ColorizationRequest.objects.filter(pk=job.pk).update(updated=timezone.now() - timedelta(hours=1))
+        services.requeue_stale()  # the sweeper gives up on this worker ...
+        ColorizationRequest.claim(job.pk)  # ... and another worker takes the job
+        job.set_progress(50, 100)  # raises Cancelled
+        return {"frames": 1}
+
+    run_job(ColorizationRequest, req.pk, stalled_body)
+    req.refresh_from_db()
+    assert (req.status, req.attempts, req.progress, req.frames) == (Status.RUNNING, 2, 0.0, None)
 
 
 def test_a_job_that_keeps_killing_its_worker_fails_with_the_reason(
