@@ -12,8 +12,6 @@ Both answer 201, or 202 when the rows are saved but the work queue is down (the 
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +27,8 @@ from portal import broker
 from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Item
 from portal.catalog.permissions import is_staff_member
-from portal.gallery.public_cache import CachedCountPaginator, versioned_key
+from portal.gallery import public_cache
+from portal.gallery.public_cache import CachedCountPaginator
 from portal.gallery.views import published_results
 from portal.jobs import services
 from portal.jobs.hints import HintsInvalid
@@ -139,11 +138,11 @@ class ItemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         catalogue version and the full address (the links in them are absolute)."""
         if is_staff_member(request.user):
             return super().list(request, *args, **kwargs)
-        key = versioned_key("api-items", request.build_absolute_uri())
-        data = cache.get(key)
+        address = request.build_absolute_uri()
+        version, data = public_cache.lookup("api-items", address)
         if data is None:
             data = super().list(request, *args, **kwargs).data
-            cache.set(key, data, settings.PUBLIC_CACHE_SECONDS)
+            public_cache.store("api-items", address, version, data)
         return Response(data)
 
     def create(self, request, *args, **kwargs):

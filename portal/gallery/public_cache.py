@@ -1,8 +1,8 @@
 """The public pages from the cache: one catalogue version, bumped by every change a visitor could see.
 
 Every save or delete of an item, a collection, a colorization request or a model replaces the version
-(`bump`), so each cached page, API page, facet list and count is keyed under a version that is gone the
-moment anything changes: publication changes show up at once, with no list of keys to delete. The bump
+(`bump`); each cached page, API page, facet list and count is kept with the version it was made under, and
+one made under an older version is never served: publication changes show up at once, with no keys to delete. The bump
 happens when the change is made (the same transaction reads the new version) and again when it commits
 (a page read between the two from the old rows is left under a version nobody asks for any more).
 
@@ -67,27 +67,43 @@ def connect_signals() -> None:
         post_delete.connect(_changed, sender=model, dispatch_uid=f"public-cache-{model.__name__}-delete")
 
 
+def lookup(kind: str, address: str) -> tuple[str, object | None]:
+    """The current version and what is stored for `address` under it, None when nothing is or it was stored under
+    another version: the version and the entry come in one round trip (a page served from the cache needs no other)."""
+    key = f"public:{kind}:{hashlib.sha256(address.encode()).hexdigest()}"
+    found = cache.get_many([VERSION_KEY, key])
+    version = found.get(VERSION_KEY) or catalogue_version()
+    entry = found.get(key)
+    return version, (entry[1] if entry is not None and entry[0] == version else None)
+
+
+def store(kind: str, address: str, version: str, value: object) -> None:
+    """Keep `value` for `address`, made from the rows as they were under `version` (read before them)."""
+    key = f"public:{kind}:{hashlib.sha256(address.encode()).hexdigest()}"
+    cache.set(key, (version, value), settings.PUBLIC_CACHE_SECONDS)
+
+
 def _anonymous_and_plain(request: HttpRequest) -> bool:
     """A visitor who is not signed in and has no message waiting sees the same page as every other."""
     return not request.user.is_authenticated and not len(get_messages(request))
 
 
 def public_page(view: Callable) -> Callable:
-    """Serve a public page to anonymous visitors from the cache (keyed by version, host and full path);
-    signed-in people (whose header differs) always get it rendered afresh."""
+    """Serve a public page to anonymous visitors from the cache (by host and full path, under the current
+    version); signed-in people (whose header differs) always get it rendered afresh."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         if request.method not in ("GET", "HEAD") or not _anonymous_and_plain(request):
             return view(request, *args, **kwargs)
-        key = versioned_key("page", request.build_absolute_uri())
-        hit = cache.get(key)
+        address = request.build_absolute_uri()
+        version, hit = lookup("page", address)
         if hit is not None:
             content, content_type = hit
             return HttpResponse(content, content_type=content_type)
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and not response.streaming and not response.cookies:
-            cache.set(key, (response.content, response["Content-Type"]), settings.PUBLIC_CACHE_SECONDS)
+            store("page", address, version, (response.content, response["Content-Type"]))
         return response
 
     return wrapper

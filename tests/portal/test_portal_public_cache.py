@@ -103,10 +103,10 @@ def test_a_page_read_before_the_commit_is_not_served_after_it(
         with transaction.atomic():
             harbour.title = "Quay cranes"
             harbour.save()
-            stale = public_cache.versioned_key("page", "http://testserver/")
-            from django.core.cache import cache
-
-            cache.set(stale, (b"<p>Dock cranes, as read before the commit</p>", "text/html"), 60)
+            version = public_cache.catalogue_version()
+            public_cache.store(
+                "page", "http://testserver/", version, (b"<p>Dock cranes, read before</p>", "text/html")
+            )
     assert "Quay cranes" in client.get("/").content.decode()
 
 
