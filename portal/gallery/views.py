@@ -160,6 +160,8 @@ def _split(text: str) -> list[str]:
 def item(request, pk: int):
     obj = get_object_or_404(Item.objects.published().select_related("collection"), pk=pk)
     results = list(published_results().filter(item=obj).order_by("-model__is_default", "-approved_at"))
+    for result in results:
+        result.item = obj  # the comparison names the item's files: no query to fetch it again
     chosen = next(
         (r for r in results if str(r.pk) == request.GET.get("result")), results[0] if results else None
     )

@@ -16,7 +16,7 @@ PAGES = {
     "/search/": 6,  # three of them work out the facets, once per change to the catalogue
     "/search/?q=harbour&place=Kiel": 6,
     "/collections/harbour/": 4,
-    "/items/{first}/": 3,
+    "/items/{first}/": 2,
     "/api/items/": 3,
     "/api/requests/": 2,
 }
