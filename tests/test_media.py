@@ -126,3 +126,34 @@ def test_a_large_jpeg_is_decoded_reduced_for_its_preview(tmp_path):
     info = write_preview(scan, tmp_path / "preview.jpg", 800)
     assert (info["width"], info["height"]) == (2400, 3200)
     assert Image.open(tmp_path / "preview.jpg").size == (600, 800)
+
+
+def test_a_pyramidal_tiff_is_read_from_a_reduced_level_for_its_preview(tmp_path):
+    import tracemalloc
+
+    import tifffile
+
+    from colorization.media.previews import decode_for_preview, write_preview
+
+    scan = tmp_path / "atlas_plate_1890.tif"
+    y, x = np.mgrid[0:3000, 0:4000]
+    full = np.stack([(x // 16) % 256, (y // 12) % 256, np.full_like(x, 90)], axis=-1).astype(np.uint16) * 257
+    with tifffile.TiffWriter(scan) as tif:  # 16-bit RGB, stored sideways, with two reduced levels (SubIFDs)
+        options = {"tile": (256, 256), "compression": "zlib", "photometric": "rgb"}
+        tif.write(full, subifds=2, extratags=[(274, 3, 1, 6, False)], **options)
+        tif.write(full[::4, ::4], subfiletype=1, **options)
+        tif.write(full[::16, ::16], subfiletype=1, **options)
+    del full, y, x
+    tracemalloc.start()
+    try:
+        rgb, size = decode_for_preview(scan, 800)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert size == (3000, 4000)  # the original's upright size, from the header
+    assert rgb.shape == (1000, 750, 3) and rgb.dtype == np.uint8  # the 1000 x 750 level, turned upright
+    assert peak < 3000 * 4000 * 3  # the full level (72 MB at 16 bits) was never decoded
+    assert rgb[0, -1, 0] == 0 and rgb[-1, -1, 0] > 200  # turned the way orientation 6 says
+    info = write_preview(scan, tmp_path / "preview.jpg", 800)
+    assert (info["width"], info["height"]) == (3000, 4000) and info["is_colour"]
+    assert Image.open(tmp_path / "preview.jpg").size == (600, 800)

@@ -57,12 +57,50 @@ def poster_frame(path: str | os.PathLike):
     return np.ascontiguousarray(to8(chosen.image)), info
 
 
+def pyramid_level(src: str | os.PathLike, max_side: int):
+    """(8-bit RGB array, (width, height) of the upright original) from the smallest reduced-resolution level of
+    a pyramidal TIFF whose long side still covers max_side, as tifffile reads it, turned upright; None when the
+    file has no such level or holds what only the full reader handles (alpha, a palette, CMYK, float samples)."""
+    import numpy as np
+    import tifffile
+
+    from colorization.media.images import orient, to8
+
+    try:
+        with tifffile.TiffFile(src) as tif:
+            series = tif.series[0]
+            if series.axes not in ("YX", "YXS"):
+                return None
+            covering = [lvl for lvl in series.levels[1:] if max(lvl.shape[:2]) >= max_side]
+            if not covering:
+                return None
+            level = min(covering, key=lambda lvl: lvl.shape[0] * lvl.shape[1])
+            page = level.keyframe
+            plain = (page.photometric, page.samplesperpixel) in (
+                (tifffile.PHOTOMETRIC.MINISBLACK, 1),
+                (tifffile.PHOTOMETRIC.RGB, 3),
+            )
+            if not plain or page.dtype not in (np.uint8, np.uint16):
+                return None
+            rgb = level.asarray()
+            orientation = int(series.keyframe.tags.valueof(274, 1))  # TIFF Orientation, as EXIF numbers it
+            height, width = series.levels[0].shape[:2]  # as stored
+    except Exception:  # whatever tifffile makes of a damaged file: the full reader decodes it and says what is wrong
+        return None
+    rgb = to8(rgb)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    return np.ascontiguousarray(orient(rgb, orientation)), (height, width) if orientation >= 5 else (width, height)
+
+
 def decode_for_preview(src: str | os.PathLike, max_side: int):
     """(8-bit RGB array, (width, height) of the upright original) for a preview no larger than max_side.
 
     A JPEG decodes reduced: Pillow's draft lets the DCT scale it by 1/2, 1/4 or 1/8 while decoding (never below
-    max_side), so a scan of hundreds of megapixels never lands in memory at full size. Other formats decode
-    whole through read_rgb8 (16-bit, alpha, orientation), after the same header check of the pixel limit.
+    max_side), so a scan of hundreds of megapixels never lands in memory at full size. A pyramidal TIFF (tiled,
+    with reduced-resolution levels, as image servers keep masters) is read from its smallest level that covers
+    max_side. Other formats decode whole through read_rgb8 (16-bit, alpha, orientation), after the same header
+    check of the pixel limit: neither Pillow nor OpenCV decodes a PNG or a flat TIFF reduced.
     """
     import numpy as np
     from PIL import Image, ImageOps
@@ -72,6 +110,9 @@ def decode_for_preview(src: str | os.PathLike, max_side: int):
     if size is not None:
         try:
             with Image.open(src) as im:
+                reduced = pyramid_level(src, max_side) if im.format == "TIFF" else None
+                if reduced is not None:
+                    return reduced
                 if im.format == "JPEG" and im.mode in ("L", "RGB"):
                     scale = min(1.0, max_side / max(im.size))  # the longest side only needs max_side
                     im.draft(im.mode, (math.ceil(im.width * scale), math.ceil(im.height * scale)))
