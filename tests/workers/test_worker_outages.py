@@ -315,3 +315,44 @@ def test_a_killed_workers_job_is_requeued_and_finished_by_a_new_worker(
     assert req.status == Status.DONE and req.result, (req.status, req.error)
     assert seg.status == Status.DONE and seg.attempts == 2 and not seg.error
     assert "segment" not in call_command_output("requeue_stale", minutes=0)  # nothing left running
+
+
+def test_a_job_that_killed_its_worker_on_every_attempt_fails_with_the_reason(
+    private_redis, staff_user, tiny_model, tmp_path, django_db_setup, settings
+):
+    """The same segment kills its worker on each of its COLORARCHIVE_MAX_ATTEMPTS (2 here) attempts: the second
+    time the sweeper fails it, and the film, with the reason, instead of sending it round again."""
+    from django.core.files import File
+    from django.db import connection
+
+    from portal.catalog.ingest import add_item
+    from portal.jobs import services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("fault tests need PostgreSQL on 127.0.0.1:5432")
+    settings.MAX_ATTEMPTS = 2  # the sweeper's count (it runs in this process)
+    with open(tiny_model, "rb") as f:
+        model = services.register_model("tiny", File(f, name="tiny.pt"))
+    film = make_film(tmp_path / "launch_1936.mp4", frames=16, gop=8)  # 2 segments
+    with open(film, "rb") as f:
+        item = add_item(File(f, name=film.name), user=staff_user)
+    with app_on_broker(private_redis.url):
+        (req,) = services.submit(staff_user, item, [model], {"smoothing": "ema"})
+        victim = None
+        for attempt in (1, 2):
+            log = tmp_path / f"worker{attempt}.log"
+            with celery_worker(private_redis.url, "", log, f"killed{attempt}") as worker:
+                running = Segment.objects.filter(request=req, status=Status.RUNNING, attempts=attempt)
+                if victim is not None:
+                    running = running.filter(pk=victim.pk)
+                victim = wait_for(running.first, 120, interval=0.05, what="the segment running", log=log)
+                worker.kill()
+                worker.wait(30)
+            lines = call_command_output("requeue_stale", minutes=0)
+            victim.refresh_from_db()
+            assert f"segment {victim.index} of request {req.pk}" in lines
+        assert victim.status == Status.FAILED and victim.attempts == 2
+        assert victim.error.startswith("The worker stopped 2 times while working on this")
+    req.refresh_from_db()
+    assert req.status == Status.FAILED
+    assert req.error.startswith(f"Part {victim.index + 1} of the film failed: The worker stopped 2 times")
