@@ -265,9 +265,13 @@ def _die_with_parent() -> None:
 
 
 def _reset_producers(app) -> None:
-    """Forget connections made for the previous broker (an eager test may have opened the memory transport)."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    """Forget connections made for the previous broker (an eager test may have opened the memory transport).
+
+    kombu keeps its pools in process-wide groups keyed by the broker: closing the app's pool alone would leave a
+    closed pool there, which the next send to the same broker (an eager test after a worker test) would get."""
+    from kombu import pools
+
+    pools.reset()  # closes every pool and forgets them all
     app._pool = None
     app.amqp._producer_pool = None
 
