@@ -20,6 +20,7 @@ import numpy as np
 
 from colorization.color import AB_SCALE, L_SCALE, gray_to_lightness, rgb_to_lightness
 from colorization.frames import Frame
+from colorization.hints import follow as follow_hints
 from colorization.hints import render as render_hints
 from colorization.registry import register
 
@@ -88,6 +89,7 @@ class UNetColorizer:
         precision: str = "auto",  # "auto" (bf16/fp16 autocast on GPU) | "fp32"
         max_batch_megapixels: float = 200.0,  # also flush a batch when the frames held reach this size
         keep_aspect: bool = True,  # False: every frame squeezed to size x size (the behaviour before 2026-11-26)
+        follow_hints: bool = True,  # False: the network's answer to hints alone, without colorization.hints.follow
     ):
         from colorization import checkpoint as ckpt_mod
         from colorization.zoo import resolve_model
@@ -108,6 +110,7 @@ class UNetColorizer:
         self.multiple = int(getattr(self.model, "multiple", 16))
         # a model with hint channels follows frame.info["hints"] (colorization.hints); others ignore them
         self.takes_hints = bool(getattr(getattr(self.model, "config", None), "hints", False))
+        self.follow_hints = bool(follow_hints)
 
     def describe(self) -> dict:
         return {
@@ -156,7 +159,9 @@ class UNetColorizer:
             )
         else:
             ab_batch = self.predict(L)
-        for frame, ab in zip(batch, ab_batch, strict=True):
+        for frame, lightness, ab in zip(batch, L, ab_batch, strict=True):
+            if self.takes_hints and self.follow_hints and frame.info.get("hints"):
+                ab = follow_hints(ab, lightness, frame.info["hints"])
             frame.ab = ab
             yield frame
 

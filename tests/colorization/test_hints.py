@@ -63,10 +63,26 @@ def test_render_draws_each_hint_as_a_small_square_with_a_mask():
     assert channels.shape == (3, 16, 32)
     mask = channels[2]
     ys, xs = np.nonzero(mask)
-    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (3, 5, 15, 17)  # 3x3 around row 4, column 16
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (2, 6, 14, 18)  # 5x5 around row 4, column 16
     a, b = given[0].ab
     assert channels[0, 4, 16] == pytest.approx(a / 128) and channels[1, 4, 16] == pytest.approx(b / 128)
     assert np.all(channels[:, mask == 0] == 0)
+
+
+def test_follow_colours_the_hints_region_and_stops_at_its_edge():
+    """One red hint on a light left half: the whole half turns red, the dark right half stays as predicted."""
+    lightness = np.full((64, 96), 70, np.float32)
+    lightness[:, 48:] = 30
+    predicted = np.zeros((64, 96, 2), np.float32)
+    red = hints.Hint(0.2, 0.5, "#c03030")
+    a = red.ab[0]
+    followed = hints.follow(predicted, lightness, [red])
+    assert followed[:, :48, 0].mean() > 0.9 * a
+    assert followed[:, 48:56, 0].mean() < 0.02 * a  # just across the edge
+    # without the lightness and colour terms the same hint bleeds over the edge as a disc would
+    disc = hints.follow(predicted, lightness, [red], how=hints.Following(lightness=0, colour=0))
+    assert disc[:, 48:56, 0].mean() > 0.5 * a
+    assert np.array_equal(hints.follow(predicted, lightness, []), predicted)
 
 
 def test_hints_sampled_from_the_truth_are_seeded_and_take_the_patch_colour():
