@@ -157,3 +157,98 @@ def test_a_pyramidal_tiff_is_read_from_a_reduced_level_for_its_preview(tmp_path)
     info = write_preview(scan, tmp_path / "preview.jpg", 800)
     assert (info["width"], info["height"]) == (3000, 4000) and info["is_colour"]
     assert Image.open(tmp_path / "preview.jpg").size == (600, 800)
+
+
+# Runs in a fresh interpreter that has loaded the decoders: the peak resident memory (which sees libvips' own
+# allocations, unlike tracemalloc) that decoding one preview adds. The kernel's high-water mark (VmHWM), reset
+# to the current size first: ru_maxrss would carry the parent's peak over the fork.
+PREVIEW_PEAK = r"""
+import json, re, sys
+if sys.argv[2] == "without-pyvips":
+    sys.modules["pyvips"] = None  # as where it is not installed: import fails
+from colorization.media import previews
+previews._pyvips()
+
+def peak():
+    return int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
+
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")  # resets VmHWM to the present resident size
+before = peak()
+rgb, size = previews.decode_for_preview(sys.argv[1], 800)
+print(json.dumps({"shape": rgb.shape, "size": size, "mean": float(rgb.mean()), "added": peak() - before}))
+"""
+
+
+def test_a_large_png_is_streamed_reduced_for_its_preview(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import pyvips
+
+    scan = tmp_path / "panorama_1911.png"
+    xy = pyvips.Image.xyz(8000, 8000)  # 8000 x 8000 RGB (192 MB decoded), written line by line
+    rgb = (xy[0] % 256).bandjoin([xy[1] % 256, (xy[0] // 32) % 256]).cast("uchar")
+    rgb.pngsave(str(scan), compression=1)
+    runs = {}
+    for mode in ("with-pyvips", "without-pyvips"):  # the streamed preview, and the full decode it replaces
+        out = subprocess.run(
+            [sys.executable, "-c", PREVIEW_PEAK, str(scan), mode],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs[mode] = json.loads(out.stdout)
+    streamed, whole = runs["with-pyvips"], runs["without-pyvips"]
+    full = 8000 * 8000 * 3
+    assert streamed["size"] == whole["size"] == [8000, 8000]
+    assert streamed["shape"] == [800, 800, 3] and whole["shape"] == [8000, 8000, 3]
+    assert abs(streamed["mean"] - whole["mean"]) < 1.0  # the same picture, reduced
+    assert whole["added"] > full  # the full decode holds the whole picture (and more): the measure sees it
+    assert (
+        streamed["added"] < full / 3
+    )  # the stream holds a band of lines (50 MB here, growing with the width)
+
+
+def test_png_and_flat_tiff_previews_keep_depth_transparency_and_orientation(tmp_path):
+    import cv2
+    import tifffile
+
+    from colorization.media import previews
+
+    y, x = np.mgrid[0:900, 0:1300]
+    grey16 = ((x * 50 + y * 20) % 65536).astype(np.uint16)
+    rgb16 = np.stack([grey16, (y * 70).astype(np.uint16), np.full_like(grey16, 30000)], axis=-1)
+    cv2.imwrite(str(tmp_path / "rgb16.png"), rgb16[..., ::-1])
+    cv2.imwrite(str(tmp_path / "grey16.png"), grey16)
+    tifffile.imwrite(tmp_path / "grey16.tif", grey16, photometric="minisblack", tile=(256, 256))
+    tifffile.imwrite(tmp_path / "rgb16.tif", rgb16, photometric="rgb")
+    la = np.stack([(x % 256).astype(np.uint8), ((y // 3) % 256).astype(np.uint8)], axis=-1)
+    Image.fromarray(la, "LA").save(tmp_path / "grey_alpha.png")
+    Image.fromarray((x % 256).astype(np.uint8), "L").convert("P").save(
+        tmp_path / "palette.png", transparency=0
+    )
+    for name in ("rgb16.png", "grey16.png", "grey16.tif", "rgb16.tif", "grey_alpha.png", "palette.png"):
+        src = tmp_path / name
+        assert previews.streamed(src, 400, (1300, 900)) is not None  # libvips took it
+        rgb, size = previews.decode_for_preview(src, 400)
+        assert size == (1300, 900) and rgb.shape == (277, 400, 3) and rgb.dtype == np.uint8, name
+        whole = Image.fromarray(media.read_rgb8(src)).resize((400, 277), Image.LANCZOS)
+        assert np.abs(np.asarray(whole, dtype=int) - rgb).mean() < 1.5, name  # as the full reader, reduced
+
+    stored = np.zeros((900, 1300, 3), np.uint8)
+    stored[:100, :100] = (255, 0, 0)  # a red corner where the file's first pixel is
+    for name, orientation in (("sideways.png", 6), ("sideways.tif", 8)):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(stored).save(tmp_path / name, exif=exif)
+        rgb, size = previews.decode_for_preview(tmp_path / name, 400)
+        assert size == (900, 1300) and rgb.shape == (400, 277, 3), name  # upright: taller than wide
+        red = (rgb[..., 0] > 200) & (rgb[..., 1] < 50)
+        corner = (0, -1) if orientation == 6 else (-1, 0)  # 6: turned clockwise; 8: anticlockwise
+        assert red[
+            corner[0] * 10 : corner[0] * 10 + 10 or None, corner[1] * 10 : corner[1] * 10 + 10 or None
+        ].all(), name
+        assert red.mean() < 0.02, name

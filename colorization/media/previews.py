@@ -13,7 +13,6 @@ from colorization.media.files import atomic_write
 from colorization.media.films import FilmReader, probe
 from colorization.media.images import check_header, read_rgb8
 
-
 COLOUR_SPREAD = 5.0  # chroma (8-bit Cb/Cr units) not explained by lightness, above which a picture is colour
 
 
@@ -85,12 +84,74 @@ def pyramid_level(src: str | os.PathLike, max_side: int):
             rgb = level.asarray()
             orientation = int(series.keyframe.tags.valueof(274, 1))  # TIFF Orientation, as EXIF numbers it
             height, width = series.levels[0].shape[:2]  # as stored
-    except Exception:  # whatever tifffile makes of a damaged file: the full reader decodes it and says what is wrong
+    except (
+        Exception
+    ):  # whatever tifffile makes of a damaged file: the full reader decodes it and says what is wrong
         return None
     rgb = to8(rgb)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=2)
-    return np.ascontiguousarray(orient(rgb, orientation)), (height, width) if orientation >= 5 else (width, height)
+    return np.ascontiguousarray(orient(rgb, orientation)), (height, width) if orientation >= 5 else (
+        width,
+        height,
+    )
+
+
+def _pyvips():
+    """The pyvips module, or None where it (or the libvips it loads) is not installed: previews then decode
+    PNG and flat TIFF whole, as before."""
+    try:
+        import pyvips
+    except (ImportError, OSError):
+        return None
+    pyvips.cache_set_max(0)  # no operation cache: a path rewritten in place must never give the old picture
+    # One libvips thread per preview: a PNG inflates in one sequential pass anyway, and each further thread
+    # would hold its own band of full-width lines (memory that grows with the cores, not with the preview).
+    pyvips.concurrency_set(1)
+    return pyvips
+
+
+def streamed(src: Path, max_side: int, size: tuple[int, int]):
+    """(8-bit RGB array, (width, height) of the upright original) from libvips' thumbnail of a PNG or a flat
+    TIFF: it decodes the file in one pass, line by line, shrinking as it goes, so only a few lines of the full
+    picture are ever in memory (an interlaced PNG is the exception: libvips decodes that whole). The EXIF or
+    TIFF orientation is applied by the thumbnail. None when pyvips is missing, the file holds what only the
+    full reader handles (CMYK, float samples, not the picture whose header was checked), or libvips cannot
+    decode it (the full reader then says what is wrong).
+    """
+    import numpy as np
+
+    from colorization.media.images import to8
+
+    pyvips = _pyvips()
+    if pyvips is None:
+        return None
+    try:
+        header = pyvips.Image.new_from_file(str(src))  # the header only; pixels are read by the thumbnail
+        plain = (
+            header.interpretation in ("b-w", "grey16", "srgb", "rgb16")
+            and header.format in ("uchar", "ushort")
+            and header.bands in (1, 2, 3, 4)
+            and sorted((header.width, header.height)) == sorted(size)  # Pillow gives a TIFF's upright size
+        )
+        if not plain:
+            return None
+        orientation = header.get("orientation") if "orientation" in header.get_fields() else 1
+        small = pyvips.Image.thumbnail(str(src), max_side, height=max_side, size="down", fail_on="error")
+        pixels = small.numpy()
+    except pyvips.Error:
+        return None
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    colour, alpha = (pixels[..., :-1], pixels[..., -1]) if pixels.shape[2] in (2, 4) else (pixels, None)
+    rgb = to8(colour)
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    if alpha is not None:  # transparent areas over white, as read_rgb8 lays them
+        a = (alpha.astype(np.float32) / (65535.0 if alpha.dtype == np.uint16 else 255.0))[..., None]
+        rgb = (rgb * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
+    upright = (header.height, header.width) if orientation >= 5 else (header.width, header.height)
+    return np.ascontiguousarray(rgb), upright
 
 
 def decode_for_preview(src: str | os.PathLike, max_side: int):
@@ -99,8 +160,9 @@ def decode_for_preview(src: str | os.PathLike, max_side: int):
     A JPEG decodes reduced: Pillow's draft lets the DCT scale it by 1/2, 1/4 or 1/8 while decoding (never below
     max_side), so a scan of hundreds of megapixels never lands in memory at full size. A pyramidal TIFF (tiled,
     with reduced-resolution levels, as image servers keep masters) is read from its smallest level that covers
-    max_side. Other formats decode whole through read_rgb8 (16-bit, alpha, orientation), after the same header
-    check of the pixel limit: neither Pillow nor OpenCV decodes a PNG or a flat TIFF reduced.
+    max_side. A PNG or a flat TIFF is streamed through libvips' thumbnail (`streamed`), shrunk while it decodes.
+    Other formats, and PNG and TIFF where pyvips is not installed, decode whole through read_rgb8 (16-bit,
+    alpha, orientation), after the same header check of the pixel limit.
     """
     import numpy as np
     from PIL import Image, ImageOps
@@ -111,6 +173,8 @@ def decode_for_preview(src: str | os.PathLike, max_side: int):
         try:
             with Image.open(src) as im:
                 reduced = pyramid_level(src, max_side) if im.format == "TIFF" else None
+                if reduced is None and im.format in ("PNG", "TIFF"):
+                    reduced = streamed(src, max_side, size)
                 if reduced is not None:
                     return reduced
                 if im.format == "JPEG" and im.mode in ("L", "RGB"):
