@@ -252,3 +252,107 @@ def test_png_and_flat_tiff_previews_keep_depth_transparency_and_orientation(tmp_
             corner[0] * 10 : corner[0] * 10 + 10 or None, corner[1] * 10 : corner[1] * 10 + 10 or None
         ].all(), name
         assert red.mean() < 0.02, name
+
+
+# What the file stores for each EXIF/TIFF orientation, given the upright picture (the inverse of the turn the tag
+# asks for): 6 is shown turned a quarter clockwise, so the file holds it turned a quarter anticlockwise.
+STORED_FOR = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],  # mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # turned half round
+    4: lambda a: a[::-1],  # mirrored top-bottom
+    5: lambda a: a.swapaxes(0, 1),  # transposed
+    6: lambda a: np.rot90(a, 1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),  # transversed
+    8: lambda a: np.rot90(a, -1),
+}
+TAGGED = [
+    (fmt, bits, channels)
+    for fmt in ("jpeg", "png", "tiff", "tiff-deflate")
+    for bits in (8, 16)
+    for channels in ("grey", "rgb", "rgba")
+    if fmt != "jpeg" or (bits == 8 and channels != "rgba")
+]
+
+
+def tagged_picture(path: Path, fmt: str, bits: int, channels: str, orientation: int):
+    """Write a 40 x 24 (w x h) picture of distinct 8 x 8 blocks (so a JPEG keeps them), stored un-turned for
+    `orientation` with the tag that says so; returns the upright (H x W or H x W x C) picture and its alpha."""
+    import struct
+    import zlib
+
+    import cv2
+    import tifffile
+
+    block = np.arange(15).reshape(3, 5).repeat(8, axis=0).repeat(8, axis=1)  # 24 x 40, no symmetry
+    top = 65535 if bits == 16 else 255
+    scale = top // 16
+    grey = (block * scale + scale // 2).astype(np.uint16 if bits == 16 else np.uint8)
+    alpha = None
+    if channels == "grey":
+        upright = grey
+    else:
+        upright = np.stack([grey, grey[::-1, ::-1], grey[:, ::-1]], axis=-1)
+        if channels == "rgba":
+            alpha = (top - (block % 5) * (top // 8)).astype(grey.dtype)
+            upright = np.dstack([upright, alpha])
+    stored = np.ascontiguousarray(STORED_FOR[orientation](upright))
+    if fmt.startswith("tiff"):
+        tifffile.imwrite(
+            path,
+            stored,
+            photometric="minisblack" if channels == "grey" else "rgb",
+            extrasamples=[2] if channels == "rgba" else None,
+            compression="zlib" if fmt == "tiff-deflate" else None,
+            extratags=[(274, "H", 1, orientation, True)],
+        )
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        if bits == 16 and channels != "grey":  # Pillow writes no 16-bit colour PNG: OpenCV, and an eXIf chunk
+            ok, png = cv2.imencode(".png", stored[..., [2, 1, 0, 3][: stored.shape[2]]])
+            assert ok
+            data = exif.tobytes()[6:]  # without the "Exif\0\0" that JPEG's APP1 wants
+            chunk = (
+                struct.pack(">I", len(data)) + b"eXIf" + data + struct.pack(">I", zlib.crc32(b"eXIf" + data))
+            )
+            path.write_bytes(png.tobytes()[:33] + chunk + png.tobytes()[33:])  # after the IHDR chunk
+        else:
+            kwargs = {"quality": 100, "subsampling": 0} if fmt == "jpeg" else {}
+            Image.fromarray(stored).save(path, fmt.upper(), exif=exif, **kwargs)
+    return (upright[..., :3] if alpha is not None else upright), alpha
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt, bits, channels", TAGGED)
+def test_every_reader_turns_a_tagged_picture_upright_once(tmp_path, fmt, bits, channels, orientation):
+    from colorization.media import previews
+    from training.build_dataset import read_image as training_read
+
+    path = tmp_path / f"tagged.{fmt[:4]}"
+    upright, alpha = tagged_picture(path, fmt, bits, channels, orientation)
+    tolerance = 2 if fmt == "jpeg" else 0
+
+    loaded = media.read_image(path)  # the colorizer's input
+    expected = upright if upright.ndim == 3 else np.repeat(upright[..., None], 3, axis=2)
+    assert loaded.info["size"] == (40, 24) and loaded.image.shape == (24, 40, 3)
+    assert loaded.image.dtype == upright.dtype and loaded.gray == (channels == "grey")
+    assert np.abs(loaded.image.astype(int) - expected).max() <= tolerance
+    if alpha is not None:
+        assert np.array_equal(loaded.alpha, alpha)
+    assert loaded.info["orientation"] == orientation and loaded.info["exif"].get(0x0112, 1) == 1
+
+    rgb8 = media.images.to8(expected)
+    if alpha is not None:  # over white, as training and previews lay transparent areas
+        a = (alpha / float(65535 if bits == 16 else 255))[..., None]
+        rgb8 = (rgb8 * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
+    for rgb in (media.read_rgb8(path), training_read(path)):  # training, and previews without pyvips
+        assert rgb.shape == (24, 40, 3) and np.abs(rgb.astype(int) - rgb8).max() <= tolerance
+
+    # The header check of the pixel limit sees the same picture (its sides, whichever way round the format
+    # gives them), and the preview (libvips for PNG and TIFF, Pillow's draft for JPEG) is upright, at its size.
+    assert sorted(media.check_header(path, path.name)) == [24, 40]
+    rgb, size = previews.decode_for_preview(path, 64)
+    assert size == (40, 24) and rgb.shape == (24, 40, 3)
+    rounding = 0 if bits == 8 and alpha is None else 2  # libvips rounds 16 bits and alpha its own way
+    assert np.abs(rgb.astype(int) - rgb8).max() <= tolerance + rounding  # a turn would be off by 15 or more

@@ -99,10 +99,15 @@ def _rawmode(im: Image.Image) -> str:
     return str(args[0] if isinstance(args, tuple) and args else args)
 
 
+def _is_rgb16(im: Image.Image, rawmode: str) -> bool:
+    """16-bit RGB(A) that Pillow would reduce to 8 bits: `_read_rgb16` reads it, as the file stores it."""
+    return im.mode in ("RGB", "RGBA") and ";16" in rawmode and im.format in ("PNG", "TIFF")
+
+
 def _to_array(im: Image.Image, path: Path, rawmode: str) -> tuple[np.ndarray, np.ndarray | None]:
     """A Pillow image in any mode -> (H x W gray or H x W x 3 RGB, uint8/uint16; alpha or None)."""
     mode = im.mode
-    if mode in ("RGB", "RGBA") and ";16" in rawmode and im.format in ("PNG", "TIFF"):
+    if _is_rgb16(im, rawmode):
         arr = _read_rgb16(path, im.format)
         if arr.dtype != np.uint16:
             arr = arr.astype(np.uint16)
@@ -145,7 +150,9 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            # From an open file, not a path: given a path, Pillow memory-maps an uncompressed one-strip picture at
+            # its upright size instead of the stored one, which scrambles a TIFF (grey, RGBA) with orientation 5-8.
+            with open(path, "rb") as fh, Image.open(fh) as im:
                 w, h = im.size
                 if limit and w * h > limit:
                     raise Image.DecompressionBombError("over the limit")
@@ -157,6 +164,9 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
                 im.seek(0)
                 rawmode = _rawmode(im)
                 im.load()
+                # Pillow 13 turns a TIFF upright while loading it and drops its tag; other formats, older Pillow and
+                # what _read_rgb16 reads come as stored: turn those (once) below.
+                stored = 0x0112 in im.getexif() or _is_rgb16(im, rawmode)
                 arr, alpha = _to_array(im, path, rawmode)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow's own check ran first: it says the size
@@ -173,8 +183,9 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"{path}: corrupt or truncated image data ({reason})") from None
-    arr = orient(arr, orientation)
-    alpha = orient(alpha, orientation) if alpha is not None else None
+    if stored:
+        arr = orient(arr, orientation)
+        alpha = orient(alpha, orientation) if alpha is not None else None
     colour = arr.ndim == 3 and _looks_colour(arr)
     if (
         arr.ndim == 3
@@ -208,7 +219,8 @@ def read_rgb8(path: str | os.PathLike) -> np.ndarray:
     loaded = read_image(path)
     image = to8(loaded.image)
     if loaded.alpha is not None:
-        a = (loaded.alpha.astype(np.float32) / (65535.0 if loaded.alpha.dtype == np.uint16 else 255.0))[..., None]
+        top = 65535.0 if loaded.alpha.dtype == np.uint16 else 255.0
+        a = (loaded.alpha.astype(np.float32) / top)[..., None]
         image = (image * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
     return np.ascontiguousarray(image)
 
@@ -378,5 +390,3 @@ def encode_to(
         meta = PngInfo()
         meta.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"), zip=False)
         pil.save(fh, "PNG", pnginfo=meta, compress_level=6, **kwargs)
-
-
