@@ -148,7 +148,10 @@ class Following:
     reach: float = 0.1  # Gaussian width of the joint distance
     lightness: float = 1.0
     colour: float = 0.5
-    prior: float = 1e-3  # weight of "no correction": far from every hint the prediction stays
+    # Weight of "no correction" where no hint reaches: `few` / (number of hints)^3, at least `prior`. One or two
+    # hints say little about the rest of the picture (spread wide, one hint lowered the correlation), ten say a lot.
+    prior: float = 1e-3
+    few: float = 1.0
 
 
 FOLLOWING = Following()
@@ -172,7 +175,7 @@ def follow(
     ys, xs = np.mgrid[:h, :w].astype(np.float32)
     diagonal = float(np.hypot(h, w))
     total = np.zeros((h, w, 2), dtype=np.float32)
-    weights = np.full((h, w), how.prior, dtype=np.float32)
+    weights = np.full((h, w), max(how.prior, how.few / len(hints) ** 3), dtype=np.float32)
     for hint in hints:
         cy = min(h - 1, int(hint.y * h))
         cx = min(w - 1, int(hint.x * w))

@@ -70,18 +70,21 @@ def test_render_draws_each_hint_as_a_small_square_with_a_mask():
 
 
 def test_follow_colours_the_hints_region_and_stops_at_its_edge():
-    """One red hint on a light left half: the whole half turns red, the dark right half stays as predicted."""
+    """Four red hints on a light left half: the whole half turns red, the dark right half stays as predicted."""
     lightness = np.full((64, 96), 70, np.float32)
     lightness[:, 48:] = 30
     predicted = np.zeros((64, 96, 2), np.float32)
-    red = hints.Hint(0.2, 0.5, "#c03030")
-    a = red.ab[0]
-    followed = hints.follow(predicted, lightness, [red])
+    reds = [hints.Hint(x, y, "#c03030") for x, y in ((0.1, 0.2), (0.35, 0.25), (0.1, 0.8), (0.35, 0.75))]
+    a = reds[0].ab[0]
+    followed = hints.follow(predicted, lightness, reds)
     assert followed[:, :48, 0].mean() > 0.9 * a
     assert followed[:, 48:56, 0].mean() < 0.02 * a  # just across the edge
-    # without the lightness and colour terms the same hint bleeds over the edge as a disc would
-    disc = hints.follow(predicted, lightness, [red], how=hints.Following(lightness=0, colour=0))
-    assert disc[:, 48:56, 0].mean() > 0.5 * a
+    # without the lightness and colour terms the same hints bleed over the edge as discs would
+    discs = hints.follow(predicted, lightness, reds, how=hints.Following(lightness=0, colour=0))
+    assert discs[:, 48:56, 0].mean() > 0.5 * a
+    # a single hint says less about the rest of the picture: it moves its surroundings, not the whole half
+    one = hints.follow(predicted, lightness, reds[:1])
+    assert 0 < one[:, :48, 0].mean() < 0.5 * followed[:, :48, 0].mean()
     assert np.array_equal(hints.follow(predicted, lightness, []), predicted)
 
 
