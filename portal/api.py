@@ -23,6 +23,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from colorization.hints import HintError
 from portal import broker
 from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Item
@@ -31,7 +32,6 @@ from portal.gallery import public_cache
 from portal.gallery.public_cache import CachedCountPaginator
 from portal.gallery.views import published_results
 from portal.jobs import services
-from portal.jobs.hints import HintsInvalid
 from portal.jobs.hints import check as check_hints
 from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel
 from portal.tokens import ExpiringTokenAuthentication, TokenAccountThrottle, TokenAddressThrottle, expires_at
@@ -173,7 +173,7 @@ class RequestCreateSerializer(serializers.Serializer):
     def validate_hints(self, value) -> list[dict]:
         try:
             return check_hints(value)
-        except HintsInvalid as exc:
+        except HintError as exc:
             raise ValidationError(str(exc)) from None
 
     def validate_models(self, names):

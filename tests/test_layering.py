@@ -43,22 +43,24 @@ def test_media_package_is_torch_free():
     assert out == "[]"
 
 
-def test_web_process_never_imports_torch_and_uses_only_the_media_package():
+def test_web_process_never_imports_torch_and_uses_only_the_media_package_and_hints():
     pytest.importorskip("django")
-    media_modules = set(
+    allowed = set(
         _run(
-            "import colorization.media\nprint(' '.join(m for m in sys.modules if m.startswith('colorization')))"
+            "import colorization.media, colorization.hints\n"
+            "print(' '.join(m for m in sys.modules if m.startswith('colorization')))"
         ).split()
     )
-    assert "colorization.media.policy" in media_modules
+    assert {"colorization.media.policy", "colorization.hints"} <= allowed
     out = _run(
         "import os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'portal.settings')\n"
         "import django; django.setup()\n"
         "import portal.urls, portal.wsgi, portal.celery, workers.tasks\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'training', 'torchvision')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'training', 'torchvision', 'cv2')))\n"
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('colorization'))))"
     )
     heavy, colorization_modules = (out.splitlines() + [""])[:2]
     assert heavy == "[]"
     assert "colorization.media" in colorization_modules.split()  # the upload check uses the policy
-    assert set(colorization_modules.split()) <= media_modules  # and nothing else of the library
+    assert "colorization.hints" in colorization_modules.split()  # the hint check uses the library's parse
+    assert set(colorization_modules.split()) <= allowed  # and nothing else of the library

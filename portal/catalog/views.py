@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from colorization.hints import MAX_POINTS as MAX_HINTS
 from portal import audit, broker
 from portal.catalog.forms import CollectionForm, ImportForm, ItemForm, UploadForm
 from portal.catalog.importer import import_csv
@@ -20,7 +21,7 @@ from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import staff_required
 from portal.jobs import bulk as bulk_actions
-from portal.jobs import hints, queue
+from portal.jobs import queue
 from portal.jobs.forms import BulkForm, ColorizeForm
 from portal.jobs.models import BulkAction, ColorizationRequest, Status
 
@@ -177,7 +178,7 @@ def _initial_hints(request, item: Item) -> list[dict]:
         points = json.loads(request.GET.get("hints", "") or "{}").get("points", [])
     except (ValueError, AttributeError):
         return []
-    return [p for p in points if isinstance(p, dict)][: hints.MAX_POINTS] if isinstance(points, list) else []
+    return [p for p in points if isinstance(p, dict)][:MAX_HINTS] if isinstance(points, list) else []
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

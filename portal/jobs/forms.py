@@ -4,10 +4,11 @@ import json
 
 from django import forms
 
+from colorization.hints import HintError
 from portal.catalog.forms import MultipleFileField
 from portal.catalog.models import Collection
 from portal.jobs import retraining
-from portal.jobs.hints import HintsInvalid, check
+from portal.jobs.hints import check
 from portal.jobs.models import SMOOTHING_CHOICES, BulkAction, ColorModel, TrainingSource
 
 
@@ -37,7 +38,7 @@ class ColorizeForm(forms.Form):
     def clean_hints(self) -> list[dict]:
         try:
             return check(self.cleaned_data.get("hints"))
-        except HintsInvalid as exc:
+        except HintError as exc:
             raise forms.ValidationError(str(exc)) from None
 
     def options(self) -> dict:
@@ -57,7 +58,7 @@ class HintPreviewForm(forms.Form):
     def clean_hints(self) -> list[dict]:
         try:
             return check(self.cleaned_data.get("hints"))
-        except HintsInvalid as exc:
+        except HintError as exc:
             raise forms.ValidationError(str(exc)) from None
 
     def clean(self) -> dict:
