@@ -212,17 +212,8 @@ def expand_sources(sources: list[str | Path]) -> list[tuple[Path, str]]:
 
 
 # ------------------------------------------------------------------ writing
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    with media.atomic_path(path) as tmp:
-        write(str(tmp))
-
-
 def _save_npy(path: Path, arr: np.ndarray) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
-
-    _atomic_write(path, write)
+    media.atomic_write(path, lambda f: np.save(f, arr))
 
 
 class ShardWriter:
@@ -267,14 +258,11 @@ def read_index(out: Path) -> list[dict]:
 
 
 def _write_index(out: Path, rows: list[dict]) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=INDEX_FIELDS)
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: r[k] for k in INDEX_FIELDS})
-
-    _atomic_write(out / "index.csv", write)
+    with media.atomic_path(out / "index.csv") as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=INDEX_FIELDS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r[k] for k in INDEX_FIELDS})
 
 
 def load_manifest(out: Path) -> dict | None:
@@ -417,7 +405,7 @@ def _commit(
     manifest["frames"] = len(index)
     manifest["splits"] = {k: {"frames": frames[k], "groups": len(groups[k])} for k in frames}
     _write_index(out, index)
-    _atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
+    media.atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())
 
 
 def _rollback(out: Path, writer: ShardWriter, old_index: list[dict]) -> None:

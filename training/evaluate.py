@@ -10,8 +10,6 @@ written as JSON and into the checkpoint's "metrics" (keyed by data + split).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import torch
 from colorization import checkpoint as ckpt_mod
 from colorization import metrics as M
 from colorization.color import AB_SCALE, lab_to_rgb, rgb_to_lab
+from colorization.media.files import atomic_path
 from training.build_dataset import IMAGE_SUFFIXES, centre_square, load_manifest, read_image
 
 METRICS = ("mae", "psnr", "ssim", "lpips", "colourfulness", "acc_eps", "ab_pearson")
@@ -101,15 +100,8 @@ def write_metrics_into_checkpoint(path: Path, key: str, report: dict) -> None:
     """Store `report` as the checkpoint's metrics[key]; the file is replaced atomically, the rest kept."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     ckpt.setdefault("metrics", {})[key] = json.loads(json.dumps(report))  # plain types only
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:  # keeps the file's permissions
         torch.save(ckpt, tmp)
-        os.chmod(tmp, path.stat().st_mode & 0o777)  # keep the file's permissions (mkstemp makes 0600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @torch.no_grad()

@@ -7,12 +7,11 @@ the VALIDATION split (head = "bins"), store fp16 weights (half the size), and op
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from colorization import checkpoint as ckpt_mod
+from colorization.media.files import atomic_write
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "colorization" / "weights"
 
@@ -72,12 +71,8 @@ def export(
     )
     dst.chmod(0o644)  # package data: readable by every user (mkstemp creates 0600)
     if make_default:
-        default = dst.parent / "DEFAULT"
-        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".DEFAULT.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(dst.name + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, default)
+        default = atomic_write(dst.parent / "DEFAULT", (dst.name + "\n").encode())
+        default.chmod(0o644)  # package data, as the checkpoint
     return {
         "path": str(dst),
         "bytes": dst.stat().st_size,

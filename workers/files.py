@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.files import File
 from django.db.models.fields.files import FieldFile
 
+from colorization.media import atomic_write
+
 
 @contextmanager
 def local_path(field: FieldFile) -> Iterator[Path]:
@@ -37,11 +39,8 @@ def cached_copy(field: FieldFile, key: str) -> Path:
         pass
     dst = Path(settings.WORK_DIR) / "cache" / key
     if not dst.exists():
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(dst.name + ".part")
-        with field.open("rb") as src, open(tmp, "wb") as out:
-            shutil.copyfileobj(src, out, 1024 * 1024)
-        tmp.replace(dst)
+        with field.open("rb") as src:
+            atomic_write(dst, lambda out: shutil.copyfileobj(src, out, 1024 * 1024))
     return dst
 
 
