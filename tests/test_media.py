@@ -109,6 +109,10 @@ def test_atomic_write_leaves_nothing_on_error_and_keeps_the_old_file(tmp_path):
     media.atomic_write(dst, b"second")
     assert dst.read_bytes() == b"second" and dst.stat().st_mode & 0o777 == 0o640
     assert media.sha256_file(dst) == media.sha256_chunks([b"sec", b"ond"])
+    with open(dst, "rb") as fh:
+        assert media.sha256_stream(fh) == (media.sha256_file(dst), 6)
+        fh.seek(3)
+        assert media.sha256_stream(fh) == (media.sha256_chunks([b"ond"]), 3)  # from where it stands
 
 
 def test_a_large_jpeg_is_decoded_reduced_for_its_preview(tmp_path):

@@ -47,10 +47,11 @@ def _result_name(req, suffix: str) -> str:
 def _verified_original(req, src: Path) -> str:
     """The SHA-256 of the bytes about to be colorized. When they are not the original accepted at upload the
     item is marked (admins see it) and the job stops: a changed original is never colorized silently."""
+    from colorization.media import sha256_stream
     from portal.catalog import fixity
 
     with open(src, "rb") as f:
-        found = fixity.file_digest(f)
+        found = sha256_stream(f)
     problem = fixity.compare(found, req.item.sha256, req.item.size)
     fixity.record(req.item, problem)
     if problem:

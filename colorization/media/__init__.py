@@ -14,7 +14,7 @@ need them, and never torch.
 """
 
 from colorization.media import policy
-from colorization.media.files import atomic_path, atomic_write, sha256_chunks, sha256_file
+from colorization.media.files import atomic_path, atomic_write, sha256_chunks, sha256_file, sha256_stream
 from colorization.media.films import (
     FilmReader,
     FilmWriter,
@@ -62,6 +62,7 @@ __all__ = [
     "read_rgb8",
     "sha256_chunks",
     "sha256_file",
+    "sha256_stream",
     "source_format",
     "to8",
 ]

@@ -25,10 +25,21 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def sha256_chunks(chunks: Iterable[bytes]) -> str:
     """Hex SHA-256 of a stream of byte chunks (an upload's `.chunks()`)."""
-    digest = hashlib.sha256()
+    return _sha256_and_size(chunks)[0]
+
+
+def sha256_stream(f: BinaryIO) -> tuple[str, int]:
+    """Hex SHA-256 and size in bytes of an open binary file (local or a storage's), read from where it stands
+    to its end: fixity checks compare both with what was recorded."""
+    return _sha256_and_size(iter(lambda: f.read(CHUNK), b""))
+
+
+def _sha256_and_size(chunks: Iterable[bytes]) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
     for chunk in chunks:
         digest.update(chunk)
-    return digest.hexdigest()
+        size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def _read_umask() -> int:

@@ -7,26 +7,15 @@ page and in the admin; the original itself is never touched.
 
 from __future__ import annotations
 
-import hashlib
-from typing import BinaryIO
-
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-CHUNK = 1024 * 1024
-
-
-def file_digest(f: BinaryIO) -> tuple[str, int]:
-    """SHA-256 and size of an open binary file, read from where it stands to its end."""
-    digest, size = hashlib.sha256(), 0
-    while chunk := f.read(CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
+from colorization.media import sha256_stream
 
 
 def compare(found: tuple[str, int], sha256: str, size: int) -> str:
-    """Why bytes with digest and size `found` are not the ones recorded ("" when they are)."""
+    """Why bytes with digest and size `found` (`colorization.media.sha256_stream`) are not the ones recorded
+    ("" when they are)."""
     found_sha, found_size = found
     if found_size != size:
         return f"The stored original has {found_size:,} bytes, not the {size:,} recorded at upload."
@@ -39,7 +28,7 @@ def mismatch(field: FieldFile, sha256: str, size: int) -> str:
     """Why the file in storage is not the one recorded ("" when it is)."""
     try:
         with field.storage.open(field.name, "rb") as f:
-            found = file_digest(f)
+            found = sha256_stream(f)
     except FileNotFoundError:
         return f"The stored original {field.name} is missing."
     return compare(found, sha256, size)
