@@ -83,12 +83,28 @@ def _read_rgb16(path: Path, fmt: str) -> np.ndarray:
     return arr
 
 
-def _looks_colour(rgb: np.ndarray) -> bool:
-    """Visibly coloured (a faint scanner or paper tint is not): Lab chroma on a subsample."""
-    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
-    sample = rgb[::step, ::step].astype(np.float32) / (65535.0 if rgb.dtype == np.uint16 else 255.0)
-    chroma = np.hypot(*np.moveaxis(rgb_to_lab(sample)[..., 1:], -1, 0))
-    return float(np.percentile(chroma, 99)) >= 6.0
+COLOUR_SPREAD = 5.0  # chroma (8-bit Cb/Cr units) not explained by lightness, above which a picture is colour
+
+
+def holds_colour(rgb: np.ndarray) -> bool:
+    """Whether an RGB picture (H x W x 3, 8 or 16 bits) holds colour rather than grey or one tone (sepia,
+    cyanotype, a tinted print): the one rule for "this original is in colour" (the portal's `is_colour` warning,
+    and `desaturated` in what `read_image` says and the result's provenance).
+
+    In a grey or toned print the chroma (Cb, Cr) is a function of lightness: every pixel of one grey level has
+    the same tint. Colour is what varies beyond that: the RMS of the chroma around its mean per lightness level.
+    """
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 4_000_000)))  # a huge scan: every step-th pixel
+    small = Image.fromarray(np.ascontiguousarray(to8(rgb[::step, ::step])), "RGB")
+    small.thumbnail((256, 256))
+    ycc = np.asarray(small.convert("YCbCr"), dtype=np.float64).reshape(-1, 3)
+    level = (ycc[:, 0] // 8).astype(np.intp)  # 32 lightness levels
+    count = np.bincount(level, minlength=32)
+    spread = 0.0
+    for channel in (ycc[:, 1], ycc[:, 2]):
+        mean = np.bincount(level, channel, minlength=32) / np.maximum(count, 1)
+        spread += float(((channel - mean[level]) ** 2).sum())
+    return (spread / len(ycc)) ** 0.5 > COLOUR_SPREAD
 
 
 def _rawmode(im: Image.Image) -> str:
@@ -186,7 +202,7 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
     if stored:
         arr = orient(arr, orientation)
         alpha = orient(alpha, orientation) if alpha is not None else None
-    colour = arr.ndim == 3 and _looks_colour(arr)
+    colour = arr.ndim == 3 and holds_colour(arr)
     if (
         arr.ndim == 3
         and np.array_equal(arr[..., 0], arr[..., 1])

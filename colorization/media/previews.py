@@ -11,29 +11,7 @@ from colorization.frames import FrameWindow
 from colorization.media import policy
 from colorization.media.files import atomic_write
 from colorization.media.films import FilmReader, probe
-from colorization.media.images import check_header, read_rgb8
-
-COLOUR_SPREAD = 5.0  # chroma (8-bit Cb/Cr units) not explained by lightness, above which a picture is colour
-
-
-def holds_colour(image) -> bool:
-    """Whether an RGB picture holds colour rather than grey or one tone (sepia, cyanotype, a tinted print).
-
-    In a grey or toned print the chroma (Cb, Cr) is a function of lightness: every pixel of one grey level has
-    the same tint. Colour is what varies beyond that: the RMS of the chroma around its mean per lightness level.
-    """
-    import numpy as np
-
-    small = image.convert("RGB").copy()
-    small.thumbnail((256, 256))
-    ycc = np.asarray(small.convert("YCbCr"), dtype=np.float64).reshape(-1, 3)
-    level = (ycc[:, 0] // 8).astype(np.intp)  # 32 lightness levels
-    count = np.bincount(level, minlength=32)
-    spread = 0.0
-    for channel in (ycc[:, 1], ycc[:, 2]):
-        mean = np.bincount(level, channel, minlength=32) / np.maximum(count, 1)
-        spread += float(((channel - mean[level]) ** 2).sum())
-    return (spread / len(ycc)) ** 0.5 > COLOUR_SPREAD
+from colorization.media.images import check_header, holds_colour, read_rgb8
 
 
 def poster_frame(path: str | os.PathLike):
@@ -208,8 +186,8 @@ def write_preview(src: str | os.PathLike, dst: str | os.PathLike, max_side: int)
     else:
         rgb, (width, height) = decode_for_preview(src, max_side)
         info = {"width": width, "height": height}
+    info["is_colour"] = holds_colour(rgb)
     image = Image.fromarray(rgb, "RGB")
-    info["is_colour"] = holds_colour(image)
     image.thumbnail((max_side, max_side))
     atomic_write(dst, lambda fh: image.save(fh, "JPEG", quality=88, optimize=True, progressive=True))
     return info

@@ -84,7 +84,7 @@ def samples(tmp_path_factory) -> dict[str, Path]:
     out["gray16.tif"] = d / "gray16.tif"
     tifffile.imwrite(out["gray16.tif"], g16)
     out["rgb16.tif"] = d / "rgb16.tif"
-    tifffile.imwrite(out["rgb16.tif"], np.dstack([g16, g16 // 2, g16]), photometric="rgb")
+    tifffile.imwrite(out["rgb16.tif"], np.dstack([g16, g16[::-1] // 2, g16]), photometric="rgb")  # colour
     out["multipage.tif"] = d / "multipage.tif"
     pages = [Image.fromarray(g8, "L"), Image.fromarray(255 - g8, "L"), Image.fromarray(g8 // 2, "L")]
     pages[0].save(out["multipage.tif"], "TIFF", save_all=True, append_images=pages[1:])

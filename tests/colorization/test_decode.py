@@ -36,6 +36,17 @@ def test_colour_sources_are_flagged_for_desaturation(samples, name):
     assert loaded.info["desaturated"] and not loaded.gray
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_toned_print_is_not_a_colour_source(tmp_path, helpers, bits):
+    """Sepia or any one tint is a black-and-white print (media.holds_colour, as the portal's is_colour)."""
+    import tifffile
+
+    g = helpers.gradient(dtype=np.uint16 if bits == 16 else np.uint8)
+    tifffile.imwrite(tmp_path / "sepia.tif", np.dstack([g, g // 4 * 3, g // 2]), photometric="rgb")
+    loaded = read_image(tmp_path / "sepia.tif")
+    assert loaded.info["bits"] == bits and not loaded.gray and not loaded.info["desaturated"]
+
+
 def test_cmyk_is_converted_to_the_right_rgb(samples, helpers):
     loaded = read_image(samples["cmyk.jpg"])
     assert np.abs(loaded.image.astype(int) - helpers.colour_picture()).mean() < 6
