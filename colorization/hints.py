@@ -152,6 +152,9 @@ class Following:
     # hints say little about the rest of the picture (spread wide, one hint lowered the correlation), ten say a lot.
     prior: float = 1e-3
     few: float = 1.0
+    # What is followed: this share of the network's answer with the hints plus the rest of its answer without
+    # them. The answer with hints alone paints a disc around each point; half of each followed scored best.
+    hinted: float = 0.5
 
 
 FOLLOWING = Following()
@@ -163,14 +166,19 @@ def follow(
     hints: Iterable[Hint],
     radius: int = HINT_RADIUS,
     how: Following = FOLLOWING,
+    unhinted: np.ndarray | None = None,
 ) -> np.ndarray:
     """The network's ab (h, w, 2, Lab units) corrected so that the picture follows its hints: at each hint the
     correction is what the hint asks beyond the prediction there; elsewhere it is the hints' corrections averaged
     with weights that fall with distance in the picture, in lightness (`lightness`: L (h, w) in [0, 100]) and in
-    predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges."""
+    predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges. With
+    `unhinted` (the network's ab for the same picture without hints), the prediction followed is the mix of the
+    two that `how.hinted` says."""
     hints = list(hints)
     if not hints:
         return ab
+    if unhinted is not None:
+        ab = how.hinted * ab + (1.0 - how.hinted) * unhinted
     h, w = lightness.shape
     ys, xs = np.mgrid[:h, :w].astype(np.float32)
     diagonal = float(np.hypot(h, w))

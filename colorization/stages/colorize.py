@@ -153,15 +153,19 @@ class UNetColorizer:
 
     def _flush(self, batch: list[Frame], shape: tuple[int, int]) -> Iterator[Frame]:
         L = np.stack([network_lightness(f.image, shape, gray=f.info.get("gray")) for f in batch])
-        if self.takes_hints and any(f.info.get("hints") for f in batch):
+        hinted = self.takes_hints and any(f.info.get("hints") for f in batch)
+        plain_batch = self.predict(L) if not hinted or self.follow_hints else None
+        if hinted:
             ab_batch = self.predict(
                 L, np.stack([render_hints(f.info.get("hints") or [], *shape) for f in batch])
             )
         else:
-            ab_batch = self.predict(L)
-        for frame, lightness, ab in zip(batch, L, ab_batch, strict=True):
-            if self.takes_hints and self.follow_hints and frame.info.get("hints"):
-                ab = follow_hints(ab, lightness, frame.info["hints"])
+            ab_batch = plain_batch
+        for i, (frame, lightness) in enumerate(zip(batch, L, strict=True)):
+            ab = ab_batch[i]
+            if hinted and self.follow_hints and frame.info.get("hints"):
+                # following starts from the answers with and without hints (colorization.hints.Following)
+                ab = follow_hints(ab, lightness, frame.info["hints"], unhinted=plain_batch[i])
             frame.ab = ab
             yield frame
 

@@ -88,6 +88,24 @@ def test_follow_colours_the_hints_region_and_stops_at_its_edge():
     assert np.array_equal(hints.follow(predicted, lightness, []), predicted)
 
 
+def test_following_from_the_answers_with_and_without_hints_spreads_the_networks_discs():
+    """A network answer that paints only a disc around each hint leaves following nothing to spread; mixed
+    with the answer without hints, the hints' colour reaches the whole region, more evenly."""
+    lightness = np.full((64, 96), 70, np.float32)
+    lightness[:, 48:] = 30
+    reds = [hints.Hint(x, y, "#c03030") for x, y in ((0.1, 0.2), (0.35, 0.25), (0.1, 0.8), (0.35, 0.75))]
+    a = reds[0].ab[0]
+    ys, xs = np.mgrid[:64, :96]
+    with_hints = np.zeros((64, 96, 2), np.float32)
+    for red in reds:
+        with_hints[(ys - red.y * 64) ** 2 + (xs - red.x * 96) ** 2 <= 36] = red.ab
+    without = np.zeros_like(with_hints)
+    discs = hints.follow(with_hints, lightness, reds)[:, :48, 0]
+    spread = hints.follow(with_hints, lightness, reds, unhinted=without)
+    assert spread[:, :48, 0].mean() > 2 * discs.mean() and spread[:, :48, 0].std() < discs.std()
+    assert spread[:, 48:56, 0].mean() < 0.02 * a  # still stops at the edge
+
+
 def test_hints_sampled_from_the_truth_are_seeded_and_take_the_patch_colour():
     rgb = np.zeros((40, 60, 3), np.float32)
     rgb[:, :30] = (0.2, 0.4, 0.8)  # blue left half
