@@ -362,7 +362,9 @@ class FilmReader:
     def _open_folder(self, folder: Path, window: FrameWindow) -> Decoded:
         files = numbered_images(folder)
         if not files:
-            raise VideoError(f"{folder}: the folder holds no images ({', '.join(sorted(policy.FRAME_SUFFIXES))})")
+            raise VideoError(
+                f"{folder}: the folder holds no images ({', '.join(sorted(policy.FRAME_SUFFIXES))})"
+            )
         first, stop = window.first_decoded(), window.stop_decoded(len(files))
         time_base = 1 / self.fps
         info = {
@@ -480,9 +482,7 @@ def container_format(dst: Path) -> str:
 class _Writer(threading.Thread):
     """Encodes and muxes in its own thread; the caller's thread keeps running the network meanwhile."""
 
-    def __init__(
-        self, encoder: FilmWriter, tmp: Path, fmt: str, decoded: Decoded, context: dict, depth: int
-    ):
+    def __init__(self, encoder: FilmWriter, tmp: Path, fmt: str, decoded: Decoded, context: dict, depth: int):
         super().__init__(daemon=True, name="video-encode")
         self.enc, self.tmp, self.fmt, self.decoded, self.context = encoder, tmp, fmt, decoded, context
         self.queue: queue.Queue = queue.Queue(maxsize=depth)

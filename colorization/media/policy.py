@@ -32,7 +32,7 @@ class RefusedMedia(ValueError):
 
 
 def kind_of(name: str | os.PathLike) -> str | None:
-    """"image", "film" or None (not a type the archive takes), from the file name's suffix."""
+    """ "image", "film" or None (not a type the archive takes), from the file name's suffix."""
     suffix = PurePath(name).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image"
@@ -47,11 +47,13 @@ def accepted_types() -> str:
 
 
 def check_kind(name: str | os.PathLike) -> str:
-    """"image" or "film"; RefusedMedia naming the accepted types otherwise."""
+    """ "image" or "film"; RefusedMedia naming the accepted types otherwise."""
     kind = kind_of(name)
     if kind is None:
         suffix = PurePath(name).suffix.lower() or "(none)"
-        raise RefusedMedia(f"{PurePath(name).name}: unsupported file type {suffix}; expected one of {accepted_types()}")
+        raise RefusedMedia(
+            f"{PurePath(name).name}: unsupported file type {suffix}; expected one of {accepted_types()}"
+        )
     return kind
 
 
