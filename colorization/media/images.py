@@ -19,7 +19,6 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from colorization.color import rgb_to_lab
 from colorization.media import policy
 from colorization.media.files import sha256_file
 
@@ -233,12 +232,21 @@ def read_rgb8(path: str | os.PathLike) -> np.ndarray:
     """The picture `read_image` reads, as a contiguous H x W x 3 uint8 RGB array (transparent areas over
     white); for training and previews, which want plain 8-bit colour."""
     loaded = read_image(path)
-    image = to8(loaded.image)
-    if loaded.alpha is not None:
-        top = 65535.0 if loaded.alpha.dtype == np.uint16 else 255.0
-        a = (loaded.alpha.astype(np.float32) / top)[..., None]
-        image = (image * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
-    return np.ascontiguousarray(image)
+    return over_white(to8(loaded.image), loaded.alpha)
+
+
+def over_white(rgb8: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """8-bit RGB with its transparent areas laid over white (`alpha`: 8 or 16 bits, or None), contiguous."""
+    if alpha is not None:
+        a = (alpha.astype(np.float32) / (65535.0 if alpha.dtype == np.uint16 else 255.0))[..., None]
+        rgb8 = (rgb8 * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
+    return np.ascontiguousarray(rgb8)
+
+
+def upright_size(width: int, height: int, orientation: int) -> tuple[int, int]:
+    """(width, height) of a picture stored as width x height once its EXIF orientation (1-8) is applied:
+    orientations 5-8 turn it a quarter."""
+    return (height, width) if orientation >= 5 else (width, height)
 
 
 def check_header(source: str | os.PathLike | BinaryIO, name: str) -> tuple[int, int] | None:

@@ -41,7 +41,7 @@ def pyramid_level(src: str | os.PathLike, max_side: int):
     import numpy as np
     import tifffile
 
-    from colorization.media.images import orient, to8
+    from colorization.media.images import orient, to8, upright_size
 
     try:
         with tifffile.TiffFile(src) as tif:
@@ -69,10 +69,7 @@ def pyramid_level(src: str | os.PathLike, max_side: int):
     rgb = to8(rgb)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=2)
-    return np.ascontiguousarray(orient(rgb, orientation)), (height, width) if orientation >= 5 else (
-        width,
-        height,
-    )
+    return np.ascontiguousarray(orient(rgb, orientation)), upright_size(width, height, orientation)
 
 
 def _pyvips():
@@ -99,7 +96,7 @@ def streamed(src: Path, max_side: int, size: tuple[int, int]):
     """
     import numpy as np
 
-    from colorization.media.images import to8
+    from colorization.media.images import over_white, to8, upright_size
 
     pyvips = _pyvips()
     if pyvips is None:
@@ -125,11 +122,7 @@ def streamed(src: Path, max_side: int, size: tuple[int, int]):
     rgb = to8(colour)
     if rgb.shape[2] == 1:
         rgb = np.repeat(rgb, 3, axis=2)
-    if alpha is not None:  # transparent areas over white, as read_rgb8 lays them
-        a = (alpha.astype(np.float32) / (65535.0 if alpha.dtype == np.uint16 else 255.0))[..., None]
-        rgb = (rgb * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
-    upright = (header.height, header.width) if orientation >= 5 else (header.width, header.height)
-    return np.ascontiguousarray(rgb), upright
+    return over_white(rgb, alpha), upright_size(header.width, header.height, orientation)
 
 
 def decode_for_preview(src: str | os.PathLike, max_side: int):
