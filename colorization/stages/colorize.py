@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from colorization import hints as hint_points
 from colorization.color import AB_SCALE, L_SCALE, gray_to_lightness, rgb_to_lightness
 from colorization.frames import Frame
-from colorization.hints import follow as follow_hints
-from colorization.hints import render as render_hints
 from colorization.registry import register
 
 
@@ -157,7 +156,7 @@ class UNetColorizer:
         plain_batch = self.predict(L) if not hinted or self.follow_hints else None
         if hinted:
             ab_batch = self.predict(
-                L, np.stack([render_hints(f.info.get("hints") or [], *shape) for f in batch])
+                L, np.stack([hint_points.render(f.info.get("hints") or [], *shape) for f in batch])
             )
         else:
             ab_batch = plain_batch
@@ -165,7 +164,7 @@ class UNetColorizer:
             ab = ab_batch[i]
             if hinted and self.follow_hints and frame.info.get("hints"):
                 # following starts from the answers with and without hints (colorization.hints.Following)
-                ab = follow_hints(ab, lightness, frame.info["hints"], unhinted=plain_batch[i])
+                ab = hint_points.follow(ab, lightness, frame.info["hints"], unhinted=plain_batch[i])
             frame.ab = ab
             yield frame
 
