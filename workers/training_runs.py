@@ -75,9 +75,8 @@ def _run(run: TrainingRun) -> None:
 
     def say(message: str) -> None:
         log_lines.append(f"{timezone.now():%H:%M:%S} {message}")
-        TrainingRun.update_running(
-            run.pk, attempt=run.attempts, log="\n".join(log_lines[-400:])
-        )  # raises Cancelled
+        # raises Cancelled
+        TrainingRun.update_running(run.pk, attempt=run.attempts, log="\n".join(log_lines[-400:]))
 
     overrides = {
         "dataset": str(dataset_dir),
@@ -117,9 +116,8 @@ def _run(run: TrainingRun) -> None:
             update = {"curve": curve[-CURVE_LIMIT:]}
             if fraction is not None:
                 update["progress"] = 0.05 + 0.9 * fraction
-            TrainingRun.update_running(
-                run.pk, attempt=run.attempts, **update
-            )  # raises Cancelled: fit stops here
+            # raises Cancelled: fit stops here
+            TrainingRun.update_running(run.pk, attempt=run.attempts, **update)
 
     checkpoint = Path(fit(cfg, on_progress=on_progress))
     say(f"trained: {checkpoint}")
