@@ -1,9 +1,9 @@
 """The public pages from the cache: one catalogue version, bumped by every change a visitor could see.
 
 Every save or delete of an item, a collection, a colorization request or a model replaces the version
-(`bump`); each cached page, API page, facet list and count is kept with the version it was made under, and
-one made under an older version is never served: publication changes show up at once, with no keys to delete. The bump
-happens when the change is made (the same transaction reads the new version) and again when it commits
+(`bump`); each cached page, API page, facet list and count is kept with the version it was made under
+(`store`, `lookup`), and one made under an older version is never served: publication changes show up at
+once, with no keys to delete. The bump happens when the change is made (the same transaction reads the new version) and again when it commits
 (a page read between the two from the old rows is left under a version nobody asks for any more).
 
 The cache is Django's default one: Redis in production, which the web processes and the workers share.
@@ -41,11 +41,6 @@ def bump() -> None:
     cache.set(VERSION_KEY, uuid.uuid4().hex, None)
 
 
-def versioned_key(kind: str, *parts: object) -> str:
-    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
-    return f"public:{kind}:{catalogue_version()}:{digest}"
-
-
 def catalogue_changed() -> None:
     """Bump now (this transaction reads the new version) and again once the change commits."""
     bump()
@@ -67,10 +62,14 @@ def connect_signals() -> None:
         post_delete.connect(_changed, sender=model, dispatch_uid=f"public-cache-{model.__name__}-delete")
 
 
+def _key(kind: str, address: str) -> str:
+    return f"public:{kind}:{hashlib.sha256(address.encode()).hexdigest()}"
+
+
 def lookup(kind: str, address: str) -> tuple[str, object | None]:
     """The current version and what is stored for `address` under it, None when nothing is or it was stored under
     another version: the version and the entry come in one round trip (a page served from the cache needs no other)."""
-    key = f"public:{kind}:{hashlib.sha256(address.encode()).hexdigest()}"
+    key = _key(kind, address)
     found = cache.get_many([VERSION_KEY, key])
     version = found.get(VERSION_KEY) or catalogue_version()
     entry = found.get(key)
@@ -79,8 +78,7 @@ def lookup(kind: str, address: str) -> tuple[str, object | None]:
 
 def store(kind: str, address: str, version: str, value: object) -> None:
     """Keep `value` for `address`, made from the rows as they were under `version` (read before them)."""
-    key = f"public:{kind}:{hashlib.sha256(address.encode()).hexdigest()}"
-    cache.set(key, (version, value), settings.PUBLIC_CACHE_SECONDS)
+    cache.set(_key(kind, address), (version, value), settings.PUBLIC_CACHE_SECONDS)
 
 
 def _anonymous_and_plain(request: HttpRequest) -> bool:
@@ -115,11 +113,11 @@ class CachedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         try:
-            key = versioned_key("count", *self.object_list.query.sql_with_params())
+            address = repr(self.object_list.query.sql_with_params())
         except Exception:  # a query that cannot match (EmptyResultSet) or is not SQL: count it as Django does
             return super().count
-        found = cache.get(key)
+        version, found = lookup("count", address)
         if found is None:
             found = self.object_list.count()
-            cache.set(key, found, settings.PUBLIC_CACHE_SECONDS)
+            store("count", address, version, found)
         return found

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
@@ -14,7 +12,7 @@ from django.views.decorators.http import require_safe
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery.delivery import send_file
-from portal.gallery.public_cache import CachedCountPaginator, public_page, versioned_key
+from portal.gallery.public_cache import CachedCountPaginator, lookup, public_page, store
 from portal.jobs.models import ColorizationRequest, Status
 
 
@@ -135,8 +133,7 @@ def search_facets() -> dict:
     """Places, people and collections of the published catalogue, worked out once per change to it (the
     catalogue version of portal/gallery/public_cache.py), not on every request."""
     published = Item.objects.published()
-    key = versioned_key("search-facets")
-    facets = cache.get(key)
+    version, facets = lookup("search-facets", "")
     if facets is None:
         # order_by(): without it the model's ordering joins the DISTINCT and every row comes back
         places = published.exclude(place="").order_by().values_list("place", flat=True).distinct()
@@ -147,7 +144,7 @@ def search_facets() -> dict:
             "people": sorted({name for text in people for name in _split(text)}),
             "collections": list(collections),
         }
-        cache.set(key, facets, settings.PUBLIC_CACHE_SECONDS)
+        store("search-facets", "", version, facets)
     return facets
 
 
