@@ -93,6 +93,26 @@ def accuracy_within_eps(pred_ab: np.ndarray, true_ab: np.ndarray, eps: float = 0
     return float(np.mean(ok))
 
 
+def ab_pearson_channels(
+    pred_lab: np.ndarray, true_lab: np.ndarray, l_range: tuple[float, float] = (25.0, 75.0), flat: float = 0.5
+) -> tuple[float, float]:
+    """The within-image Pearson correlation of predicted vs true a, and of b (see `ab_pearson`)."""
+    p, t = np.asarray(pred_lab, dtype=np.float64), np.asarray(true_lab, dtype=np.float64)
+    _check(p, t)
+    mask = (t[..., 0] >= l_range[0]) & (t[..., 0] <= l_range[1])
+    if not mask.any():
+        return 0.0, 0.0
+    scores = []
+    for channel in (1, 2):
+        x, y = p[..., channel][mask], t[..., channel][mask]
+        if x.std() < flat or y.std() < flat:
+            scores.append(0.0)
+            continue
+        x, y = x - x.mean(), y - y.mean()
+        scores.append(float(np.dot(x, y) / math.sqrt(float(np.dot(x, x)) * float(np.dot(y, y)))))
+    return scores[0], scores[1]
+
+
 def ab_pearson(
     pred_lab: np.ndarray, true_lab: np.ndarray, l_range: tuple[float, float] = (25.0, 75.0), flat: float = 0.5
 ) -> float:
@@ -105,20 +125,36 @@ def ab_pearson(
     constant on either side (standard deviation under `flat` Lab units: invisible, below an 8-bit step, such as
     the rounding noise of a gray or tinted 8-bit image) counts as 0.
     """
+    return float(np.mean(ab_pearson_channels(pred_lab, true_lab, l_range, flat)))
+
+
+# green/blue recall: what the truth clearly paints green or blue (foliage, grass, sky, water) ...
+GREEN_BLUE_HUES = (100.0, 300.0)  # degrees of atan2(b, a)
+GREEN_BLUE_TRUE_CHROMA = 10.0  # Lab units
+# ... and what counts as the output painting it so
+GREEN_BLUE_OUT_CHROMA = 5.0
+GREEN_BLUE_HUE_TOLERANCE = 45.0
+
+
+def green_blue_recall(pred_lab: np.ndarray, true_lab: np.ndarray) -> float | None:
+    """Of the pixels the truth makes clearly green or blue (chroma above 10, hue 100-300 degrees), the share the
+    prediction also makes green or blue: chroma above 5 and hue within 45 degrees of the truth's. None when the
+    truth has no such pixel. Gray and sepia score 0; it is what a visitor misses when trees come out brown."""
     p, t = np.asarray(pred_lab, dtype=np.float64), np.asarray(true_lab, dtype=np.float64)
     _check(p, t)
-    mask = (t[..., 0] >= l_range[0]) & (t[..., 0] <= l_range[1])
-    if not mask.any():
-        return 0.0
-    scores = []
-    for channel in (1, 2):
-        x, y = p[..., channel][mask], t[..., channel][mask]
-        if x.std() < flat or y.std() < flat:
-            scores.append(0.0)
-            continue
-        x, y = x - x.mean(), y - y.mean()
-        scores.append(float(np.dot(x, y) / math.sqrt(float(np.dot(x, x)) * float(np.dot(y, y)))))
-    return float(np.mean(scores))
+    true_chroma = np.hypot(t[..., 1], t[..., 2])
+    true_hue = np.degrees(np.arctan2(t[..., 2], t[..., 1])) % 360.0
+    wanted = (
+        (true_chroma > GREEN_BLUE_TRUE_CHROMA)
+        & (true_hue >= GREEN_BLUE_HUES[0])
+        & (true_hue <= GREEN_BLUE_HUES[1])
+    )
+    if not wanted.any():
+        return None
+    pred_chroma = np.hypot(p[..., 1], p[..., 2])[wanted]
+    pred_hue = np.degrees(np.arctan2(p[..., 2], p[..., 1]))[wanted] % 360.0
+    gap = np.abs((pred_hue - true_hue[wanted] + 180.0) % 360.0 - 180.0)
+    return float(np.mean((pred_chroma > GREEN_BLUE_OUT_CHROMA) & (gap <= GREEN_BLUE_HUE_TOLERANCE)))
 
 
 __all__ = [

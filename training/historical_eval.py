@@ -9,7 +9,13 @@ upsampled and merged with the full-resolution L), and compared with the original
   per-photo oracle tint (each photo's own mean ab, which needs the answer) is reported for information.
 - colourfulness (Hasler & Suesstrunk) of the outputs vs the true photos': criterion >= 40%.
 - mean over photos of the Pearson correlation of predicted vs true ab (a and b each on their own, pixels with L
-  in 25..75, so gray and any tint score 0): >= 0.2.
+  in 25..75, so gray and any tint score 0), for a and for b.
+- green/blue recall: of the pixels the truth makes clearly green or blue (foliage, grass, sky, water), the share
+  the output makes green or blue too (`colorization.metrics.green_blue_recall`), mean over the photos that have
+  such pixels.
+
+The bar (CRITERIA): PSNR at least 2 dB above the best constant tint, colourfulness at least 65% of the truth's,
+Pearson at least 0.45 for a and for b, green/blue recall at least 40%.
 
 With `hints=N`, each photo gets N colour hints as a person who knew the true colour might give them
 (`colorization.hints.sample_from_truth`: seeded random points among pixels of lightness 25-75, each the mean
@@ -40,7 +46,7 @@ from colorization import zoo
 from colorization.color import rgb_to_lab
 from training.build_dataset import IMAGE_SUFFIXES, read_image
 
-CRITERIA = {"colourfulness_ratio": 0.40, "ab_pearson": 0.20}
+CRITERIA = {"psnr_over_tint": 2.0, "colourfulness_ratio": 0.65, "ab_pearson": 0.45, "green_blue_recall": 0.40}
 CHECKPOINT_KEY = "historical"  # metrics[CHECKPOINT_KEY] in a checkpoint; listings read it as historical_*
 
 
@@ -147,6 +153,8 @@ def evaluate_folder(
         tint = _with_ab(gray, mean_ab)
         oracle = _with_ab(gray, lab[..., 1:].reshape(-1, 2).mean(0))
         out_lab = rgb_to_lab(out.astype(np.float32) / 255.0)
+        tint_lab = rgb_to_lab(tint.astype(np.float32) / 255.0)
+        pearson_a, pearson_b = M.ab_pearson_channels(out_lab, lab)
         rows.append(
             {
                 "photo": p.name,
@@ -159,21 +167,31 @@ def evaluate_folder(
                 "colourfulness_tint": M.colourfulness(tint),
                 "ab_pearson_model": M.ab_pearson(out_lab, lab),
                 "ab_pearson_gray": M.ab_pearson(rgb_to_lab(gray_rgb.astype(np.float32) / 255.0), lab),
-                "ab_pearson_tint": M.ab_pearson(rgb_to_lab(tint.astype(np.float32) / 255.0), lab),
+                "ab_pearson_tint": M.ab_pearson(tint_lab, lab),
+                "ab_pearson_a_model": pearson_a,
+                "ab_pearson_b_model": pearson_b,
+                "green_blue_recall_model": M.green_blue_recall(out_lab, lab),
+                "green_blue_recall_tint": M.green_blue_recall(tint_lab, lab),
                 "ssim_model": M.ssim(out, truth),
                 "ssim_gray": M.ssim(gray_rgb, truth),
             }
         )
-    mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0] if k != "photo"}
+    mean = {k: _mean([r[k] for r in rows]) for k in rows[0] if k != "photo"}
     ratio = mean["colourfulness_model"] / max(mean["colourfulness_true"], 1e-9)
     criteria = {
         "psnr_beats_gray": mean["psnr_model"] > mean["psnr_gray"],
         "psnr_beats_tint": mean["psnr_model"] > mean["psnr_tint"],
+        "psnr_over_tint": round(mean["psnr_model"] - mean["psnr_tint"], 2),
+        "psnr_over_tint_ok": mean["psnr_model"] - mean["psnr_tint"] >= CRITERIA["psnr_over_tint"],
         "colourfulness_ratio": round(ratio, 4),
         "colourfulness_ok": ratio >= CRITERIA["colourfulness_ratio"],
-        "ab_pearson_ok": mean["ab_pearson_model"] >= CRITERIA["ab_pearson"],
+        "ab_pearson_ok": min(mean["ab_pearson_a_model"], mean["ab_pearson_b_model"])
+        >= CRITERIA["ab_pearson"],
+        "green_blue_recall_ok": mean["green_blue_recall_model"] >= CRITERIA["green_blue_recall"],
     }
-    criteria["all_met"] = all(v for k, v in criteria.items() if k.endswith(("_ok", "gray", "tint")))
+    criteria["all_met"] = all(
+        v for k, v in criteria.items() if k.endswith("_ok") or k.startswith("psnr_beats")
+    )
     report = {
         "folder": str(folder),
         "photos": len(rows),
@@ -202,6 +220,12 @@ def evaluate_folder(
     return report
 
 
+def _mean(values: list[float | None]) -> float:
+    """The mean over the photos that have a value (green/blue recall has none for a photo without green or blue)."""
+    kept = [v for v in values if v is not None]
+    return round(float(np.mean(kept)), 4) if kept else 0.0
+
+
 def checkpoint_figures(report: dict[str, Any]) -> dict[str, Any]:
     """What a checkpoint keeps of a report: the means of the model and both baselines, in the shape of an
     evaluation report (`model_metrics`, `grayscale_metrics`), so `zoo.headline_metrics` lists them as
@@ -220,6 +244,9 @@ def checkpoint_figures(report: dict[str, Any]) -> dict[str, Any]:
             "colourfulness": m["colourfulness_model"],
             "colourfulness_ratio": report["criteria"]["colourfulness_ratio"],
             "ab_pearson": m["ab_pearson_model"],
+            "ab_pearson_a": m["ab_pearson_a_model"],
+            "ab_pearson_b": m["ab_pearson_b_model"],
+            "green_blue_recall": m["green_blue_recall_model"],
         },
         "grayscale_metrics": {
             "psnr": m["psnr_gray"],
@@ -267,10 +294,14 @@ def format_table(report: dict) -> str:
             f"{m['colourfulness_true']:.2f} |",
             f"| ab Pearson (L 25..75) | {m['ab_pearson_model']:.3f} | {m['ab_pearson_gray']:.3f} | "
             f"{m['ab_pearson_tint']:.3f} | | 1 |",
+            f"| Pearson a / b | {m['ab_pearson_a_model']:.3f} / {m['ab_pearson_b_model']:.3f} | 0 / 0 | 0 / 0 | | 1 |",
+            f"| green/blue recall | {m['green_blue_recall_model']:.0%} | 0% | {m['green_blue_recall_tint']:.0%} | | 100% |",
             "",
-            f"criteria: PSNR > gray: {yes[c['psnr_beats_gray']]}; PSNR > tint: {yes[c['psnr_beats_tint']]}; "
-            f"colourfulness {c['colourfulness_ratio']:.0%} of true (>= 40%): {yes[c['colourfulness_ok']]}; "
-            f"ab Pearson >= 0.2: {yes[c['ab_pearson_ok']]}; all met: {yes[c['all_met']]}",
+            f"criteria: PSNR {c['psnr_over_tint']:+.2f} dB over tint (>= {CRITERIA['psnr_over_tint']}): "
+            f"{yes[c['psnr_over_tint_ok']]}; colourfulness {c['colourfulness_ratio']:.0%} of true "
+            f"(>= {CRITERIA['colourfulness_ratio']:.0%}): {yes[c['colourfulness_ok']]}; Pearson a and b "
+            f">= {CRITERIA['ab_pearson']}: {yes[c['ab_pearson_ok']]}; green/blue recall "
+            f">= {CRITERIA['green_blue_recall']:.0%}: {yes[c['green_blue_recall_ok']]}; all met: {yes[c['all_met']]}",
         ]
     )
 

@@ -155,6 +155,9 @@ def test_eval_historical_record_stores_the_figures_in_the_checkpoint_and_keeps_t
         "colourfulness": m["colourfulness_model"],
         "colourfulness_ratio": report["criteria"]["colourfulness_ratio"],
         "ab_pearson": m["ab_pearson_model"],
+        "ab_pearson_a": m["ab_pearson_a_model"],
+        "ab_pearson_b": m["ab_pearson_b_model"],
+        "green_blue_recall": m["green_blue_recall_model"],
     }
     # everything else is kept as it was, the weights bit for bit
     assert (

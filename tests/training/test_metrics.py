@@ -78,3 +78,41 @@ def test_ab_pearson_gives_any_constant_tint_zero():
 def test_shape_mismatch_is_a_clear_error():
     with pytest.raises(ValueError, match="shape mismatch"):
         M.psnr(_img(), _img()[:10])
+
+
+def _lab(a: float, b: float, shape=(8, 8)) -> np.ndarray:
+    lab = np.zeros((*shape, 3))
+    lab[..., 0], lab[..., 1], lab[..., 2] = 50.0, a, b
+    return lab
+
+
+def test_green_blue_recall_counts_green_and_blue_the_output_keeps():
+    truth = _lab(-30.0, 20.0)  # foliage green: hue about 146 degrees
+    truth[:4, :, 1:] = (-5.0, -30.0)  # sky blue: hue about 260 degrees
+    assert M.green_blue_recall(truth, truth) == 1.0
+    assert M.green_blue_recall(_lab(0.0, 0.0), truth) == 0.0  # gray
+    assert M.green_blue_recall(_lab(8.0, 15.0), truth) == 0.0  # sepia: the brown trees the metric is for
+    half = truth.copy()
+    half[:4, :, 1:] = (10.0, 10.0)  # the sky turned beige, the trees kept
+    assert M.green_blue_recall(half, truth) == 0.5
+    faint = truth * np.array([1.0, 0.1, 0.1])  # the right hues at chroma 3.6 and 3.0: below 5, not seen as colour
+    assert M.green_blue_recall(faint, truth) == 0.0
+    assert M.green_blue_recall(truth, _lab(20.0, 10.0)) is None  # no green or blue in the truth
+
+
+def test_green_blue_recall_accepts_hues_within_45_degrees():
+    truth = _lab(-30.0, 20.0)  # 146 degrees
+    near = _lab(-20.0, 30.0)  # 124 degrees: 22 away
+    far = _lab(10.0, 30.0)  # 72 degrees: 74 away
+    assert M.green_blue_recall(near, truth) == 1.0 and M.green_blue_recall(far, truth) == 0.0
+
+
+def test_ab_pearson_channels_score_a_and_b_each():
+    truth = _lab(0.0, 0.0)
+    truth[..., 1] = np.linspace(-20, 20, 64).reshape(8, 8)
+    truth[..., 2] = np.linspace(10, -10, 64).reshape(8, 8).T
+    pred = truth.copy()
+    pred[..., 2] = 0.0  # a right, b flat
+    a, b = M.ab_pearson_channels(pred, truth)
+    assert a == pytest.approx(1.0) and b == 0.0
+    assert M.ab_pearson(pred, truth) == pytest.approx(0.5)
