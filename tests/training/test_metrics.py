@@ -95,7 +95,8 @@ def test_green_blue_recall_counts_green_and_blue_the_output_keeps():
     half = truth.copy()
     half[:4, :, 1:] = (10.0, 10.0)  # the sky turned beige, the trees kept
     assert M.green_blue_recall(half, truth) == 0.5
-    faint = truth * np.array([1.0, 0.1, 0.1])  # the right hues at chroma 3.6 and 3.0: below 5, not seen as colour
+    # the right hues at chroma 3.6 and 3.0: below 5, not seen as colour
+    faint = truth * np.array([1.0, 0.1, 0.1])
     assert M.green_blue_recall(faint, truth) == 0.0
     assert M.green_blue_recall(truth, _lab(20.0, 10.0)) is None  # no green or blue in the truth
 
