@@ -23,7 +23,7 @@ from colorization.color import AB_SCALE, lab_to_rgb, rgb_to_lab
 from colorization.media.files import atomic_path
 from training.build_dataset import IMAGE_SUFFIXES, centre_square, load_manifest, read_image
 
-METRICS = ("mae", "psnr", "ssim", "lpips", "colourfulness", "acc_eps", "ab_pearson")
+METRICS = ("mae", "psnr", "ssim", "lpips", "colourfulness", "acc_eps", "ab_pearson", "green_blue_recall")
 DEFAULT_LPIPS = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "weights" / "lpips_v0.1" / "vgg.pth"
 )
@@ -73,6 +73,7 @@ def image_metrics(
         "colourfulness": M.colourfulness(pred_rgb),
         "acc_eps": M.accuracy_within_eps(pred_lab[..., 1:], true_lab[..., 1:], 0.02),
         "ab_pearson": M.ab_pearson(pred_lab, true_lab),
+        "green_blue_recall": M.green_blue_recall(pred_lab, true_lab),  # None: no green or blue in the truth
     }
     if lpips is not None:
         out["lpips"] = lpips.distance(pred_rgb, true_rgb)
@@ -80,7 +81,13 @@ def image_metrics(
 
 
 def _mean(rows: list[dict]) -> dict[str, float]:
-    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in METRICS if rows and k in rows[0]}
+    """Each metric's mean over the images that have it (green/blue recall: those with green or blue)."""
+    out = {}
+    for k in METRICS:
+        values = [r[k] for r in rows if r.get(k) is not None]
+        if rows and k in rows[0]:
+            out[k] = round(float(np.mean(values)), 4) if values else 0.0
+    return out
 
 
 def _by_source(folders: list[str], rows_model: list[dict], rows_gray: list[dict]) -> dict[str, dict]:
