@@ -199,7 +199,7 @@ class UNet(nn.Module):
 
     @property
     def multiple(self) -> int:
-        """Input height and width must be multiples of this."""
+        """The network's total stride: other input sizes are padded up to a multiple of it."""
         return 2 ** (self.config.depth if self.config.encoder == "plain" else 5)
 
     def pretrained_parameters(self) -> list[nn.Parameter]:
@@ -224,7 +224,13 @@ class UNet(nn.Module):
         )
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        """The U-Net body on the prepared input (`_body_input`) -> (N, width, H, W)."""
+        """The U-Net body on the prepared input (`_body_input`) -> (N, width, H, W). A side that is not a multiple
+        of `multiple` is padded (edge pixels repeated) and the features are cut back to the input's size."""
+        h, w = x.shape[-2:]
+        m = self.multiple
+        if h % m or w % m:
+            x = F.pad(x, (0, -w % m, 0, -h % m), mode="replicate")
+            return self._features(x)[..., :h, :w]
         guides: list[torch.Tensor | None] = []
         if self.config.encoder == "plain":
             skips = []
