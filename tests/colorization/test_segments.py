@@ -231,3 +231,40 @@ def test_cli_folder_by_segments_keeps_the_frame_rate(tmp_path, film_model):
     assert probe(dst)["fps"] == 30
     time_base, pts, rate = video_pts(dst)  # every frame exactly 1/30 s apart (it once slipped at each join)
     assert [p * time_base for p in pts] == [Fraction(i, 30) for i in range(12)] and rate == 30
+
+
+@pytest.mark.parametrize("vfr", [False, True], ids=["cfr", "vfr"])
+@pytest.mark.parametrize(("start", "stop", "pre_roll"), [(12, 18, 0), (15, 21, 2), (26, None, 4)])
+def test_a_segment_seeks_and_decodes_the_frames_a_full_decode_gives(
+    tmp_path, monkeypatch, vfr, start, stop, pre_roll
+):
+    """The window's decoder seeks to the keyframe at or before its first frame (pre-roll included) and decodes
+    forward: the same frames, indices, timestamps and warm-up marks as the full decode's slice, with B-frames."""
+    from colorization.frames import FrameWindow
+    from colorization.media import FilmReader
+
+    src = make_clip(tmp_path / "reel.mp4", frames=30, gop=6, vfr=vfr, options={"bf": "2"})
+    decode_order = packet_pts(src)
+    assert decode_order != sorted(decode_order)  # B-frames: frames are decoded out of display order
+    reader = FilmReader(prefetch=0, hash=False)
+    full = list(reader(src).frames)
+    seeks, seek = [], FilmReader._seek
+
+    def spy(container, stream, path, first):
+        seeks.append(first)
+        return seek(container, stream, path, first)
+
+    monkeypatch.setattr(FilmReader, "_seek", staticmethod(spy))
+    window = FrameWindow(start, stop, pre_roll=pre_roll)
+    part = list(reader(src, window).frames)
+    assert seeks == [start - pre_roll]
+    expected = full[start - pre_roll : stop]
+    assert [(f.index, f.pts, bool(f.info.get("warmup"))) for f in part] == [
+        (f.index, f.pts, f.index < start) for f in expected
+    ]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(part, expected, strict=True))
+
+
+def packet_pts(path) -> list[int]:
+    with av.open(str(path)) as c:
+        return [p.pts for p in c.demux(video=0) if p.size]
