@@ -6,8 +6,9 @@
 `plan` cuts at keyframes (encoders place them at scene cuts), each segment at most `max_frames` long.
 `colorize_segment` runs a pipeline over a frame window (`Pipeline.run(window=...)`), which decodes a few frames
 before (and, for centred windows, after) its range so temporal smoothing enters the segment in the state it would have had running over the whole film; those frames are
-not written. Every part keeps the film's own timestamps, so `join` is a plain remux of the parts' video
-packets in order, with the original audio and subtitle streams copied from the source. Segments are plain
+not written. Every part keeps the film's own presentation timestamps, exactly (MP4 included), so `join` is a
+remux of the parts' video packets in order, with decode timestamps laid out anew for the whole film, and the
+original audio and subtitle streams copied from the source. Segments are plain
 dicts for a task queue (`Segment.to_dict` / `Segment.from_dict`); every write is atomic, and a part that
 already exists is not redone (tasks may be delivered twice). Give the parts the final file's suffix and the
 same options (codec, quality), so their streams can be joined; `join` refuses parts that differ.
@@ -16,6 +17,7 @@ same options (codec, quality), so their streams can be joined; `join` refuses pa
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from colorization.media.films import (
     StreamCopier,
     VideoError,
     container_format,
+    exact_mov_timing,
     numbered_images,
     open_input,
     packets,
@@ -146,35 +149,28 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
         with av.open(str(tmp), "w", format=fmt) as out:
             with open_input(parts[0]) as first:
                 template = video_stream(first, parts[0])
-                extradata = template.codec_context.extradata
+                extradata, time_base = template.codec_context.extradata, template.time_base
                 video = out.add_stream_from_template(template)
+                video.codec_context.framerate = template.average_rate  # Matroska's default frame duration
                 out.metadata.update(
                     {k: v for k, v in first.metadata.items() if k in ("comment", "description")}
                 )
             copier = StreamCopier(src, out, dropped) if src.is_file() else None
             if fmt in ("mp4", "mov"):
-                out.options.update({"movflags": "+faststart"})
-            last_dts = None
+                out.options.update({**exact_mov_timing(time_base), "movflags": "+faststart"})
+            decode_times = iter(_decode_timestamps(parts))
             try:
                 for part in parts:
                     with open_input(part) as container:
                         stream = video_stream(container, part)
-                        if stream.codec_context.extradata != extradata:
+                        if (stream.codec_context.extradata, stream.time_base) != (extradata, time_base):
                             raise VideoError(
                                 f"{part}: encoded with other settings than {parts[0].name}; cannot join"
                             )
-                        for packet in container.demux(stream):
-                            if packet.size == 0:
-                                continue
-                            if packet.dts is not None:
-                                # B-frame delay can make a part's first dts touch the previous part's last
-                                dts = packet.dts * packet.time_base
-                                if last_dts is not None and dts <= last_dts:
-                                    packet.dts = int(last_dts / packet.time_base) + 1
-                                    dts = packet.dts * packet.time_base
-                                last_dts = dts
-                                if copier is not None:
-                                    copier.mux_until(out, float(dts))
+                        for packet in _video_packets(container, stream):
+                            packet.dts = next(decode_times)
+                            if copier is not None:
+                                copier.mux_until(out, float(packet.dts * packet.time_base))
                             packet.stream = video
                             out.mux(packet)
                             frames += 1
@@ -184,3 +180,36 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
                 if copier is not None:
                     copier.close()
     return {"frames": frames, "parts": len(parts), "dst": str(dst), "dropped_streams": dropped}
+
+
+def _video_packets(container, stream) -> Iterator:
+    """The stream's packets that hold data (demuxing ends with empty ones)."""
+    return (packet for packet in container.demux(stream) if packet.size > 0)
+
+
+def _decode_timestamps(parts: list[Path]) -> list[int]:
+    """The joined video's decode timestamps, one per packet in decode order (in the parts' time base).
+
+    The parts' own do not line up: each part's encoder chose its decode delay alone (x264 takes it from the
+    first frames' timestamps; a part of one or two frames has none), and the gaps they left at the joins
+    lengthened the film (25.7 fps where its frames said 30). So, as the encoder does for a whole film, packet
+    k decodes at the presentation time of frame k - `delay`, and the first `delay` packets come as much before
+    the first frame as frame `delay` comes after it. `delay` is the most packets any part decoded before its
+    first frame, and never less than the deepest reordering, so that no packet decodes after it is shown.
+    """
+    order, delay = [], 0  # presentation timestamps in decode order
+    for part in parts:
+        with open_input(part) as container:
+            stream = video_stream(container, part)
+            stamps = [(packet.pts, packet.dts) for packet in _video_packets(container, stream)]
+        if not stamps:
+            raise VideoError(f"{part}: the segment file holds no video frames")
+        start = min(pts for pts, _ in stamps)
+        delay = max(delay, sum(dts is not None and dts < start for _, dts in stamps))
+        order += [pts for pts, _ in stamps]
+    ranked = sorted(order)
+    rank = {pts: r for r, pts in enumerate(ranked)}
+    reordering = max(k - rank[pts] for k, pts in enumerate(order))
+    delay = min(max(delay, reordering), len(order) - 1)
+    lead = ranked[delay] - ranked[0]
+    return [ranked[k - delay] if k >= delay else ranked[k] - lead for k in range(len(order))]

@@ -479,6 +479,18 @@ def container_format(dst: Path) -> str:
     return fmt
 
 
+def exact_mov_timing(time_base: Fraction) -> dict[str, str]:
+    """MP4/MOV muxer options under which a video track whose first frame is not at 0 is read back with its exact
+    timestamps. The muxer keeps that start in an edit list counted in the movie's timescale, 1/1000 s by
+    default, so a segment starting at frame 5 of a 30 fps film was read back 0.65 ms early and the joined film
+    slipped at every join; giving the movie the track's own timescale keeps the start exact. The track's
+    timescale is the muxer's own choice, said explicitly: the time base's denominator, doubled to >= 10000."""
+    scale = Fraction(time_base).denominator
+    while scale < 10000:
+        scale *= 2
+    return {"video_track_timescale": str(scale), "movie_timescale": str(scale)}
+
+
 class _Writer(threading.Thread):
     """Encodes and muxes in its own thread; the caller's thread keeps running the network meanwhile."""
 
@@ -568,8 +580,10 @@ class _Writer(threading.Thread):
             stream.set_display_rotation(rotation)
         text = provenance_text(info, self.context)
         out.metadata.update({"comment": text, "description": text, "encoder_note": "colorarchive"})
-        if self.fmt in ("mp4", "mov") and enc.faststart:
-            out.options.update({"movflags": "+faststart"})
+        if self.fmt in ("mp4", "mov"):
+            out.options.update(exact_mov_timing(stream.time_base))
+            if enc.faststart:
+                out.options.update({"movflags": "+faststart"})
         dropped: list[str] = []
         copier = (
             StreamCopier(Path(info["path"]), out, dropped)

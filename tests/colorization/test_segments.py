@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 import test_video as clips
@@ -164,22 +166,105 @@ def test_segments_of_one_film_load_the_model_once(tmp_path, clip, film_model):
     assert api.cached_pipeline("film", **options) is api.cached_pipeline("film", **options)
 
 
+def video_pts(path) -> tuple[Fraction, list[int], Fraction]:
+    """Time base, every decoded frame's pts (exact integers) and the average rate the file reports."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return s.time_base, [f.pts for f in c.decode(s)], s.average_rate
+
+
+def numbered_frames(folder, count: int = 12):
+    from PIL import Image
+    from test_video import picture
+
+    folder.mkdir()
+    for i in range(count):
+        Image.fromarray(picture(i, 40, 30)).save(folder / f"frame{i:03d}.png")
+    return folder
+
+
+SOURCES = {  # segments of 5 frames start at times no whole number of milliseconds (1/6 s, 35/120 s...)
+    "frames-30fps": lambda tmp: numbered_frames(tmp / "frames"),
+    "film-30fps": lambda tmp: make_clip(tmp / "reel.mp4", frames=12, fps=30, gop=5),
+    "film-vfr": lambda tmp: make_clip(tmp / "vfr.mp4", frames=12, vfr=True, gop=5),
+}
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.parametrize("source", SOURCES)
+def test_segmented_output_has_the_timestamps_of_the_whole_run(tmp_path, film_model, source, suffix):
+    """Every frame's pts, the time base and the rate equal an unsegmented run's. MP4 parts once slipped at
+    each join (steps of 502 and 517 ticks instead of 512 at 1/15360: the muxer kept a part's start in
+    milliseconds) and the film said 25.7 fps instead of 30 (the parts' decode delays left gaps)."""
+    src = SOURCES[source](tmp_path)
+    fps = 30 if src.is_dir() else None  # the CLI's default x264 preset: B-frames, as in the report
+    pipeline = build_pipeline(presets.get("film", model=str(film_model), smoothing="ema", fps=fps))
+    whole = tmp_path / f"whole{suffix}"
+    pipeline.run(src, whole)
+    plan = segments.plan(src, max_frames=5)
+    assert len(plan) == 3
+    parts = [tmp_path / f"part{seg.index}{suffix}" for seg in plan]
+    for seg, part in zip(plan, parts, strict=True):
+        segments.colorize_segment(src, seg, part, pipeline=pipeline)
+    joined = tmp_path / f"joined{suffix}"
+    segments.join(parts, src, joined)
+    assert video_pts(joined) == video_pts(whole)
+    if source != "film-vfr":
+        assert video_pts(whole)[2] == 30
+    times = video_times(whole)
+    expected = [i / 30 for i in range(12)] if src.is_dir() else video_times(src)
+    assert times == pytest.approx(expected, abs=1e-3 if suffix == ".mkv" else 1e-9)  # Matroska counts in ms
+
+
 def test_cli_folder_by_segments_keeps_the_frame_rate(tmp_path, film_model):
     """`colorize video frames/ -o out.mp4 --fps 30 --segment-frames 5` writes a 30 fps film (it wrote 24)."""
     import sys
 
-    from PIL import Image
-    from test_video import ROOT, picture
+    from test_video import ROOT
 
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for i in range(12):
-        Image.fromarray(picture(i, 40, 30)).save(frames / f"frame{i:03d}.png")
+    frames = numbered_frames(tmp_path / "frames")
     dst = tmp_path / "out.mp4"
     command = [sys.executable, "-m", "colorization.cli", "video", str(frames), "-o", str(dst)]
     command += ["--model", str(film_model), "--fps", "30", "--segment-frames", "5", "-q"]
     run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=180)
     assert run.returncode == 0, run.stderr
-    info = probe(dst)
-    assert info["fps"] == 30 and len(video_times(dst)) == 12
-    assert video_times(dst)[:3] == pytest.approx([0, 1 / 30, 2 / 30], abs=1e-3)
+    assert probe(dst)["fps"] == 30
+    time_base, pts, rate = video_pts(dst)  # every frame exactly 1/30 s apart (it once slipped at each join)
+    assert [p * time_base for p in pts] == [Fraction(i, 30) for i in range(12)] and rate == 30
+
+
+@pytest.mark.parametrize("vfr", [False, True], ids=["cfr", "vfr"])
+@pytest.mark.parametrize(("start", "stop", "pre_roll"), [(12, 18, 0), (15, 21, 2), (26, None, 4)])
+def test_a_segment_seeks_and_decodes_the_frames_a_full_decode_gives(
+    tmp_path, monkeypatch, vfr, start, stop, pre_roll
+):
+    """The window's decoder seeks to the keyframe at or before its first frame (pre-roll included) and decodes
+    forward: the same frames, indices, timestamps and warm-up marks as the full decode's slice, with B-frames."""
+    from colorization.frames import FrameWindow
+    from colorization.media import FilmReader
+
+    src = make_clip(tmp_path / "reel.mp4", frames=30, gop=6, vfr=vfr, options={"bf": "2"})
+    decode_order = packet_pts(src)
+    assert decode_order != sorted(decode_order)  # B-frames: frames are decoded out of display order
+    reader = FilmReader(prefetch=0, hash=False)
+    full = list(reader(src).frames)
+    seeks, seek = [], FilmReader._seek
+
+    def spy(container, stream, path, first):
+        seeks.append(first)
+        return seek(container, stream, path, first)
+
+    monkeypatch.setattr(FilmReader, "_seek", staticmethod(spy))
+    window = FrameWindow(start, stop, pre_roll=pre_roll)
+    part = list(reader(src, window).frames)
+    assert seeks == [start - pre_roll]
+    expected = full[start - pre_roll : stop]
+    assert [(f.index, f.pts, bool(f.info.get("warmup"))) for f in part] == [
+        (f.index, f.pts, f.index < start) for f in expected
+    ]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(part, expected, strict=True))
+
+
+def packet_pts(path) -> list[int]:
+    with av.open(str(path)) as c:
+        return [p.pts for p in c.demux(video=0) if p.size]
