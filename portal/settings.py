@@ -326,9 +326,11 @@ API_TOKEN_DAYS = int(env("COLORARCHIVE_TOKEN_DAYS", "30"))
 # One cache shared by every web process and worker: throttle counts, and the public pages, whose version a
 # worker's change bumps as well (portal/gallery/public_cache.py). Redis in production; without it (the demo) a
 # folder under COLORARCHIVE_VAR, which the demo's web process and its workers share.
+# An unreachable Redis answers within a second (a miss), not after the system's TCP timeout.
 if _redis_url:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url,
-                          "KEY_PREFIX": "colorarchive-cache"}}  # fmt: skip
+                          "KEY_PREFIX": "colorarchive-cache",
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}  # fmt: skip
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}  # fmt: skip
