@@ -34,6 +34,7 @@ from portal.gallery.views import published_results
 from portal.jobs import services
 from portal.jobs.hints import check as check_hints
 from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel
+from portal.parsers import JSONParser
 from portal.tokens import ExpiringTokenAuthentication, TokenAccountThrottle, TokenAddressThrottle, expires_at
 
 
@@ -215,7 +216,7 @@ class RequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 class TokenView(APIView):
     authentication_classes = [ExpiringTokenAuthentication]
     throttle_classes = [TokenAddressThrottle, TokenAccountThrottle]
-    parser_classes = [parsers.FormParser, parsers.MultiPartParser, parsers.JSONParser]
+    parser_classes = [parsers.FormParser, parsers.MultiPartParser, JSONParser]
     renderer_classes = [renderers.JSONRenderer]
 
     def get_permissions(self):

@@ -1,4 +1,6 @@
-"""An outage of the database or the broker answers 503 with a plain explanation, never a 500.
+"""An outage of the database, the broker or the cache answers 503 with a plain explanation, never a 500.
+
+(The public pages and the token throttles work on without the cache; this is the answer for any other use.)
 
 Errors raised in a view reach OutageMiddleware.process_exception; those raised in another middleware (the
 front door reads request.user, which needs the database) reach `server_error`, the project's handler500. The
@@ -16,6 +18,7 @@ from django.db import OperationalError as DatabaseOperationalError
 from django.http import HttpResponse, JsonResponse
 from django.views import defaults
 from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import RedisError
 
 log = logging.getLogger("portal")
 
@@ -26,11 +29,13 @@ OUTAGE_MESSAGE = (
 
 
 def outage_response(request, exception: BaseException | None):
-    """A 503 for an unreachable database or broker; None for any other error."""
+    """A 503 for an unreachable database, broker or cache; None for any other error."""
     if isinstance(exception, DatabaseOperationalError | DatabaseInterfaceError):
         what = "database"
     elif isinstance(exception, BrokerOperationalError):
         what = "work queue"
+    elif isinstance(exception, RedisError):
+        what = "cache"
     else:
         return None
     log.error("%s %s: %s unreachable: %s", request.method, request.path, what, exception)

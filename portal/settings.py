@@ -317,6 +317,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"token-address": "20/hour", "token-account": "10/hour"},
@@ -326,9 +331,11 @@ API_TOKEN_DAYS = int(env("COLORARCHIVE_TOKEN_DAYS", "30"))
 # One cache shared by every web process and worker: throttle counts, and the public pages, whose version a
 # worker's change bumps as well (portal/gallery/public_cache.py). Redis in production; without it (the demo) a
 # folder under COLORARCHIVE_VAR, which the demo's web process and its workers share.
+# An unreachable Redis answers within a second (a miss), not after the system's TCP timeout.
 if _redis_url:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url,
-                          "KEY_PREFIX": "colorarchive-cache"}}  # fmt: skip
+                          "KEY_PREFIX": "colorarchive-cache",
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}  # fmt: skip
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}  # fmt: skip

@@ -299,16 +299,18 @@ def spare_port() -> int:
 class RedisServer:
     """A private redis-server on a spare port that a fault test may stop and start (never the shared one).
 
-    It keeps nothing on disk, so a restart also loses every queued message, as a broker without persistence does.
+    It keeps nothing on disk, so a restart also loses every queued message, as a broker without persistence does;
+    `persistent` keeps an append-only file instead (as docker/compose.yaml runs Redis), so a restart brings back
+    every key it had.
     """
 
-    def __init__(self, folder: Path):
-        self.folder, self.port, self.proc = folder, spare_port(), None
+    def __init__(self, folder: Path, persistent: bool = False):
+        self.folder, self.port, self.proc, self.persistent = folder, spare_port(), None, persistent
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-               "no", "--dir", str(self.folder)]  # fmt: skip
+               "yes" if self.persistent else "no", "--dir", str(self.folder)]  # fmt: skip
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent
         )

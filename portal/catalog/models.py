@@ -223,3 +223,10 @@ class TrashEntry(models.Model):
         if self.restored_at:
             return "restored"
         return "purged" if self.purged_at else "in the trash"
+
+
+class CatalogueVersion(models.Model):
+    """One row: the public catalogue's version as last committed (portal/gallery/public_cache.py). It lives here,
+    not only in the cache, so that a change committed while the cache was unreachable is not lost with it."""
+
+    value = models.CharField(max_length=32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
@@ -50,6 +51,7 @@ admin_required = _require(is_admin)
 
 
 def roles(request) -> dict:
-    """Template context: what the navigation may offer this user."""
-    user = request.user
+    """Template context: what the navigation may offer this user (anonymous on a request refused before the
+    authentication middleware ran, e.g. for its Host header)."""
+    user = getattr(request, "user", None) or AnonymousUser()
     return {"is_staff_member": is_staff_member(user), "is_admin": is_admin(user)}

@@ -176,7 +176,7 @@ def _initial_hints(request, item: Item) -> list[dict]:
         return list(earlier.options.get("hints", [])) if earlier else []
     try:
         points = json.loads(request.GET.get("hints", "") or "{}").get("points", [])
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # not JSON, not an object, nested too deeply
         return []
     return [p for p in points if isinstance(p, dict)][:MAX_HINTS] if isinstance(points, list) else []
 

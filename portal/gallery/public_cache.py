@@ -6,12 +6,18 @@ Every save or delete of an item, a collection, a colorization request or a model
 once, with no keys to delete. The bump happens when the change is made (the same transaction reads the new version) and again when it commits
 (a page read between the two from the old rows is left under a version nobody asks for any more).
 
-The cache is Django's default one: Redis in production, which the web processes and the workers share.
+The cache is Django's default one: Redis in production, which the web processes and the workers share. It is
+never needed to answer: a lookup it cannot answer is a miss, a store or a bump it cannot take is logged and
+dropped. A bump it missed is not lost, because the version has two halves: the cache's, which the changing
+transaction itself reads at once, and the database's (`CatalogueVersion`, written once the change commits),
+which outlives a cache outage. A page kept before the outage was kept under the old database half, so once the
+cache answers again no process serves it, whichever process made the change and whether or not it still runs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -24,12 +30,23 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import cached_property
+from redis.exceptions import RedisError
+
+log = logging.getLogger("portal")
 
 VERSION_KEY = "public-catalogue-version"
+# What an unreachable cache raises: Redis' errors; OSError for a folder cache (the demo's) that cannot be written.
+CACHE_ERRORS = (RedisError, OSError)
 
 
-def catalogue_version() -> str:
-    """The current version; a fresh one when the cache has none (never a value an old entry was keyed by)."""
+def _committed_version() -> str:
+    from portal.catalog.models import CatalogueVersion
+
+    return CatalogueVersion.objects.filter(pk=1).values_list("value", flat=True).first() or ""
+
+
+def _cached_version() -> str:
+    """The cache's half; a fresh one when the cache has none (never a value an old entry was keyed by)."""
     version = cache.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, None)
@@ -37,14 +54,31 @@ def catalogue_version() -> str:
     return version
 
 
+def catalogue_version() -> str:
+    """The current version (raises what the cache raises when it cannot be reached)."""
+    return f"{_committed_version()}.{_cached_version()}"
+
+
+def _bump_cache() -> None:
+    try:
+        cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+    except CACHE_ERRORS as exc:
+        log.warning("public cache unreachable, its version not bumped (the database's will be): %s", exc)
+
+
 def bump() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+    """A new version in the cache and in the database; called once a change commits."""
+    from portal.catalog.models import CatalogueVersion
+
+    _bump_cache()
+    CatalogueVersion.objects.update_or_create(pk=1, defaults={"value": uuid.uuid4().hex})
 
 
 def catalogue_changed() -> None:
-    """Bump now (this transaction reads the new version) and again once the change commits."""
-    bump()
-    transaction.on_commit(bump)
+    """Bump the cache's half now (this transaction reads the new version) and both once the change commits (a
+    database error then is logged: the change itself is committed)."""
+    _bump_cache()
+    transaction.on_commit(bump, robust=True)
 
 
 def _changed(sender, **kwargs) -> None:
@@ -66,19 +100,31 @@ def _key(kind: str, address: str) -> str:
     return f"public:{kind}:{hashlib.sha256(address.encode()).hexdigest()}"
 
 
-def lookup(kind: str, address: str) -> tuple[str, object | None]:
+def lookup(kind: str, address: str) -> tuple[str | None, object | None]:
     """The current version and what is stored for `address` under it, None when nothing is or it was stored under
-    another version: the version and the entry come in one round trip (a page served from the cache needs no other)."""
+    another version: the cache's half of the version and the entry come in one round trip. (None, None) when the
+    cache cannot be reached: the caller makes the page itself and `store` keeps nothing."""
     key = _key(kind, address)
-    found = cache.get_many([VERSION_KEY, key])
-    version = found.get(VERSION_KEY) or catalogue_version()
+    committed = _committed_version()
+    try:
+        found = cache.get_many([VERSION_KEY, key])
+        version = f"{committed}.{found.get(VERSION_KEY) or _cached_version()}"
+    except CACHE_ERRORS as exc:
+        log.warning("public cache unreachable, %s served uncached: %s", kind, exc)
+        return None, None
     entry = found.get(key)
     return version, (entry[1] if entry is not None and entry[0] == version else None)
 
 
-def store(kind: str, address: str, version: str, value: object) -> None:
-    """Keep `value` for `address`, made from the rows as they were under `version` (read before them)."""
-    cache.set(_key(kind, address), (version, value), settings.PUBLIC_CACHE_SECONDS)
+def store(kind: str, address: str, version: str | None, value: object) -> None:
+    """Keep `value` for `address`, made from the rows as they were under `version` (read before them); nothing
+    when the version is unknown (the cache could not be reached) or the cache cannot take it now."""
+    if version is None:
+        return
+    try:
+        cache.set(_key(kind, address), (version, value), settings.PUBLIC_CACHE_SECONDS)
+    except CACHE_ERRORS as exc:
+        log.warning("public cache unreachable, %s not kept: %s", kind, exc)
 
 
 def _anonymous_and_plain(request: HttpRequest) -> bool:

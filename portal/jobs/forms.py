@@ -126,7 +126,7 @@ class TrainingForm(forms.Form):
             if key.startswith("build."):
                 try:
                     options[key.removeprefix("build.")] = json.loads(value)
-                except ValueError:
+                except (ValueError, RecursionError):  # not JSON (or nested too deeply): the text itself
                     options[key.removeprefix("build.")] = value
         return options
 

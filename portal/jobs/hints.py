@@ -24,6 +24,8 @@ def check(data: object) -> list[dict]:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
             raise HintError(f"{SOURCE}: not JSON ({exc.msg})") from None
+        except RecursionError:
+            raise HintError(f"{SOURCE}: not JSON (nested too deeply)") from None
     if isinstance(data, list):
         data = {"points": data}
     return [{"x": h.x, "y": h.y, "color": h.color} for h in parse(data, SOURCE)]

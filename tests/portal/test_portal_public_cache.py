@@ -37,7 +37,9 @@ def _pages(client, item: Item) -> dict[str, str]:
 
 def test_anonymous_pages_come_from_the_cache(client, harbour, django_assert_num_queries):
     first = _pages(client, harbour)
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(
+        len(first)
+    ):  # each reads the catalogue version's committed half, only that
         again = _pages(client, harbour)
     assert again == first and all("Dock cranes" in page for page in first.values())
 
@@ -113,7 +115,7 @@ def test_a_page_read_before_the_commit_is_not_served_after_it(
 def test_counts_are_worked_out_once_per_version(harbour, django_assert_num_queries):
     items = Item.objects.published()
     assert public_cache.CachedCountPaginator(items, 24).count == 1
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(1):  # the catalogue version's committed half
         assert public_cache.CachedCountPaginator(items, 24).count == 1
     _item("Dock ferry", Item.Status.PUBLISHED)
     assert public_cache.CachedCountPaginator(items, 24).count == 2

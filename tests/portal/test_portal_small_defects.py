@@ -1,17 +1,19 @@
 """Small workflow defects: colour originals are flagged, publish dates are always recorded, the public home page
-lists by publish date and features the default model's result."""
+lists by publish date and features the default model's result; a foreign Host header and deeply nested hints
+answer 400."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image, ImageOps
 
 from portal.catalog.models import Item
-from portal.jobs.models import ColorModel
+from portal.jobs.models import ColorizationRequest, ColorModel
 from tests.conftest import make_photo
 from tests.portal.test_portal_permissions import _item, _result
 
@@ -91,3 +93,26 @@ def test_the_home_page_features_the_default_models_result(client):
     response = client.get(reverse("gallery:home"))
     assert response.context["featured"] == by_default
     assert "AI colorization by unet-default" in response.content.decode()
+
+
+def test_a_foreign_host_header_answers_400(settings):
+    """Django refuses a Host that is not in ALLOWED_HOSTS before any middleware has set request.user; the 400
+    page must render without it (it was a 500)."""
+    settings.DEBUG = False
+    visitor = Client(raise_request_exception=False)
+    for path in ("/", "/api/items/", "/accounts/login/"):
+        response = visitor.get(path, HTTP_HOST="attacker.example")
+        assert response.status_code == 400 and "Bad request" in response.content.decode(), path
+
+
+def test_deeply_nested_hints_answer_400(staff_client):
+    """JSON nested deeper than Python's recursion limit is refused as bad input (it was a 500)."""
+    model = ColorModel.objects.create(name="unet-a", checkpoint="models/a.pt", is_default=True)
+    item = _item("Dock cranes", Item.Status.DRAFT)
+    nested = "[" * 100_000 + "]" * 100_000
+    page = staff_client.post(reverse("jobs:submit", args=[item.pk]), {"models": [model.pk], "hints": nested})
+    assert page.status_code == 400 and "nested too deeply" in page.content.decode()
+    body = f'{{"item": {item.pk}, "models": ["unet-a"], "hints": {nested}}}'
+    api = staff_client.post("/api/requests/", body, content_type="application/json")
+    assert api.status_code == 400 and "nested too deeply" in api.json()["detail"], api.content[:300]
+    assert not ColorizationRequest.objects.exists()
