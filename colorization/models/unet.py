@@ -74,9 +74,9 @@ class UNetConfig:
     # loss does; the decoded ab are upsampled (bilinear) to the input size. Colour is smooth at that scale (the
     # full-resolution lightness keeps every edge), and the per-pixel layers cost 1/head_stride**2.
     head_stride: int = 1
-    # The encoder: "plain" (the thesis's one 3x3 convolution per level), "efficientnet_lite0" or a torchvision
-    # ResNet ("resnet18", "resnet34", "resnet50"; colorization.models.encoders), whose ImageNet weights training
-    # reads from a local file. With a pretrained encoder the network downsamples 5 times (inputs are multiples of
+    # The encoder: "plain" (the thesis's one 3x3 convolution per level), "efficientnet_lite0", "mobilenet_v2" or a
+    # torchvision ResNet ("resnet18", "resnet34", "resnet50"; colorization.models.encoders), whose ImageNet weights
+    # training reads from a local file. With a pretrained encoder the network downsamples 5 times (inputs are multiples of
     # 32), `width`/`depth` only shape the plain encoder, and the decoder also sees the input (lightness, position,
     # hints) averaged down to each level, so hints reach it even while the encoder is frozen.
     encoder: str = "plain"
@@ -133,6 +133,7 @@ def _pixel_net(cin: int, width: int, cout: int) -> nn.Sequential:
 DECODER_WIDTHS = {
     "resnet": ((32,), (32, 64, 64, 128, 256)),
     "efficientnet_lite0": ((16,), (16, 48, 64, 96, 128)),
+    "mobilenet_v2": ((16,), (16, 48, 64, 96, 128)),  # thin features too (16-32 channels at strides 2-8)
 }
 
 

