@@ -4,6 +4,8 @@ caller's and passes through unchanged."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
@@ -66,3 +68,21 @@ def test_an_error_in_the_body_on_remote_storage_propagates_and_leaves_no_downloa
             runs.append(path)
             raise BodyError("the caller's own error")
     assert len(runs) == 1 and not runs[0].exists()  # the download is removed on the way out
+
+
+def test_retraining_sources_are_downloaded_together_and_removed_when_one_fails(settings, tmp_path):
+    from workers.training_runs import _local_sources
+
+    settings.WORK_DIR = tmp_path
+    storage = InMemoryStorage()
+    name = storage.save("training/film.mp4", ContentFile(b"frames"))
+    source = SimpleNamespace(file=RemoteFieldFile(None, models.FileField(storage=storage), name))
+    missing = SimpleNamespace(
+        file=RemoteFieldFile(None, models.FileField(storage=storage), "training/gone.mp4")
+    )
+    with _local_sources([source, source]) as paths:
+        assert [p.read_bytes() for p in paths] == [b"frames", b"frames"]
+    with pytest.raises(FileNotFoundError):
+        with _local_sources([source, missing]):
+            pass
+    assert list((tmp_path / "tmp").iterdir()) == []  # the first download went with the failure
