@@ -8,11 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=portal.settings \
     PYTHONPATH=/app
 
-# libgl/libglib: opencv-python-headless (a core dependency) still links them.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libglib2.0-0 libgl1 \
-    && rm -rf /var/lib/apt/lists/*
-
+# No system packages: the web extra's wheels carry their own libraries (OpenCV, which needed libgl/libglib, is
+# in the ml extra now; the web process never imports it).
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY colorization ./colorization

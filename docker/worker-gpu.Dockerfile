@@ -26,8 +26,9 @@ COPY portal ./portal
 COPY workers ./workers
 COPY static ./static
 COPY manage.py ./
-# torch's default PyPI wheels for Linux carry CUDA; the version pins live in pyproject's [ml] extra.
-RUN pip install ".[web,ml]"
+# torch's default PyPI wheels for Linux carry CUDA; the version pins live in pyproject's [ml] extra. [train] for
+# the retraining runs this worker takes.
+RUN pip install ".[web,ml,train]"
 
 RUN useradd --create-home --uid 1000 colorarchive && mkdir -p /app/var && chown colorarchive /app/var
 USER colorarchive

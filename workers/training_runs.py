@@ -65,9 +65,12 @@ def run(run: TrainingRun) -> None:
 
 
 def _run(run: TrainingRun) -> None:
-    from training import build_dataset
+    from training import build_dataset, missing_requirements
     from training.config import load
     from training.train import fit
+
+    if problem := missing_requirements():  # a worker installed with [web,ml] only: say so before any work
+        raise ValueError(problem)
 
     sources = list(TrainingSource.objects.order_by("created"))
     if not sources:
