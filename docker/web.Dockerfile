@@ -8,20 +8,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=portal.settings \
     PYTHONPATH=/app
 
-# libgl/libglib: opencv-python-headless (a core dependency) still links them.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libglib2.0-0 libgl1 \
-    && rm -rf /var/lib/apt/lists/*
-
+# No system packages: the web extra's wheels carry their own libraries (OpenCV, which needed libgl/libglib, is
+# in the ml extra now; the web process never imports it).
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY colorization ./colorization
 COPY training ./training
 COPY portal ./portal
 COPY workers ./workers
 COPY static ./static
 COPY manage.py ./
-RUN pip install ".[web]"
+# constraints.txt: the versions the tests passed with (scripts/freeze_constraints.py).
+# hadolint ignore=DL3013
+RUN pip install -c constraints.txt ".[web]"
 
 # collectstatic needs settings that import cleanly; these values exist only for this build step.
 RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost \

@@ -19,15 +19,17 @@ RUN apt-get update \
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY colorization ./colorization
 COPY training ./training
 COPY portal ./portal
 COPY workers ./workers
 COPY static ./static
 COPY manage.py ./
-# torch's default PyPI wheels for Linux carry CUDA; the version pins live in pyproject's [ml] extra.
-RUN pip install ".[web,ml]"
+# torch's default PyPI wheels for Linux carry CUDA; [train] (which includes [ml]) for the retraining runs this
+# worker takes. constraints.txt: the versions the tests passed with (scripts/freeze_constraints.py).
+# hadolint ignore=DL3013
+RUN pip install -c constraints.txt ".[web,ml,train]"
 
 RUN useradd --create-home --uid 1000 colorarchive && mkdir -p /app/var && chown colorarchive /app/var
 USER colorarchive

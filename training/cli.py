@@ -9,7 +9,12 @@ import sys
 
 
 def _build(args: argparse.Namespace) -> int:
+    from training import missing_requirements
     from training.build_dataset import build
+
+    if problem := missing_requirements():
+        print(problem, file=sys.stderr)
+        return 2
 
     build(
         args.sources,
@@ -30,8 +35,13 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from training import missing_requirements
     from training.config import load
     from training.train import fit
+
+    if problem := missing_requirements():
+        print(problem, file=sys.stderr)
+        return 2
 
     cfg = load(args.config, args.set)
     path = fit(cfg, on_progress=lambda info: print(json.dumps(info), flush=True))

@@ -17,12 +17,17 @@ from colorization.media import atomic_write
 
 @contextmanager
 def local_path(field: FieldFile) -> Iterator[Path]:
-    """A path to the stored file: the file itself on local storage, else a temporary download."""
+    """A path to the stored file: the file itself on local storage, else a temporary download.
+
+    Only asking the storage for the path decides which; an error raised in the caller's `with` body passes
+    through unchanged (the `yield`s stand outside the `try`)."""
     try:
-        yield Path(field.path)
-        return
+        path = Path(field.path)
     except NotImplementedError:  # remote storage (S3): no local path
-        pass
+        path = None
+    if path is not None:
+        yield path
+        return
     suffix = Path(field.name).suffix
     with tempfile.NamedTemporaryFile(suffix=suffix, dir=scratch_dir()) as tmp:
         with field.open("rb") as src:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -63,9 +65,12 @@ def run(run: TrainingRun) -> None:
 
 
 def _run(run: TrainingRun) -> None:
-    from training import build_dataset
+    from training import build_dataset, missing_requirements
     from training.config import load
     from training.train import fit
+
+    if problem := missing_requirements():  # a worker installed with [web,ml] only: say so before any work
+        raise ValueError(problem)
 
     sources = list(TrainingSource.objects.order_by("created"))
     if not sources:
@@ -135,23 +140,12 @@ def _as_text(value) -> str:
     return str(value)
 
 
-class _local_sources:
-    """Local paths for every source (downloads from remote storage), closed together."""
-
-    def __init__(self, sources: list[TrainingSource]):
-        self.sources, self.contexts = sources, []
-
-    def __enter__(self) -> list[Path]:
-        paths = []
-        for source in self.sources:
-            ctx = local_path(source.file)
-            self.contexts.append(ctx)
-            paths.append(ctx.__enter__())
-        return paths
-
-    def __exit__(self, *exc) -> None:
-        for ctx in reversed(self.contexts):
-            ctx.__exit__(*exc)
+@contextmanager
+def _local_sources(sources: list[TrainingSource]) -> Iterator[list[Path]]:
+    """Local paths for every source (downloads from remote storage), closed together, also when opening a
+    later one fails."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(local_path(source.file)) for source in sources]
 
 
 def _evaluate(run: TrainingRun, checkpoint: Path, dataset_dir: Path, curve: list[dict], say) -> dict:
