@@ -81,10 +81,15 @@ def init_weights(model: UNet, path: str | Path) -> None:
     older ones) get zero weights in the first convolution, so the new model starts exactly where the old one
     was; any other difference is an error."""
     state = {k: v.float() for k, v in checkpoint.load(path)["state_dict"].items()}
-    first = "down.0.0.weight"
-    mine = model.state_dict()[first]
+    first = "down.0.0.weight"  # the plain U-Net's first convolution
+    mine = model.state_dict().get(first)
     theirs = state.get(first)
-    if theirs is not None and theirs.shape[1] < mine.shape[1] and theirs.shape[0] == mine.shape[0]:
+    if (
+        mine is not None
+        and theirs is not None
+        and theirs.shape[1] < mine.shape[1]
+        and theirs.shape[0] == mine.shape[0]
+    ):
         extra = theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1], *mine.shape[2:])
         state[first] = torch.cat([theirs, extra], 1)
     try:

@@ -272,3 +272,27 @@ def test_fit_with_hints_learns_from_hints_drawn_from_the_truth(dataset, tmp_path
     assert ckpt["model_args"]["hints"] is True
     first = model.down[0][0].weight
     assert first.shape[1] == 6 and float(first[:, 3:].abs().sum()) > 0  # the hint channels moved from zero
+
+
+def test_a_pretrained_encoder_run_resumes_exactly(dataset, tmp_path):
+    """Stage 10's shape: EfficientNet-Lite0 (random weights here) learning at a tenth of the rate, the bins head
+    with hints; a resumed run equals an uninterrupted one, and the encoder does learn."""
+    kw = dict(
+        encoder="efficientnet_lite0",
+        random_encoder=True,
+        encoder_lr_mult=0.1,
+        head="bins",
+        loss="bins",
+        hints=True,
+        tune_decoding=False,
+    )
+    fit(_cfg(dataset, tmp_path / "a", epochs=1, **kw))
+    first = load(tmp_path / "a" / "tiny" / "last.pt")["state_dict"]
+    fit(_cfg(dataset, tmp_path / "a", epochs=2, resume=True, **kw))
+    fit(_cfg(dataset, tmp_path / "b", epochs=2, **kw))
+    last_a, last_b = load(tmp_path / "a" / "tiny" / "last.pt"), load(tmp_path / "b" / "tiny" / "last.pt")
+    assert last_a["step"] == 4
+    for key, value in last_a["state_dict"].items():
+        assert torch.equal(value, last_b["state_dict"][key]), key
+    key = "encoder._blocks.15._project_conv.weight"
+    assert not torch.equal(first[key], last_a["state_dict"][key])
