@@ -13,11 +13,18 @@ CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_configs_load_and_start_from_weights_in_the_tree(path):
-    """The configs in the tree run as they are (the history of earlier stages is in MODEL_CARD.md and git)."""
+    """The configs in the tree run as they are (the history of earlier stages is in MODEL_CARD.md and git): each
+    starts from weights in the tree or from what another config in the tree trains (a staged run's stage)."""
     cfg = load(path)
     assert isinstance(cfg, TrainConfig) and cfg.batch_size == 16
+    stages = {
+        f"{c.out_dir}/{c.name}/best.pt" for c in map(load, CONFIGS.glob("*.toml")) if c.name != cfg.name
+    }
     if cfg.init_from:
-        assert (CONFIGS.parents[1] / cfg.init_from).is_file(), f"init_from {cfg.init_from} is not in the tree"
+        in_tree = (CONFIGS.parents[1] / cfg.init_from).is_file()
+        assert in_tree or cfg.init_from in stages, (
+            f"init_from {cfg.init_from} is neither in the tree nor a stage's"
+        )
 
 
 def test_overrides_are_converted_to_the_field_type(tmp_path):
