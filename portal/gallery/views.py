@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from django.contrib.sitemaps import views as sitemap_views
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery.delivery import send_file
 from portal.gallery.public_cache import CachedCountPaginator, lookup, public_page, store
+from portal.gallery.sitemaps import SITEMAPS
 from portal.jobs.models import ColorizationRequest, Status
 
 
@@ -163,6 +166,31 @@ def item(request, pk: int):
         (r for r in results if str(r.pk) == request.GET.get("result")), results[0] if results else None
     )
     return render(request, "gallery/item.html", {"item": obj, "results": results, "result": chosen})
+
+
+# ---- for crawlers: robots.txt and the sitemap
+
+# Staff pages, the API, sign-in and the admin are no business of a crawler; the gallery (and its files) is.
+ROBOTS_DISALLOW = ["/catalog/", "/jobs/", "/api/", "/accounts/", "/admin/"]
+
+
+@require_safe
+def robots_txt(request):
+    lines = ["User-agent: *", "Allow: /", *(f"Disallow: {path}" for path in ROBOTS_DISALLOW), ""]
+    lines.append(f"Sitemap: {request.build_absolute_uri(reverse('gallery:sitemap'))}")
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+
+
+@require_safe
+@public_page
+def sitemap_index(request):
+    return sitemap_views.index(request, SITEMAPS, sitemap_url_name="gallery:sitemap_section").render()
+
+
+@require_safe
+@public_page
+def sitemap_section(request, section: str):
+    return sitemap_views.sitemap(request, SITEMAPS, section=section).render()
 
 
 # ---- files: every download is checked here (media is never served directly)
