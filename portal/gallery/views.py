@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from portal.catalog.models import Collection, Item
+from portal.catalog.models import SEARCHED_FIELDS, Collection, Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery.delivery import send_file
 from portal.gallery.public_cache import CachedCountPaginator, lookup, public_page, store
@@ -96,27 +96,25 @@ def search(request):
     )
 
 
-SEARCHED_FIELDS = ["title", "description", "place", "people", "subjects", "creator", "source_identifier"]
-
-
 def words_filter(words: str) -> Q:
-    """`words` anywhere in any of SEARCHED_FIELDS, in any case."""
+    """`words` anywhere in any of SEARCHED_FIELDS, whatever the case and the accents, on either side."""
     found = Q()
     for field in SEARCHED_FIELDS:
-        found |= Q(**{f"{field}__icontains": words})
+        found |= Q(**{f"{field}__unaccented__icontains": words})
     return found
 
 
 def search_items(params: dict[str, str]) -> QuerySet[Item]:
     """The published items matching the search form's fields. The words match any of SEARCHED_FIELDS as a
-    case-insensitive substring; on PostgreSQL a trigram index per field serves it (catalog migration 0006)."""
+    substring ignoring case and accents ("cafe" finds "Café", "Étienne" finds "Saint-Etienne"); on PostgreSQL a
+    trigram index per field on its unaccented upper case serves it (catalog migrations 0006 and 0008)."""
     items = Item.objects.published().select_related("collection")
     if params.get("q"):
         items = items.filter(words_filter(params["q"]))
     if params.get("place"):
-        items = items.filter(place__icontains=params["place"])
+        items = items.filter(place__unaccented__icontains=params["place"])
     if params.get("person"):
-        items = items.filter(people__icontains=params["person"])
+        items = items.filter(people__unaccented__icontains=params["person"])
     if params.get("collection"):
         items = items.filter(collection__slug=params["collection"])
     if params.get("type") in Item.Type.values:
