@@ -16,9 +16,10 @@ from django.urls import Resolver404, resolve
 from portal.catalog.permissions import is_staff_member
 
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-# URL names anyone may post to (signing in and out, the API token); their bodies are small forms.
+# URL names anyone may post to (signing in and out, the API token, OAI-PMH's harvesters, whom the protocol lets
+# send their arguments as a form); their bodies are small forms.
 OPEN_URL_NAMES = {"login", "logout", "password_reset", "password_reset_confirm", "api-token",
-                  "admin:login", "admin:logout"}  # fmt: skip
+                  "admin:login", "admin:logout", "gallery:oai"}  # fmt: skip
 OPEN_BODY_BYTES = 64 * 1024
 
 

@@ -21,7 +21,10 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     EMAIL_HOST              SMTP server for notifications and password reset (with EMAIL_PORT, EMAIL_HOST_USER,
                             EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, DEFAULT_FROM_EMAIL); unset: no mail is sent
     DJANGO_EMAIL_BACKEND    another Django mail backend (the demo: the console backend)
-    COLORARCHIVE_URL        the portal's address, for links in emails (e.g. https://archive.example.org)
+    COLORARCHIVE_URL        the portal's address, for links in emails (e.g. https://archive.example.org); its
+                            host name is also the OAI-PMH repository's (oai:HOST:ITEM-ID; default the request's)
+    COLORARCHIVE_OAI_NAME   the repository name OAI-PMH's Identify gives, default "Colorarchive"
+    COLORARCHIVE_OAI_EMAIL  the address OAI-PMH's Identify gives harvesters, default DEFAULT_FROM_EMAIL
     COLORARCHIVE_PERSON_DETECTOR  weights of the retraining's person filter (YOLOv5n .onnx or an ultralytics
                             .pt), as the worker sees it; empty (default): the filter is unavailable
     COLORARCHIVE_HISTORICAL_PHOTOS  true-colour historical photographs a finished training run is scored on
@@ -117,6 +120,8 @@ EMAIL_BACKEND = env(
 MAIL_CONFIGURED = bool(EMAIL_BACKEND)
 EMAIL_BACKEND = EMAIL_BACKEND or "django.core.mail.backends.dummy.EmailBackend"
 PORTAL_URL = env("COLORARCHIVE_URL", "")
+OAI_REPOSITORY_NAME = env("COLORARCHIVE_OAI_NAME", "Colorarchive")  # /oai (portal/gallery/oai.py)
+OAI_ADMIN_EMAIL = env("COLORARCHIVE_OAI_EMAIL", DEFAULT_FROM_EMAIL)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -126,6 +131,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "rest_framework",
     "rest_framework.authtoken",
     "csp",

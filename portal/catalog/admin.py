@@ -2,7 +2,6 @@ from django.contrib import admin, messages
 
 from portal.catalog import trash
 from portal.catalog.models import Collection, Item, TrashEntry
-from portal.gallery import public_cache
 
 
 @admin.register(Collection)
@@ -70,8 +69,10 @@ class ItemAdmin(admin.ModelAdmin):
 
     @admin.action(description="Return the selected items to draft")
     def unpublish(self, request, queryset):
-        queryset.update(status=Item.Status.DRAFT)
-        public_cache.catalogue_changed()  # update() sends no post_save; the public pages drop these items now
+        # one save each, as the publish action: the audit trail records it, and `updated` moves, which is the
+        # withdrawal's datestamp for OAI-PMH harvesters (a queryset update() would change neither)
+        for item in queryset.filter(status=Item.Status.PUBLISHED):
+            item.unpublish()
 
 
 @admin.register(TrashEntry)

@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from portal.catalog.search import Unaccented
+
 RIGHTS_CHOICES = [
     ("http://rightsstatements.org/vocab/InC/1.0/", "In Copyright"),
     ("http://rightsstatements.org/vocab/InC-EDU/1.0/", "In Copyright - Educational Use Permitted"),
@@ -135,7 +137,8 @@ class Item(models.Model):
                 name="published_recent",
                 condition=Q(status="published"),
             ),
-            # PostgreSQL only, outside the model: trigram indexes for the search's icontains (migration 0006)
+            # PostgreSQL only, outside the model: trigram indexes for the search's unaccented icontains
+            # (migrations 0006 and 0008)
         ]
 
     def __str__(self) -> str:
@@ -183,6 +186,12 @@ class Item(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("gallery:item", args=[self.pk])
+
+
+# the searched fields take `__unaccented__icontains` (portal/catalog/search.py)
+SEARCHED_FIELDS = ["title", "description", "place", "people", "subjects", "creator", "source_identifier"]
+for _name in SEARCHED_FIELDS:
+    Item._meta.get_field(_name).register_lookup(Unaccented)
 
 
 class TrashEntry(models.Model):

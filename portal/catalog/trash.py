@@ -85,6 +85,8 @@ def restore(entry: TrashEntry, user=None) -> None:
         except Exception as exc:  # a collection, model or account it points to was deleted meanwhile
             raise TrashError(f"{entry} cannot be restored: {exc}") from None
         entry.restored_by, entry.restored_at = user, timezone.now()
+        if entry.kind == TrashEntry.Kind.ITEM:  # rows come back as they were: a restored item is changed now
+            Item.objects.filter(pk=entry.object_id).update(updated=entry.restored_at)  # (OAI-PMH datestamps)
         entry.save(update_fields=["restored_by", "restored_at"])
         trashed_copies = [trashed for _, trashed in entry.files]
         transaction.on_commit(lambda: [default_storage.delete(name) for name in trashed_copies])

@@ -31,8 +31,10 @@ def filtered_items(params) -> tuple[object, str, str | None]:
     items = Item.objects.select_related("collection").order_by("-created")
     q = params.get("q", "").strip()
     if q:
-        items = items.filter(
-            Q(title__icontains=q) | Q(source_identifier__icontains=q) | Q(people__icontains=q)
+        items = items.filter(  # ignoring case and accents, as the public search does
+            Q(title__unaccented__icontains=q)
+            | Q(source_identifier__unaccented__icontains=q)
+            | Q(people__unaccented__icontains=q)
         )
     status = params.get("status")
     if status in Item.Status.values:

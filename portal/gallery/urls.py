@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.gallery import views
+from portal.gallery import oai, views
 
 app_name = "gallery"
 urlpatterns = [
@@ -8,6 +8,10 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("collections/<slug:slug>/", views.collection, name="collection"),
     path("items/<int:pk>/", views.item, name="item"),
+    path("oai", oai.oai, name="oai"),
+    path("robots.txt", views.robots_txt, name="robots"),
+    path("sitemap.xml", views.sitemap_index, name="sitemap"),
+    path("sitemap-<slug:section>.xml", views.sitemap_section, name="sitemap_section"),
     path("files/items/<int:pk>/<str:kind>", views.serve_item_file, name="item_file"),
     path("files/results/<int:pk>/<str:kind>", views.serve_result_file, name="result_file"),
 ]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from django.contrib.sitemaps import views as sitemap_views
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from portal.catalog.models import Collection, Item
+from portal.catalog.models import SEARCHED_FIELDS, Collection, Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery.delivery import send_file
 from portal.gallery.public_cache import CachedCountPaginator, lookup, public_page, store
+from portal.gallery.sitemaps import SITEMAPS
 from portal.jobs.models import ColorizationRequest, Status
 
 
@@ -93,27 +96,25 @@ def search(request):
     )
 
 
-SEARCHED_FIELDS = ["title", "description", "place", "people", "subjects", "creator", "source_identifier"]
-
-
 def words_filter(words: str) -> Q:
-    """`words` anywhere in any of SEARCHED_FIELDS, in any case."""
+    """`words` anywhere in any of SEARCHED_FIELDS, whatever the case and the accents, on either side."""
     found = Q()
     for field in SEARCHED_FIELDS:
-        found |= Q(**{f"{field}__icontains": words})
+        found |= Q(**{f"{field}__unaccented__icontains": words})
     return found
 
 
 def search_items(params: dict[str, str]) -> QuerySet[Item]:
     """The published items matching the search form's fields. The words match any of SEARCHED_FIELDS as a
-    case-insensitive substring; on PostgreSQL a trigram index per field serves it (catalog migration 0006)."""
+    substring ignoring case and accents ("cafe" finds "Café", "Étienne" finds "Saint-Etienne"); on PostgreSQL a
+    trigram index per field on its unaccented upper case serves it (catalog migrations 0006 and 0008)."""
     items = Item.objects.published().select_related("collection")
     if params.get("q"):
         items = items.filter(words_filter(params["q"]))
     if params.get("place"):
-        items = items.filter(place__icontains=params["place"])
+        items = items.filter(place__unaccented__icontains=params["place"])
     if params.get("person"):
-        items = items.filter(people__icontains=params["person"])
+        items = items.filter(people__unaccented__icontains=params["person"])
     if params.get("collection"):
         items = items.filter(collection__slug=params["collection"])
     if params.get("type") in Item.Type.values:
@@ -163,6 +164,31 @@ def item(request, pk: int):
         (r for r in results if str(r.pk) == request.GET.get("result")), results[0] if results else None
     )
     return render(request, "gallery/item.html", {"item": obj, "results": results, "result": chosen})
+
+
+# ---- for crawlers: robots.txt and the sitemap
+
+# Staff pages, the API, sign-in and the admin are no business of a crawler; the gallery (and its files) is.
+ROBOTS_DISALLOW = ["/catalog/", "/jobs/", "/api/", "/accounts/", "/admin/"]
+
+
+@require_safe
+def robots_txt(request):
+    lines = ["User-agent: *", "Allow: /", *(f"Disallow: {path}" for path in ROBOTS_DISALLOW), ""]
+    lines.append(f"Sitemap: {request.build_absolute_uri(reverse('gallery:sitemap'))}")
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+
+
+@require_safe
+@public_page
+def sitemap_index(request):
+    return sitemap_views.index(request, SITEMAPS, sitemap_url_name="gallery:sitemap_section").render()
+
+
+@require_safe
+@public_page
+def sitemap_section(request, section: str):
+    return sitemap_views.sitemap(request, SITEMAPS, section=section).render()
 
 
 # ---- files: every download is checked here (media is never served directly)
