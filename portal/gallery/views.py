@@ -1,4 +1,5 @@
-"""The public gallery: published items only, approved results only. Files go through `serve_*` checks."""
+"""The public gallery: published items only, approved results only. Files go through `serve_*` checks, which
+a session or an API token passes alike (the API lists these addresses)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from portal.catalog.permissions import is_staff_member
 from portal.gallery.delivery import send_file
 from portal.gallery.public_cache import CachedCountPaginator, lookup, public_page, store
 from portal.jobs.models import ColorizationRequest, Status
+from portal.tokens import accepts_api_token
 
 
 def published_results():
@@ -172,6 +174,7 @@ RESULT_FILES = {"result": "result", "preview": "result_preview"}
 
 
 @require_safe
+@accepts_api_token
 def serve_item_file(request, pk: int, kind: str):
     if kind not in ITEM_FILES:
         raise Http404
@@ -182,6 +185,7 @@ def serve_item_file(request, pk: int, kind: str):
 
 
 @require_safe
+@accepts_api_token
 def serve_result_file(request, pk: int, kind: str):
     if kind not in RESULT_FILES:
         raise Http404
