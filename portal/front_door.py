@@ -42,13 +42,12 @@ def _api_user(request: HttpRequest):
     """The API token's user, from the Authorization header only (None when absent or not valid)."""
     from rest_framework.exceptions import AuthenticationFailed
 
-    from portal.tokens import ExpiringTokenAuthentication
+    from portal.tokens import token_user
 
     try:
-        found = ExpiringTokenAuthentication().authenticate(request)
+        return token_user(request)
     except AuthenticationFailed:
         return None
-    return found[0] if found else None
 
 
 def _too_large(request: HttpRequest, size: int, limit: int) -> HttpResponse:

@@ -1,6 +1,9 @@
 """API tokens expire (COLORARCHIVE_TOKEN_DAYS); /api/token/ (portal.api.TokenView) is throttled per account
 and per address. No view here: DRF imports the authentication class while it loads its views.
 
+The file addresses the API lists (gallery:item_file, gallery:result_file) are plain Django views:
+`accepts_api_token` lets the same token open them, with the permission rules of a session.
+
 The throttles count in the cache; while it cannot be reached they let requests through (logged) rather than
 refuse every token: django-axes, which counts failed sign-ins in the database, still locks an account or an
 address out after COLORARCHIVE_LOGIN_FAILURES wrong passwords."""
@@ -8,9 +11,12 @@ address out after COLORARCHIVE_LOGIN_FAILURES wrong passwords."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import wraps
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -32,6 +38,33 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         if expires_at(token) <= timezone.now():
             raise AuthenticationFailed("Token expired; ask /api/token/ for a new one.")
         return user, token
+
+
+def token_user(request: HttpRequest):
+    """The user of the API token in the Authorization header; None without a token header.
+    Raises AuthenticationFailed for an unknown, expired or malformed token."""
+    found = ExpiringTokenAuthentication().authenticate(request)
+    return found[0] if found else None
+
+
+def accepts_api_token(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view that an API token opens as a session would: with a token header, request.user is the token's
+    user (the view's own checks then decide, as for a signed-in user); a bad or expired token answers 401,
+    as the API does, rather than falling back to the anonymous view."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            user = token_user(request)
+        except AuthenticationFailed as exc:
+            response = HttpResponse(str(exc.detail), status=401, content_type="text/plain; charset=utf-8")
+            response["WWW-Authenticate"] = "Token"
+            return response
+        if user is not None:
+            request.user = user
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 class _OpenWhileCacheDown:

@@ -82,28 +82,56 @@ def _read_rgb16(path: Path, fmt: str) -> np.ndarray:
     return arr
 
 
-COLOUR_SPREAD = 5.0  # chroma (8-bit Cb/Cr units) not explained by lightness, above which a picture is colour
+COLOUR_SPREAD = (
+    1.0  # chroma (8-bit Cb/Cr units) a toned print cannot explain, above which a picture is colour
+)
 
 
 def holds_colour(rgb: np.ndarray) -> bool:
     """Whether an RGB picture (H x W x 3, 8 or 16 bits) holds colour rather than grey or one tone (sepia,
-    cyanotype, a tinted print): the one rule for "this original is in colour" (the portal's `is_colour` warning,
+    cyanotype, selenium): the one rule for "this original is in colour" (the portal's `is_colour` warning,
     and `desaturated` in what `read_image` says and the result's provenance).
 
-    In a grey or toned print the chroma (Cb, Cr) is a function of lightness: every pixel of one grey level has
-    the same tint. Colour is what varies beyond that: the RMS of the chroma around its mean per lightness level.
+    In a grey or toned print the chroma (Cb, Cr) is a function of lightness, the tone curve: every pixel of one
+    grey level has the same tint, and every level the same hue. Colour is what departs from that, less what a
+    print does too: noise (grain, JPEG, dust, scratches) changes from pixel to pixel, so departures are
+    averaged over blocks (a sixteenth of the short side) first; and mixing (a scan or a resize averages dark
+    and light tones into a grey whose tint is not the curve's) stays on the tone's hue, as far as the curve
+    bends away from a straight line. Left are departures across the tone's hue, those along it beyond that
+    bend, and levels of the opposite hue. Muted colour (an Autochrome's greens and blues, hand-tinting) leaves
+    more than COLOUR_SPREAD, toned prints less (tests/colorization/test_colour_check.py, on real scans).
     """
     step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 4_000_000)))  # a huge scan: every step-th pixel
     small = Image.fromarray(np.ascontiguousarray(to8(rgb[::step, ::step])), "RGB")
     small.thumbnail((256, 256))
-    ycc = np.asarray(small.convert("YCbCr"), dtype=np.float64).reshape(-1, 3)
-    level = (ycc[:, 0] // 8).astype(np.intp)  # 32 lightness levels
+    ycc = np.asarray(small.convert("YCbCr"), dtype=np.float64)
+    height, width = ycc.shape[:2]
+    chroma = ycc[..., 1:].reshape(-1, 2) - 128.0
+    level = (ycc[..., 0].reshape(-1) // 8).astype(np.intp)  # 32 lightness levels
     count = np.bincount(level, minlength=32)
-    spread = 0.0
-    for channel in (ycc[:, 1], ycc[:, 2]):
-        mean = np.bincount(level, channel, minlength=32) / np.maximum(count, 1)
-        spread += float(((channel - mean[level]) ** 2).sum())
-    return (spread / len(ycc)) ** 0.5 > COLOUR_SPREAD
+    curve = (
+        np.stack([np.bincount(level, chroma[:, i], minlength=32) for i in (0, 1)], -1)
+        / np.maximum(count, 1)[:, None]
+    )
+    tone = curve[level]  # each pixel's chroma if the picture were a toned print
+    hue = np.linalg.eigh(tone.T @ tone)[1][:, 1]  # the main direction of the tone's chroma
+    hue = hue if (tone @ hue).sum() >= 0 else -hue
+
+    levels = np.flatnonzero(count > len(level) // 1000)
+    along = curve[levels] @ hue
+    bend = 0.0
+    if len(levels) > 2:
+        line = np.polyval(np.polyfit(levels, along, 1, w=np.sqrt(count[levels])), levels)
+        bend = float(np.abs(along - line).max())
+
+    b = max(1, min(height, width) // 16)
+    blocks = (chroma - tone).reshape(height, width, 2)[: height // b * b, : width // b * b]
+    blocks = blocks.reshape(height // b, b, width // b, b, 2).mean(axis=(1, 3)).reshape(-1, 2)
+    across = blocks @ np.array([-hue[1], hue[0]])
+    beyond = np.maximum(np.abs(blocks @ hue) - bend, 0.0)
+    opposite = np.maximum(-(tone @ hue), 0.0)
+    left = (across**2 + beyond**2).mean() + (opposite**2).mean()
+    return float(np.sqrt(left)) > COLOUR_SPREAD
 
 
 def _rawmode(im: Image.Image) -> str:

@@ -73,7 +73,11 @@ IMPORT_TARGETS = [
 
 
 class ImportForm(forms.Form):
-    csv_file = forms.FileField(label="CSV file", help_text="UTF-8, first row holds the column names.")
+    csv_file = forms.FileField(
+        label="CSV file",
+        help_text="Comma, semicolon or tab separated; UTF-8 or Windows-1252 (as Excel saves it); "
+        "the first row holds the column names.",
+    )
     files = MultipleFileField(required=False, help_text="The images and films the CSV's file column names.")
     collection = forms.ModelChoiceField(Collection.objects.all(), required=False)
 

@@ -1,4 +1,11 @@
-"""CSV bulk import: each row describes one file; columns map to item fields; every bad row is reported."""
+"""CSV bulk import: each row describes one file; columns map to item fields; every bad row is reported.
+
+The CSV may be what a spreadsheet program writes in much of Europe: UTF-8 with or without a byte-order mark,
+else Windows-1252; its separator (comma, semicolon or tab) is read from the header line.
+
+Every row must name its file: an item is made from its original (Item.original and its unique sha256 are
+required), so a row describing a photograph that has no scan yet is reported, not imported.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from django.core.files.base import File
 from portal.catalog.ingest import IngestError, add_item, check_upload
 from portal.catalog.models import RIGHTS_CHOICES, Collection, Item
 
+DELIMITERS = ",;\t"
 TEXT_FIELDS = ("title", "description", "date", "place", "people", "subjects", "creator", "source_archive",
                "source_identifier")  # fmt: skip
 
@@ -34,6 +42,26 @@ def _year(value: str, column: str) -> int | None:
     if not value.isdigit() or not 1000 <= int(value) <= 2100:
         raise ValueError(f"{column} {value!r} is not a year")
     return int(value)
+
+
+def decode(csv_bytes: bytes) -> str:
+    """The CSV's text: UTF-8 (a byte-order mark dropped), else Windows-1252; ValueError when neither."""
+    try:
+        return csv_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return csv_bytes.decode("cp1252")
+    except UnicodeDecodeError:
+        raise ValueError("the CSV file is neither UTF-8 nor Windows-1252 text") from None
+
+
+def delimiter(text: str) -> str:
+    """The separator the header line uses, one of DELIMITERS; a comma when it has a single column."""
+    try:
+        return csv.Sniffer().sniff(text.partition("\n")[0], delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
 
 
 def row_fields(row: dict[str, str], mapping: dict[str, str]) -> dict:
@@ -68,11 +96,11 @@ def import_csv(
     """Import every valid row (each in its own transaction) and report the others by line number."""
     report = ImportReport()
     try:
-        text = csv_bytes.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        report.errors.append((1, "the CSV file is not UTF-8 text"))
+        text = decode(csv_bytes)
+    except ValueError as exc:
+        report.errors.append((1, str(exc)))
         return report
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter(text))
     header = reader.fieldnames or []
     # A field left at its default column (its own name) is optional: skipped when the CSV has no such column.
     mapping = {t: c for t, c in mapping.items() if c in header or c != t or t == "file"}
@@ -125,7 +153,10 @@ def _checked_row(row: dict, mapping: dict[str, str], by_name: dict[str, File]) -
     """The upload and Item fields of one row; ValueError, IngestError or ValidationError saying what is wrong."""
     name = PurePath((row.get(mapping["file"]) or "").strip()).name
     if not name:
-        raise ValueError(f"the {mapping['file']!r} column is empty")
+        raise ValueError(
+            f"this row names no file (its {mapping['file']!r} column is empty); every item is made from its "
+            "original, so import the row with its file"
+        )
     upload = by_name.get(name)
     if upload is None:
         raise ValueError(f"file {name!r} was not uploaded with the CSV")

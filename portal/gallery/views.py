@@ -1,4 +1,5 @@
-"""The public gallery: published items only, approved results only. Files go through `serve_*` checks."""
+"""The public gallery: published items only, approved results only. Files go through `serve_*` checks, which
+a session or an API token passes alike (the API lists these addresses)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from portal.gallery.delivery import send_file
 from portal.gallery.public_cache import CachedCountPaginator, lookup, public_page, store
 from portal.gallery.sitemaps import SITEMAPS
 from portal.jobs.models import ColorizationRequest, Status
+from portal.tokens import accepts_api_token
 
 
 def published_results():
@@ -198,6 +200,7 @@ RESULT_FILES = {"result": "result", "preview": "result_preview"}
 
 
 @require_safe
+@accepts_api_token
 def serve_item_file(request, pk: int, kind: str):
     if kind not in ITEM_FILES:
         raise Http404
@@ -208,6 +211,7 @@ def serve_item_file(request, pk: int, kind: str):
 
 
 @require_safe
+@accepts_api_token
 def serve_result_file(request, pk: int, kind: str):
     if kind not in RESULT_FILES:
         raise Http404

@@ -3,6 +3,7 @@ Anything else is refused with the reason, and nothing is stored."""
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import zipfile
@@ -172,3 +173,50 @@ def test_an_item_whose_original_is_unreadable_cannot_be_published(staff_client, 
         in staff_client.post(f"/catalog/items/{item.pk}/edit/", form).content.decode()
     )
     assert Item.objects.get(pk=item.pk).status == Item.Status.DRAFT
+
+
+def _excel_csv(rows: list[list[str]], delimiter: str, encoding: str) -> bytes:
+    """A CSV as a spreadsheet program writes it: the csv module's quoting, CRLF line ends, the given bytes."""
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter).writerows(rows)
+    return text.getvalue().encode(encoding)
+
+
+@pytest.mark.parametrize(
+    "delimiter, encoding",
+    [(";", "cp1252"), (";", "utf-8-sig"), ("\t", "cp1252"), (",", "cp1252"), (";", "utf-8")],
+)
+def test_csv_from_european_spreadsheets_is_read_whatever_its_separator_and_encoding(
+    tmp_path, delimiter, encoding
+):
+    from portal.catalog.importer import import_csv
+
+    files = {n: make_photo(tmp_path / n, size=(40 + i, 30)) for i, n in enumerate(["a.png", "b.png"])}
+    rows = [
+        ["Datei", "Titel", "Ort", "Beschreibung"],
+        ["a.png", "Café de la Paix", "Paris", "Terrasse; Kellner, Gäste"],  # both separators inside a cell
+        ["b.png", "Saint-Étienne", "Loire", "Gare de Châteaucreux, 1923"],
+    ]
+    mapping = {"file": "Datei", "title": "Titel", "place": "Ort", "description": "Beschreibung"}
+    uploads = {n: SimpleUploadedFile(n, p.read_bytes()) for n, p in files.items()}
+    report = import_csv(_excel_csv(rows, delimiter, encoding), uploads, mapping)
+    assert report.errors == []
+    found = sorted(Item.objects.values_list("title", "place", "description"))
+    assert found == [
+        ("Café de la Paix", "Paris", "Terrasse; Kellner, Gäste"),
+        ("Saint-Étienne", "Loire", "Gare de Châteaucreux, 1923"),
+    ]
+
+
+def test_a_csv_in_neither_utf8_nor_windows_1252_and_a_row_without_a_file_are_reported(tmp_path):
+    from portal.catalog.importer import import_csv
+
+    mapping = {"file": "file", "title": "title"}
+    report = import_csv(b"file;title\r\na.png;\x81\x8d\r\n", {}, mapping)  # bytes cp1252 leaves undefined
+    assert report.errors == [(1, "the CSV file is neither UTF-8 nor Windows-1252 text")]
+    photo = make_photo(tmp_path / "a.png")
+    rows = [["file", "title"], ["a.png", "Quai"], ["", "Record without a scan"]]
+    report = import_csv(_excel_csv(rows, ";", "cp1252"), {"a.png": SimpleUploadedFile("a.png", photo.read_bytes())},
+                        mapping)  # fmt: skip
+    assert [i.title for i in report.created] == ["Quai"]
+    assert report.errors[0][0] == 3 and "names no file" in report.errors[0][1]

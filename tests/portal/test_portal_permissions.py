@@ -135,6 +135,41 @@ def test_staff_api_sees_drafts_and_submits_by_token(client, staff_user, world, p
     assert response.status_code == 201 and response.json()[0]["model"] == "unet-a"
 
 
+def _bytes(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_file_addresses_from_the_api_open_with_the_same_token(client, staff_user, django_user_model, world):
+    """The API lists result_url and original_url; its token opens them as a session would."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    staff = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=staff_user).key}"}
+    results = {r["id"]: r["result_url"] for r in client.get("/api/requests/", **staff).json()["results"]}
+    unapproved_url = results[world["unapproved"].pk]
+    response = client.get(unapproved_url, **staff)
+    assert response.status_code == 200, response.content
+    assert _bytes(response) == f"result-{world['unapproved'].pk}".encode()
+    assert response["Cache-Control"] == "private, no-cache"
+    draft_url = client.get(f"/api/items/{world['draft'].pk}/", **staff).json()["original_url"]
+    response = client.get(draft_url, **staff)
+    assert response.status_code == 200 and _bytes(response) == b"original-bytes-Secret draft"
+
+    reader = django_user_model.objects.create_user("reader", "reader@example.org", "pass-1234-word")
+    non_staff = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=reader).key}"}
+    for auth in ({}, non_staff):
+        assert client.get(unapproved_url, **auth).status_code == 404
+        assert client.get(draft_url, **auth).status_code == 404
+        assert client.get(results[world["approved"].pk], **auth).status_code == 200  # published: anyone
+
+    Token.objects.filter(user=staff_user).update(created=timezone.now() - timedelta(days=365))
+    expired = client.get(unapproved_url, **staff)
+    assert expired.status_code == 401 and expired["WWW-Authenticate"] == "Token"
+    assert client.get(draft_url, HTTP_AUTHORIZATION="Token not-a-token").status_code == 401
+
+
 def test_only_admins_reach_training(staff_user, admin_account):
     from django.test import Client
 
