@@ -10,7 +10,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import numpy as np
 
 from colorization import presets
 from colorization.frames import Decoded, Frame
-from colorization.hints import Hint
+from colorization.hints import Hints, Mark
 from colorization.pipeline import Pipeline, ProgressCallback, RunResult, build_pipeline
 
 PathLike = str | os.PathLike
@@ -42,7 +42,7 @@ def colorize_file(
     dst: PathLike,
     preset: str = "photo",
     on_progress: ProgressCallback | None = None,
-    hints: list[Hint] | None = None,
+    hints: Iterable[Mark] | None = None,
     **options: Any,
 ) -> RunResult:
     """Colorize `src` into `dst` (atomic write, provenance embedded). `hints`: colour hints
@@ -74,7 +74,7 @@ def colorize_files(
     preset: str = "photo",
     on_result: Callable[[FileResult], None] | None = None,
     pipeline: Pipeline | None = None,
-    hints: Sequence[list[Hint] | None] | None = None,
+    hints: Sequence[Iterable[Mark] | None] | None = None,
     **options: Any,
 ) -> list[FileResult]:
     """Colorize many photos; frames of consecutive files share forward passes (the stage's batch size).
@@ -84,7 +84,7 @@ def colorize_files(
     """
     pipeline = pipeline or build_pipeline(presets.get(preset, **options))
     pairs = [(Path(s), Path(d)) for s, d in pairs]
-    hints = list(hints) if hints is not None else [None] * len(pairs)
+    hints = [Hints.of(h) for h in hints] if hints is not None else [Hints()] * len(pairs)
     if len(hints) != len(pairs):
         raise ValueError(f"{len(hints)} hint lists for {len(pairs)} files")
     followed = pipeline.takes_hints()
@@ -108,7 +108,7 @@ def colorize_files(
             for frame in decoded.frames:
                 frame.info["job"] = k
                 if hints[k] and followed:
-                    frame.info["hints"] = hints[k]
+                    frame.info["hints"] = list(hints[k])
                 yield frame
 
     frames: Iterator[Frame] = source()

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from colorization.hints import HintError
+from colorization.hints import HintError, Hints
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -216,7 +216,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def hints_for(src: Path, given: str | None) -> list | None:
+def hints_for(src: Path, given: str | None) -> Hints | None:
     """The colour hints for `src`: the --hints file, else its `<stem>.hints.json` sidecar when present."""
     from colorization import hints
 
@@ -263,9 +263,10 @@ def add_image(sub) -> None:
     p.add_argument(
         "--hints",
         metavar="HINTS.json",
-        help='colour hints for one photo: {"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}]} (x, y: '
-        "fractions of width and height from the top left; only the colour's chroma is used). For a batch, "
-        "<stem>.hints.json beside each photo is used when present",
+        help='colour hints for one photo: {"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}], '
+        '"strokes": [{"points": [[0.1, 0.2], [0.3, 0.2]], "color": "#8a2f2f", "closed": false}]} (x, y: '
+        "fractions of width and height from the top left; a closed stroke outlines a region; only the "
+        "colour's chroma is used). For a batch, <stem>.hints.json beside each photo is used when present",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes (errors still print)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every file written")

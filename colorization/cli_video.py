@@ -117,8 +117,8 @@ def add_video(sub) -> None:
     p.add_argument(
         "--hints",
         metavar="HINTS.json",
-        help='colour hints; a point\'s "frame" (default 0) is the keyframe it was placed on: it is followed '
-        "through the rest of that shot and dropped at the next scene cut",
+        help='colour hints (points and strokes); a hint\'s "frame" (default 0) is the keyframe it was placed '
+        "on: it is followed through the rest of that shot and dropped at the next scene cut",
     )
     p.add_argument("--quality", type=int, default=None, help="H.264 CRF, lower is better (default 18)")
     p.add_argument(

@@ -1,20 +1,28 @@
-"""Colour hints: points where staff say what colour a thing was, and how the network sees them.
+"""Colour hints: points and strokes where staff say what colour a thing was, and how the network sees them.
 
-A hints file is JSON: ``{"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}, ...]}`` with x and y as
-fractions of the picture's width and height (0 to 1, from the top left) and the colour as sRGB hex. Only the
-colour's chroma (Lab a and b) is used: the photograph keeps its own lightness. For a film, a point may name the
-frame it was placed on (``"frame": 120``, default 0, a keyframe): `carry` follows it through the rest of that
-shot with optical flow and drops it at the next scene cut. A model that takes hints
-(`UNetConfig.hints`) gets three more input channels: each hint's a and b (normalized, ab / 128) over a small
-square around its point and a mask that is 1 there (Zhang et al. 2017, user-guided colorization). After the
-network, `follow` spreads what each hint still asks for over the pixels that belong with it (near it, of like
-lightness and like predicted colour), so a hint colours its region, not a disc.
+A hints file is JSON::
 
-Torch-free (numpy only): the command line, the workers and the portal's form check share it.
+    {"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}, ...],
+     "strokes": [{"points": [[0.1, 0.2], [0.3, 0.25], ...], "color": "#8a2f2f", "closed": false}, ...]}
+
+with x and y as fractions of the picture's width and height (0 to 1, from the top left) and the colour as sRGB
+hex. A point is one spot; a stroke is an open polyline drawn over a thing or, `"closed": true`, a polygon
+outlining a region (filled). Only the colour's chroma (Lab a and b) is used: the photograph keeps its own
+lightness. For a film, a point or stroke may name the frame it was placed on (``"frame": 120``, default 0, a
+keyframe): `carry` follows it through the rest of that shot with optical flow and drops it at the next scene cut.
+A model that takes hints (`UNetConfig.hints`) gets three more input channels: each hint's a and b (normalized,
+ab / 128) over a small square around its point (or along its stroke, or over its polygon) and a mask that is 1
+there (Zhang et al. 2017, user-guided colorization). After the network, `follow` spreads what each hint still
+asks for over the pixels that belong with it (near it, of like lightness and like predicted colour), so a hint
+colours its region, not a disc.
+
+Torch-free (numpy only; OpenCV and SciPy are imported inside the functions that draw and track): the command
+line, the workers and the portal's form check share it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -28,16 +36,35 @@ from colorization.frames import Frame
 
 HINT_RADIUS = 2  # a hint covers a (2r+1)^2 square of network pixels (training draws 1, 3 or 5 px squares)
 MAX_POINTS = 200
+MAX_STROKES = 50
+MAX_VERTICES = 500  # per stroke
 SIDECAR_SUFFIX = ".hints.json"  # `<stem>.hints.json` beside a photo holds its hints
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
+_EXAMPLE = (
+    '{"points": [{"x": 0.4, "y": 0.3, "color": "#2f5a8a"}, ...], '
+    '"strokes": [{"points": [[0.1, 0.2], [0.3, 0.2]], "color": "#8a2f2f", "closed": false}, ...]}'
+)
 
 
 class HintError(ValueError):
-    """A hints file or list that cannot be used; the message names the file and the point."""
+    """A hints file or list that cannot be used; the message names the file and the point or stroke."""
+
+
+def _lab_ab(color: str) -> tuple[float, float]:
+    rgb = np.array([[[int(color[i : i + 2], 16) for i in (1, 3, 5)]]], dtype=np.float32) / 255.0
+    lab = rgb_to_lab(rgb)[0, 0]
+    return float(lab[1]), float(lab[2])
+
+
+def _pixel(x: float, y: float, height: int, width: int) -> tuple[int, int]:
+    """A fraction of the picture -> the (row, column) of the network pixel it falls in."""
+    return min(height - 1, int(y * height)), min(width - 1, int(x * width))
 
 
 @dataclass(frozen=True)
 class Hint:
+    """A point: one spot of the picture whose colour staff know."""
+
     x: float  # 0..1 of the width, from the left
     y: float  # 0..1 of the height, from the top
     color: str  # "#rrggbb" as given (normalized to lower case, 6 digits)
@@ -46,9 +73,18 @@ class Hint:
     @property
     def ab(self) -> tuple[float, float]:
         """The colour's Lab a and b (its lightness is not used)."""
-        rgb = np.array([[[int(self.color[i : i + 2], 16) for i in (1, 3, 5)]]], dtype=np.float32) / 255.0
-        lab = rgb_to_lab(rgb)[0, 0]
-        return float(lab[1]), float(lab[2])
+        return _lab_ab(self.color)
+
+    @property
+    def vertices(self) -> tuple[tuple[float, float], ...]:
+        return ((self.x, self.y),)
+
+    def cover(self, height: int, width: int, radius: int = HINT_RADIUS) -> np.ndarray:
+        """Where the hint is drawn on a height x width grid: a (2 radius + 1)^2 square around the point."""
+        cy, cx = _pixel(self.x, self.y, height, width)
+        mask = np.zeros((height, width), dtype=bool)
+        mask[max(0, cy - radius) : cy + radius + 1, max(0, cx - radius) : cx + radius + 1] = True
+        return mask
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +92,90 @@ class Hint:
             "y": self.y,
             "color": self.color,
             **({"frame": self.frame} if self.frame else {}),
+        }
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """A stroke: an open polyline drawn over a thing, or (closed) a polygon outlining a region, all of it the
+    one colour. Its pixels are hint pixels: `render` draws them and `follow` gives them the colour in full."""
+
+    points: tuple[tuple[float, float], ...]  # vertices (x, y), fractions as for a point
+    color: str
+    closed: bool = False
+    frame: int = 0
+
+    @property
+    def ab(self) -> tuple[float, float]:
+        return _lab_ab(self.color)
+
+    @property
+    def vertices(self) -> tuple[tuple[float, float], ...]:
+        return self.points
+
+    def core(self, height: int, width: int) -> np.ndarray:
+        """The stroke's own pixels on a height x width grid: the polyline one pixel thin, or the polygon filled."""
+        import cv2
+
+        xy = np.array([_pixel(x, y, height, width)[::-1] for x, y in self.points], dtype=np.int32)
+        canvas = np.zeros((height, width), dtype=np.uint8)
+        if self.closed:
+            cv2.fillPoly(canvas, [xy], 1)
+        cv2.polylines(canvas, [xy], self.closed, 1)
+        return canvas.astype(bool)
+
+    def cover(self, height: int, width: int, radius: int = HINT_RADIUS) -> np.ndarray:
+        """Where the stroke is drawn: the polyline as thick as a point's square (every pixel within `radius`
+        of it, across or along), or the polygon filled."""
+        core = self.core(height, width)
+        if self.closed:
+            return core
+        import cv2
+
+        kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+        return cv2.dilate(core.astype(np.uint8), kernel).astype(bool)
+
+    def to_dict(self) -> dict:
+        return {
+            "points": [[x, y] for x, y in self.points],
+            "color": self.color,
+            "closed": self.closed,
+            **({"frame": self.frame} if self.frame else {}),
+        }
+
+
+Mark = Hint | Stroke  # what staff place: a point or a stroke
+
+
+@dataclass(frozen=True)
+class Hints:
+    """A hints document: the points and the strokes staff placed. Iterating gives the points, then the strokes
+    (the marks `render`, `follow` and `carry` take)."""
+
+    points: tuple[Hint, ...] = ()
+    strokes: tuple[Stroke, ...] = ()
+
+    def __iter__(self) -> Iterator[Mark]:
+        yield from self.points
+        yield from self.strokes
+
+    def __len__(self) -> int:
+        return len(self.points) + len(self.strokes)
+
+    @classmethod
+    def of(cls, marks: Iterable[Mark] | None) -> Hints:
+        """A Hints from a Hints, a list of points and strokes, or None (no hints)."""
+        if isinstance(marks, Hints):
+            return marks
+        marks = list(marks or [])
+        return cls(
+            tuple(m for m in marks if isinstance(m, Hint)), tuple(m for m in marks if isinstance(m, Stroke))
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "points": [p.to_dict() for p in self.points],
+            **({"strokes": [s.to_dict() for s in self.strokes]} if self.strokes else {}),
         }
 
 
@@ -68,8 +188,7 @@ def _color(value: object, where: str) -> str:
     return "#" + digits
 
 
-def _fraction(point: dict, key: str, where: str) -> float:
-    value = point.get(key)
+def _fraction(value: object, key: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise HintError(
             f"{where}: {key} must be a number from 0 to 1 (a fraction of the picture), not {value!r}"
@@ -79,28 +198,73 @@ def _fraction(point: dict, key: str, where: str) -> float:
     return float(value)
 
 
-def parse(data: object, source: str = "hints") -> list[Hint]:
-    """A decoded hints document -> hints; HintError names `source` and the point when anything is wrong."""
-    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
-        raise HintError(f'{source}: expected {{"points": [{{"x": 0.4, "y": 0.3, "color": "#2f5a8a"}}, ...]}}')
-    points = data["points"]
-    if len(points) > MAX_POINTS:
-        raise HintError(f"{source}: {len(points)} points; at most {MAX_POINTS} are taken")
-    hints = []
-    for i, point in enumerate(points, 1):
-        where = f"{source}, point {i}"
-        if not isinstance(point, dict):
-            raise HintError(f"{where}: expected an object with x, y and color, not {point!r}")
-        frame = point.get("frame", 0)
-        if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
-            raise HintError(f"{where}: frame must be a frame number (0 or more), not {frame!r}")
-        x, y = _fraction(point, "x", where), _fraction(point, "y", where)
-        hints.append(Hint(x, y, _color(point.get("color"), where), frame))
-    return hints
+def _frame(item: dict, where: str) -> int:
+    frame = item.get("frame", 0)
+    if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+        raise HintError(f"{where}: frame must be a frame number (0 or more), not {frame!r}")
+    return frame
 
 
-def load(path: str | Path) -> list[Hint]:
-    """Read and check a hints file (HintError names the file and the point)."""
+def _point(item: object, where: str) -> Hint:
+    if not isinstance(item, dict):
+        raise HintError(f"{where}: expected an object with x, y and color, not {item!r}")
+    frame = _frame(item, where)
+    x, y = _fraction(item.get("x"), "x", where), _fraction(item.get("y"), "y", where)
+    return Hint(x, y, _color(item.get("color"), where), frame)
+
+
+def _stroke(item: object, where: str) -> Stroke:
+    if not isinstance(item, dict):
+        raise HintError(f"{where}: expected an object with points, color and closed, not {item!r}")
+    closed = item.get("closed", False)
+    if not isinstance(closed, bool):
+        raise HintError(
+            f"{where}: closed must be true (an outlined region) or false (a line), not {closed!r}"
+        )
+    vertices = item.get("points")
+    least = 3 if closed else 2
+    if not isinstance(vertices, list) or not least <= len(vertices) <= MAX_VERTICES:
+        count = f"{len(vertices)} vertices" if isinstance(vertices, list) else f"points {vertices!r}"
+        shape = "a closed stroke (a region)" if closed else "a stroke"
+        raise HintError(
+            f"{where}: {count}; {shape} takes a list of {least} to {MAX_VERTICES} [x, y] vertices"
+        )
+    points = []
+    for k, vertex in enumerate(vertices, 1):
+        at = f"{where}, vertex {k}"
+        if not isinstance(vertex, list | tuple) or len(vertex) != 2:
+            raise HintError(f"{at}: expected [x, y], not {vertex!r}")
+        points.append((_fraction(vertex[0], "x", at), _fraction(vertex[1], "y", at)))
+    return Stroke(tuple(points), _color(item.get("color"), where), closed, _frame(item, where))
+
+
+def _items(data: dict, key: str, most: int, source: str) -> list:
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        raise HintError(f"{source}: {key} must be a list, not {items!r}")
+    if len(items) > most:
+        raise HintError(f"{source}: {len(items)} {key}; at most {most} are taken")
+    return items
+
+
+def parse(data: object, source: str = "hints") -> Hints:
+    """A decoded hints document -> Hints; HintError names `source` and the point or stroke when anything is
+    wrong. The portal checks what its editor sends with this rule too."""
+    if not isinstance(data, dict) or not ({"points", "strokes"} & set(data)):
+        raise HintError(f"{source}: expected {_EXAMPLE}")
+    unknown = sorted(set(data) - {"points", "strokes"})
+    if unknown:
+        raise HintError(f"{source}: unknown key(s) {unknown}; a hints file holds points and strokes")
+    points = _items(data, "points", MAX_POINTS, source)
+    strokes = _items(data, "strokes", MAX_STROKES, source)
+    return Hints(
+        tuple(_point(p, f"{source}, point {i}") for i, p in enumerate(points, 1)),
+        tuple(_stroke(s, f"{source}, stroke {i}") for i, s in enumerate(strokes, 1)),
+    )
+
+
+def load(path: str | Path) -> Hints:
+    """Read and check a hints file (HintError names the file and the point or stroke)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -121,21 +285,20 @@ def sidecar(photo: str | Path) -> Path:
     return photo.with_name(photo.stem + SIDECAR_SUFFIX)
 
 
-def dumps(hints: Iterable[Hint]) -> str:
-    return json.dumps({"points": [h.to_dict() for h in hints]})
+def dumps(hints: Iterable[Mark]) -> str:
+    """Hints (or a list of points and strokes) -> the hints file's JSON (no "strokes" key when there are none)."""
+    return json.dumps(Hints.of(hints).to_dict())
 
 
-def render(hints: Iterable[Hint], height: int, width: int, radius: int = HINT_RADIUS) -> np.ndarray:
+def render(hints: Iterable[Mark], height: int, width: int, radius: int = HINT_RADIUS) -> np.ndarray:
     """Hints -> the network's hint channels (3, height, width) float32: a and b / 128 and a mask, over a
-    (2 radius + 1)^2 square around each point; a later point overwrites an earlier one where they meet."""
+    (2 radius + 1)^2 square around each point, along each open stroke (2 radius + 1 pixels thick) and over each
+    closed stroke's polygon; a later hint overwrites an earlier one where they meet."""
     out = np.zeros((3, height, width), dtype=np.float32)
     for hint in hints:
         a, b = hint.ab
-        cy = min(height - 1, int(hint.y * height))
-        cx = min(width - 1, int(hint.x * width))
-        ys = slice(max(0, cy - radius), cy + radius + 1)
-        xs = slice(max(0, cx - radius), cx + radius + 1)
-        out[0, ys, xs], out[1, ys, xs], out[2, ys, xs] = a / AB_SCALE, b / AB_SCALE, 1.0
+        where = hint.cover(height, width, radius)
+        out[0, where], out[1, where], out[2, where] = a / AB_SCALE, b / AB_SCALE, 1.0
     return out
 
 
@@ -160,10 +323,29 @@ class Following:
 FOLLOWING = Following()
 
 
+def _nearest(
+    hint: Mark, lightness: np.ndarray, ab: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray | float, np.ndarray]:
+    """For every pixel: its squared distance in pixels to the hint, and the lightness and predicted ab it is
+    compared with there. A point is compared with its square's mean lightness and its own pixel's ab; a stroke
+    with the lightness and ab of the stroke pixel nearest to each pixel (so a long stroke or a region crossing
+    several tones spreads each into its own surroundings)."""
+    h, w = lightness.shape
+    if isinstance(hint, Hint):
+        cy, cx = _pixel(hint.x, hint.y, h, w)
+        ys, xs = np.mgrid[:h, :w].astype(np.float32)
+        square = hint.cover(h, w, radius)
+        return (ys - cy) ** 2 + (xs - cx) ** 2, float(lightness[square].mean()), ab[cy, cx]
+    from scipy.ndimage import distance_transform_edt
+
+    distance, (iy, ix) = distance_transform_edt(~hint.core(h, w), return_indices=True)
+    return (distance**2).astype(np.float32), lightness[iy, ix], ab[iy, ix]
+
+
 def follow(
     ab: np.ndarray,
     lightness: np.ndarray,
-    hints: Iterable[Hint],
+    hints: Iterable[Mark],
     radius: int = HINT_RADIUS,
     how: Following = FOLLOWING,
     unhinted: np.ndarray | None = None,
@@ -171,32 +353,35 @@ def follow(
     """The network's ab (h, w, 2, Lab units) corrected so that the picture follows its hints: at each hint the
     correction is what the hint asks beyond the prediction there; elsewhere it is the hints' corrections averaged
     with weights that fall with distance in the picture, in lightness (`lightness`: L (h, w) in [0, 100]) and in
-    predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges. With
-    `unhinted` (the network's ab for the same picture without hints), the prediction followed is the mix of the
-    two that `how.hinted` says."""
+    predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges. A stroke's
+    own pixels (`Stroke.cover`) take its colour in full: there nothing weighs against it. With `unhinted` (the
+    network's ab for the same picture without hints), the prediction followed is the mix of the two that
+    `how.hinted` says."""
     hints = list(hints)
     if not hints:
         return ab
     if unhinted is not None:
         ab = how.hinted * ab + (1.0 - how.hinted) * unhinted
     h, w = lightness.shape
-    ys, xs = np.mgrid[:h, :w].astype(np.float32)
     diagonal = float(np.hypot(h, w))
     total = np.zeros((h, w, 2), dtype=np.float32)
-    weights = np.full((h, w), max(how.prior, how.few / len(hints) ** 3), dtype=np.float32)
+    weights = np.zeros((h, w), dtype=np.float32)
+    prior = np.full((h, w), max(how.prior, how.few / len(hints) ** 3), dtype=np.float32)
     for hint in hints:
-        cy = min(h - 1, int(hint.y * h))
-        cx = min(w - 1, int(hint.x * w))
-        square = (slice(max(0, cy - radius), cy + radius + 1), slice(max(0, cx - radius), cx + radius + 1))
-        asked = np.asarray(hint.ab, dtype=np.float32) - ab[square].reshape(-1, 2).mean(0)
+        cover = hint.cover(h, w, radius)
+        asked = np.asarray(hint.ab, dtype=np.float32) - ab[cover].mean(0)
+        spatial2, lightness_there, ab_there = _nearest(hint, lightness, ab, radius)
         distance2 = (
-            ((ys - cy) ** 2 + (xs - cx) ** 2) / diagonal**2
-            + (how.lightness * (lightness - lightness[square].mean()) / 100.0) ** 2
-            + (how.colour / 100.0) ** 2 * ((ab - ab[cy, cx]) ** 2).sum(-1)
+            spatial2 / diagonal**2
+            + (how.lightness * (lightness - lightness_there) / 100.0) ** 2
+            + (how.colour / 100.0) ** 2 * ((ab - ab_there) ** 2).sum(-1)
         )
         weight = np.exp(-0.5 * distance2 / how.reach**2)
+        if isinstance(hint, Stroke):
+            weight[cover], prior[cover] = 1.0, 0.0
         weights += weight
         total += weight[..., None] * asked
+    weights += prior
     return (ab + total / weights[..., None]).astype(np.float32)
 
 
@@ -223,17 +408,34 @@ def sample_from_truth(
     return hints
 
 
-def carry(frames: Iterator[Frame], hints: list[Hint]) -> Iterator[Frame]:
-    """Film frames, each carrying in frame.info["hints"] the hints that hold there: a point starts on its frame
-    (its keyframe), is followed frame by frame with pyramidal Lucas-Kanade optical flow, and is dropped where
-    the flow loses it or at the next scene cut (the same cut test as temporal smoothing). A photo is frame 0."""
+def _carried(hint: Mark, moved: np.ndarray, ok: np.ndarray) -> Mark | None:
+    """A hint at its vertices' new places (fractions, (n, 2)), or None where the flow lost it: a point when its
+    vertex is lost, a stroke when more than half of its vertices are (the others move with the median motion of
+    those found)."""
+    moved = np.clip(moved, 0.0, 1.0)
+    if isinstance(hint, Hint):
+        return dataclasses.replace(hint, x=float(moved[0, 0]), y=float(moved[0, 1])) if ok[0] else None
+    if 2 * ok.sum() < len(ok):
+        return None
+    before = np.asarray(hint.points, dtype=np.float32)
+    shift = np.median(moved[ok] - before[ok], axis=0)
+    moved = np.where(ok[:, None], moved, np.clip(before + shift, 0.0, 1.0))
+    return dataclasses.replace(hint, points=tuple((float(x), float(y)) for x, y in moved))
+
+
+def carry(frames: Iterator[Frame], hints: Iterable[Mark]) -> Iterator[Frame]:
+    """Film frames, each carrying in frame.info["hints"] the hints that hold there: a point or stroke starts on
+    its frame (its keyframe), its vertices are followed frame by frame with pyramidal Lucas-Kanade optical flow,
+    and it is dropped where the flow loses it (`_carried`) or at the next scene cut (the same cut test as
+    temporal smoothing). A photo is frame 0."""
     import cv2
 
     from colorization.flow import gray_at
     from colorization.stages.temporal import SceneCuts
 
+    hints = list(hints)
     cuts = SceneCuts()
-    active: list[Hint] = []
+    active: list[Mark] = []
     prev = None
     for frame in frames:
         h, w = frame.image.shape[:2]
@@ -243,18 +445,19 @@ def carry(frames: Iterator[Frame], hints: list[Hint]) -> Iterator[Frame]:
         if cuts(gray):
             active = []
         elif active and prev is not None:
-            points = np.array([[p.x * size[1], p.y * size[0]] for p in active], np.float32).reshape(-1, 1, 2)
-            moved, found, _ = cv2.calcOpticalFlowPyrLK(prev, gray, points, None, winSize=(21, 21), maxLevel=3)
-            active = [
-                Hint(
-                    float(np.clip(q[0] / size[1], 0, 1)),
-                    float(np.clip(q[1] / size[0], 0, 1)),
-                    p.color,
-                    p.frame,
-                )
-                for p, q, ok in zip(active, moved.reshape(-1, 2), found.ravel(), strict=True)
-                if ok and 0 <= q[0] < size[1] and 0 <= q[1] < size[0]
-            ]
+            scale_xy = np.array([size[1], size[0]], np.float32)
+            vertices = np.array([v for hint in active for v in hint.vertices], np.float32) * scale_xy
+            moved, found, _ = cv2.calcOpticalFlowPyrLK(
+                prev, gray, vertices.reshape(-1, 1, 2), None, winSize=(21, 21), maxLevel=3
+            )
+            moved = moved.reshape(-1, 2)
+            ok = found.ravel().astype(bool) & np.all((moved >= 0) & (moved < scale_xy), axis=1)
+            starts = np.cumsum([0] + [len(hint.vertices) for hint in active])
+            carried = (
+                _carried(hint, moved[i:j] / scale_xy, ok[i:j])
+                for hint, i, j in zip(active, starts[:-1], starts[1:], strict=True)
+            )
+            active = [hint for hint in carried if hint is not None]
         active += [p for p in hints if p.frame == frame.index]
         prev = gray
         if active:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from colorization.frames import Decoded, Frame, FrameWindow
-from colorization.hints import Hint
+from colorization.hints import Hints, Mark
 from colorization.registry import create
 
 log = logging.getLogger(__name__)
@@ -75,17 +75,20 @@ class Pipeline:
         """Whether a stage of this pipeline follows colour hints (a model with hint channels)."""
         return any(getattr(stage, "takes_hints", False) for stage in self.stages)
 
-    def hint_context(self, hints: list[Hint] | None) -> dict[str, Any]:
-        """What provenance says about the hints given for one file: how many were followed (and the points,
-        so the result can be reproduced), or how many a model without hint channels ignored."""
-        if not hints:
+    def hint_context(self, hints: Iterable[Mark] | None) -> dict[str, Any]:
+        """What provenance says about the hints given for one file: how many points and strokes were followed
+        (and the hints themselves, so the result can be reproduced), or how many a model without hint channels
+        ignored."""
+        given = Hints.of(hints)
+        if not given:
             return {}
         if not self.takes_hints():
-            log.warning("this model takes no colour hints; the %d hints given are ignored", len(hints))
-            return {"colour_hints_ignored": len(hints)}
+            log.warning("this model takes no colour hints; the %d hints given are ignored", len(given))
+            return {"colour_hints_ignored": len(given)}
         from colorization.hints import dumps
 
-        return {"colour_hints": len(hints), "colour_hint_points": dumps(hints)}
+        strokes = {"colour_hint_strokes": len(given.strokes)} if given.strokes else {}
+        return {"colour_hints": len(given.points), **strokes, "colour_hint_points": dumps(given)}
 
     def run(
         self,
@@ -94,7 +97,7 @@ class Pipeline:
         on_progress: ProgressCallback | None = None,
         window: tuple[int, int | None] | None = None,
         source_sha256: str | None = None,
-        hints: list[Hint] | None = None,
+        hints: Iterable[Mark] | None = None,
     ) -> RunResult:
         """Decode `src`, run the stages, encode `dst`. `window` = (start, stop): frames [start, stop) of a film
         only (a segment), decoded with the warm-up the stages need and written without it (and without the
@@ -131,10 +134,10 @@ class Pipeline:
         )
 
 
-def with_hints(frames: Iterator[Frame], hints: list[Hint] | None) -> Iterator[Frame]:
+def with_hints(frames: Iterator[Frame], hints: Iterable[Mark] | None) -> Iterator[Frame]:
     """The frames, each carrying the hints that hold there (colorization.hints.carry: a film's points from
     their keyframe to the next scene cut); unchanged when there are none."""
-    if not hints:
+    if not Hints.of(hints):
         return frames
     from colorization.hints import carry
 

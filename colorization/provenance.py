@@ -26,8 +26,17 @@ def _version() -> str:
         return "dev"
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'s' if n != 1 else ''}"
+
+
 def description(
-    model: str, model_version: str, source_name: str, desaturated: bool = False, hints: int = 0
+    model: str,
+    model_version: str,
+    source_name: str,
+    desaturated: bool = False,
+    hints: int = 0,
+    strokes: int = 0,
 ) -> str:
     """The plain-language sentence stored as dc:description."""
     label = f"{model} (version {model_version})" if model_version else model
@@ -36,9 +45,12 @@ def description(
         if desaturated
         else f"the black-and-white original {source_name}"
     )
-    given = ""
+    marks = []  # "3 colour hints and 1 stroke", "2 colour strokes"
     if hints:
-        given = f" Staff gave {hints} colour hint{'s' if hints != 1 else ''}, which the colours follow."
+        marks.append(_count(hints, "colour hint"))
+    if strokes:
+        marks.append(_count(strokes, "stroke" if hints else "colour stroke"))
+    given = f" Staff gave {' and '.join(marks)}, which the colours follow." if marks else ""
     return (
         f"Colorized by {label} with {SOFTWARE} from {source}; colours are an estimate, not a record.{given}"
     )
@@ -76,7 +88,8 @@ def xmp_packet(
             attrs[f"colorarchive:{_prop(key)}"] = str(value)
     attr_text = "".join(f"\n    {k}={quoteattr(str(v))}" for k, v in attrs.items())
     hints = int((extra or {}).get("colour_hints", 0) or 0)
-    text = escape(description(model, model_version, source_name, desaturated, hints))
+    strokes = int((extra or {}).get("colour_hint_strokes", 0) or 0)
+    text = escape(description(model, model_version, source_name, desaturated, hints, strokes))
     packet = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">

@@ -28,4 +28,7 @@ def check(data: object) -> list[dict]:
             raise HintError(f"{SOURCE}: not JSON (nested too deeply)") from None
     if isinstance(data, list):
         data = {"points": data}
-    return [{"x": h.x, "y": h.y, "color": h.color} for h in parse(data, SOURCE)]
+    given = parse(data, SOURCE)
+    if given.strokes:  # the editor places points; the command line takes strokes (README "Colour hints")
+        raise HintError(f"{SOURCE}: strokes are not taken here yet, only points")
+    return [{"x": h.x, "y": h.y, "color": h.color} for h in given.points]

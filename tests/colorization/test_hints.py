@@ -168,6 +168,20 @@ def gray_photo(path, size=(64, 48)):
     return path
 
 
+def xmp_of(path) -> dict[str, str]:
+    """The colorarchive properties of a PNG result's XMP packet (read with Pillow and ElementTree), and its
+    dc:description as "description"."""
+    from xml.etree import ElementTree
+
+    from colorization.provenance import NAMESPACE
+
+    root = ElementTree.fromstring(Image.open(path).info["XML:com.adobe.xmp"])
+    found = root.find(".//{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description")
+    props = {k.removeprefix("{" + NAMESPACE + "}"): v for k, v in found.attrib.items() if NAMESPACE in k}
+    props["description"] = "".join(found.find("{http://purl.org/dc/elements/1.1/}description").itertext())
+    return props
+
+
 def xmp_description(path) -> str:
     out = subprocess.run(["exiftool", "-j", "-XMP-dc:Description", str(path)], capture_output=True, text=True)
     return json.loads(out.stdout)[0].get("Description", "")
@@ -277,3 +291,131 @@ def test_the_hint_spread_path_sees_each_hint_over_its_cells_and_starts_at_zero(t
     init_weights(spreading, path)
     with torch.no_grad():
         assert torch.allclose(plain(L, hints=given), spreading(L, hints=given))
+
+
+# ---------------------------------------------------------------- strokes
+BOX = [[0.1, 0.2], [0.4, 0.2], [0.4, 0.8], [0.1, 0.8]]  # a rectangle on the left of the picture
+
+
+def test_points_and_strokes_mix_in_a_hints_file_and_dumps_writes_them_back(tmp_path):
+    document = {
+        "points": [{"x": 0.5, "y": 0.5, "color": "#2f5a8a"}, {"x": 0.9, "y": 0.1, "color": "#aa2222", "frame": 3}],
+        "strokes": [
+            {"points": [[0.1, 0.1], [0.2, 0.3], [0.3, 0.3]], "color": "#3B7A57"},
+            {"points": BOX, "color": "#c03030", "closed": True, "frame": 2},
+        ],
+    }  # fmt: skip
+    given = hints.load(write_document(tmp_path / "mixed.hints.json", document))
+    assert len(given) == 4 and len(given.points) == 2 and len(given.strokes) == 2
+    line, box = given.strokes
+    assert line.points == ((0.1, 0.1), (0.2, 0.3), (0.3, 0.3)) and line.color == "#3b7a57" and not line.closed
+    assert box.closed and box.frame == 2 and box.ab == hints.Hint(0, 0, "#c03030").ab
+    assert [type(m) for m in given] == [hints.Hint, hints.Hint, hints.Stroke, hints.Stroke]
+    again = hints.parse(json.loads(hints.dumps(given)))
+    assert again == given
+    assert "strokes" not in json.loads(hints.dumps(given.points))  # a points-only file is written as before
+
+
+def write_document(path, document) -> str:
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("stroke", "message"),
+    [
+        ({"points": [[0.1, 0.1]], "color": "#112233"}, "stroke 1: 1 vertices; a stroke takes a list of 2 to"),
+        (
+            {"points": [[0.1, 0.1], [0.2, 0.2]], "color": "#112233", "closed": True},
+            "stroke 1: 2 vertices; a closed stroke (a region) takes a list of 3 to",
+        ),
+        (
+            {"points": [[0.1, 0.1]] * (hints.MAX_VERTICES + 1), "color": "#112233"},
+            f"stroke 1: {hints.MAX_VERTICES + 1} vertices",
+        ),
+        (
+            {"points": [[0.1, 0.1], [0.2, 1.5]], "color": "#112233"},
+            "stroke 1, vertex 2: y = 1.5 lies outside",
+        ),
+        ({"points": [[0.1, 0.1], [0.2]], "color": "#112233"}, "stroke 1, vertex 2: expected [x, y]"),
+        ({"points": [[0.1, 0.1], ["a", 0.2]], "color": "#112233"}, "stroke 1, vertex 2: x must be a number"),
+        ({"points": [[0.1, 0.1], [0.2, 0.2]], "color": "red"}, "stroke 1: colour 'red' is not an sRGB"),
+        (
+            {"points": [[0.1, 0.1], [0.2, 0.2]], "color": "#112233", "closed": "yes"},
+            "stroke 1: closed must be",
+        ),
+        ({"points": "0.1 0.1", "color": "#112233"}, "stroke 1: points '0.1 0.1'; a stroke takes a list"),
+    ],
+)
+def test_a_bad_stroke_gets_an_error_naming_the_file_and_the_stroke(tmp_path, stroke, message):
+    path = write_document(tmp_path / "bad.hints.json", {"strokes": [stroke]})
+    with pytest.raises(hints.HintError) as caught:
+        hints.load(path)
+    assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_a_hints_file_with_an_unknown_key_or_too_many_strokes_is_refused():
+    with pytest.raises(hints.HintError, match=r"unknown key\(s\) \['strenght'\]"):
+        hints.parse({"points": [], "strenght": 1.2}, "h.json")
+    many = [{"points": [[0.1, 0.1], [0.2, 0.2]], "color": "#112233"}] * (hints.MAX_STROKES + 1)
+    with pytest.raises(hints.HintError, match=f"{hints.MAX_STROKES + 1} strokes; at most"):
+        hints.parse({"strokes": many}, "h.json")
+
+
+def test_render_draws_an_open_stroke_as_a_thick_line_and_fills_a_closed_one():
+    line = hints.Stroke(((0.125, 0.25), (0.875, 0.25)), "#2f5a8a")  # rows 4 of 16, columns 4..28 of 32
+    channels = hints.render([line], 16, 32)
+    ys, xs = np.nonzero(channels[2])
+    assert (ys.min(), ys.max()) == (2, 6)  # 2 * HINT_RADIUS + 1 thick
+    assert xs.min() <= 4 and xs.max() >= 28 and channels[2, 4, 4:29].all()
+    assert channels[0, 4, 16] == pytest.approx(line.ab[0] / 128) and channels[2, 12:].sum() == 0
+    box = hints.Stroke(tuple(map(tuple, BOX)), "#c03030", closed=True)
+    mask = hints.render([box], 40, 50)[2]
+    assert mask[8:32, 5:20].all()  # the inside, not only the outline
+    assert mask[:, 25:].sum() == 0 and mask[:5].sum() == 0 and mask[36:].sum() == 0
+    opened = hints.render([hints.Stroke(box.points, box.color)], 40, 50)[2]
+    assert opened[20, 12] == 0  # an open stroke along the same vertices leaves the inside alone
+
+
+def test_follow_gives_a_closed_strokes_region_its_colour_in_full_and_stops_at_the_edge():
+    lightness = np.full((64, 96), 70, np.float32)
+    lightness[:, 48:] = 30
+    predicted = np.zeros((64, 96, 2), np.float32)
+    predicted[..., 1] = 10  # a yellowish prediction
+    box = hints.Stroke(tuple(map(tuple, BOX)), "#c03030", closed=True)
+    followed = hints.follow(predicted, lightness, [box])
+    inside = box.cover(64, 96)
+    assert np.allclose(followed[inside], box.ab, atol=1e-3)
+    assert np.abs(followed[:, 52:] - predicted[:, 52:]).max() < 1.0  # across the edge: as predicted
+    line = hints.Stroke(((0.05, 0.5), (0.3, 0.5)), "#c03030")
+    drawn = hints.follow(predicted, lightness, [line])
+    assert np.allclose(drawn[line.cover(64, 96)], line.ab, atol=1e-3)
+
+
+def test_film_strokes_move_with_the_motion_and_stop_at_a_cut():
+    # a short stroke across the square on frame 2 (square spans x 14..30, y 20..36)
+    stroke = hints.Stroke(((16 / 96, 24 / 64), (28 / 96, 32 / 64)), "#aa2222", frame=2)
+    seen = {f.index: f.info.get("hints") for f in hints.carry(_moving_square_then_cut(), [stroke])}
+    assert seen[1] is None and seen[2] == [stroke]
+    (moved,) = seen[7]
+    shift = np.array(moved.points) * (96, 64) - np.array(stroke.points) * (96, 64)
+    assert np.allclose(shift, [(10, 0), (10, 0)], atol=1.5)  # both vertices moved 10 px with the square
+    assert isinstance(moved, hints.Stroke) and moved.color == "#aa2222"
+    assert all(seen[i] is None for i in range(10, 14))
+
+
+def test_colorize_image_with_a_sidecar_of_points_and_a_stroke_lists_them_in_the_xmp(tmp_path, hint_models):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    photo = gray_photo(folder / "tower.png")
+    document = {
+        "points": [{"x": 0.2, "y": 0.2, "color": "#3b7a57"}, {"x": 0.7, "y": 0.3, "color": "#3b7a57"}],
+        "strokes": [{"points": BOX, "color": "#c03030", "closed": True}],
+    }
+    write_document(folder / "tower.hints.json", document)
+    assert main(["image", str(photo), "-o", str(tmp_path / "out"), "--format", "png", "-q"]) == 0
+    result = tmp_path / "out" / "tower-colorized.png"
+    xmp = xmp_of(result)
+    assert "Staff gave 2 colour hints and 1 stroke, which the colours follow." in xmp["description"]
+    assert hints.parse(json.loads(xmp["ColourHintPoints"])) == hints.parse(document)
+    assert xmp["ColourHintStrokes"] == "1"

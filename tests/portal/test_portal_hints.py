@@ -90,6 +90,12 @@ def test_the_check_takes_the_documented_format_and_normalizes_colours():
         ({"pts": []}, 'expected {"points"'),
         ("{not json", "not JSON"),
         ({"points": [{"x": 0.5, "y": 0.5, "color": "#123456"}] * 201}, "201 points; at most 200"),
+        # the library takes strokes (the command line); the editor places points only, so the portal says so
+        (
+            {"points": THREE, "strokes": [{"points": [[0.1, 0.1], [0.2, 0.2]], "color": "#123456"}]},
+            "Colour hints: strokes are not taken here yet, only points",
+        ),
+        ({"strokes": [{"points": [[0.1, 0.1]], "color": "#123456"}]}, "Colour hints, stroke 1: 1 vertices"),
     ],
 )  # fmt: skip
 def test_a_bad_hint_gets_a_message_naming_the_point(sent, message):
