@@ -315,8 +315,9 @@ class Following:
     # hints say little about the rest of the picture (spread wide, one hint lowered the correlation), ten say a lot.
     prior: float = 1e-3
     few: float = 1.0
-    # What is followed: this share of the network's answer with the hints plus the rest of its answer without
-    # them. The answer with hints alone paints a disc around each point; half of each followed scored best.
+    # What is followed where the hints reach: this share of the network's answer with the hints plus the rest of
+    # its answer without them. The answer with hints alone paints a disc around each point; half of each
+    # followed scored best. Where "no correction" outweighs the hints, the answer without hints is kept.
     hinted: float = 0.5
 
 
@@ -356,12 +357,14 @@ def follow(
     predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges. A stroke's
     own pixels (`Stroke.cover`) take its colour in full: there nothing weighs against it. With `unhinted` (the
     network's ab for the same picture without hints), the prediction followed is the mix of the two that
-    `how.hinted` says."""
+    `how.hinted` says where the hints reach, and the answer without hints where they do not (where "no
+    correction" outweighs them): the network spreads even one hint over the whole picture, and the hints stay
+    where staff put them."""
     hints = list(hints)
     if not hints:
         return ab
-    if unhinted is not None:
-        ab = how.hinted * ab + (1.0 - how.hinted) * unhinted
+    plain = ab if unhinted is None else unhinted
+    ab = how.hinted * ab + (1.0 - how.hinted) * plain
     h, w = lightness.shape
     diagonal = float(np.hypot(h, w))
     total = np.zeros((h, w, 2), dtype=np.float32)
@@ -382,7 +385,8 @@ def follow(
         weights += weight
         total += weight[..., None] * asked
     weights += prior
-    return (ab + total / weights[..., None]).astype(np.float32)
+    unreached = (prior / weights)[..., None]  # the share of "no correction"
+    return (ab + unreached * (plain - ab) + total / weights[..., None]).astype(np.float32)
 
 
 def sample_from_truth(

@@ -419,3 +419,56 @@ def test_colorize_image_with_a_sidecar_of_points_and_a_stroke_lists_them_in_the_
     assert "Staff gave 2 colour hints and 1 stroke, which the colours follow." in xmp["description"]
     assert hints.parse(json.loads(xmp["ColourHintPoints"])) == hints.parse(document)
     assert xmp["ColourHintStrokes"] == "1"
+
+
+@pytest.fixture(scope="module")
+def default_stage():
+    """The unet stage with the shipped default model on the CPU (skipped if that model takes no hints)."""
+    from colorization.stages.colorize import UNetColorizer
+
+    stage = UNetColorizer(checkpoint=zoo.resolve_model("default"), device="cpu")
+    if not stage.takes_hints:
+        pytest.skip("the default model takes no colour hints")
+    return stage
+
+
+def two_tones(height: int = 224, width: int = 288) -> np.ndarray:
+    """A grey picture of two flat regions, light on the left and dark on the right, as RGB uint8."""
+    gray = np.full((height, width), 150, np.uint8)
+    gray[:, width // 2 :] = 90
+    return np.dstack([gray] * 3)
+
+
+def network_ab(stage, image: np.ndarray, given=None, strength: float | None = None) -> np.ndarray:
+    from colorization.frames import Frame
+
+    frame = Frame(index=0, image=image)
+    if given:
+        frame.info["hints"] = list(given)
+    if strength is not None:
+        frame.info["strength"] = strength
+    return next(stage(iter([frame]))).ab
+
+
+def test_the_default_model_colours_a_closed_strokes_region_and_leaves_the_other_side_as_it_was(default_stage):
+    image = two_tones()
+    box = hints.Stroke(tuple(map(tuple, BOX)), "#c03030", closed=True)
+    plain, hinted = network_ab(default_stage, image), network_ab(default_stage, image, [box])
+    h, w = plain.shape[:2]
+    inside = box.cover(h, w)
+    assert np.allclose(hinted[inside].mean(0), box.ab, atol=3.0)  # red inside
+    assert np.abs(plain[inside].mean(0) - box.ab).max() > 20  # which the network alone did not give
+    other = (slice(None), slice(w // 2 + 8, None))  # the dark side, beyond the edge
+    assert np.abs(hinted[other] - plain[other]).mean() < 1.5
+
+
+def test_where_no_hint_reaches_the_picture_keeps_the_answer_without_hints():
+    """A network that spreads one hint over the whole picture: following keeps that only where the hint reaches."""
+    lightness = np.full((64, 96), 70, np.float32)
+    lightness[:, 48:] = 30
+    red = hints.Hint(0.2, 0.5, "#c03030")
+    without = np.zeros((64, 96, 2), np.float32)
+    with_hints = without + (20.0, 0.0)  # redder everywhere
+    followed = hints.follow(with_hints, lightness, [red], unhinted=without)
+    assert np.abs(followed[:, 52:]).max() < 0.5  # the dark side, which the hint does not reach
+    assert followed[28:36, 16:24, 0].mean() > 0.4 * red.ab[0]  # around the hint: towards its colour
