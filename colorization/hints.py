@@ -38,6 +38,11 @@ HINT_RADIUS = 2  # a hint covers a (2r+1)^2 square of network pixels (training d
 MAX_POINTS = 200
 MAX_STROKES = 50
 MAX_VERTICES = 500  # per stroke
+# How far a hint reaches in the picture, a multiple of `Following.reach`'s spatial scale (0.1 of the diagonal):
+# "small" for a detail (a tie, a sign), "region" for a large area (a sky, a field); lightness and colour edges
+# stop every reach alike.
+REACH = {"small": 0.4, "medium": 1.0, "region": 3.0}
+DEFAULT_REACH = "medium"  # what every hint had before reaches were given
 SIDECAR_SUFFIX = ".hints.json"  # `<stem>.hints.json` beside a photo holds its hints
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 _EXAMPLE = (
@@ -69,6 +74,7 @@ class Hint:
     y: float  # 0..1 of the height, from the top
     color: str  # "#rrggbb" as given (normalized to lower case, 6 digits)
     frame: int = 0  # films: the frame (keyframe) the point was placed on
+    reach: str = DEFAULT_REACH  # a key of REACH: how far in the picture the colour spreads
 
     @property
     def ab(self) -> tuple[float, float]:
@@ -92,6 +98,7 @@ class Hint:
             "y": self.y,
             "color": self.color,
             **({"frame": self.frame} if self.frame else {}),
+            **({"reach": self.reach} if self.reach != DEFAULT_REACH else {}),
         }
 
 
@@ -104,6 +111,7 @@ class Stroke:
     color: str
     closed: bool = False
     frame: int = 0
+    reach: str = DEFAULT_REACH
 
     @property
     def ab(self) -> tuple[float, float]:
@@ -141,6 +149,7 @@ class Stroke:
             "color": self.color,
             "closed": self.closed,
             **({"frame": self.frame} if self.frame else {}),
+            **({"reach": self.reach} if self.reach != DEFAULT_REACH else {}),
         }
 
 
@@ -205,12 +214,19 @@ def _frame(item: dict, where: str) -> int:
     return frame
 
 
+def _reach(item: dict, where: str) -> str:
+    reach = item.get("reach", DEFAULT_REACH)
+    if not isinstance(reach, str) or reach not in REACH:
+        raise HintError(f"{where}: reach {reach!r} must be one of {', '.join(map(repr, REACH))}")
+    return reach
+
+
 def _point(item: object, where: str) -> Hint:
     if not isinstance(item, dict):
         raise HintError(f"{where}: expected an object with x, y and color, not {item!r}")
     frame = _frame(item, where)
     x, y = _fraction(item.get("x"), "x", where), _fraction(item.get("y"), "y", where)
-    return Hint(x, y, _color(item.get("color"), where), frame)
+    return Hint(x, y, _color(item.get("color"), where), frame, _reach(item, where))
 
 
 def _stroke(item: object, where: str) -> Stroke:
@@ -235,7 +251,8 @@ def _stroke(item: object, where: str) -> Stroke:
         if not isinstance(vertex, list | tuple) or len(vertex) != 2:
             raise HintError(f"{at}: expected [x, y], not {vertex!r}")
         points.append((_fraction(vertex[0], "x", at), _fraction(vertex[1], "y", at)))
-    return Stroke(tuple(points), _color(item.get("color"), where), closed, _frame(item, where))
+    color, frame, reach = _color(item.get("color"), where), _frame(item, where), _reach(item, where)
+    return Stroke(tuple(points), color, closed, frame, reach)
 
 
 def _items(data: dict, key: str, most: int, source: str) -> list:
@@ -354,7 +371,8 @@ def follow(
     """The network's ab (h, w, 2, Lab units) corrected so that the picture follows its hints: at each hint the
     correction is what the hint asks beyond the prediction there; elsewhere it is the hints' corrections averaged
     with weights that fall with distance in the picture, in lightness (`lightness`: L (h, w) in [0, 100]) and in
-    predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges. A stroke's
+    predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges (how far in
+    the picture: each hint's `reach`, a multiple of `how.reach` for its distance in the picture). A stroke's
     own pixels (`Stroke.cover`) take its colour in full: there nothing weighs against it. With `unhinted` (the
     network's ab for the same picture without hints), the prediction followed is the mix of the two that
     `how.hinted` says where the hints reach, and the answer without hints where they do not (where "no
@@ -375,7 +393,7 @@ def follow(
         asked = np.asarray(hint.ab, dtype=np.float32) - ab[cover].mean(0)
         spatial2, lightness_there, ab_there = _nearest(hint, lightness, ab, radius)
         distance2 = (
-            spatial2 / diagonal**2
+            spatial2 / (diagonal * REACH[hint.reach]) ** 2
             + (how.lightness * (lightness - lightness_there) / 100.0) ** 2
             + (how.colour / 100.0) ** 2 * ((ab - ab_there) ** 2).sum(-1)
         )

@@ -15,7 +15,8 @@ SOURCE = (
 
 def check(data: object) -> list[dict]:
     """A hints document (decoded JSON, a JSON string, or the bare list of points) -> the points as
-    ``[{"x", "y", "color"}]`` with the colour as "#rrggbb"; HintError names the point when one is wrong.
+    ``[{"x", "y", "color"}]`` (and "reach" when not the default) with the colour as "#rrggbb"; HintError names
+    the point when one is wrong.
     Empty input means no hints. Photographs only, so a point's film frame is not kept."""
     if data is None or data == "":
         return []
@@ -31,4 +32,4 @@ def check(data: object) -> list[dict]:
     given = parse(data, SOURCE)
     if given.strokes:  # the editor places points; the command line takes strokes (README "Colour hints")
         raise HintError(f"{SOURCE}: strokes are not taken here yet, only points")
-    return [{"x": h.x, "y": h.y, "color": h.color} for h in given.points]
+    return [{k: v for k, v in h.to_dict().items() if k != "frame"} for h in given.points]

@@ -472,3 +472,35 @@ def test_where_no_hint_reaches_the_picture_keeps_the_answer_without_hints():
     followed = hints.follow(with_hints, lightness, [red], unhinted=without)
     assert np.abs(followed[:, 52:]).max() < 0.5  # the dark side, which the hint does not reach
     assert followed[28:36, 16:24, 0].mean() > 0.4 * red.ab[0]  # around the hint: towards its colour
+
+
+# ---------------------------------------------------------------- reach
+def test_a_hints_reach_is_read_checked_and_written_back_and_medium_is_the_default():
+    document = {
+        "points": [{"x": 0.5, "y": 0.5, "color": "#2f5a8a", "reach": "small"}, {"x": 0.1, "y": 0.1, "color": "#aa2222"}],
+        "strokes": [{"points": BOX, "color": "#c03030", "closed": True, "reach": "region"}],
+    }  # fmt: skip
+    given = hints.parse(document)
+    assert [m.reach for m in given] == ["small", "medium", "region"]
+    assert hints.parse(json.loads(hints.dumps(given))) == given
+    assert "reach" not in json.loads(hints.dumps(given))["points"][1]  # the default is not written
+    with pytest.raises(
+        hints.HintError, match="h.json, stroke 1: reach 'huge' must be one of 'small', 'medium'"
+    ):
+        hints.parse({"strokes": [{**document["strokes"][0], "reach": "huge"}]}, "h.json")
+    with pytest.raises(hints.HintError, match="point 1: reach 3 must be one of"):
+        hints.parse({"points": [{"x": 0.5, "y": 0.5, "color": "#2f5a8a", "reach": 3}]}, "h.json")
+
+
+def test_a_longer_reach_spreads_a_hint_further_in_the_picture():
+    lightness = np.full((64, 128), 60, np.float32)
+    predicted = np.zeros((64, 128, 2), np.float32)
+    spread = {}
+    for reach in hints.REACH:
+        followed = hints.follow(predicted, lightness, [hints.Hint(0.1, 0.5, "#c03030", reach=reach)])
+        spread[reach] = followed[:, 40:60, 0].mean()  # some way off the hint
+    assert 0 < spread["small"] < spread["medium"] < spread["region"]
+    default = hints.follow(predicted, lightness, [hints.Hint(0.1, 0.5, "#c03030")])
+    assert np.array_equal(
+        default, hints.follow(predicted, lightness, [hints.Hint(0.1, 0.5, "#c03030", 0, "medium")])
+    )

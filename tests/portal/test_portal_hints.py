@@ -75,6 +75,7 @@ def test_the_check_takes_the_documented_format_and_normalizes_colours():
     assert hints.check(THREE) == hints.check(doc)  # the bare list of points too
     # photographs only: a point's film frame is not kept
     assert hints.check([{**THREE[0], "frame": 3}]) == hints.check(THREE[:1])
+    assert hints.check([{**THREE[0], "reach": "small"}])[0]["reach"] == "small"  # kept for the worker
 
 
 @pytest.mark.parametrize(
