@@ -109,6 +109,8 @@ def colorize_files(
                 frame.info["job"] = k
                 if hints[k] and followed:
                     frame.info["hints"] = list(hints[k])
+                if hints[k].strength is not None:
+                    frame.info["strength"] = hints[k].strength
                 yield frame
 
     frames: Iterator[Frame] = source()

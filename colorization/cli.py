@@ -157,6 +157,7 @@ def cmd_image(args: argparse.Namespace) -> int:
             quality=args.quality,
             batch_size=args.batch_size,
             saturation=args.saturation,
+            strength=args.strength,
             max_side=args.max_side,
         )
         pipeline = build_pipeline(spec)
@@ -256,6 +257,13 @@ def add_image(sub) -> None:
     )
     p.add_argument(
         "--saturation", type=float, default=None, help="scale the predicted colours (e.g. 1.3 = livelier)"
+    )
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        help="colour strength from 0.5 (muted) to 1.5 (vivid), default 1: scales the model's colour, not what "
+        'hints ask for; a hints file\'s "strength" applies to its photo instead',
     )
     p.add_argument(
         "--max-side", type=int, default=None, help="shrink results so the longer side is at most this"

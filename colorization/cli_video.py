@@ -41,6 +41,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         format=args.codec,
         fps=args.fps,
+        strength=args.strength,
     )
     try:
         pipeline = build_pipeline(presets.get(args.preset, **options))
@@ -119,6 +120,13 @@ def add_video(sub) -> None:
         metavar="HINTS.json",
         help='colour hints (points and strokes); a hint\'s "frame" (default 0) is the keyframe it was placed '
         "on: it is followed through the rest of that shot and dropped at the next scene cut",
+    )
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        help="colour strength from 0.5 (muted) to 1.5 (vivid), default 1: scales the model's colour, not what "
+        'hints ask for (a hints file\'s "strength" applies instead)',
     )
     p.add_argument("--quality", type=int, default=None, help="H.264 CRF, lower is better (default 18)")
     p.add_argument(

@@ -7,7 +7,9 @@ A hints file is JSON::
 
 with x and y as fractions of the picture's width and height (0 to 1, from the top left) and the colour as sRGB
 hex. A point is one spot; a stroke is an open polyline drawn over a thing or, `"closed": true`, a polygon
-outlining a region (filled). Only the colour's chroma (Lab a and b) is used: the photograph keeps its own
+outlining a region (filled). Each may say how far it spreads (``"reach"``: `REACH`), and the document may ask for a
+colour strength (``"strength": 1.2``, `check_strength`) applied to the network's colour, not to the hints'. Only
+the colour's chroma (Lab a and b) is used: the photograph keeps its own
 lightness. For a film, a point or stroke may name the frame it was placed on (``"frame": 120``, default 0, a
 keyframe): `carry` follows it through the rest of that shot with optical flow and drops it at the next scene cut.
 A model that takes hints (`UNetConfig.hints`) gets three more input channels: each hint's a and b (normalized,
@@ -43,6 +45,8 @@ MAX_VERTICES = 500  # per stroke
 # stop every reach alike.
 REACH = {"small": 0.4, "medium": 1.0, "region": 3.0}
 DEFAULT_REACH = "medium"  # what every hint had before reaches were given
+# Colour strength: a factor on the chroma of the network's own colour (not on what hints ask), from muted to vivid.
+STRENGTH_RANGE = (0.5, 1.5)
 SIDECAR_SUFFIX = ".hints.json"  # `<stem>.hints.json` beside a photo holds its hints
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 _EXAMPLE = (
@@ -158,11 +162,12 @@ Mark = Hint | Stroke  # what staff place: a point or a stroke
 
 @dataclass(frozen=True)
 class Hints:
-    """A hints document: the points and the strokes staff placed. Iterating gives the points, then the strokes
-    (the marks `render`, `follow` and `carry` take)."""
+    """A hints document: the points and the strokes staff placed, and optionally the colour strength. Iterating
+    gives the points, then the strokes (the marks `render`, `follow` and `carry` take); len counts them."""
 
     points: tuple[Hint, ...] = ()
     strokes: tuple[Stroke, ...] = ()
+    strength: float | None = None  # the colour strength asked for with these hints (check_strength)
 
     def __iter__(self) -> Iterator[Mark]:
         yield from self.points
@@ -185,6 +190,7 @@ class Hints:
         return {
             "points": [p.to_dict() for p in self.points],
             **({"strokes": [s.to_dict() for s in self.strokes]} if self.strokes else {}),
+            **({"strength": self.strength} if self.strength is not None else {}),
         }
 
 
@@ -255,6 +261,17 @@ def _stroke(item: object, where: str) -> Stroke:
     return Stroke(tuple(points), color, closed, frame, reach)
 
 
+def check_strength(value: object, where: str = "strength") -> float:
+    """A colour strength (a number in STRENGTH_RANGE; 1 = the network's colour as it is) or HintError."""
+    low, high = STRENGTH_RANGE
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= float(value) <= high:
+        raise HintError(
+            f"{where}: {value!r} must be a number from {low} (muted) to {high} (vivid); 1 keeps the model's "
+            "colour"
+        )
+    return float(value)
+
+
 def _items(data: dict, key: str, most: int, source: str) -> list:
     items = data.get(key, [])
     if not isinstance(items, list):
@@ -267,16 +284,20 @@ def _items(data: dict, key: str, most: int, source: str) -> list:
 def parse(data: object, source: str = "hints") -> Hints:
     """A decoded hints document -> Hints; HintError names `source` and the point or stroke when anything is
     wrong. The portal checks what its editor sends with this rule too."""
-    if not isinstance(data, dict) or not ({"points", "strokes"} & set(data)):
+    keys = {"points", "strokes", "strength"}
+    if not isinstance(data, dict) or not (keys & set(data)):
         raise HintError(f"{source}: expected {_EXAMPLE}")
-    unknown = sorted(set(data) - {"points", "strokes"})
+    unknown = sorted(set(data) - keys)
     if unknown:
-        raise HintError(f"{source}: unknown key(s) {unknown}; a hints file holds points and strokes")
+        raise HintError(
+            f"{source}: unknown key(s) {unknown}; a hints file holds points, strokes and strength"
+        )
     points = _items(data, "points", MAX_POINTS, source)
     strokes = _items(data, "strokes", MAX_STROKES, source)
     return Hints(
         tuple(_point(p, f"{source}, point {i}") for i, p in enumerate(points, 1)),
         tuple(_stroke(s, f"{source}, stroke {i}") for i, s in enumerate(strokes, 1)),
+        None if data.get("strength") is None else check_strength(data["strength"], f"{source}, strength"),
     )
 
 
@@ -367,6 +388,7 @@ def follow(
     radius: int = HINT_RADIUS,
     how: Following = FOLLOWING,
     unhinted: np.ndarray | None = None,
+    strength: float = 1.0,
 ) -> np.ndarray:
     """The network's ab (h, w, 2, Lab units) corrected so that the picture follows its hints: at each hint the
     correction is what the hint asks beyond the prediction there; elsewhere it is the hints' corrections averaged
@@ -377,10 +399,11 @@ def follow(
     network's ab for the same picture without hints), the prediction followed is the mix of the two that
     `how.hinted` says where the hints reach, and the answer without hints where they do not (where "no
     correction" outweighs them): the network spreads even one hint over the whole picture, and the hints stay
-    where staff put them."""
+    where staff put them. `strength` scales the chroma of the network's own colour by the share of "no
+    correction", so it never changes what the hints ask for: pixels the hints hold keep their colour."""
     hints = list(hints)
     if not hints:
-        return ab
+        return ab if strength == 1 else (ab * strength).astype(np.float32)
     plain = ab if unhinted is None else unhinted
     ab = how.hinted * ab + (1.0 - how.hinted) * plain
     h, w = lightness.shape
@@ -404,7 +427,8 @@ def follow(
         total += weight[..., None] * asked
     weights += prior
     unreached = (prior / weights)[..., None]  # the share of "no correction"
-    return (ab + unreached * (plain - ab) + total / weights[..., None]).astype(np.float32)
+    followed = ab + unreached * (plain - ab) + total / weights[..., None]
+    return (followed + (strength - 1.0) * unreached * plain).astype(np.float32)
 
 
 def sample_from_truth(

@@ -78,17 +78,20 @@ class Pipeline:
     def hint_context(self, hints: Iterable[Mark] | None) -> dict[str, Any]:
         """What provenance says about the hints given for one file: how many points and strokes were followed
         (and the hints themselves, so the result can be reproduced), or how many a model without hint channels
-        ignored."""
+        ignored, and the colour strength they asked for (any model applies it)."""
         given = Hints.of(hints)
+        context: dict[str, Any] = {}
+        if given.strength is not None:
+            context["colour_strength"] = given.strength
         if not given:
-            return {}
+            return context
         if not self.takes_hints():
             log.warning("this model takes no colour hints; the %d hints given are ignored", len(given))
-            return {"colour_hints_ignored": len(given)}
+            return {**context, "colour_hints_ignored": len(given)}
         from colorization.hints import dumps
 
         strokes = {"colour_hint_strokes": len(given.strokes)} if given.strokes else {}
-        return {"colour_hints": len(given.points), **strokes, "colour_hint_points": dumps(given)}
+        return {**context, "colour_hints": len(given.points), **strokes, "colour_hint_points": dumps(given)}
 
     def run(
         self,
@@ -123,7 +126,7 @@ class Pipeline:
                     on_progress(counted, decoded.count)
 
         try:
-            frames: Iterator[Frame] = with_hints(decoded.frames, hints if self.takes_hints() else None)
+            frames: Iterator[Frame] = with_hints(decoded.frames, hints, self.takes_hints())
             for stage in self.stages:
                 frames = stage(frames)
             written = self.encoder(counting(frames), Path(dst), decoded, context)
@@ -134,14 +137,26 @@ class Pipeline:
         )
 
 
-def with_hints(frames: Iterator[Frame], hints: Iterable[Mark] | None) -> Iterator[Frame]:
-    """The frames, each carrying the hints that hold there (colorization.hints.carry: a film's points from
-    their keyframe to the next scene cut); unchanged when there are none."""
-    if not Hints.of(hints):
+def with_hints(
+    frames: Iterator[Frame], hints: Iterable[Mark] | None, followed: bool = True
+) -> Iterator[Frame]:
+    """The frames, each carrying the hints that hold there (colorization.hints.carry: a film's points and
+    strokes from their keyframe to the next scene cut) when `followed`, and the colour strength the hints ask
+    for; unchanged when there are none."""
+    given = Hints.of(hints)
+    if given.strength is not None:
+        frames = _with_strength(frames, given.strength)
+    if not given or not followed:
         return frames
     from colorization.hints import carry
 
-    return carry(frames, hints)
+    return carry(frames, given)
+
+
+def _with_strength(frames: Iterator[Frame], strength: float) -> Iterator[Frame]:
+    for frame in frames:
+        frame.info["strength"] = strength
+        yield frame
 
 
 def build_pipeline(spec: dict) -> Pipeline:

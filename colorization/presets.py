@@ -21,6 +21,7 @@ OPTIONS = {
     "batch_size",
     "device",
     "saturation",
+    "strength",
     "max_side",
     "fps",
 }
@@ -35,6 +36,12 @@ def _colorize(o: dict) -> dict:
     for key in ("models_dir", "device"):
         if o.get(key):
             entry[key] = str(o[key])
+    if o.get("strength") not in (
+        None,
+        1,
+        1.0,
+    ):  # the network's colour, not what hints ask (colorization.hints)
+        entry["strength"] = o["strength"]
     return entry
 
 

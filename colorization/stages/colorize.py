@@ -89,6 +89,7 @@ class UNetColorizer:
         max_batch_megapixels: float = 200.0,  # also flush a batch when the frames held reach this size
         keep_aspect: bool = True,  # False: every frame squeezed to size x size (the behaviour before 2026-11-26)
         follow_hints: bool = True,  # False: the network's answer to hints alone, without colorization.hints.follow
+        strength: float = 1.0,  # colour strength: the chroma of the network's colour x this, not what hints ask
     ):
         from colorization import checkpoint as ckpt_mod
         from colorization.zoo import resolve_model
@@ -110,6 +111,7 @@ class UNetColorizer:
         # a model with hint channels follows frame.info["hints"] (colorization.hints); others ignore them
         self.takes_hints = bool(getattr(getattr(self.model, "config", None), "hints", False))
         self.follow_hints = bool(follow_hints)
+        self.strength = hint_points.check_strength(strength)  # frame.info["strength"] overrides it per frame
 
     def describe(self) -> dict:
         return {
@@ -118,6 +120,7 @@ class UNetColorizer:
             "model_file": self.path.name,
             "network_size": self.size,
             "device": self.device,
+            **({"colour_strength": self.strength} if self.strength != 1 else {}),
         }
 
     def _autocast(self):
@@ -162,9 +165,15 @@ class UNetColorizer:
             ab_batch = plain_batch
         for i, (frame, lightness) in enumerate(zip(batch, L, strict=True)):
             ab = ab_batch[i]
+            strength = float(frame.info.get("strength", self.strength))
             if hinted and self.follow_hints and frame.info.get("hints"):
-                # following starts from the answers with and without hints (colorization.hints.Following)
-                ab = hint_points.follow(ab, lightness, frame.info["hints"], unhinted=plain_batch[i])
+                # following starts from the answers with and without hints (colorization.hints.Following);
+                # strength scales the network's colour where the hints do not hold it
+                ab = hint_points.follow(
+                    ab, lightness, frame.info["hints"], unhinted=plain_batch[i], strength=strength
+                )
+            elif strength != 1:
+                ab = ab * strength
             frame.ab = ab
             yield frame
 

@@ -30,6 +30,9 @@ def check(data: object) -> list[dict]:
     if isinstance(data, list):
         data = {"points": data}
     given = parse(data, SOURCE)
-    if given.strokes:  # the editor places points; the command line takes strokes (README "Colour hints")
-        raise HintError(f"{SOURCE}: strokes are not taken here yet, only points")
+    # the editor places points; the command line takes strokes and strength too (README "Colour hints")
+    if given.strokes or given.strength is not None:
+        raise HintError(
+            f"{SOURCE}: {'strokes are' if given.strokes else 'strength is'} not taken here yet, only points"
+        )
     return [{k: v for k, v in h.to_dict().items() if k != "frame"} for h in given.points]

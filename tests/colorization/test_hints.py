@@ -504,3 +504,65 @@ def test_a_longer_reach_spreads_a_hint_further_in_the_picture():
     assert np.array_equal(
         default, hints.follow(predicted, lightness, [hints.Hint(0.1, 0.5, "#c03030", 0, "medium")])
     )
+
+
+# ---------------------------------------------------------------- strength
+def test_a_hints_file_may_hold_the_colour_strength_in_its_range():
+    given = hints.parse({"points": [{"x": 0.5, "y": 0.5, "color": "#2f5a8a"}], "strength": 1.2})
+    assert given.strength == 1.2 and len(given) == 1
+    assert hints.parse(json.loads(hints.dumps(given))) == given
+    alone = hints.parse({"strength": 0.8})  # strength alone: no points, no strokes
+    assert alone.strength == 0.8 and not alone
+    assert "strength" not in json.loads(hints.dumps(hints.parse({"points": []})))
+    for bad in (2, 0.1, "vivid", True):
+        with pytest.raises(
+            hints.HintError, match=r"h.json, strength: .* must be a number from 0.5 \(muted\) to 1.5"
+        ):
+            hints.parse({"strength": bad}, "h.json")
+
+
+def test_strength_scales_the_networks_colour_but_not_what_a_stroke_holds():
+    lightness = np.full((64, 96), 70, np.float32)
+    lightness[:, 48:] = 30
+    predicted = np.zeros((64, 96, 2), np.float32) + (5.0, 20.0)
+    box = hints.Stroke(tuple(map(tuple, BOX)), "#c03030", closed=True)
+    vivid = hints.follow(predicted, lightness, [box], strength=1.4)
+    assert np.allclose(vivid[box.cover(64, 96)], box.ab, atol=1e-3)
+    assert np.allclose(vivid[:, 56:], predicted[:, 56:] * 1.4, atol=0.2)
+    assert np.allclose(hints.follow(predicted, lightness, [], strength=0.5), predicted * 0.5)
+
+
+def chroma(ab: np.ndarray) -> float:
+    return float(np.hypot(ab[..., 0], ab[..., 1]).mean())
+
+
+def test_with_the_default_model_strength_livens_unhinted_areas_and_leaves_hinted_pixels(default_stage):
+    image = two_tones()
+    box = hints.Stroke(tuple(map(tuple, BOX)), "#3060c0", closed=True)
+    usual = network_ab(default_stage, image, [box])
+    vivid = network_ab(default_stage, image, [box], strength=1.3)
+    h, w = usual.shape[:2]
+    other = (slice(None), slice(w // 2 + 8, None))
+    assert chroma(vivid[other]) > 1.2 * chroma(usual[other]) > 0
+    inside = box.cover(h, w)
+    assert np.abs(vivid[inside] - usual[inside]).mean() < 1.0
+
+
+def test_colorize_image_strength_goes_into_the_xmp_and_a_sidecars_strength_wins(
+    tmp_path, hint_models, capsys
+):
+    photo = gray_photo(tmp_path / "mill.png")
+    args = ["image", str(photo), "--format", "png", "-q"]
+    assert main([*args, "-o", str(tmp_path / "plain")]) == 0
+    assert main([*args, "-o", str(tmp_path / "vivid"), "--strength", "1.4"]) == 0
+    assert "ColourStrength" not in xmp_of(tmp_path / "plain" / "mill-colorized.png")
+    assert xmp_of(tmp_path / "vivid" / "mill-colorized.png")["ColourStrength"] == "1.4"
+    assert not np.array_equal(
+        np.asarray(Image.open(tmp_path / "plain" / "mill-colorized.png")),
+        np.asarray(Image.open(tmp_path / "vivid" / "mill-colorized.png")),
+    )
+    write_document(tmp_path / "mill.hints.json", {"strength": 0.7})
+    assert main([*args, "-o", str(tmp_path / "sidecar"), "--strength", "1.4"]) == 0
+    assert xmp_of(tmp_path / "sidecar" / "mill-colorized.png")["ColourStrength"] == "0.7"
+    assert main([*args, "-o", str(tmp_path / "bad"), "--strength", "3"]) == 2
+    assert "must be a number from 0.5 (muted) to 1.5 (vivid)" in capsys.readouterr().err

@@ -97,6 +97,7 @@ def test_the_check_takes_the_documented_format_and_normalizes_colours():
             "Colour hints: strokes are not taken here yet, only points",
         ),
         ({"strokes": [{"points": [[0.1, 0.1]], "color": "#123456"}]}, "Colour hints, stroke 1: 1 vertices"),
+        ({"points": THREE, "strength": 1.2}, "Colour hints: strength is not taken here yet, only points"),
     ],
 )  # fmt: skip
 def test_a_bad_hint_gets_a_message_naming_the_point(sent, message):
