@@ -413,10 +413,14 @@ def provenance_text(source: dict[str, Any], context: dict[str, Any]) -> str:
         str(context.get("model", "an unknown model")),
         str(context.get("model_version") or ""),
         str(source.get("name", "?")),
+        hints=int(context.get("colour_hints") or 0),
+        strokes=int(context.get("colour_hint_strokes") or 0),
     )
     extra = [f"Original SHA-256 {source['sha256']}"] if source.get("sha256") else []
     if context.get("smoothing"):
         extra.append(f"temporal smoothing {context['smoothing']}")
+    if context.get("colour_strength"):
+        extra.append(f"colour strength {context['colour_strength']}")
     return text + (f" {'; '.join(extra)}." if extra else "")
 
 

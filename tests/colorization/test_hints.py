@@ -566,3 +566,25 @@ def test_colorize_image_strength_goes_into_the_xmp_and_a_sidecars_strength_wins(
     assert xmp_of(tmp_path / "sidecar" / "mill-colorized.png")["ColourStrength"] == "0.7"
     assert main([*args, "-o", str(tmp_path / "bad"), "--strength", "3"]) == 2
     assert "must be a number from 0.5 (muted) to 1.5 (vivid)" in capsys.readouterr().err
+
+
+def test_a_film_takes_strokes_points_and_strength_end_to_end(tmp_path, hint_models):
+    """Numbered frames of a moving square, with a stroke and a point on keyframes and a strength."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for frame in _moving_square_then_cut(n_before_cut=6, n_after=2):
+        Image.fromarray(frame.image).save(folder / f"frame{frame.index:03d}.png")
+    document = {
+        "points": [{"x": 0.25, "y": 0.45, "color": "#aa2222", "frame": 1}],
+        "strokes": [{"points": [[0.17, 0.38], [0.29, 0.5]], "color": "#2f5a8a", "reach": "small"}],
+        "strength": 1.3,
+    }
+    given = write_document(tmp_path / "reel.hints.json", document)
+    out = tmp_path / "reel.mkv"
+    assert main(["video", str(folder), "-o", str(out), "--fps", "12", "--hints", given, "-q"]) == 0
+    import av
+
+    with av.open(str(out)) as film:
+        comment = " ".join(str(v) for v in film.metadata.values())
+        assert sum(1 for _ in film.decode(video=0)) == 8
+    assert "Staff gave 1 colour hint and 1 stroke" in comment and "colour strength 1.3" in comment
