@@ -163,8 +163,9 @@ def evaluate(
         "ab_pearson over pixels with L in 25..75",
     }
     key = f"{Path(data).name}:{report['split'] or 'images'}"
+    # the folder by name only: a checkpoint holds no paths of the machine that measured it
     if write_checkpoint:
-        write_metrics_into_checkpoint(checkpoint, key, report)
+        write_metrics_into_checkpoint(checkpoint, key, {**report, "data": Path(data).name})
     out = Path(report_path) if report_path else checkpoint.with_suffix(f".eval-{Path(data).name}.json")
     out.write_text(json.dumps(report, indent=1))
     report["report_path"] = str(out)

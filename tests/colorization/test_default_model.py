@@ -73,3 +73,18 @@ def test_the_default_models_recorded_historical_figures_are_what_it_measures_tod
     assert measured["model_metrics"] == stored["model_metrics"], (
         "record again: colorize-train eval-historical --record"
     )
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("path", sorted(zoo.BUNDLED_DIR.glob("*.pt")), ids=lambda p: p.name)
+def test_the_bundled_checkpoints_name_no_path_of_the_machine_that_made_them(path):
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    found = [s for s in _strings({k: v for k, v in ckpt.items() if k != "state_dict"}) if s.startswith("/")]
+    assert not found, f"absolute paths in {path.name}: {found[:3]}"

@@ -57,6 +57,7 @@ def test_eval_on_a_split_reports_model_and_gray_side_by_side(tiny, dataset, tmp_
     assert (
         load(tiny)["metrics"][f"{dataset.name}:test"]["images"] == report["images"]
     )  # stored in the checkpoint
+    assert load(tiny)["metrics"][f"{dataset.name}:test"]["data"] == dataset.name  # by name: no machine path
     by_source = report["by_source"]  # the film's frames come from the media folder, the pictures from images/
     assert set(by_source) <= {"images", dataset.parent.name, "media0"} and by_source
     assert sum(r["images"] for r in by_source.values()) == report["images"]
