@@ -431,19 +431,61 @@ def follow(
     return (followed + (strength - 1.0) * unreached * plain).astype(np.float32)
 
 
+def _box_mean(values: np.ndarray, size: int) -> np.ndarray:
+    """The mean over the `size` x `size` square around each pixel (edges: the part inside the picture)."""
+    r = size // 2
+    h, w = values.shape[:2]
+    padded = np.zeros((h + 1, w + 1, *values.shape[2:]), np.float64)
+    padded[1:, 1:] = values.cumsum(0).cumsum(1)
+    y0, y1 = np.clip(np.arange(h) - r, 0, h), np.clip(np.arange(h) + r + 1, 0, h)
+    x0, x1 = np.clip(np.arange(w) - r, 0, w), np.clip(np.arange(w) + r + 1, 0, w)
+    total = padded[y1][:, x1] - padded[y0][:, x1] - padded[y1][:, x0] + padded[y0][:, x0]
+    area = ((y1 - y0)[:, None] * (x1 - x0)[None, :]).astype(np.float64)
+    return total / area.reshape(h, w, *([1] * (values.ndim - 2)))
+
+
 def sample_from_truth(
-    rgb: np.ndarray, count: int, seed: int, patch: int = 5, lightness: tuple[float, float] = (25.0, 75.0)
+    rgb: np.ndarray,
+    count: int,
+    seed: int,
+    patch: int = 5,
+    lightness: tuple[float, float] = (25.0, 75.0),
+    stand_out: float | None = None,
+    spacing: float = 0.1,
 ) -> list[Hint]:
     """`count` hints as a person who knew the true colour might give them: seeded random points among the
     pixels whose lightness lies in `lightness`, each the mean colour of the true `patch` x `patch` square
-    around it (the evaluation's protocol). `rgb` is the true colour picture, (H, W, 3) float in [0, 1]."""
+    around it (the evaluation's protocol). `rgb` is the true colour picture, (H, W, 3) float in [0, 1].
+
+    With `stand_out` (Lab units), the points sit on things whose colour stands out, as staff place hints on
+    what they know the colour of: only pixels whose own colour and patch colour (so not on an edge) lie more
+    than `stand_out` ab units from the picture's median colour, at least `spacing` of the diagonal apart where
+    the picture allows (fewer hints where it has fewer such pixels)."""
     lab = rgb_to_lab(rgb.astype(np.float32))
     h, w = lab.shape[:2]
-    ys, xs = np.nonzero((lab[..., 0] >= lightness[0]) & (lab[..., 0] <= lightness[1]))
+    allowed = (lab[..., 0] >= lightness[0]) & (lab[..., 0] <= lightness[1])
+    if stand_out is not None and allowed.any():
+        median = np.median(lab[..., 1:][allowed], axis=0)
+        for ab in (lab[..., 1:], _box_mean(lab[..., 1:], patch)):  # the pixel and its patch: not on an edge
+            allowed &= np.linalg.norm(ab - median, axis=-1) > stand_out
+    ys, xs = np.nonzero(allowed)
     if count <= 0 or len(ys) == 0:
         return []
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(ys), size=min(count, len(ys)), replace=False)
+    if stand_out is None:
+        picks = rng.choice(len(ys), size=min(count, len(ys)), replace=False)
+    else:
+        order, picks, gap = rng.permutation(len(ys)), [], spacing * float(np.hypot(h, w))
+        for i in order[: 200 * count]:
+            if all(np.hypot(ys[i] - ys[j], xs[i] - xs[j]) >= gap for j in picks):
+                picks.append(i)
+                if len(picks) == count:
+                    break
+        for i in order:  # too few far enough apart: the nearest ones too
+            if len(picks) >= count:
+                break
+            if i not in picks:
+                picks.append(i)
     r = patch // 2
     hints = []
     for i in picks:

@@ -157,12 +157,37 @@ def green_blue_recall(pred_lab: np.ndarray, true_lab: np.ndarray) -> float | Non
     return float(np.mean((pred_chroma > GREEN_BLUE_OUT_CHROMA) & (gap <= GREEN_BLUE_HUE_TOLERANCE)))
 
 
+# hint leak: a pixel a hint made clearly worse (its ab error grew by more than this many Lab units) ...
+HINT_LEAK_GROWTH = 10.0
+# ... among the mid-lightness pixels, where colour is visible and a leak shows
+HINT_LEAK_LIGHTNESS = (25.0, 75.0)
+
+
+def hint_leak(hinted_lab: np.ndarray, plain_lab: np.ndarray, true_lab: np.ndarray) -> float:
+    """Did the hints colour what they were not asked to? The share of the mid-lightness pixels (true L 25..75)
+    whose ab error against the truth grows by more than 10 Lab units when the hints are given (`hinted_lab`)
+    against the same model without them (`plain_lab`). A hint coloured from the truth only lowers the error
+    where it belongs, so what grows is colour that spread past the hinted thing. 0 when no pixel is mid-lightness."""
+    h, p, t = (np.asarray(x, dtype=np.float64) for x in (hinted_lab, plain_lab, true_lab))
+    _check(h, t)
+    _check(p, t)
+    mask = (t[..., 0] >= HINT_LEAK_LIGHTNESS[0]) & (t[..., 0] <= HINT_LEAK_LIGHTNESS[1])
+    if not mask.any():
+        return 0.0
+    grown = np.linalg.norm(h[..., 1:] - t[..., 1:], axis=-1) - np.linalg.norm(
+        p[..., 1:] - t[..., 1:], axis=-1
+    )
+    return float(np.mean(grown[mask] > HINT_LEAK_GROWTH))
+
+
 __all__ = [
     "PSNR_CAP",
     "ab_pearson",
     "accuracy_within_eps",
     "colorfulness",
     "colourfulness",
+    "green_blue_recall",
+    "hint_leak",
     "mae",
     "psnr",
     "ssim",

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -66,17 +67,32 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_historical(args: argparse.Namespace) -> int:
-    from training.historical_eval import evaluate_folder, format_table
+    from training.historical_eval import evaluate_folder, format_hint_table, format_table, hint_table
 
+    if args.hint_table:
+        rows = hint_table(
+            args.folder, model=args.model, counts=tuple(args.hint_table), placement=args.placement
+        )
+        if args.report:
+            Path(args.report).write_text(json.dumps(rows, indent=1))
+        print(format_hint_table(rows))
+        return 0
     report = evaluate_folder(
         args.folder,
         model=args.model,
         out_json=args.report,
         pictures=args.pictures,
         hints=args.hints,
+        placement=args.placement,
         record=args.record,
     )
     print(format_table(report))
+    if report.get("hints"):
+        h = report["hints"]
+        print(
+            f"hints: PSNR {h['psnr_gain']:+.2f} dB over none; leak {h['leak_mean']:.1%} of mid-lightness pixels "
+            f"on average, {h['leak_max']:.1%} on the worst photo"
+        )
     if report.get("recorded_in"):
         print(f'recorded in {report["recorded_in"]} (metrics "historical")')
     return 0 if report["criteria"]["all_met"] else 3
@@ -160,6 +176,19 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="give each photo this many colour hints drawn from its true colour (seeded; default 0)",
+    )
+    h.add_argument(
+        "--placement",
+        choices=("random", "salient"),
+        default="random",
+        help="where the hints sit: random mid-lightness points, or on things whose colour stands out (salient)",
+    )
+    h.add_argument(
+        "--hint-table",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="instead: the table of PSNR gain, Pearson and leak for these numbers of hints (e.g. 1 2 5 10)",
     )
     h.add_argument(
         "--record",

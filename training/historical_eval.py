@@ -20,7 +20,11 @@ Pearson at least 0.45 for a and for b, green/blue recall at least 40%.
 With `hints=N`, each photo gets N colour hints as a person who knew the true colour might give them
 (`colorization.hints.sample_from_truth`: seeded random points among pixels of lightness 25-75, each the mean
 colour of the true 5x5 patch), written as the photo's `<stem>.hints.json` sidecar and read back through the
-hints file format, as `colorize image` reads them.
+hints file format, as `colorize image` reads them. With `placement="salient"` the points sit on things whose
+true colour stands out from the photo's median colour by more than 20 ab units (as staff place hints), at least
+a tenth of the diagonal apart. With hints, each photo is also colorized without them: the report adds the PSNR
+gain and the leak (`colorization.metrics.hint_leak`: the share of mid-lightness pixels whose ab error grows by
+more than 10 when the hints are given); `hint_table` gives those figures for 0, 1, 2, 5 and 10 hints.
 
 With `record=True` (`--record`), the headline figures (`checkpoint_figures`) are written into the model's
 checkpoint under metrics["historical"], the rest of the file unchanged, so that listings and the portal's
@@ -47,6 +51,11 @@ from colorization.color import rgb_to_lab
 from training.build_dataset import IMAGE_SUFFIXES, read_image
 
 CRITERIA = {"psnr_over_tint": 2.0, "colourfulness_ratio": 0.65, "ab_pearson": 0.45, "green_blue_recall": 0.40}
+# hints (with 2 salient hints per photo): the leak at most this share of mid-lightness pixels, on average and on
+# the worst photo
+HINT_CRITERIA = {"leak_mean": 0.015, "leak_max": 0.05}
+PLACEMENTS = ("random", "salient")
+SALIENT_AB = 20.0  # Lab units from the photo's median colour: a thing whose colour stands out
 CHECKPOINT_KEY = "historical"  # metrics[CHECKPOINT_KEY] in a checkpoint; listings read it as historical_*
 
 
@@ -79,49 +88,29 @@ def _strip(images: list[np.ndarray], height: int = 150) -> Image.Image:
     return out
 
 
-def evaluate_folder(
-    folder: str | Path,
-    model: str = "default",
-    out_json: str | Path | None = None,
-    pictures: str | Path | None = None,
-    n_pictures: int = 4,
-    hints: int = 0,
-    record: bool = False,
+def _colorize(
+    checkpoint: Path,
+    grays: list[np.ndarray],
+    given: list | None = None,
     on_progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """The report (see the module's docstring); `on_progress(photos_done)` after each photo is colorized."""
+) -> list[np.ndarray]:
+    """The gray photos through `colorize_files` (preset "photo"), with each photo's hints (read back from its
+    sidecar file, as `colorize image` reads them) when `given` holds them: the RGB outputs, in order."""
     from colorization import hints as hint_files
     from colorization.api import colorize_files
 
-    folder = Path(folder)
-    files = (
-        sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
-    )
-    if not files:
-        raise ValueError(f"{folder}: no photographs to evaluate (expected a folder of colour images)")
-    if record and hints:
-        raise ValueError("the figures recorded in a checkpoint are those without hints: leave out --hints")
-    checkpoint = zoo.resolve_model(model)  # before the long part: an unknown model fails at once
-    truths = [read_image(p) for p in files]
-    labs = [rgb_to_lab(t.astype(np.float32) / 255.0) for t in truths]
-    mean_ab = np.concatenate([lab[..., 1:].reshape(-1, 2) for lab in labs]).mean(0)
-
     with tempfile.TemporaryDirectory(prefix="histeval-") as tmp:
         tmp = Path(tmp)
-        pairs, grays, given = [], [], []
-        for i, (p, truth, lab) in enumerate(zip(files, truths, labs, strict=True)):
-            gray = gray_from_lightness(lab[..., 0])
-            grays.append(gray)
-            name = f"{i:04d}-{p.stem}.png"  # the index keeps a.jpg and a.png apart
+        (tmp / "out").mkdir()
+        pairs, read_back = [], []
+        for i, gray in enumerate(grays):
+            name = f"{i:04d}.png"
             Image.fromarray(gray).save(tmp / name)
             pairs.append((tmp / name, tmp / "out" / name))
-            if hints:
+            if given is not None:
                 sidecar = hint_files.sidecar(tmp / name)
-                sidecar.write_text(
-                    hint_files.dumps(hint_files.sample_from_truth(truth / 255.0, hints, seed=i))
-                )
-                given.append(hint_files.load(sidecar))
-        (tmp / "out").mkdir()
+                sidecar.write_text(hint_files.dumps(given[i]))
+                read_back.append(hint_files.load(sidecar))
         done = [0]
 
         def count(_result) -> None:
@@ -134,7 +123,7 @@ def evaluate_folder(
             preset="photo",
             model=str(checkpoint),
             format="png",
-            hints=given if hints else None,
+            hints=read_back if given is not None else None,
             on_result=count,
         )
         failed = [r for r in results if not r.ok]
@@ -144,16 +133,73 @@ def evaluate_folder(
         for r in results:
             with Image.open(r.dst) as im:
                 outs.append(np.asarray(im.convert("RGB")))
-        described = zoo.describe(checkpoint)
-        model_info = f"{described.name} v{described.version}"
+    return outs
+
+
+def _truth_hints(truths: list[np.ndarray], count: int, placement: str) -> list:
+    """`count` hints per photo from its true colour, seeded by the photo's index: "random" points (the
+    evaluation's first protocol) or "salient" ones, on things whose colour stands out from the photo's median
+    colour by more than `SALIENT_AB` (as staff place them)."""
+    from colorization import hints as hint_files
+
+    if placement not in PLACEMENTS:
+        raise ValueError(f"hint placement {placement!r}: one of {', '.join(PLACEMENTS)}")
+    stand_out = SALIENT_AB if placement == "salient" else None
+    return [
+        hint_files.sample_from_truth(truth / 255.0, count, seed=i, stand_out=stand_out)
+        for i, truth in enumerate(truths)
+    ]
+
+
+def _read_folder(folder: Path) -> tuple[list[Path], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    files = (
+        sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    )
+    if not files:
+        raise ValueError(f"{folder}: no photographs to evaluate (expected a folder of colour images)")
+    truths = [read_image(p) for p in files]
+    labs = [rgb_to_lab(t.astype(np.float32) / 255.0) for t in truths]
+    grays = [gray_from_lightness(lab[..., 0]) for lab in labs]
+    return files, truths, labs, grays
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return rgb_to_lab(rgb.astype(np.float32) / 255.0)
+
+
+def evaluate_folder(
+    folder: str | Path,
+    model: str = "default",
+    out_json: str | Path | None = None,
+    pictures: str | Path | None = None,
+    n_pictures: int = 4,
+    hints: int = 0,
+    placement: str = "random",
+    record: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """The report (see the module's docstring); `on_progress(photos_done)` after each photo is colorized.
+    With hints, each photo is also colorized without them, and the report adds the PSNR gain and the leak
+    (`colorization.metrics.hint_leak`) against that."""
+    folder = Path(folder)
+    if record and hints:
+        raise ValueError("the figures recorded in a checkpoint are those without hints: leave out --hints")
+    checkpoint = zoo.resolve_model(model)  # before the long part: an unknown model fails at once
+    files, truths, labs, grays = _read_folder(folder)
+    given = _truth_hints(truths, hints, placement) if hints else None  # a bad placement fails before the work
+    mean_ab = np.concatenate([lab[..., 1:].reshape(-1, 2) for lab in labs]).mean(0)
+    outs = _colorize(checkpoint, grays, given, on_progress)
+    plains = _colorize(checkpoint, grays) if hints else [None] * len(files)
+    described = zoo.describe(checkpoint)
+    model_info = f"{described.name} v{described.version}"
 
     rows = []
-    for p, truth, lab, gray, out in zip(files, truths, labs, grays, outs, strict=True):
+    for p, truth, lab, gray, out, plain in zip(files, truths, labs, grays, outs, plains, strict=True):
         gray_rgb = np.repeat(gray[..., None], 3, axis=2)
         tint = _with_ab(gray, mean_ab)
         oracle = _with_ab(gray, lab[..., 1:].reshape(-1, 2).mean(0))
-        out_lab = rgb_to_lab(out.astype(np.float32) / 255.0)
-        tint_lab = rgb_to_lab(tint.astype(np.float32) / 255.0)
+        out_lab = _lab(out)
+        tint_lab = _lab(tint)
         pearson_a, pearson_b = M.ab_pearson_channels(out_lab, lab)
         rows.append(
             {
@@ -166,7 +212,7 @@ def evaluate_folder(
                 "colourfulness_true": M.colourfulness(truth),
                 "colourfulness_tint": M.colourfulness(tint),
                 "ab_pearson_model": M.ab_pearson(out_lab, lab),
-                "ab_pearson_gray": M.ab_pearson(rgb_to_lab(gray_rgb.astype(np.float32) / 255.0), lab),
+                "ab_pearson_gray": M.ab_pearson(_lab(gray_rgb), lab),
                 "ab_pearson_tint": M.ab_pearson(tint_lab, lab),
                 "ab_pearson_a_model": pearson_a,
                 "ab_pearson_b_model": pearson_b,
@@ -174,6 +220,15 @@ def evaluate_folder(
                 "green_blue_recall_tint": M.green_blue_recall(tint_lab, lab),
                 "ssim_model": M.ssim(out, truth),
                 "ssim_gray": M.ssim(gray_rgb, truth),
+                **(
+                    {
+                        "hints_given": len(given[len(rows)]),
+                        "psnr_without_hints": M.psnr(plain, truth),
+                        "hint_leak": M.hint_leak(out_lab, _lab(plain), lab),
+                    }
+                    if hints
+                    else {}
+                ),
             }
         )
     mean = {k: _mean([r[k] for r in rows]) for k in rows[0] if k != "photo"}
@@ -197,11 +252,21 @@ def evaluate_folder(
         "photos": len(rows),
         "model": model_info,
         "hints_per_photo": hints,
+        **({"hint_placement": placement} if hints else {}),
         "mean_tint_ab": mean_ab.round(3).tolist(),
         "mean": mean,
         "criteria": criteria,
         "per_photo": rows,
     }
+    if hints:
+        leaks = [r["hint_leak"] for r in rows]
+        report["hints"] = {
+            "psnr_gain": round(mean["psnr_model"] - mean["psnr_without_hints"], 2),
+            "leak_mean": round(float(np.mean(leaks)), 4),
+            "leak_max": round(float(np.max(leaks)), 4),
+            "leak_ok": float(np.mean(leaks)) <= HINT_CRITERIA["leak_mean"]
+            and float(np.max(leaks)) <= HINT_CRITERIA["leak_max"],
+        }
 
     if pictures:
         pictures = Path(pictures)
@@ -218,6 +283,55 @@ def evaluate_folder(
         record_in_checkpoint(checkpoint, report)
         report["recorded_in"] = checkpoint.name
     return report
+
+
+def hint_table(
+    folder: str | Path,
+    model: str = "default",
+    counts: tuple[int, ...] = (1, 2, 5, 10),
+    placement: str = "salient",
+    on_progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """What hints buy and what they spill, a row per number of hints (0 first): mean PSNR and its gain over no
+    hints, Pearson a / b, and the leak (mean and worst photo) against the same model without hints."""
+    checkpoint = zoo.resolve_model(model)
+    files, truths, labs, grays = _read_folder(Path(folder))
+    plains = _colorize(checkpoint, grays, on_progress=on_progress)
+    plain_labs = [_lab(x) for x in plains]
+
+    def row(count: int, outs: list[np.ndarray], out_labs: list[np.ndarray]) -> dict[str, Any]:
+        channels = [M.ab_pearson_channels(o, lab) for o, lab in zip(out_labs, labs, strict=True)]
+        leaks = [M.hint_leak(o, p, lab) for o, p, lab in zip(out_labs, plain_labs, labs, strict=True)]
+        psnrs = [M.psnr(o, t) for o, t in zip(outs, truths, strict=True)]
+        plain_psnr = float(np.mean([M.psnr(p, t) for p, t in zip(plains, truths, strict=True)]))
+        return {
+            "hints": count,
+            "psnr": round(float(np.mean(psnrs)), 2),
+            "psnr_gain": round(float(np.mean(psnrs)) - plain_psnr, 2),
+            "pearson_a": round(float(np.mean([c[0] for c in channels])), 3),
+            "pearson_b": round(float(np.mean([c[1] for c in channels])), 3),
+            "leak_mean": round(float(np.mean(leaks)), 4),
+            "leak_max": round(float(np.max(leaks)), 4),
+        }
+
+    rows = [row(0, plains, plain_labs)]
+    for count in counts:
+        outs = _colorize(checkpoint, grays, _truth_hints(truths, count, placement), on_progress)
+        rows.append(row(count, outs, [_lab(x) for x in outs]))
+    return rows
+
+
+def format_hint_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| hints | PSNR (dB) | gain | Pearson a / b | leak, mean | leak, worst photo |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['hints']} | {r['psnr']:.2f} | {r['psnr_gain']:+.2f} | {r['pearson_a']:.3f} / "
+            f"{r['pearson_b']:.3f} | {r['leak_mean']:.1%} | {r['leak_max']:.1%} |"
+        )
+    return "\n".join(lines)
 
 
 def _mean(values: list[float | None]) -> float:

@@ -118,6 +118,20 @@ def test_hints_sampled_from_the_truth_are_seeded_and_take_the_patch_colour():
             assert h.color == expected
 
 
+def test_salient_hints_sit_on_what_stands_out_from_the_median_colour_and_keep_apart():
+    rgb = np.full((80, 120, 3), 0.5, np.float32)  # a gray picture ...
+    rgb[10:20, 10:20] = (0.8, 0.2, 0.2)  # ... with a red thing
+    rgb[50:60, 80:90] = (0.2, 0.3, 0.8)  # ... and a blue one, each smaller than a tenth of the diagonal
+    picks = hints.sample_from_truth(rgb, 2, seed=3, stand_out=20.0)
+    assert picks == hints.sample_from_truth(rgb, 2, seed=3, stand_out=20.0) and len(picks) == 2
+    inside = {("red" if h.y < 0.4 else "blue") for h in picks}
+    for h in picks:
+        x, y = h.x * 120, h.y * 80
+        assert (10 <= x <= 20 and 10 <= y <= 20) or (80 <= x <= 90 and 50 <= y <= 60), (x, y)
+    assert inside == {"red", "blue"}  # a tenth of the diagonal apart: not both on one small thing
+    assert hints.sample_from_truth(np.full((40, 40, 3), 0.5, np.float32), 2, seed=0, stand_out=20.0) == []
+
+
 def test_a_model_gains_zero_hint_channels_and_starts_where_it_was(tmp_path):
     from training.train import init_weights
 

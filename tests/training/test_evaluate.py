@@ -182,3 +182,25 @@ def test_eval_historical_record_stores_the_figures_in_the_checkpoint_and_keeps_t
     assert torch.load(tiny, weights_only=True)["metrics"]["historical"] == stored
     with pytest.raises(ValueError, match="without hints"):
         evaluate_folder(photos, model=str(tiny), hints=4, record=True)
+
+
+def test_historical_eval_with_hints_reports_the_gain_and_the_leak_and_the_hint_table(tiny, tmp_path, capsys):
+    from training.historical_eval import hint_table
+
+    photos = _photos(tmp_path / "historical_color")
+    report = evaluate_folder(photos, model=str(tiny), hints=2, placement="salient")
+    assert report["hint_placement"] == "salient"
+    rows = report["per_photo"]
+    assert all(0.0 <= r["hint_leak"] <= 1.0 and r["hints_given"] <= 2 for r in rows)
+    h = report["hints"]
+    assert h["psnr_gain"] == round(report["mean"]["psnr_model"] - report["mean"]["psnr_without_hints"], 2)
+    assert h["leak_max"] >= h["leak_mean"] and isinstance(h["leak_ok"], bool)
+    table = hint_table(photos, model=str(tiny), counts=(1, 2))
+    assert [r["hints"] for r in table] == [0, 1, 2]
+    assert (
+        table[0]["psnr_gain"] == 0.0 and table[0]["leak_mean"] == 0.0
+    )  # no hints: nothing gained or spilled
+    assert main(["eval-historical", str(photos), "--model", str(tiny), "--hint-table", "1"]) == 0
+    assert "| 1 |" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="placement"):
+        evaluate_folder(photos, model=str(tiny), hints=2, placement="anywhere")

@@ -117,3 +117,19 @@ def test_ab_pearson_channels_score_a_and_b_each():
     a, b = M.ab_pearson_channels(pred, truth)
     assert a == pytest.approx(1.0) and b == 0.0
     assert M.ab_pearson(pred, truth) == pytest.approx(0.5)
+
+
+def test_hint_leak_counts_the_mid_lightness_pixels_a_hint_made_clearly_worse():
+    truth = np.zeros((10, 20, 3))
+    truth[..., 0] = 50.0
+    truth[:, :10, 1] = 40.0  # a red left half, a gray right half
+    plain = truth.copy()
+    plain[:, :10, 1] = 10.0  # the model alone: too pale on the left
+    hinted = truth.copy()  # a hint fixed the left ...
+    hinted[:, 10:15, 1] = 25.0  # ... and spilled red over a quarter of the picture
+    assert M.hint_leak(hinted, plain, truth) == pytest.approx(0.25)
+    assert M.hint_leak(plain, plain, truth) == 0.0
+    hinted[:, 10:15, 1] = 8.0  # a smaller spill, under the 10-unit growth
+    assert M.hint_leak(hinted, plain, truth) == 0.0
+    truth[..., 0] = 90.0  # nothing mid-lightness: no leak to count
+    assert M.hint_leak(hinted, plain, truth) == 0.0
