@@ -25,7 +25,6 @@ from django.views.decorators.http import require_safe
 
 from portal.catalog.models import Collection, Item
 from portal.gallery.public_cache import public_page
-from portal.gallery.views import published_results
 from portal.jobs.models import ColorizationRequest
 
 CONTEXT = "http://iiif.io/api/presentation/3/context.json"
@@ -71,7 +70,10 @@ def item_metadata(item: Item) -> list[tuple[str, str]]:
 
 
 def published_colorizations(item: Item) -> list[ColorizationRequest]:
-    """The item's done and approved results, as its public page orders them."""
+    """The item's done and approved results, in the order its public page shows them (the default model's
+    first, then the latest approved)."""
+    from portal.gallery.views import published_results  # here, not at the top: the views import this module
+
     return list(published_results().filter(item=item).order_by("-model__is_default", "-approved_at"))
 
 
