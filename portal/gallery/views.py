@@ -123,15 +123,20 @@ def search_items(params: dict[str, str]) -> QuerySet[Item]:
         items = items.filter(collection__slug=params["collection"])
     if params.get("type") in Item.Type.values:
         items = items.filter(type=params["type"])
-    # Date filters keep every item whose (circa) range overlaps the asked range.
-    if params.get("year_from", "").isdigit():
-        items = items.filter(
-            Q(year_to__gte=int(params["year_from"]))
-            | Q(year_to__isnull=True, year_from__gte=int(params["year_from"]))
-        )
-    if params.get("year_to", "").isdigit():
-        items = items.filter(year_from__lte=int(params["year_to"]))
-    return items
+    year_from, year_to = (
+        int(params[k]) if params.get(k, "").isdigit() else None for k in ("year_from", "year_to")
+    )
+    return items.filter(years_overlap(year_from, year_to))
+
+
+def years_overlap(year_from: int | None, year_to: int | None) -> Q:
+    """Every item whose (circa) range of years overlaps the asked one; None leaves that end open."""
+    found = Q()
+    if year_from is not None:
+        found &= Q(year_to__gte=year_from) | Q(year_to__isnull=True, year_from__gte=year_from)
+    if year_to is not None:
+        found &= Q(year_from__lte=year_to)
+    return found
 
 
 def search_facets() -> dict:
