@@ -5,14 +5,16 @@ DELETE /api/token/ with the token in the Authorization header revokes it (admins
 admin site).
 
 Anonymous callers see published items and approved results only; staff (token or session) see and
-submit everything. POST /api/items/ (multipart: file + fields), POST /api/requests/ {item, models, smoothing, hints}
+submit everything. GET /api/items/ takes filters (ItemFilters): collection, year_from, year_to, place, type, has_colorization,
+modified_since; a bad value answers 400 naming the parameter.
+POST /api/items/ (multipart: file + fields), POST /api/requests/ {item, models, smoothing, hints}
 (hints: the colour hints format of the README, photographs only).
 Both answer 201, or 202 when the rows are saved but the work queue is down (the work starts once it is back).
 """
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import mixins, parsers, permissions, renderers, serializers, status, viewsets
@@ -26,14 +28,14 @@ from rest_framework.views import APIView
 from colorization.hints import HintError
 from portal import broker
 from portal.catalog.ingest import IngestError, add_item
-from portal.catalog.models import Item
+from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery import public_cache
 from portal.gallery.public_cache import CachedCountPaginator
-from portal.gallery.views import published_results
+from portal.gallery.views import published_results, years_overlap
 from portal.jobs import services
 from portal.jobs.hints import check as check_hints
-from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel
+from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel, Status
 from portal.parsers import JSONParser
 from portal.tokens import ExpiringTokenAuthentication, TokenAccountThrottle, TokenAddressThrottle, expires_at
 
@@ -129,6 +131,52 @@ class CountOncePagination(PageNumberPagination):
     django_paginator_class = CachedCountPaginator
 
 
+class ItemFilters(serializers.Serializer):
+    """The list's query parameters; each is optional and they combine (AND)."""
+
+    collection = serializers.SlugField(required=False, help_text="A collection's slug.")
+    year_from = serializers.IntegerField(required=False, min_value=0, max_value=9999)
+    year_to = serializers.IntegerField(required=False, min_value=0, max_value=9999,
+                                       help_text="Items whose range of years overlaps year_from..year_to.")  # fmt: skip
+    place = serializers.CharField(
+        required=False, max_length=200, help_text="Part of the place, any case or accent."
+    )
+    type = serializers.ChoiceField(choices=Item.Type.choices, required=False)
+    has_colorization = serializers.BooleanField(required=False, help_text="true or false.")
+    modified_since = serializers.DateTimeField(
+        required=False,
+        help_text="Changed at or after: an ISO 8601 date or date-time (UTC without an offset).",
+    )
+
+    def validate_collection(self, slug: str) -> str:
+        if not Collection.objects.filter(slug=slug).exists():
+            raise ValidationError(f"There is no collection {slug!r}.")
+        return slug
+
+    def validate(self, data: dict) -> dict:
+        if data.get("year_from") is not None and data.get("year_to") is not None:
+            if data["year_from"] > data["year_to"]:
+                raise ValidationError({"year_to": ["year_to is before year_from."]})
+        return data
+
+    def apply(self, items, results):
+        """`items` narrowed to the filters; `results` are the colorizations the caller may see."""
+        data = self.validated_data
+        if "collection" in data:
+            items = items.filter(collection__slug=data["collection"])
+        items = items.filter(years_overlap(data.get("year_from"), data.get("year_to")))
+        if data.get("place"):
+            items = items.filter(place__unaccented__icontains=data["place"])
+        if "type" in data:
+            items = items.filter(type=data["type"])
+        if "has_colorization" in data:
+            colorized = Exists(results.filter(item=OuterRef("pk")))
+            items = items.filter(colorized if data["has_colorization"] else ~colorized)
+        if "modified_since" in data:
+            items = items.filter(updated__gte=data["modified_since"])
+        return items
+
+
 class ItemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ItemSerializer
     permission_classes = [StaffWrites]
@@ -152,13 +200,26 @@ class ItemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         item = serializer.save()
         return _created(serializer.data, [item])
 
-    def get_queryset(self):
+    def _visible(self):
+        """The items and the results the caller may see: everything for staff, else the published ones."""
         items = Item.objects.select_related("collection")
         if is_staff_member(self.request.user):
-            results = ColorizationRequest.objects.select_related("model")
-        else:
-            items, results = items.published(), published_results()
+            return items, ColorizationRequest.objects.select_related("model")
+        return items.published(), published_results()
+
+    def get_queryset(self):
+        items, results = self._visible()
         return items.prefetch_related(Prefetch("requests", queryset=results, to_attr="listed_results"))
+
+    def filter_queryset(self, queryset):
+        """The list's filters (a bad value: 400 naming it); "has a colorization" means a finished one the caller
+        may see (for the public: approved)."""
+        if self.action != "list":
+            return queryset
+        filters = ItemFilters(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        _, results = self._visible()
+        return filters.apply(queryset, results.filter(status=Status.DONE))
 
 
 class RequestCreateSerializer(serializers.Serializer):

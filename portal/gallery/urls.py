@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.gallery import oai, views
+from portal.gallery import iiif, oai, public_export, views
 
 app_name = "gallery"
 urlpatterns = [
@@ -9,6 +9,10 @@ urlpatterns = [
     path("collections/<slug:slug>/", views.collection, name="collection"),
     path("items/<int:pk>/", views.item, name="item"),
     path("oai", oai.oai, name="oai"),
+    path("iiif/items/<int:pk>/manifest", iiif.item_manifest, name="iiif_item"),
+    path("iiif/collections/<slug:slug>", iiif.collection_manifest, name="iiif_collection"),
+    path("catalogue.csv", public_export.catalogue_csv, name="catalogue_csv"),
+    path("catalogue.json", public_export.catalogue_json, name="catalogue_json"),
     path("robots.txt", views.robots_txt, name="robots"),
     path("sitemap.xml", views.sitemap_index, name="sitemap"),
     path("sitemap-<slug:section>.xml", views.sitemap_section, name="sitemap_section"),

@@ -15,6 +15,8 @@ from django.views.decorators.http import require_safe
 from portal.catalog.models import SEARCHED_FIELDS, Collection, Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery.delivery import send_file
+from portal.gallery.iiif import published_colorizations
+from portal.gallery.linked_data import item_graph, open_graph, script_json
 from portal.gallery.public_cache import CachedCountPaginator, lookup, public_page, store
 from portal.gallery.sitemaps import SITEMAPS
 from portal.jobs.models import ColorizationRequest, Status
@@ -121,15 +123,20 @@ def search_items(params: dict[str, str]) -> QuerySet[Item]:
         items = items.filter(collection__slug=params["collection"])
     if params.get("type") in Item.Type.values:
         items = items.filter(type=params["type"])
-    # Date filters keep every item whose (circa) range overlaps the asked range.
-    if params.get("year_from", "").isdigit():
-        items = items.filter(
-            Q(year_to__gte=int(params["year_from"]))
-            | Q(year_to__isnull=True, year_from__gte=int(params["year_from"]))
-        )
-    if params.get("year_to", "").isdigit():
-        items = items.filter(year_from__lte=int(params["year_to"]))
-    return items
+    year_from, year_to = (
+        int(params[k]) if params.get(k, "").isdigit() else None for k in ("year_from", "year_to")
+    )
+    return items.filter(years_overlap(year_from, year_to))
+
+
+def years_overlap(year_from: int | None, year_to: int | None) -> Q:
+    """Every item whose (circa) range of years overlaps the asked one; None leaves that end open."""
+    found = Q()
+    if year_from is not None:
+        found &= Q(year_to__gte=year_from) | Q(year_to__isnull=True, year_from__gte=year_from)
+    if year_to is not None:
+        found &= Q(year_from__lte=year_to)
+    return found
 
 
 def search_facets() -> dict:
@@ -159,13 +166,20 @@ def _split(text: str) -> list[str]:
 @public_page
 def item(request, pk: int):
     obj = get_object_or_404(Item.objects.published().select_related("collection"), pk=pk)
-    results = list(published_results().filter(item=obj).order_by("-model__is_default", "-approved_at"))
+    results = published_colorizations(obj)
     for result in results:
         result.item = obj  # the comparison names the item's files: no query to fetch it again
     chosen = next(
         (r for r in results if str(r.pk) == request.GET.get("result")), results[0] if results else None
     )
-    return render(request, "gallery/item.html", {"item": obj, "results": results, "result": chosen})
+    context = {
+        "item": obj,
+        "results": results,
+        "result": chosen,
+        "json_ld": script_json(item_graph(request, obj, results)),
+        "open_graph": open_graph(request, obj, chosen),
+    }
+    return render(request, "gallery/item.html", context)
 
 
 # ---- for crawlers: robots.txt and the sitemap

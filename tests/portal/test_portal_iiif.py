@@ -1,0 +1,213 @@
+"""IIIF Presentation 3 manifests: one per published item (the original and each published colorization as
+labelled canvases), one collection per collection; checked against the specification's rules below, and never
+showing a draft item or an unapproved result."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.files import File
+from django.test import Client
+
+from portal.catalog.models import Collection
+from tests.conftest import make_photo
+
+pytestmark = pytest.mark.django_db
+
+CONTEXT = "http://iiif.io/api/presentation/3/context.json"
+RIGHTS_PREFIXES = ("http://rightsstatements.org/vocab/", "http://creativecommons.org/")
+
+
+# ---------------------------------------------------------------- the specification's rules
+
+
+def _language_map(value) -> None:
+    assert isinstance(value, dict) and value, value
+    for language, strings in value.items():
+        assert isinstance(language, str) and isinstance(strings, list) and strings, value
+        assert all(isinstance(s, str) for s in strings), value
+
+
+def _resource(resource: dict, kind: str, ids: set[str]) -> None:
+    assert resource["type"] == kind, resource
+    assert resource["id"].startswith("http://testserver/"), resource["id"]
+    assert resource["id"] not in ids, f"id {resource['id']} used twice"
+    ids.add(resource["id"])
+    if "label" in resource:
+        _language_map(resource["label"])
+    for entry in resource.get("metadata", []):
+        assert set(entry) == {"label", "value"}, entry
+        _language_map(entry["label"])
+        _language_map(entry["value"])
+
+
+def check_manifest(manifest: dict) -> None:
+    """IIIF Presentation 3.0's requirements for what our manifests hold (sections 2 to 5 of the spec)."""
+    ids: set[str] = set()
+    assert manifest["@context"] == CONTEXT
+    _resource(manifest, "Manifest", ids)
+    _language_map(manifest["label"])
+    if "summary" in manifest:
+        _language_map(manifest["summary"])
+    assert manifest["rights"].startswith(RIGHTS_PREFIXES), manifest["rights"]
+    _language_map(manifest["requiredStatement"]["label"])
+    _language_map(manifest["requiredStatement"]["value"])
+    for link in manifest["homepage"]:
+        assert link["type"] == "Text" and link["format"] == "text/html"
+    assert manifest["items"], "a manifest has at least one canvas"
+    for canvas in manifest["items"]:
+        _resource(canvas, "Canvas", ids)
+        assert ("width" in canvas) == ("height" in canvas), "a canvas has both width and height or neither"
+        for page in canvas["items"]:
+            _resource(page, "AnnotationPage", ids)
+            for annotation in page["items"]:
+                _resource(annotation, "Annotation", ids)
+                assert annotation["motivation"] == "painting"
+                assert annotation["target"] == canvas["id"]
+                body = annotation["body"]
+                assert body["type"] in ("Image", "Video") and "/" in body["format"]
+                if body["type"] == "Video":
+                    assert body["duration"] > 0 and canvas["duration"] == body["duration"]
+                for dimension in ("width", "height"):
+                    assert body.get(dimension) == canvas.get(dimension)
+
+
+def _get(client: Client, url: str) -> dict:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    assert response["Content-Type"] == f'application/ld+json;profile="{CONTEXT}"'
+    assert response["Access-Control-Allow-Origin"] == "*"
+    return response.json()
+
+
+def _labels(entries: list[dict]) -> dict[str, str]:
+    return {e["label"]["en"][0]: next(iter(e["value"].values()))[0] for e in entries}
+
+
+# ---------------------------------------------------------------- the manifests
+
+
+def test_a_photographs_manifest_shows_the_original_and_each_published_colorization(client, archive):
+    dock = archive["dock"]
+    manifest = _get(client, f"/iiif/items/{dock.pk}/manifest")
+    check_manifest(manifest)
+    assert manifest["id"] == f"http://testserver/iiif/items/{dock.pk}/manifest"
+    assert manifest["label"] == {"none": ["Dock cranes"]}
+    assert manifest["summary"] == {"none": ["Cranes at the quay."]}
+    assert manifest["rights"] == "http://rightsstatements.org/vocab/NoC-NC/1.0/"
+    assert manifest["requiredStatement"]["value"] == {"en": ["Courtesy of Harbour Museum, HM-1923-7"]}
+    assert manifest["homepage"][0]["id"] == f"http://testserver/items/{dock.pk}/"
+    assert manifest["partOf"] == [{"id": "http://testserver/iiif/collections/harbour", "type": "Collection"}]
+    metadata = _labels(manifest["metadata"])
+    assert metadata["Date"] == "circa 1923" and metadata["Place"] == "Hamburg"
+    assert metadata["People"] == "Anna Berg; Karl Maier" and metadata["Creator"] == "Studio Lind"
+    assert metadata["Rights"] == "No Copyright - Non-Commercial Use Only"
+    assert metadata["AI colorizations"].startswith("unet v10; unet-bins v9.")
+
+    original, by_default, by_other = manifest["items"]  # the unapproved and the failed results are not there
+    assert original["label"] == {"en": ["Original"]}
+    assert (original["width"], original["height"]) == (96, 72)
+    body = original["items"][0]["items"][0]["body"]
+    assert body == {"id": f"http://testserver/files/items/{dock.pk}/original", "type": "Image",
+                    "format": "image/png", "width": 96, "height": 72}  # fmt: skip
+    for canvas, req, name, version in ((by_default, archive["by_default"], "unet", "10"),
+                                       (by_other, archive["by_other"], "unet-bins", "9")):  # fmt: skip
+        assert canvas["label"] == {"en": [f"AI colorization ({name} v{version})"]}
+        details = _labels(canvas["metadata"])
+        assert details["Model"] == name and details["Model version"] == version
+        assert "AI colorization" in details
+        body = canvas["items"][0]["items"][0]["body"]
+        assert body["id"] == f"http://testserver/files/results/{req.pk}/result"
+        assert body["format"] == "image/png"
+    # every file a viewer is sent to opens for anyone
+    for canvas in manifest["items"]:
+        for url in (canvas["items"][0]["items"][0]["body"]["id"], canvas["rendering"][0]["id"]):
+            assert client.get(url.removeprefix("http://testserver")).status_code == 200, url
+
+
+def test_a_films_manifest_paints_videos_with_their_duration(client, archive):
+    film = archive["film"]
+    manifest = _get(client, f"/iiif/items/{film.pk}/manifest")
+    check_manifest(manifest)
+    original, colorized = manifest["items"]
+    for canvas in (original, colorized):
+        assert (canvas["width"], canvas["height"], canvas["duration"]) == (64, 48, 2.0)
+        body = canvas["items"][0]["items"][0]["body"]
+        assert body["type"] == "Video" and body["format"] == "video/mp4" and body["duration"] == 2.0
+    assert colorized["items"][0]["items"][0]["body"]["id"].endswith(
+        f"/results/{archive['film_result'].pk}/result"
+    )
+
+
+def test_a_preview_is_painted_and_the_original_offered_for_download(client, archive, tmp_path):
+    dock = archive["dock"]
+    with open(make_photo(tmp_path / "web.jpg"), "rb") as f:
+        dock.preview.save("web.jpg", File(f))
+    original = _get(client, f"/iiif/items/{dock.pk}/manifest")["items"][0]
+    assert (
+        original["items"][0]["items"][0]["body"]["id"] == f"http://testserver/files/items/{dock.pk}/preview"
+    )
+    assert original["items"][0]["items"][0]["body"]["format"] == "image/jpeg"
+    assert original["rendering"][0]["id"] == f"http://testserver/files/items/{dock.pk}/original"
+
+
+def test_an_item_with_no_published_colorization_has_the_original_alone(client, archive):
+    archive["by_default"].withdraw_approval()
+    archive["by_other"].withdraw_approval()
+    manifest = _get(client, f"/iiif/items/{archive['dock'].pk}/manifest")
+    check_manifest(manifest)
+    assert [c["label"] for c in manifest["items"]] == [{"en": ["Original"]}]
+    assert "AI colorizations" not in _labels(manifest["metadata"])
+
+
+def test_drafts_and_unapproved_results_appear_in_no_manifest(client, archive):
+    draft, dock = archive["draft"], archive["dock"]
+    assert client.get(f"/iiif/items/{draft.pk}/manifest").status_code == 404
+    assert client.get("/iiif/items/999999/manifest").status_code == 404
+    everything = json.dumps(_get(client, f"/iiif/items/{dock.pk}/manifest"))
+    everything += json.dumps(_get(client, "/iiif/collections/harbour"))
+    for hidden in ("unapproved", "failed", "draft_result"):
+        assert f"/results/{archive[hidden].pk}/" not in everything, hidden
+    assert "Secret draft" not in everything and f"/items/{draft.pk}/" not in everything
+    dock.unpublish()  # a withdrawn item's manifest goes with its page, cached or not
+    assert client.get(f"/iiif/items/{dock.pk}/manifest").status_code == 404
+
+
+def test_the_collection_lists_its_published_items_manifests(client, archive):
+    collection = _get(client, "/iiif/collections/harbour")
+    assert collection["@context"] == CONTEXT
+    assert collection["type"] == "Collection" and collection["label"] == {"none": ["Harbour"]}
+    assert collection["summary"] == {"none": ["Docks and ships"]}
+    assert collection["homepage"][0]["id"] == "http://testserver/collections/harbour/"
+    listed = [(m["type"], m["id"], m["label"]) for m in collection["items"]]
+    assert listed == [
+        ("Manifest", f"http://testserver/iiif/items/{archive[name].pk}/manifest", {"none": [title]})
+        for name, title in (("dock", "Dock cranes"), ("film", "Tram street"))
+    ]
+    for _, url, _ in listed:
+        check_manifest(_get(client, url.removeprefix("http://testserver")))
+    Collection.objects.create(title="Drafts only", slug="drafts-only")
+    archive["draft"].collection = Collection.objects.get(slug="drafts-only")
+    archive["draft"].save()
+    assert client.get("/iiif/collections/drafts-only").status_code == 404
+    assert client.get("/iiif/collections/nowhere").status_code == 404
+
+
+def test_a_cached_manifest_keeps_its_cors_header(client, archive):
+    url = f"/iiif/items/{archive['dock'].pk}/manifest"
+    first = client.get(url)
+    second = client.get(url)  # from the public cache
+    assert second.content == first.content
+    assert second["Access-Control-Allow-Origin"] == "*"
+    assert second["Content-Type"] == first["Content-Type"]
+
+
+def test_the_item_page_links_its_manifest(client, archive):
+    dock = archive["dock"]
+    page = client.get(dock.get_absolute_url()).content.decode()
+    assert (
+        f'<link rel="alternate" type=\'application/ld+json;profile="{CONTEXT}"\' '
+        f'href="/iiif/items/{dock.pk}/manifest"' in page
+    )
+    assert f'href="/iiif/items/{dock.pk}/manifest" data-iiif-manifest' in page
