@@ -1,4 +1,5 @@
-"""Requests refused before their body is read: too large (413), or a POST from someone who may not post.
+"""Requests refused before their body is read: too large (413), a POST from someone who may not post, or one
+the upload spool has no room for (507).
 
 Django reads a body only when a view (or the CSRF check) asks for it, so these checks run in a middleware
 placed after authentication: from the headers alone (Content-Length, session cookie, API token) they decide.
@@ -14,6 +15,8 @@ from django.shortcuts import render
 from django.urls import Resolver404, resolve
 
 from portal.catalog.permissions import is_staff_member
+from portal.middleware import outage_response
+from portal.storage import InsufficientStorage, require_free
 
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # URL names anyone may post to (signing in and out, the API token, OAI-PMH's harvesters, whom the protocol lets
@@ -95,4 +98,9 @@ class FrontDoorMiddleware:
             return render(request, "403.html", status=403)
         if size > settings.MAX_UPLOAD_BYTES:
             return _too_large(request, size, settings.MAX_UPLOAD_BYTES)
+        if size > settings.FILE_UPLOAD_MAX_MEMORY_SIZE:  # the body will be spooled to disk
+            try:
+                require_free(settings.FILE_UPLOAD_TEMP_DIR, size, "upload spool")
+            except InsufficientStorage as exc:
+                return outage_response(request, exc)  # 507 before a byte is written
         return None

@@ -1,4 +1,5 @@
-"""An outage of the database, the broker or the cache answers 503 with a plain explanation, never a 500.
+"""An outage of the database, the broker or the cache answers 503 with a plain explanation, never a 500; a full
+disk (the media store, the upload spool) answers 507 Insufficient Storage the same way (portal/storage.py).
 
 (The public pages and the token throttles work on without the cache; this is the answer for any other use.)
 
@@ -20,16 +21,25 @@ from django.views import defaults
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import RedisError
 
+from portal.storage import InsufficientStorage, is_disk_full
+
 log = logging.getLogger("portal")
 
 RETRY_AFTER_S = 60
 OUTAGE_MESSAGE = (
     "The archive cannot reach its {what} right now, so nothing was changed. Please try again in a minute."
 )
+DISK_FULL_MESSAGE = (
+    "The archive's storage is full, so this was not saved and nothing half-written was kept. {detail}"
+    "Please ask an administrator to free space, then try again."
+)
 
 
 def outage_response(request, exception: BaseException | None):
-    """A 503 for an unreachable database, broker or cache; None for any other error."""
+    """A 503 for an unreachable database, broker or cache, a 507 for a full disk; None for any other error."""
+    if is_disk_full(exception):
+        log.error("%s %s: disk full: %s", request.method, request.path, exception)
+        return _answer(request, disk_full_message(exception), 507, "Insufficient storage")
     if isinstance(exception, DatabaseOperationalError | DatabaseInterfaceError):
         what = "database"
     elif isinstance(exception, BrokerOperationalError):
@@ -39,12 +49,22 @@ def outage_response(request, exception: BaseException | None):
     else:
         return None
     log.error("%s %s: %s unreachable: %s", request.method, request.path, what, exception)
-    message = OUTAGE_MESSAGE.format(what=what)
+    return _answer(request, OUTAGE_MESSAGE.format(what=what), 503, "Temporarily unavailable")
+
+
+def disk_full_message(exception: OSError) -> str:
+    """What staff are told about a full disk (the free-space check's figures, never a path)."""
+    detail = f"{exception} " if isinstance(exception, InsufficientStorage) else ""
+    return DISK_FULL_MESSAGE.format(detail=detail)
+
+
+def _answer(request, message: str, status: int, title: str) -> HttpResponse:
+    """JSON for the API, else a plain page written without a template or the database."""
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": message}, status=503)
+        response = JsonResponse({"detail": message}, status=status)
     else:
-        page = f"<!doctype html><title>Temporarily unavailable</title><h1>Temporarily unavailable</h1><p>{message}</p>"
-        response = HttpResponse(page, status=503)
+        page = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
+        response = HttpResponse(page, status=status)
     response["Retry-After"] = str(RETRY_AFTER_S)
     return response
 

@@ -37,6 +37,9 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
                             proxy's client_max_body_size is generated from it (docker/nginx)
     COLORARCHIVE_MEDIA_ACCEL 1 | 0 (default): file downloads are sent by the proxy (X-Accel-Redirect)
     COLORARCHIVE_UPLOAD_TMP the one folder for spooled uploads (default $COLORARCHIVE_VAR/upload-tmp)
+    COLORARCHIVE_MIN_FREE_MB    an upload or a stored file that would leave less free space than this on the
+                            media store or the upload spool is refused at once (507), default 512; /health/
+                            reports a disk below it as down
     COLORARCHIVE_BEHIND_PROXY  1 (default in production) | 0: the client address is the one the proxy appended
                             to X-Forwarded-For (login throttling counts per address)
     COLORARCHIVE_TOKEN_DAYS API tokens expire after this many days, default 30
@@ -253,7 +256,8 @@ if env("S3_BUCKET"):
         },
     }
 else:
-    _media = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    # Django's local storage, except that a write that fails (a full disk) keeps nothing (portal/storage.py)
+    _media = {"BACKEND": "portal.storage.FileSystemStorage"}
 STORAGES = {
     "default": _media,
     "staticfiles": {
@@ -269,6 +273,12 @@ MAX_UPLOAD_BYTES = media_policy.MAX_UPLOAD_BYTES  # COLORARCHIVE_MAX_UPLOAD_MB, 
 # Uploads larger than FILE_UPLOAD_MAX_MEMORY_SIZE are spooled here; `manage.py sweep_uploads` removes leftovers.
 FILE_UPLOAD_TEMP_DIR = Path(env("COLORARCHIVE_UPLOAD_TMP", str(VAR_DIR / "upload-tmp")))
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "portal.storage.SpoolUploadHandler",  # a spool file whose writing failed (a full disk) is removed at once
+]
+# A write that would leave less free than this on the media store or the spool is refused before it starts.
+MIN_FREE_BYTES = int(env("COLORARCHIVE_MIN_FREE_MB", "512")) * 2**20
 
 # Celery: ids only, the DB row is the truth, no result backend.
 _redis_url = env("REDIS_URL")
@@ -369,6 +379,7 @@ if not DEBUG:  # production sits behind the TLS proxy (docker/nginx), which sets
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # a load balancer probes the web process directly, over HTTP
     SECURE_HSTS_SECONDS = int(env("DJANGO_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from portal import accounts, api
+from portal import accounts, api, health
 
 router = DefaultRouter()
 router.register("items", api.ItemViewSet, basename="item")
@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/password_reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("health/", health.health, name="health"),  # for load balancers: JSON, 503 when a part is down
 ]
 
 handler500 = "portal.middleware.server_error"  # an unreachable database or broker answers 503 (never 500)

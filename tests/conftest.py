@@ -424,3 +424,65 @@ def private_postgres():
     server.start()
     yield server
     server.remove()
+
+
+class SmallDisk:
+    """A real, small file system mounted at `folder` that a test fills and frees: a tmpfs, or where tmpfs cannot
+    be mounted, an ext4 image on a loop device. `kind` says which. Needs root (CAP_SYS_ADMIN)."""
+
+    def __init__(self, folder: Path, size_kb: int):
+        self.folder, self.filler = folder, folder / "filler"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmpfs = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", folder],
+                               capture_output=True, text=True)  # fmt: skip
+        self.kind = "tmpfs"
+        if tmpfs.returncode != 0:
+            image = folder.with_name(folder.name + ".img")
+            with open(image, "wb") as f:
+                f.truncate(size_kb * 1024)
+            loop = subprocess.run(f"mkfs.ext4 -q -F {image} && mount -o loop {image} {folder}", shell=True,
+                                  capture_output=True, text=True)  # fmt: skip
+            if loop.returncode != 0:
+                pytest.skip(
+                    f"no small file system can be mounted here: {tmpfs.stderr.strip()}; {loop.stderr.strip()}"
+                )
+            self.kind = "ext4 on a loop device"
+        os.chmod(folder, 0o1777)
+
+    def fill(self) -> None:
+        """Write zeros until the file system refuses (ENOSPC)."""
+        import errno
+
+        with open(self.filler, "ab", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+        assert shutil.disk_usage(self.folder).free < 8192
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+    def files(self) -> list[Path]:
+        """Every file left on it but the filler (partial writes included)."""
+        return sorted(p for p in self.folder.rglob("*") if p.is_file() and p != self.filler)
+
+    def unmount(self) -> None:
+        subprocess.run(
+            ["umount", "-l", self.folder], capture_output=True
+        )  # lazy: a leaked handle cannot block
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """small_disk(name, size_kb=2048): a SmallDisk under tmp_path, unmounted after the test."""
+    mounted = []
+
+    def mount(name: str, size_kb: int = 2048) -> SmallDisk:
+        mounted.append(SmallDisk(tmp_path / name, size_kb))
+        return mounted[-1]
+
+    yield mount
+    for disk in mounted:
+        disk.unmount()

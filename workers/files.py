@@ -13,6 +13,7 @@ from django.core.files import File
 from django.db.models.fields.files import FieldFile
 
 from colorization.media import atomic_write
+from portal.storage import media_folder, require_free
 
 
 @contextmanager
@@ -50,7 +51,9 @@ def cached_copy(field: FieldFile, key: str) -> Path:
 
 
 def store(field: FieldFile, name: str, path: Path) -> None:
-    """Save a finished local file into storage under `name` (replacing what the field held)."""
+    """Save a finished local file into storage under `name` (replacing what the field held); InsufficientStorage
+    before anything is written when it would leave less than settings.MIN_FREE_BYTES free."""
+    require_free(media_folder(field.storage), path.stat().st_size, "media store")
     if field.name:
         field.storage.delete(field.name)
     with open(path, "rb") as f:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 
 from portal.database import LOST, retrying, wait_for_database
+from portal.storage import is_disk_full
 
 log = logging.getLogger("workers")
 J = TypeVar("J")
@@ -29,6 +30,11 @@ def plain_message(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, MemoryError):
         return "The worker ran out of memory on this file. Try again later or on a larger worker."
+    if is_disk_full(exc):
+        return (
+            f"The archive's storage is full ({text or 'no space left'}); nothing half-written was kept. "
+            "Retry once space has been freed."
+        )
     if isinstance(exc, FileNotFoundError) and not text:
         return "A file this job needs is missing from storage."
     if isinstance(exc, _PLAIN) and text:

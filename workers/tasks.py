@@ -21,6 +21,7 @@ from django.db.models import F
 
 from portal import broker
 from portal.database import retrying
+from portal.storage import is_disk_full
 from workers.files import local_path, model_checkpoint, scratch, store
 from workers.runner import run_job
 
@@ -257,19 +258,33 @@ def make_previews(item_id: int) -> None:
             if info.get(key) is not None:
                 setattr(item, key, info[key])
         item.media_error = ""
-    except ValueError as exc:
-        log.warning("previews for item %s: %s", item_id, exc)
-        item.media_error = str(exc)
-    except (
-        Exception
-    ) as exc:  # every failure is recorded on the item; the log has the details, the page no paths
-        log.exception("previews for item %s failed", item_id)
-        item.media_error = f"{item.original_name}: the previews could not be made ({type(exc).__name__})"
+    except Exception as exc:  # recorded on the item (the log has details, the page no paths) unless transient
+        if is_disk_full(exc):
+            _previews_wait_for_space(item, exc)
+            return
+        if isinstance(exc, ValueError):
+            log.warning("previews for item %s: %s", item_id, exc)
+            item.media_error = str(exc)
+        else:
+            log.exception("previews for item %s failed", item_id)
+            item.media_error = f"{item.original_name}: the previews could not be made ({type(exc).__name__})"
     item.save(
         update_fields=[
             "preview", "thumbnail", "width", "height", "frame_count", "duration", "is_colour", "media_error"
         ]
     )  # fmt: skip
+
+
+def _previews_wait_for_space(item, exc: OSError) -> None:
+    """A full disk says nothing about the file: the item stays without previews or error, this attempt is not
+    counted against it, and the sweeper sends it again (settings.SWEEP_MINUTES) until there is room."""
+    from portal.catalog.models import Item
+
+    log.warning("previews for item %s wait for disk space: %s", item.pk, exc)
+    for made in (item.preview, item.thumbnail):  # stored by this attempt (the item had none): keep nothing
+        if made.name:
+            made.delete(save=False)
+    Item.objects.filter(pk=item.pk).update(preview_attempts=F("preview_attempts") - 1)
 
 
 @shared_task(name="workers.tasks.preview_hints")

@@ -13,6 +13,7 @@ from portal import broker
 from portal.catalog import fixity
 from portal.catalog.models import Item
 from portal.catalog.sniff import check_content
+from portal.storage import media_folder, require_free
 
 
 class IngestError(ValueError):
@@ -71,9 +72,11 @@ def add_item(upload: File, *, user=None, **fields) -> Item:
     fields.setdefault("title", title[: Item._meta.get_field("title").max_length])
     item = Item(sha256=digest, size=size, original_name=name, type=item_type, created_by=user, **fields)
     # Store the file before the row's transaction: a long upload (or an S3 copy) must not hold the database's
-    # write lock, which the workers need for their progress.
-    item.original.save(stored_name(name), upload, save=False)
+    # write lock, which the workers need for their progress. A disk too full for it refuses at once (507); a
+    # write that fails midway keeps nothing (portal.storage.FileSystemStorage).
+    require_free(media_folder(), size or 0, "media store")
     try:
+        item.original.save(stored_name(name), upload, save=False)
         problem = fixity.mismatch(item.original, digest, size)  # read back what storage actually holds
         if problem:
             raise IngestError(f"{name}: storing the file failed its check ({problem}); nothing was kept")
@@ -83,7 +86,7 @@ def add_item(upload: File, *, user=None, **fields) -> Item:
     except BaseException as exc:  # the row did not commit
         # Nothing half-written is kept, but never a file another row points at (an identical upload that
         # won the race may have been stored under the same name).
-        if not Item.objects.filter(original=item.original.name).exists():
+        if item.original.name and not Item.objects.filter(original=item.original.name).exists():
             item.original.delete(save=False)
         if isinstance(exc, IntegrityError) and (winner := Item.objects.filter(sha256=digest).first()):
             raise _already(name, winner) from None

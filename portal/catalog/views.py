@@ -24,6 +24,8 @@ from portal.jobs import bulk as bulk_actions
 from portal.jobs import queue
 from portal.jobs.forms import BulkForm, ColorizeForm
 from portal.jobs.models import BulkAction, ColorizationRequest, Status
+from portal.middleware import disk_full_message
+from portal.storage import is_disk_full
 
 
 def filtered_items(params) -> tuple[object, str, str | None]:
@@ -102,14 +104,22 @@ def upload(request):
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         shared = {k: v for k, v in form.cleaned_data.items() if k != "files" and v}
-        created, errors = [], []
+        created, errors, full = [], [], False
         for f in form.cleaned_data["files"]:
             try:
                 created.append(add_item(f, user=request.user, **shared))
             except IngestError as exc:
                 errors.append(str(exc))
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                full = True  # the files stored before this one are kept
+                errors.append(f"{f.name} and any files after it were not added. {disk_full_message(exc)}")
+                break
         for e in errors:
             messages.error(request, e)
+        if full and not created:
+            return render(request, "catalog/upload.html", {"form": form, **_upload_limit()}, status=507)
         if created:
             if broker.all_queued(created):
                 messages.success(request, f"{len(created)} item(s) added as drafts. Previews are being made.")
