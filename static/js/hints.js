@@ -253,7 +253,7 @@
       REACHES.forEach(function (r) {
         var o = document.createElement("option");
         o.value = r;
-        o.textContent = r + (r === DEFAULT_REACH ? " (default)" : "");
+        o.textContent = r;  // the default (DEFAULT_REACH) is what a new mark starts with
         reach.appendChild(o);
       });
       cell(tr, reach);
