@@ -229,10 +229,11 @@ class RequestCreateSerializer(serializers.Serializer):
     smoothing = serializers.ChoiceField(choices=SMOOTHING_CHOICES, required=False)
     hints = serializers.JSONField(
         required=False,
-        help_text='Colour hints for a photograph: {"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}]}',
+        help_text='Colour hints for a photograph: {"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}], '
+        '"strokes": [{"points": [[0.1, 0.2], [0.3, 0.25]], "color": "#8a2f2f", "closed": false}], "strength": 1.2}',
     )
 
-    def validate_hints(self, value) -> list[dict]:
+    def validate_hints(self, value) -> dict:
         try:
             return check_hints(value)
         except HintError as exc:

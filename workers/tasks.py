@@ -60,11 +60,12 @@ def _verified_original(req, src: Path) -> str:
     return found[0]
 
 
-def _hints(req) -> list:
-    """The request's colour hints as the library takes them (checked again; HintError names the point)."""
-    from colorization.hints import parse
+def _hints(document: dict):
+    """A stored hints document (portal.jobs.hints.check) as the library takes it: points, strokes and the
+    colour strength, checked again by the same rule (HintError names the point or stroke)."""
+    from colorization.hints import Hints, parse
 
-    return parse({"points": req.options["hints"]}, "colour hints") if req.options.get("hints") else []
+    return parse(document, "colour hints") if document else Hints()
 
 
 def _provenance(
@@ -113,13 +114,13 @@ def _photo(req) -> dict:
     pipeline = cached_pipeline(req.preset, **_options(req))
     with local_path(req.item.original) as src, scratch() as tmp:
         source_sha256 = _verified_original(req, src)
-        hints = _hints(req)
+        hints = _hints(req.options.get("hints"))
         result = pipeline.run(src, tmp / _result_name(req, suffix), on_progress=req.set_progress, hints=hints)
         dst = Path(result.info["path"])  # the encoder may have fixed the suffix to match the format
         store(req.result, dst.name, dst)
         write_preview(dst, tmp / "preview.jpg", max_side=PREVIEW_SIDE)
         store(req.result_preview, f"{dst.stem}-preview.jpg", tmp / "preview.jpg")
-    # how many hints the model followed (or ignored); the points themselves are in req.options
+    # how many hints the model followed (or ignored) and the strength; the hints themselves are in req.options
     followed = {k: v for k, v in pipeline.hint_context(hints).items() if k != "colour_hint_points"}
     provenance = _provenance(req, pipeline.context(), result.info, source_sha256, followed)
     return {"provenance": provenance, "frames": result.frames, "seconds": result.seconds}
@@ -299,11 +300,10 @@ def _hint_preview(row) -> dict:
     """The network on a small copy of the item's web preview, with the hints; the result kept in the row as a
     small JPEG."""
     from colorization.api import cached_pipeline  # built once per worker process, kept for the next preview
-    from colorization.hints import parse
     from colorization.media.previews import write_preview
 
     start = time.perf_counter()
-    hints = parse({"points": row.hints}, "colour hints")
+    hints = _hints(row.hints)  # points, strokes and strength, as the request will use them
     pipeline = cached_pipeline("photo", model=str(model_checkpoint(row.model)), quality=HINT_PREVIEW_QUALITY)
     with local_path(row.item.preview or row.item.original) as src, scratch() as tmp:
         small = tmp / "input.jpg"

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from colorization.hints import MAX_POINTS as MAX_HINTS
+from colorization.hints import MAX_POINTS, MAX_STROKES
 from portal import audit, broker
 from portal.catalog.forms import CollectionForm, ImportForm, ItemForm, UploadForm
 from portal.catalog.importer import import_csv
@@ -21,6 +21,7 @@ from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import staff_required
 from portal.jobs import bulk as bulk_actions
+from portal.jobs import hints as hint_rules
 from portal.jobs import queue
 from portal.jobs.forms import BulkForm, ColorizeForm
 from portal.jobs.models import BulkAction, ColorizationRequest, Status
@@ -173,24 +174,37 @@ def item_detail(request, pk: int):
             "history": audit.entries(item),
             "initial_hints": initial_hints,
             "initial_hints_json": json.dumps(initial_hints),  # a data attribute: no inline script (CSP)
+            "hint_editor_json": hint_rules.editor_settings(),  # the library's reaches, limits and strength range
         },
     )
 
 
-def _initial_hints(request, item: Item) -> list[dict]:
-    """The points the hint editor starts with: an earlier request's (?hints_from=<request id>, "start a new
-    request from these points"), or those sent with a submission that was refused (?hints=<JSON>, to correct)."""
+def _initial_hints(request, item: Item) -> dict:
+    """The hints document the editor starts with: an earlier request's (?hints_from=<request id>, "start a new
+    request from these marks"), or the one sent with a submission that was refused (?hints=<JSON>, to correct;
+    only its shape is kept here, the editor shows it and the check runs again on the next submission)."""
     if item.is_film:
-        return []
+        return {}
     source = request.GET.get("hints_from", "")
     if source.isdigit():
         earlier = ColorizationRequest.objects.filter(pk=int(source), item=item).first()
-        return list(earlier.options.get("hints", [])) if earlier else []
+        return dict(earlier.hints) if earlier else {}
     try:
-        points = json.loads(request.GET.get("hints", "") or "{}").get("points", [])
-    except (ValueError, AttributeError, RecursionError):  # not JSON, not an object, nested too deeply
-        return []
-    return [p for p in points if isinstance(p, dict)][:MAX_HINTS] if isinstance(points, list) else []
+        sent = json.loads(request.GET.get("hints", "") or "{}")
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply
+        return {}
+    if isinstance(sent, list):
+        sent = {"points": sent}
+    if not isinstance(sent, dict):
+        return {}
+    kept = {}
+    for key, most in (("points", MAX_POINTS), ("strokes", MAX_STROKES)):
+        marks = sent.get(key)
+        if isinstance(marks, list):
+            kept[key] = [m for m in marks if isinstance(m, dict)][:most]
+    if isinstance(sent.get("strength"), int | float) and not isinstance(sent["strength"], bool):
+        kept["strength"] = sent["strength"]
+    return kept
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -21,7 +21,8 @@ class ColorizeForm(forms.Form):
         choices=SMOOTHING_CHOICES, initial="flow", required=False, label="Temporal smoothing",
         help_text="Keeps colours steady from frame to frame.",
     )  # fmt: skip
-    # the hint editor (static/js/hints.js) writes {"points": [...]} here; photographs only
+    # the hint editor (static/js/hints.js) writes the hints document here: {"points", "strokes", "strength"};
+    # photographs only
     hints = forms.CharField(required=False, widget=forms.HiddenInput, label="Colour hints")
 
     def __init__(self, *args, item=None, **kwargs):
@@ -35,7 +36,7 @@ class ColorizeForm(forms.Form):
         if item is not None and item.is_film:
             del self.fields["hints"]
 
-    def clean_hints(self) -> list[dict]:
+    def clean_hints(self) -> dict:
         try:
             return check(self.cleaned_data.get("hints"))
         except HintError as exc:
@@ -50,12 +51,12 @@ class ColorizeForm(forms.Form):
 
 
 class HintPreviewForm(forms.Form):
-    """The editor's preview: the points and the model to look with (the default when none is named)."""
+    """The editor's preview: the hints and the model to look with (the default when none is named)."""
 
     hints = forms.CharField(required=False)
     model = forms.ModelChoiceField(ColorModel.objects.exclude(info__has_key="error"), required=False)
 
-    def clean_hints(self) -> list[dict]:
+    def clean_hints(self) -> dict:
         try:
             return check(self.cleaned_data.get("hints"))
         except HintError as exc:

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from colorization.hints import DEFAULT_REACH
 from portal.catalog.models import Item
 
 if TYPE_CHECKING:
@@ -350,9 +351,21 @@ class ColorizationRequest(Job):
         return f"{name} v{version}"
 
     @property
+    def hints(self) -> dict:
+        """The colour hints document given with the request (portal.jobs.hints.check), {} for none."""
+        return self.options.get("hints") or {}
+
+    @property
+    def hint_summary(self) -> str:
+        """The hints in words: "2 colour hints and 1 stroke, colour strength 1.2"."""
+        from portal.jobs.hints import summary
+
+        return summary(self.hints)
+
+    @property
     def hint_points(self) -> list[dict]:
         """The colour hints given with the request, ready to draw over the original (an SVG in the picture's own
-        pixel units, so a marker stays round): number, position in % and in pixels, colour."""
+        pixel units, so a marker stays round): number, position in % and in pixels, colour, reach."""
         width, height = self.item.width or 1000, self.item.height or 1000
         radius = max(4.0, 0.018 * min(width, height))
         return [
@@ -361,11 +374,30 @@ class ColorizationRequest(Job):
                 "x": round(100 * p["x"], 1),
                 "y": round(100 * p["y"], 1),
                 "color": p["color"],
+                "reach": p.get("reach", DEFAULT_REACH),
                 "cx": round(p["x"] * width, 1),
                 "cy": round(p["y"] * height, 1),
                 "r": round(radius, 1),
             }  # fmt: skip
-            for n, p in enumerate(self.options.get("hints") or [], 1)
+            for n, p in enumerate(self.hints.get("points") or [], 1)
+        ]
+
+    @property
+    def hint_strokes(self) -> list[dict]:
+        """The strokes and regions given with the request, numbered after the points, as SVG polyline or
+        polygon vertices in the picture's pixel units."""
+        width, height = self.item.width or 1000, self.item.height or 1000
+        first = len(self.hints.get("points") or []) + 1
+        return [
+            {
+                "n": n,
+                "closed": bool(s.get("closed")),
+                "color": s["color"],
+                "reach": s.get("reach", DEFAULT_REACH),
+                "vertices": len(s["points"]),
+                "svg": " ".join(f"{round(x * width, 1)},{round(y * height, 1)}" for x, y in s["points"]),
+            }
+            for n, s in enumerate(self.hints.get("strokes") or [], first)
         ]
 
     def cancel(self, by: AbstractBaseUser | None = None) -> bool:
@@ -573,7 +605,7 @@ class HintPreview(Job):
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
     model = models.ForeignKey(ColorModel, on_delete=models.CASCADE, related_name="+")
-    hints = models.JSONField(default=list, blank=True)  # [{"x", "y", "color"}], checked by portal.jobs.hints
+    hints = models.JSONField(default=dict, blank=True)  # the hints document, checked by portal.jobs.hints
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -36,7 +36,7 @@ def submit(
     user, item: Item, models: list[ColorModel], options: dict | None = None
 ) -> list[ColorizationRequest]:
     """One request per chosen model; the preset follows the item's type. `options["hints"]`: colour hints
-    (checked points, portal.jobs.hints) for a photograph, kept with the request so the result can be redone.
+    (the checked hints document, portal.jobs.hints) for a photograph, kept with the request so the result can be redone.
 
     Idempotent: while a request for the same item, model and options is waiting or running, asking again
     returns that request (a double-click or a client's retry creates nothing new).
@@ -90,7 +90,7 @@ def retry(req: ColorizationRequest) -> ColorizationRequest:
 
 
 @transaction.atomic
-def preview_hints(user, item: Item, model: ColorModel, hints: list[dict]) -> HintPreview:
+def preview_hints(user, item: Item, model: ColorModel, hints: dict) -> HintPreview:
     """Queue the hint editor's quick preview (the row holds the result); the requester's older previews go."""
     from workers import tasks
 

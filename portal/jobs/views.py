@@ -17,7 +17,7 @@ from portal import audit, broker
 from portal.catalog.ingest import IngestError, check_upload, sha256_of
 from portal.catalog.models import Item
 from portal.catalog.permissions import admin_required, staff_required
-from portal.jobs import promotion, queue, services
+from portal.jobs import hints, promotion, queue, services
 from portal.jobs.charts import line_chart
 from portal.jobs.forms import ColorizeForm, HintPreviewForm, ModelUploadForm, SourceForm, TrainingForm
 from portal.jobs.models import (
@@ -44,8 +44,8 @@ def submit(request, item_pk: int):
         except services.SubmitError as exc:
             messages.error(request, str(exc))
         else:
-            hinted = len(options.get("hints", []))
-            with_hints = f" with {hinted} colour hint{pluralize(hinted)}" if hinted else ""
+            hinted = hints.summary(options.get("hints"))
+            with_hints = f" with {hinted}" if hinted else ""
             _say_queued(request, reqs, f"{len(reqs)} colorization request(s) queued{with_hints}.")
             return redirect("catalog:item", item.pk)
     else:
@@ -53,7 +53,7 @@ def submit(request, item_pk: int):
             messages.error(request, "Choose at least one model.")
         for error in form.errors.get("hints", []):
             messages.error(request, error)
-    if request.POST.get("hints"):  # the points placed stay in the editor, to be corrected
+    if request.POST.get("hints"):  # the marks placed stay in the editor, to be corrected
         return redirect(
             f"{reverse('catalog:item', args=[item.pk])}?{urlencode({'hints': request.POST['hints']})}"
         )
@@ -92,7 +92,7 @@ def hint_preview_status(request, pk: int):
         "status": row.status,
         "error": row.error,
         "note": row.note,
-        "points": len(row.hints),
+        "marks": hints.count(row.hints),
     }
     if row.status == Status.DONE:
         answer["image_url"] = reverse("jobs:hint_preview_image", args=[row.pk])

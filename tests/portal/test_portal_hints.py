@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -66,16 +67,53 @@ def photo_item(photo_file, staff_user, django_capture_on_commit_callbacks):
 
 def test_the_check_takes_the_documented_format_and_normalizes_colours():
     doc = json.dumps({"points": THREE})
-    assert hints.check(doc) == [
-        {"x": 0.2, "y": 0.25, "color": "#1f4fd0"},
-        {"x": 0.5, "y": 0.5, "color": "#cc3333"},
-        {"x": 0.8, "y": 0.7, "color": "#2e8b57"},
-    ]
-    assert hints.check("") == [] and hints.check({"points": []}) == []
+    assert hints.check(doc) == {
+        "points": [
+            {"x": 0.2, "y": 0.25, "color": "#1f4fd0"},
+            {"x": 0.5, "y": 0.5, "color": "#cc3333"},
+            {"x": 0.8, "y": 0.7, "color": "#2e8b57"},
+        ]
+    }
+    assert hints.check("") == {} and hints.check({"points": []}) == {}
     assert hints.check(THREE) == hints.check(doc)  # the bare list of points too
     # photographs only: a point's film frame is not kept
     assert hints.check([{**THREE[0], "frame": 3}]) == hints.check(THREE[:1])
-    assert hints.check([{**THREE[0], "reach": "small"}])[0]["reach"] == "small"  # kept for the worker
+    assert (
+        hints.check([{**THREE[0], "reach": "small"}])["points"][0]["reach"] == "small"
+    )  # kept for the worker
+
+
+def test_the_check_keeps_strokes_regions_reach_and_strength_as_the_library_writes_them():
+    sent = {
+        "points": THREE[:1],
+        "strokes": [
+            {"points": [[0.1, 0.1], [0.3, 0.2]], "color": "#C33", "reach": "small", "frame": 4},
+            {
+                "points": [[0.5, 0.5], [0.9, 0.5], [0.7, 0.9]],
+                "color": "#2e8b57",
+                "closed": True,
+                "reach": "region",
+            },
+        ],
+        "strength": 1.25,
+    }
+    kept = hints.check(json.dumps(sent))
+    assert kept["strength"] == 1.25 and len(kept["points"]) == 1
+    assert kept["strokes"] == [
+        {"points": [[0.1, 0.1], [0.3, 0.2]], "color": "#cc3333", "closed": False, "reach": "small"},
+        {
+            "points": [[0.5, 0.5], [0.9, 0.5], [0.7, 0.9]],
+            "color": "#2e8b57",
+            "closed": True,
+            "reach": "region",
+        },
+    ]
+    assert hints.check({"strength": 0.6}) == {
+        "points": [],
+        "strength": 0.6,
+    }  # a strength alone is a request too
+    assert hints.summary(kept) == "1 colour hint, 1 stroke and 1 region, colour strength 1.25"
+    assert hints.count(kept) == 3
 
 
 @pytest.mark.parametrize(
@@ -91,13 +129,17 @@ def test_the_check_takes_the_documented_format_and_normalizes_colours():
         ({"pts": []}, 'expected {"points"'),
         ("{not json", "not JSON"),
         ({"points": [{"x": 0.5, "y": 0.5, "color": "#123456"}] * 201}, "201 points; at most 200"),
-        # the library takes strokes (the command line); the editor places points only, so the portal says so
+        ({"strokes": [{"points": [[0.1, 0.1]], "color": "#123456"}]}, "Colour hints, stroke 1: 1 vertices; a stroke takes a list of 2"),
         (
-            {"points": THREE, "strokes": [{"points": [[0.1, 0.1], [0.2, 0.2]], "color": "#123456"}]},
-            "Colour hints: strokes are not taken here yet, only points",
+            {"strokes": [{"points": [[0.1, 0.1], [0.2, 0.2]], "color": "#123456", "closed": True}]},
+            "Colour hints, stroke 1: 2 vertices; a closed stroke (a region) takes a list of 3",
         ),
-        ({"strokes": [{"points": [[0.1, 0.1]], "color": "#123456"}]}, "Colour hints, stroke 1: 1 vertices"),
-        ({"points": THREE, "strength": 1.2}, "Colour hints: strength is not taken here yet, only points"),
+        (
+            {"strokes": [{"points": [[0.1, 0.1], [1.4, 0.2]], "color": "#123456"}]},
+            "Colour hints, stroke 1, vertex 2: x = 1.4 lies outside the picture",
+        ),
+        ({"points": [{**THREE[0], "reach": "huge"}]}, "Colour hints, point 1: reach 'huge' must be one of"),
+        ({"points": THREE, "strength": 2}, "Colour hints, strength: 2 must be a number from 0.5 (muted) to 1.5"),
     ],
 )  # fmt: skip
 def test_a_bad_hint_gets_a_message_naming_the_point(sent, message):
@@ -120,7 +162,33 @@ def test_a_refused_submission_says_why_queues_nothing_and_keeps_the_points(
     assert "Colour hints, point 2: colour &#x27;navy&#x27; is not an sRGB hex colour" in text
     assert not ColorizationRequest.objects.exists()
     kept = response.context["initial_hints"]
-    assert kept[0] == THREE[0] and len(kept) == 2  # back in the editor, to be corrected
+    assert kept["points"][0] == THREE[0] and len(kept["points"]) == 2  # back in the editor, to be corrected
+
+
+@pytest.mark.parametrize(
+    ("stroke", "message"),
+    [
+        ({"points": [[0.2, 0.2]], "color": "#123456"}, "Colour hints, stroke 1: 1 vertices; a stroke takes"),
+        (
+            {"points": [[0.2, 0.2], [0.3, -0.5]], "color": "#123456"},
+            "Colour hints, stroke 1, vertex 2: y = -0.5 lies outside the picture",
+        ),
+    ],
+)
+def test_a_bad_stroke_is_refused_with_a_message_and_nothing_is_saved(
+    staff_client, photo_item, model_row, stroke, message
+):
+    sent = json.dumps({"points": THREE[:1], "strokes": [stroke], "strength": 1.2})
+    response = staff_client.post(
+        reverse("jobs:submit", args=[photo_item.pk]), {"models": [model_row.pk], "hints": sent}, follow=True
+    )
+    assert message in html.unescape(response.content.decode())
+    assert not ColorizationRequest.objects.exists()
+    kept = response.context["initial_hints"]  # back in the editor as sent, to be corrected
+    assert kept["strokes"] == [stroke] and kept["strength"] == 1.2
+    preview = staff_client.post(reverse("jobs:hint_preview", args=[photo_item.pk]), {"hints": sent})
+    assert preview.status_code == 400 and message in preview.json()["error"]
+    assert not HintPreview.objects.exists()
 
 
 def test_a_submission_keeps_its_checked_points_with_the_request(staff_client, photo_item, model_row):
@@ -134,6 +202,24 @@ def test_a_submission_keeps_its_checked_points_with_the_request(staff_client, ph
     assert req.options["hints"] == hints.check({"points": THREE})
 
 
+def test_a_submission_keeps_its_strokes_and_strength_with_the_request(staff_client, photo_item, model_row):
+    sent = {
+        "points": THREE[:2],
+        "strokes": [
+            {"points": [[0.1, 0.1], [0.3, 0.2]], "color": "#123456", "closed": False, "reach": "small"}
+        ],
+        "strength": 0.7,
+    }
+    response = staff_client.post(
+        reverse("jobs:submit", args=[photo_item.pk]),
+        {"models": [model_row.pk], "hints": json.dumps(sent)},
+        follow=True,
+    )
+    assert "queued with 2 colour hints and 1 stroke, colour strength 0.7" in response.content.decode()
+    req = ColorizationRequest.objects.get()
+    assert req.options["hints"] == hints.check(sent) and req.options["hints"]["strength"] == 0.7
+
+
 def test_the_api_takes_hints_and_refuses_bad_ones_by_point(staff_client, photo_item, model_row):
     url = "/api/requests/"
     bad = {"item": photo_item.pk, "hints": {"points": [{"x": 1.5, "y": 0.5, "color": "#123456"}]}}
@@ -143,7 +229,7 @@ def test_the_api_takes_hints_and_refuses_bad_ones_by_point(staff_client, photo_i
     good = {"item": photo_item.pk, "hints": {"points": THREE}}
     response = staff_client.post(url, good, content_type="application/json")
     assert response.status_code == 201, response.content
-    assert response.json()[0]["options"]["hints"][1]["color"] == "#cc3333"
+    assert response.json()[0]["options"]["hints"]["points"][1]["color"] == "#cc3333"
 
 
 def test_a_film_takes_no_hints(
@@ -177,7 +263,7 @@ def test_the_quick_preview_is_a_small_jpeg_made_with_the_hints(
         assert answer.status_code == 202
         status = staff_client.get(answer.json()["status_url"]).json()
         assert status["status"] == "done", status
-        assert status["points"] == len(given)
+        assert status["marks"] == len(given)
         jpeg = staff_client.get(status["image_url"])
         assert jpeg["Content-Type"] == "image/jpeg"
         image = Image.open(io.BytesIO(jpeg.content))
@@ -200,7 +286,7 @@ def test_a_hinted_request_runs_with_its_hints_and_shows_them(
     assert req.provenance["colour_hints"] == 3 and "hints" not in req.provenance
     page = staff_client.get(req.get_absolute_url()).content.decode()
     assert page.count("data-hint-point=") == 3 and page.count("data-hint-row=") == 3
-    assert "#1f4fd0" in page and "Start a new request from these points" in page
+    assert "#1f4fd0" in page and "Start a new request from these hints" in page
     again = staff_client.get(reverse("catalog:item", args=[photo_item.pk]), {"hints_from": req.pk})
     assert again.context["initial_hints"] == req.options["hints"]
     assert json.loads(_attribute(again.content.decode(), "data-initial-hints")) == req.options["hints"]
@@ -251,3 +337,59 @@ def test_the_default_model_turns_a_grey_area_blue_where_a_blue_hint_says(
         for r in ColorizationRequest.objects.order_by("pk")
     )
     assert hinted < plain - 5  # Lab b: negative is blue
+
+
+def test_strokes_and_strength_reach_the_worker_the_preview_and_the_files_xmp(
+    staff_client, photo_item, hinted_row, django_capture_on_commit_callbacks
+):
+    sent = {
+        "points": THREE[:1],
+        "strokes": [
+            {"points": [[0.1, 0.6], [0.5, 0.9]], "color": "#c33", "closed": False},
+            {
+                "points": [[0.6, 0.1], [0.95, 0.1], [0.8, 0.4]],
+                "color": "#1f4fd0",
+                "closed": True,
+                "reach": "small",
+            },
+        ],
+        "strength": 1.3,
+    }
+    url = reverse("jobs:hint_preview", args=[photo_item.pk])
+    images = []
+    for given in ({"points": THREE[:1]}, sent):
+        with django_capture_on_commit_callbacks(execute=True):
+            answer = staff_client.post(url, {"hints": json.dumps(given), "model": hinted_row.pk})
+        status = staff_client.get(answer.json()["status_url"]).json()
+        assert status["status"] == "done" and status["marks"] == hints.count(hints.check(given)), status
+        images.append(
+            np.asarray(Image.open(io.BytesIO(staff_client.get(status["image_url"]).content)), np.int16)
+        )
+    assert not np.array_equal(images[0], images[1])  # the strokes and strength reached the preview
+
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            reverse("jobs:submit", args=[photo_item.pk]),
+            {"models": [hinted_row.pk], "hints": json.dumps(sent)},
+        )
+    req = ColorizationRequest.objects.get()
+    assert req.status == Status.DONE, req.error
+    # as the command line records a hints file's strength and strokes (colorization.pipeline.hint_context)
+    assert req.provenance["colour_strength"] == 1.3 and req.provenance["colour_hint_strokes"] == 2
+    assert req.provenance["colour_hints"] == 1
+    packet = _xmp(req.result.path)
+    assert 'colorarchive:ColourStrength="1.3"' in packet
+    assert "Staff gave 1 colour hint and 2 strokes" in packet
+    stored = json.loads(html.unescape(re.search(r"colorarchive:ColourHintPoints='([^']*)'", packet)[1]))
+    assert stored == hints.check(sent)  # the file carries the same hints document the request keeps
+    page = staff_client.get(req.get_absolute_url()).content.decode()
+    assert page.count("data-hint-stroke=") == 2 and "Colour strength 1.3" in page
+    assert "1 colour hint and 2 strokes" not in page  # a closed stroke is a region
+    assert "1 colour hint, 1 stroke and 1 region, colour strength 1.3" in page
+
+
+def _xmp(path) -> str:
+    """The XMP packet a result file carries (the encoders embed it as UTF-8 text)."""
+    data = open(path, "rb").read()
+    start = data.index(b"<x:xmpmeta")
+    return data[start : data.index(b"</x:xmpmeta>", start)].decode("utf-8")
