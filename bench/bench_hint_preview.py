@@ -5,7 +5,7 @@
 A throwaway portal (SQLite and media in a temporary folder; the broker is Redis on 127.0.0.1:6379, database 14,
 when it answers, else kombu's filesystem transport) and a real `celery worker -Q cpu,preview` (solo pool) on this
 machine. One typical scan (a greyscale JPEG, 3000 x 2000 by default) is catalogued (the worker makes its web
-preview); then each run POSTs three hints to the preview URL, polls the status every 300 ms as
+preview); then each run POSTs 10 points and 3 strokes to the preview URL, polls the status every 300 ms as
 static/js/hints.js does, and fetches the JPEG: the time from the POST to the JPEG in hand. The first preview
 after the worker starts (which loads the model) is reported apart. Uses the default model. Writes the section
 "## Hint preview (bench/bench_hint_preview.py)" of BENCHMARKS.md. Runs in about a minute on 2 CPU cores.
@@ -33,12 +33,23 @@ from benchlib import load_average, machine, publish  # noqa: E402
 
 SECTION = "## Hint preview (bench/bench_hint_preview.py)"
 POLL_S = 0.3  # static/js/hints.js polls the status this often
+# The worst case: 10 points and 3 strokes (two lines and one outlined region), each with a reach
 HINTS = {
     "points": [
-        {"x": 0.3, "y": 0.2, "color": "#2f5a8a"},
-        {"x": 0.6, "y": 0.5, "color": "#3b7a57"},
-        {"x": 0.5, "y": 0.85, "color": "#8a2f2f"},
-    ]
+        {"x": 0.1 + 0.08 * i, "y": 0.15 + 0.07 * i, "color": colour, "reach": reach}
+        for i, (colour, reach) in enumerate(
+            zip(
+                ["#2f5a8a", "#3b7a57", "#8a2f2f", "#c8a070", "#6a8caf"] * 2,
+                ["small", "medium", "region", "medium", "small"] * 2,
+                strict=True,
+            )
+        )
+    ],
+    "strokes": [
+        {"points": [[0.05, 0.9], [0.3, 0.85], [0.5, 0.9]], "color": "#3b7a57"},
+        {"points": [[0.7, 0.1], [0.9, 0.2]], "color": "#2f5a8a", "reach": "region"},
+        {"points": [[0.5, 0.3], [0.7, 0.3], [0.7, 0.6], [0.5, 0.6]], "color": "#8a2f2f", "closed": True},
+    ],
 }
 
 
@@ -150,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}. Model: `{info.name}` (version {info.version}). "
         f"Broker: {broker}. Load average at the start: {load_average()}.",
         "",
-        f"The hint editor's quick preview of a {width} x {height} greyscale scan with 3 hints: POST, the worker "
+        f"The hint editor's quick preview of a {width} x {height} greyscale scan with 10 points and 3 strokes "
+        "(one an outlined region): POST, the worker "
         f"(`preview` queue) runs the network on a {640}-px copy of the item's web preview, the page polls every "
         f"{POLL_S * 1000:.0f} ms and fetches the JPEG. {args.runs} runs after one warm-up; the warm-up (the worker "
         "loads the model) apart. Target: under 2 s on a CPU.",
