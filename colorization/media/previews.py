@@ -87,9 +87,10 @@ def _pyvips():
 
 
 def streamed(src: Path, max_side: int, size: tuple[int, int]):
-    """(8-bit RGB array, (width, height) of the upright original) from libvips' thumbnail of a PNG or a flat
-    TIFF: it decodes the file in one pass, line by line, shrinking as it goes, so only a few lines of the full
-    picture are ever in memory (an interlaced PNG is the exception: libvips decodes that whole). The EXIF or
+    """(8-bit RGB array, (width, height) of the upright original) from libvips' thumbnail of a PNG, a flat
+    TIFF or a WebP: it decodes the file in one pass, line by line, shrinking as it goes, so only a few lines of the
+    full picture are ever in memory. The exceptions: an interlaced PNG, which libvips decodes whole at its stored
+    bytes per pixel, and a WebP, whose first frame libvips composes at 4 bytes per pixel. The EXIF or
     TIFF orientation is applied by the thumbnail. None when pyvips is missing, the file holds what only the
     full reader handles (CMYK, float samples, not the picture whose header was checked), or libvips cannot
     decode it (the full reader then says what is wrong).
@@ -125,15 +126,50 @@ def streamed(src: Path, max_side: int, size: tuple[int, int]):
     return over_white(rgb, alpha), upright_size(header.width, header.height, orientation)
 
 
+BAND_PIXELS = 4_000_000  # pixels of the full picture turned into RGB at a time by reduced_in_bands
+
+
+def reduced_in_bands(im, src: Path, max_side: int):
+    """(8-bit RGB array, (width, height)) of a palette or grey picture (GIF, BMP) that Pillow has opened, reduced
+    by the whole factor Image.thumbnail would reduce it by before its last resampling; None when that factor is
+    1 (a picture under four times max_side: read_rgb8 decodes it whole, as before).
+
+    Pillow decodes these formats only whole, but at their stored byte per pixel: the RGB the full reader makes
+    (4 bytes per pixel in Pillow, transparency over white) is made a band at a time and reduced by block
+    averages (Image.reduce, bands a multiple of the factor high), so the picture is held once at 1 byte per pixel.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from colorization.media.images import _to_array, over_white
+
+    width, height = im.size
+    scale = min(max_side / width, max_side / height, 1.0)
+    factor = (int(1 / scale / 2) or 1) if scale < 1.0 else 1  # Image.thumbnail's reducing_gap of 2
+    if factor == 1:
+        return None
+    im.load()
+    rows = factor * max(1, BAND_PIXELS // (width * factor))
+    bands = []
+    for top in range(0, height, rows):
+        part, alpha = _to_array(im.crop((0, top, width, min(height, top + rows))), src, "")
+        if part.ndim == 2:
+            part = np.repeat(part[..., None], 3, axis=2)
+        rgb = Image.fromarray(over_white(part, alpha), "RGB")
+        bands.append(np.asarray(rgb.reduce(factor)))
+    return np.ascontiguousarray(np.concatenate(bands)), (width, height)
+
+
 def decode_for_preview(src: str | os.PathLike, max_side: int):
     """(8-bit RGB array, (width, height) of the upright original) for a preview no larger than max_side.
 
     A JPEG decodes reduced: Pillow's draft lets the DCT scale it by 1/2, 1/4 or 1/8 while decoding (never below
     max_side), so a scan of hundreds of megapixels never lands in memory at full size. A pyramidal TIFF (tiled,
     with reduced-resolution levels, as image servers keep masters) is read from its smallest level that covers
-    max_side. A PNG or a flat TIFF is streamed through libvips' thumbnail (`streamed`), shrunk while it decodes.
-    Other formats, and PNG and TIFF where pyvips is not installed, decode whole through read_rgb8 (16-bit,
-    alpha, orientation), after the same header check of the pixel limit.
+    max_side. A PNG, a flat TIFF or a WebP goes through libvips' thumbnail (`streamed`), shrunk while it decodes.
+    A palette or grey GIF or BMP is decoded by Pillow at its stored byte per pixel and reduced in bands
+    (`reduced_in_bands`). Other pictures, and all of these where pyvips is missing or the picture is small,
+    decode whole through read_rgb8 (16-bit, alpha, orientation), after the same header check of the pixel limit.
     """
     import numpy as np
     from PIL import Image, ImageOps
@@ -144,8 +180,10 @@ def decode_for_preview(src: str | os.PathLike, max_side: int):
         try:
             with Image.open(src) as im:
                 reduced = pyramid_level(src, max_side) if im.format == "TIFF" else None
-                if reduced is None and im.format in ("PNG", "TIFF"):
+                if reduced is None and im.format in ("PNG", "TIFF", "WEBP"):
                     reduced = streamed(src, max_side, size)
+                if reduced is None and im.format in ("GIF", "BMP") and im.mode in ("P", "L", "1"):
+                    reduced = reduced_in_bands(im, src, max_side)
                 if reduced is not None:
                     return reduced
                 if im.format == "JPEG" and im.mode in ("L", "RGB"):

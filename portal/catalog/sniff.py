@@ -1,5 +1,6 @@
 """What an upload really is: its first bytes must be those of an image or film of the kind its name says, and
-its header must open (Pillow for images, PyAV for films) before it is stored. The accepted types and the
+its header must open (Pillow for images, PyAV for films) before it is stored; a picture's data is decoded
+whole only when that is small (DECODE_CHECK_PIXELS). The accepted types and the
 pixel limit are colorization.media.policy's; this only checks that the content matches them."""
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ def check_content(upload: File, name: str, kind: str) -> None:
         _check_film(upload, name)
 
 
+# The upload check decodes a picture whole only up to this size (Pillow holds up to 4 bytes a pixel: 160 MB);
+# a larger one is checked from its header (size, type), a JPEG decoded at 1/8 and a PNG's chunk checksums, so
+# the web process never holds a huge picture. Damage the header cannot show surfaces when the preview worker
+# reads it (the item's media_error).
+DECODE_CHECK_PIXELS = 40_000_000
+
+
 def _check_image(upload: File, name: str) -> None:
     from PIL import Image
 
@@ -68,7 +76,11 @@ def _check_image(upload: File, name: str) -> None:
             with Image.open(upload) as im:
                 if im.format == "JPEG":  # reads every byte, decodes at 1/8 size: truncation shows, cheaply
                     im.draft("L", (max(1, im.width // 8), max(1, im.height // 8)))
-                im.load()
+                    im.load()
+                elif im.width * im.height <= DECODE_CHECK_PIXELS:
+                    im.load()
+                elif im.format == "PNG":  # every chunk's checksum, to the end: a cut or damaged file shows
+                    im.verify()
     except (OSError, SyntaxError, ValueError) as exc:
         raise RefusedMedia(f"{name}: refused: the picture data is damaged or cut short ({exc})") from None
     finally:
