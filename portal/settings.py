@@ -30,6 +30,10 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_HISTORICAL_PHOTOS  true-colour historical photographs a finished training run is scored on
                             (eval-historical), as the worker sees it; default ../shared/data/historical_color
                             beside the repository; a folder that is not there: the run stores no such figures
+    COLORARCHIVE_REPLAY_DATASET  the frame dataset (colorize-train build) whose sample a fine-tuning run mixes
+                            with the new material so the model does not forget, as the worker sees it; empty
+                            (default): the dataset the default model was trained on, as its checkpoint names it
+                            (relative to the repository); a folder that is not there: the run says it has no replay
     DJANGO_SECURE_COOKIES   1 (default in production) | 0: cookies only over HTTPS
     DJANGO_SSL_REDIRECT     1 (default in production) | 0: redirect plain HTTP to HTTPS
     DJANGO_HSTS_SECONDS     Strict-Transport-Security max-age in production, default 31536000 (a year)
@@ -104,6 +108,7 @@ PERSON_DETECTOR = env("COLORARCHIVE_PERSON_DETECTOR", "")
 HISTORICAL_PHOTOS = Path(
     env("COLORARCHIVE_HISTORICAL_PHOTOS", str(BASE_DIR.parent / "shared" / "data" / "historical_color"))
 )
+REPLAY_DATASET = env("COLORARCHIVE_REPLAY_DATASET", "")
 SWEEP_MINUTES = int(env("COLORARCHIVE_SWEEP_MINUTES", "5"))
 MAX_ATTEMPTS = int(env("COLORARCHIVE_MAX_ATTEMPTS", "3"))
 DB_WAIT_SECONDS = float(env("COLORARCHIVE_DB_WAIT_S", "300"))  # a worker waits this long for a lost database

@@ -48,6 +48,7 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="color
 WORK_DIR = Path(os.environ.get("COLORARCHIVE_WORK") or tempfile.mkdtemp(prefix="colorarchive-work-"))  # noqa: F405
 # the historical photographs a training run is scored on: a folder a test fills (the worker shares WORK_DIR)
 HISTORICAL_PHOTOS = WORK_DIR / "historical_color"
+REPLAY_DATASET = str(WORK_DIR / "replay_frames")  # likewise the old frames a fine-tuning run replays
 FILE_UPLOAD_TEMP_DIR = Path(tempfile.mkdtemp(prefix="colorarchive-upload-tmp-"))  # noqa: F405
 STORAGES = {  # noqa: F405
     "default": {"BACKEND": "portal.storage.FileSystemStorage"},

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from portal.jobs import retraining
 from portal.jobs.models import Cancelled, ColorModel, TrainingRun, TrainingSource
-from workers.files import local_path, store
+from workers.files import local_path, model_checkpoint, store
 
 CURVE_LIMIT = 5000  # points kept for the admin's curves
 SAVE_EVERY_S = 2.0
@@ -72,6 +72,8 @@ def _run(run: TrainingRun) -> None:
     if problem := missing_requirements():  # a worker installed with [web,ml] only: say so before any work
         raise ValueError(problem)
 
+    base_model = run.start_from  # the model this run fine-tunes, or None
+    base = model_checkpoint(base_model) if base_model is not None else None
     sources = list(TrainingSource.objects.order_by("created"))
     if not sources:
         raise ValueError("There are no training films or images yet: ingest some colour films first.")
@@ -83,13 +85,22 @@ def _run(run: TrainingRun) -> None:
         # raises Cancelled
         TrainingRun.update_running(run.pk, attempt=run.attempts, log="\n".join(log_lines[-400:]))
 
+    train_dir = dataset_dir if base is None else run_dir(run.pk) / "mix"  # a fine-tune learns from the mix
     overrides = {
-        "dataset": str(dataset_dir),
+        "dataset": str(train_dir),
         "out_dir": str(run_dir(run.pk).parent),
         "name": run_dir(run.pk).name,
     }
     overrides.update(run.overrides)
-    cfg = load(run.config or None, [f"{k}={_as_text(v)}" for k, v in overrides.items()])
+    if base is None:
+        cfg = load(run.config or None, [f"{k}={_as_text(v)}" for k, v in overrides.items()])
+    else:
+        from training.finetune import config_for
+
+        cfg = config_for(base, {k: _as_text(v) for k, v in overrides.items()})
+        say(
+            f"fine-tuning {base_model.name}: its architecture, loss and hints, from its weights, lr {cfg.lr:g}"
+        )
     build_options = dict(run.build_options)
     if build_options.get("person_filter", True):
         problem = retraining.detector_problem()
@@ -103,6 +114,8 @@ def _run(run: TrainingRun) -> None:
     run.dataset = {k: manifest.get(k) for k in ("counts", "splits", "created") if k in manifest}
     run.dataset["sources"] = len(manifest.get("sources", []))
     run.dataset["shards"] = len(manifest.get("shards", []))
+    if base is not None:
+        manifest = _mix(run, base, dataset_dir, train_dir, say)
     run.save(update_fields=["dataset"])
     problem = retraining.dataset_problem(manifest.get("splits") or {}, cfg.batch_size)
     if problem:
@@ -126,10 +139,17 @@ def _run(run: TrainingRun) -> None:
 
     checkpoint = Path(fit(cfg, on_progress=on_progress))
     say(f"trained: {checkpoint}")
-    metrics = _evaluate(run, checkpoint, dataset_dir, curve, say)
+    if base is not None:
+        from training.finetune import keep_decoding
+
+        keep_decoding(checkpoint, base, half=cfg.save_half)
+    sets: dict = {}
+    metrics = _evaluate(run, checkpoint, train_dir, curve, say, sets)
+    baseline_model = base_model or ColorModel.objects.filter(is_default=True).first()
+    baseline = _baseline(run, baseline_model, train_dir, metrics, say) if baseline_model is not None else {}
     say("registering the model")
     run.refresh_from_db(fields=["log"])
-    _register(run, checkpoint, metrics, curve=curve[-CURVE_LIMIT:])
+    _register(run, checkpoint, metrics, curve=curve[-CURVE_LIMIT:], sets=sets, baseline=baseline)
 
 
 def _as_text(value) -> str:
@@ -148,9 +168,92 @@ def _local_sources(sources: list[TrainingSource]) -> Iterator[list[Path]]:
         yield [stack.enter_context(local_path(source.file)) for source in sources]
 
 
-def _evaluate(run: TrainingRun, checkpoint: Path, dataset_dir: Path, curve: list[dict], say) -> dict:
+def replay_folder(base: Path) -> Path | None:
+    """The frame dataset to replay: settings.REPLAY_DATASET, else the one `base` was trained on (its
+    train_config's dataset, relative to the project) where the checkpoint names one."""
+    if settings.REPLAY_DATASET:
+        return Path(settings.REPLAY_DATASET)
+    from colorization.checkpoint import load
+
+    trained_on = (load(base).get("train_config") or {}).get("dataset")
+    return Path(settings.BASE_DIR) / trained_on if trained_on else None
+
+
+def _mix(run: TrainingRun, base: Path, dataset_dir: Path, out: Path, say) -> dict:
+    """The new frames plus a sample of the base's training data (training.replay), or, when that data is not on
+    this machine, the new frames alone, said plainly in the log and on the run's page."""
+    from training.build_dataset import load_manifest
+    from training.replay import mix
+
+    folder = replay_folder(base)
+    if folder is not None and load_manifest(folder) is not None:
+        manifest = mix(dataset_dir, folder, out, seed=run.pk, on_progress=say)
+        replayed = manifest["mix"]["replay"]["frames"]
+        run.dataset["replay"] = f"{sum(replayed.values())} frames of {folder} ({_per_split(replayed)})"
+    else:
+        where = f"no frame dataset at {folder}" if folder is not None else "its checkpoint names no dataset"
+        run.dataset["replay"] = (
+            f"none: {where} (setting COLORARCHIVE_REPLAY_DATASET). The model learns from the new material "
+            "alone and may forget some of what it knew; compare it with the default before promoting it."
+        )
+        manifest = mix(dataset_dir, None, out, on_progress=say)
+    say(f"replay: {run.dataset['replay']}")
+    run.dataset["splits"] = manifest["splits"]
+    return manifest
+
+
+def _per_split(frames: dict) -> str:
+    return ", ".join(f"{n} {split}" for split, n in frames.items())
+
+
+def _baseline(run: TrainingRun, model: ColorModel, dataset_dir: Path, metrics: dict, say) -> dict:
+    """`model` (the default) scored on the candidate's sets: the held-out split it was tested on and the
+    historical photographs, so the promotion page compares figures of one set. {} when it cannot be scored."""
+    from colorization.zoo import headline_metrics
+    from training.evaluate import evaluate
+    from training.historical_eval import CHECKPOINT_KEY, checkpoint_figures, evaluate_folder
+
+    throttle = Throttle(start_due=False)
+
+    def heartbeat(done: int) -> None:
+        if throttle.due():
+            TrainingRun.update_running(run.pk, attempt=run.attempts)  # raises Cancelled
+
+    out = {"model": model.pk, "name": model.name, "sets": {}, "figures": {}}
+    try:
+        path = model_checkpoint(model)
+        if any(k.startswith("test_") for k in metrics):
+            say(f"scoring {model.name} on the same test split")
+            report = evaluate(
+                path, dataset_dir, write_checkpoint=False, report_path=run_dir(run.pk) / "baseline.json",
+                on_progress=heartbeat,
+            )  # fmt: skip
+            out["figures"].update(headline_metrics({"test": report}))
+            out["sets"]["test"] = {"name": held_out_name(run), "images": report["images"]}
+        folder = Path(settings.HISTORICAL_PHOTOS)
+        if any(k.startswith("historical_") for k in metrics):
+            say(f"scoring {model.name} on the historical photographs in {folder.name}")
+            report = evaluate_folder(folder, model=str(path), on_progress=heartbeat)
+            out["figures"].update(headline_metrics({CHECKPOINT_KEY: checkpoint_figures(report)}))
+            out["sets"]["historical"] = {"name": folder.name, "images": report["photos"]}
+    except Cancelled:
+        raise
+    except Exception as exc:  # the candidate is still a model; its page says it was not compared
+        say(f"{model.name} not scored on the same sets: {type(exc).__name__}: {exc}")
+        return {}
+    return out
+
+
+def held_out_name(run: TrainingRun) -> str:
+    return f"run #{run.pk} held-out frames"
+
+
+def _evaluate(
+    run: TrainingRun, checkpoint: Path, dataset_dir: Path, curve: list[dict], say, sets: dict
+) -> dict:
     """The last epoch's validation figures, plus training.evaluate's test-split report and the historical
-    photographs' figures when they run (both are also written into the checkpoint)."""
+    photographs' figures when they run (both are also written into the checkpoint); `sets` gets what each was
+    measured on (name and image count)."""
     metrics = {}
     epochs = [p for p in curve if p.get("event") == "epoch"]
     if epochs:
@@ -174,6 +277,7 @@ def _evaluate(run: TrainingRun, checkpoint: Path, dataset_dir: Path, curve: list
 
         say("evaluating on the test split")
         report = evaluate(checkpoint, dataset_dir, on_progress=heartbeat)
+        sets["test"] = {"name": held_out_name(run), "images": report["images"]}
         metrics = {
             **headline_metrics({"test": report}),
             **metrics,
@@ -182,10 +286,10 @@ def _evaluate(run: TrainingRun, checkpoint: Path, dataset_dir: Path, curve: list
         raise
     except Exception as exc:  # a model without a test report is still a model; say why there is none
         say(f"evaluation skipped: {type(exc).__name__}: {exc}")
-    return {**_historical(checkpoint, heartbeat, say), **metrics}
+    return {**_historical(checkpoint, heartbeat, say, sets), **metrics}
 
 
-def _historical(checkpoint: Path, heartbeat, say) -> dict:
+def _historical(checkpoint: Path, heartbeat, say, sets: dict) -> dict:
     """The acceptance test on the historical photographs (settings.HISTORICAL_PHOTOS), recorded in the
     checkpoint as `colorize-train eval-historical --record` does, as headline figures; {} when there are none."""
     from colorization.zoo import headline_metrics
@@ -203,6 +307,7 @@ def _historical(checkpoint: Path, heartbeat, say) -> dict:
         say(f"scoring on the historical photographs in {folder.name}")
         report = evaluate_folder(folder, model=str(checkpoint), on_progress=heartbeat)
         figures = record_in_checkpoint(checkpoint, report)
+        sets["historical"] = {"name": folder.name, "images": report["photos"]}
     except Cancelled:
         raise
     except Exception as exc:
@@ -211,14 +316,25 @@ def _historical(checkpoint: Path, heartbeat, say) -> dict:
     return headline_metrics({CHECKPOINT_KEY: figures})
 
 
-def _register(run: TrainingRun, checkpoint: Path, metrics: dict, curve: list[dict]) -> ColorModel:
-    """The model row and the run's success commit together; a run cancelled meanwhile registers nothing."""
+def _register(
+    run: TrainingRun,
+    checkpoint: Path,
+    metrics: dict,
+    curve: list[dict],
+    sets: dict | None = None,
+    baseline: dict | None = None,
+) -> ColorModel:
+    """The model row and the run's success commit together; a run cancelled meanwhile registers nothing.
+    `sets`: what the figures were measured on; `baseline`: the default's figures on the same sets
+    (portal.jobs.promotion compares with them)."""
     name = run.name
     if ColorModel.objects.filter(name=name).exists():
         name = f"{run.name}-run{run.pk}"
+    started = f" Fine-tuned from {run.start_from.name}." if run.start_from_id else ""
     model = ColorModel(
-        name=name, description=f"Trained by training run #{run.pk}.", metrics=metrics, training_run=run
-    )
+        name=name, description=f"Trained by training run #{run.pk}.{started}", training_run=run,
+        metrics={**metrics, "sets": sets or {}, **({"baseline": baseline} if baseline else {})},
+    )  # fmt: skip
     store(model.checkpoint, f"{name}.pt", checkpoint)
     try:
         from colorization.checkpoint import summary

@@ -72,11 +72,23 @@ class HintPreviewForm(forms.Form):
 
 
 class TrainingForm(forms.Form):
+    FINE_TUNE, FRESH = "default", "fresh"
     name = forms.SlugField(
         max_length=100, help_text="Name of the model this run registers, e.g. unet-2026-11."
     )
-    epochs = forms.IntegerField(min_value=1, max_value=500, initial=30)
-    width = forms.IntegerField(min_value=2, max_value=128, initial=32, help_text="32 is the thesis U-Net.")
+    start = forms.ChoiceField(
+        choices=[(FINE_TUNE, "Fine-tune the current default"), (FRESH, "A new plain U-Net, from nothing")],
+        widget=forms.RadioSelect, required=False, label="Start from",
+        help_text="Fine-tuning keeps the default's architecture, colour hints and decoding, starts from its "
+        "weights at a gentle learning rate, and mixes your material with a sample of the data it was trained on "
+        "so it does not forget. A new U-Net (of the width below) ignores hints and needs far more material.",
+    )  # fmt: skip
+    epochs = forms.IntegerField(
+        min_value=1, max_value=500, initial=5, help_text="5 adapt the default; a new U-Net needs 30 or more."
+    )
+    width = forms.IntegerField(
+        min_value=2, max_value=128, initial=32, help_text="A new U-Net only (32 is the thesis U-Net)."
+    )
     person_filter = forms.BooleanField(
         required=False,
         initial=True,
@@ -93,6 +105,16 @@ class TrainingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.detector_problem = retraining.detector_problem()
         self.material_note = retraining.MATERIAL_NOTE
+        self.default_model = ColorModel.objects.filter(is_default=True).first()
+        if self.default_model is None:
+            self.fields["start"].initial = self.FRESH
+            self.fields["start"].choices = [(self.FRESH, self.fields["start"].choices[1][1])]
+        else:
+            self.fields["start"].initial = self.FINE_TUNE
+            self.fields["start"].choices = [
+                (self.FINE_TUNE, f"Fine-tune the current default, {self.default_model.name}"),
+                self.fields["start"].choices[1],
+            ]
         if self.detector_problem:
             field = self.fields["person_filter"]
             field.initial, field.disabled = False, True
@@ -104,6 +126,17 @@ class TrainingForm(forms.Form):
         if problem:
             raise forms.ValidationError(problem)
         return data
+
+    def clean_start(self) -> str:
+        """Blank (a form without the choice): fine-tune the default where there is one."""
+        start = self.cleaned_data.get("start") or (self.FINE_TUNE if self.default_model else self.FRESH)
+        if start == self.FINE_TUNE and self.default_model is None:
+            raise forms.ValidationError("There is no default model to fine-tune: start a new U-Net.")
+        return start
+
+    def start_from(self) -> ColorModel | None:
+        """The model the run fine-tunes, or None for a new one."""
+        return self.default_model if self.cleaned_data["start"] == self.FINE_TUNE else None
 
     def clean_extra(self) -> dict:
         out = {}
@@ -119,7 +152,10 @@ class TrainingForm(forms.Form):
     def overrides(self) -> dict:
         data = self.cleaned_data
         extra = {k: v for k, v in data["extra"].items() if not k.startswith("build.")}
-        return {"epochs": data["epochs"], "width": data["width"], **extra}
+        shape = (
+            {"width": data["width"]} if self.start_from() is None else {}
+        )  # a fine-tune keeps the default's
+        return {"epochs": data["epochs"], **shape, **extra}
 
     def build_options(self) -> dict:
         options = {"person_filter": self.cleaned_data["person_filter"]}

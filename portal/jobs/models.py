@@ -528,6 +528,11 @@ class TrainingRun(Job):
     )
     overrides = models.JSONField(default=dict, blank=True)  # TrainConfig field -> value
     build_options = models.JSONField(default=dict, blank=True)  # training.build_dataset options
+    # the model this run fine-tunes (its architecture, loss, hints and weights; training.finetune); none: a new
+    # model from the config alone
+    start_from = models.ForeignKey(
+        ColorModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     dataset = models.JSONField(default=dict, blank=True, editable=False)  # the build manifest summary
     metrics = models.JSONField(default=dict, blank=True, editable=False)
     curve = models.JSONField(default=list, blank=True, editable=False)  # [{"step":..,"loss":..,...}]

@@ -40,21 +40,74 @@ def _numbers(model: ColorModel | None) -> dict[str, float]:
     return {k: v for k, v in model.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def compare_figures(candidate: ColorModel, default: ColorModel | None) -> list[Figure]:
-    """Every figure either model stores, in the listings' headline order first."""
-    mine, theirs = _numbers(candidate), _numbers(default)
+SETS = ("test", "historical")  # a figure's set is its name's prefix; "val_*" is each run's own validation
+
+
+@dataclass
+class Comparison:
+    figures: list[Figure]
+    sets: list[dict]  # per set prefix: what each model's figures were measured on (name, images)
+    judged: bool  # whether any figure could be judged (both measured on one set)
+
+
+def _sets(model: ColorModel) -> dict[str, dict]:
+    """What `model`'s figures were measured on: as a training run records it, else (an uploaded checkpoint) the
+    historical photographs its file names."""
+    sets = dict(model.metrics.get("sets") or {})
+    recorded = (model.info.get("metrics") or {}).get("historical")
+    if "historical" not in sets and isinstance(recorded, dict) and recorded.get("folder"):
+        sets["historical"] = {"name": recorded["folder"], "images": recorded.get("photos")}
+    return sets
+
+
+def _baseline(candidate: ColorModel, default: ColorModel | None) -> dict | None:
+    """The default's figures on the candidate's own sets, when its training run scored this default on them."""
+    baseline = candidate.metrics.get("baseline")
+    if default is not None and isinstance(baseline, dict) and baseline.get("model") == default.pk:
+        return baseline
+    return None
+
+
+def compare_figures(candidate: ColorModel, default: ColorModel | None) -> Comparison:
+    """Every figure either model stores, in the listings' headline order first; a figure is judged better or
+    worse only where both models were measured on the same set (same name, same number of images)."""
+    mine, my_sets = _numbers(candidate), _sets(candidate)
+    baseline = _baseline(candidate, default)
+    if baseline is not None:
+        theirs = {k: v for k, v in baseline["figures"].items() if isinstance(v, int | float)}
+        their_sets = baseline.get("sets") or {}
+    else:
+        theirs, their_sets = _numbers(default), _sets(default) if default is not None else {}
+    same = {p for p in SETS if p in my_sets and my_sets[p] == their_sets.get(p)}
     names = set(mine) | set(theirs)
     first = [k for k in ColorModel.HEADLINE_METRICS if k in names]
     figures = []
     for name in first + sorted(names - set(first)):
         a, b, direction = mine.get(name), theirs.get(name), _direction(name)
         verdict = ""
-        if a is not None and b is not None and direction:
+        if a is not None and b is not None and direction and name.split("_")[0] in same:
             verdict = (
                 "same" if round(a, 4) == round(b, 4) else ("better" if (a - b) * direction > 0 else "worse")
             )
         figures.append(Figure(name, a, b, verdict))
-    return figures
+    sets = [
+        {"prefix": p, "candidate": my_sets.get(p), "default": their_sets.get(p), "same": p in same}
+        for p in SETS
+        if p in my_sets or p in their_sets
+    ]
+    return Comparison(figures, sets, bool(same))
+
+
+def takes_hints(model: ColorModel | None) -> bool | None:
+    """Whether the model's network has colour-hint channels; None when its file has not been read."""
+    if model is None or "model_args" not in model.info:
+        return None
+    return bool(model.info["model_args"].get("hints"))
+
+
+def drops_hints(candidate: ColorModel, default: ColorModel | None) -> bool:
+    """Promoting `candidate` would take hint support away: the default follows hints and it has none."""
+    return takes_hints(default) is True and takes_hints(candidate) is False
 
 
 def without_historical(*models: ColorModel | None) -> list[ColorModel]:

@@ -106,12 +106,21 @@ def preview_hints(user, item: Item, model: ColorModel, hints: dict) -> HintPrevi
 
 
 @transaction.atomic
-def start_training(user, name: str, overrides: dict, build_options: dict, config: str = "") -> TrainingRun:
+def start_training(
+    user,
+    name: str,
+    overrides: dict,
+    build_options: dict,
+    config: str = "",
+    start_from: ColorModel | None = None,
+) -> TrainingRun:
+    """Queue a run; with `start_from`, it fine-tunes that model (training.finetune) instead of a new one."""
     from workers import tasks
 
     run = TrainingRun.objects.create(
-        requested_by=user, name=name, overrides=overrides, build_options=build_options, config=config
-    )
+        requested_by=user, name=name, overrides=overrides, build_options=build_options, config=config,
+        start_from=start_from,
+    )  # fmt: skip
     broker.send_on_commit(run, tasks.train)
     return run
 

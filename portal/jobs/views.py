@@ -237,6 +237,7 @@ def training(request):
                     train_form.cleaned_data["name"],
                     train_form.overrides(),
                     train_form.build_options(),
+                    start_from=train_form.start_from(),
                 )
                 _say_queued(request, [run], f"Training run #{run.pk} queued.")
                 return redirect("jobs:training_run", run.pk)
@@ -296,7 +297,7 @@ def _add_sources(request, files) -> int:
 @require_safe
 @admin_required
 def training_run(request, pk: int):
-    run = get_object_or_404(TrainingRun.objects.select_related("result_model"), pk=pk)
+    run = get_object_or_404(TrainingRun.objects.select_related("result_model", "start_from"), pk=pk)
     charts = []
     epochs = [p for p in run.curve if p.get("event") == "epoch"]
     steps = [p for p in run.curve if p.get("event") == "step"]
@@ -329,16 +330,24 @@ def training_run_cancel(request, pk: int):
 @admin_required
 def promote(request, pk: int):
     """The candidate's figures beside the current default's and a compare sheet; promoting a model with any
-    worse figure needs a ticked confirmation."""
+    figure worse on the same set needs a ticked confirmation, and one that takes no hints where the default
+    does needs one of its own."""
     model = get_object_or_404(ColorModel, pk=pk)
     current = ColorModel.objects.filter(is_default=True).exclude(pk=model.pk).first()
-    figures = promotion.compare_figures(model, current)
-    worse = [f for f in figures if f.verdict == "worse"]
+    comparison = promotion.compare_figures(model, current)
+    worse = [f for f in comparison.figures if f.verdict == "worse"]
+    drops_hints = promotion.drops_hints(model, current)
     if request.method == "POST":
         if model.info.get("error"):
             messages.error(request, f"{model.name} cannot be promoted: {model.info['error']}")
             return _back(request, "jobs:training")
-        if worse and not request.POST.get("confirm"):
+        if drops_hints and not request.POST.get("confirm_no_hints"):
+            messages.error(
+                request,
+                f"{model.name} takes no colour hints and {current.name} does: as the default, it would ignore "
+                "every hint placed in the hint editor. Tick the hint confirmation to promote it anyway.",
+            )
+        elif worse and not request.POST.get("confirm"):
             names = ", ".join(f.name for f in worse)
             messages.error(
                 request,
@@ -351,7 +360,8 @@ def promote(request, pk: int):
             messages.success(request, f"{model.name} is now the default model for new requests.{back}")
             return _back(request, "jobs:training")
     return render(request, "jobs/promote.html", {
-        "model": model, "current": current, "figures": figures, "worse": worse,
+        "model": model, "current": current, "figures": comparison.figures, "sets": comparison.sets,
+        "judged": comparison.judged, "worse": worse, "drops_hints": drops_hints,
         "without_historical": promotion.without_historical(model, current),
         "sheet": promotion.compare_sheet(model, current), "to_compare": promotion.photos_to_compare(model, current),
     })  # fmt: skip

@@ -96,13 +96,18 @@ def test_cancel_a_training_run_from_its_page(browser, live_server, live_worker, 
 
 
 def test_promote_with_comparison_confirmation_and_rollback(browser, live_server, admin_account):  # noqa: F811
+    figures = {"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_ssim": 0.946}
     default = ColorModel.objects.create(
-        name="unet-v6", checkpoint="models/v6.pt", is_default=True, info={"version": "6"},
-        metrics={"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_ssim": 0.946},
+        name="unet-v6", checkpoint="models/v6.pt", is_default=True, metrics=figures,
+        info={"version": "6", "model_args": {"hints": True}},
     )  # fmt: skip
+    held_out = {
+        "test": {"name": "run #1 held-out frames", "images": 40}
+    }  # the default scored on the run's set
     weak = ColorModel.objects.create(
-        name="two-epochs", checkpoint="models/w.pt", info={"version": "1"},
-        metrics={"test_psnr": 24.1, "test_ab_pearson": 0.074, "test_ssim": 0.946},
+        name="two-epochs", checkpoint="models/w.pt", info={"version": "1", "model_args": {"hints": False}},
+        metrics={"test_psnr": 24.1, "test_ab_pearson": 0.074, "test_ssim": 0.946, "sets": held_out,
+                 "baseline": {"model": default.pk, "name": "unet-v6", "sets": held_out, "figures": figures}},
     )  # fmt: skip
     item = _item("Harbour", Item.Status.DRAFT)
     _result(item, default, False), _result(item, weak, False)
@@ -114,13 +119,20 @@ def test_promote_with_comparison_confirmation_and_rollback(browser, live_server,
     assert admin.locator("[data-figure=test_psnr]").get_attribute("data-verdict") == "better"
     assert "0.0740" in admin.locator("[data-figure=test_ab_pearson]").inner_text()
     assert "0.2340" in admin.locator("[data-figure=test_ab_pearson]").inner_text()
+    held = admin.locator("[data-set=test]")
+    assert held.locator("[data-side=candidate]").inner_text() == "run #1 held-out frames, 40 images"
+    assert held.locator("[data-side=default]").inner_text() == "run #1 held-out frames, 40 images"
     assert admin.locator("[data-sheet] figure").count() == 3  # the original, the default's, the candidate's
     _shot(admin, "24-promote-comparison")
 
-    admin.click("[data-action=promote]")  # without the confirmation
+    admin.click("[data-action=promote]")  # without either confirmation: it would drop hint support
+    assert "takes no colour hints and unet-v6 does" in admin.locator(".messages").inner_text()
+    admin.check("[data-confirm-hints]")
+    admin.click("[data-action=promote]")  # hints confirmed, the worse figure not
     assert "tick the confirmation" in admin.locator(".messages").inner_text()
     assert ColorModel.objects.get(is_default=True) == default
 
+    admin.check("[data-confirm-hints]")
     admin.check("[data-confirm]")
     admin.click("[data-action=promote]")
     assert "two-epochs is now the default" in admin.locator(".messages").inner_text()

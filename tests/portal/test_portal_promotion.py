@@ -13,6 +13,14 @@ from tests.portal.test_portal_permissions import _item, _result
 pytestmark = pytest.mark.django_db
 
 DEFAULT_FIGURES = {"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_mae": 12.8, "test_gray_psnr": 21.99}
+HELD_OUT = {"test": {"name": "run #1 held-out frames", "images": 40}}
+
+
+def _scored_with(default: ColorModel, figures: dict, sets: dict = HELD_OUT, **default_figures) -> dict:
+    """A trained model's metrics: its figures, its sets and the default scored on them (workers.training_runs)."""
+    baseline = {"model": default.pk, "name": default.name, "sets": sets,
+                "figures": {**DEFAULT_FIGURES, **default_figures}}  # fmt: skip
+    return {**figures, "sets": sets, "baseline": baseline}
 
 
 @pytest.fixture
@@ -24,9 +32,9 @@ def models(db):
         metrics=DEFAULT_FIGURES,
         info={"version": "6"},
     )
+    figures = {"test_psnr": 24.1, "test_ab_pearson": 0.074, "test_mae": 12.8, "test_gray_psnr": 22.5}
     weak = ColorModel.objects.create(  # the issue's 2-epoch model: better PSNR, far worse correlation
-        name="two-epochs", checkpoint="models/w.pt", info={"version": "1"},
-        metrics={"test_psnr": 24.1, "test_ab_pearson": 0.074, "test_mae": 12.8, "test_gray_psnr": 22.5},
+        name="two-epochs", checkpoint="models/w.pt", info={"version": "1"}, metrics=_scored_with(default, figures),
     )  # fmt: skip
     return default, weak
 
@@ -111,11 +119,14 @@ def test_the_historical_figures_come_first_and_a_model_without_them_is_named_wit
     assert "colorize-train eval-historical FOLDER --model FILE --record" in note
 
     # figures as `eval-historical --record` stores them and an inspection reads them (zoo.headline_metrics)
-    default.metrics = {**DEFAULT_FIGURES, "historical_psnr": 22.72, "historical_ssim": 0.9406,
-                       "historical_colourfulness_ratio": 0.478, "historical_ab_pearson": 0.27}  # fmt: skip
+    historical = {"historical_psnr": 22.72, "historical_ssim": 0.9406, "historical_colourfulness_ratio": 0.478,
+                  "historical_ab_pearson": 0.27}  # fmt: skip
+    default.metrics = {**DEFAULT_FIGURES, **historical}
     default.save()
-    weak.metrics = {**weak.metrics, "historical_psnr": 22.31, "historical_ssim": 0.9391,
-                    "historical_colourfulness_ratio": 0.46, "historical_ab_pearson": 0.117}  # fmt: skip
+    mine = {"historical_psnr": 22.31, "historical_ssim": 0.9391, "historical_colourfulness_ratio": 0.46,
+            "historical_ab_pearson": 0.117}  # fmt: skip
+    sets = {**HELD_OUT, "historical": {"name": "historical_color", "images": 34}}
+    weak.metrics = _scored_with(default, {**weak.metrics, **mine}, sets, **historical)
     weak.save()
     page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
     assert 'data-missing="historical"' not in page
@@ -128,6 +139,48 @@ def test_the_historical_figures_come_first_and_a_model_without_them_is_named_wit
     assert "worse than unet-v6 on 4 figures" in page
 
     weak.metrics = {k: v for k, v in weak.metrics.items() if not k.startswith("historical_")}
+    weak.metrics["sets"] = HELD_OUT
     weak.save()
     page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
     assert "two-epochs has no figures on the historical photographs" in page
+
+
+def test_figures_from_different_sets_are_shown_and_not_judged(admin_client, models):
+    """The issue's case: a run's 4 test frames against the default's training-time split."""
+    default, _ = models
+    own = {"test": {"name": "run #7 held-out frames", "images": 4}}
+    other = ColorModel.objects.create(
+        name="other-split", checkpoint="models/o.pt",
+        metrics={"test_psnr": 20.1, "test_ab_pearson": 0.05, "sets": own},
+    )  # fmt: skip
+    page = admin_client.get(reverse("jobs:promote", args=[other.pk])).content.decode()
+    assert 'data-verdict="worse"' not in page and 'data-verdict="better"' not in page
+    assert "0.0500" in page and "0.2340" in page  # both shown
+    row = page[page.index('data-set="test"') :].split("</tr>")[0]
+    assert 'data-same="no"' in row and "run #7 held-out frames, 4 images" in row
+    assert "were not scored on the same images" in page and 'name="confirm"' not in page
+
+
+def test_a_model_without_hints_is_refused_unless_confirmed(admin_client, models):
+    default, weak = models
+    default.info = {**default.info, "model_args": {"hints": True, "width": 32}}
+    default.save()
+    plain = ColorModel.objects.create(
+        name="plain-unet", checkpoint="models/p.pt", info={"model_args": {"hints": False, "width": 32}},
+        metrics=_scored_with(default, {"test_psnr": 24.5, "test_ab_pearson": 0.3}),
+    )  # fmt: skip
+    page = admin_client.get(reverse("jobs:promote", args=[plain.pk])).content.decode()
+    assert "plain-unet takes no colour hints and unet-v6 does" in page and 'name="confirm_no_hints"' in page
+    response = admin_client.post(reverse("jobs:promote", args=[plain.pk]), follow=True)
+    assert "would ignore every hint placed in the hint editor" in response.content.decode()
+    assert ColorModel.objects.get(is_default=True) == default
+    response = admin_client.post(
+        reverse("jobs:promote", args=[plain.pk]), {"confirm_no_hints": "1"}, follow=True
+    )
+    assert "plain-unet is now the default" in response.content.decode()
+
+    hinted = ColorModel.objects.create(
+        name="hinted", checkpoint="models/h.pt", info={"model_args": {"hints": True}}, metrics={}
+    )
+    page = admin_client.get(reverse("jobs:promote", args=[hinted.pk])).content.decode()
+    assert 'name="confirm_no_hints"' not in page  # the default (plain-unet) has no hints to lose

@@ -121,3 +121,125 @@ def test_dataset_problem_names_each_short_split():
     assert "the training split has 3 frames and one batch needs 16" in message
     assert "the validation split has no frames" in message and "test split" not in message
     assert 'build.split_by="scene"' in message
+
+
+# ---------------------------------------------------------------- fine-tuning the default, with a real worker
+
+TINY = "\n".join([
+    "batch_size=2", "crop=64", "max_steps_per_epoch=3", "device=cpu", "workers=0", "threads=1",
+    "build.splits=[0.5, 0.25, 0.25]", "build.dedupe_distance=0",
+])  # fmt: skip
+HINT_DEFAULT = {
+    "width": 4,
+    "head": "bins",
+    "hints": True,
+    "coords": True,
+    "head_stride": 2,
+    "temperature": 0.65,
+}
+
+
+def _colour_photos(folder, n: int, seed: int) -> list:
+    """Colourful, distinct photographs (each goes whole into one split)."""
+    import numpy as np
+    from PIL import Image
+
+    rng, paths = np.random.default_rng(seed), []
+    for i in range(n):
+        path = make_photo(folder / f"colour_{seed}_{i:02d}.png", size=(96, 96), gray=False)
+        arr = np.roll(np.asarray(Image.open(path)).astype(int), i * 7, axis=1) + rng.integers(
+            -30, 30, (96, 96, 3)
+        )
+        arr[:, :, i % 3] += 60 * (i % 4)
+        Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_retraining_from_the_form_defaults_fine_tunes_the_default_and_scores_both_on_one_set(
+    live_worker, admin_account, tmp_path, settings
+):
+    """The form's defaults fine-tune the default (same architecture, hint channels and decoding, from its
+    weights) on the new photographs plus a replay of its training data, and the promotion page shows the
+    candidate and the default measured on the same held-out frames and historical photographs."""
+    import shutil
+    from pathlib import Path
+
+    from django.test import Client
+
+    from colorization import checkpoint
+    from colorization.models import UNet, UNetConfig
+    from portal.jobs.models import ColorModel
+    from tests.conftest import wait_for
+    from training.build_dataset import build
+
+    admin = Client()
+    admin.force_login(admin_account)
+    settings.PERSON_DETECTOR = ""
+    base = checkpoint.save(
+        tmp_path / "tiny-default.pt", UNet(UNetConfig(**HINT_DEFAULT)), name="tiny-default",
+        train_config={"loss": "bins", "head": "bins", "hints": True, "lr": 1e-3, "dataset": "data/frames"},
+    )  # fmt: skip
+    with open(base, "rb") as f:
+        admin.post(reverse("jobs:training"), {"form": "model", "model-name": "tiny-default", "model-checkpoint": f,
+                                              "model-make_default": "on"})  # fmt: skip
+    default = wait_for(
+        lambda: ColorModel.objects.filter(name="tiny-default", is_default=True).first(), 120,
+        what="the default to be inspected", log=live_worker.log,
+    )  # fmt: skip
+    replay, historical = Path(settings.REPLAY_DATASET), Path(settings.HISTORICAL_PHOTOS)  # the worker's too
+    _colour_photos(tmp_path / "old", 8, seed=3)  # the data the default "was trained on", to replay
+    build([tmp_path / "old"], replay, person_filter=False, splits=(0.5, 0.25, 0.25), dedupe_distance=0)
+    _colour_photos(historical, 2, seed=5)
+    try:
+        handles = [open(p, "rb") for p in _colour_photos(tmp_path / "new", 12, seed=7)]
+        try:
+            admin.post(reverse("jobs:training"), {"form": "source", "source-files": handles})
+        finally:
+            for h in handles:
+                h.close()
+        page = admin.get(reverse("jobs:training")).content.decode()
+        start = re.search(r'<input[^>]*name="train-start"[^>]*value="default"[^>]*>', page).group(0)
+        assert "checked" in start and "Fine-tune the current default, tiny-default" in page
+        response = admin.post(reverse("jobs:training"), {
+            "form": "train", "train-name": "museum", "train-start": "default", "train-epochs": 1,
+            "train-width": 32, "train-extra": TINY,
+        })  # fmt: skip
+        run = TrainingRun.objects.get()
+        assert response.status_code == 302 and run.start_from == default and "width" not in run.overrides
+
+        def finished():
+            row = TrainingRun.objects.get(pk=run.pk)
+            return row if row.status not in (Status.PENDING, Status.RUNNING) else None
+
+        run = wait_for(finished, 600, what="the training run", log=live_worker.log)
+    finally:
+        shutil.rmtree(replay, ignore_errors=True)
+        shutil.rmtree(historical, ignore_errors=True)
+    assert run.status == Status.DONE, run.error + "\n" + run.log
+    model = run.result_model
+    # the default's network: architecture, hint channels and decoding (width 4, not the form's 32)
+    assert model.info["model_args"] == default.info["model_args"]
+    tuned, ckpt = checkpoint.load_model(model.checkpoint.path)
+    start, _ = checkpoint.load_model(base)
+    assert ckpt["train_config"]["init_from"].endswith(Path(default.checkpoint.name).name)
+    assert ckpt["train_config"]["loss"] == "bins" and ckpt["train_config"]["lr"] == pytest.approx(1e-4)
+    first, started = tuned.down[0][0].weight.detach(), start.down[0][0].weight.detach()
+    assert first.shape[1] == started.shape[1] and float((first - started).norm() / started.norm()) < 0.1
+    assert "frames of " in run.dataset["replay"] and str(replay) in run.dataset["replay"]
+    assert "replay: " in run.log
+
+    page = admin.get(reverse("jobs:promote", args=[model.pk])).content.decode()
+    for name in ("test", "historical"):
+        row = page[page.index(f'data-set="{name}"') :].split("</tr>")[0]
+        mine = re.search(r'data-side="candidate">([^<]*)<', row).group(1)
+        theirs = re.search(r'data-side="default">([^<]*)<', row).group(1)
+        assert 'data-same="yes"' in row and mine == theirs and " image" in mine
+    assert f"run #{run.pk} held-out frames" in page and "historical_color, 2 images" in page
+    assert "were not scored on the same images" not in page and 'data-warning="hints"' not in page
+    assert (
+        model.metrics["baseline"]["model"] == default.pk
+        and "test_psnr" in model.metrics["baseline"]["figures"]
+    )
