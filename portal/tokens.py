@@ -1,6 +1,10 @@
 """API tokens expire (COLORARCHIVE_TOKEN_DAYS); /api/token/ (portal.api.TokenView) is throttled per account
 and per address. No view here: DRF imports the authentication class while it loads its views.
 
+A token is shown once, when it is issued: the database (and so every backup) holds only its SHA-256, in DRF's
+Token.key (40 characters: the digest's first 160 bits; a token has 256 random bits). A password change revokes
+the account's token (`revoke_on_password_change`, connected in portal.catalog.apps).
+
 The file addresses the API lists (gallery:item_file, gallery:result_file) are plain Django views:
 `accepts_api_token` lets the same token open them, with the permission rules of a session.
 
@@ -10,7 +14,9 @@ address out after COLORARCHIVE_LOGIN_FAILURES wrong passwords."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
@@ -32,9 +38,28 @@ def expires_at(token: Token) -> datetime:
     return token.created + timedelta(days=settings.API_TOKEN_DAYS)
 
 
+def digest(raw: str) -> str:
+    """What is stored of a token (the migration catalog 0009 hashed the tokens issued before, the same way)."""
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def issue(user) -> tuple[str, Token]:
+    """A new token for `user` (replacing any earlier one): the token itself, to show once, and its row."""
+    raw = secrets.token_urlsafe(32)
+    Token.objects.filter(user=user).delete()
+    return raw, Token.objects.create(user=user, key=digest(raw))
+
+
+def revoke_on_password_change(sender, instance, **kwargs) -> None:
+    """post_save of the user model: set_password() was called (Django keeps the new raw password in _password
+    until the save ends; a hash upgraded at sign-in does not set it), so the account's token stops working."""
+    if getattr(instance, "_password", None) is not None:
+        Token.objects.filter(user=instance).delete()
+
+
 class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
+        user, token = super().authenticate_credentials(digest(key))
         if expires_at(token) <= timezone.now():
             raise AuthenticationFailed("Token expired; ask /api/token/ for a new one.")
         return user, token

@@ -16,6 +16,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from portal.tokens import digest, issue
+
 
 def _raw_post(live_server, path: str, length: int, cookies: str = "", extra: str = "") -> str:
     """Send only the headers of a POST announcing `length` bytes and return the answer's status line and
@@ -113,7 +115,7 @@ def test_api_tokens_expire_and_can_be_revoked(client, staff_user, settings):
     answer = client.post("/api/token/", {"username": "curator", "password": "pass-1234-word"}).json()
     auth = {"HTTP_AUTHORIZATION": f"Token {answer['token']}"}
     assert client.get("/api/requests/", **auth).status_code == 200
-    Token.objects.filter(key=answer["token"]).update(
+    Token.objects.filter(key=digest(answer["token"])).update(
         created=timezone.now() - timedelta(days=settings.API_TOKEN_DAYS + 1)
     )
     response = client.get("/api/requests/", **auth)
@@ -124,6 +126,50 @@ def test_api_tokens_expire_and_can_be_revoked(client, staff_user, settings):
     assert client.delete("/api/token/", **auth).status_code == 204
     assert client.get("/api/requests/", **auth).status_code == 401
     assert not Token.objects.filter(user=staff_user).exists()
+
+
+def test_api_tokens_are_stored_hashed_and_shown_once(client, staff_user):
+    answer = client.post("/api/token/", {"username": "curator", "password": "pass-1234-word"}).json()
+    stored = Token.objects.get(user=staff_user).key
+    assert stored == digest(answer["token"]) and answer["token"] not in stored
+    again = client.post("/api/token/", {"username": "curator", "password": "pass-1234-word"}).json()
+    assert again["token"] != answer["token"]  # a token cannot be shown twice: a new one replaces it
+    assert client.get("/api/requests/", HTTP_AUTHORIZATION=f"Token {answer['token']}").status_code == 401
+    assert client.get("/api/requests/", HTTP_AUTHORIZATION=f"Token {again['token']}").status_code == 200
+    # a hash is no token: presenting what the database (or a backup) holds opens nothing
+    assert (
+        client.get("/api/requests/", HTTP_AUTHORIZATION=f"Token {digest(again['token'])}").status_code == 401
+    )
+
+
+def test_tokens_issued_before_hashing_are_hashed_and_keep_working(client, staff_user):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    old = Token.objects.create(user=staff_user)  # as DRF stored it: the token itself
+    import_module("portal.catalog.migrations.0009_hash_api_tokens").hash_tokens(apps, None)
+    assert not Token.objects.filter(key=old.key).exists()
+    assert Token.objects.get(user=staff_user).key == digest(old.key)
+    assert client.get("/api/requests/", HTTP_AUTHORIZATION=f"Token {old.key}").status_code == 200
+
+
+def test_a_password_change_revokes_the_token(client, staff_user):
+    auth = {"HTTP_AUTHORIZATION": f"Token {issue(staff_user)[0]}"}
+    client.force_login(staff_user)  # signing in (last_login saved) leaves the token alone
+    client.logout()
+    assert client.get("/api/requests/", **auth).status_code == 200
+    staff_user.set_password("a-new-harbour-phrase-91")
+    staff_user.save()
+    assert client.get("/api/requests/", **auth).status_code == 401
+    assert not Token.objects.filter(user=staff_user).exists()
+    # through the password change page too
+    auth = {"HTTP_AUTHORIZATION": f"Token {issue(staff_user)[0]}"}
+    client.force_login(staff_user)
+    response = client.post("/accounts/password_change/", {"old_password": "a-new-harbour-phrase-91",
+                           "new_password1": "tide-lantern-basalt-51", "new_password2": "tide-lantern-basalt-51"})  # fmt: skip
+    assert response.status_code == 302
+    assert client.get("/api/requests/", **auth).status_code == 401
 
 
 def test_token_requests_are_throttled_per_account_and_per_address(client, staff_user):
