@@ -36,7 +36,13 @@ from portal.jobs import services
 from portal.jobs.hints import check as check_hints
 from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel, Status
 from portal.parsers import JSONParser
-from portal.tokens import ExpiringTokenAuthentication, TokenAccountThrottle, TokenAddressThrottle, expires_at
+from portal.tokens import (
+    ExpiringTokenAuthentication,
+    TokenAccountThrottle,
+    TokenAddressThrottle,
+    expires_at,
+    locked_for,
+)
 
 
 class StaffWrites(permissions.BasePermission):
@@ -284,11 +290,21 @@ class TokenView(APIView):
         return [permissions.IsAuthenticated()] if self.request.method == "DELETE" else []
 
     def post(self, request):
+        username = str(request.data.get("username", ""))
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        user = serializer.validated_data["user"]
-        raw, token = tokens.issue(user)
-        return Response({"token": raw, "expires": expires_at(token).isoformat()})
+        locked = locked_for(request._request, username)
+        if locked is None and serializer.is_valid():
+            raw, token = tokens.issue(serializer.validated_data["user"])
+            return Response({"token": raw, "expires": expires_at(token).isoformat()})
+        locked = locked or locked_for(request._request, username)  # the failure just now may have locked it
+        if locked is None:
+            raise ValidationError(serializer.errors)
+        minutes = -(-int(locked.total_seconds()) // 60)
+        detail = (f"Too many failed sign-ins for {username!r} from this address: signing in is locked for "
+                  f"{minutes} more minute(s). An administrator can unlock it sooner.")  # fmt: skip
+        return Response(
+            {"detail": detail}, status=429, headers={"Retry-After": str(int(locked.total_seconds()))}
+        )
 
     def delete(self, request):
         request.auth.delete()

@@ -8,9 +8,11 @@ the account's token (`revoke_on_password_change`, connected in portal.catalog.ap
 The file addresses the API lists (gallery:item_file, gallery:result_file) are plain Django views:
 `accepts_api_token` lets the same token open them, with the permission rules of a session.
 
+Every API call is throttled too (ApiVisitorThrottle, ApiAccountThrottle; 429 with Retry-After).
+
 The throttles count in the cache; while it cannot be reached they let requests through (logged) rather than
-refuse every token: django-axes, which counts failed sign-ins in the database, still locks an account or an
-address out after COLORARCHIVE_LOGIN_FAILURES wrong passwords."""
+refuse every token: django-axes, which counts failed sign-ins in the database, still locks an account out at an
+address after COLORARCHIVE_LOGIN_FAILURES wrong passwords from there (`locked_for` says for how long)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from django.utils import timezone
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
 from portal.gallery.public_cache import CACHE_ERRORS
 
@@ -48,6 +50,22 @@ def issue(user) -> tuple[str, Token]:
     raw = secrets.token_urlsafe(32)
     Token.objects.filter(user=user).delete()
     return raw, Token.objects.create(user=user, key=digest(raw))
+
+
+def locked_for(request: HttpRequest, username: str) -> timedelta | None:
+    """How much longer django-axes keeps `username` locked out at the request's address; None if it is not."""
+    from axes.handlers.proxy import AxesProxyHandler
+    from axes.helpers import get_cool_off
+    from axes.models import AccessAttempt
+
+    from portal.front_door import client_ip
+
+    if not username or not AxesProxyHandler.is_locked(request, {"username": username}):
+        return None
+    cool_off = get_cool_off(request)
+    attempts = AccessAttempt.objects.filter(username=username, ip_address=client_ip(request))
+    last = attempts.order_by("-attempt_time").values_list("attempt_time", flat=True).first()
+    return max(cool_off - (timezone.now() - last), timedelta(seconds=1)) if last else cool_off
 
 
 def revoke_on_password_change(sender, instance, **kwargs) -> None:
@@ -115,3 +133,18 @@ class TokenAccountThrottle(_OpenWhileCacheDown, SimpleRateThrottle):
     def get_cache_key(self, request, view):
         username = str(request.data.get("username", "")).strip().lower() if request.method == "POST" else ""
         return self.cache_format % {"scope": self.scope, "ident": username} if username else None
+
+
+class ApiVisitorThrottle(_OpenWhileCacheDown, AnonRateThrottle):
+    """API calls without a token or session, per client address."""
+
+    scope = "api-visitor"
+
+
+class ApiAccountThrottle(_OpenWhileCacheDown, UserRateThrottle):
+    """API calls of a signed-in account (token or session), from any address."""
+
+    scope = "api-account"
+
+    def get_cache_key(self, request, view):
+        return super().get_cache_key(request, view) if request.user.is_authenticated else None
