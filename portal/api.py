@@ -1,6 +1,7 @@
 """JSON API (Django REST framework) for other archive systems: items and colorization requests.
 
-POST /api/token/ {username, password} -> {token, expires} (an expired token is replaced by a new one);
+POST /api/token/ {username, password} -> {token, expires}: a new token each time, shown this once (only its hash
+is stored), replacing the account's earlier one;
 DELETE /api/token/ with the token in the Authorization header revokes it (admins also delete tokens in the
 admin site).
 
@@ -16,9 +17,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Prefetch
 from django.urls import reverse
-from django.utils import timezone
 from rest_framework import mixins, parsers, permissions, renderers, serializers, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -26,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from colorization.hints import HintError
-from portal import broker
+from portal import broker, tokens
 from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import is_staff_member
@@ -37,7 +36,13 @@ from portal.jobs import services
 from portal.jobs.hints import check as check_hints
 from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel, Status
 from portal.parsers import JSONParser
-from portal.tokens import ExpiringTokenAuthentication, TokenAccountThrottle, TokenAddressThrottle, expires_at
+from portal.tokens import (
+    ExpiringTokenAuthentication,
+    TokenAccountThrottle,
+    TokenAddressThrottle,
+    expires_at,
+    locked_for,
+)
 
 
 class StaffWrites(permissions.BasePermission):
@@ -285,14 +290,21 @@ class TokenView(APIView):
         return [permissions.IsAuthenticated()] if self.request.method == "DELETE" else []
 
     def post(self, request):
+        username = str(request.data.get("username", ""))
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        user = serializer.validated_data["user"]
-        token, _ = Token.objects.get_or_create(user=user)
-        if expires_at(token) <= timezone.now():
-            token.delete()
-            token = Token.objects.create(user=user)
-        return Response({"token": token.key, "expires": expires_at(token).isoformat()})
+        locked = locked_for(request._request, username)
+        if locked is None and serializer.is_valid():
+            raw, token = tokens.issue(serializer.validated_data["user"])
+            return Response({"token": raw, "expires": expires_at(token).isoformat()})
+        locked = locked or locked_for(request._request, username)  # the failure just now may have locked it
+        if locked is None:
+            raise ValidationError(serializer.errors)
+        minutes = -(-int(locked.total_seconds()) // 60)
+        detail = (f"Too many failed sign-ins for {username!r} from this address: signing in is locked for "
+                  f"{minutes} more minute(s). An administrator can unlock it sooner.")  # fmt: skip
+        return Response(
+            {"detail": detail}, status=429, headers={"Retry-After": str(int(locked.total_seconds()))}
+        )
 
     def delete(self, request):
         request.auth.delete()

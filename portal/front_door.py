@@ -53,6 +53,18 @@ def _api_user(request: HttpRequest):
         return None
 
 
+def sender(request: HttpRequest, token: bool):
+    """Who sends the request: the session's user, else (with `token`) the API token's, else the anonymous user."""
+    if request.user.is_authenticated or not token:
+        return request.user
+    return _api_user(request) or request.user
+
+
+def may_send_data(user) -> bool:
+    """Museum staff (and administrators) may post; uploads, within MAX_UPLOAD_BYTES."""
+    return is_staff_member(user) or user.is_staff
+
+
 def _too_large(request: HttpRequest, size: int, limit: int) -> HttpResponse:
     message = (
         f"The request is {size / 1e6:.1f} MB; at most {limit / 1e6:.1f} MB may be sent here at once. "
@@ -83,10 +95,8 @@ class FrontDoorMiddleware:
             name = None
         if name in OPEN_URL_NAMES:
             return _too_large(request, size, OPEN_BODY_BYTES) if size > OPEN_BODY_BYTES else None
-        user = request.user
-        if not user.is_authenticated and request.path.startswith("/api/"):
-            user = _api_user(request) or user
-        if not (is_staff_member(user) or user.is_staff):
+        user = sender(request, token=request.path.startswith("/api/"))
+        if not may_send_data(user):
             if request.path.startswith("/api/"):
                 status = 403 if user.is_authenticated else 401
                 response = JsonResponse({"detail": "Only museum staff may send data here."}, status=status)

@@ -47,7 +47,9 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_BEHIND_PROXY  1 (default in production) | 0: the client address is the one the proxy appended
                             to X-Forwarded-For (login throttling counts per address)
     COLORARCHIVE_TOKEN_DAYS API tokens expire after this many days, default 30
-    COLORARCHIVE_LOGIN_FAILURES  failed sign-ins (per account, per address) before a lockout, default 5
+    COLORARCHIVE_LOGIN_FAILURES  failed sign-ins (of one account from one address) before a lockout, default 5
+    COLORARCHIVE_API_VISITOR_RATE  API calls per address without a token, default 300/minute (DRF's n/period)
+    COLORARCHIVE_API_ACCOUNT_RATE  API calls per account with a token or session, default 1200/minute
     COLORARCHIVE_SWEEP_MINUTES  the sweeper sends previews missing this long, default 5
     COLORARCHIVE_SWEEP_EVERY_S  Celery beat runs the sweeper this often, default 300
     COLORARCHIVE_FIXITY_EVERY_S Celery beat runs the fixity check this often, default 86400 (daily)
@@ -220,10 +222,12 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while an account or address is locked out
     "django.contrib.auth.backends.ModelBackend",
 ]
-# django-axes: sign-in throttling for /accounts/login/, /admin/login/ and /api/token/, per account and per address.
+# django-axes: sign-in throttling for /accounts/login/, /admin/login/ and /api/token/, per account at an address:
+# a whole museum behind one NAT address is not locked out by one colleague's typos (guessing many accounts from
+# one address is slowed by the token throttles and by each account's own count).
 AXES_FAILURE_LIMIT = int(env("COLORARCHIVE_LOGIN_FAILURES", "5"))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_COOLOFF_TIME = 0.25  # hours; then the account or address may try again
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = 0.25  # hours; then the account may try again from that address
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "portal.front_door.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -345,7 +349,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_RATES": {"token-address": "20/hour", "token-account": "10/hour"},
+    # Every API call counts (portal.tokens: per address for visitors, per account with a token); /api/token/
+    # has its own, smaller counts. Over the rate: 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["portal.tokens.ApiVisitorThrottle", "portal.tokens.ApiAccountThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token-address": "20/hour",
+        "token-account": "10/hour",
+        "api-visitor": env("COLORARCHIVE_API_VISITOR_RATE", "300/minute"),
+        "api-account": env("COLORARCHIVE_API_ACCOUNT_RATE", "1200/minute"),
+    },  # fmt: skip
     "NUM_PROXIES": 1 if BEHIND_PROXY else 0,
 }
 API_TOKEN_DAYS = int(env("COLORARCHIVE_TOKEN_DAYS", "30"))

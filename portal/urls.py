@@ -17,6 +17,7 @@ urlpatterns = [
     path("jobs/", include("portal.jobs.urls")),
     path("api/", include(router.urls)),
     path("api/token/", api.TokenView.as_view(), name="api-token"),
+    path("accounts/may-upload/", accounts.may_upload, name="may_upload"),  # asked by the proxy (docker/nginx)
     path("accounts/password_reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -181,8 +181,9 @@ def item_detail(request, pk: int):
 
 def _initial_hints(request, item: Item) -> dict:
     """The hints document the editor starts with: an earlier request's (?hints_from=<request id>, "start a new
-    request from these marks"), or the one sent with a submission that was refused (?hints=<JSON>, to correct;
-    only its shape is kept here, the editor shows it and the check runs again on the next submission)."""
+    request from these marks"), or the one sent with a submission that was refused (kept in the session by
+    hint_rules.keep_refused, shown once, to correct; only its shape is kept here, the editor shows it and the check
+    runs again on the next submission)."""
     if item.is_film:
         return {}
     source = request.GET.get("hints_from", "")
@@ -190,7 +191,7 @@ def _initial_hints(request, item: Item) -> dict:
         earlier = ColorizationRequest.objects.filter(pk=int(source), item=item).first()
         return dict(earlier.hints) if earlier else {}
     try:
-        sent = json.loads(request.GET.get("hints", "") or "{}")
+        sent = json.loads(hint_rules.take_refused(request, item.pk) or "{}")
     except (ValueError, RecursionError):  # not JSON, or nested too deeply
         return {}
     if isinstance(sent, list):
@@ -213,7 +214,9 @@ def item_edit(request, pk: int):
     item = get_object_or_404(Item, pk=pk)
     form = ItemForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
-        item = form.save()
+        item = form.save(commit=False)
+        # the form's fields only: a preview worker may have stored the previews and sizes since the row was read
+        item.save(update_fields=[*form.Meta.fields, "updated"])
         messages.success(request, "Metadata saved.")
         return redirect("catalog:item", item.pk)
     return render(request, "catalog/item_edit.html", {"item": item, "form": form})

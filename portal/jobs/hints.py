@@ -90,3 +90,19 @@ def editor_settings() -> str:
             "strength": list(STRENGTH_RANGE),
         }
     )
+
+
+REFUSED_KEY = "refused-hints-%d"  # the session key of an item's refused hints
+REFUSED_MAX = 256 * 1024  # characters of JSON kept; more are dropped (the form refused them anyway)
+
+
+def keep_refused(request, item_pk: int, sent: str) -> None:
+    """The hints of a refused colorize form, kept in the session (not in the redirect's address, which a long
+    list of marks would take past the proxy's header buffer) for the item page to show once."""
+    if len(sent) <= REFUSED_MAX:
+        request.session[REFUSED_KEY % item_pk] = sent
+
+
+def take_refused(request, item_pk: int) -> str:
+    """The refused hints kept for the item page (once), or ""."""
+    return request.session.pop(REFUSED_KEY % item_pk, "")

@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal import audit, broker
@@ -54,9 +54,7 @@ def submit(request, item_pk: int):
         for error in form.errors.get("hints", []):
             messages.error(request, error)
     if request.POST.get("hints"):  # the marks placed stay in the editor, to be corrected
-        return redirect(
-            f"{reverse('catalog:item', args=[item.pk])}?{urlencode({'hints': request.POST['hints']})}"
-        )
+        hints.keep_refused(request, item.pk, request.POST["hints"])
     return redirect("catalog:item", item.pk)
 
 

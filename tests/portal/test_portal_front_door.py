@@ -16,6 +16,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from portal.tokens import digest, issue
+
 
 def _raw_post(live_server, path: str, length: int, cookies: str = "", extra: str = "") -> str:
     """Send only the headers of a POST announcing `length` bytes and return the answer's status line and
@@ -87,25 +89,47 @@ def test_sweep_uploads_removes_only_old_leftovers(settings, capsys):
     fresh.unlink()
 
 
-def test_sign_in_locks_out_an_account_and_an_address(client, db, django_user_model, settings):
+def test_sign_in_locks_out_an_account_at_an_address_not_the_whole_address(client, db, django_user_model,
+                                                                          settings):  # fmt: skip
     django_user_model.objects.create_user("curator", "c@example.org", "tide-lantern-basalt-47")
-    limit = settings.AXES_FAILURE_LIMIT
-    for i in range(limit):  # one account, guessed from many addresses
-        client.post("/accounts/login/", {"username": "curator", "password": f"guess-{i}"},
-                    REMOTE_ADDR=f"10.0.0.{i + 1}")  # fmt: skip
+    django_user_model.objects.create_user("registrar", "r@example.org", "tide-lantern-basalt-48")
+    museum = {"REMOTE_ADDR": "10.0.0.1"}  # everyone behind the museum's one NAT address
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": "curator", "password": f"guess-{i}"}, **museum)
     response = client.post("/accounts/login/", {"username": "curator", "password": "tide-lantern-basalt-47"},
-                           REMOTE_ADDR="10.0.1.1")  # fmt: skip
+                           **museum)  # fmt: skip
     assert response.status_code == 429 and "Too many sign-in attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
-    for i in range(limit):  # one address, many account names (the admin's sign-in counts too)
-        client.post("/admin/login/", {"username": f"user{i}", "password": "x"}, REMOTE_ADDR="10.0.2.2")
-    response = client.post("/admin/login/", {"username": "someone", "password": "y"}, REMOTE_ADDR="10.0.2.2")
-    assert response.status_code == 429
-    # another address and account are unaffected
-    django_user_model.objects.create_user("registrar", "r@example.org", "tide-lantern-basalt-48")
+    # a colleague at the same address signs in (before: the address was locked for every account)
     response = client.post("/accounts/login/", {"username": "registrar", "password": "tide-lantern-basalt-48"},
-                           REMOTE_ADDR="10.0.3.3")  # fmt: skip
+                           **museum)  # fmt: skip
     assert response.status_code == 302
+
+
+def test_the_token_endpoint_says_the_account_is_locked_and_for_how_long(client, staff_user, settings):
+    museum = {"REMOTE_ADDR": "10.0.0.1"}
+    for i in range(settings.AXES_FAILURE_LIMIT - 1):
+        answer = client.post("/api/token/", {"username": "curator", "password": f"guess-{i}"}, **museum)
+        assert answer.status_code == 400 and "Unable to log in" in str(answer.json())
+    answer = client.post("/api/token/", {"username": "curator", "password": "guess-last"}, **museum)
+    assert answer.status_code == 429 and "locked for 15 more minute(s)" in answer.json()["detail"]
+    answer = client.post("/api/token/", {"username": "curator", "password": "pass-1234-word"}, **museum)
+    assert answer.status_code == 429 and "'curator' from this address" in answer.json()["detail"]
+    assert 14 * 60 < int(answer["Retry-After"]) <= 15 * 60
+
+
+def test_api_reads_are_throttled_with_a_clear_429(client, staff_user, monkeypatch):
+    from portal.tokens import ApiAccountThrottle, ApiVisitorThrottle
+
+    monkeypatch.setitem(ApiVisitorThrottle.THROTTLE_RATES, "api-visitor", "3/minute")
+    monkeypatch.setitem(ApiAccountThrottle.THROTTLE_RATES, "api-account", "5/minute")
+    visitor = [client.get("/api/items/", REMOTE_ADDR="10.3.0.1") for _ in range(4)]
+    assert [r.status_code for r in visitor] == [200, 200, 200, 429]
+    assert "throttled" in visitor[-1].json()["detail"] and 0 < int(visitor[-1]["Retry-After"]) <= 60
+    assert client.get("/api/items/", REMOTE_ADDR="10.3.0.2").status_code == 200  # another address
+    auth = {"HTTP_AUTHORIZATION": f"Token {issue(staff_user)[0]}"}
+    staff = [client.get("/api/requests/", REMOTE_ADDR=f"10.4.0.{i}", **auth).status_code for i in range(6)]
+    assert staff == [200] * 5 + [429]  # an account counts from any address
 
 
 def test_api_tokens_expire_and_can_be_revoked(client, staff_user, settings):
@@ -113,7 +137,7 @@ def test_api_tokens_expire_and_can_be_revoked(client, staff_user, settings):
     answer = client.post("/api/token/", {"username": "curator", "password": "pass-1234-word"}).json()
     auth = {"HTTP_AUTHORIZATION": f"Token {answer['token']}"}
     assert client.get("/api/requests/", **auth).status_code == 200
-    Token.objects.filter(key=answer["token"]).update(
+    Token.objects.filter(key=digest(answer["token"])).update(
         created=timezone.now() - timedelta(days=settings.API_TOKEN_DAYS + 1)
     )
     response = client.get("/api/requests/", **auth)
@@ -124,6 +148,50 @@ def test_api_tokens_expire_and_can_be_revoked(client, staff_user, settings):
     assert client.delete("/api/token/", **auth).status_code == 204
     assert client.get("/api/requests/", **auth).status_code == 401
     assert not Token.objects.filter(user=staff_user).exists()
+
+
+def test_api_tokens_are_stored_hashed_and_shown_once(client, staff_user):
+    answer = client.post("/api/token/", {"username": "curator", "password": "pass-1234-word"}).json()
+    stored = Token.objects.get(user=staff_user).key
+    assert stored == digest(answer["token"]) and answer["token"] not in stored
+    again = client.post("/api/token/", {"username": "curator", "password": "pass-1234-word"}).json()
+    assert again["token"] != answer["token"]  # a token cannot be shown twice: a new one replaces it
+    assert client.get("/api/requests/", HTTP_AUTHORIZATION=f"Token {answer['token']}").status_code == 401
+    assert client.get("/api/requests/", HTTP_AUTHORIZATION=f"Token {again['token']}").status_code == 200
+    # a hash is no token: presenting what the database (or a backup) holds opens nothing
+    assert (
+        client.get("/api/requests/", HTTP_AUTHORIZATION=f"Token {digest(again['token'])}").status_code == 401
+    )
+
+
+def test_tokens_issued_before_hashing_are_hashed_and_keep_working(client, staff_user):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    old = Token.objects.create(user=staff_user)  # as DRF stored it: the token itself
+    import_module("portal.catalog.migrations.0009_hash_api_tokens").hash_tokens(apps, None)
+    assert not Token.objects.filter(key=old.key).exists()
+    assert Token.objects.get(user=staff_user).key == digest(old.key)
+    assert client.get("/api/requests/", HTTP_AUTHORIZATION=f"Token {old.key}").status_code == 200
+
+
+def test_a_password_change_revokes_the_token(client, staff_user):
+    auth = {"HTTP_AUTHORIZATION": f"Token {issue(staff_user)[0]}"}
+    client.force_login(staff_user)  # signing in (last_login saved) leaves the token alone
+    client.logout()
+    assert client.get("/api/requests/", **auth).status_code == 200
+    staff_user.set_password("a-new-harbour-phrase-91")
+    staff_user.save()
+    assert client.get("/api/requests/", **auth).status_code == 401
+    assert not Token.objects.filter(user=staff_user).exists()
+    # through the password change page too
+    auth = {"HTTP_AUTHORIZATION": f"Token {issue(staff_user)[0]}"}
+    client.force_login(staff_user)
+    response = client.post("/accounts/password_change/", {"old_password": "a-new-harbour-phrase-91",
+                           "new_password1": "tide-lantern-basalt-51", "new_password2": "tide-lantern-basalt-51"})  # fmt: skip
+    assert response.status_code == 302
+    assert client.get("/api/requests/", **auth).status_code == 401
 
 
 def test_token_requests_are_throttled_per_account_and_per_address(client, staff_user):

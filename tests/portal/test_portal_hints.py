@@ -393,3 +393,18 @@ def _xmp(path) -> str:
     data = open(path, "rb").read()
     start = data.index(b"<x:xmpmeta")
     return data[start : data.index(b"</x:xmpmeta>", start)].decode("utf-8")
+
+
+def test_a_refused_submission_with_many_points_keeps_them_out_of_the_address(
+    staff_client, photo_item, model_row
+):
+    """60 points in the redirect's address made a Location header past nginx's 4 KB buffer: a 502, points lost."""
+    many = [{"x": round(0.01 + i / 70, 4), "y": 0.5, "color": "#2f5a8a"} for i in range(59)]
+    bad = json.dumps({"points": [*many, {"x": 0.5, "y": 0.5, "color": "navy"}]})
+    url = reverse("jobs:submit", args=[photo_item.pk])
+    answer = staff_client.post(url, {"models": [model_row.pk], "hints": bad})
+    assert answer.status_code == 302 and len(answer["Location"]) < 200, len(answer["Location"])
+    page = staff_client.get(answer["Location"])
+    assert len(page.context["initial_hints"]["points"]) == 60  # back in the editor, to be corrected
+    assert staff_client.get(answer["Location"]).context["initial_hints"] == {}  # shown once
+    assert not ColorizationRequest.objects.exists()

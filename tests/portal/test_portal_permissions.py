@@ -120,10 +120,9 @@ def test_anonymous_api_shows_published_items_and_approved_results(client, world)
 
 
 def test_staff_api_sees_drafts_and_submits_by_token(client, staff_user, world, photo_file):
-    from rest_framework.authtoken.models import Token
+    from portal.tokens import issue
 
-    token = Token.objects.create(user=staff_user)
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    auth = {"HTTP_AUTHORIZATION": f"Token {issue(staff_user)[0]}"}
     titles = {i["title"] for i in client.get("/api/items/", **auth).json()["results"]}
     assert titles == {"Published dock", "Secret draft"}
     with open(photo_file, "rb") as f:
@@ -146,7 +145,9 @@ def test_file_addresses_from_the_api_open_with_the_same_token(client, staff_user
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
-    staff = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=staff_user).key}"}
+    from portal.tokens import issue
+
+    staff = {"HTTP_AUTHORIZATION": f"Token {issue(staff_user)[0]}"}
     results = {r["id"]: r["result_url"] for r in client.get("/api/requests/", **staff).json()["results"]}
     unapproved_url = results[world["unapproved"].pk]
     response = client.get(unapproved_url, **staff)
@@ -158,7 +159,7 @@ def test_file_addresses_from_the_api_open_with_the_same_token(client, staff_user
     assert response.status_code == 200 and _bytes(response) == b"original-bytes-Secret draft"
 
     reader = django_user_model.objects.create_user("reader", "reader@example.org", "pass-1234-word")
-    non_staff = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=reader).key}"}
+    non_staff = {"HTTP_AUTHORIZATION": f"Token {issue(reader)[0]}"}
     for auth in ({}, non_staff):
         assert client.get(unapproved_url, **auth).status_code == 404
         assert client.get(draft_url, **auth).status_code == 404

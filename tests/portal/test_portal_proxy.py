@@ -1,14 +1,27 @@
 """The nginx configuration compose runs: Debian's nginx accepts it (`nginx -t`), and its body limit is the
-app's upload limit, both from COLORARCHIVE_MAX_UPLOAD_MB."""
+app's upload limit, both from COLORARCHIVE_MAX_UPLOAD_MB. A real nginx started from it, in front of the app
+(pytest-django's live server), refuses anonymous uploads before it buffers their bodies and still takes staff's."""
 
 from __future__ import annotations
 
+import os
 import re
+import select
 import shutil
+import socket
+import ssl
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
+import numpy as np
 import pytest
+import requests
+from PIL import Image
+
+from tests.conftest import spare_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "docker" / "nginx" / "nginx.conf.template"
@@ -28,7 +41,91 @@ def _compose_nginx_env() -> dict[str, str]:
     return dict(re.findall(r"^      (COLORARCHIVE_\w+): (\S+)", block, re.M))
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx)")
+needs_nginx = pytest.mark.skipif(
+    shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx)"
+)
+
+
+def _self_signed(folder: Path) -> None:
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", str(folder / "privkey.pem"), "-out", str(folder / "fullchain.pem")],
+                   check=True, capture_output=True)  # fmt: skip
+
+
+@contextmanager
+def nginx_in_front_of(live_server, folder: Path, media_dir: Path, limit_mb: int) -> Iterator[int]:
+    """nginx from the template, on spare loopback ports, proxying to the live server; yields its HTTPS port.
+    Its temp folders (client_body_temp: buffered request bodies) are under `folder`."""
+    folder.mkdir()
+    _self_signed(folder)
+    app = urlparse(live_server.url)
+    values = {**_compose_nginx_env(), "COLORARCHIVE_MAX_UPLOAD_MB": str(limit_mb),
+              "COLORARCHIVE_SERVER_NAME": "localhost", "COLORARCHIVE_UPSTREAM": f"{app.hostname}:{app.port}",
+              "COLORARCHIVE_TLS_DIR": str(folder), "COLORARCHIVE_MEDIA_DIR": str(media_dir)}  # fmt: skip
+    http_port, https_port = spare_port(), spare_port()
+    text = render(values).replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+    (folder / "nginx.conf").write_text(text.replace("listen 443 ", f"listen 127.0.0.1:{https_port} "))
+    directives = f"daemon off; pid {folder}/nginx.pid;" + (" user root;" if os.geteuid() == 0 else "")
+    with open(folder / "nginx.log", "wb") as log:
+        proc = subprocess.Popen(["nginx", "-e", "stderr", "-p", str(folder), "-c", str(folder / "nginx.conf"),
+                                 "-g", directives], stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait_for(lambda: _port_open(https_port) or proc.poll() is not None, timeout=30)
+        assert proc.poll() is None, (folder / "nginx.log").read_text()
+        yield https_port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _log(folder: Path) -> str:
+    return (folder / "nginx.log").read_text()[-2000:]
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def _stream_post(port: int, path: str, total: int, headers: str = "") -> tuple[int, str]:
+    """POST a body of `total` bytes over TLS, made 64 KB at a time by a generator (never held in memory), and
+    read the answer as soon as one comes, as a client that watches its socket would. Returns how many bytes of
+    the body were sent by then, and the answer's status line and headers."""
+    blocks = (b"\0" * 65536 for _ in range(total // 65536))
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as sock:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {total}\r\n"
+                         f"Content-Type: application/octet-stream\r\n{headers}\r\n".encode())  # fmt: skip
+            sock.setblocking(False)
+            sent, pending, answer = 0, b"", b""
+            while b"\r\n\r\n" not in answer:
+                readable, writable, _ = select.select([sock], [sock] if sent < total else [], [], 60)
+                assert readable or writable, "nginx neither answered nor read for 60 s"
+                if readable or sock.pending():
+                    try:
+                        chunk = sock.recv(65536)
+                    except ssl.SSLWantReadError:  # a TLS record without data (a session ticket)
+                        continue
+                    if not chunk:
+                        break
+                    answer += chunk
+                elif writable:
+                    pending = pending or next(blocks)
+                    try:
+                        written = sock.send(pending)
+                    except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                        continue
+                    sent, pending = sent + written, pending[written:]
+    return sent, answer.decode("latin-1")
+
+
+@needs_nginx
 def test_nginx_accepts_the_generated_config(tmp_path, settings):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                     "-keyout", str(tmp_path / "privkey.pem"), "-out", str(tmp_path / "fullchain.pem")],
@@ -56,3 +153,41 @@ def test_compose_gives_the_proxy_and_the_app_the_same_upload_limit():
     assert 'COLORARCHIVE_MEDIA_ACCEL: "1"' in app_env
     web = text.split("\n  web:\n", 1)[1].split("\n\n", 1)[0]
     assert "ports:" not in web  # only nginx is published
+
+
+@needs_nginx
+def test_nginx_refuses_anonymous_uploads_before_buffering_them(
+    live_server, transactional_db, tmp_path, settings
+):
+    big = 600 * 2**20
+    with nginx_in_front_of(live_server, tmp_path / "nginx", settings.MEDIA_ROOT, 2048) as port:
+        for path, headers, status in [
+            ("/api/items/", "", "401"),  # an upload location: the app is asked from the headers
+            ("/api/items/", "Authorization: Token not-a-token\r\n", "401"),
+            ("/catalog/upload/", "Cookie: csrftoken=" + "a" * 32 + "\r\n", "401"),
+            ("/catalog/items/1/edit/", "", "413"),  # any other page: the small limit, from Content-Length
+        ]:
+            sent, answer = _stream_post(port, path, big, headers)
+            assert answer.startswith(f"HTTP/1.1 {status}"), (path, answer[:300], _log(tmp_path / "nginx"))
+            assert sent < 64 * 2**20, f"{path}: {sent / 2**20:.0f} MB sent before nginx answered"
+            assert _folder_bytes(tmp_path / "nginx") < 2**20, "nginx buffered the body"
+    assert not list(settings.FILE_UPLOAD_TEMP_DIR.iterdir())
+
+
+@needs_nginx
+def test_staff_upload_larger_than_the_small_limit_passes_nginx(live_server, transactional_db, tmp_path, settings,
+                                                                 staff_user):  # fmt: skip
+    from portal.catalog.models import Item
+    from portal.tokens import issue
+
+    noise = np.random.default_rng(7).integers(0, 256, (1600, 1600, 3), dtype=np.uint8)
+    photo = tmp_path / "survey 1911.png"
+    Image.fromarray(noise).save(photo)  # incompressible: about 7.7 MB
+    assert photo.stat().st_size > 4 * 2**20  # more than nginx lets anyone send elsewhere
+    with nginx_in_front_of(live_server, tmp_path / "nginx", settings.MEDIA_ROOT, 2048) as port:
+        with open(photo, "rb") as f:
+            answer = requests.post(f"https://127.0.0.1:{port}/api/items/", files={"file": f},
+                                   data={"title": "Survey"}, headers={"Host": "localhost",
+                                   "Authorization": f"Token {issue(staff_user)[0]}"}, verify=False, timeout=120)  # fmt: skip
+    assert answer.status_code in (201, 202), answer.text[:500]
+    assert Item.objects.get(pk=answer.json()["id"]).size == photo.stat().st_size

@@ -116,3 +116,38 @@ def test_deeply_nested_hints_answer_400(staff_client):
     api = staff_client.post("/api/requests/", body, content_type="application/json")
     assert api.status_code == 400 and "nested too deeply" in api.json()["detail"], api.content[:300]
     assert not ColorizationRequest.objects.exists()
+
+
+def test_a_metadata_edit_racing_the_preview_worker_keeps_the_previews(staff_client, tmp_path):
+    """The edit form saved the whole row it had read: previews and sizes stored meanwhile were erased."""
+    from django.core.files.base import ContentFile
+    from django.db.models.signals import pre_save
+
+    from portal.catalog.forms import ItemForm
+
+    item = Item.objects.create(
+        title="Quay", sha256="e" * 64, original_name="quay.png", type=Item.Type.STILL_IMAGE
+    )
+    raced = []
+
+    def worker_stores_previews(sender, instance, **kwargs):  # between the edit's read and its save
+        if raced:
+            return
+        raced.append(True)
+        worker = Item.objects.get(pk=instance.pk)
+        worker.preview.save("quay-preview.jpg", ContentFile(b"jpeg"), save=False)
+        worker.width, worker.height = 96, 72
+        worker.save(update_fields=["preview", "width", "height"])  # as workers.tasks.make_previews does
+
+    pre_save.connect(worker_stores_previews, sender=Item)
+    try:
+        form = {k: v for k, v in ItemForm(instance=item).initial.items() if v is not None}
+        answer = staff_client.post(
+            reverse("catalog:item_edit", args=[item.pk]), {**form, "title": "Quay at dawn"}
+        )
+    finally:
+        pre_save.disconnect(worker_stores_previews, sender=Item)
+    assert answer.status_code == 302 and raced, answer.context and answer.context["form"].errors
+    item.refresh_from_db()
+    assert item.title == "Quay at dawn"
+    assert item.preview.name and (item.width, item.height) == (96, 72)
