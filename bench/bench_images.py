@@ -59,7 +59,7 @@ def throughput(model: Path, images: int) -> list[tuple[int, float]]:
     """Images per second through the colorize stage at the network's input size (224 x 224 frames)."""
     import torch
 
-    from colorization.registry import create
+    from colorization.stages import create
 
     torch.set_num_threads(os.cpu_count() or 1)
     rows = []

@@ -198,7 +198,7 @@ def quality(model: Path, frames: int) -> tuple[dict, list[tuple[str, dict]]]:
     from colorization.color import lab_to_rgb, rgb_to_lab
     from colorization.frames import Frame
     from colorization.metrics import psnr
-    from colorization.registry import create
+    from colorization.stages import create
     from colorization.stages.colorize import UNetColorizer
     from colorization.temporal_metrics import TemporalMeter
 

@@ -23,8 +23,8 @@ _EXPORTS = {
     "Pipeline": "colorization.pipeline",
     "RunResult": "colorization.pipeline",
     "build_pipeline": "colorization.pipeline",
-    "available": "colorization.registry",
-    "create": "colorization.registry",
+    "available": "colorization.stages",  # the registry's lookups, with the built-in stages registered
+    "create": "colorization.stages",
     "register": "colorization.registry",
 }
 

@@ -17,27 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from colorization.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_model_options, err
 from colorization.hints import HintError, Hints
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _err(message: str) -> None:
-    print(f"colorize: {message}", file=sys.stderr)
-
-
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--model",
-        default="default",
-        help="model name or path to a .pt checkpoint (default: the default model)",
-    )
-    p.add_argument(
-        "--models-dir",
-        default=None,
-        help="folder of installed models (default: $COLORARCHIVE_MODELS or ~/.local/share/colorarchive/models)",
-    )
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
 
 
 # ---------------------------------------------------------------- inputs
@@ -115,7 +96,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 
     sources, errors = expand_inputs(args.inputs, args.recursive)
     for message in errors:
-        _err(message)
+        err(message)
     out_dir = Path(args.output)
     # results of an earlier run inside the input folder are not inputs (colorize photos/ -o photos/colour -r)
     sources = [
@@ -126,7 +107,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     ]
     pairs = plan_outputs(sources, out_dir, args.format)
     if args.hints and len(pairs) != 1:
-        _err("error: --hints applies to one photo; for several, put <stem>.hints.json beside each")
+        err("error: --hints applies to one photo; for several, put <stem>.hints.json beside each")
         return EXIT_USAGE
     todo, todo_hints, skipped = [], [], 0
     for src, dst in pairs:
@@ -137,7 +118,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         try:
             given = hints_for(src, args.hints)
         except HintError as exc:
-            _err(f"error: {exc}; {src} was not colorized")
+            err(f"error: {exc}; {src} was not colorized")
             if args.hints:
                 return EXIT_USAGE
             errors.append(str(exc))
@@ -162,7 +143,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         )
         pipeline = build_pipeline(spec)
     except (CheckpointError, KeyError, TypeError, ValueError) as exc:
-        _err(f"error: {str(exc).strip(chr(34) + chr(39))}")
+        err(f"error: {str(exc).strip(chr(34) + chr(39))}")
         return EXIT_USAGE
     if args.format == "same":
         pipeline.encoder.format = None  # each planned dst already carries the source's format as its suffix
@@ -278,7 +259,7 @@ def add_image(sub) -> None:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes (errors still print)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every file written")
-    _add_model_options(p)
+    add_model_options(p)
     p.set_defaults(func=cmd_image)
 
 
@@ -328,12 +309,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         try:
             chosen = [str(zoo.resolve_model(m, args.models_dir)) for m in args.model]
         except CheckpointError as exc:
-            _err(f"error: {exc}")
+            err(f"error: {exc}")
             return EXIT_USAGE
     else:
         chosen = [str(m.path) for m in zoo.list_models(args.models_dir) if m.error is None]
     if not chosen:
-        _err(
+        err(
             f"error: no models installed: put checkpoints (.pt) in {zoo.models_dir(args.models_dir)} or pass --model PATH"
         )
         return EXIT_USAGE
@@ -341,7 +322,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         original = read_image(src)
         fmt = output_format(dst, None, None)
     except ImageError as exc:
-        _err(f"error: {exc}")
+        err(f"error: {exc}")
         return EXIT_FAILED
     tiles = [(f"original: {src.name}", original.image)]
     names = []
@@ -350,7 +331,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             pipeline = build_pipeline(presets.get("photo", model=path, device=args.device))
             image, _ = colorize_image(src, pipeline)
         except (CheckpointError, ImageError) as exc:
-            _err(f"error: {exc}")
+            err(f"error: {exc}")
             return EXIT_FAILED
         ctx = pipeline.context()
         label = f"{ctx['model']} v{ctx['model_version']}" if ctx.get("model_version") else ctx["model"]
@@ -440,7 +421,7 @@ def add_models(sub) -> None:
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
-    from colorization.registry import KINDS, choices, options
+    from colorization.stages import KINDS, choices, options
 
     for kind in KINDS:
         for name, text in choices(kind):
@@ -480,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        _err("interrupted")
+        err("interrupted")
         return 130
 
 

@@ -12,8 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from colorization import hints, registry
-from colorization.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _add_model_options, _err
+from colorization import hints, stages
+from colorization.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_model_options, err
 
 
 def cmd_video(args: argparse.Namespace) -> int:
@@ -25,12 +25,12 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     src, dst = Path(args.input), Path(args.output)
     if dst.exists() and not args.overwrite:
-        _err(f"{dst} exists (use --overwrite to replace it)")
+        err(f"{dst} exists (use --overwrite to replace it)")
         return EXIT_FAILED
     try:
         given = hints.load(args.hints) if args.hints else None
     except hints.HintError as exc:
-        _err(f"error: {exc}; {src} was not colorized")
+        err(f"error: {exc}; {src} was not colorized")
         return EXIT_USAGE
     options = dict(
         model=args.model,
@@ -46,7 +46,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     try:
         pipeline = build_pipeline(presets.get(args.preset, **options))
     except (CheckpointError, KeyError, TypeError, ValueError) as exc:
-        _err(f"error: {str(exc).strip(chr(34) + chr(39))}")
+        err(f"error: {str(exc).strip(chr(34) + chr(39))}")
         return EXIT_USAGE
     if given and not pipeline.takes_hints():
         print(
@@ -68,7 +68,7 @@ def cmd_video(args: argparse.Namespace) -> int:
             written = {**result.info, "frames": result.frames}
     except (VideoError, CheckpointError, OSError) as exc:
         bar.close()
-        _err(str(exc))
+        err(str(exc))
         return EXIT_FAILED
     bar.close()
     for note in written.get("dropped_streams", []):
@@ -112,7 +112,7 @@ def add_video(sub) -> None:
     p.add_argument(
         "--smoothing",
         default="flow",
-        choices=[name for name, _ in registry.choices("temporal")],
+        choices=[name for name, _ in stages.choices("temporal")],
         help="temporal smoothing (default flow: motion-compensated, resets at scene cuts)",
     )
     p.add_argument(
@@ -148,5 +148,5 @@ def add_video(sub) -> None:
     p.add_argument("--preset", default="film", help="pipeline preset (default film)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_model_options(p)
+    add_model_options(p)
     p.set_defaults(func=cmd_video)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from colorization import registry
-
 OPTIONS = {
     "model",
     "models_dir",
@@ -72,10 +70,12 @@ def _photo(o: dict) -> dict:
 
 
 def _film(o: dict) -> dict:
+    from colorization import stages  # the built-in stages, registered
+
     smoothing = o.get("smoothing") or "flow"
-    if smoothing not in registry.available("temporal"):  # the registered temporal stages are the choices
+    if smoothing not in stages.available("temporal"):  # the registered temporal stages are the choices
         raise ValueError(
-            f"preset 'film': unknown smoothing {smoothing!r}; known: {registry.available('temporal')}"
+            f"preset 'film': unknown smoothing {smoothing!r}; known: {stages.available('temporal')}"
         )
     encode: dict[str, Any] = {"name": "video"}
     if o.get("quality"):

@@ -1,4 +1,9 @@
-"""Registry of pipeline stages: the library's one real plugin point."""
+"""Registry of pipeline stages: the library's one real plugin point.
+
+The registry knows no stage itself: modules register theirs on import. `colorization.stages` imports the built-in
+ones and offers these same functions, so look a stage up there (`from colorization import stages`;
+`stages.create(...)`) to find the built-ins registered.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,6 @@ _registry: dict[str, dict[str, Callable]] = {kind: {} for kind in KINDS}
 
 
 def _check_kind(kind: str) -> None:
-    import colorization.stages  # noqa: F401  (the built-in stages register themselves on import)
-
     if kind not in _registry:
         raise KeyError(f"unknown stage kind {kind!r}; known: {list(KINDS)}")
 

@@ -22,17 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from colorization.media.containers import VideoError, numbered_images, open_input, packets, video_stream
 from colorization.media.files import atomic_path, sha256_file
-from colorization.media.films import (
-    StreamCopier,
-    VideoError,
-    container_format,
-    exact_mov_timing,
-    numbered_images,
-    open_input,
-    packets,
-    video_stream,
-)
+from colorization.media.film_writer import container_format, exact_mov_timing
+from colorization.media.remux import StreamCopier
 from colorization.pipeline import Pipeline, ProgressCallback, RunResult
 
 

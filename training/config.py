@@ -112,7 +112,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads (0 = torch's default)
 
     # ---- after training (head = "bins")
-    # pick temperature, ab smoothing, chroma gain and mirror averaging on the VALIDATION split (train.tune_decoding)
+    # pick temperature, ab smoothing, chroma gain and mirror averaging on the VALIDATION split (decoding.tune_decoding)
     tune_decoding: bool = True
     temperature_candidates: list[float] = field(
         default_factory=lambda: [0.3, 0.38, 0.5, 0.65, 0.8, 1.0, 1.3, 1.7]

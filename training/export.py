@@ -31,7 +31,7 @@ def export(
 ) -> dict[str, Any]:
     from training.config import TrainConfig
     from training.data import FrameDataset
-    from training.train import tune_decoding
+    from training.decoding import tune_decoding
 
     model, ckpt = ckpt_mod.load_model(src)
     summary = dict(ckpt.get("train_summary") or {})

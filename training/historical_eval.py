@@ -30,13 +30,12 @@ With `record=True` (`--record`), the headline figures (`checkpoint_figures`) are
 checkpoint under metrics["historical"], the rest of the file unchanged, so that listings and the portal's
 promotion page show them beside the test split's.
 
-    python -m training.historical_eval ../shared/data/historical_color --model default --pictures docs/model_card
+    colorize-train eval-historical ../shared/data/historical_color --model default --pictures docs/model_card
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -418,9 +417,3 @@ def format_table(report: dict) -> str:
             f">= {CRITERIA['green_blue_recall']:.0%}: {yes[c['green_blue_recall_ok']]}; all met: {yes[c['all_met']]}",
         ]
     )
-
-
-if __name__ == "__main__":
-    from training.cli import main
-
-    sys.exit(main(["eval-historical", *sys.argv[1:]]))

@@ -6,17 +6,23 @@
 - "perceptual-vgg16" / "perceptual-resnet50": the thesis's layers (VGG16 features 3, 8, 15; ResNet50 after
   relu, layer1, layer2), on RGB images made from the TRUE L with the predicted or the true ab, converted
   differentiably (`lab_to_rgb_torch`) and ImageNet-normalized, so the frozen backbone sees the kind of image it
-  was trained on (the thesis fed it "pseudo-Lab" images). Optionally plus a weighted MSE term.
+  was trained on (the thesis fed it "pseudo-Lab" images).
 - "bins": Zhang et al. (ECCV 2016) classification over quantized ab with class rebalancing.
-- "adversarial": pix2pix (the generator's L1 part lives here; the PatchGAN is `PatchDiscriminator`).
+- "adversarial": pix2pix (the generator's L1 term here; the PatchGAN and its step are `Adversary`'s).
 
-Any of them can add `pearson_weight` * (1 - the within-image correlation of predicted and true ab)
-(`WithPearson`), the criterion that asks colour to vary in the right places.
+The criterion is the loss's own term plus weighted terms (`Weighted`, as BasicSR sums small weighted losses):
+`mse_weight` * MSE on ab (perceptual and bins losses) and `pearson_weight` * (1 - the within-image correlation of
+predicted and true ab, `PearsonTerm`), the criterion that asks colour to vary in the right places.
+
+fit() drives a loss through `Loss` (one subclass per name in `LOSSES`): what it needs from the training data, its
+Adam betas, its pixel stride, and its own steps (the discriminator's, the decoding tuned at the end), so the
+training loop never asks which loss it runs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorization.color import AB_SCALE, L_SCALE, ab_bin_centers, lab_to_rgb_torch
+from training import decoding
+
+if TYPE_CHECKING:
+    from colorization.models import UNet
+    from training.config import TrainConfig
+    from training.data import FrameDataset
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -65,11 +77,9 @@ def _load_backbone_state(kind: str, weights: str | None, random_backbone: bool):
 
 
 class Perceptual(nn.Module):
-    """Frozen ImageNet backbone; loss = sum over layers of mean squared feature differences (+ MSE term)."""
+    """Frozen ImageNet backbone; loss = sum over layers of mean squared feature differences."""
 
-    def __init__(
-        self, kind: str, weights: str | None = None, random_backbone: bool = False, mse_weight: float = 0.0
-    ):
+    def __init__(self, kind: str, weights: str | None = None, random_backbone: bool = False):
         super().__init__()
         import torchvision
 
@@ -98,7 +108,6 @@ class Perceptual(nn.Module):
         self.stages.eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-        self.mse_weight = mse_weight
 
     def train(self, mode: bool = True):  # the backbone stays in eval mode (frozen batch-norm statistics)
         super().train(mode)
@@ -115,8 +124,6 @@ class Perceptual(nn.Module):
             with torch.no_grad():
                 y = stage(y)
             loss = loss + F.mse_loss(x.float(), y.float())
-        if self.mse_weight:
-            loss = loss + self.mse_weight * F.mse_loss(pred.float(), ab.float())
         return loss
 
 
@@ -129,16 +136,10 @@ class BinsLoss(nn.Module):
     w = ((1 - lambda) * prior_smoothed + lambda / K)^-1, normalised so that E_prior[w] = 1.
     """
 
-    def __init__(
-        self,
-        grid: float = 10.0,
-        sigma: float = 5.0,
-        class_weights: torch.Tensor | None = None,
-        mse_weight: float = 0.0,
-    ):
+    def __init__(self, grid: float = 10.0, sigma: float = 5.0, class_weights: torch.Tensor | None = None):
         super().__init__()
         centers = ab_bin_centers(grid)
-        self.grid, self.sigma, self.mse_weight = grid, sigma, mse_weight
+        self.grid, self.sigma = grid, sigma
         self.n = int(round(110.0 / grid)) * 2 + 1  # grid points per axis (-110..110)
         lut = np.full((self.n, self.n), -1, dtype=np.int64)
         idx = np.round((centers + 110.0) / grid).astype(int)
@@ -197,10 +198,7 @@ class BinsLoss(nn.Module):
         ce = -(torch.gather(logp, 1, idx) * w).sum(1)  # (N, H, W)
         # the plain weighted mean (Zhang et al.): the weights have E_prior[w] = 1, so a batch of common colours
         # weighs less than a batch of rare ones instead of every batch being renormalised to the same total
-        loss = (ce * self.class_weights[nearest]).mean()
-        if self.mse_weight:
-            loss = loss + self.mse_weight * F.mse_loss(pred.float(), ab.float())
-        return loss
+        return (ce * self.class_weights[nearest]).mean()
 
 
 def within_image_pearson(
@@ -225,17 +223,38 @@ def within_image_pearson(
     return corr, counts
 
 
-class WithPearson(nn.Module):
-    """base loss + weight * (1 - mean within-image correlation), over the (image, channel) pairs that vary."""
-
-    def __init__(self, base: nn.Module, weight: float):
-        super().__init__()
-        self.base, self.weight = base, weight
+class PearsonTerm(nn.Module):
+    """1 - mean within-image correlation of predicted and true ab, over the (image, channel) pairs that vary."""
 
     def forward(self, logits, pred, L, ab):
         corr, counts = within_image_pearson(pred, ab, L)
-        term = (1.0 - corr[counts]).mean() if counts.any() else pred.new_zeros((), dtype=torch.float32)
-        return self.base(logits, pred, L, ab) + self.weight * term
+        return (1.0 - corr[counts]).mean() if counts.any() else pred.new_zeros((), dtype=torch.float32)
+
+
+class Weighted(nn.Module):
+    """base loss + the sum of weight * term over `terms`, then over `first`, whose terms are evaluated before the
+    base loss. (The order of evaluation is the order autograd sums gradients in: the Pearson term has always been
+    evaluated first, and keeping that keeps a run's weights the same bit for bit.)"""
+
+    def __init__(
+        self,
+        base: nn.Module,
+        terms: list[tuple[float, nn.Module]] = (),
+        first: list[tuple[float, nn.Module]] = (),
+    ):
+        super().__init__()
+        self.base = base
+        self.weights, self.first_weights = [w for w, _ in terms], [w for w, _ in first]
+        self.terms, self.first = nn.ModuleList([t for _, t in terms]), nn.ModuleList([t for _, t in first])
+
+    def forward(self, logits, pred, L, ab):
+        early = [term(logits, pred, L, ab) for term in self.first]
+        loss = self.base(logits, pred, L, ab)
+        for weight, term in zip(self.weights, self.terms, strict=True):
+            loss = loss + weight * term(logits, pred, L, ab)
+        for weight, value in zip(self.first_weights, early, strict=True):
+            loss = loss + weight * value
+        return loss
 
 
 def bin_prior(ab_samples: np.ndarray, grid: float = 10.0, sigma: float = 5.0) -> np.ndarray:
@@ -323,25 +342,161 @@ class Adversary:
             self.opt.load_state_dict(state["discriminator_optimizer"])
 
 
-LOSSES = {
-    "mse": lambda cfg, **kw: MSELoss(),
-    "perceptual-vgg16": lambda cfg, **kw: Perceptual(
-        "vgg16", cfg.backbone_weights or None, cfg.random_backbone, cfg.mse_weight
-    ),
-    "perceptual-resnet50": lambda cfg, **kw: Perceptual(
-        "resnet50", cfg.backbone_weights or None, cfg.random_backbone, cfg.mse_weight
-    ),
-    "bins": lambda cfg, class_weights=None, **kw: BinsLoss(
-        cfg.bin_grid, cfg.soft_sigma, class_weights, cfg.mse_weight
-    ),
-    "adversarial": lambda cfg, **kw: (
-        L1Loss()
-    ),  # the generator's reconstruction term; the GAN part is in train.py
+def class_weights_for(ds: FrameDataset, cfg: TrainConfig, max_frames: int = 4000) -> torch.Tensor:
+    """Rebalancing weights from the ab prior measured on the TRAINING split (every 4th pixel)."""
+    step = max(1, len(ds) // max_frames)
+    samples = [ds.raw(i)[1][:, ::4, ::4].reshape(2, -1).T for i in range(0, len(ds), step)]
+    prior = bin_prior(np.concatenate(samples), cfg.bin_grid, cfg.soft_sigma)
+    return rebalance_weights(prior, cfg.rebalance_lambda)
+
+
+class Loss:
+    """A loss as fit() drives it: `criterion` scores a prediction in training and validation; the rest are the
+    loss's own parts of a run, which do nothing here. A loss that needs more says so in its subclass."""
+
+    single_process = ""  # why the loss cannot be split across torchrun's processes ("": it can)
+    mse_term = False  # whether `mse_weight` adds its weighted MSE term
+
+    def __init__(self, cfg: TrainConfig, train_ds: FrameDataset | None = None, device: str = "cpu"):
+        self.cfg = cfg
+        self.stride = 1  # head and loss on every stride-th pixel
+        self.betas = (cfg.beta1, cfg.beta2)  # the generator's Adam betas
+        self.criterion = self.criterion_for(cfg, **self.needs(train_ds)).to(device)
+
+    @staticmethod
+    def term(cfg: TrainConfig, **kwargs) -> nn.Module:
+        """The loss's own term: loss(logits, pred, L, ab) -> scalar."""
+        raise NotImplementedError
+
+    @classmethod
+    def criterion_for(cls, cfg: TrainConfig, **kwargs) -> nn.Module:
+        mse = [(cfg.mse_weight, MSELoss())] if cls.mse_term and cfg.mse_weight else []
+        pearson = [(cfg.pearson_weight, PearsonTerm())] if cfg.pearson_weight else []
+        return Weighted(cls.term(cfg, **kwargs), mse, first=pearson)
+
+    def needs(self, train_ds: FrameDataset | None) -> dict[str, Any]:
+        """What the term takes from the training split (keyword arguments of `term`)."""
+        return {}
+
+    def start_epoch(self, epoch: int) -> bool:
+        """Called as each epoch starts; True where the loss's scale changes from this epoch on."""
+        return False
+
+    def __call__(self, logits, pred, L, ab) -> torch.Tensor:
+        """The loss the generator's step minimises."""
+        return self.criterion(logits, pred, L, ab)
+
+    def after_step(self, L: torch.Tensor, ab: torch.Tensor, pred: torch.Tensor, autocast) -> None:
+        """The loss's own step, after the generator's."""
+
+    def state(self) -> dict[str, Any]:
+        """What last.pt keeps of the loss's own parts, so a resumed run goes on as an uninterrupted one."""
+        return {}
+
+    def load(self, state: dict[str, Any]) -> None:
+        pass
+
+    def tune_decoding(self, model: UNet, val_ds: FrameDataset) -> dict[str, Any] | None:
+        """The decoding chosen on validation for the best model (set on its config), or None."""
+        return None
+
+
+class MSE(Loss):
+    term = staticmethod(lambda cfg, **kw: MSELoss())
+
+
+class PerceptualVGG16(Loss):
+    mse_term = True
+    term = staticmethod(
+        lambda cfg, **kw: Perceptual("vgg16", cfg.backbone_weights or None, cfg.random_backbone)
+    )
+
+
+class PerceptualResNet50(Loss):
+    mse_term = True
+    term = staticmethod(
+        lambda cfg, **kw: Perceptual("resnet50", cfg.backbone_weights or None, cfg.random_backbone)
+    )
+
+
+class Bins(Loss):
+    """Rebalanced by the training split's colours, on a pixel subgrid (4x cheaper at stride 2); at the end, the
+    decoding that turns its bins into colour is tuned on validation."""
+
+    mse_term = True
+
+    def __init__(self, cfg: TrainConfig, train_ds: FrameDataset | None = None, device: str = "cpu"):
+        super().__init__(cfg, train_ds, device)
+        self.stride = cfg.bins_stride
+
+    @staticmethod
+    def term(cfg: TrainConfig, class_weights: torch.Tensor | None = None, **kwargs) -> nn.Module:
+        return BinsLoss(cfg.bin_grid, cfg.soft_sigma, class_weights)
+
+    def needs(self, train_ds: FrameDataset | None) -> dict[str, Any]:
+        return {"class_weights": class_weights_for(train_ds, self.cfg)} if train_ds is not None else {}
+
+    def tune_decoding(self, model: UNet, val_ds: FrameDataset) -> dict[str, Any] | None:
+        cfg = self.cfg
+        if not cfg.tune_decoding:
+            return None
+        return decoding.tune_decoding(
+            model,
+            val_ds,
+            cfg.temperature_candidates,
+            cfg.min_colourfulness_ratio,
+            gains=cfg.chroma_gain_candidates,
+            mirror=cfg.tune_flip_average,
+            smoothings=cfg.ab_smoothing_candidates,
+        )
+
+
+class Adversarial(Loss):
+    """pix2pix: L1 alone for `gan_pretrain_epochs`, then cGAN + gan_l1_lambda * L1 with the discriminator's step
+    after each of the generator's (both with pix2pix's betas)."""
+
+    single_process = "its discriminator is not distributed"
+
+    def __init__(self, cfg: TrainConfig, train_ds: FrameDataset | None = None, device: str = "cpu"):
+        super().__init__(cfg, train_ds, device)
+        self.betas = (0.5, 0.999)
+        self.adversary = Adversary(cfg.lr, device)
+        self.gan_on = False
+
+    term = staticmethod(lambda cfg, **kw: L1Loss())
+
+    def start_epoch(self, epoch: int) -> bool:
+        self.gan_on = epoch >= self.cfg.gan_pretrain_epochs
+        return epoch == self.cfg.gan_pretrain_epochs  # validation losses compare only within one phase
+
+    def __call__(self, logits, pred, L, ab) -> torch.Tensor:
+        loss = self.criterion(logits, pred, L, ab)
+        if not self.gan_on:
+            return loss
+        return self.cfg.gan_l1_lambda * loss + self.adversary.generator_term(L, pred)
+
+    def after_step(self, L: torch.Tensor, ab: torch.Tensor, pred: torch.Tensor, autocast) -> None:
+        if self.gan_on:
+            self.adversary.step(L, ab, pred, autocast)
+
+    def state(self) -> dict[str, Any]:
+        return self.adversary.state()
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.adversary.load(state)
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "mse": MSE,
+    "perceptual-vgg16": PerceptualVGG16,
+    "perceptual-resnet50": PerceptualResNet50,
+    "bins": Bins,
+    "adversarial": Adversarial,
 }
 
 
-def create_loss(cfg, **kwargs) -> nn.Module:
+def create_loss(cfg: TrainConfig, **kwargs) -> nn.Module:
+    """The criterion of `cfg.loss` (its term and weighted terms); kwargs go to its term."""
     if cfg.loss not in LOSSES:
         raise KeyError(f"unknown loss {cfg.loss!r}; known: {sorted(LOSSES)}")
-    loss = LOSSES[cfg.loss](cfg, **kwargs)
-    return WithPearson(loss, cfg.pearson_weight) if cfg.pearson_weight else loss
+    return LOSSES[cfg.loss].criterion_for(cfg, **kwargs)

@@ -4,8 +4,9 @@ Per epoch: train on random crops, validate on whole 224 frames, append a row to 
 curves.png, save `last.pt` (model + optimizer + history: `resume = true` continues from it) and, when the
 validation loss improves, `best.pt`. Early stopping after `patience` epochs without improvement. The
 torch seed is reset to seed + epoch at the start of every epoch, so a resumed run follows the same path as
-an uninterrupted one. For head = "bins" the decoding (annealed-mean temperature, ab smoothing, chroma gain,
-mirror averaging) is tuned on the validation split at the end and stored in the best checkpoint's model_args.
+an uninterrupted one. The loop never asks which loss it runs: the loss (`training.losses.Loss`) brings its own
+parts (the adversarial loss its discriminator's step; the bins loss its class weights, its pixel stride and, at the
+end, the decoding tuned on the validation split and stored in the best checkpoint's model_args).
 """
 
 from __future__ import annotations
@@ -17,27 +18,20 @@ import platform
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from colorization import checkpoint
 from colorization.color import AB_SCALE
-from colorization.models import UNet, UNetConfig, count_parameters, scale_chroma, smooth_ab
+from colorization.models import UNet, UNetConfig, count_parameters
 from training.config import TrainConfig, validate
 from training.data import FrameDataset, HintSampling
-from training.losses import (
-    Adversary,
-    bin_prior,
-    create_loss,
-    rebalance_weights,
-    within_image_pearson,
-)
+from training.losses import LOSSES, Loss, within_image_pearson
 
 CSV_FIELDS = [
     "epoch",
@@ -128,14 +122,6 @@ def _param_groups(model: UNet, pixel_paths_lr_mult: float, encoder_lr_mult: floa
     return [{"params": params, "lr_mult": mult} for mult, params in by_rate.items() if params]
 
 
-def class_weights_for(ds: FrameDataset, cfg: TrainConfig, max_frames: int = 4000) -> torch.Tensor:
-    """Rebalancing weights from the ab prior measured on the TRAINING split (every 4th pixel)."""
-    step = max(1, len(ds) // max_frames)
-    samples = [ds.raw(i)[1][:, ::4, ::4].reshape(2, -1).T for i in range(0, len(ds), step)]
-    prior = bin_prior(np.concatenate(samples), cfg.bin_grid, cfg.soft_sigma)
-    return rebalance_weights(prior, cfg.rebalance_lambda)
-
-
 def write_curves(history: list[dict], run_dir: Path) -> None:
     with open(run_dir / "metrics.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
@@ -216,12 +202,22 @@ class Processes:
     def main(self) -> bool:
         return self.rank == 0  # the one that validates and writes logs, curves and checkpoints
 
+    def reporter(
+        self, on_progress: Callable[[dict[str, Any]], None] | None
+    ) -> Callable[[dict[str, Any]], None]:
+        """on_progress in the main process; the others stay silent."""
+        return (on_progress or (lambda info: None)) if self.main else (lambda info: None)
+
 
 def start_processes(cfg: TrainConfig) -> tuple[Processes, torch.device]:
     """Join the process group torchrun set up (WORLD_SIZE > 1): NCCL between GPUs, gloo between CPU
-    processes; a plain run stays a single process."""
+    processes; a plain run stays a single process. A run that cannot be split among them is refused."""
     device = _device(cfg)
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} must divide among the {world} processes")
+    if world > 1 and LOSSES[cfg.loss].single_process:
+        raise ValueError(f"the {cfg.loss} loss trains in one process ({LOSSES[cfg.loss].single_process})")
     if world == 1:
         return Processes(), device
     import torch.distributed as dist
@@ -274,23 +270,8 @@ def build_model(cfg: TrainConfig) -> UNet:
     return model
 
 
-def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Path:
-    """Train, validate each epoch, keep last.pt and best.pt; under torchrun, one process per device."""
-    validate(cfg)
-    procs, device = start_processes(cfg)
-    if cfg.batch_size % procs.world:
-        raise ValueError(f"batch_size {cfg.batch_size} must divide among the {procs.world} processes")
-    if procs.world > 1 and cfg.loss == "adversarial":
-        raise ValueError("the adversarial loss trains in one process (its discriminator is not distributed)")
-    say = (on_progress or (lambda info: None)) if procs.main else (lambda info: None)
-    run_dir = cfg.run_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    cuda = device.type == "cuda"
-    torch.manual_seed(cfg.seed)
-    torch.use_deterministic_algorithms(not cuda, warn_only=True)
-
+def load_splits(cfg: TrainConfig) -> tuple[FrameDataset, FrameDataset, torch.Tensor | None]:
+    """The training and validation splits (the same validation hints every epoch) and the frames' draw weights."""
     train_ds = FrameDataset(
         cfg.dataset,
         "train",
@@ -301,7 +282,7 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         hints=hint_sampling(cfg),
     )
     val_ds = FrameDataset(cfg.dataset, "val", fraction=cfg.val_fraction, hints=hint_sampling(cfg))
-    val_ds.seed = cfg.seed  # the same validation hints every epoch
+    val_ds.seed = cfg.seed
     frame_weights = train_ds.sample_weights(cfg.source_weights) if cfg.source_weights else None
     if len(train_ds) < cfg.batch_size:
         raise ValueError(
@@ -309,48 +290,228 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
         )
     if len(val_ds) == 0:
         raise ValueError(f"{cfg.dataset}: the validation split is empty (early stopping needs one)")
+    return train_ds, val_ds, frame_weights
+
+
+@dataclass
+class Progress:
+    """Where a run stands after `epoch` epochs; last.pt keeps it, so `resume = true` goes on from there."""
+
+    epoch: int = 0
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_val: float = math.inf
+    bad_epochs: int = 0
+    train_seconds: float = 0.0
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "best_val": self.best_val,
+            "bad_epochs": self.bad_epochs,
+            "train_seconds": self.train_seconds,
+        }
+
+    def end_epoch(self, seconds: float, val_loss: float, new_phase: bool) -> bool:
+        """Count the epoch done; True if its validation loss is the best so far (early stopping counts the
+        others). A loss whose scale changes (`new_phase`) starts the comparison anew."""
+        self.epoch += 1
+        self.train_seconds += seconds
+        improved = val_loss < self.best_val - 1e-6 or new_phase
+        self.best_val, self.bad_epochs = (val_loss, 0) if improved else (self.best_val, self.bad_epochs + 1)
+        return improved
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Progress:
+        keys = ("epoch", "step", "history", "best_val", "bad_epochs")
+        return cls(**{k: state[k] for k in keys}, train_seconds=state.get("train_seconds", 0.0))
+
+
+@dataclass
+class Run:
+    """The parts one training process works with."""
+
+    cfg: TrainConfig
+    procs: Processes
+    device: torch.device
+    model: UNet
+    net: nn.Module  # model.logits as a forward pass, under DistributedDataParallel across processes
+    opt: torch.optim.Optimizer
+    loss: Loss
+    say: Callable[[dict[str, Any]], None]
+    steps_per_epoch: int
+    progress: Progress = field(default_factory=Progress)
+    summary_base: dict[str, Any] = field(default_factory=dict)  # where and on what the run trains
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.cuda and self.cfg.bf16 else nullcontext()
+
+    def resume(self, last_path: Path) -> None:
+        """Go on from last.pt: weights, optimizer, the loss's own parts and where the run stood."""
+        state = checkpoint.load(last_path)
+        self.model.load_state_dict(state["state_dict"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.loss.load(state)
+        self.progress = Progress.from_state(state)
+        self.say(
+            {
+                "event": "resumed",
+                "from": str(last_path),
+                "epoch": self.progress.epoch,
+                "step": self.progress.step,
+            }
+        )
+
+    def distribute(self) -> None:
+        """Under torchrun, gradients averaged across the processes (DistributedDataParallel)."""
+        if self.procs.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(
+                self.net, device_ids=[self.procs.local_rank] if self.cuda else None
+            )
+
+    def train_epoch(self, loader: DataLoader, epoch: int) -> dict[str, float]:
+        """One pass over `loader`: a generator step per batch (and the loss's own step after it)."""
+        cfg, model, progress, stride = self.cfg, self.model, self.progress, self.loss.stride
+        model.train()
+        t0 = time.perf_counter()
+        tot_loss = tot_mae = 0.0
+        seen = 0
+        total_steps = self.steps_per_epoch * cfg.epochs
+        for batch in loader:
+            L, ab = batch[0].to(self.device, non_blocking=True), batch[1].to(self.device, non_blocking=True)
+            box = batch[2].to(self.device) if cfg.coords else None  # where each crop lies in its frame
+            hints = batch[-1].to(self.device) if cfg.hints else None  # hint channels drawn from the truth
+            if self.cuda and cfg.channels_last:
+                L = L.contiguous(memory_format=torch.channels_last)
+            lr = _lr_at(cfg, progress.step, total_steps)
+            for group in self.opt.param_groups:
+                group["lr"] = lr * group.get("lr_mult", 1.0)
+            with self.autocast():
+                L_s, ab = L[..., ::stride, ::stride], ab[..., ::stride, ::stride]
+                logits = self.net(L, box, stride, hints)
+                pred = model.decode(logits)
+                loss = self.loss(logits, pred, L_s, ab)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.loss.after_step(L_s, ab, pred, self.autocast)
+            progress.step += 1
+            tot_loss += float(loss.detach()) * len(L)
+            with torch.no_grad():
+                tot_mae += (
+                    float((pred[..., ::2, ::2].float() - ab[..., ::2, ::2]).abs().mean()) * AB_SCALE * len(L)
+                )
+            seen += len(L)
+            if progress.step % 20 == 0:
+                self.say(
+                    {
+                        "event": "step",
+                        "epoch": epoch + 1,
+                        "step": progress.step,
+                        "loss": round(float(loss.detach()), 4),
+                        "lr": lr,
+                        "images_per_s": round(seen * self.procs.world / (time.perf_counter() - t0), 2),
+                    }
+                )
+        return {"loss": tot_loss, "mae": tot_mae, "seen": seen, "lr": lr, "seconds": time.perf_counter() - t0}
+
+    def validate(self, val_ds: FrameDataset) -> dict[str, float]:
+        """The main process validates; every process gets its figures (the same early-stopping decision)."""
+        val = (
+            validate_epoch(self.model, self.loss.criterion, val_ds, self.cfg, self.device, self.autocast)
+            if self.procs.main
+            else {}
+        )
+        if self.procs.world > 1:
+            import torch.distributed as dist
+
+            shared = [val]
+            dist.broadcast_object_list(shared, src=0)
+            val = shared[0]
+        return val
+
+    def record(self, epoch: int, totals: dict[str, float], val: dict[str, float], improved: bool) -> None:
+        """The epoch's row in metrics.csv and curves.png; last.pt, and best.pt when validation improved."""
+        cfg, progress, seen = self.cfg, self.progress, totals["seen"]
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": round(totals["loss"] / max(seen, 1), 5),  # the main process's share of the batches
+            "train_mae": round(totals["mae"] / max(seen, 1), 4),
+            **{k: round(v, 5 if k == "val_loss" else 4) for k, v in val.items()},
+            "lr": round(totals["lr"], 7),
+            "seconds": round(totals["seconds"], 1),
+            "images_per_s": round(seen * self.procs.world / totals["seconds"], 2),
+        }
+        progress.history.append(row)
+        write_curves(progress.history, cfg.run_dir())
+        if not (math.isfinite(val["val_loss"]) and math.isfinite(totals["loss"])):
+            raise FloatingPointError(
+                f"{cfg.name}: training diverged in epoch {epoch + 1} (the loss is not a number); "
+                f"lower lr (now {cfg.lr}) and start again, or resume from an earlier last.pt"
+            )
+        best = round(progress.best_val, 5)
+        best_epoch = next((r["epoch"] for r in progress.history if r["val_loss"] == best), epoch + 1)
+        summary = {
+            **self.summary_base,
+            "epochs_done": epoch + 1,
+            "train_seconds": round(progress.train_seconds, 1),
+            "best_epoch": best_epoch,
+            "history": progress.history,
+        }
+        saved = {
+            "name": cfg.name,
+            "step": progress.step,
+            "train_config": cfg.to_dict(),
+            "train_summary": summary,
+        }
+        if improved:
+            checkpoint.save(cfg.run_dir() / "best.pt", self.model, **saved)
+        checkpoint.save(
+            cfg.run_dir() / "last.pt",
+            self.model,
+            **saved,
+            optimizer=self.opt.state_dict(),
+            **progress.state(),
+            **self.loss.state(),
+        )
+        self.say({"event": "epoch", **row, "best": improved})
+
+
+def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """Train, validate each epoch, keep last.pt and best.pt; under torchrun, one process per device."""
+    validate(cfg)
+    procs, device = start_processes(cfg)
+    say = procs.reporter(on_progress)
+    run_dir = cfg.run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    cuda = device.type == "cuda"
+    torch.manual_seed(cfg.seed)
+    torch.use_deterministic_algorithms(not cuda, warn_only=True)
+    train_ds, val_ds, frame_weights = load_splits(cfg)
 
     model = build_model(cfg).to(device)
-    kwargs = {"class_weights": class_weights_for(train_ds, cfg)} if cfg.loss == "bins" else {}
-    criterion = create_loss(cfg, **kwargs).to(device)
-    opt_betas = (0.5, 0.999) if cfg.loss == "adversarial" else (cfg.beta1, cfg.beta2)
-    opt = torch.optim.Adam(
-        _param_groups(model, cfg.pixel_paths_lr_mult, cfg.encoder_lr_mult),
-        lr=cfg.lr,
-        betas=opt_betas,
-        weight_decay=cfg.weight_decay,
-    )
-    adversary = Adversary(cfg.lr, device) if cfg.loss == "adversarial" else None
+    loss = LOSSES[cfg.loss](cfg, train_ds, device)
+    groups = _param_groups(model, cfg.pixel_paths_lr_mult, cfg.encoder_lr_mult)
+    opt = torch.optim.Adam(groups, lr=cfg.lr, betas=loss.betas, weight_decay=cfg.weight_decay)
     if cuda and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if cuda and cfg.bf16 else nullcontext()
-
     steps_per_epoch = len(train_ds) // cfg.batch_size
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
-    total_steps = steps_per_epoch * cfg.epochs
-    history: list[dict] = []
-    start_epoch, step, best_val, bad_epochs, train_seconds = 0, 0, math.inf, 0, 0.0
+    run = Run(cfg, procs, device, model, NetworkLogits(model), opt, loss, say, steps_per_epoch)
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     if cfg.resume and last_path.is_file():
-        state = checkpoint.load(last_path)
-        model.load_state_dict(state["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        if adversary is not None:
-            adversary.load(state)
-        start_epoch, step, history = state["epoch"], state["step"], state["history"]
-        best_val, bad_epochs = state["best_val"], state["bad_epochs"]
-        train_seconds = state.get("train_seconds", 0.0)
-        say({"event": "resumed", "from": str(last_path), "epoch": start_epoch, "step": step})
-    net = NetworkLogits(model)
-    if (
-        procs.world > 1
-    ):  # after loading, so every process starts from the same weights (DDP broadcasts rank 0's)
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(net, device_ids=[procs.local_rank] if cuda else None)
+        run.resume(last_path)
+    run.distribute()  # after loading, so every process starts from the same weights (DDP broadcasts rank 0's)
     say(
         {
             "event": "start",
@@ -364,20 +525,10 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
             "run_dir": str(run_dir),
         }
     )
-    summary_base = {
-        "device": str(device),
-        "processes": procs.world,
-        "machine": platform.node(),
-        "cpu": platform.processor() or platform.machine(),
-        "torch": str(torch.__version__),
-        "threads": torch.get_num_threads(),
-        "dataset": cfg.dataset,
-        "train_frames": len(train_ds),
-        "val_frames": len(val_ds),
-    }
-    stride = cfg.bins_stride if cfg.loss == "bins" else 1  # head and loss on a pixel subgrid (4x cheaper)
-    for epoch in range(start_epoch, cfg.epochs):
-        if bad_epochs >= cfg.patience:
+    run.summary_base = summary_of(cfg, procs, device, train_ds, val_ds)
+    progress = run.progress
+    for epoch in range(progress.epoch, cfg.epochs):
+        if progress.bad_epochs >= cfg.patience:
             break
         torch.manual_seed(cfg.seed + epoch)
         train_ds.seed = cfg.seed + epoch  # crops, flips, damage and hints: drawn per frame from this seed
@@ -390,127 +541,41 @@ def fit(cfg: TrainConfig, on_progress: Callable[[dict[str, Any]], None] | None =
             num_workers=cfg.workers,
             pin_memory=cuda,
         )
-        model.train()
-        t0 = time.perf_counter()
-        tot_loss = tot_mae = 0.0
-        seen = 0
-        gan_on = adversary is not None and epoch >= cfg.gan_pretrain_epochs
-        for batch in loader:
-            L, ab = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
-            box = batch[2].to(device) if cfg.coords else None  # where each crop lies in its frame
-            hints = batch[-1].to(device) if cfg.hints else None  # hint channels drawn from the truth
-            if cuda and cfg.channels_last:
-                L = L.contiguous(memory_format=torch.channels_last)
-            lr = _lr_at(cfg, step, total_steps)
-            for group in opt.param_groups:
-                group["lr"] = lr * group.get("lr_mult", 1.0)
-            with autocast():
-                L_s, ab = L[..., ::stride, ::stride], ab[..., ::stride, ::stride]
-                logits = net(L, box, stride, hints)
-                pred = model.decode(logits)
-                loss = criterion(logits, pred, L_s, ab)
-                if gan_on:  # pix2pix: cGAN + lambda * L1 (the criterion is the L1 term)
-                    loss = cfg.gan_l1_lambda * loss + adversary.generator_term(L, pred)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if gan_on:
-                adversary.step(L, ab, pred, autocast)
-            step += 1
-            tot_loss += float(loss.detach()) * len(L)
-            with torch.no_grad():
-                tot_mae += (
-                    float((pred[..., ::2, ::2].float() - ab[..., ::2, ::2]).abs().mean()) * AB_SCALE * len(L)
-                )
-            seen += len(L)
-            if step % 20 == 0:
-                say(
-                    {
-                        "event": "step",
-                        "epoch": epoch + 1,
-                        "step": step,
-                        "loss": round(float(loss.detach()), 4),
-                        "lr": lr,
-                        "images_per_s": round(seen * procs.world / (time.perf_counter() - t0), 2),
-                    }
-                )
-        seconds = time.perf_counter() - t0
-        train_seconds += seconds
-        val = validate_epoch(model, criterion, val_ds, cfg, device, autocast) if procs.main else {}
-        if procs.world > 1:  # every process takes the same early-stopping decision
-            import torch.distributed as dist
-
-            shared = [val]
-            dist.broadcast_object_list(shared, src=0)
-            val = shared[0]
-        val_loss = val["val_loss"]
-        # the GAN phase changes the loss's scale: compare validation losses only within one phase
-        improved = val_loss < best_val - 1e-6 or (adversary is not None and epoch == cfg.gan_pretrain_epochs)
-        best_val, bad_epochs = (val_loss, 0) if improved else (best_val, bad_epochs + 1)
-        if not procs.main:
-            continue
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": round(tot_loss / max(seen, 1), 5),  # the main process's share of the batches
-            "train_mae": round(tot_mae / max(seen, 1), 4),
-            **{k: round(v, 5 if k == "val_loss" else 4) for k, v in val.items()},
-            "lr": round(lr, 7),
-            "seconds": round(seconds, 1),
-            "images_per_s": round(seen * procs.world / seconds, 2),
-        }
-        history.append(row)
-        write_curves(history, run_dir)
-        if not (math.isfinite(val_loss) and math.isfinite(tot_loss)):
-            raise FloatingPointError(
-                f"{cfg.name}: training diverged in epoch {epoch + 1} (the loss is not a number); "
-                f"lower lr (now {cfg.lr}) and start again, or resume from an earlier last.pt"
-            )
-        best_epoch = next((r["epoch"] for r in history if r["val_loss"] == round(best_val, 5)), epoch + 1)
-        summary = {
-            **summary_base,
-            "epochs_done": epoch + 1,
-            "train_seconds": round(train_seconds, 1),
-            "best_epoch": best_epoch,
-            "history": history,
-        }
-        saved = {"name": cfg.name, "step": step, "train_config": cfg.to_dict(), "train_summary": summary}
-        if improved:
-            checkpoint.save(best_path, model, **saved)
-        checkpoint.save(
-            last_path,
-            model,
-            **saved,
-            optimizer=opt.state_dict(),
-            epoch=epoch + 1,
-            history=history,
-            best_val=best_val,
-            bad_epochs=bad_epochs,
-            train_seconds=train_seconds,
-            **(adversary.state() if adversary else {}),
-        )
-        say({"event": "epoch", **row, "best": improved})
+        new_phase = loss.start_epoch(epoch)
+        totals = run.train_epoch(loader, epoch)
+        val = run.validate(val_ds)
+        improved = progress.end_epoch(totals["seconds"], val["val_loss"], new_phase)
+        if procs.main:
+            run.record(epoch, totals, val, improved)
 
     if procs.main:
-        finish_best(cfg, best_path, val_ds, device, say)
+        finish_best(cfg, best_path, loss, val_ds, device, say)
     return best_path
 
 
-def finish_best(cfg: TrainConfig, best_path: Path, val_ds: FrameDataset, device, say) -> None:
-    """The best checkpoint as shipped: for a bins model, the decoding tuned on validation; fp16 weights."""
+def summary_of(cfg: TrainConfig, procs: Processes, device, train_ds, val_ds) -> dict[str, Any]:
+    """Where and on what a run trained (the checkpoint's train_summary)."""
+    return {
+        "device": str(device),
+        "processes": procs.world,
+        "machine": platform.node(),
+        "cpu": platform.processor() or platform.machine(),
+        "torch": str(torch.__version__),
+        "threads": torch.get_num_threads(),
+        "dataset": cfg.dataset,
+        "train_frames": len(train_ds),
+        "val_frames": len(val_ds),
+    }
+
+
+def finish_best(cfg: TrainConfig, best_path: Path, loss: Loss, val_ds: FrameDataset, device, say) -> None:
+    """The best checkpoint as shipped: with the decoding its loss tunes on validation (bins); fp16 weights."""
     if not best_path.is_file():
         return
     best_model, ckpt = checkpoint.load_model(best_path, device)
     summary = ckpt.get("train_summary", {})
-    if cfg.head == "bins" and cfg.tune_decoding:
-        choice = tune_decoding(
-            best_model,
-            val_ds,
-            cfg.temperature_candidates,
-            cfg.min_colourfulness_ratio,
-            gains=cfg.chroma_gain_candidates,
-            mirror=cfg.tune_flip_average,
-            smoothings=cfg.ab_smoothing_candidates,
-        )
+    choice = loss.tune_decoding(best_model, val_ds)
+    if choice is not None:
         summary = {**summary, "decoding_tuning": choice}
         say({"event": "decoding", **{k: v for k, v in choice.items() if k != "table"}})
     elif not cfg.save_half:
@@ -524,105 +589,3 @@ def finish_best(cfg: TrainConfig, best_path: Path, val_ds: FrameDataset, device,
         train_summary=summary,
         half=cfg.save_half,
     )
-
-
-@torch.no_grad()
-def tune_decoding(
-    model: UNet,
-    ds: FrameDataset,
-    temperatures: list[float],
-    min_ratio: float,
-    max_frames: int = 300,
-    gains: list[float] = (1.0,),
-    mirror: bool = False,
-    psnr_tolerance_db: float = 0.1,
-    smoothings: list[float] = (0.0,),
-) -> dict[str, Any]:
-    """How a bins model turns logits into colour, chosen on VALIDATION frames: annealed-mean temperature, ab
-    smoothing, chroma gain and (with `mirror`) mirror averaging, every combination. Among the combinations whose
-    colourfulness reaches `min_ratio` of the true frames' (the most colourful one when none does), those within
-    `psnr_tolerance_db` of the best mean PSNR are as accurate as each other; of these, the one whose colour varies
-    most where the truth does (within-image ab Pearson) wins. Sets the choice on `model.config`."""
-    from colorization.color import lab_to_rgb
-    from colorization.metrics import ab_pearson, colourfulness, psnr
-
-    model.eval()
-    device = next(model.parameters()).device
-    idx = sorted(
-        {int(i) for i in np.linspace(0, len(ds) - 1, min(max_frames, len(ds))).round()}
-    )  # evenly spread
-    combos = [
-        (f, t, s, g)
-        for f in ((False, True) if mirror else (False,))
-        for t in temperatures
-        for s in smoothings
-        for g in gains
-    ]
-    stats = {c: {"psnr": 0.0, "colour": 0.0, "pearson": 0.0} for c in combos}
-    true_colour = gray_psnr = tint_psnr = 0.0
-    mean_ab = np.mean([ds.raw(i)[1].reshape(2, -1).mean(1) for i in idx], axis=0)
-    for i in idx:
-        L, ab = ds.raw(i)
-        true_lab = np.concatenate([L[..., None], ab.transpose(1, 2, 0)], -1).astype(np.float32)
-        true_rgb = lab_to_rgb(true_lab)
-        true_colour += colourfulness(true_rgb)
-        gray_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L, 0 * L], -1)), true_rgb)
-        tint_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L + mean_ab[0], 0 * L + mean_ab[1]], -1)), true_rgb)
-        x = torch.from_numpy(L / 100.0)[None, None].float().to(device)
-        stride = model.config.head_stride  # as inference decodes (mirror averaging runs at stride 1)
-        logits = {False: model.logits(x, stride=stride)}
-        if mirror:
-            logits[True] = model.mirror_averaged_logits(x, logits=logits[False] if stride == 1 else None)
-        # the softmax is the slow part: once per (mirror, temperature); then a blur per sigma; a gain only scales
-        annealed, smoothed = {}, {}
-        for f, t, s, g in combos:
-            if (f, t) not in annealed:
-                annealed[f, t] = model.to_input_size(
-                    model.decode(logits[f], temperature=t, chroma_gain=1.0, smoothing=0.0), x.shape[-2:]
-                )
-            if (f, t, s) not in smoothed:
-                smoothed[f, t, s] = smooth_ab(annealed[f, t], s)
-            pred = scale_chroma(smoothed[f, t, s], g)[0].float().cpu().numpy()
-            pred_lab = np.concatenate([L[..., None], pred.transpose(1, 2, 0) * AB_SCALE], -1)
-            rgb = lab_to_rgb(pred_lab)
-            stats[(f, t, s, g)]["psnr"] += psnr(rgb, true_rgb)
-            stats[(f, t, s, g)]["pearson"] += ab_pearson(pred_lab, true_lab)
-            stats[(f, t, s, g)]["colour"] += colourfulness(rgb)
-    n = len(idx)
-    table = [
-        {
-            "flip_average": f,
-            "temperature": t,
-            "ab_smoothing": s,
-            "chroma_gain": g,
-            "psnr": round(m["psnr"] / n, 3),
-            "colourfulness_ratio": round(m["colour"] / true_colour, 3),
-            "ab_pearson": round(m["pearson"] / n, 3),
-        }
-        for (f, t, s, g), m in stats.items()
-    ]
-    ok = [r for r in table if r["colourfulness_ratio"] >= min_ratio]
-    if ok:
-        top = max(r["psnr"] for r in ok)
-        best = max(
-            (r for r in ok if r["psnr"] >= top - psnr_tolerance_db),
-            key=lambda r: (r["ab_pearson"], r["psnr"]),
-        )
-    else:
-        best = max(table, key=lambda r: r["colourfulness_ratio"])
-    model.config.temperature = best["temperature"]
-    model.config.chroma_gain = best["chroma_gain"]
-    model.config.flip_average = best["flip_average"]
-    model.config.ab_smoothing = best["ab_smoothing"]
-    return {
-        "temperature": best["temperature"],
-        "chroma_gain": best["chroma_gain"],
-        "flip_average": best["flip_average"],
-        "ab_smoothing": best["ab_smoothing"],
-        "min_colourfulness_ratio": min_ratio,
-        "psnr_tolerance_db": psnr_tolerance_db,
-        "frames": n,
-        "table": table,
-        "gray_psnr": round(gray_psnr / n, 3),
-        "tint_psnr": round(tint_psnr / n, 3),
-    }

@@ -14,16 +14,10 @@ need them, and never torch.
 """
 
 from colorization.media import policy
+from colorization.media.containers import VideoError, frame_timestamps, numbered_images, probe
 from colorization.media.files import atomic_path, atomic_write, sha256_chunks, sha256_file, sha256_stream
-from colorization.media.films import (
-    FilmReader,
-    FilmWriter,
-    VideoError,
-    container_format,
-    frame_timestamps,
-    numbered_images,
-    probe,
-)
+from colorization.media.film_reader import FilmReader
+from colorization.media.film_writer import FilmWriter, container_format
 from colorization.media.images import (
     ImageError,
     LoadedImage,

@@ -9,8 +9,9 @@ from typing import Any
 
 from colorization.frames import FrameWindow
 from colorization.media import policy
+from colorization.media.containers import probe
 from colorization.media.files import atomic_write
-from colorization.media.films import FilmReader, probe
+from colorization.media.film_reader import FilmReader
 from colorization.media.images import check_header, holds_colour, read_rgb8
 
 

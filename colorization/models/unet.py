@@ -49,7 +49,7 @@ class UNetConfig:
     # coords) and the picture's mean and spread of lightness. One 3x3 convolution per level learns texture
     # slowly; these fixed statistics tell foliage (dark, busy), sky (bright, smooth) and skin apart from the start.
     texture: bool = False
-    # Decoding, chosen on validation when a model is shipped (training.train.tune_decoding):
+    # Decoding, chosen on validation when a model is shipped (training.decoding.tune_decoding):
     # mirror averaging: the output averages the logits of the picture and of its mirror image (mirrored back).
     # Colour that the network would put in a different place in the mirror image is noise; averaging it away
     # gives colour that varies more where the truth does (validation: within-image Pearson 0.10 -> 0.14), at

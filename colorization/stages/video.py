@@ -1,4 +1,4 @@
-"""The film stages: decode "video" and encode "video", registered over `colorization.media.films`.
+"""The film stages: decode "video" and encode "video", over `colorization.media`'s film reader and writer.
 
 decode "video" opens a film file or a folder of numbered images (`media.FilmReader`); encode "video" writes
 H.264 MP4 or FFV1 MKV with the source's audio and a provenance description (`media.FilmWriter`).
@@ -6,7 +6,8 @@ H.264 MP4 or FFV1 MKV with the source's audio and a provenance description (`med
 
 from __future__ import annotations
 
-from colorization.media.films import FilmReader, FilmWriter
+from colorization.media.film_reader import FilmReader
+from colorization.media.film_writer import FilmWriter
 from colorization.registry import register
 
 

@@ -1,8 +1,10 @@
-"""The stage registry: duplicates and unknown names fail loudly."""
+"""The stage registry: duplicates and unknown names fail loudly; it registers what modules give it and imports no
+stage itself, and `colorization.stages` looks stages up with the built-ins registered."""
 
 import pytest
 
-from colorization import registry
+from colorization import registry, stages
+from tests.test_layering import _run
 
 
 def test_duplicate_registration_is_refused():
@@ -15,10 +17,8 @@ def test_duplicate_registration_is_refused():
 
 
 def test_unknown_name_lists_the_known_ones():
-    import colorization.stages  # noqa: F401
-
     with pytest.raises(KeyError, match="unknown colorize stage 'nope'.*unet"):
-        registry.create("colorize", "nope")
+        stages.create("colorize", "nope")
 
 
 def test_unknown_kind():
@@ -29,7 +29,17 @@ def test_unknown_kind():
 
 
 def test_create_passes_parameters():
-    import colorization.stages  # noqa: F401
-
-    stage = registry.create("postprocess", "saturation", factor=1.5)
+    stage = stages.create("postprocess", "saturation", factor=1.5)
     assert stage.factor == 1.5
+
+
+def test_the_registry_imports_no_stage_and_the_stages_package_registers_the_built_ins():
+    out = _run(
+        "from colorization import registry\n"
+        "print(registry.available('temporal'), 'colorization.stages' in sys.modules)\n"
+        "import colorization\n"
+        "print(colorization.available('temporal'))"
+    )
+    alone, through_stages = out.splitlines()
+    assert alone == "[] False"
+    assert "'ema'" in through_stages and "'flow'" in through_stages

@@ -13,7 +13,7 @@ import pytest
 
 from colorization.flow import Flow, consistency, gray_at, warp
 from colorization.frames import Frame
-from colorization.registry import available, create
+from colorization.stages import available, create
 from colorization.temporal_metrics import TemporalMeter, flicker, hasler_colourfulness, warp_error
 
 H, W, SPEED = 72, 96, 2

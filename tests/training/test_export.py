@@ -37,7 +37,7 @@ def test_export_tunes_and_names_the_default(dataset, tmp_path):
 
 def test_decoding_tuning_keeps_the_most_faithful_colour_among_the_accurate(dataset):
     from training.data import FrameDataset
-    from training.train import tune_decoding
+    from training.decoding import tune_decoding
 
     torch.manual_seed(1)
     model = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True))

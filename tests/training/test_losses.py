@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +13,8 @@ from colorization.models import UNet, UNetConfig
 from training.config import TrainConfig
 from training.losses import (
     LOSSES,
+    Adversarial,
+    Adversary,
     BackboneMissing,
     BinsLoss,
     PatchDiscriminator,
@@ -104,6 +109,60 @@ def test_patch_discriminator_scores_patches():
     d = PatchDiscriminator(width=8)
     out = d(torch.rand(2, 1, 64, 64), torch.rand(2, 2, 64, 64))
     assert out.shape == (2, 1, 6, 6)
+
+
+def test_adversary_learns_to_tell_real_from_generated_and_resumes_exactly():
+    """The discriminator's own step, alone: it moves only its own weights, learns to score true colour above a
+    generator's, which raises the generator's cGAN term; its state restores a run bit for bit."""
+    torch.manual_seed(0)
+    generator = torch.nn.Conv2d(1, 2, 3, padding=1)
+    L = torch.rand(4, 1, 32, 32)
+    ab = torch.nn.functional.avg_pool2d(torch.rand(4, 2, 32, 32) - 0.5, 5, 1, 2)
+    pred = torch.tanh(generator(L)) * 0.1  # dull, wrong colour
+    adversary = Adversary(lr=2e-3, device=torch.device("cpu"))
+    before = adversary.generator_term(L, pred)
+    before.backward(retain_graph=True)
+    assert generator.weight.grad is not None and float(generator.weight.grad.abs().sum()) > 0
+    generator.zero_grad(set_to_none=True)
+
+    start = {k: v.clone() for k, v in adversary.disc.state_dict().items()}
+    for _ in range(15):
+        adversary.step(L, ab, pred, nullcontext)
+    assert generator.weight.grad is None  # the generator's output is detached from the discriminator's step
+    assert any(not torch.equal(start[k], v) for k, v in adversary.disc.state_dict().items())
+    adversary.disc.eval()
+    with torch.no_grad():
+        assert float(adversary.disc(L, ab).mean()) > float(adversary.disc(L, pred).mean())
+        assert float(adversary.generator_term(L, pred)) > float(before)
+    adversary.disc.train()
+
+    resumed = Adversary(lr=2e-3, device=torch.device("cpu"))
+    resumed.load(copy.deepcopy(adversary.state()))  # as last.pt holds it: a copy
+    for a in (adversary, resumed):
+        torch.manual_seed(1)
+        a.step(L, ab, pred, nullcontext)
+    for key, value in adversary.disc.state_dict().items():
+        assert torch.equal(value, resumed.disc.state_dict()[key]), key
+
+
+def test_the_adversarial_loss_adds_the_gan_after_its_l1_epochs():
+    cfg = TrainConfig(loss="adversarial", gan_pretrain_epochs=1, gan_l1_lambda=100.0)
+    loss = Adversarial(cfg)
+    assert loss.betas == (0.5, 0.999) and loss.single_process
+    torch.manual_seed(0)
+    L, ab, pred = torch.rand(2, 1, 32, 32), torch.rand(2, 2, 32, 32) - 0.5, torch.rand(2, 2, 32, 32) - 0.5
+    l1 = float(loss.criterion(None, pred, L, ab))
+    assert loss.start_epoch(0) is False and float(loss(None, pred, L, ab)) == l1  # L1 alone
+    start = {k: v.clone() for k, v in loss.adversary.disc.state_dict().items()}
+    loss.after_step(L, ab, pred, nullcontext)  # no discriminator step yet
+    assert all(torch.equal(start[k], v) for k, v in loss.adversary.disc.state_dict().items())
+    assert loss.start_epoch(1) is True  # the loss changes scale here: a new phase of validation losses
+    judged = loss.adversary.disc(L, pred)
+    gan = float(loss.adversary.bce(judged, torch.ones_like(judged)))
+    assert float(loss(None, pred, L, ab)) == pytest.approx(100.0 * l1 + gan, rel=1e-5)
+    loss.after_step(L, ab, pred, nullcontext)
+    assert any(not torch.equal(start[k], v) for k, v in loss.adversary.disc.state_dict().items())
+    assert loss.start_epoch(2) is False and set(loss.state()) == {"discriminator", "discriminator_optimizer"}
 
 
 def _lab(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:

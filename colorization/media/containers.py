@@ -1,0 +1,107 @@
+"""Film containers with PyAV: open, find the video stream, list its packets and what the header says, without
+decoding (`film_reader` decodes, `film_writer` encodes, `remux` copies the other streams)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from colorization.media import policy
+
+
+class VideoError(policy.RefusedMedia):
+    """A video that cannot be read or written; the message names the file and the reason."""
+
+
+def numbered_images(folder: Path) -> list[Path]:
+    """Image files of a folder in natural numeric order (frame2 before frame10)."""
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in policy.FRAME_SUFFIXES]
+
+    def key(p: Path):
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+
+    return sorted(files, key=key)
+
+
+def av_message(exc: Exception) -> str:
+    text = str(exc).split(": '", 1)[0]  # PyAV appends the file name; we name it ourselves
+    return text.strip() or type(exc).__name__
+
+
+def open_input(path: Path):
+    import av
+
+    if not path.exists():
+        raise VideoError(f"{path}: no such file")
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise VideoError(
+            f"{path}: not a readable video ({av_message(exc)}; truncated or not a video file?)"
+        ) from None
+
+
+def check_size(path: Path, width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise VideoError(f"{path}: the video stream has no valid size ({width}x{height})")
+    policy.check_pixels(path, width, height, error=VideoError)
+
+
+def video_stream(container, path: Path):
+    """The first video stream (attached cover pictures do not count), or a clear error."""
+    for stream in container.streams.video:
+        if not (stream.disposition & 1024):  # AV_DISPOSITION_ATTACHED_PIC
+            return stream
+    raise VideoError(f"{path}: has no video stream")
+
+
+def packets(src: Path) -> list[tuple[int, bool]]:
+    """(pts, keyframe) of every video packet, in presentation order (demux only, no decoding)."""
+    items = []
+    with open_input(src) as container:
+        stream = video_stream(container, src)
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if pts is not None:
+                items.append((pts, packet.is_keyframe))
+    items.sort()
+    return items
+
+
+def frame_timestamps(src: str | os.PathLike) -> list[int]:
+    """Presentation timestamp of every frame of a film, in order (folders: 0..n-1)."""
+    src = Path(src)
+    if src.is_dir():
+        return list(range(len(numbered_images(src))))
+    return [pts for pts, _ in packets(src)]
+
+
+def probe(path: str | os.PathLike) -> dict[str, Any]:
+    """What a video file says about itself, without decoding: size, frames, rate, time base, streams."""
+    path = Path(path)
+    with open_input(path) as container:
+        stream = video_stream(container, path)
+        cc = stream.codec_context
+        duration = None
+        if stream.duration is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        return {
+            "path": str(path),
+            "codec": cc.name if cc is not None else None,
+            "width": stream.width if cc is not None else 0,
+            "height": stream.height if cc is not None else 0,
+            "frames": stream.frames or None,
+            "fps": stream.guessed_rate or stream.average_rate,
+            "time_base": stream.time_base,
+            "duration": duration,
+            "sar": stream.sample_aspect_ratio,
+            "audio": [s.codec_context.name for s in container.streams.audio if s.codec_context is not None],
+            "subtitles": len(container.streams.subtitles),
+            "metadata": dict(container.metadata),
+        }
