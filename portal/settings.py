@@ -11,12 +11,15 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     DATABASE_URL            postgres://user:pass@host:5432/name; required in production (else SQLite)
     REDIS_URL               redis://host:6379/0 -> Celery broker; required in production
     CELERY_BROKER_URL       overrides REDIS_URL for the broker
+    REDIS_CACHE_URL         the cache's Redis (e.g. redis://host:6379/1, apart from the broker's), default REDIS_URL
     COLORARCHIVE_VAR        folder for the SQLite file, media and the filesystem broker (default ./var)
     MEDIA_ROOT              local media folder (default $COLORARCHIVE_VAR/media)
     S3_BUCKET               use S3-compatible storage (django-storages) for media; with S3_ENDPOINT_URL,
                             S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION
     COLORARCHIVE_WORK       worker scratch folder: film segments, training datasets (default $COLORARCHIVE_VAR/work)
     COLORARCHIVE_STALE_MINUTES  a running job silent this long is stale (requeue_stale), default 30
+    COLORARCHIVE_HEARTBEAT_S    a working worker writes its job row's heartbeat this often, default 15
+    COLORARCHIVE_WORKER_LOST_S  a running job whose heartbeat is this old lost its worker, default 60
     COLORARCHIVE_SEGMENT_FRAMES frames per film segment task, default 300
     EMAIL_HOST              SMTP server for notifications and password reset (with EMAIL_PORT, EMAIL_HOST_USER,
                             EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, DEFAULT_FROM_EMAIL); unset: no mail is sent
@@ -51,7 +54,7 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_API_VISITOR_RATE  API calls per address without a token, default 300/minute (DRF's n/period)
     COLORARCHIVE_API_ACCOUNT_RATE  API calls per account with a token or session, default 1200/minute
     COLORARCHIVE_SWEEP_MINUTES  the sweeper sends previews missing this long, default 5
-    COLORARCHIVE_SWEEP_EVERY_S  Celery beat runs the sweeper this often, default 300
+    COLORARCHIVE_SWEEP_EVERY_S  Celery beat runs the sweeper this often, default 30
     COLORARCHIVE_FIXITY_EVERY_S Celery beat runs the fixity check this often, default 86400 (daily)
     COLORARCHIVE_MAX_ATTEMPTS   a job whose worker was lost this many times fails with the reason, default 3
     COLORARCHIVE_DB_WAIT_S      a worker that lost the database waits this long for it to come back, default 300
@@ -105,6 +108,8 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in (env("DJANGO_CSRF_TRUSTED_ORIGINS") o
 VAR_DIR = Path(env("COLORARCHIVE_VAR", str(BASE_DIR / "var")))
 WORK_DIR = Path(env("COLORARCHIVE_WORK", str(VAR_DIR / "work")))
 STALE_MINUTES = int(env("COLORARCHIVE_STALE_MINUTES", "30"))
+HEARTBEAT_SECONDS = float(env("COLORARCHIVE_HEARTBEAT_S", "15"))  # workers/runner.py writes job heartbeats
+WORKER_LOST_SECONDS = float(env("COLORARCHIVE_WORKER_LOST_S", "60"))  # no heartbeat this long: worker lost
 SEGMENT_FRAMES = int(env("COLORARCHIVE_SEGMENT_FRAMES", "300"))  # film frames per segment task
 PERSON_DETECTOR = env("COLORARCHIVE_PERSON_DETECTOR", "")
 HISTORICAL_PHOTOS = Path(
@@ -328,7 +333,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Recovery and fixity run on a schedule (`celery -A portal beat`, a service in docker/compose.yaml); RELIABILITY.md
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {"task": "workers.tasks.sweep", "schedule": float(env("COLORARCHIVE_SWEEP_EVERY_S", "300"))},
+    "sweep": {"task": "workers.tasks.sweep", "schedule": float(env("COLORARCHIVE_SWEEP_EVERY_S", "30"))},
     "purge-trash": {"task": "workers.tasks.purge_trash", "schedule": 24 * 3600.0},
     "fixity-check": {
         "task": "workers.tasks.fixity_check",
@@ -365,8 +370,9 @@ API_TOKEN_DAYS = int(env("COLORARCHIVE_TOKEN_DAYS", "30"))
 # worker's change bumps as well (portal/gallery/public_cache.py). Redis in production; without it (the demo) a
 # folder under COLORARCHIVE_VAR, which the demo's web process and its workers share.
 # An unreachable Redis answers within a second (a miss), not after the system's TCP timeout.
-if _redis_url:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url,
+_cache_url = env("REDIS_CACHE_URL", _redis_url)
+if _cache_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url,
                           "KEY_PREFIX": "colorarchive-cache",
                           "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}  # fmt: skip
 else:

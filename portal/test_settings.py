@@ -58,6 +58,10 @@ STORAGES = {  # noqa: F405
 MIN_FREE_BYTES = 0
 # Each test process its own cache (the default without Redis is a folder under ./var, shared by every run).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("COLORARCHIVE_TEST_CACHE_URL"):  # a fault test's worker: its private Redis, as production
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["COLORARCHIVE_TEST_CACHE_URL"], "KEY_PREFIX": "colorarchive-cache",
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}  # fmt: skip
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 CELERY_TASK_ALWAYS_EAGER = not os.environ.get("COLORARCHIVE_TEST_WORKER")
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -205,10 +205,17 @@ def app_on_broker(broker: str, prefix: str = ""):
 
 @contextmanager
 def celery_worker(
-    broker: str, prefix: str, log: Path, name: str = "test", database_url: str | None = None, **env_vars: str
+    broker: str,
+    prefix: str,
+    log: Path,
+    name: str = "test",
+    database_url: str | None = None,
+    pool: str = "solo",
+    **env_vars: str,
 ):
-    """A real `celery worker` process (-Q gpu,cpu,preview, solo pool) on `broker`, reading the pytest test database
-    (or `database_url`); `env_vars` are added to its environment."""
+    """A real `celery worker` process (-Q gpu,cpu,preview, solo pool, or `pool` with one child: production's
+    prefork) on `broker`, reading the pytest test database (or `database_url`); `env_vars` are added to its
+    environment."""
     from django.conf import settings
     from django.db import connection
 
@@ -228,7 +235,7 @@ def celery_worker(
         "PYTHONPATH": str(ROOT),
         **env_vars,
     }
-    cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,cpu,preview", "--pool", "solo",
+    cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,cpu,preview", "--pool", pool, "--concurrency", "1",
            "--loglevel", "INFO", "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
            "--without-heartbeat"]  # fmt: skip
     with open(log, "wb") as out:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 
 from portal import broker
@@ -144,8 +143,8 @@ def colorize_segment(segment_id: int) -> None:
     if seg is not None and seg.status == "failed":
         retrying(lambda: seg.request.fail(f"Part {seg.index + 1} of the film failed: {seg.error}"))
     elif seg is not None and seg.status == "done" and retrying(seg.request.queue_join_when_complete):
-        # a broker outage here leaves it JOIN_QUEUED: requeue_stale sends the join later
-        transaction.on_commit(lambda: broker.send(join_segments, seg.request_id))
+        # a broker outage here leaves it JOIN_QUEUED with no queued_at: the sweeper sends the join once it is back
+        broker.send_on_commit(seg.request, join_segments)
 
 
 def _segment(seg) -> dict:

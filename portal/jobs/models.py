@@ -60,6 +60,9 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)  # times a worker claimed it
     queued_at = models.DateTimeField(null=True, blank=True)  # its message last reached the broker (sweeper)
+    # written by the worker running it every settings.HEARTBEAT_SECONDS (workers/runner.py); None when no worker
+    # holds it (pending, or a film between its worker's steps)
+    heartbeat = models.DateTimeField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     started = models.DateTimeField(null=True, blank=True)
@@ -84,10 +87,10 @@ class Job(models.Model):
             if job is None:
                 return None
             job.status = Status.RUNNING
-            job.started = timezone.now()
+            job.started = job.heartbeat = timezone.now()
             job.attempts += 1
             job.error = ""
-            job.save(update_fields=["status", "started", "attempts", "error", "updated"])
+            job.save(update_fields=["status", "started", "heartbeat", "attempts", "error", "updated"])
         return job
 
     @classmethod
@@ -169,10 +172,22 @@ class Job(models.Model):
         return bool(changed)
 
     @classmethod
+    def beat(cls, pk: int, attempt: int, alive: bool = True) -> bool:
+        """The worker running attempt `attempt` is alive (or, `alive` False, no longer holds the row); False when
+        the row no longer runs that attempt."""
+        rows = cls.objects.filter(pk=pk, status=Status.RUNNING, attempts=attempt)
+        return bool(rows.update(heartbeat=timezone.now() if alive else None))
+
+    @classmethod
     def stale(cls, minutes: int | None = None):
-        """Running rows silent for `minutes` (0: every running row; None: settings.STALE_MINUTES)."""
-        cutoff = timezone.now() - timedelta(minutes=settings.STALE_MINUTES if minutes is None else minutes)
-        return cls.objects.filter(status=Status.RUNNING, updated__lte=cutoff)
+        """Running rows silent for `minutes` (0: every running row; None: settings.STALE_MINUTES), or, with the
+        default, whose worker's heartbeat stopped settings.WORKER_LOST_SECONDS ago (it was killed)."""
+        now = timezone.now()
+        cutoff = now - timedelta(minutes=settings.STALE_MINUTES if minutes is None else minutes)
+        silent = Q(updated__lte=cutoff)
+        if minutes is None:
+            silent |= Q(heartbeat__lte=now - timedelta(seconds=settings.WORKER_LOST_SECONDS))
+        return cls.objects.filter(silent, status=Status.RUNNING)
 
     @classmethod
     def unsent(cls, minutes: int | None = None):
@@ -321,7 +336,7 @@ class ColorizationRequest(Job):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     # approvals, withdrawals, cancellations, the worker's start and end (progress writes are not saves)
-    history = HistoricalRecords(excluded_fields=["updated", "progress", "provenance"])
+    history = HistoricalRecords(excluded_fields=["updated", "heartbeat", "progress", "provenance"])
 
     class Meta:
         ordering = ["-created"]
@@ -449,15 +464,21 @@ class ColorizationRequest(Job):
         """After a segment finished: True for exactly the one caller that finds every segment done."""
         if self.segments.exclude(status=Status.DONE).exists():
             return False
-        return self.advance_to(Phase.JOIN_QUEUED, progress=JOIN_SHARE)
+        return self.advance_to(Phase.JOIN_QUEUED, progress=JOIN_SHARE, queued_at=None)
 
     def requeue_join(self) -> bool:
         """A stale join (its task lost, or the worker joining went silent) waits for a worker again."""
-        return self.advance_to(Phase.JOIN_QUEUED) or bool(
+        return self.advance_to(Phase.JOIN_QUEUED, queued_at=None, heartbeat=None) or bool(
             type(self)
             .objects.filter(pk=self.pk, status=Status.RUNNING, phase=Phase.JOIN_QUEUED)
-            .update(updated=timezone.now())
+            .update(updated=timezone.now(), heartbeat=None, queued_at=None)
         )
+
+    @classmethod
+    def joins_unsent(cls):
+        """Films whose segments are all done but whose join message never reached the broker (it was down when
+        the last segment finished): the sweeper sends them."""
+        return cls.objects.filter(status=Status.RUNNING, phase=Phase.JOIN_QUEUED, queued_at__isnull=True)
 
     def finish(self, **fields) -> bool:
         """Record success; a request asked to be approved when done (the demo's seeded ones) is approved with it."""

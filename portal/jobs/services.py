@@ -158,7 +158,7 @@ def requeue_stale(minutes: int | None = None) -> list[str]:
     """
     done = []
     with transaction.atomic():
-        for model in (Segment, ColorizationRequest, TrainingRun, BulkAction):
+        for model in (Segment, ColorizationRequest, TrainingRun, BulkAction, HintPreview):
             for job in model.stale(minutes).select_for_update():
                 line = requeue(job, WORKER_LOST)
                 if line:
@@ -185,7 +185,7 @@ def requeue(job, why: str) -> str | None:
         else:
             join = job.phase in (Phase.JOIN_QUEUED, Phase.JOINING) and job.requeue_join()
         if join:
-            transaction.on_commit(lambda pk=job.pk: broker.send(tasks.join_segments, pk))
+            broker.send_on_commit(job, tasks.join_segments)
             return f"join of request {job.pk}"
         if job.phase == Phase.SEGMENTS:
             return None
@@ -218,9 +218,9 @@ def _give_up(job, why: str) -> bool:
 
 
 def _reset(job, task, why: str) -> None:
-    job.status, job.progress, job.queued_at = Status.PENDING, 0.0, None
+    job.status, job.progress, job.queued_at, job.heartbeat = Status.PENDING, 0.0, None, None
     job.error = f"{why}, requeued (attempt {job.attempts} of {settings.MAX_ATTEMPTS} used)."
-    job.save(update_fields=["status", "progress", "queued_at", "error", "updated"])
+    job.save(update_fields=["status", "progress", "queued_at", "heartbeat", "error", "updated"])
     broker.send_on_commit(job, task)
 
 
@@ -239,11 +239,16 @@ def sweep(minutes: int | None = None) -> list[str]:
         (Segment, tasks.colorize_segment),
         (TrainingRun, tasks.train),
         (BulkAction, tasks.bulk_action),
+        (HintPreview, tasks.preview_hints),
     ):
         for pk in model.unsent(minutes).values_list("pk", flat=True):
             if broker.send(task, pk):
                 model.objects.filter(pk=pk).update(queued_at=timezone.now())
                 done.append(f"sent {model._meta.verbose_name} {pk}")
+    for pk in ColorizationRequest.joins_unsent().values_list("pk", flat=True):
+        if broker.send(tasks.join_segments, pk):
+            ColorizationRequest.objects.filter(pk=pk, queued_at=None).update(queued_at=timezone.now())
+            done.append(f"sent join of request {pk}")
     uninspected = ColorModel.objects.exclude(info__has_key="parameters").exclude(info__has_key="error")
     for pk in uninspected.values_list("pk", flat=True):
         if broker.send(tasks.inspect_model, pk):
