@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0010_hints_document"),
+        ("jobs", "0011_training_run_start_from"),
     ]
 
     operations = [
