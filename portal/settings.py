@@ -178,6 +178,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.catalog.permissions.roles",
                 "portal.jobs.notify.unread",
+                "portal.jobs.demo_progress.banner",
             ],
         },
     },
