@@ -165,3 +165,41 @@ def test_demo_serves_at_once_and_colorizes_in_the_background_showing_its_progres
     finally:
         if demo.poll() is None:
             demo.kill()
+
+
+def test_the_demo_answers_a_missing_page_with_the_portals_404_not_djangos_debug_page(tmp_path):
+    """Served Django's technical 404 (the URL patterns and "DEBUG = True") to anyone trying the demo."""
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out_path = tmp_path / "demo.out"
+    with open(out_path, "w") as out:
+        demo = subprocess.Popen([sys.executable, "manage.py", "demo", f"127.0.0.1:{port}", "--no-worker"], cwd=ROOT,
+                                env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=empty,
+                                               COLORARCHIVE_BUNDLED_MODELS=empty, PYTHONUNBUFFERED=1),
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline, answer = time.monotonic() + 300, None
+        while answer is None and demo.poll() is None and time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/items/999999/", timeout=30)
+            except urllib.error.HTTPError as exc:
+                answer = (exc.code, exc.read().decode())
+            except OSError:
+                time.sleep(1)
+        assert answer is not None, out_path.read_text()[-3000:]
+        status, body = answer
+        assert status == 404 and "There is nothing here, or it is not public." in body, body[-3000:]
+        assert "DEBUG = True" not in body and "URLconf" not in body
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/site.css", timeout=30) as css:
+            assert css.status == 200  # the stylesheet is still served
+    finally:
+        demo.terminate()
+        demo.wait(90)

@@ -163,7 +163,12 @@ class Command(BaseCommand):
     def handle(self, *args, addrport: str, no_serve: bool, no_worker: bool, wait: int, **options):
         if not settings.DEBUG:  # it creates accounts with published passwords: never on a production database
             raise CommandError("demo is for a local trial only; it refuses to run with DJANGO_DEBUG=0")
-        if not is_loopback(addrport):
+        if is_loopback(addrport):
+            # Served as a museum would serve it: the portal's own 404 and 500 pages, not Django's debug pages
+            # (DEBUG is on only for the embedded setup: SQLite, local files, the filesystem broker).
+            settings.ALLOWED_HOSTS = settings.ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]"]
+            settings.DEBUG = False
+        else:
             if not options["insecure_public"]:
                 raise CommandError(
                     f"demo listens on loopback only (127.0.0.1:8000); {addrport} would let anyone on the network "
