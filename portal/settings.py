@@ -190,6 +190,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.catalog.permissions.roles",
                 "portal.jobs.notify.unread",
+                "portal.jobs.demo_progress.banner",
             ],
         },
     },

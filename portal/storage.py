@@ -60,6 +60,8 @@ def require_free(folder: Path | None, incoming: int, what: str) -> None:
     (None: remote storage, not checked). `what` names the place for staff ("media store", "upload spool")."""
     if folder is None:
         return
+    while not folder.exists() and folder != folder.parent:  # not made yet (a fresh demo): measure its parent
+        folder = folder.parent
     free = shutil.disk_usage(folder).free
     if free - incoming < settings.MIN_FREE_BYTES:
         raise InsufficientStorage(

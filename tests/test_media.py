@@ -86,9 +86,9 @@ def test_pixel_limit_is_checked_from_the_header_before_decoding(tmp_path):
         Image.new("1", (side, side)).save(big)
     finally:
         Image.MAX_IMAGE_PIXELS = old
-    with pytest.raises(media.ImageError, match="megapixel limit"):
+    with pytest.raises(media.ImageError, match="too large .* for this archive.s limit of"):
         media.check_header(io.BytesIO(big.read_bytes()), "big.png")
-    with pytest.raises(media.ImageError, match="megapixel limit"):
+    with pytest.raises(media.ImageError, match="too large .* for this archive.s limit of"):
         media.read_image(big)
     assert Image.MAX_IMAGE_PIXELS == policy.MAX_PIXELS  # Pillow's global holds the one limit
     assert media.check_header(io.BytesIO(b"not a picture"), "x.png") is None  # left to the reader

@@ -214,11 +214,8 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow's own check ran first: it says the size
         pixels = w * h if w else int(found.group(1)) if found else 0
-        size = f"{pixels / 1e6:.0f} megapixels" + (f" ({w}x{h})" if w else "")
-        raise ImageError(
-            f"{path}: refused: {size} is over the {limit / 1e6:.0f}-megapixel limit "
-            "(decompression-bomb guard; set COLORARCHIVE_MAX_MEGAPIXELS to raise it)"
-        ) from None
+        size = f"{pixels / 1e6:.0f} megapixels" + (f", {w}x{h}" if w else "")
+        raise ImageError(policy.too_large(path, size)) from None
     except UnidentifiedImageError:
         raise ImageError(
             f"{path}: not an image file Pillow can read (unrecognised or unsupported format)"
@@ -287,11 +284,8 @@ def check_header(source: str | os.PathLike | BinaryIO, name: str) -> tuple[int, 
                 size = im.size
     except Image.DecompressionBombError as exc:  # Pillow's own check: over twice the limit
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        pixels = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "the picture"
-        raise ImageError(
-            f"{name}: refused: {pixels} is over the {policy.MAX_PIXELS / 1e6:.0f}-megapixel limit "
-            "(decompression-bomb guard; set COLORARCHIVE_MAX_MEGAPIXELS to raise it)"
-        ) from None
+        pixels = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "over twice the limit"
+        raise ImageError(policy.too_large(name, pixels)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None
     finally:

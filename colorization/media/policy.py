@@ -57,6 +57,15 @@ def check_kind(name: str | os.PathLike) -> str:
     return kind
 
 
+def too_large(name: str | os.PathLike, size: str) -> str:
+    """The refusal of a picture over the pixel limit, for the person who sent it: they cannot change the limit
+    (COLORARCHIVE_MAX_MEGAPIXELS, an administrator's setting), so it names the limit and who can."""
+    return (
+        f"{name}: refused: the picture is too large ({size}) for this archive's limit of "
+        f"{MAX_PIXELS / 1e6:.0f} megapixels; ask an administrator if it must be taken"
+    )
+
+
 def check_pixels(
     name: str | os.PathLike, width: int, height: int, error: type[RefusedMedia] = RefusedMedia
 ) -> None:
@@ -64,11 +73,7 @@ def check_pixels(
     if width <= 0 or height <= 0:
         raise error(f"{name}: no valid picture size ({width}x{height})")
     if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-        raise error(
-            f"{name}: refused: {width * height / 1e6:.0f} megapixels ({width}x{height}) is over the "
-            f"{MAX_PIXELS / 1e6:.0f}-megapixel limit (decompression-bomb guard; set COLORARCHIVE_MAX_MEGAPIXELS "
-            "to raise it)"
-        )
+        raise error(too_large(name, f"{width * height / 1e6:.0f} megapixels, {width}x{height}"))
 
 
 def check_size(name: str | os.PathLike, size: int) -> None:

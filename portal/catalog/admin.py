@@ -1,7 +1,39 @@
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from portal.catalog import trash
 from portal.catalog.models import Collection, Item, TrashEntry
+
+
+class MovesToTrash:
+    """A ModelAdmin whose delete_model/delete_queryset move rows to the Trash says so, as the portal does,
+    instead of Django's "deleted successfully"."""
+
+    delete_confirmation_template = "admin/move_to_trash_confirmation.html"
+
+    def _moved(self, what: str) -> str:
+        return f"{what} moved to the Trash: restorable there for {settings.TRASH_DAYS} days."
+
+    def response_delete(self, request, obj_display, obj_id):
+        self.message_user(request, self._moved(f"The {self.opts.verbose_name} “{obj_display}” was"))
+        changelist = f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return HttpResponseRedirect(reverse(changelist, current_app=self.admin_site.name))
+
+    @admin.action(
+        permissions=["delete"], description="Move the selected %(verbose_name_plural)s to the Trash"
+    )
+    def delete_selected(self, request, queryset):
+        """Same name as Django's action (its confirmation page posts back to it); the deletion is ours."""
+        if not request.POST.get("post"):
+            return django_delete_selected(self, request, queryset)  # the confirmation page
+        n = queryset.count()
+        self.delete_queryset(request, queryset)
+        name = self.opts.verbose_name if n == 1 else self.opts.verbose_name_plural
+        self.message_user(request, self._moved(f"{n} {name} {'was' if n == 1 else 'were'}"))
+        return None
 
 
 @admin.register(Collection)
@@ -26,7 +58,7 @@ class FixityFilter(admin.SimpleListFilter):
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(MovesToTrash, admin.ModelAdmin):
     list_display = ["title", "type", "collection", "status", "date", "place", "created", "fixity_sound"]
     list_filter = ["status", "type", "collection", FixityFilter]
     search_fields = ["title", "description", "people", "place", "source_identifier", "sha256"]
@@ -43,7 +75,7 @@ class ItemAdmin(admin.ModelAdmin):
         "fixity_error",
         "fixity_checked",
     ]
-    actions = ["publish", "unpublish"]
+    actions = ["delete_selected", "publish", "unpublish"]
 
     def delete_model(self, request, obj) -> None:
         trash.trash_item(obj, request.user)  # to the trash, with its results: restorable until purged

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import slugify
 
 from portal.catalog.models import Collection, Item
 
@@ -61,9 +62,30 @@ class UploadForm(forms.Form):
 
 
 class CollectionForm(forms.ModelForm):
+    """The slug (the collection's address) is made from the title when left empty; the page fills it in as
+    the title is typed (static/js/site.js), and it can be changed before saving."""
+
     class Meta:
         model = Collection
         fields = ["title", "slug", "description"]
+        help_texts = {"slug": "The collection's web address; made from the title when left empty."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["slug"].widget.attrs["data-slug-from"] = "title"
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("slug") and data.get("title"):
+            data["slug"] = slugify(data["title"])[: Collection._meta.get_field("slug").max_length]
+            if not data["slug"]:
+                self.add_error(
+                    "slug", "The title has no letters or digits to make an address from; enter one."
+                )
+            elif Collection.objects.filter(slug=data["slug"]).exists():
+                self.add_error("slug", f"“{data['slug']}” is taken by another collection; enter another.")
+        return data
 
 
 IMPORT_TARGETS = [

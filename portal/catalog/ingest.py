@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 
 from django.core.files.base import File
@@ -58,6 +59,19 @@ def _already(name: str, item: Item) -> IngestError:
     return IngestError(f"{name}: this file is already in the archive as item {item.pk} ({item.title!r})")
 
 
+# what cameras and scanners put before a picture's own name: "IMG_0042_", "DSC01234-", "PXL_20230101_1234_"
+CAMERA_PREFIX = re.compile(r"^(?:IMG|DSCN?|DSCF|DCIM|CIMG|PXL|MVI|VID|PICT|IMAG|SCAN|SCN|P)[_ -]?\d+(?:[_ -]\d+)*[_ -]+",
+                           re.IGNORECASE)  # fmt: skip
+
+
+def title_from_filename(name: str) -> str:
+    """A title for a file uploaded without one: its name without the camera's prefix and the extension,
+    underscores as spaces, and its own punctuation kept ("IMG_0042_Market-day_(1910).jpg": "Market-day (1910)")."""
+    stem = PurePath(name).stem
+    words = " ".join(CAMERA_PREFIX.sub("", stem).replace("_", " ").split())
+    return words or " ".join(stem.replace("_", " ").split()) or name
+
+
 def add_item(upload: File, *, user=None, **fields) -> Item:
     """Store `upload` as a new draft item (fields are Item fields); previews are made on commit."""
     name = PurePath(upload.name or "upload").name
@@ -68,8 +82,7 @@ def add_item(upload: File, *, user=None, **fields) -> Item:
     existing = Item.objects.filter(sha256=digest).first()
     if existing is not None:
         raise _already(name, existing)
-    title = PurePath(name).stem.replace("_", " ").replace("-", " ").strip() or name
-    fields.setdefault("title", title[: Item._meta.get_field("title").max_length])
+    fields.setdefault("title", title_from_filename(name)[: Item._meta.get_field("title").max_length])
     item = Item(sha256=digest, size=size, original_name=name, type=item_type, created_by=user, **fields)
     # Store the file before the row's transaction: a long upload (or an S3 copy) must not hold the database's
     # write lock, which the workers need for their progress. A disk too full for it refuses at once (507); a

@@ -92,14 +92,30 @@ def restore(entry: TrashEntry, user=None) -> None:
         transaction.on_commit(lambda: [default_storage.delete(name) for name in trashed_copies])
 
 
+def in_trash():
+    """The entries still restorable: neither restored nor purged, newest first."""
+    return TrashEntry.objects.filter(restored_at=None, purged_at=None).select_related("deleted_by")
+
+
+def purge_date(entry: TrashEntry):
+    """When `purge_trash` removes the entry's files (COLORARCHIVE_TRASH_DAYS after the deletion)."""
+    return entry.deleted_at + timedelta(days=settings.TRASH_DAYS)
+
+
+def purge_entry(entry: TrashEntry) -> None:
+    """Remove the entry's files now; the entry stays as the record and cannot be restored any more."""
+    if entry.restored_at or entry.purged_at:
+        raise TrashError(f"{entry} was already {entry.state}.")
+    for _, trashed in entry.files:
+        default_storage.delete(trashed)
+    entry.purged_at = timezone.now()
+    entry.save(update_fields=["purged_at"])
+
+
 def purge(days: int | None = None) -> list[TrashEntry]:
     """Remove the files of entries in the trash longer than `days` (default COLORARCHIVE_TRASH_DAYS)."""
     cutoff = timezone.now() - timedelta(days=settings.TRASH_DAYS if days is None else days)
-    purged = []
-    for entry in TrashEntry.objects.filter(restored_at=None, purged_at=None, deleted_at__lte=cutoff):
-        for _, trashed in entry.files:
-            default_storage.delete(trashed)
-        entry.purged_at = timezone.now()
-        entry.save(update_fields=["purged_at"])
-        purged.append(entry)
+    purged = list(in_trash().filter(deleted_at__lte=cutoff))
+    for entry in purged:
+        purge_entry(entry)
     return purged

@@ -12,4 +12,8 @@ urlpatterns = [
     path("items/<int:pk>/", views.item_detail, name="item"),
     path("items/<int:pk>/edit/", views.item_edit, name="item_edit"),
     path("items/<int:pk>/publish/", views.item_publish, name="item_publish"),
+    path("items/<int:pk>/trash/", views.item_trash, name="item_trash"),
+    path("trash/", views.trash_list, name="trash"),
+    path("trash/<int:pk>/restore/", views.trash_restore, name="trash_restore"),
+    path("trash/<int:pk>/purge/", views.trash_purge, name="trash_purge"),
 ]

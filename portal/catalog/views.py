@@ -1,4 +1,4 @@
-"""Staff pages: the catalogue, uploads, CSV import, metadata, and the comparison of results."""
+"""Staff pages: the catalogue, uploads, CSV import, metadata, the comparison of results, and the Trash."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from colorization.hints import MAX_POINTS, MAX_STROKES
 from portal import audit, broker
+from portal.catalog import trash
 from portal.catalog.forms import CollectionForm, ImportForm, ItemForm, UploadForm
 from portal.catalog.importer import import_csv
 from portal.catalog.ingest import IngestError, add_item
-from portal.catalog.models import Collection, Item
-from portal.catalog.permissions import staff_required
+from portal.catalog.models import Collection, Item, TrashEntry
+from portal.catalog.permissions import admin_required, staff_required
 from portal.jobs import bulk as bulk_actions
 from portal.jobs import hints as hint_rules
 from portal.jobs import queue
@@ -247,3 +248,59 @@ def collection_new(request):
         messages.success(request, f"Collection “{collection.title}” created.")
         return redirect("catalog:dashboard")
     return render(request, "catalog/collection_form.html", {"form": form})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def item_trash(request, pk: int):
+    """GET asks for confirmation; POST moves the item and its results to the Trash (restorable until purged)."""
+    item = get_object_or_404(Item, pk=pk)
+    if request.method == "POST":
+        trash.trash_item(item, request.user)
+        messages.success(
+            request,
+            f"“{item.title}” was moved to the Trash. It can be restored from there for {settings.TRASH_DAYS} days.",
+        )
+        return redirect("catalog:dashboard")
+    return render(
+        request,
+        "catalog/item_trash.html",
+        {"item": item, "results": item.requests.count(), "days": settings.TRASH_DAYS},
+    )
+
+
+@require_safe
+@staff_required
+def trash_list(request):
+    entries = list(trash.in_trash())
+    for entry in entries:
+        entry.purge_date = trash.purge_date(entry)
+    return render(request, "catalog/trash.html", {"entries": entries, "days": settings.TRASH_DAYS})
+
+
+@staff_required
+@require_POST
+def trash_restore(request, pk: int):
+    entry = get_object_or_404(TrashEntry, pk=pk)
+    try:
+        trash.restore(entry, request.user)
+    except trash.TrashError as exc:
+        messages.error(request, str(exc))
+        return redirect("catalog:trash")
+    messages.success(request, f"Restored {entry}.")
+    if entry.kind == TrashEntry.Kind.ITEM:
+        return redirect("catalog:item", entry.object_id)
+    return redirect("catalog:trash")
+
+
+@admin_required  # purging by hand cannot be undone; staff wait for the scheduled purge
+@require_POST
+def trash_purge(request, pk: int):
+    entry = get_object_or_404(TrashEntry, pk=pk)
+    try:
+        trash.purge_entry(entry)
+    except trash.TrashError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Purged {entry}: its files are gone; the record of its deletion stays.")
+    return redirect("catalog:trash")

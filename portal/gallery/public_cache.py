@@ -138,8 +138,14 @@ def public_page(view: Callable) -> Callable:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        if request.method not in ("GET", "HEAD") or not _anonymous_and_plain(request):
-            return view(request, *args, **kwargs)
+        from portal.jobs import demo_progress  # (models: not at import time)
+
+        if (
+            request.method not in ("GET", "HEAD")
+            or not _anonymous_and_plain(request)
+            or demo_progress.active()
+        ):
+            return view(request, *args, **kwargs)  # (the demo's progress banner changes with every reload)
         address = request.build_absolute_uri()
         version, hit = lookup("page", address)
         if hit is not None:

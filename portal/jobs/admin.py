@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from portal import broker
 from portal.catalog import trash
+from portal.catalog.admin import MovesToTrash
 from portal.jobs.models import ACTIVE, ColorizationRequest, ColorModel, Segment, TrainingRun, TrainingSource
 
 
@@ -27,7 +28,7 @@ class SegmentInline(admin.TabularInline):
 
 
 @admin.register(ColorizationRequest)
-class ColorizationRequestAdmin(admin.ModelAdmin):
+class ColorizationRequestAdmin(MovesToTrash, admin.ModelAdmin):
     list_display = ["id", "item", "model", "preset", "status", "progress", "approved", "created"]
     list_filter = ["status", "approved", "preset", "model"]
     readonly_fields = [
@@ -41,6 +42,7 @@ class ColorizationRequestAdmin(admin.ModelAdmin):
         "attempts",
     ]
     inlines = [SegmentInline]
+    actions = ["delete_selected"]
 
     def delete_model(self, request, obj) -> None:
         trash.trash_result(obj, request.user)  # cancelled first, then to the trash: restorable until purged

@@ -33,7 +33,7 @@ def _colorize(bulk: BulkAction, item: Item) -> str | None:
     if not models:
         return "no model chosen"
     options = {"smoothing": bulk.options["smoothing"]} if bulk.options.get("smoothing") else {}
-    services.submit(bulk.requested_by, item, models, options)
+    services.submit(bulk.requested_by, item, models, options, bulk=bulk)
     return None
 
 
@@ -41,12 +41,16 @@ def _approve(bulk: BulkAction, item: Item) -> str | None:
     default = ColorModel.objects.filter(is_default=True).first()
     if default is None:
         return "there is no default model"
-    done = item.requests.filter(model=default, status=Status.DONE).order_by("-finished").first()
-    if done is None:
+    results = list(item.requests.filter(model=default, status=Status.DONE))
+    if not results:
         return f"no finished result by {default.name}"
-    if done.approved:
-        return f"the result by {default.name} was approved already"
-    done.approve(bulk.requested_by)
+    if any(r.approved for r in results):
+        return f"a result by {default.name} was approved already"
+    plain = [r for r in results if not r.options.get("hints")]  # the model's own colours, no staff hints
+    if len(plain) != 1:  # which one is meant is for a person to say, on the item's page
+        which = "only results guided by hints" if not plain else f"{len(plain)} results without hints"
+        return f"{which} by {default.name}: choose one on the item's page"
+    plain[0].approve(bulk.requested_by)
     return None
 
 

@@ -322,6 +322,10 @@ class ColorizationRequest(Job):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # the bulk action that queued it: its requester hears once, when the whole action has ended (notify.py)
+    bulk = models.ForeignKey(
+        "BulkAction", null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
     result = models.FileField(upload_to=_result_path, blank=True, max_length=400)
     result_preview = models.FileField(upload_to=_result_path, blank=True, max_length=400)
     provenance = models.JSONField(default=dict, blank=True)
@@ -517,6 +521,25 @@ class Segment(Job):
 
     def __str__(self) -> str:
         return f"segment {self.index} of request {self.request_id}"
+
+    @property
+    def frames(self) -> str:
+        """Its frames, both ends included: end_frame is the next segment's first frame (a half-open range)."""
+        return f"{self.start_frame}–{self.end_frame - 1}"
+
+    @property
+    def times(self) -> str:
+        """Where it lies in the film, as m:ss.s from its first frame to the next segment's ("" without a rate)."""
+        item = self.request.item
+        if not item.duration or not item.frame_count:
+            return ""
+        fps = item.frame_count / item.duration
+
+        def clock(frame: int) -> str:
+            minutes, seconds = divmod(frame / fps, 60)
+            return f"{int(minutes)}:{seconds:04.1f}"
+
+        return f"{clock(self.start_frame)}–{clock(self.end_frame)}"
 
     def discard(self) -> None:
         self.part.delete(save=False)

@@ -31,7 +31,12 @@ def _describe(job) -> str | None:
 def job_ended(job, by: AbstractBaseUser | None = None) -> Notification | None:
     """Notify whoever asked for `job` that it is done, failed or was cancelled (called once, by Job.finish,
     Job.fail or Job.cancel; `by`: who cancelled it). Someone who cancelled their own job finds it in the list
-    and gets no mail about their own click."""
+    and gets no mail about their own click. A bulk action is told once, in one summary, when it and every
+    request it queued have ended: not once per item."""
+    if isinstance(job, ColorizationRequest) and job.bulk_id:
+        return _bulk_ended(job.bulk_id)
+    if isinstance(job, BulkAction) and job.status != Status.CANCELLED:
+        return _bulk_ended(job.pk)
     user = getattr(job, "requested_by", None)
     what = _describe(job)
     if user is None or what is None:
@@ -44,18 +49,48 @@ def job_ended(job, by: AbstractBaseUser | None = None) -> Notification | None:
         message = f"{what} was cancelled{who}."
     else:
         message = f"{what} is done."
-    note = Notification.objects.create(
-        user=user, message=message[:500], url=job.get_absolute_url(), failed=failed
-    )
     own_click = job.status == Status.CANCELLED and by == user
-    if settings.MAIL_CONFIGURED and user.email and not own_click:
+    return _send(user, message, job.get_absolute_url(), failed, mail=not own_click)
+
+
+def _bulk_ended(pk: int) -> Notification | None:
+    """The bulk action's one summary, once it and the requests it queued have all ended (whichever ends last
+    sends it; the row lock makes two that end together send one)."""
+    from django.db import transaction
+
+    from portal.jobs.models import ACTIVE
+
+    with transaction.atomic():
+        bulk = BulkAction.objects.select_for_update().filter(pk=pk).first()
+        if bulk is None or bulk.requested_by is None or bulk.status in ACTIVE:
+            return None
+        if bulk.requests.filter(status__in=ACTIVE).exists():
+            return None  # the last request to end sends it
+        url = bulk.get_absolute_url()
+        if Notification.objects.filter(user=bulk.requested_by, url=url).exists():
+            return None  # sent already (or the action was cancelled, which said so)
+        what = _describe(bulk)
+        if bulk.status == Status.FAILED:
+            return _send(bulk.requested_by, f"{what} failed: {bulk.error}", url, failed=True)
+        ended = {s: 0 for s in Status.values}
+        for status in bulk.requests.values_list("status", flat=True):
+            ended[status] += 1
+        parts = [f"{ended[s]} {word}" for s, word in
+                 ((Status.DONE, "colorized"), (Status.FAILED, "failed"), (Status.CANCELLED, "cancelled")) if ended[s]]  # fmt: skip
+        message = f"{what} is done" + (f": {', '.join(parts)}." if parts else ".")
+        return _send(bulk.requested_by, message, url, failed=bool(ended[Status.FAILED]))
+
+
+def _send(user, message: str, url: str, failed: bool, mail: bool = True) -> Notification:
+    note = Notification.objects.create(user=user, message=message[:500], url=url, failed=failed)
+    if mail and settings.MAIL_CONFIGURED and user.email:
         link = f"{settings.PORTAL_URL.rstrip('/')}{note.url}" if settings.PORTAL_URL else note.url
         try:
             send_mail(f"[Colorarchive] {message[:120]}", f"{message}\n\n{link}\n", None, [user.email])
         except (
             OSError
         ) as exc:  # the in-portal list still has it; a mail server that is down must not fail the job
-            log.warning("could not mail %s about %s: %s", user.email, what, exc)
+            log.warning("could not mail %s: %s", user.email, exc)
     return note
 
 

@@ -33,13 +33,14 @@ def preset_for(item: Item) -> str:
 
 @transaction.atomic
 def submit(
-    user, item: Item, models: list[ColorModel], options: dict | None = None
+    user, item: Item, models: list[ColorModel], options: dict | None = None, bulk=None
 ) -> list[ColorizationRequest]:
     """One request per chosen model; the preset follows the item's type. `options["hints"]`: colour hints
     (the checked hints document, portal.jobs.hints) for a photograph, kept with the request so the result can be redone.
 
     Idempotent: while a request for the same item, model and options is waiting or running, asking again
-    returns that request (a double-click or a client's retry creates nothing new).
+    returns that request (a double-click or a client's retry creates nothing new). `bulk`: the BulkAction
+    that asks (its requester is told once, when all it queued has ended).
     """
     from workers import tasks
 
@@ -72,7 +73,7 @@ def submit(
             chosen.append(active)
             continue
         req = ColorizationRequest.objects.create(
-            item=item, model=model, preset=preset_for(item), options=options, requested_by=user
+            item=item, model=model, preset=preset_for(item), options=options, requested_by=user, bulk=bulk
         )
         broker.send_on_commit(req, tasks.colorize)
         chosen.append(req)

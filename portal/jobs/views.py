@@ -115,6 +115,10 @@ def request_list(request):
     if status in Status.values:
         reqs = reqs.filter(status=status)
     page = Paginator(reqs, 40).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    ahead = queue.ahead_of(page.object_list)
+    for r in page.object_list:
+        r.ahead = ahead.get(r.pk)
     return render(
         request, "jobs/request_list.html", {"page": page, "status": status, "statuses": Status.choices}
     )
@@ -129,7 +133,7 @@ def request_detail(request, pk: int):
         "jobs/request_detail.html",
         {
             "req": req,
-            "segments": req.segments.all(),
+            "segments": req.segments.select_related("request__item"),
             "history": audit.entries(req),
             "place": queue.place(req, queue.typical_seconds()),
         },

@@ -11,6 +11,19 @@
     update();
   });
 
+  // A slug field follows its title until someone edits it (the server makes the same slug when it is left empty).
+  document.querySelectorAll("input[data-slug-from]").forEach(function (slug) {
+    var title = slug.form && slug.form.querySelector("[name=" + slug.getAttribute("data-slug-from") + "]");
+    if (!title) return;
+    var edited = slug.value !== "";
+    slug.addEventListener("input", function () { edited = slug.value !== ""; });
+    title.addEventListener("input", function () {
+      if (edited) return;
+      slug.value = title.value.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+        .replace(/[^\w\s-]/g, "").trim().replace(/[-\s]+/g, "-");
+    });
+  });
+
   // Uploads: refuse before sending when the chosen files exceed the request limit the server (and nginx) holds.
   document.querySelectorAll("form[data-max-bytes]").forEach(function (form) {
     var limit = parseInt(form.getAttribute("data-max-bytes"), 10);

@@ -127,7 +127,7 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
         Image.MAX_IMAGE_PIXELS = old
     assert bomb.stat().st_size < 2_000_000
     message = _message(bomb)
-    assert "megapixel limit" in message and "400 megapixels" in message
+    assert "limit of 300 megapixels" in message and "400 megapixels" in message
 
 
 def test_bomb_between_limit_and_twice_the_limit(tmp_path):

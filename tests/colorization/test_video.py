@@ -420,7 +420,9 @@ def test_a_frame_over_the_pixel_limit_is_refused_from_the_header(tmp_path, film_
 
     monkeypatch.setattr(policy, "MAX_PIXELS", 100_000_000)
     src = _huge(tmp_path)
-    with pytest.raises(VideoError, match=r"huge\.y4m: refused: 192 megapixels \(16000x12000\) is over"):
+    with pytest.raises(
+        VideoError, match=r"huge\.y4m: refused: the picture is too large \(192 megapixels, 16000x12000\)"
+    ):
         film(film_model).run(src, tmp_path / "out" / "result.mp4")
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 

@@ -144,3 +144,29 @@ def test_promote_with_comparison_confirmation_and_rollback(browser, live_server,
     assert ColorModel.objects.get(is_default=True) == default
     assert "unet-v6 became the default (director)" in admin.locator("[data-promotions]").inner_text()
     _shot(admin, "26-rolled-back")
+
+
+def test_move_an_item_to_the_trash_and_restore_it(browser, live_server, staff_user):  # noqa: F811
+    from portal.catalog.models import TrashEntry
+
+    dock = _item("Harbour dock", Item.Status.PUBLISHED)
+    staff = _sign_in(browser, live_server.url, "curator", f"/catalog/items/{dock.pk}/")
+    staff.click("[data-action=trash]")
+    assert "Move “Harbour dock” to the Trash?" in staff.locator("h1").inner_text()
+    _shot(staff, "30-trash-confirm")
+    staff.click("button[data-action=trash]")
+    assert "was moved to the Trash" in staff.locator(".messages").inner_text()
+    assert staff.locator(".page-head .meta").inner_text().startswith("0 items")  # the catalogue, without it
+    assert not Item.objects.filter(pk=dock.pk).exists()
+    assert browser.new_page().goto(f"{live_server.url}/items/{dock.pk}/").status == 404
+
+    staff.click(".page-head a[href='/catalog/trash/']")
+    entry = staff.locator("[data-trash-entry]")
+    assert "Harbour dock" in entry.inner_text() and "curator" in entry.inner_text()
+    assert staff.locator("[data-action=purge]").count() == 0  # only admins purge by hand
+    _shot(staff, "31-trash-list")
+    staff.click("[data-action=restore]")
+    assert staff.url.endswith(f"/catalog/items/{dock.pk}/")
+    assert f"Restored Item {dock.pk}: Harbour dock." in staff.locator(".messages").inner_text()
+    assert TrashEntry.objects.get().state == "restored"
+    assert browser.new_page().goto(f"{live_server.url}/items/{dock.pk}/").status == 200

@@ -66,6 +66,37 @@ def test_approve_the_default_models_results(staff_client, staff_user, django_cap
     assert action.report == ["Ferry: no finished result by unet-default"]
 
 
+def test_approving_the_default_models_results_never_guesses_between_several(
+    staff_client, django_capture_on_commit_callbacks
+):
+    """Approved the newest result by the default model, even one guided by hints, beside one without."""
+    default = ColorModel.objects.create(name="unet-default", checkpoint="models/a.pt", is_default=True)
+    dock, ferry, quay = (_item(t, Item.Status.DRAFT) for t in ("Dock", "Ferry", "Quay"))
+    plain, hinted = _result(dock, default, False), _result(dock, default, False)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    plain.finished, hinted.finished = timezone.now() - timedelta(hours=1), timezone.now()
+    hinted.options = {"hints": {"points": [{"x": 0.5, "y": 0.5, "color": "#aa0000"}]}}
+    plain.save(), hinted.save()
+    only_hinted = _result(ferry, default, False)
+    only_hinted.options = hinted.options
+    only_hinted.save()
+    twice = [_result(quay, default, False), _result(quay, default, False)]
+    _, action = _bulk(
+        staff_client, "approve", django_capture_on_commit_callbacks, items=[dock.pk, ferry.pk, quay.pk]
+    )
+    action.refresh_from_db()
+    approved = set(ColorizationRequest.objects.filter(approved=True).values_list("pk", flat=True))
+    assert approved == {plain.pk}, (approved, plain.pk, hinted.pk)
+    assert action.changed == 1 and not any(r.pk in approved for r in [hinted, only_hinted, *twice])
+    assert sorted(action.report) == [
+        "Ferry: only results guided by hints by unet-default: choose one on the item's page",
+        "Quay: 2 results without hints by unet-default: choose one on the item's page",
+    ]
+
+
 def test_colorize_with_the_chosen_models(
     staff_client, model_row, photo_file, tmp_path, django_capture_on_commit_callbacks
 ):
@@ -87,6 +118,31 @@ def test_colorize_with_the_chosen_models(
     assert action.status == Status.DONE and action.changed == 2
     reqs = ColorizationRequest.objects.filter(item__in=items, model=model_row)
     assert reqs.count() == 2 and {r.status for r in reqs} == {Status.DONE}
+
+
+def test_a_bulk_colorization_sends_one_summary_notification(
+    staff_client, staff_user, model_row, tmp_path, django_capture_on_commit_callbacks
+):
+    """Sent one notification per item queued, and one more for the action."""
+    from django.core.files import File
+
+    from portal.catalog.ingest import add_item
+    from portal.jobs.models import Notification
+    from tests.conftest import make_photo
+
+    with django_capture_on_commit_callbacks(execute=True):
+        items = [
+            add_item(File(open(p, "rb"), name=p.name))
+            for p in (make_photo(tmp_path / f"photo-{n}.png", size=(80 + n, 60)) for n in range(3))
+        ]
+    _, action = _bulk(
+        staff_client, "colorize", django_capture_on_commit_callbacks,
+        items=[i.pk for i in items], models=[model_row.pk],
+    )  # fmt: skip
+    assert set(action.requests.values_list("status", flat=True)) == {Status.DONE}
+    (note,) = Notification.objects.filter(user=staff_user)
+    assert note.message == "Bulk action “Colorize with the chosen models” on 3 item(s) is done: 3 colorized."
+    assert note.url == action.get_absolute_url() and not note.failed
 
 
 def test_a_bulk_action_needs_items_and_what_its_action_needs(staff_client):

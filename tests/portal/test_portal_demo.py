@@ -112,3 +112,94 @@ def test_sigterm_stops_the_demo_server_and_its_workers(tmp_path, tiny_model):
     text = out_path.read_text()
     assert "The demo's workers have stopped." in text, text[-3000:]
     assert not any(_pid_alive(p) for p in pids)
+
+
+def test_demo_serves_at_once_and_colorizes_in_the_background_showing_its_progress(tmp_path, tiny_model):
+    import re
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny.pt").write_bytes(tiny_model.read_bytes())
+    (models / "DEFAULT").write_text("tiny.pt\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out_path = tmp_path / "demo.out"
+    with open(out_path, "w") as out:
+        demo = subprocess.Popen([sys.executable, "manage.py", "demo", f"127.0.0.1:{port}"], cwd=ROOT,
+                                env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=models,
+                                               PYTHONUNBUFFERED=1),
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+
+    def home() -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+                return response.read().decode()
+        except OSError:
+            return None
+
+    try:
+        first = None
+        deadline = time.monotonic() + 300
+        while first is None and demo.poll() is None and time.monotonic() < deadline:
+            first = home() or time.sleep(1)
+        assert first is not None, out_path.read_text()[-3000:]
+        # the first page answered while the demo items were still being colorized, and says how far they are
+        banner = re.search(r"data-demo-progress>[^<]*?(\d+) of 6 done", first)
+        assert banner and int(banner[1]) < 6, first[-3000:]
+        while "6 colorized and approved" not in out_path.read_text() and demo.poll() is None:
+            assert time.monotonic() < deadline + 300, out_path.read_text()[-3000:]
+            time.sleep(2)
+        text = out_path.read_text()
+        assert "6 colorized and approved, 0 failed" in text and "  6 of 6 done, 0 waiting" in text, text[
+            -3000:
+        ]
+        assert text.index("Colorarchive is at") < text.index("6 of 6 done")  # served before the last finished
+        assert "data-demo-progress" not in home()  # no banner once they are all done
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(90) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+
+
+def test_the_demo_answers_a_missing_page_with_the_portals_404_not_djangos_debug_page(tmp_path):
+    """Served Django's technical 404 (the URL patterns and "DEBUG = True") to anyone trying the demo."""
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out_path = tmp_path / "demo.out"
+    with open(out_path, "w") as out:
+        demo = subprocess.Popen([sys.executable, "manage.py", "demo", f"127.0.0.1:{port}", "--no-worker"], cwd=ROOT,
+                                env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=empty,
+                                               COLORARCHIVE_BUNDLED_MODELS=empty, PYTHONUNBUFFERED=1),
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline, answer = time.monotonic() + 300, None
+        while answer is None and demo.poll() is None and time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/items/999999/", timeout=30)
+            except urllib.error.HTTPError as exc:
+                answer = (exc.code, exc.read().decode())
+            except OSError:
+                time.sleep(1)
+        assert answer is not None, out_path.read_text()[-3000:]
+        status, body = answer
+        assert status == 404 and "There is nothing here, or it is not public." in body, body[-3000:]
+        assert "DEBUG = True" not in body and "URLconf" not in body
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/site.css", timeout=30) as css:
+            assert css.status == 200  # the stylesheet is still served
+    finally:
+        demo.terminate()
+        demo.wait(90)

@@ -4,6 +4,7 @@ answer 400."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -151,3 +152,115 @@ def test_a_metadata_edit_racing_the_preview_worker_keeps_the_previews(staff_clie
     item.refresh_from_db()
     assert item.title == "Quay at dawn"
     assert item.preview.name and (item.width, item.height) == (96, 72)
+
+
+# ------------------------------------------------------------------ second round
+
+
+def test_a_picture_over_the_pixel_limit_tells_staff_the_limit_and_whom_to_ask(
+    staff_client, tmp_path, monkeypatch
+):
+    """Told staff to set COLORARCHIVE_MAX_MEGAPIXELS, a server setting they cannot change."""
+    from colorization.media import policy
+
+    monkeypatch.setattr(policy, "MAX_PIXELS", 2_000_000)
+    path = tmp_path / "wide.png"
+    Image.new("L", (3000, 1000)).save(path)
+    page = _upload(staff_client, path).content.decode()
+    assert "wide.png: refused: the picture is too large (3 megapixels, 3000x1000)" in page, page[-3000:]
+    assert "this archive&#x27;s limit of 2 megapixels; ask an administrator" in page
+    assert "COLORARCHIVE_" not in page and not Item.objects.exists()
+
+
+def test_waiting_requests_in_the_list_say_how_many_are_ahead(staff_client):
+    """Showed 0% for a waiting request, and no place in the queue."""
+    model = ColorModel.objects.create(name="unet", checkpoint="models/a.pt", is_default=True)
+    running = ColorizationRequest.objects.create(item=_item("Dock", "draft"), model=model, status="running")
+    first, second = (
+        ColorizationRequest.objects.create(item=_item(t, "draft"), model=model, status="pending")
+        for t in ("Ferry", "Quay")
+    )
+    page = staff_client.get(reverse("jobs:requests")).content.decode()
+    row = {r.pk: page.split(f'data-job="{r.pk}"')[1].split("</tr>")[0] for r in (running, first, second)}
+    assert "waiting, 1 ahead" in row[first.pk] and "waiting, 2 ahead" in row[second.pk], row
+    assert "0%" not in row[second.pk] and "ahead" not in row[running.pk]
+
+
+def test_film_segments_show_half_open_ranges_clearly(staff_client):
+    """Showed "0–300" and "300–360": the shared frame read as an overlap."""
+    from portal.jobs.models import Segment
+
+    film = _item("Tram", "draft", type=Item.Type.MOVING_IMAGE, frame_count=360, duration=14.4)  # 25 fps
+    req = ColorizationRequest.objects.create(item=film, model=ColorModel.objects.create(name="unet"))
+    for index, (start, end) in enumerate([(0, 300), (300, 360)]):
+        Segment.objects.create(request=req, index=index, start_frame=start, end_frame=end)
+    page = staff_client.get(req.get_absolute_url()).content.decode()
+    assert "<td data-frames>0–299</td>" in page and "<td data-frames>300–359</td>" in page
+    assert "0:00.0–0:12.0" in page and "0:12.0–0:14.4" in page
+
+
+def test_the_public_page_says_hints_guided_the_colorization_and_offers_it_for_download(client):
+    """Said nothing of the staff's hints, and offered only the original for download."""
+    model = ColorModel.objects.create(name="unet", checkpoint="models/a.pt", is_default=True)
+    item = _item("Dock", Item.Status.PUBLISHED)
+    req = _result(item, model, True)
+    req.options = {"hints": {"points": [{"x": 0.5, "y": 0.5, "color": "#aa0000"}]}}
+    req.save()
+    page = client.get(item.get_absolute_url()).content.decode()
+    assert "Museum staff guided them with colour hints (1 colour hint" in page, page[-3000:]
+    download = reverse("gallery:result_file", args=[req.pk, "result"]) + "?download=1"
+    assert download in page
+    response = client.get(download)
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+
+
+@pytest.mark.parametrize(
+    "name, title",
+    [
+        ("IMG_0042_Market-day_(1910).png", "Market-day (1910)"),
+        ("DSC01234 St. Mary's, 1923.png", "St. Mary's, 1923"),
+        ("IMG_0042.png", "IMG 0042"),  # nothing but the camera's name: kept
+        ("harbour_1923.png", "harbour 1923"),
+    ],
+)
+def test_titles_made_from_file_names_drop_camera_prefixes_and_keep_punctuation(
+    staff_client, tmp_path, name, title
+):
+    """Kept "IMG 0042" in front and turned hyphens into spaces: "IMG 0042 Market day (1910)"."""
+    _upload(staff_client, make_photo(tmp_path / name))
+    assert Item.objects.get().title == title
+
+
+def test_a_new_collections_slug_is_made_from_its_title(staff_client):
+    """The slug had to be typed by hand: a collection posted without one was refused."""
+    from portal.catalog.models import Collection
+
+    page = staff_client.get(reverse("catalog:collection_new")).content.decode()
+    assert 'data-slug-from="title"' in page  # the page fills it in as the title is typed
+    response = staff_client.post(
+        reverse("catalog:collection_new"), {"title": "Harbour & Docks, 1923", "slug": ""}
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert Collection.objects.get().slug == "harbour-docks-1923"
+    again = staff_client.post(
+        reverse("catalog:collection_new"), {"title": "Harbour & Docks, 1923"}
+    ).content.decode()
+    assert "“harbour-docks-1923” is taken by another collection" in again
+
+
+def test_the_training_run_page_shows_stored_values_in_words_not_python_dicts(admin_client_):
+    """Printed the dataset summary as {'train': 900, 'val': 100}."""
+    from portal.jobs.models import TrainingRun
+
+    run = TrainingRun.objects.create(
+        name="retrain", overrides={"lr": 0.0003, "augment": True},
+        dataset={"counts": {"train": 900, "val": 100}, "sources": 3}, metrics={"val_mae": 4.12345},
+    )  # fmt: skip
+    page = admin_client_.get(reverse("jobs:training_run", args=[run.pk])).content.decode()
+    settings_card = page[
+        page.index("<h2>Metrics</h2>") : page.index("</div>", page.index("<h2>Settings</h2>"))
+    ]
+    assert "<dd>dataset counts</dd>" not in settings_card  # (the key is a <dt>)
+    assert re.search(r"<dd>(train 900 · val 100|val 100 · train 900)</dd>", settings_card), settings_card
+    assert "<dd>yes</dd>" in settings_card and "<dd>4.1235</dd>" in settings_card, settings_card
+    assert "{&#x27;" not in page and "{'" not in page

@@ -3,8 +3,9 @@
 Creates the database, seeds a small catalogue from the images scikit-image ships (plus a short film panned
 over one of them), creates demo accounts, registers the installed models (colorization.zoo; the default one as
 the default), starts a Celery worker per queue as subprocesses (so staff work never waits behind a film or a
-training run), colorizes the demo items showing its progress (each is approved when done), and runs the web
-server. Ctrl-C or SIGTERM stops the server and the workers.
+training run) and runs the web server at once, while the demo items are colorized in the background (each is
+approved when done; the progress shows on every page and in the console). --no-serve waits for them instead.
+Ctrl-C or SIGTERM stops the server and the workers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from django.db import transaction
 from portal.catalog.ingest import add_item
 from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import ADMIN_GROUP, STAFF_GROUP
+from portal.jobs import demo_progress
 
 ACCOUNTS = [("staff", "colorarchive-staff", STAFF_GROUP), ("admin", "colorarchive-admin", ADMIN_GROUP)]
 NKC = "http://rightsstatements.org/vocab/NKC/1.0/"
@@ -113,21 +116,6 @@ def _stop(workers: list[subprocess.Popen]) -> None:
             worker.kill()
 
 
-def _progress_line(rows) -> str:
-    from portal.jobs.models import Status
-
-    counts = {s: 0 for s in Status.values}
-    running = []
-    for req in rows.select_related("item"):
-        counts[req.status] += 1
-        if req.status == Status.RUNNING:
-            running.append(f"{req.item.title} {req.percent}%")
-    line = f"{counts['done']} of {len(rows)} done, {counts['pending']} waiting"
-    if counts["failed"]:
-        line += f", {counts['failed']} failed"
-    return line + (f"; now: {', '.join(running)}" if running else "")
-
-
 def is_loopback(addrport: str) -> bool:
     """True when runserver's "addr:port" (or a bare port) listens on this machine only."""
     if addrport.isdigit():
@@ -166,13 +154,21 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-worker", action="store_true", help="Do not start the Celery workers.")
         parser.add_argument(
-            "--wait", type=int, default=180, help="Seconds to wait for the demo colorizations."
+            "--wait",
+            type=int,
+            default=180,
+            help="With --no-serve: seconds to wait for the demo colorizations.",
         )
 
     def handle(self, *args, addrport: str, no_serve: bool, no_worker: bool, wait: int, **options):
         if not settings.DEBUG:  # it creates accounts with published passwords: never on a production database
             raise CommandError("demo is for a local trial only; it refuses to run with DJANGO_DEBUG=0")
-        if not is_loopback(addrport):
+        if is_loopback(addrport):
+            # Served as a museum would serve it: the portal's own 404 and 500 pages, not Django's debug pages
+            # (DEBUG is on only for the embedded setup: SQLite, local files, the filesystem broker).
+            settings.ALLOWED_HOSTS = settings.ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]"]
+            settings.DEBUG = False
+        else:
             if not options["insecure_public"]:
                 raise CommandError(
                     f"demo listens on loopback only (127.0.0.1:8000); {addrport} would let anyone on the network "
@@ -199,8 +195,13 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _interrupt)
         workers = [] if no_worker else [self._start_worker(queue) for queue in QUEUES]
         try:
-            if seeded and model is not None:
-                self._colorize_demo(model, workers, wait)
+            ids = self._queue_demo(model) if seeded and model is not None else []
+            if ids and workers and no_serve:
+                self._wait_for(ids, workers, wait)
+            elif ids and workers:
+                # serve now; the items are colorized meanwhile, their progress on every page
+                settings.DEMO_REQUEST_IDS = ids
+                threading.Thread(target=self._report, args=(ids, workers), daemon=True).start()
             self._print_access(addrport, model)
             if (
                 not no_serve
@@ -288,34 +289,45 @@ class Command(BaseCommand):
         )
         return worker
 
-    def _colorize_demo(self, model, workers: list, wait: int) -> None:
-        """Queue the demo items (each approved by the worker when done) and show the progress until they are
-        done or `wait` seconds have passed; what is still running is approved when it finishes."""
+    def _queue_demo(self, model) -> list[int]:
+        """Queue the demo items, each approved by the worker when done; their request ids."""
         from portal.jobs import services
-        from portal.jobs.models import ColorizationRequest, Status
 
         admin = get_user_model().objects.get(username="admin")
         reqs = []
         for item in Item.objects.all():
             options = {"approve_when_done": True, **({"smoothing": "ema"} if item.is_film else {})}
             reqs += services.submit(admin, item, [model], options)
-        if not workers:
-            return
-        ids = [r.pk for r in reqs]
-        self.stdout.write(
-            f"Colorizing the {len(ids)} demo items (the first start loads the model; up to {wait} s) ..."
-        )
-        deadline, last = time.monotonic() + wait, ""
-        while time.monotonic() < deadline and all(w.poll() is None for w in workers):
-            rows = ColorizationRequest.objects.filter(pk__in=ids)
-            line = _progress_line(rows)
-            if line != last:
-                self.stdout.write(f"  {line}")
-                self.stdout.flush()
-                last = line
-            if not rows.filter(status__in=[Status.PENDING, Status.RUNNING]).exists():
-                break
-            time.sleep(1)
+        self.stdout.write(f"Colorizing the {len(reqs)} demo items (the first start loads the model) ...")
+        return [r.pk for r in reqs]
+
+    def _report(self, ids: list[int], workers: list, deadline: float = float("inf")) -> None:
+        """Print each change of the progress until the items are done, a worker stopped or the deadline."""
+        from django.db import connection
+
+        last = ""
+        try:
+            while time.monotonic() < deadline and all(w.poll() is None for w in workers):
+                p = demo_progress.progress(ids)
+                if (text := demo_progress.line(p)) != last:
+                    self.stdout.write(f"  {text}")
+                    self.stdout.flush()
+                    last = text
+                if p["finished"]:
+                    break
+                time.sleep(1)
+            self._summary(ids)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connection.close()  # the background reporter's own connection
+
+    def _wait_for(self, ids: list[int], workers: list, wait: int) -> None:
+        self.stdout.write(f"Waiting for them (up to {wait} s) ...")
+        self._report(ids, workers, time.monotonic() + wait)
+
+    def _summary(self, ids: list[int]) -> None:
+        from portal.jobs.models import ColorizationRequest, Status
+
         rows = ColorizationRequest.objects.filter(pk__in=ids)
         done = rows.filter(status=Status.DONE, approved=True).count()
         failed = rows.filter(status=Status.FAILED)
