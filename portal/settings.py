@@ -18,6 +18,8 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_WORK       worker scratch folder: film segments, training datasets (default $COLORARCHIVE_VAR/work)
     COLORARCHIVE_STALE_MINUTES  a running job silent this long is stale (requeue_stale), default 30
     COLORARCHIVE_SEGMENT_FRAMES frames per film segment task, default 300
+    COLORARCHIVE_ORIGINALS_CACHE_GB  room for a worker machine's copies of originals on remote storage (S3),
+                            one per film for all its segments, least recently used evicted first; default 50
     EMAIL_HOST              SMTP server for notifications and password reset (with EMAIL_PORT, EMAIL_HOST_USER,
                             EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, DEFAULT_FROM_EMAIL); unset: no mail is sent
     DJANGO_EMAIL_BACKEND    another Django mail backend (the demo: the console backend)
@@ -100,6 +102,7 @@ VAR_DIR = Path(env("COLORARCHIVE_VAR", str(BASE_DIR / "var")))
 WORK_DIR = Path(env("COLORARCHIVE_WORK", str(VAR_DIR / "work")))
 STALE_MINUTES = int(env("COLORARCHIVE_STALE_MINUTES", "30"))
 SEGMENT_FRAMES = int(env("COLORARCHIVE_SEGMENT_FRAMES", "300"))  # film frames per segment task
+ORIGINALS_CACHE_BYTES = int(float(env("COLORARCHIVE_ORIGINALS_CACHE_GB", "50")) * 1024**3)  # workers/cache.py
 PERSON_DETECTOR = env("COLORARCHIVE_PERSON_DETECTOR", "")
 HISTORICAL_PHOTOS = Path(
     env("COLORARCHIVE_HISTORICAL_PHOTOS", str(BASE_DIR.parent / "shared" / "data" / "historical_color"))
