@@ -190,6 +190,9 @@ def test_a_remote_film_is_downloaded_once_for_its_plan_segments_and_join(
     assert req.status == Status.DONE, req.error
     assert req.segments.count() >= 3  # 20 frames in parts of at most 8
     assert RemoteStorage.reads[item.original.name] == 1  # was 1 + 4 + 1: the plan, each segment, the join
+    assert (
+        RemoteStorage.reads[model_row.checkpoint.name] == 0
+    )  # the worker's copy (made at registration) serves
     assert entries(remote_storage) == [f"{item.sha256}.mp4"]
     with req.result.open("rb") as f, av.open(f) as container:
         assert sum(1 for _ in container.decode(video=0)) == 20
