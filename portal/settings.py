@@ -21,6 +21,8 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_HEARTBEAT_S    a working worker writes its job row's heartbeat this often, default 15
     COLORARCHIVE_WORKER_LOST_S  a running job whose heartbeat is this old lost its worker, default 60
     COLORARCHIVE_SEGMENT_FRAMES frames per film segment task, default 300
+    COLORARCHIVE_ORIGINALS_CACHE_GB  room for a worker machine's copies of originals on remote storage (S3),
+                            one per film for all its segments, least recently used evicted first; default 50
     EMAIL_HOST              SMTP server for notifications and password reset (with EMAIL_PORT, EMAIL_HOST_USER,
                             EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, DEFAULT_FROM_EMAIL); unset: no mail is sent
     DJANGO_EMAIL_BACKEND    another Django mail backend (the demo: the console backend)
@@ -111,6 +113,7 @@ STALE_MINUTES = int(env("COLORARCHIVE_STALE_MINUTES", "30"))
 HEARTBEAT_SECONDS = float(env("COLORARCHIVE_HEARTBEAT_S", "15"))  # workers/runner.py writes job heartbeats
 WORKER_LOST_SECONDS = float(env("COLORARCHIVE_WORKER_LOST_S", "60"))  # no heartbeat this long: worker lost
 SEGMENT_FRAMES = int(env("COLORARCHIVE_SEGMENT_FRAMES", "300"))  # film frames per segment task
+ORIGINALS_CACHE_BYTES = int(float(env("COLORARCHIVE_ORIGINALS_CACHE_GB", "50")) * 1024**3)  # workers/cache.py
 PERSON_DETECTOR = env("COLORARCHIVE_PERSON_DETECTOR", "")
 HISTORICAL_PHOTOS = Path(
     env("COLORARCHIVE_HISTORICAL_PHOTOS", str(BASE_DIR.parent / "shared" / "data" / "historical_color"))

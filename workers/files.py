@@ -14,6 +14,7 @@ from django.db.models.fields.files import FieldFile
 
 from colorization.media import atomic_write
 from portal.storage import media_folder, require_free
+from workers.cache import FileCache
 
 
 @contextmanager
@@ -35,6 +36,25 @@ def local_path(field: FieldFile) -> Iterator[Path]:
             shutil.copyfileobj(src, tmp, 1024 * 1024)
         tmp.flush()
         yield Path(tmp.name)
+
+
+@contextmanager
+def original_copy(field: FieldFile, sha256: str, size: int | None = None) -> Iterator[Path]:
+    """A path to a stored original: the file itself on local storage, else this machine's copy in the originals
+    cache (workers/cache.py), downloaded once for every segment and the join of a film, its SHA-256 checked.
+    cache.DigestMismatch when the stored bytes are not the ones named `sha256`."""
+    try:
+        path = Path(field.path)
+    except NotImplementedError:  # remote storage (S3): no local path
+        path = None
+    if path is not None:
+        yield path
+        return
+    cache = FileCache(Path(settings.WORK_DIR) / "cache" / "originals", settings.ORIGINALS_CACHE_BYTES)
+    with cache.open(
+        sha256, Path(field.name).suffix, lambda: field.storage.open(field.name, "rb"), size
+    ) as path:
+        yield path
 
 
 def cached_copy(field: FieldFile, key: str) -> Path:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from celery import shared_task
@@ -21,7 +23,8 @@ from django.db.models import F
 from portal import broker
 from portal.database import retrying
 from portal.storage import is_disk_full
-from workers.files import local_path, model_checkpoint, scratch, store
+from workers.cache import DigestMismatch
+from workers.files import local_path, model_checkpoint, original_copy, scratch, store
 from workers.runner import run_job
 
 log = logging.getLogger("workers")
@@ -48,15 +51,34 @@ def _verified_original(req, src: Path) -> str:
     """The SHA-256 of the bytes about to be colorized. When they are not the original accepted at upload the
     item is marked (admins see it) and the job stops: a changed original is never colorized silently."""
     from colorization.media import sha256_stream
-    from portal.catalog import fixity
 
     with open(src, "rb") as f:
         found = sha256_stream(f)
+    _check_fixity(req, found)
+    return found[0]
+
+
+def _check_fixity(req, found: tuple[str, int]) -> None:
+    from portal.catalog import fixity
+
     problem = fixity.compare(found, req.item.sha256, req.item.size)
     fixity.record(req.item, problem)
     if problem:
         raise ValueError(f"Colorization stopped: the original failed its fixity check. {problem}")
-    return found[0]
+
+
+@contextmanager
+def _film_original(req) -> Iterator[Path]:
+    """A film's original as a local file for its plan, each segment and the join: on remote storage this
+    machine's cached copy, downloaded once per film (workers/cache.py); a download that is not the original
+    accepted at upload fails the fixity check, as in `_verified_original`."""
+    with ExitStack() as stack:
+        try:  # only the download: an error in the caller's block passes through untouched
+            src = stack.enter_context(original_copy(req.item.original, req.item.sha256, req.item.size))
+        except DigestMismatch as exc:
+            _check_fixity(req, (exc.found, exc.size))
+            raise  # not reached: the check raises
+        yield src
 
 
 def _hints(document: dict):
@@ -128,7 +150,7 @@ def _photo(req) -> dict:
 def _plan_film(req) -> None:
     from colorization import segments
 
-    with local_path(req.item.original) as src:
+    with _film_original(req) as src:
         _verified_original(req, src)  # the segments and the join read these same stored bytes
         plan = segments.plan(src, max_frames=settings.SEGMENT_FRAMES)
     for seg in req.plan_segments([part.to_dict() for part in plan]):
@@ -165,7 +187,7 @@ def _segment(seg) -> dict:
             )
 
     pipeline = cached_pipeline(req.preset, **_options(req))
-    with local_path(req.item.original) as src, scratch() as tmp:
+    with _film_original(req) as src, scratch() as tmp:
         dst = tmp / f"request{req.pk}-part{seg.index:04d}.mp4"
         segments.colorize_segment(src, seg.plan, dst, on_progress=on_progress, pipeline=pipeline)
         store(seg.part, dst.name, dst)
@@ -192,12 +214,10 @@ def _join(req) -> dict | None:
     if not req.advance_to(Phase.JOINING):
         return None  # duplicate delivery, already joined, or another worker is joining
     parts = list(req.segments.order_by("index"))
-    with local_path(req.item.original) as src, scratch() as tmp:
-        paths = []
-        for seg in parts:
-            with local_path(seg.part) as part_path:
-                paths.append(tmp / Path(seg.part.name).name)
-                paths[-1].write_bytes(part_path.read_bytes())
+    with _film_original(req) as src, scratch() as tmp, ExitStack() as stack:
+        # each part as a file (the stored one, or a download streamed to disk): the join reads them packet
+        # by packet, so memory does not grow with the film's length or its number of parts
+        paths = [stack.enter_context(local_path(seg.part)) for seg in parts]
         dst = tmp / _result_name(req, ".mp4")
         info = segments.join(paths, src, dst)
         store(req.result, dst.name, dst)

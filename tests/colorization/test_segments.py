@@ -268,3 +268,96 @@ def test_a_segment_seeks_and_decodes_the_frames_a_full_decode_gives(
 def packet_pts(path) -> list[int]:
     with av.open(str(path)) as c:
         return [p.pts for p in c.demux(video=0) if p.size]
+
+
+def noise_film(path, frames: int = 64, size: tuple[int, int] = (640, 360)):
+    """A film that does not compress (random pixels, lossless H.264, a keyframe every 4 frames): about 0.4 MB
+    a frame, so a join that held its parts in memory would show in its peak memory."""
+    rng = np.random.default_rng(7)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        stream.gop_size = 4
+        stream.options = {"preset": "ultrafast", "crf": "0", "bf": "0", "sc_threshold": "0"}
+        for i in range(frames):
+            image = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+            vf = av.VideoFrame.from_ndarray(image, format="rgb24")
+            vf.pts = i
+            out.mux(stream.encode(vf))
+        out.mux(stream.encode(None))
+    return path
+
+
+def cut_parts(src, folder, max_frames: int) -> list:
+    """The film's segments as parts with its own timestamps (as a segment task writes them), cut from its
+    packets without re-encoding (the network's work is not what this measures)."""
+    from colorization.media.film_writer import exact_mov_timing
+
+    folder.mkdir()
+    parts = []
+    for seg in segments.plan(src, max_frames=max_frames, hash=False):
+        parts.append(folder / f"part{seg.index}.mp4")
+        with av.open(str(src)) as film, av.open(str(parts[-1]), "w") as out:
+            stream = film.streams.video[0]
+            video = out.add_stream_from_template(stream)
+            out.options.update(exact_mov_timing(stream.time_base))
+            for packet in film.demux(stream):
+                if (
+                    packet.size
+                    and seg.start_pts <= packet.pts
+                    and (seg.end_pts is None or packet.pts < seg.end_pts)
+                ):
+                    packet.stream = video
+                    out.mux(packet)
+    return parts
+
+
+JOIN_PEAK = """
+import sys
+from pathlib import Path
+from colorization import segments
+from colorization.media import probe
+
+def status(key):  # KiB
+    return int(next(line for line in open("/proc/self/status") if line.startswith(key)).split()[1])
+
+mode, src, dst, *parts = sys.argv[1:]
+probe(parts[0])  # the libraries loaded before the baseline
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # peak RSS := current RSS (Linux)
+before = status("VmRSS:")
+held = [Path(p).read_bytes() for p in parts] if mode == "hold" else []  # the control: parts in memory
+segments.join(parts, src, dst)
+print(before, status("VmHWM:"))
+"""
+
+
+def join_peak_growth(mode: str, src, dst, parts) -> float:
+    """MiB the join's process grew by at its peak, above what it held before the join began."""
+    import sys
+
+    from test_video import ROOT
+
+    command = [sys.executable, "-c", JOIN_PEAK, mode, str(src), str(dst), *map(str, parts)]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    before, peak = (int(v) for v in run.stdout.split())
+    return (peak - before) / 1024
+
+
+def test_the_join_streams_its_parts_in_bounded_memory_and_keeps_every_timestamp(tmp_path):
+    """Joined from 2 or from 8 parts, the film has the timestamps of the unsegmented one frame for frame, and
+    the join's peak memory (measured in a process of its own) stays within 8 MiB of where it began, however
+    many parts, where holding the parts' 20+ MiB in memory (the control) shows."""
+    src = noise_film(tmp_path / "noise.mp4")
+    growth = {}
+    for count, max_frames in ((2, 32), (8, 8)):
+        parts = cut_parts(src, tmp_path / f"parts{count}", max_frames)
+        assert len(parts) == count and sum(p.stat().st_size for p in parts) > 20 * 2**20
+        joined = tmp_path / f"joined{count}.mp4"
+        growth[count] = join_peak_growth("join", src, joined, parts)
+        assert video_pts(joined) == video_pts(src)
+    control = join_peak_growth("hold", src, tmp_path / "control.mp4", parts)
+    assert control > 20, control  # the measurement sees a join that keeps its parts in memory
+    assert growth[2] < 8 and growth[8] < 8, growth
+    assert growth[8] < growth[2] + 4, growth
