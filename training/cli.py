@@ -113,6 +113,7 @@ def _export(args: argparse.Namespace) -> int:
         candidates=args.temperatures,
         tune_frames=args.tune_frames,
         smoothings=args.ab_smoothing,
+        gains=args.chroma_gains,
     )
     print(json.dumps(info, indent=1))
     return 0
@@ -212,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--temperatures", type=float, nargs="+", help="tuning: candidate temperatures")
     x.add_argument(
         "--ab-smoothing", type=float, nargs="+", help="tuning: candidate ab blurs (Gaussian sigma, px)"
+    )
+    x.add_argument(
+        "--chroma-gains",
+        type=float,
+        nargs="+",
+        help="tuning: candidate chroma gains (factors on the decoded ab; below 1 mutes, above 1 strengthens)",
     )
     x.add_argument("--tune-frames", type=int, default=150, help="tuning: validation frames used")
     x.set_defaults(func=_export)

@@ -28,6 +28,7 @@ def export(
     tune_frames: int = 150,
     candidates: list[float] | None = None,
     smoothings: list[float] | None = None,
+    gains: list[float] | None = None,
 ) -> dict[str, Any]:
     from training.config import TrainConfig
     from training.data import FrameDataset
@@ -49,7 +50,7 @@ def export(
             candidates,
             min_colourfulness_ratio,
             tune_frames,
-            gains=cfg.get("chroma_gain_candidates") or defaults.chroma_gain_candidates,
+            gains=gains or cfg.get("chroma_gain_candidates") or defaults.chroma_gain_candidates,
             mirror=cfg.get("tune_flip_average", defaults.tune_flip_average),
             smoothings=smoothings or cfg.get("ab_smoothing_candidates") or defaults.ab_smoothing_candidates,
         )

@@ -15,7 +15,7 @@ from colorization import checkpoint, hints, zoo
 BUDGET = 6e9  # FLOPs per 224 x 224 frame (MODEL_CARD.md)
 HISTORICAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "historical_color"
 # MODEL_CARD.md, on the 32 historical photographs: PSNR (dB), colourfulness share of the true photos', ab Pearson
-CARD = {"unet-v10": (23.17, 0.69, 0.355), "unet-bins-v9": (22.72, 0.48, 0.270)}
+CARD = {"unet-v10": (23.17, 0.69, 0.355), "unet-v11": (23.02, 0.75, 0.361)}
 
 
 def _default():
@@ -68,11 +68,15 @@ def test_the_default_models_recorded_historical_figures_are_what_it_measures_tod
     from training.historical_eval import checkpoint_figures, evaluate_folder
 
     path = zoo.resolve_model("default")
-    measured = checkpoint_figures(evaluate_folder(HISTORICAL, model=str(path)))
-    stored = zoo.describe(path).metrics["historical"]
-    assert measured["model_metrics"] == stored["model_metrics"], (
-        "record again: colorize-train eval-historical --record"
-    )
+    measured = checkpoint_figures(evaluate_folder(HISTORICAL, model=str(path)))["model_metrics"]
+    stored = zoo.describe(path).metrics["historical"]["model_metrics"]
+    # another CPU's arithmetic moves the last digit (colourfulness 29.2420 here, 29.2421 there); a change of
+    # decoding moves these by tenths
+    assert measured.keys() == stored.keys()
+    for key, value in stored.items():
+        assert measured[key] == pytest.approx(value, abs=2e-3), (
+            f"{key}: {measured[key]} measured, {value} recorded: record again (eval-historical --record)"
+        )
 
 
 def _strings(value) -> list[str]:
