@@ -191,3 +191,32 @@ def test_staff_upload_larger_than_the_small_limit_passes_nginx(live_server, tran
                                    "Authorization": f"Token {issue(staff_user)[0]}"}, verify=False, timeout=120)  # fmt: skip
     assert answer.status_code in (201, 202), answer.text[:500]
     assert Item.objects.get(pk=answer.json()["id"]).size == photo.stat().st_size
+
+
+SECURITY_HEADERS = ["Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options",
+                    "Cross-Origin-Opener-Policy"]  # fmt: skip
+
+
+@needs_nginx
+def test_files_sent_by_nginx_keep_the_apps_security_headers(
+    live_server, transactional_db, tmp_path, settings
+):
+    from django.core.files.base import ContentFile
+
+    from portal.catalog.models import Item
+
+    settings.MEDIA_ACCEL = True
+    film = bytes(range(256)) * 40
+    item = Item(title="Reel", status=Item.Status.PUBLISHED, sha256="d" * 64, original_name="reel 1923.mp4",
+                type=Item.Type.MOVING_IMAGE)  # fmt: skip
+    item.original.save("reel.mp4", ContentFile(film), save=False)
+    item.save()
+    path = f"/files/items/{item.pk}/original?download=1"
+    from_app = requests.get(live_server.url + path, timeout=30)
+    assert from_app.headers["X-Accel-Redirect"] and from_app.content == b""
+    with nginx_in_front_of(live_server, tmp_path / "nginx", settings.MEDIA_ROOT, 2048) as port:
+        answer = requests.get(f"https://127.0.0.1:{port}{path}", headers={"Host": "localhost"}, verify=False,
+                              timeout=30)  # fmt: skip
+    assert answer.status_code == 200 and answer.content == film, _log(tmp_path / "nginx")
+    for name in SECURITY_HEADERS:
+        assert answer.headers.get(name) == from_app.headers[name], name
