@@ -13,6 +13,7 @@ for museum staff while the traceback goes to the worker log; a result finished a
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,8 +32,14 @@ J = TypeVar("J")
 _PLAIN = (ValueError, OSError, KeyError, LookupError)
 
 
+# The folders of an absolute path (/var/lib/.../items/reel.mp4 -> reel.mp4): where the archive keeps its files
+# is no business of the staff reading the message; the worker log keeps the full text.
+_FOLDERS = re.compile(r"(?<![\w:/.~])/(?:[^\s/'\"]+/)+")
+
+
 def plain_message(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    """What staff see of `exc`: its first line, without server folders and without a traceback."""
+    text = _FOLDERS.sub("", str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
     if isinstance(exc, MemoryError):
         return "The worker ran out of memory on this file. Try again later or on a larger worker."
     if is_disk_full(exc):

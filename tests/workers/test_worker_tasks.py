@@ -61,7 +61,7 @@ def test_duplicate_segment_and_join_deliveries_change_nothing(
 
 
 def test_a_failed_segment_fails_the_request_in_plain_words(
-    film_item, model_row, django_capture_on_commit_callbacks
+    film_item, model_row, settings, django_capture_on_commit_callbacks
 ):
     (req,) = services.submit(None, film_item, [model_row])
     ColorizationRequest.claim(req.pk)
@@ -78,6 +78,8 @@ def test_a_failed_segment_fails_the_request_in_plain_words(
     seg.refresh_from_db()
     assert seg.status == Status.FAILED and req.status == Status.FAILED
     assert req.error.startswith("Part 1 of the film failed:") and "Traceback" not in req.error
+    assert "parade.mp4: segment 0 wrote 20 frames, expected 40" in req.error
+    assert str(settings.MEDIA_ROOT) not in req.error and "/originals/" not in req.error, req.error
 
 
 def test_requeue_stale_resends_only_the_lost_segment(
@@ -133,3 +135,10 @@ def test_a_films_phase_moves_only_forward_and_only_once(
     assert req.phase == Phase.JOIN_QUEUED and len(queued) == 1
     req.cancel()
     assert not req.advance_to(Phase.JOINING)  # a cancelled request moves no further
+
+
+def test_plain_messages_name_files_without_their_folders():
+    error = ValueError(
+        "/var/lib/archive/media/items/reel 1923.mp4: contains no video frames (see https://x.org/a/b)"
+    )
+    assert plain_message(error) == "reel 1923.mp4: contains no video frames (see https://x.org/a/b)"
