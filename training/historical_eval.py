@@ -297,12 +297,12 @@ def hint_table(
     files, truths, labs, grays = _read_folder(Path(folder))
     plains = _colorize(checkpoint, grays, on_progress=on_progress)
     plain_labs = [_lab(x) for x in plains]
+    plain_psnr = float(np.mean([M.psnr(p, t) for p, t in zip(plains, truths, strict=True)]))
 
     def row(count: int, outs: list[np.ndarray], out_labs: list[np.ndarray]) -> dict[str, Any]:
         channels = [M.ab_pearson_channels(o, lab) for o, lab in zip(out_labs, labs, strict=True)]
         leaks = [M.hint_leak(o, p, lab) for o, p, lab in zip(out_labs, plain_labs, labs, strict=True)]
         psnrs = [M.psnr(o, t) for o, t in zip(outs, truths, strict=True)]
-        plain_psnr = float(np.mean([M.psnr(p, t) for p, t in zip(plains, truths, strict=True)]))
         return {
             "hints": count,
             "psnr": round(float(np.mean(psnrs)), 2),
