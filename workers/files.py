@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +18,8 @@ from django.db.models.fields.files import FieldFile
 from colorization.media import atomic_write
 from portal.storage import media_folder, require_free
 from workers.cache import FileCache
+
+log = logging.getLogger("workers")
 
 
 @contextmanager
@@ -30,12 +35,11 @@ def local_path(field: FieldFile) -> Iterator[Path]:
     if path is not None:
         yield path
         return
-    suffix = Path(field.name).suffix
-    with tempfile.NamedTemporaryFile(suffix=suffix, dir=scratch_dir()) as tmp:
-        with field.open("rb") as src:
-            shutil.copyfileobj(src, tmp, 1024 * 1024)
-        tmp.flush()
-        yield Path(tmp.name)
+    with scratch() as folder:
+        copy_to = folder / f"download{Path(field.name).suffix}"
+        with field.open("rb") as src, open(copy_to, "wb") as out:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+        yield copy_to
 
 
 @contextmanager
@@ -86,10 +90,66 @@ def scratch_dir() -> Path:
     return path
 
 
+# A scratch folder holds a lock file, locked (fcntl.flock) by the process that works in it for as long as it
+# does: the kernel lets go of the lock when that process dies, SIGKILL included, so a folder whose lock can be
+# taken belongs to no one. A folder younger than SCRATCH_GRACE_SECONDS is left alone whatever its lock says (made,
+# not yet locked); anything without a lock file (left by a release before these locks) after UNLOCKED_GRACE_SECONDS.
+SCRATCH_GRACE_SECONDS = 60
+UNLOCKED_GRACE_SECONDS = 24 * 3600
+_SCRATCH_LOCK = ".owner.lock"
+
+
 @contextmanager
 def scratch() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
-        yield Path(tmp)
+    """A private folder for one attempt's temporary files, removed when the block ends; what a killed attempt
+    left (its folder, or a loose file) is removed by the next scratch() on the machine (remove_abandoned)."""
+    folder = scratch_dir()
+    remove_abandoned(folder)
+    path = Path(tempfile.mkdtemp(dir=folder))
+    try:
+        with open(path / _SCRATCH_LOCK, "wb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_abandoned(folder: Path) -> list[Path]:
+    """Remove the scratch folders in `folder` whose lock no living process holds, and what has no lock once it
+    is old; returns what was removed. Safe beside other workers: a folder whose lock is held is never touched."""
+    removed = []
+    now = time.time()
+    for path in folder.iterdir():
+        try:
+            age = now - path.lstat().st_mtime
+            locked = path.is_dir() and not path.is_symlink() and (path / _SCRATCH_LOCK).exists()
+            if age < (SCRATCH_GRACE_SECONDS if locked else UNLOCKED_GRACE_SECONDS):
+                continue
+            if not locked:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                removed.append(path)
+                continue
+            with _free_lock(path / _SCRATCH_LOCK) as free:
+                if free:
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path)
+        except FileNotFoundError:  # removed meanwhile by its owner or another worker
+            continue
+    if removed:
+        log.warning("removed %d scratch leftover(s) of stopped workers: %s", len(removed), removed)
+    return removed
+
+
+@contextmanager
+def _free_lock(path: Path) -> Iterator[bool]:
+    """Whether the lock file `path` is free; it is held while the block runs, so no one takes it meanwhile."""
+    with open(path, "rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def model_checkpoint(model) -> Path:

@@ -105,3 +105,58 @@ def probe(path: str | os.PathLike) -> dict[str, Any]:
             "subtitles": len(container.streams.subtitles),
             "metadata": dict(container.metadata),
         }
+
+
+# How far short of the duration its header states a film's last packet may end (rounding, a last frame's length,
+# an audio stream a little longer than its video) before the film counts as cut short.
+END_TOLERANCE_S = 1.0
+TAIL_S = (
+    5.0  # how much of the end is read to find the last packets (from the index, else demuxed from the start)
+)
+
+
+def check_complete(path: str | os.PathLike) -> None:
+    """VideoError unless the packets of `path` reach the duration its header states, read cheaply: a seek to the
+    last seconds through the container's index and a demux of the packets there, without decoding. A fast-start
+    MP4 or an MKV cut short keeps its header's duration but loses its last packets; a film whose header states no
+    duration is not checked. The packets near the end must also demux without error."""
+    import av
+
+    path = Path(path)
+    with open_input(path) as container:
+        video = video_stream(container, path)
+        if container.duration is None or container.duration <= 0:
+            return
+        stated = container.duration / 1_000_000 + (container.start_time or 0) / 1_000_000
+        try:
+            end = _last_end(container, video, max(0.0, stated - TAIL_S))
+            if end is None:  # the index could not reach the end: read every packet from the start instead
+                container.seek(0)
+                end = _last_end(container, video, None)
+        except av.FFmpegError as exc:
+            raise VideoError(
+                f"{path}: the end of the film cannot be read ({av_message(exc)}); cut short?"
+            ) from None
+    if end is None or end < stated - END_TOLERANCE_S:
+        found = "no packet" if end is None else f"packets to {end:.1f} s"
+        raise VideoError(
+            f"{path}: cut short: its header says it lasts {stated:.1f} s, but the file holds {found}; "
+            "upload the whole file again"
+        )
+
+
+def _last_end(container, video, start: float | None) -> float | None:
+    """The latest end time (seconds) of any packet demuxed from `start` seconds on (None: from where the container
+    stands), or None when the seek found nothing there."""
+    if start is not None:
+        container.seek(int(start * 1_000_000), backward=True, any_frame=False)
+    end = None
+    for packet in container.demux():
+        if packet.size == 0 or packet.time_base is None:
+            continue
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if ts is None:
+            continue
+        stop = float((ts + (packet.duration or 0)) * packet.time_base)
+        end = stop if end is None else max(end, stop)
+    return end

@@ -5,6 +5,7 @@ pixel limit are colorization.media.policy's; this only checks that the content m
 
 from __future__ import annotations
 
+import re
 import tempfile
 import warnings
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.files.base import File
 
 from colorization.media import RefusedMedia, check_header, probe
+from colorization.media.containers import av_message, check_complete
 
 # Leading bytes of the formats policy accepts, by suffix (offset, bytes); any one of them will do.
 IMAGE_MAGIC = {
@@ -82,7 +84,8 @@ def _check_image(upload: File, name: str) -> None:
                 elif im.format == "PNG":  # every chunk's checksum, to the end: a cut or damaged file shows
                     im.verify()
     except (OSError, SyntaxError, ValueError) as exc:
-        raise RefusedMedia(f"{name}: refused: the picture data is damaged or cut short ({exc})") from None
+        reason = _FOLDERS.sub("", _QUOTED_PATH.sub("", str(exc))).strip()
+        raise RefusedMedia(f"{name}: refused: the picture data is damaged or cut short ({reason})") from None
     finally:
         upload.seek(0)
 
@@ -108,14 +111,30 @@ def _check_film(upload: File, name: str) -> None:
     with _on_disk(upload) as path:
         try:
             info = probe(path)  # a video stream (not only audio), its size within the pixel limit
+            check_complete(path)  # the last packets are where the header says the film ends
         except RefusedMedia as exc:
-            raise RefusedMedia(f"{name}: refused: {str(exc).split(': ', 1)[-1]}") from None
+            raise RefusedMedia(f"{name}: refused: {_plain(str(exc), path)}") from None
         try:
             with av.open(str(path), metadata_errors="ignore") as container:
                 stream = next(s for s in container.streams.video if not (s.disposition & 1024))
                 if next(container.decode(stream), None) is None:
                     raise RefusedMedia(f"{name}: refused: no frame of its video could be decoded")
         except av.FFmpegError as exc:
-            raise RefusedMedia(f"{name}: refused: its first frame cannot be decoded ({exc})") from None
+            reason = _plain(av_message(exc), path)
+            raise RefusedMedia(f"{name}: refused: its first frame cannot be decoded ({reason})") from None
     if not info.get("width"):
         raise RefusedMedia(f"{name}: refused: the video stream has no picture size")
+
+
+# An absolute path's folders, or a quoted absolute path (PyAV appends the file name it opened to its errors).
+_QUOTED_PATH = re.compile(r"""\s*:?\s*['"]/[^'"]*['"]""")
+_FOLDERS = re.compile(r"(?<![\w:/.~])/(?:[^\s/'\"]+/)+")
+
+
+def _plain(reason: str, path: Path) -> str:
+    """`reason` without the server's paths (where the upload was spooled is no business of the person), and
+    without the leading name of the file the library opened: the message names the upload itself."""
+    if reason.startswith(f"{path}: "):
+        reason = reason[len(f"{path}: ") :]
+    reason = reason.replace(str(path), "the file")
+    return _FOLDERS.sub("", _QUOTED_PATH.sub("", reason)).strip() or "the file cannot be read"
