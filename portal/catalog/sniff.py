@@ -126,8 +126,9 @@ def _check_film(upload: File, name: str) -> None:
         raise RefusedMedia(f"{name}: refused: the video stream has no picture size")
 
 
-# An absolute path's folders, or a quoted absolute path (PyAV appends the file name it opened to its errors).
-_QUOTED_PATH = re.compile(r"""\s*:?\s*['"]/[^'"]*['"]""")
+# An absolute path's folders, a quoted absolute path (PyAV appends the file name it opened to its errors), an
+# errno code ("[Errno 1094995529] Invalid data found ...": the words say it).
+_QUOTED_PATH = re.compile(r"""\s*:?\s*['"]/[^'"]*['"]|\[Errno -?\d+\]\s*""")
 _FOLDERS = re.compile(r"(?<![\w:/.~])/(?:[^\s/'\"]+/)+")
 
 

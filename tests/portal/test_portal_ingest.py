@@ -220,3 +220,67 @@ def test_a_csv_in_neither_utf8_nor_windows_1252_and_a_row_without_a_file_are_rep
                         mapping)  # fmt: skip
     assert [i.title for i in report.created] == ["Quai"]
     assert report.errors[0][0] == 3 and "names no file" in report.errors[0][1]
+
+
+def _film(path: Path, frames: int = 40, **options: str) -> bytes:
+    """A 4-second H.264 film written by FFmpeg's muxers (PyAV); `options`: the muxer's (movflags=faststart)."""
+    with av.open(str(path), "w", options=options) as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "10"}
+        for i in range(frames):
+            img = np.full((48, 64, 3), 40 + 4 * i, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def test_a_film_cut_short_is_refused_at_upload(tmp_path, staff_user, settings):
+    """A fast-start MP4 or an MKV cut in half keeps its header (the duration, the index) and its first frames:
+    it used to pass the upload check and fail only in the colorization worker. It is refused at upload, saying
+    so, and nothing is stored; the whole files go in."""
+    films = {
+        "fast_start.mp4": _film(tmp_path / "fast_start.mp4", movflags="faststart"),
+        "reel.mkv": _film(tmp_path / "reel.mkv"),
+        "index_at_end.mp4": _film(tmp_path / "index_at_end.mp4"),  # cut: its index is gone, it cannot open
+    }
+    for name, data in films.items():
+        with pytest.raises(IngestError) as refused:
+            add_item(SimpleUploadedFile(name, data[: len(data) // 2]), user=staff_user)
+        message = str(refused.value)
+        assert message.startswith(f"{name}: refused: "), message
+        if name != "index_at_end.mp4":
+            assert (
+                "cut short: its header says it lasts 4.0 s" in message and "upload the whole file" in message
+            )
+    assert Item.objects.count() == 0
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]  # nothing stored
+    for name, data in films.items():
+        add_item(SimpleUploadedFile(name, data), user=staff_user)
+    assert Item.objects.count() == 3
+
+
+def test_refusals_of_damaged_films_are_plain_words(tmp_path, staff_user, settings):
+    """What a refused upload says names the file as its sender named it: no server folder (where the upload was
+    spooled), no errno code, no library function (before: "[Errno 1094995529] Invalid data found when
+    processing input: 'avcodec_send_packet()'")."""
+    whole = _film(tmp_path / "whole.mp4", movflags="faststart")
+    garbled = bytearray(whole)
+    start = garbled.find(b"mdat") + 4 + 64  # the frames' data, past the first NAL units' lengths
+    for i in range(start, len(garbled) - 8):
+        garbled[i] = (garbled[i] * 7 + 13) & 0xFF
+    cases = {
+        "garbled.mp4": bytes(garbled),
+        "half.mp4": whole[: len(whole) // 2],
+        "header_only.mp4": whole[:200],
+        "reel.mkv": _film(tmp_path / "reel.mkv")[:3000],
+    }
+    for name, data in cases.items():
+        with pytest.raises(IngestError) as refused:
+            add_item(SimpleUploadedFile(name, data), user=staff_user)
+        message = str(refused.value)
+        assert message.startswith(f"{name}: refused: ") and len(message) > len(f"{name}: refused: ") + 10
+        assert "/" not in message and "Errno" not in message and "()" not in message, message
+        assert str(settings.FILE_UPLOAD_TEMP_DIR or "/tmp") not in message

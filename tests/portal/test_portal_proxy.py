@@ -155,6 +155,22 @@ def test_compose_gives_the_proxy_and_the_app_the_same_upload_limit():
     assert "ports:" not in web  # only nginx is published
 
 
+def test_compose_restarts_and_health_checks_every_service_and_splits_broker_and_cache():
+    """A killed worker container comes back by itself (issue 30: compose had no restart policy), each long-running
+    service says whether it is healthy, and the broker and the cache are separate logical roles."""
+    import yaml
+
+    compose = yaml.safe_load(COMPOSE.read_text())
+    for name, service in compose["services"].items():
+        assert service.get("restart") in {"unless-stopped", "always", "on-failure"}, name
+        if service.get("restart") != "on-failure":  # one-shot set-up jobs only restart until they succeed
+            assert service.get("healthcheck", {}).get("test"), name
+    env = compose["x-app-env"]
+    broker, cache = urlparse(env["REDIS_URL"]), urlparse(env["REDIS_CACHE_URL"])
+    assert (broker.hostname, broker.port) == (cache.hostname, cache.port) and broker.path != cache.path
+    assert {"worker-cpu", "worker-gpu", "beat"} <= set(compose["services"])
+
+
 @needs_nginx
 def test_nginx_refuses_anonymous_uploads_before_buffering_them(
     live_server, transactional_db, tmp_path, settings

@@ -81,12 +81,16 @@ def test_a_worker_killed_mid_segment_leaves_no_scratch_files_once_the_segment_is
 
     def part_being_written() -> Path | None:
         new = [d for d in scratch.iterdir() if d not in before and d.is_dir()]
-        return next((p for d in new for p in d.iterdir() if "-part" in p.name), None)  # also its temporary name
+        return next(
+            (p for d in new for p in d.iterdir() if "-part" in p.name), None
+        )  # also its temporary name
 
     with app_on_broker(private_redis.url):
         with celery_worker(private_redis.url, "", tmp_path / "first.log", "killed") as first:
             (req,) = services.submit(staff_user, item, [model], {"smoothing": "ema"})
-            part = wait_for(part_being_written, 120, interval=0.02, what="a part being written", log=first.log)
+            part = wait_for(
+                part_being_written, 120, interval=0.02, what="a part being written", log=first.log
+            )
             first.kill()
             first.wait(30)
         leftover = part.parent
