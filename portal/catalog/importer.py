@@ -159,6 +159,7 @@ class PreviewRow:
 def preview(csv_file: CsvFile, mapping: dict[str, str], rows: int = 5) -> list[PreviewRow]:
     """The first `rows` rows as they will be imported: the item fields, the file named, what is wrong."""
     reader = csv.DictReader(io.StringIO(csv_file.text), delimiter=csv_file.separator)
+    reader.fieldnames  # noqa: B018  (reads the header, so that the rows' line numbers count it)
     shown: list[PreviewRow] = []
     sink = ImportReport()
     for line, row in _rows(reader, sink):

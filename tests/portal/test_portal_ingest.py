@@ -218,5 +218,8 @@ def test_a_csv_in_neither_utf8_nor_windows_1252_is_reported_and_a_row_without_a_
     rows = [["file", "title"], ["a.png", "Quai"], ["", "Record without a scan"]]
     report = import_csv(_excel_csv(rows, ";", "cp1252"), {"a.png": SimpleUploadedFile("a.png", photo.read_bytes())},
                         mapping)  # fmt: skip
-    assert [(i.title, i.has_original) for i in report.created] == [("Quai", True), ("Record without a scan", False)]
+    assert [(i.title, i.has_original) for i in report.created] == [
+        ("Quai", True),
+        ("Record without a scan", False),
+    ]
     assert report.errors == []  # a row without its file is a record; the file is attached later
