@@ -96,9 +96,9 @@
         method: "POST", body: data, credentials: "same-origin", headers: {"X-Import-Preview": "1"}
       }).then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) { if (mine === latest) { box.innerHTML = html; box.removeAttribute("aria-busy"); } })
-        .catch(function () { if (button) button.hidden = false; });
+        .catch(function () { if (button) button.style.display = ""; });
     };
-    if (button) button.hidden = true;
+    if (button) button.style.display = "none";  // (the hidden attribute loses to .button's display)
     form.querySelectorAll("select[name^=map_]").forEach(function (select) {
       select.addEventListener("change", refresh);
     });
