@@ -90,6 +90,7 @@ def test_import_makes_a_record_without_its_file_that_cannot_be_published_until_o
 
     item_page = staff_client.get(reverse("catalog:item", args=[record.pk])).content.decode()
     assert "Attach file" in item_page and 'data-action="publish"' not in item_page
+    assert staff_client.get(f"/api/items/{record.pk}/").json()["original_url"] is None
     refused = staff_client.post(
         reverse("catalog:item_publish", args=[record.pk]), follow=True
     ).content.decode()
