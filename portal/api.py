@@ -108,8 +108,10 @@ class ItemSerializer(serializers.ModelSerializer):
             "created",
         ]
 
-    def get_original_url(self, obj) -> str:
-        return _url(self.context["request"], "gallery:item_file", obj.pk, "original")
+    def get_original_url(self, obj) -> str | None:  # None for a record whose file is not attached yet
+        return (
+            _url(self.context["request"], "gallery:item_file", obj.pk, "original") if obj.original else None
+        )
 
     def get_preview_url(self, obj) -> str | None:
         return _url(self.context["request"], "gallery:item_file", obj.pk, "preview") if obj.preview else None

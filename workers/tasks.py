@@ -246,7 +246,7 @@ def make_previews(item_id: int) -> None:
 
     # Count the attempt before decoding: a file that kills its worker (out of memory) comes back with
     # acks_late, and after settings.MAX_ATTEMPTS the item says why instead of going round forever.
-    counted = Item.objects.filter(pk=item_id, preview="", media_error="").update(
+    counted = Item.objects.filter(pk=item_id, preview="", media_error="").exclude(original="").update(
         preview_attempts=F("preview_attempts") + 1
     )
     item = Item.objects.filter(pk=item_id).first()

@@ -61,6 +61,12 @@ class UploadForm(forms.Form):
     )
 
 
+class AttachForm(forms.Form):
+    file = forms.FileField(
+        label="The original", help_text="A photograph (JPEG, PNG, TIFF) or a film (MP4, MOV, MKV, AVI)."
+    )
+
+
 class CollectionForm(forms.ModelForm):
     """The slug (the collection's address) is made from the title when left empty; the page fills it in as
     the title is typed (static/js/site.js), and it can be changed before saving."""
@@ -92,32 +98,47 @@ IMPORT_TARGETS = [
     "file", "title", "description", "date", "year_from", "year_to", "place", "people", "subjects", "creator",
     "source_archive", "source_identifier", "rights", "status",
 ]  # fmt: skip
+# the field each drop-down fills, as staff read it: the item's label and the Dublin Core term it stands for
+IMPORT_LABELS = {
+    "file": "File (the original; none: attach it later)", "title": "Title (dc:title)",
+    "description": "Description (dc:description)", "date": "Date as written (dc:date)",
+    "year_from": "Earliest year", "year_to": "Latest year", "place": "Place (dc:coverage)",
+    "people": "People shown (dc:subject)", "subjects": "Subjects (dc:subject)", "creator": "Creator (dc:creator)",
+    "source_archive": "Source archive (dc:source)", "source_identifier": "Identifier there (dc:identifier)",
+    "rights": "Rights (dc:rights)", "status": "Status (draft or published)",
+}  # fmt: skip
+CSV_MAX_BYTES = 1_500_000  # the CSV travels back with the mapping: it must fit the form's 2.5 MB for fields
 
 
 class ImportForm(forms.Form):
+    """Step 1 reads the CSV (csv_file); step 2 carries it (csv_data, the file's bytes in base64) with a drop-down of
+    the header's columns for each field, and the files to import with it."""
+
     csv_file = forms.FileField(
         label="CSV file",
+        required=False,
         help_text="Comma, semicolon or tab separated; UTF-8 or Windows-1252 (as Excel saves it); "
         "the first row holds the column names.",
     )
-    files = MultipleFileField(required=False, help_text="The images and films the CSV's file column names.")
+    csv_data = forms.CharField(required=False, widget=forms.HiddenInput)
+    csv_name = forms.CharField(required=False, widget=forms.HiddenInput)
+    files = MultipleFileField(
+        required=False,
+        help_text="The images and films the CSV's file column names. Rows naming no file become records "
+        "without their file: attach it later on the item's page.",
+    )
     collection = forms.ModelChoiceField(Collection.objects.all(), required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, header: list[str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        choices = [("", "— not imported —"), *((h, h) for h in header or [])]
         for target in IMPORT_TARGETS:
-            self.fields[f"map_{target}"] = forms.CharField(
-                required=target in ("file", "title"),
-                initial=target,
-                label=f"Column for {target.replace('_', ' ')}",
+            self.fields[f"map_{target}"] = forms.ChoiceField(
+                choices=choices, required=False, label=IMPORT_LABELS[target]
             )
 
     def mapping(self) -> dict[str, str]:
-        return {
-            t: self.cleaned_data[f"map_{t}"].strip()
-            for t in IMPORT_TARGETS
-            if self.cleaned_data.get(f"map_{t}")
-        }
+        return {t: self.cleaned_data[f"map_{t}"] for t in IMPORT_TARGETS if self.cleaned_data.get(f"map_{t}")}
 
     def mapping_fields(self):
         return [self[f"map_{t}"] for t in IMPORT_TARGETS]

@@ -75,15 +75,42 @@ def title_from_filename(name: str) -> str:
 def add_item(upload: File, *, user=None, **fields) -> Item:
     """Store `upload` as a new draft item (fields are Item fields); previews are made on commit."""
     name = PurePath(upload.name or "upload").name
+    fields.setdefault("title", title_from_filename(name)[: Item._meta.get_field("title").max_length])
+    return _store_original(Item(created_by=user, **fields), upload)
+
+
+def add_record(*, user=None, **fields) -> Item:
+    """A draft item described without its file (a CSV row naming none): a file is attached later."""
+    item = Item(created_by=user, **fields)
+    if item.status == Item.Status.PUBLISHED:
+        raise IngestError("a record without its file cannot be published; attach the file first")
+    item.full_clean(exclude=["collection", "created_by"])
+    item.save()
+    return item
+
+
+def attach_original(item: Item, upload: File) -> Item:
+    """Store `upload` as the original of a record that has none; IngestError when it has one (originals are never
+    replaced) or the file is refused. The item's type follows the file."""
+    if item.original:
+        raise IngestError(f"“{item.title}” has its original already; an original is never replaced")
+    return _store_original(item, upload)
+
+
+ATTACHED_FIELDS = ["original", "original_name", "sha256", "size", "type", "fixity_checked"]
+
+
+def _store_original(item: Item, upload: File) -> Item:
+    """Check, hash and store `upload` as `item`'s original, then save the row; nothing is kept on failure."""
+    name = PurePath(upload.name or "upload").name
     kind = check_upload(upload)
-    item_type = Item.Type.STILL_IMAGE if kind == "image" else Item.Type.MOVING_IMAGE
+    item.type = Item.Type.STILL_IMAGE if kind == "image" else Item.Type.MOVING_IMAGE
     size = upload.size
     digest = sha256_of(upload)
     existing = Item.objects.filter(sha256=digest).first()
     if existing is not None:
         raise _already(name, existing)
-    fields.setdefault("title", title_from_filename(name)[: Item._meta.get_field("title").max_length])
-    item = Item(sha256=digest, size=size, original_name=name, type=item_type, created_by=user, **fields)
+    item.sha256, item.size, item.original_name = digest, size, name
     # Store the file before the row's transaction: a long upload (or an S3 copy) must not hold the database's
     # write lock, which the workers need for their progress. A disk too full for it refuses at once (507); a
     # write that fails midway keeps nothing (portal.storage.FileSystemStorage).
@@ -95,12 +122,19 @@ def add_item(upload: File, *, user=None, **fields) -> Item:
             raise IngestError(f"{name}: storing the file failed its check ({problem}); nothing was kept")
         item.fixity_checked = timezone.now()
         with transaction.atomic():
-            item.save()
+            if item.pk is None:
+                item.save()
+            elif Item.objects.select_for_update().filter(pk=item.pk, original="").exists():
+                item.save(update_fields=[*ATTACHED_FIELDS, "updated"])  # the metadata as it is now stays
+            else:  # another attach won the race
+                raise IngestError(f"“{item.title}” has its original already; an original is never replaced")
     except BaseException as exc:  # the row did not commit
         # Nothing half-written is kept, but never a file another row points at (an identical upload that
         # won the race may have been stored under the same name).
         if item.original.name and not Item.objects.filter(original=item.original.name).exists():
             item.original.delete(save=False)
+        if item.pk is not None:  # a record that stays without its file
+            item.original, item.sha256, item.size, item.original_name = "", None, 0, ""
         if isinstance(exc, IntegrityError) and (winner := Item.objects.filter(sha256=digest).first()):
             raise _already(name, winner) from None
         raise

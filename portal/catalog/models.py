@@ -90,10 +90,11 @@ class Item(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
 
-    # The original: stored once, never changed
-    original = models.FileField(upload_to=_original_path, max_length=400)
-    original_name = models.CharField(max_length=255)
-    sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    # The original: stored once, never changed. A record imported without its file (a CSV row naming none) has
+    # neither until a file is attached (portal.catalog.ingest.attach_original); it cannot be published till then.
+    original = models.FileField(upload_to=_original_path, max_length=400, blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     size = models.BigIntegerField(default=0, editable=False)
     # fixity (portal/catalog/fixity.py): why the stored bytes no longer match, and when they were last checked
     fixity_error = models.TextField(blank=True, editable=False)
@@ -140,6 +141,12 @@ class Item(models.Model):
             # PostgreSQL only, outside the model: trigram indexes for the search's unaccented icontains
             # (migrations 0006 and 0008)
         ]
+        constraints = [
+            # a record without its file is never public, whatever path its status took
+            models.CheckConstraint(
+                condition=~Q(status="published", original=""), name="published_item_has_original"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -147,6 +154,10 @@ class Item(models.Model):
     @property
     def is_film(self) -> bool:
         return self.type == self.Type.MOVING_IMAGE
+
+    @property
+    def has_original(self) -> bool:
+        return bool(self.original)
 
     @property
     def is_published(self) -> bool:
@@ -170,7 +181,9 @@ class Item(models.Model):
         super().save(*args, **kwargs)
 
     def unpublishable(self) -> str | None:
-        """Why this item may not be published (its original could not be read), or None."""
+        """Why this item may not be published (no original yet, or one that could not be read), or None."""
+        if not self.original:
+            return "it has no original yet; attach its file first"
         return f"its original cannot be read ({self.media_error})" if self.media_error else None
 
     def publish(self) -> None:

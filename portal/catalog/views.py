@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 from django.conf import settings
@@ -15,11 +16,20 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from colorization.hints import MAX_POINTS, MAX_STROKES
 from portal import audit, broker
-from portal.catalog import trash
-from portal.catalog.forms import CollectionForm, ImportForm, ItemForm, UploadForm
+from portal.catalog import importer, trash
+from portal.catalog.forms import (
+    CSV_MAX_BYTES,
+    IMPORT_LABELS,
+    IMPORT_TARGETS,
+    AttachForm,
+    CollectionForm,
+    ImportForm,
+    ItemForm,
+    UploadForm,
+)
 from portal.catalog.importer import import_csv
-from portal.catalog.ingest import IngestError, add_item
-from portal.catalog.models import Collection, Item, TrashEntry
+from portal.catalog.ingest import IngestError, add_item, attach_original
+from portal.catalog.models import RIGHTS_CHOICES, Collection, Item, TrashEntry
 from portal.catalog.permissions import admin_required, staff_required
 from portal.jobs import bulk as bulk_actions
 from portal.jobs import hints as hint_rules
@@ -138,19 +148,73 @@ def upload(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
 def import_view(request):
-    form = ImportForm(request.POST or None, request.FILES or None)
-    report = None
-    if request.method == "POST" and form.is_valid():
+    """Step 1: choose the CSV. Step 2: a drop-down of its columns for each field (guessed from their names), the
+    first rows as they will be imported (refreshed as the drop-downs change), the files; then import. A POST that
+    names its columns (map_<field>) with its CSV imports at once."""
+    if request.method != "POST":
+        return _import_page(request, ImportForm())
+    try:
+        csv_bytes, name = _posted_csv(request)
+        parsed = importer.read(csv_bytes)
+    except ValueError as exc:
+        form = ImportForm(request.POST)
+        form.is_valid()
+        form.add_error("csv_file", str(exc))
+        return _import_page(request, form)
+    action = request.POST.get("action") or (
+        "import" if any(k.startswith("map_") for k in request.POST) else "read"
+    )
+    context = {"csv": parsed, "csv_name": name, "csv_data": base64.b64encode(csv_bytes).decode()}
+    if action == "read":  # a CSV just chosen: the columns guessed from their names
+        mapping = importer.guess_mapping(parsed.header, IMPORT_TARGETS)
+        initial = {f"map_{t}": c for t, c in mapping.items()} | {"collection": request.POST.get("collection")}
+        form = ImportForm(initial=initial, header=parsed.header)
+    else:
+        form = ImportForm(request.POST, request.FILES, header=parsed.header)
+        mapping = form.mapping() if form.is_valid() else {}
+    if action == "import" and form.is_valid():
         files = {f.name: f for f in form.cleaned_data["files"]}
         report = import_csv(
-            form.cleaned_data["csv_file"].read(), files, form.mapping(),
-            collection=form.cleaned_data["collection"], user=request.user,
-        )  # fmt: skip
+            csv_bytes, files, mapping, collection=form.cleaned_data["collection"], user=request.user
+        )
         if report.created:
             messages.success(request, f"{len(report.created)} item(s) imported.")
         if report.errors:
             messages.error(request, f"{len(report.errors)} row(s) were not imported; see the report below.")
-    return render(request, "catalog/import.html", {"form": form, "report": report, **_upload_limit()})
+        return _import_page(request, ImportForm(), report=report)
+    shown = [t for t in IMPORT_TARGETS if t != "file" and (t in mapping or t == "title")]
+    context["preview_columns"] = [IMPORT_LABELS[t].split(" (")[0] for t in shown]
+    context["preview"] = importer.preview(parsed, mapping)
+    rights = dict(RIGHTS_CHOICES)
+    for row in context["preview"]:
+        row.cells = [
+            rights.get(v, v) if t == "rights" else v for t, v in ((t, row.fields.get(t)) for t in shown)
+        ]
+    if request.headers.get("X-Import-Preview"):  # site.js refreshes the preview as a drop-down changes
+        return render(request, "catalog/import_preview.html", context)
+    return _import_page(request, form, **context)
+
+
+def _posted_csv(request) -> tuple[bytes, str]:
+    """The CSV sent in step 1 (a file) or carried back from step 2 (base64); ValueError when none or too large."""
+    if upload := request.FILES.get("csv_file"):
+        if upload.size > CSV_MAX_BYTES:
+            raise ValueError(
+                f"the CSV is larger than {CSV_MAX_BYTES // 1_000_000} MB; split it, or import it on the server "
+                "with manage.py import_catalog"
+            )
+        return upload.read(), upload.name
+    try:
+        data = base64.b64decode(request.POST.get("csv_data", ""), validate=True)
+    except ValueError:
+        data = b""
+    if not data:
+        raise ValueError("choose a CSV file")
+    return data, request.POST.get("csv_name", "")
+
+
+def _import_page(request, form: ImportForm, **context):
+    return render(request, "catalog/import.html", {"form": form, **context, **_upload_limit()})
 
 
 @require_safe
@@ -171,11 +235,13 @@ def item_detail(request, pk: int):
             "item": item,
             "results": results,
             "form": form,
+            "attach_form": None if item.original else AttachForm(),
             "done": [r for r in results if r.status == Status.DONE],
             "history": audit.entries(item),
             "initial_hints": initial_hints,
             "initial_hints_json": json.dumps(initial_hints),  # a data attribute: no inline script (CSP)
             "hint_editor_json": hint_rules.editor_settings(),  # the library's reaches, limits and strength range
+            **_upload_limit(),
         },
     )
 
@@ -221,6 +287,32 @@ def item_edit(request, pk: int):
         messages.success(request, "Metadata saved.")
         return redirect("catalog:item", item.pk)
     return render(request, "catalog/item_edit.html", {"item": item, "form": form})
+
+
+@staff_required
+@require_POST
+def item_attach(request, pk: int):
+    """Attach the original to a record imported without its file (an original, once there, is never replaced)."""
+    item = get_object_or_404(Item, pk=pk)
+    form = AttachForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose the file to attach.")
+        return redirect("catalog:item", item.pk)
+    try:
+        attach_original(item, form.cleaned_data["file"])
+    except IngestError as exc:
+        messages.error(request, str(exc))
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        messages.error(request, f"The file was not attached. {disk_full_message(exc)}")
+    else:
+        done = f"{item.original_name} is attached to “{item.title}”."
+        if broker.all_queued([item]):
+            messages.success(request, f"{done} Its preview is being made.")
+        else:
+            messages.warning(request, f"{done} {broker.QUEUE_DOWN_MESSAGE}")
+    return redirect("catalog:item", item.pk)
 
 
 @staff_required

@@ -29,6 +29,8 @@ def start(user, action: str, item_ids: list[int], options: dict | None = None) -
 
 
 def _colorize(bulk: BulkAction, item: Item) -> str | None:
+    if not item.original:
+        return "no file yet (attach its original first)"
     models = list(ColorModel.objects.filter(pk__in=bulk.options.get("models", [])))
     if not models:
         return "no model chosen"

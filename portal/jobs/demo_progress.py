@@ -30,8 +30,13 @@ def line(p: dict) -> str:
 
 
 def active() -> dict | None:
-    """The progress while the demo's colorizations run, else None (after the last one, no more queries)."""
+    """The progress while the demo's colorizations run, else None (after the last one, no more queries).
+    Before they are queued (the workers starting, settings.DEMO_PREPARING: how many items will be colorized),
+    none is done and all wait."""
     ids = getattr(settings, "DEMO_REQUEST_IDS", None)
+    if not ids and (count := getattr(settings, "DEMO_PREPARING", 0)):
+        return {"total": count, "done": 0, "failed": 0, "waiting": count, "running": [], "finished": False,
+                "preparing": True}  # fmt: skip
     if not ids:
         return None
     p = progress(ids)

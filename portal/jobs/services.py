@@ -50,6 +50,8 @@ def submit(
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise SubmitError(f"Each model may be chosen once; named more than once: {', '.join(twice)}.")
+    if not item.original:
+        raise SubmitError(f"{item.title} has no file yet: attach its original first.")
     if item.fixity_error:
         raise SubmitError(
             f"{item.title} cannot be colorized: its original failed the fixity check. {item.fixity_error}"
@@ -255,7 +257,7 @@ def sweep(minutes: int | None = None) -> list[str]:
         if broker.send(tasks.inspect_model, pk):
             done.append(f"sent inspection of model {pk}")
     cutoff = timezone.now() - timedelta(minutes=settings.SWEEP_MINUTES if minutes is None else minutes)
-    waiting = Item.objects.filter(preview="", media_error="", created__lte=cutoff)
+    waiting = Item.objects.filter(preview="", media_error="", created__lte=cutoff).exclude(original="")
     for pk in waiting.values_list("pk", flat=True):
         if broker.send(tasks.make_previews, pk):
             done.append(f"sent previews of item {pk}")

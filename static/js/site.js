@@ -78,4 +78,29 @@
     };
     setInterval(tick, 2000);
   }
+
+  // CSV import: the preview of the first rows follows the column drop-downs (without script, the "Update the
+  // preview" button does the same). The chosen files are not sent for a preview.
+  document.querySelectorAll("form[data-import-mapping]").forEach(function (form) {
+    var box = form.querySelector("[data-import-preview]");
+    var button = form.querySelector("[data-preview-button]");
+    if (!box || !window.fetch || !window.FormData) return;
+    var latest = 0;
+    var refresh = function () {
+      var data = new FormData(form);
+      data.delete("files");
+      data.set("action", "preview");
+      var mine = ++latest;
+      box.setAttribute("aria-busy", "true");
+      fetch(form.getAttribute("action") || window.location.href, {
+        method: "POST", body: data, credentials: "same-origin", headers: {"X-Import-Preview": "1"}
+      }).then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) { if (mine === latest) { box.innerHTML = html; box.removeAttribute("aria-busy"); } })
+        .catch(function () { if (button) button.style.display = ""; });
+    };
+    if (button) button.style.display = "none";  // (the hidden attribute loses to .button's display)
+    form.querySelectorAll("select[name^=map_]").forEach(function (select) {
+      select.addEventListener("change", refresh);
+    });
+  });
 })();

@@ -99,10 +99,15 @@ def test_sigterm_stops_the_demo_server_and_its_workers(tmp_path, tiny_model):
                 break
             except OSError:
                 time.sleep(1)
-        text = out_path.read_text()
-        pids = [
-            int(p) for p in re.findall(r"Started a Celery worker for the \w+ queue .*, process (\d+)", text)
-        ]
+        # the workers start once the first page has been served
+        pids: list[int] = []
+        while len(pids) < len(QUEUES) and time.monotonic() < deadline and demo.poll() is None:
+            time.sleep(1)
+            text = out_path.read_text()
+            pids = [
+                int(p)
+                for p in re.findall(r"Started a Celery worker for the \w+ queue .*, process (\d+)", text)
+            ]
         assert len(pids) == len(QUEUES) == 3 and all(_pid_alive(p) for p in pids), text[-3000:]
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(90) == 0

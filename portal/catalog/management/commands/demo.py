@@ -90,6 +90,27 @@ QUEUES = {
     "preview": "the hint editor's quick previews",
 }
 DEMO_MAIL = "django.core.mail.backends.console.EmailBackend"
+NO_MODEL_NOTE = "NOTE: no colorization model is installed; requests wait until one is registered."
+
+
+def _first_page(addrport: str, timeout: float = 120) -> None:
+    """Return once the server at runserver's `addrport` has answered its home page (or after `timeout` s)."""
+    import urllib.error
+    import urllib.request
+
+    port = addrport.rsplit(":", 1)[-1]
+    host = addrport[: -len(port) - 1].strip("[]") if ":" in addrport else "127.0.0.1"
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "localhost": "127.0.0.1"}.get(host, host)
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout):
+                return
+        except urllib.error.HTTPError:  # an answer all the same
+            return
+        except OSError:  # not listening yet (an HTTP error answer is an answer too, and returns)
+            time.sleep(0.2)
 
 
 def _interrupt(signum, frame) -> None:
@@ -161,6 +182,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, addrport: str, no_serve: bool, no_worker: bool, wait: int, **options):
+        self.wait = wait
         if not settings.DEBUG:  # it creates accounts with published passwords: never on a production database
             raise CommandError("demo is for a local trial only; it refuses to run with DJANGO_DEBUG=0")
         if is_loopback(addrport):
@@ -181,11 +203,13 @@ class Command(BaseCommand):
                 f"INSECURE: serving on {addrport} to the network with published demo passwords."
             ))  # fmt: skip
         say = self.stdout.write
+        began = time.monotonic()
         say("Setting up the database ...")
         call_command("migrate", interactive=False, verbosity=0)
+        say(f"  migrated in {time.monotonic() - began:.1f} s")
         self._accounts()
-        model = self._model()
         seeded = self._catalogue()
+        say(f"  seeded in {time.monotonic() - began:.1f} s (since the database step began)")
         self.demo_mail = not settings.MAIL_CONFIGURED
         if (
             self.demo_mail
@@ -193,19 +217,22 @@ class Command(BaseCommand):
             settings.EMAIL_BACKEND, settings.MAIL_CONFIGURED = DEMO_MAIL, True
         # SIGTERM ends the demo as Ctrl-C does, so the `finally` below stops the workers either way
         signal.signal(signal.SIGTERM, _interrupt)
-        workers = [] if no_worker else [self._start_worker(queue) for queue in QUEUES]
+        workers: list[subprocess.Popen] = []
         try:
-            ids = self._queue_demo(model) if seeded and model is not None else []
-            if ids and workers and no_serve:
-                self._wait_for(ids, workers, wait)
-            elif ids and workers:
-                # serve now; the items are colorized meanwhile, their progress on every page
-                settings.DEMO_REQUEST_IDS = ids
-                threading.Thread(target=self._report, args=(ids, workers), daemon=True).start()
-            self._print_access(addrport, model)
-            if (
-                not no_serve
-            ):  # insecure_serving: static files also when --insecure-public has turned DEBUG off
+            if no_serve:
+                self._colorize(seeded, workers, no_worker)
+                self._print_access(addrport)
+            else:
+                # The first page comes first: the model is listed, the workers start and the items are queued
+                # only once the server has answered it, so that none of them competes with it for the CPU (on a
+                # busy machine they took most of the two minutes before the first page). Every page shows the
+                # progress meanwhile.
+                settings.DEMO_PREPARING = len(seeded) if not no_worker else 0
+                threading.Thread(
+                    target=self._colorize, args=(seeded, workers, no_worker, addrport), daemon=True
+                ).start()
+                self._print_access(addrport)
+                # insecure_serving: static files also when --insecure-public has turned DEBUG off
                 call_command("runserver", addrport, use_reloader=False, insecure_serving=True)
         except KeyboardInterrupt:
             self.stdout.write("Stopping the demo ...")
@@ -213,6 +240,33 @@ class Command(BaseCommand):
             _stop(workers)
             if workers:
                 self.stdout.write("The demo's workers have stopped.")
+
+    def _colorize(
+        self, seeded: list[Item], workers: list, no_worker: bool, serving: str | None = None
+    ) -> None:
+        """Register the installed models, start the workers (into `workers`, which the caller stops) and colorize
+        the seeded items: in the background once the first page is served (`serving`: the server's addrport),
+        else here, waiting for them up to --wait seconds."""
+        from django.db import connection
+
+        try:
+            if serving:
+                _first_page(serving)
+            model = self._model()
+            if model is None:
+                self.stdout.write(self.style.WARNING(NO_MODEL_NOTE))
+            workers += [] if no_worker else [self._start_worker(queue) for queue in QUEUES]
+            ids = self._queue_demo(model) if seeded and model is not None else []
+            if ids and workers and not serving:
+                self.stdout.write(f"Waiting for them (up to {self.wait} s) ...")
+            if ids and workers:
+                settings.DEMO_REQUEST_IDS = ids  # the banner's progress from here on
+                settings.DEMO_PREPARING = 0
+                self._report(ids, workers, float("inf") if serving else time.monotonic() + self.wait)
+        finally:
+            settings.DEMO_PREPARING = 0
+            if serving:
+                connection.close()  # the background thread's own connection
 
     # ------------------------------------------------------------------ steps
 
@@ -303,27 +357,17 @@ class Command(BaseCommand):
 
     def _report(self, ids: list[int], workers: list, deadline: float = float("inf")) -> None:
         """Print each change of the progress until the items are done, a worker stopped or the deadline."""
-        from django.db import connection
-
         last = ""
-        try:
-            while time.monotonic() < deadline and all(w.poll() is None for w in workers):
-                p = demo_progress.progress(ids)
-                if (text := demo_progress.line(p)) != last:
-                    self.stdout.write(f"  {text}")
-                    self.stdout.flush()
-                    last = text
-                if p["finished"]:
-                    break
-                time.sleep(1)
-            self._summary(ids)
-        finally:
-            if threading.current_thread() is not threading.main_thread():
-                connection.close()  # the background reporter's own connection
-
-    def _wait_for(self, ids: list[int], workers: list, wait: int) -> None:
-        self.stdout.write(f"Waiting for them (up to {wait} s) ...")
-        self._report(ids, workers, time.monotonic() + wait)
+        while time.monotonic() < deadline and all(w.poll() is None for w in workers):
+            p = demo_progress.progress(ids)
+            if (text := demo_progress.line(p)) != last:
+                self.stdout.write(f"  {text}")
+                self.stdout.flush()
+                last = text
+            if p["finished"]:
+                break
+            time.sleep(1)
+        self._summary(ids)
 
     def _summary(self, ids: list[int]) -> None:
         from portal.jobs.models import ColorizationRequest, Status
@@ -339,7 +383,7 @@ class Command(BaseCommand):
         for req in failed:
             self.stdout.write(self.style.WARNING(f"  {req.item.title}: {req.error}"))
 
-    def _print_access(self, addrport: str, model) -> None:
+    def _print_access(self, addrport: str) -> None:
         url = f"http://{addrport if ':' in addrport else '127.0.0.1:' + addrport}/"
         lines = [
             "",
@@ -350,6 +394,4 @@ class Command(BaseCommand):
             f" (also {url}admin/)",
             f"  data: {settings.VAR_DIR}",
         ]
-        if model is None:
-            lines.append("  NOTE: no colorization model is installed; requests wait until one is registered.")
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
