@@ -394,8 +394,10 @@ def follow(
     correction is what the hint asks beyond the prediction there; elsewhere it is the hints' corrections averaged
     with weights that fall with distance in the picture, in lightness (`lightness`: L (h, w) in [0, 100]) and in
     predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges (how far in
-    the picture: each hint's `reach`, a multiple of `how.reach` for its distance in the picture). A stroke's
-    own pixels (`Stroke.cover`) take its colour in full: there nothing weighs against it. With `unhinted` (the
+    the picture: each hint's `reach`, a multiple of `how.reach` for its distance in the picture). A mark's
+    own pixels (a point's square, a stroke's line or region: `cover`) take its colour in full, and "no
+    correction" gives way as much as a pixel is like them, so a hint's colour comes out as given, its hue and
+    chroma at the pixel's own lightness (`merge_luma` lowers only the chroma sRGB cannot show there). With `unhinted` (the
     network's ab for the same picture without hints), the prediction followed is the mix of the two that
     `how.hinted` says where the hints reach, and the answer without hints where they do not (where "no
     correction" outweighs them): the network spreads even one hint over the whole picture, and the hints stay
@@ -411,6 +413,7 @@ def follow(
     total = np.zeros((h, w, 2), dtype=np.float32)
     weights = np.zeros((h, w), dtype=np.float32)
     prior = np.full((h, w), max(how.prior, how.few / len(hints) ** 3), dtype=np.float32)
+    strongest = np.zeros((h, w), dtype=np.float32)
     for hint in hints:
         cover = hint.cover(h, w, radius)
         asked = np.asarray(hint.ab, dtype=np.float32) - ab[cover].mean(0)
@@ -421,10 +424,14 @@ def follow(
             + (how.colour / 100.0) ** 2 * ((ab - ab_there) ** 2).sum(-1)
         )
         weight = np.exp(-0.5 * distance2 / how.reach**2)
-        if isinstance(hint, Stroke):
-            weight[cover], prior[cover] = 1.0, 0.0
+        weight[cover], prior[cover] = 1.0, 0.0  # a mark's own pixels take its colour in full
+        strongest = np.maximum(strongest, weight)
         weights += weight
         total += weight[..., None] * asked
+    # "No correction" gives way where a hint holds: the pixels like a hint's own (weight near 1) take its colour
+    # as it was given, hue and chroma, whatever the number of hints (before, one hint gave half its chroma at its
+    # own point, mixed with the network's hue), and there is no step at the edge of the hint's square.
+    prior *= 1.0 - strongest
     weights += prior
     unreached = (prior / weights)[..., None]  # the share of "no correction"
     followed = ab + unreached * (plain - ab) + total / weights[..., None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -602,3 +603,55 @@ def test_a_film_takes_strokes_points_and_strength_end_to_end(tmp_path, hint_mode
         comment = " ".join(str(v) for v in film.metadata.values())
         assert sum(1 for _ in film.decode(video=0)) == 8
     assert "Staff gave 1 colour hint and 1 stroke" in comment and "colour strength 1.3" in comment
+
+
+def dark_patch(L: np.ndarray, size: int = 9, target: float = 30.0) -> tuple[int, int]:
+    """The centre (row, column) of the smoothest size x size patch whose mean lightness lies near `target`,
+    away from the borders: a dark, even thing in the photo."""
+    import cv2
+
+    mean = cv2.blur(L, (size, size))
+    spread = np.sqrt(np.maximum(cv2.blur(L * L, (size, size)) - mean * mean, 0))
+    score = np.abs(mean - target) + spread
+    h, w = L.shape
+    margin = max(size, min(h, w) // 10)
+    inner = score[margin:-margin, margin:-margin]
+    y, x = np.unravel_index(np.argmin(inner), inner.shape)
+    return int(y) + margin, int(x) + margin
+
+
+def test_a_light_hint_colour_on_a_dark_thing_keeps_its_hue_and_chroma_at_that_lightness(
+    default_stage, capsys
+):
+    """A skin colour given on a dark part of a real photograph comes out as that colour at the thing's own
+    lightness: the hue of the hint (CIELAB hue angle) and its chroma as far as sRGB allows at that lightness."""
+    from colorization.color import lab_to_rgb
+    from colorization.stages.postprocess import lab_to_srgb_keep_l, merge_luma
+
+    photo = (
+        Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "historical_color" / "pg_00153v.jpg"
+    )
+    if not photo.exists():
+        pytest.skip(f"real archive photos not present at {photo.parent} (see ../shared/data/MANIFEST.md)")
+    with Image.open(photo) as im:
+        lab = rgb_to_lab(np.asarray(im.convert("RGB"), np.float32) / 255.0)
+    gray = np.clip(np.rint(lab_to_rgb(lab * [1, 0, 0]) * 255), 0, 255).astype(np.uint8)
+    L = lab[..., 0].astype(np.float32)
+    y, x = dark_patch(L)
+    h, w = L.shape
+    skin = hints.Hint((x + 0.5) / w, (y + 0.5) / h, "#e8b89a")  # a light skin colour, L about 79
+    out = merge_luma(gray, network_ab(default_stage, gray, [skin]))
+    got = rgb_to_lab(out[y - 2 : y + 3, x - 2 : x + 3].astype(np.float32) / 255.0).reshape(-1, 3)
+    # what the hint asks at these pixels' own lightness: its a and b, chroma reduced where sRGB has less
+    asked = rgb_to_lab(lab_to_srgb_keep_l(got[:, 0], np.tile(np.float32(skin.ab), (len(got), 1)))[None])[0]
+    hue = np.degrees(np.arctan2(got[:, 2].mean(), got[:, 1].mean()))
+    hue_asked = np.degrees(np.arctan2(skin.ab[1], skin.ab[0]))
+    ratio = np.hypot(*got[:, 1:].mean(0)) / np.hypot(*asked[:, 1:].mean(0))
+    with capsys.disabled():
+        print(
+            f"\nskin hint on L {got[:, 0].mean():.0f}: hue {hue:.1f} deg (asked {hue_asked:.1f}), "
+            f"chroma {ratio:.0%} of what sRGB allows there"
+        )
+    assert got[:, 0].mean() < 45  # a dark thing
+    assert abs(hue - hue_asked) < 4.0
+    assert 0.85 < ratio < 1.15
