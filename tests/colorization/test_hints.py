@@ -81,12 +81,28 @@ def test_follow_colours_the_hints_region_and_stops_at_its_edge():
     assert followed[:, :48, 0].mean() > 0.9 * a
     assert followed[:, 48:56, 0].mean() < 0.02 * a  # just across the edge
     # without the lightness and colour terms the same hints bleed over the edge as discs would
-    discs = hints.follow(predicted, lightness, reds, how=hints.Following(lightness=0, colour=0))
+    discs = hints.follow(predicted, lightness, reds, how=hints.Following(lightness=0, colour=0, texture=0))
     assert discs[:, 48:56, 0].mean() > 0.5 * a
     # a single hint says less about the rest of the picture: it moves its surroundings, not the whole half
     one = hints.follow(predicted, lightness, reds[:1])
     assert 0 < one[:, :48, 0].mean() < 0.5 * followed[:, :48, 0].mean()
     assert np.array_equal(hints.follow(predicted, lightness, []), predicted)
+
+
+def test_a_hint_on_a_patterned_thing_stays_off_the_smooth_thing_of_the_same_lightness_beside_it():
+    """A patterned robe (lightness 45 and 55 in a fine check, mean 50) before a smooth wall of lightness 50: a
+    hint on the robe colours the robe, not the wall, which only the texture term tells apart."""
+    ys, xs = np.mgrid[:64, :96]
+    lightness = np.where((ys // 2 + xs // 2) % 2 == 0, 45.0, 55.0).astype(np.float32)
+    lightness[:, 48:] = 50.0
+    predicted = np.zeros((64, 96, 2), np.float32)
+    blue = [hints.Hint(0.35, 0.5, "#3060c0")]
+    b = blue[0].ab[1]
+    followed = hints.follow(predicted, lightness, blue)
+    assert followed[24:40, 24:44, 1].mean() < 0.3 * b  # the robe around the hint turns blue
+    assert abs(followed[:, 50:56, 1]).mean() < 0.01 * abs(b)  # the wall just beyond does not
+    plain = hints.follow(predicted, lightness, blue, how=hints.Following(texture=0))
+    assert abs(plain[:, 50:56, 1]).mean() > 0.05 * abs(b)  # without the term it did
 
 
 def test_following_from_the_answers_with_and_without_hints_spreads_the_networks_discs():
