@@ -350,8 +350,8 @@ class Following:
     lightness: float = 1.0
     colour: float = 0.5
     # Texture: the spread of lightness over TEXTURE_WINDOW network pixels (per 100 L). A patterned robe and the
-    # smooth wall behind it share a mean lightness; without this term two hints on the robe of pg_00153v coloured
-    # the wall and the floor around it (29% of the photo's mid-lightness pixels; 3.3 times this weight: MODEL_CARD).
+    # smooth wall behind it share a mean lightness; without this term two hints on the robe of a historical photo
+    # coloured the wall and the floor around it. Chosen on the historical set, not on validation (MODEL_CARD.md).
     texture: float = 8.0
     # Weight of "no correction" where no hint reaches: `few` / (number of hints)^3, at least `prior`. One or two
     # hints say little about the rest of the picture (spread wide, one hint lowered the correlation), ten say a lot.
