@@ -349,6 +349,10 @@ class Following:
     reach: float = 0.1  # Gaussian width of the joint distance
     lightness: float = 1.0
     colour: float = 0.5
+    # Texture: the spread of lightness over TEXTURE_WINDOW network pixels (per 100 L). A patterned robe and the
+    # smooth wall behind it share a mean lightness; without this term two hints on the robe of a historical photo
+    # coloured the wall and the floor around it. Chosen on the historical set, not on validation (MODEL_CARD.md).
+    texture: float = 8.0
     # Weight of "no correction" where no hint reaches: `few` / (number of hints)^3, at least `prior`. One or two
     # hints say little about the rest of the picture (spread wide, one hint lowered the correlation), ten say a lot.
     prior: float = 1e-3
@@ -360,25 +364,38 @@ class Following:
 
 
 FOLLOWING = Following()
+TEXTURE_WINDOW = (
+    5  # network pixels: the side of the square over which `Following.texture` measures the spread
+)
+
+
+def _texture(lightness: np.ndarray, size: int = TEXTURE_WINDOW) -> np.ndarray:
+    """The standard deviation of the lightness over the size x size square around each pixel."""
+    import cv2
+
+    lightness = lightness.astype(np.float32)
+    mean = cv2.blur(lightness, (size, size))
+    return np.sqrt(np.maximum(cv2.blur(lightness * lightness, (size, size)) - mean * mean, 0.0))
 
 
 def _nearest(
-    hint: Mark, lightness: np.ndarray, ab: np.ndarray, radius: int
-) -> tuple[np.ndarray, np.ndarray | float, np.ndarray]:
-    """For every pixel: its squared distance in pixels to the hint, and the lightness and predicted ab it is
-    compared with there. A point is compared with its square's mean lightness and its own pixel's ab; a stroke
-    with the lightness and ab of the stroke pixel nearest to each pixel (so a long stroke or a region crossing
-    several tones spreads each into its own surroundings)."""
+    hint: Mark, lightness: np.ndarray, ab: np.ndarray, texture: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray | float, np.ndarray, np.ndarray | float]:
+    """For every pixel: its squared distance in pixels to the hint, and the lightness, predicted ab and texture
+    it is compared with there. A point is compared with its square's mean lightness and texture and its own
+    pixel's ab; a stroke with those of the stroke pixel nearest to each pixel (so a long stroke or a region
+    crossing several tones spreads each into its own surroundings)."""
     h, w = lightness.shape
     if isinstance(hint, Hint):
         cy, cx = _pixel(hint.x, hint.y, h, w)
         ys, xs = np.mgrid[:h, :w].astype(np.float32)
         square = hint.cover(h, w, radius)
-        return (ys - cy) ** 2 + (xs - cx) ** 2, float(lightness[square].mean()), ab[cy, cx]
+        spatial2 = (ys - cy) ** 2 + (xs - cx) ** 2
+        return spatial2, float(lightness[square].mean()), ab[cy, cx], float(texture[square].mean())
     from scipy.ndimage import distance_transform_edt
 
     distance, (iy, ix) = distance_transform_edt(~hint.core(h, w), return_indices=True)
-    return (distance**2).astype(np.float32), lightness[iy, ix], ab[iy, ix]
+    return (distance**2).astype(np.float32), lightness[iy, ix], ab[iy, ix], texture[iy, ix]
 
 
 def follow(
@@ -392,10 +409,12 @@ def follow(
 ) -> np.ndarray:
     """The network's ab (h, w, 2, Lab units) corrected so that the picture follows its hints: at each hint the
     correction is what the hint asks beyond the prediction there; elsewhere it is the hints' corrections averaged
-    with weights that fall with distance in the picture, in lightness (`lightness`: L (h, w) in [0, 100]) and in
-    predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges (how far in
-    the picture: each hint's `reach`, a multiple of `how.reach` for its distance in the picture). A stroke's
-    own pixels (`Stroke.cover`) take its colour in full: there nothing weighs against it. With `unhinted` (the
+    with weights that fall with distance in the picture, in lightness (`lightness`: L (h, w) in [0, 100]), in
+    texture (`Following.texture`) and in predicted colour, so the colour spreads over the region a hint belongs to and stops at its edges (how far in
+    the picture: each hint's `reach`, a multiple of `how.reach` for its distance in the picture). A mark's
+    own pixels (a point's square, a stroke's line or region: `cover`) take its colour in full, and "no
+    correction" gives way as much as a pixel is like them, so a hint's colour comes out as given, its hue and
+    chroma at the pixel's own lightness (`merge_luma` lowers only the chroma sRGB cannot show there). With `unhinted` (the
     network's ab for the same picture without hints), the prediction followed is the mix of the two that
     `how.hinted` says where the hints reach, and the answer without hints where they do not (where "no
     correction" outweighs them): the network spreads even one hint over the whole picture, and the hints stay
@@ -405,27 +424,38 @@ def follow(
     if not hints:
         return ab if strength == 1 else (ab * strength).astype(np.float32)
     plain = ab if unhinted is None else unhinted
+    answered = ab  # the network's answer to the hints: a disc around each, edges or not
     ab = how.hinted * ab + (1.0 - how.hinted) * plain
     h, w = lightness.shape
     diagonal = float(np.hypot(h, w))
     total = np.zeros((h, w, 2), dtype=np.float32)
     weights = np.zeros((h, w), dtype=np.float32)
     prior = np.full((h, w), max(how.prior, how.few / len(hints) ** 3), dtype=np.float32)
+    strongest = np.zeros((h, w), dtype=np.float32)
+    texture = _texture(lightness)
     for hint in hints:
         cover = hint.cover(h, w, radius)
         asked = np.asarray(hint.ab, dtype=np.float32) - ab[cover].mean(0)
-        spatial2, lightness_there, ab_there = _nearest(hint, lightness, ab, radius)
+        spatial2, lightness_there, ab_there, texture_there = _nearest(hint, lightness, ab, texture, radius)
         distance2 = (
             spatial2 / (diagonal * REACH[hint.reach]) ** 2
             + (how.lightness * (lightness - lightness_there) / 100.0) ** 2
             + (how.colour / 100.0) ** 2 * ((ab - ab_there) ** 2).sum(-1)
+            + (how.texture * (texture - texture_there) / 100.0) ** 2
         )
         weight = np.exp(-0.5 * distance2 / how.reach**2)
-        if isinstance(hint, Stroke):
-            weight[cover], prior[cover] = 1.0, 0.0
+        weight[cover], prior[cover] = 1.0, 0.0  # a mark's own pixels take its colour in full
+        strongest = np.maximum(strongest, weight)
         weights += weight
         total += weight[..., None] * asked
+    # "No correction" gives way where a hint holds: the pixels like a hint's own (weight near 1) take its colour
+    # as it was given, hue and chroma, whatever the number of hints (before, one hint gave half its chroma at its
+    # own point, mixed with the network's hue), and there is no step at the edge of the hint's square.
+    prior *= 1.0 - strongest
     weights += prior
+    # The network's own answer to the hints counts as far as a hint holds a pixel (its disc crossed the edge of a
+    # patterned robe onto the floor); on a hint's own pixels (strongest = 1) nothing changes, so `asked` stands.
+    ab = plain + how.hinted * strongest[..., None] * (answered - plain)
     unreached = (prior / weights)[..., None]  # the share of "no correction"
     followed = ab + unreached * (plain - ab) + total / weights[..., None]
     return (followed + (strength - 1.0) * unreached * plain).astype(np.float32)

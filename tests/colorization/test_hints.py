@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,12 +81,28 @@ def test_follow_colours_the_hints_region_and_stops_at_its_edge():
     assert followed[:, :48, 0].mean() > 0.9 * a
     assert followed[:, 48:56, 0].mean() < 0.02 * a  # just across the edge
     # without the lightness and colour terms the same hints bleed over the edge as discs would
-    discs = hints.follow(predicted, lightness, reds, how=hints.Following(lightness=0, colour=0))
+    discs = hints.follow(predicted, lightness, reds, how=hints.Following(lightness=0, colour=0, texture=0))
     assert discs[:, 48:56, 0].mean() > 0.5 * a
     # a single hint says less about the rest of the picture: it moves its surroundings, not the whole half
     one = hints.follow(predicted, lightness, reds[:1])
     assert 0 < one[:, :48, 0].mean() < 0.5 * followed[:, :48, 0].mean()
     assert np.array_equal(hints.follow(predicted, lightness, []), predicted)
+
+
+def test_a_hint_on_a_patterned_thing_stays_off_the_smooth_thing_of_the_same_lightness_beside_it():
+    """A patterned robe (lightness 45 and 55 in a fine check, mean 50) before a smooth wall of lightness 50: a
+    hint on the robe colours the robe, not the wall, which only the texture term tells apart."""
+    ys, xs = np.mgrid[:64, :96]
+    lightness = np.where((ys // 2 + xs // 2) % 2 == 0, 45.0, 55.0).astype(np.float32)
+    lightness[:, 48:] = 50.0
+    predicted = np.zeros((64, 96, 2), np.float32)
+    blue = [hints.Hint(0.35, 0.5, "#3060c0")]
+    b = blue[0].ab[1]
+    followed = hints.follow(predicted, lightness, blue)
+    assert followed[24:40, 24:44, 1].mean() < 0.3 * b  # the robe around the hint turns blue
+    assert abs(followed[:, 50:56, 1]).mean() < 0.01 * abs(b)  # the wall just beyond does not
+    plain = hints.follow(predicted, lightness, blue, how=hints.Following(texture=0))
+    assert abs(plain[:, 50:56, 1]).mean() > 0.05 * abs(b)  # without the term it did
 
 
 def test_following_from_the_answers_with_and_without_hints_spreads_the_networks_discs():
@@ -602,3 +619,55 @@ def test_a_film_takes_strokes_points_and_strength_end_to_end(tmp_path, hint_mode
         comment = " ".join(str(v) for v in film.metadata.values())
         assert sum(1 for _ in film.decode(video=0)) == 8
     assert "Staff gave 1 colour hint and 1 stroke" in comment and "colour strength 1.3" in comment
+
+
+def dark_patch(L: np.ndarray, size: int = 9, target: float = 30.0) -> tuple[int, int]:
+    """The centre (row, column) of the smoothest size x size patch whose mean lightness lies near `target`,
+    away from the borders: a dark, even thing in the photo."""
+    import cv2
+
+    mean = cv2.blur(L, (size, size))
+    spread = np.sqrt(np.maximum(cv2.blur(L * L, (size, size)) - mean * mean, 0))
+    score = np.abs(mean - target) + spread
+    h, w = L.shape
+    margin = max(size, min(h, w) // 10)
+    inner = score[margin:-margin, margin:-margin]
+    y, x = np.unravel_index(np.argmin(inner), inner.shape)
+    return int(y) + margin, int(x) + margin
+
+
+def test_a_light_hint_colour_on_a_dark_thing_keeps_its_hue_and_chroma_at_that_lightness(
+    default_stage, capsys
+):
+    """A skin colour given on a dark part of a real photograph comes out as that colour at the thing's own
+    lightness: the hue of the hint (CIELAB hue angle) and its chroma as far as sRGB allows at that lightness."""
+    from colorization.color import lab_to_rgb
+    from colorization.stages.postprocess import lab_to_srgb_keep_l, merge_luma
+
+    photo = (
+        Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "historical_color" / "pg_00153v.jpg"
+    )
+    if not photo.exists():
+        pytest.skip(f"real archive photos not present at {photo.parent} (see ../shared/data/MANIFEST.md)")
+    with Image.open(photo) as im:
+        lab = rgb_to_lab(np.asarray(im.convert("RGB"), np.float32) / 255.0)
+    gray = np.clip(np.rint(lab_to_rgb(lab * [1, 0, 0]) * 255), 0, 255).astype(np.uint8)
+    L = lab[..., 0].astype(np.float32)
+    y, x = dark_patch(L)
+    h, w = L.shape
+    skin = hints.Hint((x + 0.5) / w, (y + 0.5) / h, "#e8b89a")  # a light skin colour, L about 79
+    out = merge_luma(gray, network_ab(default_stage, gray, [skin]))
+    got = rgb_to_lab(out[y - 2 : y + 3, x - 2 : x + 3].astype(np.float32) / 255.0).reshape(-1, 3)
+    # what the hint asks at these pixels' own lightness: its a and b, chroma reduced where sRGB has less
+    asked = rgb_to_lab(lab_to_srgb_keep_l(got[:, 0], np.tile(np.float32(skin.ab), (len(got), 1)))[None])[0]
+    hue = np.degrees(np.arctan2(got[:, 2].mean(), got[:, 1].mean()))
+    hue_asked = np.degrees(np.arctan2(skin.ab[1], skin.ab[0]))
+    ratio = np.hypot(*got[:, 1:].mean(0)) / np.hypot(*asked[:, 1:].mean(0))
+    with capsys.disabled():
+        print(
+            f"\nskin hint on L {got[:, 0].mean():.0f}: hue {hue:.1f} deg (asked {hue_asked:.1f}), "
+            f"chroma {ratio:.0%} of what sRGB allows there"
+        )
+    assert got[:, 0].mean() < 45  # a dark thing
+    assert abs(hue - hue_asked) < 4.0
+    assert 0.85 < ratio < 1.15
