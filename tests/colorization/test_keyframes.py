@@ -173,3 +173,16 @@ def test_cli_keyframe_hints_reach_later_frames_of_the_shot(tmp_path):
     square = (slice(36, 56), slice(46 + 18, 66 + 18))  # frame 6: moved 18 px
     plain, hinted = _b_at(runs["plain"], 6, *square), _b_at(runs["hinted"], 6, *square)
     assert hinted < plain - 10, (plain, hinted)
+
+
+def test_cdc_is_zero_for_steady_colour_and_grows_with_colour_jumps():
+    from colorization.temporal_metrics import cdc
+
+    rng = np.random.default_rng(0)
+    base = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
+    assert cdc([base] * 6) == 0.0
+    shifted = np.clip(base.astype(int) + [40, 0, -40], 0, 255).astype(np.uint8)
+    small = np.clip(base.astype(int) + [4, 0, -4], 0, 255).astype(np.uint8)
+    jumpy, mild = [base, shifted] * 3, [base, small] * 3
+    assert cdc(jumpy) > cdc(mild) > 0.0
+    assert np.isnan(cdc([base]))  # no pair of frames to compare
