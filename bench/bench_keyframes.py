@@ -128,7 +128,7 @@ def table(rows: list, methods: list[str]) -> list[str]:
             )
     lines += [
         "",
-        "| mean over sequences | warp error | vs none | CDC | PSNR dB | colourfulness |",
+        "| mean over sequences | warp error | warp error cut vs none | CDC | PSNR dB | colourfulness |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     mean = {
@@ -139,7 +139,7 @@ def table(rows: list, methods: list[str]) -> list[str]:
         cut = (
             ""
             if method == "truth" or "none" not in mean
-            else f"{1 - r['warp_error'] / mean['none']['warp_error']:+.0%}"
+            else f"{1 - r['warp_error'] / mean['none']['warp_error']:.0%}"
         )
         psnr_text = "" if method == "truth" else f"{r['psnr']:.2f}"
         lines.append(

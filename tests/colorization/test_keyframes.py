@@ -10,11 +10,15 @@ import json
 import cv2
 import numpy as np
 import pytest
+import test_video as clips
 
 from colorization import cli, hints
 from colorization.color import rgb_to_lab
 from colorization.frames import Frame
 from colorization.stages import create
+
+film_model = clips.film_model  # the shared tiny-model fixture
+one_torch_thread = clips.one_torch_thread  # autouse: see test_video.py
 
 H, W, SPEED = 72, 96, 2
 
@@ -186,3 +190,31 @@ def test_cdc_is_zero_for_steady_colour_and_grows_with_colour_jumps():
     jumpy, mild = [base, shifted] * 3, [base, small] * 3
     assert cdc(jumpy) > cdc(mild) > 0.0
     assert np.isnan(cdc([base]))  # no pair of frames to compare
+
+
+def test_each_segment_starts_at_a_keyframe_of_the_networks_own_colour(tmp_path, film_model):
+    """Colorized in segments (as the workers do), every part's first frame is a keyframe with the network's
+    colour as it is: the same pixels as frame-by-frame colorization ("none") gives that frame (FFV1, lossless)."""
+    from colorization import build_pipeline, presets, segments
+
+    _clip(tmp_path / "frames", n=12)
+    plain = tmp_path / "none.mkv"
+    build_pipeline(presets.get("film", model=str(film_model), smoothing="none")).run(
+        tmp_path / "frames", plain
+    )
+    pipeline = build_pipeline(presets.get("film", model=str(film_model), smoothing="keyframes"))
+    assert pipeline.roll() == (0, 1)
+    plan = segments.plan(tmp_path / "frames", max_frames=5)
+    parts = []
+    for seg in plan:
+        parts.append(tmp_path / f"part{seg.index}.mkv")
+        segments.colorize_segment(tmp_path / "frames", seg, parts[-1], pipeline=pipeline)
+    joined = tmp_path / "joined.mkv"
+    assert segments.join(parts, tmp_path / "frames", joined)["frames"] == 12
+    frames, reference = clips.decoded_frames(joined), clips.decoded_frames(plain)
+    starts = [seg.start_frame for seg in plan]
+    assert starts == [0, 5, 10]
+    for t in starts:
+        assert np.array_equal(frames[t], reference[t]), t
+    # between keyframes the colour is carried, not the frame's own guess
+    assert any(not np.array_equal(frames[t], reference[t]) for t in range(12) if t not in starts)
