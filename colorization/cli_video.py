@@ -119,7 +119,8 @@ def add_video(sub) -> None:
         "--hints",
         metavar="HINTS.json",
         help='colour hints (points and strokes); a hint\'s "frame" (default 0) is the keyframe it was placed '
-        "on: it is followed through the rest of that shot and dropped at the next scene cut",
+        "on: it is followed through the rest of that shot and dropped at the next scene cut; or one hints "
+        'document per keyframe: {"keyframes": {"120": {"points": [...]}}}',
     )
     p.add_argument(
         "--strength",

@@ -12,6 +12,9 @@ colour strength (``"strength": 1.2``, `check_strength`) applied to the network's
 the colour's chroma (Lab a and b) is used: the photograph keeps its own
 lightness. For a film, a point or stroke may name the frame it was placed on (``"frame": 120``, default 0, a
 keyframe): `carry` follows it through the rest of that shot with optical flow and drops it at the next scene cut.
+A film's hints may also come as one document per keyframe (`parse_keyframes`: ``{"keyframes": {"120": {...}}}``);
+with "keyframes" smoothing (colorization.stages.keyframes) a hinted frame is a keyframe whose colour is carried
+through the shot.
 A model that takes hints (`UNetConfig.hints`) gets three more input channels: each hint's a and b (normalized,
 ab / 128) over a small square around its point (or along its stroke, or over its polygon) and a mask that is 1
 there (Zhang et al. 2017, user-guided colorization). After the network, `follow` spreads what each hint still
@@ -283,7 +286,10 @@ def _items(data: dict, key: str, most: int, source: str) -> list:
 
 def parse(data: object, source: str = "hints") -> Hints:
     """A decoded hints document -> Hints; HintError names `source` and the point or stroke when anything is
-    wrong. The portal checks what its editor sends with this rule too."""
+    wrong. The portal checks what its editor sends with this rule too. A film's keyframe hints document
+    (`parse_keyframes`) is taken as well."""
+    if isinstance(data, dict) and "keyframes" in data:
+        return parse_keyframes(data, source)
     keys = {"points", "strokes", "strength"}
     if not isinstance(data, dict) or not (keys & set(data)):
         raise HintError(f"{source}: expected {_EXAMPLE}")
@@ -298,6 +304,43 @@ def parse(data: object, source: str = "hints") -> Hints:
         tuple(_point(p, f"{source}, point {i}") for i, p in enumerate(points, 1)),
         tuple(_stroke(s, f"{source}, stroke {i}") for i, s in enumerate(strokes, 1)),
         None if data.get("strength") is None else check_strength(data["strength"], f"{source}, strength"),
+    )
+
+
+def parse_keyframes(data: object, source: str = "hints") -> Hints:
+    """A film's keyframe hints: ``{"keyframes": {"0": HINTS, "120": HINTS, ...}, "strength": 1.2}``, each HINTS a
+    photo's hints document for that frame (its points and strokes; no strength of its own). Every mark gets its
+    keyframe as its "frame"; one that names another frame is refused."""
+    if not isinstance(data, dict) or not isinstance(data.get("keyframes"), dict):
+        raise HintError(f'{source}: expected {{"keyframes": {{"0": {_EXAMPLE}, ...}}}}')
+    unknown = sorted(set(data) - {"keyframes", "strength"})
+    if unknown:
+        raise HintError(
+            f"{source}: unknown key(s) {unknown}; a keyframe hints file holds keyframes and strength"
+        )
+    points: list[Hint] = []
+    strokes: list[Stroke] = []
+    for key, doc in data["keyframes"].items():
+        where = f"{source}, keyframe {key!r}"
+        if not str(key).isdigit():
+            raise HintError(f"{where}: a keyframe is a frame number (0 or more)")
+        if isinstance(doc, dict) and "keyframes" in doc:
+            raise HintError(f"{where}: keyframes do not nest")
+        if isinstance(doc, dict) and "strength" in doc:
+            raise HintError(f"{where}: strength is given once for the film, beside keyframes")
+        frame, given = int(key), parse(doc, where)
+        for mark in given:
+            if mark.frame not in (0, frame):
+                raise HintError(f"{where}: a hint says frame {mark.frame}; it belongs to keyframe {frame}")
+        points += [dataclasses.replace(p, frame=frame) for p in given.points]
+        strokes += [dataclasses.replace(s, frame=frame) for s in given.strokes]
+    if len(points) > MAX_POINTS * 10 or len(strokes) > MAX_STROKES * 10:
+        raise HintError(f"{source}: {len(points)} points and {len(strokes)} strokes; too many for one film")
+    strength = data.get("strength")
+    return Hints(
+        tuple(points),
+        tuple(strokes),
+        None if strength is None else check_strength(strength, f"{source}, strength"),
     )
 
 

@@ -5,7 +5,11 @@
 - flicker: mean ab change between consecutive frames on static pixels (lightness unchanged, no motion),
   where any colour change is flicker by definition.
 
-Both are in Lab units (ab distance) and measured at whatever resolution they are given (the network's).
+- CDC (colour distribution consistency, Liu et al. 2021, as the NTIRE 2023 video colorization challenge
+  reports it): the Jensen-Shannon divergence between the R, G and B histograms of frames 1, 2 and 4 apart,
+  averaged; 0 when every frame has the same colour distribution.
+
+Warp error and flicker are in Lab units (ab distance) and measured at whatever resolution they are given (the network's).
 Colourfulness is Hasler & Suesstrunk's (from `colorization.metrics` when present), so smoothing that
 lowers warp error by washing colours out shows up.
 """
@@ -63,6 +67,37 @@ def hasler_colourfulness(rgb: np.ndarray) -> float:
     rg = rgb[..., 0] - rgb[..., 1]
     yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def _js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (natural log) of two histograms, each normalised here."""
+    p, q = p / max(p.sum(), 1e-12), q / max(q.sum(), 1e-12)
+    m = 0.5 * (p + q)
+
+    def kl(a: np.ndarray) -> float:
+        nz = a > 0
+        return float(np.sum(a[nz] * np.log(a[nz] / m[nz])))
+
+    return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+def cdc(frames_rgb: list[np.ndarray], dilations: tuple[int, ...] = (1, 2, 4), bins: int = 256) -> float:
+    """Colour distribution consistency of a sequence of uint8 RGB frames (lower is steadier): for each
+    dilation d, the mean over frame pairs (t, t + d) of the JS divergence of their R, G and B histograms
+    (averaged over the three channels); then the mean over the dilations that fit in the sequence."""
+    hists = [
+        [np.bincount(np.asarray(f)[..., c].ravel(), minlength=bins).astype(np.float64) for c in range(3)]
+        for f in frames_rgb
+    ]
+    per_dilation = []
+    for d in dilations:
+        pairs = [
+            np.mean([_js_divergence(a[c], b[c]) for c in range(3)])
+            for a, b in zip(hists, hists[d:], strict=False)
+        ]
+        if pairs:
+            per_dilation.append(float(np.mean(pairs)))
+    return float(np.mean(per_dilation)) if per_dilation else float("nan")
 
 
 class TemporalMeter:

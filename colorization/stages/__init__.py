@@ -5,6 +5,6 @@ registered (the registry itself imports none of them).
 """
 
 from colorization.registry import KINDS, available, choices, create, label, options, register
-from colorization.stages import colorize, io, postprocess, preprocess, temporal, video  # noqa: F401
+from colorization.stages import colorize, io, keyframes, postprocess, preprocess, temporal, video  # noqa: F401
 
 __all__ = ["KINDS", "available", "choices", "create", "label", "options", "register"]

@@ -12,6 +12,8 @@ These stages read and replace `frame.ab` (network resolution) and use the frame'
   objects keep their colour and occluded pixels take the new prediction. Where nothing changed (a 3x3
   neighbourhood within `static_tol` gray levels) the flow is taken as zero: DIS guesses in flat regions.
 
+- "keyframes" (stages/keyframes.py): colour carried from keyframes through the shot by chained flow.
+
 Every stage resets at scene cuts. Blends average the chroma magnitude separately from the hue direction, so
 averaging two different guesses does not wash the colour out towards grey.
 `pre_roll`/`post_roll` say how many frames before/after a segment the stage needs to reach the state it

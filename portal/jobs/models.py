@@ -34,6 +34,7 @@ SMOOTHING_CHOICES = [
     ("ema", "Exponential smoothing"),
     ("window", "Sliding window"),
     ("flow", "Optical flow (best, slowest)"),
+    ("keyframes", "Keyframe propagation (long shots)"),
 ]
 PROGRESS_STEP = 0.01  # write progress at most every 1 %
 
