@@ -17,7 +17,6 @@ from collections import Counter
 from urllib.parse import urlencode
 
 from django.contrib.postgres.lookups import TrigramWordSimilar
-from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -31,6 +30,7 @@ from django.db.models import (
     Min,
     Q,
     QuerySet,
+    TextField,
     Value,
     When,
 )
@@ -90,7 +90,7 @@ class Folded(Func):
     """UPPER(colorarchive_unaccent(x)): the expression the trigram indexes are built on (migrations 0008, 0011)."""
 
     template = f"UPPER({FUNCTION}(%(expressions)s))"
-    output_field = Item._meta.get_field("description")
+    output_field = TextField()
 
 
 def words_filter(words: str) -> Q:
@@ -99,14 +99,6 @@ def words_filter(words: str) -> Q:
     for field in SEARCHED_FIELDS:
         found |= Q(**{f"{field}__unaccented__icontains": words})
     return found
-
-
-def _document() -> RawSQL:
-    return RawSQL('"catalog_item"."search_document"', [], output_field=SearchVectorField())
-
-
-def _ts_query(words: str) -> SearchQuery:
-    return SearchQuery(Func(Value(words), function=FUNCTION), config="simple", search_type="websearch")
 
 
 def match(words: str) -> Q:
@@ -303,7 +295,10 @@ def chosen_filters(params: dict[str, str]) -> list[dict]:
     for key in ("place", "person", "subject", "collection", "type", "rights"):
         if params.get(key):
             value = _quoted(params[key]) or params[key]
-            label = labels.get(key, {}).get(value, value)
+            if key == "collection":
+                label = Collection.objects.filter(slug=value).values_list("title", flat=True).first() or value
+            else:
+                label = labels.get(key, {}).get(value, value)
             chosen.append(
                 {"title": FACET_TITLES[key], "label": label, "query": encode(_without(params, key))}
             )
