@@ -2,7 +2,7 @@
 
     DATABASE_URL=sqlite:////tmp/bench-search.sqlite3 python bench/bench_search.py
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_search python bench/bench_search.py
-    (then again with --write to put both databases' figures into BENCHMARKS.md)
+    python bench/bench_search.py --markdown-only    (both databases' saved figures into BENCHMARKS.md)
 
 Seeds an empty database (migrating it first) with published items whose fields vary as a catalogue's do:
 accented places and people, subjects, 1880-1979, 20 collections, photographs and films, four rights statements.
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 os.environ.setdefault("DJANGO_DEBUG", "1")  # a local tool: settings default to production otherwise
 
+RESULTS = Path(__file__).resolve().parents[1] / "var"  # each database's last run, for --markdown-only
 PLACES = ["Saint-Étienne", "Köln", "Hamburg", "Kraków", "Málaga", "Zürich", "Lübeck", "Göteborg", "Łódź",
           "Besançon", "Marseille", "Kiel", "Bremen", "Gdańsk", "Aarhus", "Oporto", "Nîmes", "Genève"]  # fmt: skip
 PEOPLE = [f"{first} {last}" for first in ("Zoë", "Jürgen", "Anna", "Élodie", "Karl", "Søren", "Marta", "José")
@@ -96,7 +97,12 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="merge the figures into BENCHMARKS.md")
+    parser.add_argument(
+        "--markdown-only", action="store_true", help="write BENCHMARKS.md from the saved runs"
+    )
     args = parser.parse_args()
+    if args.markdown_only:
+        return write_markdown()
 
     import django
     from django.conf import settings
@@ -125,8 +131,8 @@ def main() -> None:
     result = {"database": connection.vendor, "items": n, "load": os.getloadavg()[0], "rows": rows,
               "python": platform.python_version()}  # fmt: skip
     print(json.dumps(result, indent=1))
-    out = Path(__file__).with_name(f"search-{connection.vendor}.json")
-    out.write_text(json.dumps(result, indent=1))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"bench-search-{connection.vendor}.json").write_text(json.dumps(result, indent=1))
     if args.write:
         write_markdown()
 
@@ -134,10 +140,7 @@ def main() -> None:
 def write_markdown() -> None:
     from benchlib import publish
 
-    found = {
-        p.stem.split("-", 1)[1]: json.loads(p.read_text())
-        for p in Path(__file__).parent.glob("search-*.json")
-    }
+    found = {p.stem.rsplit("-", 1)[1]: json.loads(p.read_text()) for p in RESULTS.glob("bench-search-*.json")}
     lines = ["## Search and facets at 10,000 items (bench/bench_search.py)", ""]
     lines.append("Uncached (the public cache off), median of 5 runs: the count and first page of 24, then every "
                  "facet's counts (collection, decade, place, people, subjects, type, rights) for the same search. "
