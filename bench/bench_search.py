@@ -128,7 +128,7 @@ def main() -> None:
         rows.append({"case": label, "found": runs[0]["count"], "facet_values": runs[0]["values"],
                      "page_ms": statistics.median(r["page_ms"] for r in runs),
                      "facets_ms": statistics.median(r["facets_ms"] for r in runs)})  # fmt: skip
-    result = {"database": connection.vendor, "items": n, "load": os.getloadavg()[0], "rows": rows,
+    result = {"database": connection.vendor, "repeat": args.repeat, "items": n, "load": os.getloadavg()[0], "rows": rows,
               "python": platform.python_version()}  # fmt: skip
     print(json.dumps(result, indent=1))
     RESULTS.mkdir(exist_ok=True)
@@ -141,8 +141,9 @@ def write_markdown() -> None:
     from benchlib import publish
 
     found = {p.stem.rsplit("-", 1)[1]: json.loads(p.read_text()) for p in RESULTS.glob("bench-search-*.json")}
+    repeat = min(run.get("repeat", 3) for run in found.values())
     lines = ["## Search and facets at 10,000 items (bench/bench_search.py)", ""]
-    lines.append("Uncached (the public cache off), median of 5 runs: the count and first page of 24, then every "
+    lines.append(f"Uncached (the public cache off), median of {repeat} runs after one warm-up: the count and first page of 24, then every "
                  "facet's counts (collection, decade, place, people, subjects, type, rights) for the same search. "
                  "Milliseconds.")  # fmt: skip
     lines.append("")
