@@ -21,13 +21,10 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     F,
     FloatField,
     Func,
     IntegerField,
-    Max,
-    Min,
     Q,
     QuerySet,
     TextField,
@@ -35,7 +32,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Lower
 
 from portal.catalog.models import RIGHTS_CHOICES, SEARCHED_FIELDS, Collection, Item
 from portal.catalog.search import FUNCTION
@@ -101,9 +98,9 @@ def words_filter(words: str) -> Q:
     return found
 
 
-def match(words: str) -> Q:
+def match(words: str, typos: bool = False) -> Q:
     """The items `words` finds: the phrase, or every word somewhere (in any order, in any fields); on PostgreSQL
-    also full-text matches and near spellings."""
+    also full-text matches, and with `typos` near spellings."""
     found = words_filter(words)
     parts = words.split()
     if len(parts) > 1:
@@ -114,7 +111,7 @@ def match(words: str) -> Q:
     if is_postgresql():
         found |= Q(RawSQL(f'"catalog_item"."search_document" @@ websearch_to_tsquery(\'simple\', {FUNCTION}(%s))',
                           [words], output_field=BooleanField()))  # fmt: skip
-        if len(words) >= 3 and has_trigrams():
+        if typos:
             for field in TYPO_FIELDS:
                 found |= Q(TrigramWordSimilar(Folded(F(field)), Folded(Value(words))))
     return found
@@ -155,8 +152,6 @@ def _year(params: dict[str, str], key: str) -> int | None:
 def filtered(params: dict[str, str]) -> QuerySet[Item]:
     """The published items matching the words and every filter, in no particular order."""
     items = Item.objects.published()
-    if params.get("q"):
-        items = items.filter(match(params["q"]))
     for key, field in (("place", "place"), ("person", "people"), ("subject", "subjects")):
         if params.get(key):
             items = items.filter(_entry_filter(field, params[key]))
@@ -166,7 +161,16 @@ def filtered(params: dict[str, str]) -> QuerySet[Item]:
         items = items.filter(type=params["type"])
     if params.get("rights"):
         items = items.filter(rights=params["rights"])
-    return items.filter(years_overlap(_year(params, "year_from"), _year(params, "year_to")))
+    items = items.filter(years_overlap(_year(params, "year_from"), _year(params, "year_to")))
+    words = params.get("q")
+    if not words:
+        return items
+    found = items.filter(match(words))
+    if len(words) >= 3 and has_trigrams() and not found.exists():
+        # near spellings only when the words themselves find nothing: "hamburk" finds Hamburg, but "etienne"
+        # does not also bring every title that shares most of its trigrams
+        found = items.filter(match(words, typos=True))
+    return found
 
 
 def relevance(words: str):
@@ -211,36 +215,27 @@ def search_items(params: dict[str, str]) -> QuerySet[Item]:
 # ---- facets
 
 
-def _top(counter: Counter, size: int = FACET_SIZE) -> list[tuple[str, int]]:
-    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0].casefold()))[:size]
+def _top(counter: Counter, size: int = FACET_SIZE) -> list[tuple]:
+    return sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0]).casefold()))[:size]
 
 
-def _listed(items: QuerySet[Item], field: str) -> list[tuple[str, int]]:
-    """The entries of a semicolon-separated field over `items`, counted once per item (read in one query)."""
-    counter: Counter = Counter()
-    for text in items.exclude(**{field: ""}).values_list(field, flat=True).iterator(chunk_size=2000):
-        counter.update({entry.strip() for entry in text.split(";") if entry.strip()})
-    return _top(counter)
+def _entries(text: str) -> set[str]:
+    return {entry.strip() for entry in text.split(";") if entry.strip()}
 
 
-def _grouped(items: QuerySet[Item], field: str) -> list[tuple[str, int]]:
-    rows = items.exclude(**{field: ""}).values(field).annotate(n=Count("id")).order_by("-n", field)
-    return [(row[field], row["n"]) for row in rows[:FACET_SIZE]]
-
-
-def _decades(items: QuerySet[Item]) -> list[tuple[int, int]]:
-    """(decade, items whose range of years overlaps it), the decades from the earliest year to the latest."""
-    bounds = items.aggregate(first=Min("year_from"), last=Max(Coalesce("year_to", "year_from")))
-    if bounds["first"] is None:
-        return []
-    decades = range(bounds["first"] // 10 * 10, bounds["last"] // 10 * 10 + 1, 10)
-    counts = items.aggregate(**{f"d{d}": Count("id", filter=years_overlap(d, d + 9)) for d in decades})
-    return [(d, counts[f"d{d}"]) for d in decades if counts[f"d{d}"]]
+def _decades_of(year_from: int | None, year_to: int | None) -> range:
+    """The decades an item's range of years overlaps (as years_overlap finds it); none without a first year."""
+    if year_from is None:
+        return range(0)
+    last = max(year_from, year_to or year_from)
+    return range(year_from // 10 * 10, min(last, year_from + 300) // 10 * 10 + 1, 10)
 
 
 def facets(params: dict[str, str]) -> dict[str, list]:
     """Counts of the items matching the search, per value of each facet (the most frequent first), kept per
-    search and catalogue version in the public cache."""
+    search and catalogue version in the public cache. The search runs once: the matching items' facet columns
+    come back in one query and are counted here (10,000 rows of short text), rather than one GROUP BY per facet
+    each running the words' filter again."""
     items = filtered(clean_params(params)).order_by()
     try:
         address = repr(items.query.sql_with_params())
@@ -249,22 +244,27 @@ def facets(params: dict[str, str]) -> dict[str, list]:
     version, found = lookup("facets", address)
     if found is not None:
         return found
-    titles = dict(Collection.objects.values_list("slug", "title"))
-    rights = dict(RIGHTS_CHOICES)
-    types = dict(Item.Type.choices)
-    by_collection = items.exclude(collection=None).values("collection__slug").annotate(n=Count("id"))
-    found = {
-        "collection": [
-            (row["collection__slug"], titles.get(row["collection__slug"], ""), row["n"])
-            for row in by_collection.order_by("-n", "collection__slug")[:FACET_SIZE]
-        ],  # fmt: skip
-        "decade": [(str(d), f"{d}s", n) for d, n in _decades(items)],
-        "place": [(v, v, n) for v, n in _grouped(items, "place")],
-        "person": [(v, v, n) for v, n in _listed(items, "people")],
-        "subject": [(v, v, n) for v, n in _listed(items, "subjects")],
-        "type": [(v, types.get(v, v), n) for v, n in _grouped(items, "type")],
-        "rights": [(v, rights.get(v, v), n) for v, n in _grouped(items, "rights")],
+    counts = {key: Counter() for key in FACET_TITLES}
+    columns = ("collection_id", "year_from", "year_to", "place", "people", "subjects", "type", "rights")
+    for coll, year_from, year_to, place, people, subjects, kind, rights in items.values_list(
+        *columns
+    ).iterator(chunk_size=2000):
+        if coll is not None:
+            counts["collection"][coll] += 1
+        counts["decade"].update(_decades_of(year_from, year_to))
+        if place:
+            counts["place"][place] += 1
+        counts["person"].update(_entries(people))
+        counts["subject"].update(_entries(subjects))
+        counts["type"][kind] += 1
+        counts["rights"][rights] += 1
+    collections = {
+        pk: (slug, title) for pk, slug, title in Collection.objects.values_list("pk", "slug", "title")
     }
+    labels = {"type": dict(Item.Type.choices), "rights": dict(RIGHTS_CHOICES)}
+    found = {key: [(v, labels.get(key, {}).get(v, v), n) for v, n in _top(counts[key])] for key in counts}
+    found["collection"] = [(*collections[pk], n) for pk, n in _top(counts["collection"]) if pk in collections]
+    found["decade"] = [(str(d), f"{d}s", n) for d, n in sorted(counts["decade"].items())]
     store("facets", address, version, found)
     return found
 
