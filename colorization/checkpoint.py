@@ -24,6 +24,7 @@ import torch
 
 from colorization.color import AB_SCALE, L_SCALE
 from colorization.media.files import atomic_path
+from colorization.model_cards import plain_sentence
 from colorization.models import ARCHS, create_model
 
 FORMAT = "colorarchive-checkpoint/1"
@@ -109,8 +110,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
 
 
 def summary(path: str | os.PathLike) -> dict[str, Any]:
-    """What a checkpoint says about itself (name, version, architecture, metrics, parameter count), as JSON
-    values; no weights are kept in memory."""
+    """What a checkpoint says about itself (name, version, architecture, metrics, parameter count, the plain
+    sentence of its card), as JSON values; no weights are kept in memory."""
     from colorization.models import count_parameters
 
     ckpt = load(path)
@@ -118,4 +119,5 @@ def summary(path: str | os.PathLike) -> dict[str, Any]:
     info = {k: ckpt[k] for k in keep if k in ckpt}
     info["parameters"] = count_parameters(create_model(ckpt["arch"], **ckpt["model_args"]))
     info["file"] = Path(path).name
+    info["card"] = plain_sentence(ckpt)  # what it is good and bad at, for the AI label (model_cards.py)
     return info

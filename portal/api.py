@@ -31,7 +31,8 @@ from portal.catalog.models import Collection, Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery import public_cache
 from portal.gallery.public_cache import CachedCountPaginator
-from portal.gallery.views import published_results, years_overlap
+from portal.gallery.search import years_overlap
+from portal.gallery.views import published_results
 from portal.jobs import services
 from portal.jobs.hints import check as check_hints
 from portal.jobs.models import SMOOTHING_CHOICES, ColorizationRequest, ColorModel, Status

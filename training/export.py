@@ -29,6 +29,7 @@ def export(
     candidates: list[float] | None = None,
     smoothings: list[float] | None = None,
     gains: list[float] | None = None,
+    card: str | None = None,
 ) -> dict[str, Any]:
     from training.config import TrainConfig
     from training.data import FrameDataset
@@ -57,7 +58,9 @@ def export(
         summary.pop("temperature_tuning", None)
         summary["decoding_tuning"] = choice
     dst = Path(dst)
-    extra = {k: ckpt[k] for k in ("metrics",) if k in ckpt}
+    extra = {k: ckpt[k] for k in ("metrics", "card") if k in ckpt}
+    if card:  # the card's plain sentence: what the model is good and bad at (colorization/model_cards.py)
+        extra["card"] = " ".join(card.split())
     ckpt_mod.save(
         dst,
         model,

@@ -139,7 +139,7 @@ class Item(models.Model):
                 condition=Q(status="published"),
             ),
             # PostgreSQL only, outside the model: trigram indexes for the search's unaccented icontains
-            # (migrations 0006 and 0008)
+            # (migrations 0006, 0008 and 0011) and the weighted full-text `search_document` column (0011)
         ]
         constraints = [
             # a record without its file is never public, whatever path its status took
@@ -201,8 +201,9 @@ class Item(models.Model):
         return reverse("gallery:item", args=[self.pk])
 
 
-# the searched fields take `__unaccented__icontains` (portal/catalog/search.py)
-SEARCHED_FIELDS = ["title", "description", "place", "people", "subjects", "creator", "source_identifier"]
+# the searched fields take `__unaccented__icontains` (portal/catalog/search.py): every Dublin Core field in text
+SEARCHED_FIELDS = ["title", "description", "date", "place", "people", "subjects", "creator", "source_archive",
+                   "source_identifier"]  # fmt: skip
 for _name in SEARCHED_FIELDS:
     Item._meta.get_field(_name).register_lookup(Unaccented)
 

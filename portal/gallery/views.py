@@ -6,18 +6,27 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from django.contrib.sitemaps import views as sitemap_views
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from portal.catalog.models import SEARCHED_FIELDS, Collection, Item
+from portal.catalog.models import RIGHTS_CHOICES, Collection, Item
 from portal.catalog.permissions import is_staff_member
 from portal.gallery.delivery import send_file
 from portal.gallery.iiif import published_colorizations
 from portal.gallery.linked_data import item_graph, open_graph, script_json
 from portal.gallery.public_cache import CachedCountPaginator, lookup, public_page, store
+from portal.gallery.search import (
+    SORTS,
+    chosen_filters,
+    clean_params,
+    encode,
+    facet_links,
+    facets,
+    search_items,
+)
 from portal.gallery.sitemaps import SITEMAPS
 from portal.jobs.models import ColorizationRequest, Status
 from portal.tokens import accepts_api_token
@@ -77,71 +86,28 @@ def collection(request, slug: str):
 @require_safe
 @public_page
 def search(request):
-    params = {
-        k: request.GET.get(k, "").strip()
-        for k in ("q", "place", "person", "collection", "year_from", "year_to", "type")
-    }
+    params = clean_params(request.GET)
     items = search_items(params)
     page = CachedCountPaginator(items, 24).get_page(request.GET.get("page"))
     page.object_list = _mark_colorized(page.object_list)
-    facets = search_facets()
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "gallery/search.html",
-        {
-            "page": page,
-            "params": params,
-            "facets": facets,
-            "query": query.urlencode(),
-            "types": Item.Type.choices,
-        },
-    )
-
-
-def words_filter(words: str) -> Q:
-    """`words` anywhere in any of SEARCHED_FIELDS, whatever the case and the accents, on either side."""
-    found = Q()
-    for field in SEARCHED_FIELDS:
-        found |= Q(**{f"{field}__unaccented__icontains": words})
-    return found
-
-
-def search_items(params: dict[str, str]) -> QuerySet[Item]:
-    """The published items matching the search form's fields. The words match any of SEARCHED_FIELDS as a
-    substring ignoring case and accents ("cafe" finds "Café", "Étienne" finds "Saint-Etienne"); on PostgreSQL a
-    trigram index per field on its unaccented upper case serves it (catalog migrations 0006 and 0008)."""
-    items = Item.objects.published().select_related("collection")
-    if params.get("q"):
-        items = items.filter(words_filter(params["q"]))
-    if params.get("place"):
-        items = items.filter(place__unaccented__icontains=params["place"])
-    if params.get("person"):
-        items = items.filter(people__unaccented__icontains=params["person"])
-    if params.get("collection"):
-        items = items.filter(collection__slug=params["collection"])
-    if params.get("type") in Item.Type.values:
-        items = items.filter(type=params["type"])
-    year_from, year_to = (
-        int(params[k]) if params.get(k, "").isdigit() else None for k in ("year_from", "year_to")
-    )
-    return items.filter(years_overlap(year_from, year_to))
-
-
-def years_overlap(year_from: int | None, year_to: int | None) -> Q:
-    """Every item whose (circa) range of years overlaps the asked one; None leaves that end open."""
-    found = Q()
-    if year_from is not None:
-        found &= Q(year_to__gte=year_from) | Q(year_to__isnull=True, year_from__gte=year_from)
-    if year_to is not None:
-        found &= Q(year_from__lte=year_to)
-    return found
+    context = {
+        "page": page,
+        "params": params,
+        "facets": search_facets(),
+        "facet_links": facet_links(params, facets(params)),
+        "chosen": chosen_filters(params),
+        "sorts": [(k, v) for k, v in SORTS.items() if k != "relevance" or params["q"]],
+        "query": encode(params),
+        "types": Item.Type.choices,
+        "rights": RIGHTS_CHOICES,
+    }
+    return render(request, "gallery/search.html", context)
 
 
 def search_facets() -> dict:
-    """Places, people and collections of the published catalogue, worked out once per change to it (the
-    catalogue version of portal/gallery/public_cache.py), not on every request."""
+    """Places, people and collections of the whole published catalogue (the form's suggestions; the facets with
+    counts follow the search: portal/gallery/search.py), worked out once per change to it (the catalogue version
+    of portal/gallery/public_cache.py), not on every request."""
     published = Item.objects.published()
     version, facets = lookup("search-facets", "")
     if facets is None:

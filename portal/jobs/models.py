@@ -238,6 +238,16 @@ class ColorModel(models.Model):
     def version(self) -> str:
         return str(self.info.get("version", ""))
 
+    # shown until a worker has read the checkpoint (inspect_model), which stores its card's sentence in info
+    UNREAD_CARD = (
+        "This model's card has not been read yet; its colours are plausible guesses, not historical fact."
+    )
+
+    @property
+    def card(self) -> str:
+        """One plain sentence from the model's card: what it is good and bad at (colorization/model_cards.py)."""
+        return str(self.info.get("card") or self.UNREAD_CARD)
+
     # the figures a listing shows first; the database does not keep a JSON object's key order (jsonb sorts them)
     HEADLINE_METRICS = (
         "historical_psnr",  # the acceptance test on true-colour historical photographs (eval-historical)

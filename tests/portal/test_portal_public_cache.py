@@ -11,9 +11,9 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from portal.catalog.models import Collection, Item
+from portal.catalog.models import SEARCHED_FIELDS, Collection, Item
 from portal.gallery import public_cache
-from portal.gallery.views import SEARCHED_FIELDS, search_items, words_filter
+from portal.gallery.search import search_items, words_filter
 from portal.jobs.models import ColorModel
 from tests.portal.test_portal_permissions import _item, _result
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from portal.catalog.models import Item
+from portal.catalog.models import SEARCHED_FIELDS, Item
 from portal.catalog.search import fold
-from portal.gallery.views import SEARCHED_FIELDS, search_items, words_filter
+from portal.gallery.search import search_items, words_filter
 
 pytestmark = pytest.mark.django_db
 

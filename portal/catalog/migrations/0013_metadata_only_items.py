@@ -11,7 +11,7 @@ import portal.catalog.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0009_hash_api_tokens"),
+        ("catalog", "0011_ranked_search"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
