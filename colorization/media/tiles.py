@@ -52,13 +52,13 @@ def _upright_8bit(src: Path):
     pyvips = _pyvips()
     try:
         image = pyvips.Image.new_from_file(str(src), fail_on="error").autorot()
+        if image.interpretation not in ("b-w", "srgb") or image.format != "uchar":
+            image = image.colourspace("b-w" if image.bands <= 2 else "srgb")
+        if image.hasalpha():
+            image = image.flatten(background=[255] * (image.bands - 1))
+        return image.cast("uchar")
     except pyvips.Error as exc:
         raise ValueError(f"{src.name}: the deep zoom tiles could not be made ({_first_line(exc)})") from None
-    if image.interpretation not in ("b-w", "srgb") or image.format != "uchar":
-        image = image.colourspace("b-w" if image.bands <= 2 else "srgb")
-    if image.hasalpha():
-        image = image.flatten(background=[255] * (image.bands - 1))
-    return image.cast("uchar")
 
 
 def _first_line(exc: Exception) -> str:

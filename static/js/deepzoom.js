@@ -18,7 +18,7 @@
     minZoomImageRatio: 1,
     maxZoomPixelRatio: 2
   });
-  viewer.canvas.setAttribute("role", "img");
+  viewer.canvas.setAttribute("role", "application"); // keys go to the viewer
   viewer.canvas.setAttribute("aria-describedby", "deep-zoom-help");
 
   viewer.addHandler("tile-loaded", function () {

@@ -30,7 +30,9 @@ def tile_names(key: str) -> list[str]:
 
 
 @pytest.fixture
-def here(settings):
+def here(settings, tmp_path):
+    """A media folder of this test's own (no other test's pyramids), the embedded setup's tile serving."""
+    settings.MEDIA_ROOT = tmp_path / "media"
     settings.IIIF_IMAGE_URL = BASE
     settings.SERVE_TILES = True
 

@@ -29,6 +29,15 @@ def _full_resolution(url: str) -> bool:
     return region != "full" and region.split(",")[2:] == size.split(",")
 
 
+def _until(page, predicate, seconds: float, what: str) -> None:
+    """Wait in the browser's time (Playwright delivers its events only while it is called, not in time.sleep)."""
+    for _ in range(int(seconds * 4)):
+        if predicate():
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
 def test_deep_zoom_opens_on_an_item(browser, live_server, live_worker, tmp_path):  # noqa: F811
     model = ColorModel.objects.create(name="unet", checkpoint="models/a.pt", is_default=True)
     photo = make_photo(tmp_path / "harbour_1923.png", size=SIZE)
@@ -70,20 +79,22 @@ def test_deep_zoom_opens_on_an_item(browser, live_server, live_worker, tmp_path)
         pixels = np.asarray(drawn.convert("RGB"), float)
     assert box and pixels.std() > 20 and (pixels.max(axis=2) - pixels.min(axis=2)).mean() > 20
 
-    # the keyboard: focus the image, zoom in; the full-resolution tiles are fetched
+    # the keyboard: focus the image and hold "+" (the = key): it zooms while held; the full-resolution tiles come
     assert not any(_full_resolution(url) for url, _ in tiles)
     page.locator(".openseadragon-canvas").focus()
-    for _ in range(6):
-        page.keyboard.press("+")
-    wait_for(lambda: any(_full_resolution(url) for url, _ in tiles), 30, what="full-resolution tiles")
+    page.keyboard.down("Equal")
+    try:
+        _until(page, lambda: any(_full_resolution(url) for url, _ in tiles), 60, "full-resolution tiles")
+    finally:
+        page.keyboard.up("Equal")
     page.keyboard.press("0")
 
     # the buttons: the original, then zoom by button
     before = len(tiles)
     page.get_by_role("button", name="Original").click()
     assert page.get_by_role("button", name="Original").get_attribute("aria-pressed") == "true"
-    wait_for(lambda: any(f"/iiif/image/item-{item.pk}/" in url for url, _ in tiles[before:]), 30,
-             what="tiles of the original")  # fmt: skip
+    _until(page, lambda: any(f"/iiif/image/item-{item.pk}/" in url for url, _ in tiles[before:]), 30,
+           "tiles of the original")  # fmt: skip
     page.get_by_role("button", name="Zoom in").click()
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(ARTIFACTS / "deepzoom-original.png"), full_page=True)
