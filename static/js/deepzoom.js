@@ -9,15 +9,26 @@
   var holder = box.querySelector("[data-deep-zoom-viewer]");
   holder.dataset.tilesLoaded = "0";
 
-  var viewer = OpenSeadragon({
-    element: holder,
-    prefixUrl: box.dataset.images,
-    showNavigationControl: false, // our own buttons, reachable with the keyboard
-    gestureSettingsMouse: { clickToZoom: false },
-    visibilityRatio: 1,
-    minZoomImageRatio: 1,
-    maxZoomPixelRatio: 2
-  });
+  // OpenSeadragon adds an inline <style> (hiding the focus outline on touch screens) unless it finds one already;
+  // this site's policy allows no inline style, and the outline should stay: tell it there is one.
+  var query = document.querySelector;
+  document.querySelector = function (selector) {
+    return selector === "style[data-openseadragon-mobile-css]" ? document.head : query.call(document, selector);
+  };
+  var viewer;
+  try {
+    viewer = OpenSeadragon({
+      element: holder,
+      prefixUrl: box.dataset.images,
+      showNavigationControl: false, // our own buttons, reachable with the keyboard
+      gestureSettingsMouse: { clickToZoom: false },
+      visibilityRatio: 1,
+      minZoomImageRatio: 1,
+      maxZoomPixelRatio: 2
+    });
+  } finally {
+    document.querySelector = query;
+  }
   viewer.canvas.setAttribute("role", "application"); // keys go to the viewer
   viewer.canvas.setAttribute("aria-describedby", "deep-zoom-help");
 
