@@ -28,6 +28,10 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     DJANGO_EMAIL_BACKEND    another Django mail backend (the demo: the console backend)
     COLORARCHIVE_URL        the portal's address, for links in emails (e.g. https://archive.example.org); its
                             host name is also the OAI-PMH repository's (oai:HOST:ITEM-ID; default the request's)
+    COLORARCHIVE_IIIF_IMAGE_URL  the public address of the deep zoom tiles (IIIF Image API level 0), written into
+                            each info.json; default $COLORARCHIVE_URL/iiif/image (http://localhost:8000 unset)
+    COLORARCHIVE_SERVE_TILES 1 (default in DEBUG) | 0: Django itself serves /iiif/image/ from the media folder;
+                            in production the proxy does (docker/nginx)
     COLORARCHIVE_OAI_NAME   the repository name OAI-PMH's Identify gives, default "Colorarchive"
     COLORARCHIVE_OAI_EMAIL  the address OAI-PMH's Identify gives harvesters, default DEFAULT_FROM_EMAIL
     COLORARCHIVE_PERSON_DETECTOR  weights of the retraining's person filter (YOLOv5n .onnx or an ultralytics
@@ -138,6 +142,11 @@ EMAIL_BACKEND = env(
 MAIL_CONFIGURED = bool(EMAIL_BACKEND)
 EMAIL_BACKEND = EMAIL_BACKEND or "django.core.mail.backends.dummy.EmailBackend"
 PORTAL_URL = env("COLORARCHIVE_URL", "")
+# Deep zoom (portal/gallery/deepzoom.py): the public address of the IIIF Image API tile folders, written into
+# each info.json by the worker; the proxy (or, in the embedded setup, Django) serves them as static files.
+IIIF_IMAGE_URL = env(
+    "COLORARCHIVE_IIIF_IMAGE_URL", f"{PORTAL_URL.rstrip('/') or 'http://localhost:8000'}/iiif/image"
+).rstrip("/")
 OAI_REPOSITORY_NAME = env("COLORARCHIVE_OAI_NAME", "Colorarchive")  # /oai (portal/gallery/oai.py)
 OAI_ADMIN_EMAIL = env("COLORARCHIVE_OAI_EMAIL", DEFAULT_FROM_EMAIL)
 
@@ -255,6 +264,9 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"  # never served directly: downloads go through permission-checking views
 # Behind docker/nginx those views answer with X-Accel-Redirect and the proxy sends the bytes (portal.gallery.delivery).
 MEDIA_ACCEL = env_bool("COLORARCHIVE_MEDIA_ACCEL", False)
+# Deep zoom tiles are public static files under MEDIA_ROOT/iiif/image/, sent by the proxy; Django sends them
+# only in the embedded trial setup (no proxy there).
+SERVE_TILES = env_bool("COLORARCHIVE_SERVE_TILES", DEBUG)
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]

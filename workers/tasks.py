@@ -307,6 +307,38 @@ def _previews_wait_for_space(item, exc: OSError) -> None:
     Item.objects.filter(pk=item.pk).update(preview_attempts=F("preview_attempts") - 1)
 
 
+@shared_task(name="workers.tasks.make_tiles")
+def make_tiles(item_id: int) -> None:
+    """The deep zoom tile pyramids a published photograph lacks (its original, each published colorization);
+    a file libvips cannot read is logged and left without one (the page then shows the plain comparison)."""
+    from portal.gallery import deepzoom, public_cache
+
+    made = [key for key, field in deepzoom.missing(item_id).items() if _pyramid(key, field)]
+    deepzoom.withdraw_unwanted(item_id)  # unpublished while the tiles were being made: none stays
+    if made:
+        log.info("deep zoom tiles of item %s made: %s", item_id, ", ".join(made))
+        public_cache.bump()  # the item page and the manifest now offer them
+
+
+def _pyramid(identifier: str, field) -> bool:
+    from colorization.media.tiles import write_tiles
+    from portal.gallery import deepzoom
+
+    try:
+        with local_path(field) as src:
+            folder = deepzoom.local_folder(identifier)
+            if folder is not None:  # written beside its place and renamed in
+                write_tiles(src, folder, settings.IIIF_IMAGE_URL)
+            else:
+                with scratch() as tmp:
+                    write_tiles(src, tmp / identifier, settings.IIIF_IMAGE_URL)
+                    deepzoom.upload(identifier, tmp / identifier)
+        return True
+    except (ValueError, OSError) as exc:
+        log.warning("deep zoom tiles %s not made: %s", identifier, exc)
+        return False
+
+
 @shared_task(name="workers.tasks.preview_hints")
 def preview_hints(preview_id: int) -> None:
     """The hint editor's quick preview (the `preview` queue, so it never waits behind a film)."""

@@ -7,6 +7,7 @@ class GalleryConfig(AppConfig):
     verbose_name = "Public gallery"
 
     def ready(self) -> None:
-        from portal.gallery import public_cache
+        from portal.gallery import deepzoom, public_cache
 
         public_cache.connect_signals()
+        deepzoom.connect_signals()

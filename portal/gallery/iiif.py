@@ -4,7 +4,8 @@ collection that holds one.
 An item's manifest has one canvas for the original and one per published colorization (done and approved), in
 the item page's order (the default model's first). A photograph's canvas is painted with an Image, a film's with
 a Video (width, height, duration). A colorization's canvas says in its label and metadata that it is an AI
-colorization, naming the model and its version. `rights` is the item's RightsStatements.org URI (the catalogue
+colorization, naming the model and its version. A photograph's image carries its deep zoom tiles as a level-0
+ImageService3 once the worker has made them (portal/gallery/deepzoom.py). `rights` is the item's RightsStatements.org URI (the catalogue
 stores one of RIGHTS_CHOICES); `requiredStatement` is the credit line. Every address is absolute, made from the
 request's host as the API's and OAI-PMH's are. The manifests are plain JSON built here: iiif-prezi3 caps Pillow
 below the version the archive decodes uploads with (tests/portal/test_portal_iiif.py checks the structure).
@@ -24,6 +25,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from portal.catalog.models import Collection, Item
+from portal.gallery import deepzoom
 from portal.gallery.public_cache import public_page
 from portal.jobs.models import ColorizationRequest
 
@@ -77,6 +79,12 @@ def published_colorizations(item: Item) -> list[ColorizationRequest]:
     return list(published_results().filter(item=item).order_by("-model__is_default", "-approved_at"))
 
 
+def image_service(identifier: str) -> dict:
+    """The deep zoom pyramid as the painted image's IIIF Image API 3 service (level 0: static tiles); its id is
+    the one the pyramid's info.json gives (settings.IIIF_IMAGE_URL)."""
+    return {"id": f"{settings.IIIF_IMAGE_URL}/{identifier}", "type": "ImageService3", "profile": "level0"}
+
+
 class ManifestWriter:
     """One request's addresses: every id and file link is absolute on the request's host."""
 
@@ -114,8 +122,11 @@ class ManifestWriter:
         canvas["items"] = [{"id": f"{canvas_id}/page", "type": "AnnotationPage", "items": [annotation]}]
         return canvas
 
-    def _body(self, item: Item, url: str, name: str) -> dict:
-        return {"id": url, "type": "Video" if item.is_film else "Image", "format": _format(name)}
+    def _body(self, item: Item, url: str, name: str, identifier: str) -> dict:
+        body = {"id": url, "type": "Video" if item.is_film else "Image", "format": _format(name)}
+        if not item.is_film and deepzoom.exists(identifier):
+            body["service"] = [image_service(identifier)]
+        return body
 
     def _shown(self, item: Item, view: str, pk: int, full: FieldFile, preview: FieldFile) -> tuple[str, str]:
         """The file a viewer paints: a photograph's web preview when there is one (an original may be a TIFF no
@@ -132,7 +143,8 @@ class ManifestWriter:
             "label": _text("The untouched original", "en"),
             "format": _format(item.original_name),
         }
-        return self._canvas(item, "original", "Original", self._body(item, url, name), rendering, [])
+        body = self._body(item, url, name, deepzoom.item_identifier(item.pk))
+        return self._canvas(item, "original", "Original", body, rendering, [])
 
     def colorization_canvas(self, item: Item, result: ColorizationRequest) -> dict:
         url, name = self._shown(item, "gallery:result_file", result.pk, result.result, result.result_preview)
@@ -147,7 +159,7 @@ class ManifestWriter:
         if version:
             metadata.append(_entry("Model version", str(version)))
         label = f"{AI_LABEL} ({result.model_label})"
-        body = self._body(item, url, name)
+        body = self._body(item, url, name, deepzoom.result_identifier(result.pk))
         return self._canvas(item, f"colorization-{result.pk}", label, body, rendering, metadata)
 
     def manifest(self, item: Item, results: list[ColorizationRequest]) -> dict:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.gallery import iiif, oai, public_export, views
+from portal.gallery import deepzoom, iiif, oai, public_export, views
 
 app_name = "gallery"
 urlpatterns = [
@@ -11,6 +11,8 @@ urlpatterns = [
     path("oai", oai.oai, name="oai"),
     path("iiif/items/<int:pk>/manifest", iiif.item_manifest, name="iiif_item"),
     path("iiif/collections/<slug:slug>", iiif.collection_manifest, name="iiif_collection"),
+    # the deep zoom tiles: the proxy serves this path itself (docker/nginx); the embedded setup only comes here
+    path(f"{deepzoom.PREFIX}/<path:path>", views.serve_tile, name="iiif_tile"),
     path("catalogue.csv", public_export.catalogue_csv, name="catalogue_csv"),
     path("catalogue.json", public_export.catalogue_json, name="catalogue_json"),
     path("robots.txt", views.robots_txt, name="robots"),

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from django.conf import settings
 from django.contrib.sitemaps import views as sitemap_views
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
+from django.views.static import serve
 
 from portal.catalog.models import RIGHTS_CHOICES, Collection, Item
 from portal.catalog.permissions import is_staff_member
-from portal.gallery.delivery import send_file
+from portal.gallery import deepzoom
+from portal.gallery.delivery import PUBLIC_MAX_AGE, send_file
 from portal.gallery.iiif import published_colorizations
 from portal.gallery.linked_data import item_graph, open_graph, script_json
 from portal.gallery.public_cache import CachedCountPaginator, lookup, public_page, store
@@ -142,10 +145,28 @@ def item(request, pk: int):
         "item": obj,
         "results": results,
         "result": chosen,
+        "deep_zoom": deep_zoom_sources(obj, chosen),
         "json_ld": script_json(item_graph(request, obj, results)),
         "open_graph": open_graph(request, obj, chosen),
     }
     return render(request, "gallery/item.html", context)
+
+
+def deep_zoom_sources(item: Item, result: ColorizationRequest | None) -> list[dict[str, str]]:
+    """The pyramids the item page's deep zoom viewer offers (the colorization shown first, then the original):
+    those the worker has made; none for a film."""
+    if item.is_film:
+        return []
+    sources = []
+    if result is not None:
+        label = f"AI colorization ({result.model_label})"
+        sources.append({"key": deepzoom.result_identifier(result.pk), "label": label})
+    sources.append({"key": deepzoom.item_identifier(item.pk), "label": "Original"})
+    return [
+        {"label": s["label"], "info": deepzoom.info_path(s["key"])}
+        for s in sources
+        if deepzoom.exists(s["key"])
+    ]
 
 
 # ---- for crawlers: robots.txt and the sitemap
@@ -203,3 +224,19 @@ def serve_result_file(request, pk: int, kind: str):
     public = req.approved and req.item.is_published
     return send_file(request, field, PurePath(field.name or "result").name, download="download" in request.GET,
                      public=public)  # fmt: skip
+
+
+@require_safe
+def serve_tile(request, path: str):
+    """A deep zoom tile or info.json, in the embedded setup only (settings.SERVE_TILES); in production the proxy
+    answers /iiif/image/ from the media store and this view is never reached. Only whole, published pyramids are
+    there (portal/gallery/deepzoom.py); the hidden folders being written or removed are not served."""
+    if not settings.SERVE_TILES or path.startswith(".") or "/." in path:
+        raise Http404
+    folder = deepzoom.local_folder("")
+    if folder is None:
+        raise Http404
+    response = serve(request, path, document_root=folder)
+    response["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
+    response["Access-Control-Allow-Origin"] = "*"  # IIIF viewers on other sites read info.json
+    return response
