@@ -7,9 +7,10 @@ by which model (software agent) and version; a `cawg.metadata` assertion repeats
 statement and credit line of the file's XMP, so they are signed too.
 
 Needs the optional `c2pa-python` package (`pip install '.[c2pa]'`); `available()` says whether it is there.
-The key and its certificate chain are PEM files; the chain starts with the signing certificate, which C2PA
-requires to be issued by a CA (a self-signed certificate is refused). Without a timestamp authority
-(`tsa_url`) a reader trusts the signature only while the certificate is valid.
+The key and its certificate chain are PEM files; the chain starts with the signing certificate, then the CAs
+that issued it: a reader calls the manifest "Trusted" when the chain ends at a CA on its trust list, "Valid"
+when only the signature checks out. Without a timestamp authority (`tsa_url`) a reader trusts the signature
+only while the certificate is valid.
 """
 
 from __future__ import annotations
@@ -170,11 +171,5 @@ def read(path: str | os.PathLike, trust_anchors: str = "") -> dict[str, Any] | N
             if manifest is None:
                 return None
             return {**manifest, "validation_state": reader.get_validation_state()}
-    except c2pa.C2paError as exc:
-        if (
-            "ManifestNotFound" in type(exc).__name__
-            or "no JUMBF" in str(exc)
-            or "not found" in str(exc).lower()
-        ):
-            return None
-        raise
+    except c2pa.C2paError.ManifestNotFound:
+        return None

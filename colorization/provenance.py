@@ -42,9 +42,9 @@ class Rights:
 
     def rights_text(self) -> str:
         """dc:rights: the statement's name and its URI, so a person reads it and software can follow it."""
-        return " ".join(
-            p for p in (self.rights_label, self.rights_uri and f"({self.rights_uri})") if p
-        ).strip()
+        if self.rights_label and self.rights_uri:
+            return f"{self.rights_label} ({self.rights_uri})"
+        return self.rights_label or self.rights_uri
 
 
 def _version() -> str:

@@ -35,8 +35,8 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_C2PA_KEY   a PEM private key, as the workers see it: colorized files get a signed C2PA manifest
                             (Content Credentials) after all other metadata; empty (default): no manifest. Needs
                             the [c2pa] extra on the workers, and COLORARCHIVE_C2PA_CERT
-    COLORARCHIVE_C2PA_CERT  its PEM certificate chain, the signing certificate first (issued by a CA, not
-                            self-signed)
+    COLORARCHIVE_C2PA_CERT  its PEM certificate chain: the signing certificate first, then the CAs that issued it
+                            (readers trust the manifest when the chain ends at a CA on their trust list)
     COLORARCHIVE_C2PA_ALG   the key's algorithm: es256 (default), es384, es512, ps256, ps384, ps512, ed25519
     COLORARCHIVE_C2PA_TSA_URL  an RFC 3161 timestamp authority for the signatures; empty (default): none
     COLORARCHIVE_PERSON_DETECTOR  weights of the retraining's person filter (YOLOv5n .onnx or an ultralytics

@@ -1,5 +1,6 @@
-"""A throwaway ES256 certificate chain for signing tests (C2PA refuses a self-signed signing certificate, so a
-test CA issues it), made with `cryptography` at test time: no key is kept in the repository."""
+"""A throwaway ES256 certificate chain for signing tests (a test CA and the signing certificate it issued, so a
+reader given the CA as trust anchor calls the manifest "Trusted"), made with `cryptography` at test time: no
+key is kept in the repository."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ class SigningChain:
     key: Path  # the signing key (PEM, PKCS#8)
     chain: Path  # the signing certificate, then the test CA's
     ca: Path  # the test CA alone: a reader's trust anchor
-    self_signed: Path  # a signing certificate that signs itself (refused by C2PA)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -67,12 +67,11 @@ def make_chain(folder: Path, signer: str = "Test archive signer") -> SigningChai
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca = _certificate(_name("Test CA"), _name("Test CA"), ca_key.public_key(), ca_key, ca=True)
     leaf = _certificate(_name(signer), ca.subject, key.public_key(), ca_key, ca=False)
-    alone = _certificate(_name(signer), _name(signer), key.public_key(), key, ca=False)
 
     def pem(*certs: x509.Certificate) -> bytes:
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
 
-    paths = SigningChain(folder / "key.pem", folder / "chain.pem", folder / "ca.pem", folder / "self-signed.pem")
+    paths = SigningChain(folder / "key.pem", folder / "chain.pem", folder / "ca.pem")
     paths.key.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -80,5 +79,4 @@ def make_chain(folder: Path, signer: str = "Test archive signer") -> SigningChai
     )
     paths.chain.write_bytes(pem(leaf, ca))
     paths.ca.write_bytes(pem(ca))
-    paths.self_signed.write_bytes(pem(alone))
     return paths

@@ -23,8 +23,8 @@ def chain(tmp_path_factory):
     return make_chain(tmp_path_factory.mktemp("keys"))
 
 
-def _key(chain, certificates=None) -> credentials.SigningKey:
-    return credentials.SigningKey(chain.key, certificates or chain.chain)
+def _key(chain) -> credentials.SigningKey:
+    return credentials.SigningKey(chain.key, chain.chain)
 
 
 def _actions(manifest: dict) -> list[dict]:
@@ -85,10 +85,13 @@ def test_an_unsigned_file_has_no_manifest(tmp_path, samples, tiny_model):
 def test_a_refused_key_leaves_the_file_as_it_was(tmp_path, samples, tiny_model, chain):
     result = colorize_file(samples["gray.png"], tmp_path / "k.png", model=str(tiny_model))
     before = result.dst.read_bytes()
-    with pytest.raises(credentials.CredentialsError, match="k.png"):
-        credentials.sign(result.dst, _key(chain, chain.self_signed), model="tiny")  # C2PA refuses self-signed
+    (tmp_path / "keys").mkdir()
+    broken = tmp_path / "keys" / "broken.pem"
+    broken.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(credentials.CredentialsError, match="signing k.png"):
+        credentials.sign(result.dst, credentials.SigningKey(broken, chain.chain), model="tiny")
     assert result.dst.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.png"]  # no half-written file beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.png", "keys"]  # no half-written file beside it
 
 
 def test_a_container_c2pa_cannot_hold_is_refused_by_name(tmp_path, chain):
