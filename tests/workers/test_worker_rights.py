@@ -52,17 +52,18 @@ def signing_worker(django_db_setup, tmp_path):
 
 def _item(path, user, **fields):
     with open(path, "rb") as f:
-        item = add_item(File(f, name=path.name), user=user)
-    for name, value in fields.items():
-        setattr(item, name, value)
-    item.save()
-    return item
+        return add_item(File(f, name=path.name), user=user, **fields)
 
 
 def test_a_published_colorization_downloads_with_its_rights_and_credentials(
-    signing_worker, staff_user, tiny_model, tmp_path
+    signing_worker, staff_user, tiny_model, tmp_path, settings
 ):
     from colorization import credentials
+
+    settings.INSTITUTION_NAME, settings.PORTAL_URL = (
+        INSTITUTION,
+        "https://archive.example.org",
+    )  # as the worker's
 
     model = ColorModel(name="tiny", info={"parameters": 1}, is_default=True)
     with open(tiny_model, "rb") as f:
@@ -70,7 +71,7 @@ def test_a_published_colorization_downloads_with_its_rights_and_credentials(
     photo = _item(make_photo(tmp_path / "quai_1911.png"), staff_user, title="Le quai, 1911",
                   source_archive=INSTITUTION, source_identifier="4Fi 1911/7", rights=RIGHTS)  # fmt: skip
     film = _item(make_film(tmp_path / "tram_1925.mp4", frames=10, gop=5), staff_user, title="Tramway, 1925",
-                 type="MovingImage", rights=RIGHTS)  # fmt: skip
+                 rights=RIGHTS)  # fmt: skip
     reqs = [services.submit(staff_user, item, [model], {})[0] for item in (photo, film)]
     for req in reqs:
         req = wait_for(
