@@ -84,7 +84,8 @@ def _by_segments(src: Path, dst: Path, max_frames: int, pipeline, progress, give
     from colorization.media.film_writer import film_xmp
 
     plan = segments.plan(src, max_frames=max_frames)
-    xmp = film_xmp({"name": src.name, "sha256": sha256_file(src)}, pipeline.context())
+    digest = sha256_file(src) if src.is_file() else ""  # a folder of numbered frames has no one digest
+    xmp = film_xmp({"name": src.name, "sha256": digest}, pipeline.context())
     total = plan[-1].end_frame
     with tempfile.TemporaryDirectory(dir=dst.parent, prefix=f".{dst.stem}.segments.") as tmp:
         parts = []
