@@ -21,6 +21,7 @@ from colorization import presets
 from colorization.frames import Decoded, Frame
 from colorization.hints import Hints, Mark
 from colorization.pipeline import Pipeline, ProgressCallback, RunResult, build_pipeline
+from colorization.provenance import Rights
 
 PathLike = str | os.PathLike
 
@@ -43,12 +44,14 @@ def colorize_file(
     preset: str = "photo",
     on_progress: ProgressCallback | None = None,
     hints: Iterable[Mark] | None = None,
+    rights: Rights | None = None,
     **options: Any,
 ) -> RunResult:
     """Colorize `src` into `dst` (atomic write, provenance embedded). `hints`: colour hints
-    (colorization.hints) for a model that takes them. `options`: see presets.get()."""
+    (colorization.hints) for a model that takes them; `rights`: what the file's metadata says of the item and
+    its terms of use (provenance.Rights). `options`: see presets.get()."""
     pipeline = build_pipeline(presets.get(preset, **options))
-    result = pipeline.run(src, dst, on_progress=on_progress, hints=hints)
+    result = pipeline.run(src, dst, on_progress=on_progress, hints=hints, rights=rights)
     if result.info.get("path"):
         result.dst = Path(result.info["path"])  # the encoder may fix the suffix to match the format
     return result

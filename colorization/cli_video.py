@@ -80,8 +80,12 @@ def cmd_video(args: argparse.Namespace) -> int:
 def _by_segments(src: Path, dst: Path, max_frames: int, pipeline, progress, given=None) -> dict:
     """As the workers do: plan, colorize each segment with the one pipeline (its frame window), join."""
     from colorization import segments
+    from colorization.media.files import sha256_file
+    from colorization.media.film_writer import film_xmp
 
     plan = segments.plan(src, max_frames=max_frames)
+    digest = sha256_file(src) if src.is_file() else ""  # a folder of numbered frames has no one digest
+    xmp = film_xmp({"name": src.name, "sha256": digest}, pipeline.context())
     total = plan[-1].end_frame
     with tempfile.TemporaryDirectory(dir=dst.parent, prefix=f".{dst.stem}.segments.") as tmp:
         parts = []
@@ -90,7 +94,7 @@ def _by_segments(src: Path, dst: Path, max_frames: int, pipeline, progress, give
             segments.colorize_segment(src, seg, part, pipeline=pipeline, hints=given)
             parts.append(part)
             progress(seg.end_frame, total)
-        return segments.join(parts, src, dst)
+        return segments.join(parts, src, dst, xmp=xmp)
 
 
 def add_video(sub) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from colorization.frames import Decoded, Frame, FrameWindow
 from colorization.hints import Hints, Mark
+from colorization.provenance import Rights
 from colorization.registry import create
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,17 @@ class Pipeline:
         window: tuple[int, int | None] | None = None,
         source_sha256: str | None = None,
         hints: Iterable[Mark] | None = None,
+        rights: Rights | None = None,
     ) -> RunResult:
         """Decode `src`, run the stages, encode `dst`. `window` = (start, stop): frames [start, stop) of a film
         only (a segment), decoded with the warm-up the stages need and written without it (and without the
         film's audio, which `segments.join` adds); `source_sha256` saves hashing a film the caller knows.
-        `hints` (colour hints, colorization.hints) go with every frame to a model that takes them."""
+        `hints` (colour hints, colorization.hints) go with every frame to a model that takes them; `rights`
+        (the item's title, identifier, rights statement and credit) go into the file's metadata."""
         start = time.perf_counter()
         context = {**self.context(), **self.hint_context(hints)}
+        if rights is not None:
+            context["rights"] = rights
         if window is None and source_sha256 is None:
             decoded: Decoded = self.decoder(Path(src))
         elif not getattr(self.decoder, "windowed", False):

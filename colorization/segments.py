@@ -25,6 +25,7 @@ from typing import Any
 from colorization.media.containers import VideoError, numbered_images, open_input, packets, video_stream
 from colorization.media.files import atomic_path, sha256_file
 from colorization.media.film_writer import container_format, exact_mov_timing
+from colorization.media.mp4_xmp import append_xmp
 from colorization.media.remux import StreamCopier
 from colorization.pipeline import Pipeline, ProgressCallback, RunResult
 
@@ -124,8 +125,16 @@ def colorize_segment(
     return result
 
 
-def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.PathLike) -> dict[str, Any]:
-    """Concatenate colorized parts (no re-encoding) and copy the source's audio/subtitles into `dst`."""
+def join(
+    parts: list[str | os.PathLike],
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    xmp: bytes | None = None,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Concatenate colorized parts (no re-encoding) and copy the source's audio/subtitles into `dst`. `xmp`:
+    the whole film's packet (media.film_writer.film_xmp), added to an MP4/MOV; `tags`: container tags beside
+    the parts' description (media.film_writer.rights_tags)."""
     import av
 
     parts, src, dst = [Path(p) for p in parts], Path(src), Path(dst)
@@ -148,6 +157,7 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
                 out.metadata.update(
                     {k: v for k, v in first.metadata.items() if k in ("comment", "description")}
                 )
+                out.metadata.update(tags or {})
             copier = StreamCopier(src, out, dropped) if src.is_file() else None
             if fmt in ("mp4", "mov"):
                 out.options.update({**exact_mov_timing(time_base), "movflags": "+faststart"})
@@ -172,6 +182,8 @@ def join(parts: list[str | os.PathLike], src: str | os.PathLike, dst: str | os.P
             finally:
                 if copier is not None:
                     copier.close()
+        if xmp and fmt in ("mp4", "mov"):
+            append_xmp(tmp, xmp)
     return {"frames": frames, "parts": len(parts), "dst": str(dst), "dropped_streams": dropped}
 
 

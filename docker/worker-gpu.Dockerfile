@@ -29,7 +29,7 @@ COPY manage.py ./
 # torch's default PyPI wheels for Linux carry CUDA; [train] (which includes [ml]) for the retraining runs this
 # worker takes. constraints.txt: the versions the tests passed with (scripts/freeze_constraints.py).
 # hadolint ignore=DL3013
-RUN pip install -c constraints.txt ".[web,ml,train]"
+RUN pip install -c constraints.txt ".[web,ml,train,c2pa]"
 
 RUN useradd --create-home --uid 1000 colorarchive && mkdir -p /app/var && chown colorarchive /app/var
 USER colorarchive

@@ -34,6 +34,15 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
                             in production the proxy does (docker/nginx)
     COLORARCHIVE_OAI_NAME   the repository name OAI-PMH's Identify gives, default "Colorarchive"
     COLORARCHIVE_OAI_EMAIL  the address OAI-PMH's Identify gives harvesters, default DEFAULT_FROM_EMAIL
+    COLORARCHIVE_INSTITUTION  the institution's name, written into every colorized file's metadata (XMP) and
+                            the default credit line, default COLORARCHIVE_OAI_NAME
+    COLORARCHIVE_C2PA_KEY   a PEM private key, as the workers see it: colorized files get a signed C2PA manifest
+                            (Content Credentials) after all other metadata; empty (default): no manifest. Needs
+                            the [c2pa] extra on the workers, and COLORARCHIVE_C2PA_CERT
+    COLORARCHIVE_C2PA_CERT  its PEM certificate chain: the signing certificate first, then the CAs that issued it
+                            (readers trust the manifest when the chain ends at a CA on their trust list)
+    COLORARCHIVE_C2PA_ALG   the key's algorithm: es256 (default), es384, es512, ps256, ps384, ps512, ed25519
+    COLORARCHIVE_C2PA_TSA_URL  an RFC 3161 timestamp authority for the signatures; empty (default): none
     COLORARCHIVE_PERSON_DETECTOR  weights of the retraining's person filter (YOLOv5n .onnx or an ultralytics
                             .pt), as the worker sees it; empty (default): the filter is unavailable
     COLORARCHIVE_HISTORICAL_PHOTOS  true-colour historical photographs a finished training run is scored on
@@ -149,6 +158,16 @@ IIIF_IMAGE_URL = env(
 ).rstrip("/")
 OAI_REPOSITORY_NAME = env("COLORARCHIVE_OAI_NAME", "Colorarchive")  # /oai (portal/gallery/oai.py)
 OAI_ADMIN_EMAIL = env("COLORARCHIVE_OAI_EMAIL", DEFAULT_FROM_EMAIL)
+INSTITUTION_NAME = env("COLORARCHIVE_INSTITUTION", OAI_REPOSITORY_NAME)  # in each colorized file's XMP
+# Content Credentials (colorization/credentials.py): both files or neither; read by the workers when they sign
+C2PA_KEY = env("COLORARCHIVE_C2PA_KEY", "")
+C2PA_CERT = env("COLORARCHIVE_C2PA_CERT", "")
+C2PA_ALGORITHM = env("COLORARCHIVE_C2PA_ALG", "es256").lower()
+C2PA_TSA_URL = env("COLORARCHIVE_C2PA_TSA_URL", "")
+if bool(C2PA_KEY) != bool(C2PA_CERT):
+    raise ImproperlyConfigured(
+        "COLORARCHIVE_C2PA_KEY and COLORARCHIVE_C2PA_CERT are set together or not at all"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

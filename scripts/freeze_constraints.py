@@ -1,6 +1,6 @@
 """Write constraints.txt: `pip freeze` of this interpreter, kept to what the project's extras pull in.
 
-    python scripts/freeze_constraints.py [--extras web,ml,train,dev] [-o constraints.txt]
+    python scripts/freeze_constraints.py [--extras web,ml,train,dev,c2pa] [-o constraints.txt]
 
 Run it in an environment where `pip install -e '.[web,ml,train,dev]'` (scripts/test.sh) has installed
 everything and the tests pass. It walks pyproject.toml's dependencies and the named extras through the
@@ -61,7 +61,7 @@ def closure(requirements: list[str]) -> tuple[set[str], set[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extras", default="web,ml,train,dev")
+    parser.add_argument("--extras", default="web,ml,train,dev,c2pa")
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "constraints.txt")
     args = parser.parse_args()
 

@@ -2,7 +2,7 @@
 # Sets up everything the tests need and runs them: `bash scripts/test.sh [pytest args]`.
 #  - Debian packages: chromium (browser tests), exiftool (provenance checks), ffmpeg (codec checks), nginx
 #    (`nginx -t` of the proxy's config)
-#  - Python: this project with its [web,ml,train,dev] extras, into the current interpreter, at the versions of
+#  - Python: this project with its [web,ml,train,dev,c2pa] extras, into the current interpreter, at the versions of
 #    constraints.txt (frozen from the environment the suite passes in by `python scripts/freeze_constraints.py`)
 #  - services: PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 are used where they answer (started
 #    here if installed but stopped); tests that need them skip with a reason where they are absent.
@@ -22,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[web,ml,train,dev]'
+python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[web,ml,train,dev,c2pa]'
 
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432 && command -v pg_ctlcluster >/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true

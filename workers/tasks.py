@@ -108,6 +108,35 @@ def _provenance(
     return record
 
 
+def _rights(req):
+    """The item's rights and the institution, as the library writes them into the file (XMP)."""
+    from colorization.provenance import Rights
+
+    return Rights(**req.item.file_rights())
+
+
+def _sign(req, path: Path, original: Path, rights, context: dict) -> dict:
+    """A C2PA manifest on the finished file, last of all its metadata, where the institution configured a
+    signing key (COLORARCHIVE_C2PA_KEY); what it adds to the provenance record, or nothing. `context`: the
+    model as the pipeline named it."""
+    if not settings.C2PA_KEY:
+        return {}
+    from colorization import credentials
+
+    key = credentials.SigningKey(
+        Path(settings.C2PA_KEY), Path(settings.C2PA_CERT), settings.C2PA_ALGORITHM, settings.C2PA_TSA_URL
+    )
+    return credentials.sign(
+        path,
+        key,
+        model=context.get("model") or req.model.name,
+        model_version=str(context.get("model_version") or ""),
+        rights=rights,
+        original=original,
+        original_name=req.item.original_name,
+    )
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -133,17 +162,21 @@ def _photo(req) -> dict:
     suffix = Path(req.item.original_name).suffix.lower()
     suffix = suffix if suffix in (".jpg", ".jpeg", ".png", ".tif", ".tiff") else ".png"
     pipeline = cached_pipeline(req.preset, **_options(req))
+    rights = _rights(req)
     with local_path(req.item.original) as src, scratch() as tmp:
         source_sha256 = _verified_original(req, src)
         hints = _hints(req.options.get("hints"))
-        result = pipeline.run(src, tmp / _result_name(req, suffix), on_progress=req.set_progress, hints=hints)
+        result = pipeline.run(
+            src, tmp / _result_name(req, suffix), on_progress=req.set_progress, hints=hints, rights=rights
+        )
         dst = Path(result.info["path"])  # the encoder may have fixed the suffix to match the format
+        signed = _sign(req, dst, src, rights, pipeline.context())
         store(req.result, dst.name, dst)
         write_preview(dst, tmp / "preview.jpg", max_side=PREVIEW_SIDE)
         store(req.result_preview, f"{dst.stem}-preview.jpg", tmp / "preview.jpg")
     # how many hints the model followed (or ignored) and the strength; the hints themselves are in req.options
     followed = {k: v for k, v in pipeline.hint_context(hints).items() if k != "colour_hint_points"}
-    provenance = _provenance(req, pipeline.context(), result.info, source_sha256, followed)
+    provenance = {**_provenance(req, pipeline.context(), result.info, source_sha256, followed), **signed}
     return {"provenance": provenance, "frames": result.frames, "seconds": result.seconds}
 
 
@@ -208,18 +241,24 @@ def join_segments(request_id: int) -> None:
 
 def _join(req) -> dict | None:
     from colorization import segments
+    from colorization.media.film_writer import film_xmp, rights_tags
     from colorization.media.previews import write_preview
     from portal.jobs.models import Phase
 
     if not req.advance_to(Phase.JOINING):
         return None  # duplicate delivery, already joined, or another worker is joining
     parts = list(req.segments.order_by("index"))
+    rights = _rights(req)
+    # the whole film's XMP, as the segments' pipeline described itself (their record in req.provenance)
+    source = {"name": req.item.original_name, "sha256": req.provenance.get("source_sha256", req.item.sha256)}
+    xmp = film_xmp(source, {**req.provenance, "rights": rights})
     with _film_original(req) as src, scratch() as tmp, ExitStack() as stack:
         # each part as a file (the stored one, or a download streamed to disk): the join reads them packet
         # by packet, so memory does not grow with the film's length or its number of parts
         paths = [stack.enter_context(local_path(seg.part)) for seg in parts]
         dst = tmp / _result_name(req, ".mp4")
-        info = segments.join(paths, src, dst)
+        info = segments.join(paths, src, dst, xmp=xmp, tags=rights_tags(rights))
+        info.update(_sign(req, dst, src, rights, req.provenance))
         store(req.result, dst.name, dst)
         write_preview(dst, tmp / "poster.jpg", max_side=1280)
         store(req.result_preview, f"{dst.stem}-poster.jpg", tmp / "poster.jpg")

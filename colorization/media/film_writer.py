@@ -2,7 +2,8 @@
 
 `FilmWriter` writes H.264 yuv420p in MP4 (CRF quality) by default, lossless FFV1 in MKV for archival masters.
 Timestamps (so variable frame rate), time base, rotation and SAR are kept; audio and subtitle streams of the
-source are remuxed untouched (`remux.StreamCopier`), interleaved with the video as it is written. A writer thread
+source are remuxed untouched (`remux.StreamCopier`), interleaved with the video as it is written. The film's
+provenance goes into its container tags and, in MP4/MOV, an XMP packet as a photo's (`mp4_xmp`). A writer thread
 encodes while the caller's thread runs the network. The file is written atomically (`files.atomic_path`).
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 from colorization.frames import Decoded, Frame
 from colorization.media.containers import VideoError
 from colorization.media.files import atomic_path
+from colorization.media.mp4_xmp import append_xmp
 from colorization.media.remux import StreamCopier
 
 CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
@@ -44,6 +46,30 @@ def provenance_text(source: dict[str, Any], context: dict[str, Any]) -> str:
     if context.get("colour_strength"):
         extra.append(f"colour strength {context['colour_strength']}")
     return text + (f" {'; '.join(extra)}." if extra else "")
+
+
+def film_xmp(source: dict[str, Any], context: dict[str, Any]) -> bytes:
+    """The XMP packet of a whole film (MP4/MOV): what the provenance of a photo says, and the item's rights."""
+    from colorization.provenance import xmp_packet
+
+    return xmp_packet(
+        model=str(context.get("model", "unknown")),
+        model_version=str(context.get("model_version") or ""),
+        source_name=str(source.get("name", "?")),
+        source_sha256=str(source.get("sha256", "")),
+        extra={k: v for k, v in context.items() if k not in ("model", "model_version", "rights")},
+        desaturated=bool(source.get("desaturated")),
+        rights=context.get("rights"),
+    )
+
+
+def rights_tags(rights) -> dict[str, str]:
+    """Container tags any player shows (MP4 ©nam/©cpy, Matroska TITLE/COPYRIGHT): the title, and the rights
+    statement with the credit line. `rights`: provenance.Rights or None."""
+    if rights is None:
+        return {}
+    copyright = "; ".join(p for p in (rights.rights_text(), rights.credit_line) if p)
+    return {k: v for k, v in {"title": rights.title, "copyright": copyright}.items() if v}
 
 
 def container_format(dst: Path) -> str:
@@ -156,6 +182,7 @@ class _Writer(threading.Thread):
             stream.set_display_rotation(rotation)
         text = provenance_text(info, self.context)
         out.metadata.update({"comment": text, "description": text, "encoder_note": "colorarchive"})
+        out.metadata.update(rights_tags(self.context.get("rights")))
         if self.fmt in ("mp4", "mov"):
             out.options.update(exact_mov_timing(stream.time_base))
             if enc.faststart:
@@ -262,4 +289,6 @@ class FilmWriter:
                     writer.join()
                 if writer.error is not None:
                     raise writer.error
+            if fmt in ("mp4", "mov") and not decoded.info.get("window"):  # a part: `segments.join` adds it
+                append_xmp(tmp, film_xmp(decoded.info, context or {}))
         return {**writer.written, "dst": str(dst), "path": str(dst)}

@@ -67,8 +67,9 @@ class ImageEncoder:
             model_version=context.get("model_version", ""),
             source_name=decoded.info.get("name", src.name),
             source_sha256=decoded.info.get("sha256", ""),
-            extra={k: v for k, v in context.items() if k not in ("model", "model_version")},
+            extra={k: v for k, v in context.items() if k not in ("model", "model_version", "rights")},
             desaturated=bool(decoded.info.get("desaturated")),
+            rights=context.get("rights"),
         )
         atomic_write(
             dst,

@@ -6,6 +6,8 @@ web previews (a poster frame for film) are derived files made by a worker.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -27,6 +29,8 @@ RIGHTS_CHOICES = [
     ("http://rightsstatements.org/vocab/NKC/1.0/", "No Known Copyright"),
 ]
 DEFAULT_RIGHTS = "http://rightsstatements.org/vocab/CNE/1.0/"
+# xmpRights:Marked: True for a rights-managed work, False for the public domain; the rest are not known
+RIGHTS_MARKED = {"InC": True, "NoC": False, "NKC": False}
 
 
 class Collection(models.Model):
@@ -171,6 +175,27 @@ class Item(models.Model):
 
     def rights_label(self) -> str:
         return dict(RIGHTS_CHOICES).get(self.rights, self.rights)
+
+    def credit_line(self) -> str:
+        """Who to credit: the holding archive and its reference when known, else the institution."""
+        source = ", ".join(part for part in (self.source_archive, self.source_identifier) if part)
+        return f"Courtesy of {source or settings.INSTITUTION_NAME}"
+
+    def file_rights(self) -> dict[str, Any]:
+        """What a colorized file's own metadata says of this item (the fields of colorization.provenance.Rights,
+        as plain values): the institution, title, identifier, rights statement and credit line."""
+        url = f"{settings.PORTAL_URL.rstrip('/')}{self.get_absolute_url()}" if settings.PORTAL_URL else ""
+        code = self.rights.partition("/vocab/")[2].split("/")[0].split("-")[0]  # "InC-EDU" -> "InC"
+        return {
+            "institution": settings.INSTITUTION_NAME,
+            "title": self.title,
+            "identifier": self.source_identifier or url or f"{settings.INSTITUTION_NAME} item {self.pk}",
+            "rights_uri": self.rights,
+            "rights_label": self.rights_label(),
+            "credit_line": self.credit_line(),
+            "copyrighted": RIGHTS_MARKED.get(code),
+            "url": url,
+        }
 
     def save(self, *args, **kwargs) -> None:
         """Every way into published (the publish button, the edit form, a CSV row) records when it happened."""

@@ -17,7 +17,6 @@ import mimetypes
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
 from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -49,9 +48,8 @@ def _format(name: str) -> str:
 
 
 def credit_line(item: Item) -> str:
-    """Who to credit: the holding archive and its reference when known, else this repository."""
-    source = ", ".join(part for part in (item.source_archive, item.source_identifier) if part)
-    return f"Courtesy of {source or settings.OAI_REPOSITORY_NAME}"
+    """Who to credit (the same line each colorized file's XMP carries)."""
+    return item.credit_line()
 
 
 def item_metadata(item: Item) -> list[tuple[str, str]]:

@@ -70,3 +70,88 @@ def test_packet_escapes_odd_file_names():
     xml.dom.minidom.parseString(text.split("?>", 1)[1].rsplit("<?xpacket", 1)[0])  # well-formed XML
     assert 'colorarchive:Smoothing="flow"' in text and 'colorarchive:BatchSize="8"' in text
     assert "Ignored" not in text
+
+
+RIGHTS = provenance.Rights(
+    institution="Archives municipales de Saint-Étienne",
+    title="Quai & <port>, 1911",
+    identifier="AMSE 4Fi 1911/7",
+    rights_uri="http://rightsstatements.org/vocab/NKC/1.0/",
+    rights_label="No Known Copyright",
+    credit_line="Courtesy of Archives municipales de Saint-Étienne, AMSE 4Fi 1911/7",
+    copyrighted=False,
+    url="https://archive.example.org/items/7/",
+)
+
+
+def assert_rights_and_ai_fields(tags: dict, model: str = "tiny", version: str = "0.1") -> None:
+    """Every field a colorized file carries, as ExifTool names them (-G1: the XMP namespace's group)."""
+    assert tags["XMP-dc:Title"] == RIGHTS.title
+    assert tags["XMP-dc:Identifier"] == RIGHTS.identifier
+    assert tags["XMP-dc:Publisher"] == RIGHTS.institution
+    assert tags["XMP-photoshop:Source"] == RIGHTS.institution
+    assert tags["XMP-photoshop:Credit"] == RIGHTS.credit_line
+    assert tags["XMP-dc:Rights"] == f"No Known Copyright ({RIGHTS.rights_uri})"
+    assert tags["XMP-xmpRights:WebStatement"] == RIGHTS.rights_uri
+    assert tags["XMP-xmpRights:Marked"] is False
+    assert tags["XMP-dc:Source"] == RIGHTS.url
+    assert tags["XMP-iptcExt:DigitalSourceType"] == provenance.DIGITAL_SOURCE_TYPE
+    assert tags["XMP-iptcExt:AISystemUsed"] == f"Colorarchive {model}"
+    assert str(tags["XMP-iptcExt:AISystemVersionUsed"]) == version
+    assert tags["XMP-dc:Description"].startswith(f"Colorized by {model}")
+    assert not any(k.endswith(":Warning") for k in tags), {k: v for k, v in tags.items() if "Warning" in k}
+
+
+def exiftool_groups(path) -> dict:
+    out = subprocess.run(
+        ["exiftool", "-j", "-G1", "-n", "-a", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out)[0]
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "tiff", "webp"])
+def test_a_photo_carries_the_rights_and_the_iptc_ai_fields(tmp_path, samples, tiny_model, fmt):
+    result = colorize_file(
+        samples["gray.png"], tmp_path / "out", model=str(tiny_model), format=fmt, rights=RIGHTS
+    )
+    assert_rights_and_ai_fields(exiftool_groups(result.dst))
+
+
+def test_a_film_carries_them_in_mp4_xmp_and_its_container_tags(tmp_path, tiny_model):
+    import av
+
+    from colorization.media.mp4_xmp import read_xmp
+    from tests.conftest import make_film
+
+    film = make_film(tmp_path / "tram.mp4", frames=6)
+    result = colorize_file(
+        film, tmp_path / "tram-colorized.mp4", preset="film", model=str(tiny_model), rights=RIGHTS
+    )
+    tags = exiftool_groups(result.dst)
+    assert_rights_and_ai_fields(tags)
+    assert tags["XMP-colorarchive:SourceFile"] == "tram.mp4"
+    assert read_xmp(result.dst).count(b"<x:xmpmeta") == 1
+    with av.open(str(result.dst)) as container:  # the box at the end changes nothing a player reads
+        assert container.metadata["title"] == RIGHTS.title
+        assert RIGHTS.rights_uri in container.metadata["copyright"]
+        assert RIGHTS.credit_line in container.metadata["copyright"]
+        assert sum(1 for _ in container.decode(video=0)) == 6
+
+
+def test_a_film_joined_from_segments_carries_them_once(tmp_path, tiny_model):
+    from colorization import build_pipeline, presets, segments
+    from colorization.media.film_writer import film_xmp, rights_tags
+    from tests.conftest import make_film
+
+    film = make_film(tmp_path / "tram.mp4", frames=10, gop=5)
+    pipeline = build_pipeline(presets.get("film", model=str(tiny_model)))
+    parts = []
+    for seg in segments.plan(film, max_frames=5):
+        parts.append(tmp_path / f"part{seg.index}.mp4")
+        segments.colorize_segment(film, seg, parts[-1], pipeline=pipeline)
+    assert all(b"<x:xmpmeta" not in p.read_bytes() for p in parts)  # a part carries none: the join adds it
+    xmp = film_xmp({"name": film.name, "sha256": "ab" * 32}, {**pipeline.context(), "rights": RIGHTS})
+    dst = segments.join(parts, film, tmp_path / "joined.mp4", xmp=xmp, tags=rights_tags(RIGHTS))["dst"]
+    tags = exiftool_groups(dst)
+    assert_rights_and_ai_fields(tags)
+    assert open(dst, "rb").read().count(b"<x:xmpmeta") == 1

@@ -51,3 +51,11 @@ def test_production_settings_with_everything_set(tmp_path):
                      "COLORARCHIVE_VAR": str(tmp_path)})  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["django.db.backends.postgresql", "redis://redis:6379/0"]
+
+
+def test_a_signing_key_without_its_certificates_stops_start_up(tmp_path):
+    out = _settings(
+        {"DJANGO_DEBUG": "1", "COLORARCHIVE_VAR": str(tmp_path), "COLORARCHIVE_C2PA_KEY": "/k.pem"}
+    )
+    assert out.returncode != 0
+    assert "COLORARCHIVE_C2PA_KEY and COLORARCHIVE_C2PA_CERT are set together or not at all" in out.stderr
