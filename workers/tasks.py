@@ -154,7 +154,7 @@ def _plan_film(req) -> None:
         _verified_original(req, src)  # the segments and the join read these same stored bytes
         plan = segments.plan(src, max_frames=settings.SEGMENT_FRAMES)
     for seg in req.plan_segments([part.to_dict() for part in plan]):
-        broker.send_on_commit(seg, colorize_segment)
+        broker.send_on_commit(seg, seg.task_name)
 
 
 @shared_task(name="workers.tasks.colorize_segment")
@@ -166,7 +166,7 @@ def colorize_segment(segment_id: int) -> None:
         retrying(lambda: seg.request.fail(f"Part {seg.index + 1} of the film failed: {seg.error}"))
     elif seg is not None and seg.status == "done" and retrying(seg.request.queue_join_when_complete):
         # a broker outage here leaves it JOIN_QUEUED with no queued_at: the sweeper sends the join once it is back
-        broker.send_on_commit(seg.request, join_segments)
+        broker.send_on_commit(seg.request, seg.request.join_task_name)
 
 
 def _segment(seg) -> dict:

@@ -18,13 +18,11 @@ REPORT_LIMIT = 200  # skipped items listed on the action's page
 def start(user, action: str, item_ids: list[int], options: dict | None = None) -> BulkAction:
     from django.db import transaction
 
-    from workers import tasks
-
     with transaction.atomic():
         bulk = BulkAction.objects.create(
             action=action, items=list(item_ids), options=options or {}, requested_by=user
         )
-        broker.send_on_commit(bulk, tasks.bulk_action)
+        broker.send_on_commit(bulk, bulk.task_name)
     return bulk
 
 

@@ -11,7 +11,7 @@ second, inner state while it runs, its `Phase` (segments -> join queued -> joini
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.db import models, transaction
@@ -55,6 +55,9 @@ class Cancelled(Exception):
 
 
 class Job(models.Model):
+    # the Celery task that runs a row, by name (it lives in workers/tasks.py; the portal never imports workers)
+    task_name: ClassVar[str]
+
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     progress = models.FloatField(default=0.0)  # 0..1
     error = models.TextField(blank=True)
@@ -206,6 +209,8 @@ def _model_path(model: ColorModel, filename: str) -> str:
 class ColorModel(models.Model):
     """A colorization model the portal offers: an uploaded checkpoint, a trained one, or a bundled zoo name."""
 
+    inspect_task_name: ClassVar[str] = "workers.tasks.inspect_model"  # fills `info` from the checkpoint
+
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     checkpoint = models.FileField(upload_to=_model_path, blank=True, max_length=400)
@@ -315,6 +320,9 @@ JOIN_SHARE = 0.95  # the join is the last 5 % of a film's progress
 
 
 class ColorizationRequest(Job):
+    task_name = "workers.tasks.colorize"  # a photo; a film's plan (its segments are Segment rows)
+    join_task_name = "workers.tasks.join_segments"  # a film's last step, once its segments are done
+
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="requests")
     model = models.ForeignKey(ColorModel, on_delete=models.PROTECT, related_name="requests")
     preset = models.CharField(max_length=20, choices=PRESET_CHOICES)
@@ -508,6 +516,8 @@ class ColorizationRequest(Job):
 class Segment(Job):
     """One stretch of a film, colorized by its own short task so several workers share a film."""
 
+    task_name = "workers.tasks.colorize_segment"
+
     request = models.ForeignKey(ColorizationRequest, on_delete=models.CASCADE, related_name="segments")
     index = models.PositiveIntegerField()
     start_frame = models.PositiveIntegerField()
@@ -563,6 +573,8 @@ class TrainingSource(models.Model):
 
 
 class TrainingRun(Job):
+    task_name = "workers.tasks.train"
+
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -597,6 +609,8 @@ class TrainingRun(Job):
 
 class BulkAction(Job):
     """One staff action over many catalogue items, done by a worker item by item (portal/jobs/bulk.py)."""
+
+    task_name = "workers.tasks.bulk_action"
 
     class Action(models.TextChoices):
         COLORIZE = "colorize", "Colorize with the chosen models"
@@ -650,6 +664,7 @@ class HintPreview(Job):
     the item's web preview, the result kept as a small JPEG in the row (a worker makes it: workers/tasks.preview_hints).
     Rows are throwaway: each new preview removes its requester's old ones (KEEP_MINUTES)."""
 
+    task_name = "workers.tasks.preview_hints"
     KEEP_MINUTES = 30
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal import broker
+from portal.catalog.ingest import PREVIEWS_TASK
 from portal.catalog.models import Item
 from portal.jobs.models import (
     ACTIVE,
@@ -42,8 +43,6 @@ def submit(
     returns that request (a double-click or a client's retry creates nothing new). `bulk`: the BulkAction
     that asks (its requester is told once, when all it queued has ended).
     """
-    from workers import tasks
-
     if not models:
         raise SubmitError("Choose at least one model.")
     names = [m.name for m in models]
@@ -75,7 +74,7 @@ def submit(
         req = ColorizationRequest.objects.create(
             item=item, model=model, preset=preset_for(item), options=options, requested_by=user, bulk=bulk
         )
-        broker.send_on_commit(req, tasks.colorize)
+        broker.send_on_commit(req, req.task_name)
         chosen.append(req)
     return chosen
 
@@ -93,8 +92,6 @@ def retry(req: ColorizationRequest) -> ColorizationRequest:
 @transaction.atomic
 def preview_hints(user, item: Item, model: ColorModel, hints: dict) -> HintPreview:
     """Queue the hint editor's quick preview (the row holds the result); the requester's older previews go."""
-    from workers import tasks
-
     if item.is_film:
         raise SubmitError("Colour hints are taken for photographs only.")
     if model.info.get("error"):
@@ -102,7 +99,7 @@ def preview_hints(user, item: Item, model: ColorModel, hints: dict) -> HintPrevi
     cutoff = timezone.now() - timedelta(minutes=HintPreview.KEEP_MINUTES)
     HintPreview.objects.filter(requested_by=user, created__lt=cutoff).delete()
     row = HintPreview.objects.create(item=item, model=model, hints=hints, requested_by=user)
-    broker.send_on_commit(row, tasks.preview_hints)
+    broker.send_on_commit(row, row.task_name)
     return row
 
 
@@ -116,21 +113,17 @@ def start_training(
     start_from: ColorModel | None = None,
 ) -> TrainingRun:
     """Queue a run; with `start_from`, it fine-tunes that model (training.finetune) instead of a new one."""
-    from workers import tasks
-
     run = TrainingRun.objects.create(
         requested_by=user, name=name, overrides=overrides, build_options=build_options, config=config,
         start_from=start_from,
     )  # fmt: skip
-    broker.send_on_commit(run, tasks.train)
+    broker.send_on_commit(run, run.task_name)
     return run
 
 
 def register_model(name: str, upload, description: str = "", make_default: bool = False) -> ColorModel:
     """Store an uploaded checkpoint and queue its inspection. The model becomes the default (when asked, or when
     there is none) only after the worker has read the file: a broken upload never replaces a working default."""
-    from workers import tasks
-
     promote = make_default or not ColorModel.objects.filter(is_default=True).exists()
     model = ColorModel(
         name=name, description=description, info={"promote_when_inspected": True} if promote else {}
@@ -143,7 +136,8 @@ def register_model(name: str, upload, description: str = "", make_default: bool 
     except BaseException:
         model.checkpoint.delete(save=False)  # the row did not commit: nothing half-written is kept
         raise
-    broker.send_on_commit(model, tasks.inspect_model)  # the row exists now: its file is never deleted here
+    # the row exists now: its file is never deleted here
+    broker.send_on_commit(model, model.inspect_task_name)
     return model
 
 
@@ -170,13 +164,11 @@ def requeue_stale(minutes: int | None = None) -> list[str]:
 def requeue(job, why: str) -> str | None:
     """Put one running job (its row locked by the caller) back on the queue, its error saying `why`; a job that
     used its settings.MAX_ATTEMPTS fails with the reason instead. Returns what it did (None: nothing)."""
-    from workers import tasks
-
     if isinstance(job, Segment):
         if _give_up(job, why):
             job.request.fail(f"Part {job.index + 1} of the film failed: {job.error}")
             return f"segment {job.index} of request {job.request_id} failed: {job.error}"
-        _reset(job, tasks.colorize_segment, why)
+        _reset(job, why)
         return f"segment {job.index} of request {job.request_id}"
     if isinstance(job, ColorizationRequest):
         # A film's segments are requeued on their own; its join is queued when the worker of the last segment
@@ -186,21 +178,18 @@ def requeue(job, why: str) -> str | None:
         else:
             join = job.phase in (Phase.JOIN_QUEUED, Phase.JOINING) and job.requeue_join()
         if join:
-            broker.send_on_commit(job, tasks.join_segments)
+            broker.send_on_commit(job, job.join_task_name)
             return f"join of request {job.pk}"
         if job.phase == Phase.SEGMENTS:
             return None
         if _give_up(job, why):
             return f"request {job.pk} failed: {job.error}"
-        _reset(job, tasks.colorize, why)
+        _reset(job, why)
         return f"request {job.pk}"
-    task = {TrainingRun: tasks.train, BulkAction: tasks.bulk_action, HintPreview: tasks.preview_hints}[
-        type(job)
-    ]
     name = job._meta.verbose_name
     if _give_up(job, why):
         return f"{name} {job.pk} failed: {job.error}"
-    _reset(job, task, why)  # a bulk action starts over: each of its steps is idempotent
+    _reset(job, why)  # a bulk action starts over: each of its steps is idempotent
     return f"{name} {job.pk}"
 
 
@@ -218,11 +207,11 @@ def _give_up(job, why: str) -> bool:
     return True
 
 
-def _reset(job, task, why: str) -> None:
+def _reset(job, why: str) -> None:
     job.status, job.progress, job.queued_at, job.heartbeat = Status.PENDING, 0.0, None, None
     job.error = f"{why}, requeued (attempt {job.attempts} of {settings.MAX_ATTEMPTS} used)."
     job.save(update_fields=["status", "progress", "queued_at", "heartbeat", "error", "updated"])
-    broker.send_on_commit(job, task)
+    broker.send_on_commit(job, job.task_name)
 
 
 def sweep(minutes: int | None = None) -> list[str]:
@@ -232,31 +221,23 @@ def sweep(minutes: int | None = None) -> list[str]:
     With the default thresholds a message that did reach the broker but was lost with it (a restart without
     persistence) is sent again after settings.STALE_MINUTES; `minutes=0` sends everything waiting at once
     (running jobs are left alone: requeue_stale --minutes decides about those)."""
-    from workers import tasks
-
     done = requeue_stale()  # always the stale threshold: a running job is only requeued once it went silent
-    for model, task in (
-        (ColorizationRequest, tasks.colorize),
-        (Segment, tasks.colorize_segment),
-        (TrainingRun, tasks.train),
-        (BulkAction, tasks.bulk_action),
-        (HintPreview, tasks.preview_hints),
-    ):
+    for model in (ColorizationRequest, Segment, TrainingRun, BulkAction, HintPreview):
         for pk in model.unsent(minutes).values_list("pk", flat=True):
-            if broker.send(task, pk):
+            if broker.send(model.task_name, pk):
                 model.objects.filter(pk=pk).update(queued_at=timezone.now())
                 done.append(f"sent {model._meta.verbose_name} {pk}")
     for pk in ColorizationRequest.joins_unsent().values_list("pk", flat=True):
-        if broker.send(tasks.join_segments, pk):
+        if broker.send(ColorizationRequest.join_task_name, pk):
             ColorizationRequest.objects.filter(pk=pk, queued_at=None).update(queued_at=timezone.now())
             done.append(f"sent join of request {pk}")
     uninspected = ColorModel.objects.exclude(info__has_key="parameters").exclude(info__has_key="error")
     for pk in uninspected.values_list("pk", flat=True):
-        if broker.send(tasks.inspect_model, pk):
+        if broker.send(ColorModel.inspect_task_name, pk):
             done.append(f"sent inspection of model {pk}")
     cutoff = timezone.now() - timedelta(minutes=settings.SWEEP_MINUTES if minutes is None else minutes)
     waiting = Item.objects.filter(preview="", media_error="", created__lte=cutoff)
     for pk in waiting.values_list("pk", flat=True):
-        if broker.send(tasks.make_previews, pk):
+        if broker.send(PREVIEWS_TASK, pk):
             done.append(f"sent previews of item {pk}")
     return done
