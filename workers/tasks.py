@@ -20,7 +20,6 @@ from celery import shared_task
 from django.conf import settings
 from django.db.models import F
 
-from portal import broker
 from portal.database import retrying
 from portal.storage import is_disk_full
 from workers.cache import DigestMismatch
@@ -154,7 +153,7 @@ def _plan_film(req) -> None:
         _verified_original(req, src)  # the segments and the join read these same stored bytes
         plan = segments.plan(src, max_frames=settings.SEGMENT_FRAMES)
     for seg in req.plan_segments([part.to_dict() for part in plan]):
-        broker.send_on_commit(seg, seg.task_name)
+        seg.enqueue()
 
 
 @shared_task(name="workers.tasks.colorize_segment")
@@ -166,7 +165,7 @@ def colorize_segment(segment_id: int) -> None:
         retrying(lambda: seg.request.fail(f"Part {seg.index + 1} of the film failed: {seg.error}"))
     elif seg is not None and seg.status == "done" and retrying(seg.request.queue_join_when_complete):
         # a broker outage here leaves it JOIN_QUEUED with no queued_at: the sweeper sends the join once it is back
-        broker.send_on_commit(seg.request, seg.request.join_task_name)
+        seg.request.enqueue_join()
 
 
 def _segment(seg) -> dict:
@@ -369,10 +368,39 @@ def train(run_id: int) -> None:
 
 @shared_task(name="workers.tasks.bulk_action")
 def bulk_action(bulk_id: int) -> None:
-    from portal.jobs import bulk
     from portal.jobs.models import BulkAction
 
-    run_job(BulkAction, bulk_id, bulk.run)
+    run_job(BulkAction, bulk_id, _bulk_action)
+
+
+def _bulk_action(bulk) -> dict:
+    """Apply the action's step to each item in turn (portal/jobs/bulk.py: the code a single page runs); a
+    skipped item is reported with its reason, the rest go on. Started over when requeued: each step is
+    idempotent."""
+    from portal.catalog.models import Item
+    from portal.jobs.bulk import REPORT_LIMIT, STEPS
+    from portal.jobs.models import BulkAction
+
+    step = STEPS[bulk.action]
+    report: list[str] = []
+    changed = 0
+    items = Item.objects.in_bulk(bulk.items)
+    for n, pk in enumerate(bulk.items, start=1):
+        item = items.get(pk)
+        if item is None:
+            reason, title = "deleted meanwhile", f"item {pk}"
+        else:
+            item._history_user = bulk.requested_by  # the audit trail names who started the action
+            reason, title = step(bulk, item), item.title
+        if reason:
+            report.append(f"{title}: {reason}")
+        else:
+            changed += 1
+        progress = n / len(bulk.items)  # raises Cancelled when the action was cancelled meanwhile:
+        BulkAction.update_running(
+            bulk.pk, attempt=bulk.attempts, progress=progress, changed=changed, report=report[:REPORT_LIMIT]
+        )
+    return {"changed": changed, "report": report[:REPORT_LIMIT]}
 
 
 @shared_task(name="workers.tasks.sweep")

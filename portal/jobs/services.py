@@ -13,14 +13,13 @@ from portal.catalog.ingest import PREVIEWS_TASK
 from portal.catalog.models import Item
 from portal.jobs.models import (
     ACTIVE,
-    BulkAction,
+    WORKER_LOST,
     ColorizationRequest,
     ColorModel,
     HintPreview,
-    Phase,
-    Segment,
     Status,
     TrainingRun,
+    job_models,
 )
 
 
@@ -74,7 +73,7 @@ def submit(
         req = ColorizationRequest.objects.create(
             item=item, model=model, preset=preset_for(item), options=options, requested_by=user, bulk=bulk
         )
-        broker.send_on_commit(req, req.task_name)
+        req.enqueue()
         chosen.append(req)
     return chosen
 
@@ -99,7 +98,7 @@ def preview_hints(user, item: Item, model: ColorModel, hints: dict) -> HintPrevi
     cutoff = timezone.now() - timedelta(minutes=HintPreview.KEEP_MINUTES)
     HintPreview.objects.filter(requested_by=user, created__lt=cutoff).delete()
     row = HintPreview.objects.create(item=item, model=model, hints=hints, requested_by=user)
-    broker.send_on_commit(row, row.task_name)
+    row.enqueue()
     return row
 
 
@@ -117,7 +116,7 @@ def start_training(
         requested_by=user, name=name, overrides=overrides, build_options=build_options, config=config,
         start_from=start_from,
     )  # fmt: skip
-    broker.send_on_commit(run, run.task_name)
+    run.enqueue()
     return run
 
 
@@ -141,77 +140,20 @@ def register_model(name: str, upload, description: str = "", make_default: bool 
     return model
 
 
-WORKER_LOST = "Worker lost"
-DATABASE_LOST = "The database connection was lost while this ran"
-
-
 def requeue_stale(minutes: int | None = None) -> list[str]:
-    """Reset running rows whose worker went silent for `minutes` (0: all of them) and enqueue them again.
+    """Reset running rows whose worker went silent for `minutes` (0: all of them) and enqueue them again
+    (each job model's `requeue`).
 
     A row whose worker was lost settings.MAX_ATTEMPTS times (a file that makes it run out of memory, say)
     fails with the reason instead of going round forever. Returns what it did.
     """
     done = []
     with transaction.atomic():
-        for model in (Segment, ColorizationRequest, TrainingRun, BulkAction, HintPreview):
+        for model in job_models():
             for job in model.stale(minutes).select_for_update():
-                line = requeue(job, WORKER_LOST)
-                if line:
+                if line := job.requeue(WORKER_LOST):
                     done.append(line)
     return done
-
-
-def requeue(job, why: str) -> str | None:
-    """Put one running job (its row locked by the caller) back on the queue, its error saying `why`; a job that
-    used its settings.MAX_ATTEMPTS fails with the reason instead. Returns what it did (None: nothing)."""
-    if isinstance(job, Segment):
-        if _give_up(job, why):
-            job.request.fail(f"Part {job.index + 1} of the film failed: {job.error}")
-            return f"segment {job.index} of request {job.request_id} failed: {job.error}"
-        _reset(job, why)
-        return f"segment {job.index} of request {job.request_id}"
-    if isinstance(job, ColorizationRequest):
-        # A film's segments are requeued on their own; its join is queued when the worker of the last segment
-        # stopped before queueing it, or queued again when the join was lost.
-        if job.phase == Phase.SEGMENTS:
-            join = job.queue_join_when_complete()
-        else:
-            join = job.phase in (Phase.JOIN_QUEUED, Phase.JOINING) and job.requeue_join()
-        if join:
-            broker.send_on_commit(job, job.join_task_name)
-            return f"join of request {job.pk}"
-        if job.phase == Phase.SEGMENTS:
-            return None
-        if _give_up(job, why):
-            return f"request {job.pk} failed: {job.error}"
-        _reset(job, why)
-        return f"request {job.pk}"
-    name = job._meta.verbose_name
-    if _give_up(job, why):
-        return f"{name} {job.pk} failed: {job.error}"
-    _reset(job, why)  # a bulk action starts over: each of its steps is idempotent
-    return f"{name} {job.pk}"
-
-
-def _give_up(job, why: str) -> bool:
-    """Fail a job that was stopped on each of its allowed attempts; True when it did."""
-    if job.attempts < settings.MAX_ATTEMPTS:
-        return False
-    if why == WORKER_LOST:
-        job.fail(
-            f"The worker stopped {job.attempts} times while working on this (for example it ran out of memory); "
-            "it is not tried again automatically."
-        )
-    else:
-        job.fail(f"{why}, on each of its {job.attempts} attempts; it is not tried again automatically.")
-    return True
-
-
-def _reset(job, why: str) -> None:
-    job.status, job.progress, job.queued_at, job.heartbeat = Status.PENDING, 0.0, None, None
-    job.error = f"{why}, requeued (attempt {job.attempts} of {settings.MAX_ATTEMPTS} used)."
-    job.save(update_fields=["status", "progress", "queued_at", "heartbeat", "error", "updated"])
-    broker.send_on_commit(job, job.task_name)
 
 
 def sweep(minutes: int | None = None) -> list[str]:
@@ -222,15 +164,8 @@ def sweep(minutes: int | None = None) -> list[str]:
     persistence) is sent again after settings.STALE_MINUTES; `minutes=0` sends everything waiting at once
     (running jobs are left alone: requeue_stale --minutes decides about those)."""
     done = requeue_stale()  # always the stale threshold: a running job is only requeued once it went silent
-    for model in (ColorizationRequest, Segment, TrainingRun, BulkAction, HintPreview):
-        for pk in model.unsent(minutes).values_list("pk", flat=True):
-            if broker.send(model.task_name, pk):
-                model.objects.filter(pk=pk).update(queued_at=timezone.now())
-                done.append(f"sent {model._meta.verbose_name} {pk}")
-    for pk in ColorizationRequest.joins_unsent().values_list("pk", flat=True):
-        if broker.send(ColorizationRequest.join_task_name, pk):
-            ColorizationRequest.objects.filter(pk=pk, queued_at=None).update(queued_at=timezone.now())
-            done.append(f"sent join of request {pk}")
+    for model in job_models():
+        done += model.send_unsent(minutes)
     uninspected = ColorModel.objects.exclude(info__has_key="parameters").exclude(info__has_key="error")
     for pk in uninspected.values_list("pk", flat=True):
         if broker.send(ColorModel.inspect_task_name, pk):
