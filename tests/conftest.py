@@ -285,7 +285,13 @@ def _reset_producers(app) -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """pytest-django's test database, and at the end no stray sessions (live_server's thread) blocking its drop."""
+    """pytest-django's test database, and at the end no stray sessions (live_server's thread) blocking its drop.
+
+    The portal sends tasks by name (portal/broker.py) and eager mode runs only the tasks this process has
+    registered, so the tests load the task modules first, as a worker does when it starts."""
+    from portal.celery import app
+
+    app.loader.import_default_modules()
     yield
     from django.db import connection
 

@@ -150,8 +150,7 @@ def _requeue_after_database_loss(model: type, job, exc: BaseException) -> None:
     """Once the database is back, put the job this worker was running back on the queue, saying why (after
     settings.MAX_ATTEMPTS it fails instead), and drop what it stored. When the database stays away longer than
     settings.DB_WAIT_SECONDS the error is raised: the row stays running, and the sweeper requeues it later."""
-    from portal.jobs import services
-    from portal.jobs.models import Status
+    from portal.jobs.models import DATABASE_LOST, Status
 
     log.warning("%s %s: the database connection was lost; requeueing it once the database is back: %s",
                 model.__name__, job.pk, str(exc).strip().splitlines()[0] if str(exc).strip() else "")  # fmt: skip
@@ -162,7 +161,7 @@ def _requeue_after_database_loss(model: type, job, exc: BaseException) -> None:
             .filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts)
             .first()
         )
-        done = services.requeue(row, services.DATABASE_LOST) if row is not None else None
+        done = row.requeue(DATABASE_LOST) if row is not None else None
     if done:
         log.info("%s %s: %s", model.__name__, job.pk, done)
         job.discard()  # what this attempt stored; the next one stores its own

@@ -20,7 +20,6 @@ from celery import shared_task
 from django.conf import settings
 from django.db.models import F
 
-from portal import broker
 from portal.database import retrying
 from portal.storage import is_disk_full
 from workers.cache import DigestMismatch
@@ -187,7 +186,7 @@ def _plan_film(req) -> None:
         _verified_original(req, src)  # the segments and the join read these same stored bytes
         plan = segments.plan(src, max_frames=settings.SEGMENT_FRAMES)
     for seg in req.plan_segments([part.to_dict() for part in plan]):
-        broker.send_on_commit(seg, colorize_segment)
+        seg.enqueue()
 
 
 @shared_task(name="workers.tasks.colorize_segment")
@@ -199,7 +198,7 @@ def colorize_segment(segment_id: int) -> None:
         retrying(lambda: seg.request.fail(f"Part {seg.index + 1} of the film failed: {seg.error}"))
     elif seg is not None and seg.status == "done" and retrying(seg.request.queue_join_when_complete):
         # a broker outage here leaves it JOIN_QUEUED with no queued_at: the sweeper sends the join once it is back
-        broker.send_on_commit(seg.request, join_segments)
+        seg.request.enqueue_join()
 
 
 def _segment(seg) -> dict:
@@ -285,8 +284,10 @@ def make_previews(item_id: int) -> None:
 
     # Count the attempt before decoding: a file that kills its worker (out of memory) comes back with
     # acks_late, and after settings.MAX_ATTEMPTS the item says why instead of going round forever.
-    counted = Item.objects.filter(pk=item_id, preview="", media_error="").exclude(original="").update(
-        preview_attempts=F("preview_attempts") + 1
+    counted = (
+        Item.objects.filter(pk=item_id, preview="", media_error="")
+        .exclude(original="")
+        .update(preview_attempts=F("preview_attempts") + 1)
     )
     item = Item.objects.filter(pk=item_id).first()
     if not counted or item is None:
@@ -440,10 +441,39 @@ def train(run_id: int) -> None:
 
 @shared_task(name="workers.tasks.bulk_action")
 def bulk_action(bulk_id: int) -> None:
-    from portal.jobs import bulk
     from portal.jobs.models import BulkAction
 
-    run_job(BulkAction, bulk_id, bulk.run)
+    run_job(BulkAction, bulk_id, _bulk_action)
+
+
+def _bulk_action(bulk) -> dict:
+    """Apply the action's step to each item in turn (portal/jobs/bulk.py: the code a single page runs); a
+    skipped item is reported with its reason, the rest go on. Started over when requeued: each step is
+    idempotent."""
+    from portal.catalog.models import Item
+    from portal.jobs.bulk import REPORT_LIMIT, STEPS
+    from portal.jobs.models import BulkAction
+
+    step = STEPS[bulk.action]
+    report: list[str] = []
+    changed = 0
+    items = Item.objects.in_bulk(bulk.items)
+    for n, pk in enumerate(bulk.items, start=1):
+        item = items.get(pk)
+        if item is None:
+            reason, title = "deleted meanwhile", f"item {pk}"
+        else:
+            item._history_user = bulk.requested_by  # the audit trail names who started the action
+            reason, title = step(bulk, item), item.title
+        if reason:
+            report.append(f"{title}: {reason}")
+        else:
+            changed += 1
+        progress = n / len(bulk.items)  # raises Cancelled when the action was cancelled meanwhile:
+        BulkAction.update_running(
+            bulk.pk, attempt=bulk.attempts, progress=progress, changed=changed, report=report[:REPORT_LIMIT]
+        )
+    return {"changed": changed, "report": report[:REPORT_LIMIT]}
 
 
 @shared_task(name="workers.tasks.sweep")

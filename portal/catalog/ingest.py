@@ -144,7 +144,8 @@ def _store_original(item: Item, upload: File) -> Item:
     return item
 
 
-def enqueue_previews(item: Item) -> None:
-    from workers import tasks
+PREVIEWS_TASK = "workers.tasks.make_previews"  # thumbnail, web preview and media facts of a new item
 
-    broker.send_on_commit(item, tasks.make_previews)
+
+def enqueue_previews(item: Item) -> None:
+    broker.send_on_commit(item, PREVIEWS_TASK)

@@ -28,6 +28,7 @@ from portal.storage import media_folder
 log = logging.getLogger("portal")
 
 PREFIX = "iiif/image"  # under the media store, and the public path (/iiif/image/)
+MAKE_TILES_TASK = "workers.tasks.make_tiles"  # sent by name: the portal never imports the workers
 
 
 def item_identifier(pk: int) -> str:
@@ -140,7 +141,6 @@ def withdraw_unwanted(item_id: int, also: set[str] = frozenset()) -> list[str]:
 def sync(item_id: int, also: set[str] = frozenset()) -> None:
     """After a change commits: take down what may no longer be seen, now; queue what should be made."""
     from portal import broker
-    from workers import tasks
 
     try:
         removed = withdraw_unwanted(item_id, also)
@@ -150,7 +150,7 @@ def sync(item_id: int, also: set[str] = frozenset()) -> None:
     if removed:
         log.info("deep zoom tiles taken down: %s", ", ".join(removed))
     if missing(item_id):
-        broker.send(tasks.make_tiles, item_id)
+        broker.send(MAKE_TILES_TASK, item_id)
 
 
 def _after_commit(item_id: int, also: set[str] = frozenset()) -> None:

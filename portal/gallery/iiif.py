@@ -17,6 +17,7 @@ import mimetypes
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404

@@ -61,9 +61,7 @@ class ColorModelAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         if "checkpoint" in form.changed_data or "zoo_name" in form.changed_data:
-            from workers import tasks
-
-            broker.send_on_commit(obj, tasks.inspect_model)  # the sweeper sends it if the broker is down
+            broker.send_on_commit(obj, obj.inspect_task_name)  # the sweeper sends it if the broker is down
 
     @admin.action(description="Make the selected model the default")
     def promote(self, request, queryset):

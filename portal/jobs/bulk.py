@@ -1,4 +1,5 @@
-"""Bulk actions over catalogue items, run by a worker item by item with progress (and stoppable by cancel).
+"""Bulk actions over catalogue items: `start` queues one, and a worker applies its step to each item in turn
+with progress (workers/tasks.py `bulk_action`; stoppable by cancel).
 
 Each item goes through the same code path a single page uses (Item.publish, ColorizationRequest.approve,
 services.submit), so a bulk action means exactly what 200 page visits would have meant.
@@ -6,7 +7,6 @@ services.submit), so a bulk action means exactly what 200 page visits would have
 
 from __future__ import annotations
 
-from portal import broker
 from portal.catalog.models import Collection, Item
 from portal.jobs import services
 from portal.jobs.models import BulkAction, ColorModel, Status
@@ -18,13 +18,11 @@ REPORT_LIMIT = 200  # skipped items listed on the action's page
 def start(user, action: str, item_ids: list[int], options: dict | None = None) -> BulkAction:
     from django.db import transaction
 
-    from workers import tasks
-
     with transaction.atomic():
         bulk = BulkAction.objects.create(
             action=action, items=list(item_ids), options=options or {}, requested_by=user
         )
-        broker.send_on_commit(bulk, tasks.bulk_action)
+        bulk.enqueue()
     return bulk
 
 
@@ -90,27 +88,3 @@ STEPS = {
     Action.UNPUBLISH: _unpublish,
     Action.ADD_TO_COLLECTION: _collect,
 }
-
-
-def run(bulk: BulkAction) -> None:
-    """Apply the action to each item in turn; a skipped item is reported with its reason, the rest go on."""
-    step = STEPS[bulk.action]
-    report: list[str] = []
-    changed = 0
-    items = Item.objects.in_bulk(bulk.items)
-    for n, pk in enumerate(bulk.items, start=1):
-        item = items.get(pk)
-        if item is None:
-            reason, title = "deleted meanwhile", f"item {pk}"
-        else:
-            item._history_user = bulk.requested_by  # the audit trail names who started the action
-            reason, title = step(bulk, item), item.title
-        if reason:
-            report.append(f"{title}: {reason}")
-        else:
-            changed += 1
-        progress = n / len(bulk.items)  # raises Cancelled when the action was cancelled meanwhile:
-        BulkAction.update_running(
-            bulk.pk, attempt=bulk.attempts, progress=progress, changed=changed, report=report[:REPORT_LIMIT]
-        )
-    bulk.finish(changed=changed, report=report[:REPORT_LIMIT])

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from portal import broker
 from portal.jobs.models import ColorModel
 
 
@@ -46,15 +47,13 @@ def register_installed_models(
             + f"\n  Register a checkpoint later under Training (as admin), or {later}."
         ))  # fmt: skip
         return None
-    from workers import tasks
-
     name = found.get("name") or "default"
     with transaction.atomic():
         model = ColorModel.objects.create(
             name=name, zoo_name=Path(found["path"]).stem, is_default=True,
             description=f"The installed default model ({Path(found['path']).name}).",
         )  # fmt: skip
-        transaction.on_commit(lambda: tasks.inspect_model.delay(model.pk))
+        broker.send_on_commit(model, model.inspect_task_name)
     stdout.write(f"Model: {name} ({found['path']})")
     for info in answer.get("installed", []):
         if (
@@ -67,6 +66,6 @@ def register_installed_models(
                 name=info["name"], zoo_name=Path(info["path"]).stem,
                 description=f"An installed model ({Path(info['path']).name}), to compare with the default.",
             )  # fmt: skip
-            transaction.on_commit(lambda pk=other.pk: tasks.inspect_model.delay(pk))
+            broker.send_on_commit(other, other.inspect_task_name)
         stdout.write(f"Also offered for comparison: {info['name']} ({info['path']})")
     return model

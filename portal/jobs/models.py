@@ -1,5 +1,9 @@
 """Background work as database rows with a state machine (NetBox's Job): the row is the single truth.
 
+Each job model names its Celery task (`task_name`, sent by name: the portal never imports `workers`) and owns
+its life: `enqueue()` once its row commits, `claim()`, `finish()`, `fail()`, `cancel()`, and `requeue(why)` when
+its worker was lost. Recovery (portal/jobs/services.py: `requeue_stale`, `sweep`) loops over `job_models()`.
+
 pending -> running -> done | failed; pending/running -> cancelled. `claim()` is the only way into
 running, so a duplicate Celery delivery finds nothing to claim and does nothing. Each claim counts an attempt,
 and a worker writes (progress, result, failure) only while the row is running its own attempt: a worker the
@@ -11,8 +15,9 @@ second, inner state while it runs, its `Phase` (segments -> join queued -> joini
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
@@ -21,6 +26,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from colorization.hints import DEFAULT_REACH
+from portal import broker
 from portal.catalog.models import Item
 
 if TYPE_CHECKING:
@@ -48,6 +54,9 @@ class Status(models.TextChoices):
 
 
 ACTIVE = (Status.PENDING, Status.RUNNING)
+# why a running job goes back on the queue (its error says so; the give-up message words it)
+WORKER_LOST = "Worker lost"
+DATABASE_LOST = "The database connection was lost while this ran"
 
 
 class Cancelled(Exception):
@@ -56,6 +65,11 @@ class Cancelled(Exception):
 
 
 class Job(models.Model):
+    # the Celery task that runs a row, by name (it lives in workers/tasks.py; the portal never imports workers)
+    task_name: ClassVar[str]
+    # recovery handles the job models in this order (lower first): rows a worker locks first are locked first
+    recovery_rank: ClassVar[int] = 0
+
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     progress = models.FloatField(default=0.0)  # 0..1
     error = models.TextField(blank=True)
@@ -79,6 +93,16 @@ class Job(models.Model):
     @property
     def percent(self) -> int:
         return round(100 * self.progress)
+
+    @property
+    def label(self) -> str:
+        """The job in recovery's log lines: "training run 7"."""
+        return f"{self._meta.verbose_name} {self.pk}"
+
+    def enqueue(self) -> None:
+        """Send this row's task once its transaction commits (a web request only writes the row); a broker that
+        cannot be reached leaves the row pending for the sweeper (portal/broker.py), and `self.queued` says so."""
+        broker.send_on_commit(self, self.task_name)
 
     @classmethod
     def claim(cls, pk: int):
@@ -190,6 +214,41 @@ class Job(models.Model):
             silent |= Q(heartbeat__lte=now - timedelta(seconds=settings.WORKER_LOST_SECONDS))
         return cls.objects.filter(silent, status=Status.RUNNING)
 
+    def requeue(self, why: str) -> str | None:
+        """Put this running job (its row locked by the caller) back on the queue, its error saying `why`; a job
+        that used its settings.MAX_ATTEMPTS fails with the reason instead. Returns what it did (None: nothing)."""
+        if self._give_up(why):
+            return f"{self.label} failed: {self.error}"
+        self.status, self.progress, self.queued_at, self.heartbeat = Status.PENDING, 0.0, None, None
+        self.error = f"{why}, requeued (attempt {self.attempts} of {settings.MAX_ATTEMPTS} used)."
+        self.save(update_fields=["status", "progress", "queued_at", "heartbeat", "error", "updated"])
+        self.enqueue()  # a job starts over: each of its steps is idempotent
+        return self.label
+
+    def _give_up(self, why: str) -> bool:
+        """Fail a job that was stopped on each of its allowed attempts; True when it did."""
+        if self.attempts < settings.MAX_ATTEMPTS:
+            return False
+        if why == WORKER_LOST:
+            self.fail(
+                f"The worker stopped {self.attempts} times while working on this (for example it ran out of "
+                "memory); it is not tried again automatically."
+            )
+        else:
+            self.fail(f"{why}, on each of its {self.attempts} attempts; it is not tried again automatically.")
+        return True
+
+    @classmethod
+    def send_unsent(cls, minutes: int | None = None) -> list[str]:
+        """Send each pending row whose message never reached the broker, or was lost with it (`unsent`);
+        returns what it sent."""
+        done = []
+        for pk in cls.unsent(minutes).values_list("pk", flat=True):
+            if broker.send(cls.task_name, pk):
+                cls.objects.filter(pk=pk).update(queued_at=timezone.now())
+                done.append(f"sent {cls._meta.verbose_name} {pk}")
+        return done
+
     @classmethod
     def unsent(cls, minutes: int | None = None):
         """Pending rows whose message never reached the broker, or went out `minutes` ago and was not taken
@@ -200,12 +259,19 @@ class Job(models.Model):
         )
 
 
+def job_models() -> list[type[Job]]:
+    """Every job model (of any app), in recovery order: what `requeue_stale` and `sweep` loop over."""
+    return sorted((m for m in apps.get_models() if issubclass(m, Job)), key=lambda m: m.recovery_rank)
+
+
 def _model_path(model: ColorModel, filename: str) -> str:
     return f"models/{timezone.now():%Y%m%d-%H%M%S}-{filename}"
 
 
 class ColorModel(models.Model):
     """A colorization model the portal offers: an uploaded checkpoint, a trained one, or a bundled zoo name."""
+
+    inspect_task_name: ClassVar[str] = "workers.tasks.inspect_model"  # fills `info` from the checkpoint
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
@@ -326,6 +392,9 @@ JOIN_SHARE = 0.95  # the join is the last 5 % of a film's progress
 
 
 class ColorizationRequest(Job):
+    task_name = "workers.tasks.colorize"  # a photo; a film's plan (its segments are Segment rows)
+    join_task_name = "workers.tasks.join_segments"  # a film's last step, once its segments are done
+
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="requests")
     model = models.ForeignKey(ColorModel, on_delete=models.PROTECT, related_name="requests")
     preset = models.CharField(max_length=20, choices=PRESET_CHOICES)
@@ -366,6 +435,10 @@ class ColorizationRequest(Job):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.item} with {self.model.name}"
+
+    @property
+    def label(self) -> str:
+        return f"request {self.pk}"
 
     def get_absolute_url(self) -> str:
         return reverse("jobs:request", args=[self.pk])
@@ -489,11 +562,39 @@ class ColorizationRequest(Job):
             .update(updated=timezone.now(), heartbeat=None, queued_at=None)
         )
 
+    def enqueue_join(self) -> None:
+        """Send the join of a film whose segments are all done, once this transaction commits."""
+        broker.send_on_commit(self, self.join_task_name)
+
+    def requeue(self, why: str) -> str | None:
+        """A photo, or a film's plan, goes back on the queue. A film's segments are requeued on their own; its
+        join is queued when the worker of the last segment stopped before queueing it, or queued again when the
+        join was lost."""
+        if self.phase == Phase.SEGMENTS:
+            join = self.queue_join_when_complete()
+        else:
+            join = self.phase in (Phase.JOIN_QUEUED, Phase.JOINING) and self.requeue_join()
+        if join:
+            self.enqueue_join()
+            return f"join of {self.label}"
+        if self.phase == Phase.SEGMENTS:
+            return None
+        return super().requeue(why)
+
     @classmethod
     def joins_unsent(cls):
         """Films whose segments are all done but whose join message never reached the broker (it was down when
         the last segment finished): the sweeper sends them."""
         return cls.objects.filter(status=Status.RUNNING, phase=Phase.JOIN_QUEUED, queued_at__isnull=True)
+
+    @classmethod
+    def send_unsent(cls, minutes: int | None = None) -> list[str]:
+        done = super().send_unsent(minutes)
+        for pk in cls.joins_unsent().values_list("pk", flat=True):
+            if broker.send(cls.join_task_name, pk):
+                cls.objects.filter(pk=pk, queued_at=None).update(queued_at=timezone.now())
+                done.append(f"sent join of request {pk}")
+        return done
 
     def finish(self, **fields) -> bool:
         """Record success; a request asked to be approved when done (the demo's seeded ones) is approved with it."""
@@ -518,6 +619,9 @@ class ColorizationRequest(Job):
 
 class Segment(Job):
     """One stretch of a film, colorized by its own short task so several workers share a film."""
+
+    task_name = "workers.tasks.colorize_segment"
+    recovery_rank = -1  # before its request: a worker locks the segment, then writes to the request
 
     request = models.ForeignKey(ColorizationRequest, on_delete=models.CASCADE, related_name="segments")
     index = models.PositiveIntegerField()
@@ -552,6 +656,17 @@ class Segment(Job):
 
         return f"{clock(self.start_frame)}–{clock(self.end_frame)}"
 
+    @property
+    def label(self) -> str:
+        return str(self)
+
+    def requeue(self, why: str) -> str | None:
+        """As any job; a segment that gives up fails its film."""
+        line = super().requeue(why)
+        if self.status == Status.FAILED:
+            self.request.fail(f"Part {self.index + 1} of the film failed: {self.error}")
+        return line
+
     def discard(self) -> None:
         self.part.delete(save=False)
 
@@ -574,6 +689,8 @@ class TrainingSource(models.Model):
 
 
 class TrainingRun(Job):
+    task_name = "workers.tasks.train"
+
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -608,6 +725,8 @@ class TrainingRun(Job):
 
 class BulkAction(Job):
     """One staff action over many catalogue items, done by a worker item by item (portal/jobs/bulk.py)."""
+
+    task_name = "workers.tasks.bulk_action"
 
     class Action(models.TextChoices):
         COLORIZE = "colorize", "Colorize with the chosen models"
@@ -661,6 +780,7 @@ class HintPreview(Job):
     the item's web preview, the result kept as a small JPEG in the row (a worker makes it: workers/tasks.preview_hints).
     Rows are throwaway: each new preview removes its requester's old ones (KEEP_MINUTES)."""
 
+    task_name = "workers.tasks.preview_hints"
     KEEP_MINUTES = 30
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
