@@ -7,7 +7,8 @@ admin site).
 
 Anonymous callers see published items and approved results only; staff (token or session) see and
 submit everything. GET /api/items/ takes filters (ItemFilters): collection, year_from, year_to, place, type, has_colorization,
-modified_since; a bad value answers 400 naming the parameter.
+modified_since; GET /api/requests/ takes item, status, model, approved, modified_since (RequestFilters); a bad value
+answers 400 naming the parameter.
 POST /api/items/ (multipart: file + fields), POST /api/requests/ {item, models, smoothing, hints}
 (hints: the colour hints format of the README, photographs only).
 Both answer 201, or 202 when the rows are saved but the work queue is down (the work starts once it is back).
@@ -259,6 +260,38 @@ class RequestCreateSerializer(serializers.Serializer):
         return found
 
 
+class RequestFilters(serializers.Serializer):
+    """The request list's query parameters; each is optional and they combine (AND)."""
+
+    item = serializers.IntegerField(required=False, min_value=1, help_text="An item's id.")
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    model = serializers.CharField(required=False, max_length=100, help_text="A model's name.")
+    approved = serializers.BooleanField(required=False, help_text="true or false.")
+    modified_since = serializers.DateTimeField(
+        required=False,
+        help_text="Changed at or after: an ISO 8601 date or date-time (UTC without an offset).",
+    )
+
+    def validate_model(self, name: str) -> str:
+        if not ColorModel.objects.filter(name=name).exists():
+            raise ValidationError(f"There is no model {name!r}.")
+        return name
+
+    def apply(self, requests):
+        data = self.validated_data
+        if "item" in data:
+            requests = requests.filter(item_id=data["item"])
+        if "status" in data:
+            requests = requests.filter(status=data["status"])
+        if "model" in data:
+            requests = requests.filter(model__name=data["model"])
+        if "approved" in data:
+            requests = requests.filter(approved=data["approved"])
+        if "modified_since" in data:
+            requests = requests.filter(updated__gte=data["modified_since"])
+        return requests
+
+
 class RequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ResultSerializer
     permission_classes = [StaffWrites]
@@ -267,6 +300,14 @@ class RequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         if is_staff_member(self.request.user):
             return ColorizationRequest.objects.select_related("model")
         return published_results().filter(item__status=Item.Status.PUBLISHED)
+
+    def filter_queryset(self, queryset):
+        """The list's filters (RequestFilters; a bad value: 400 naming it), within what the caller may see."""
+        if self.action != "list":
+            return queryset
+        filters = RequestFilters(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        return filters.apply(queryset)
 
     def create(self, request, *args, **kwargs):
         incoming = RequestCreateSerializer(data=request.data)

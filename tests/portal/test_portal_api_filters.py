@@ -1,4 +1,5 @@
-"""/api/items/ filters: collection, years, place, type, has a colorization, modified since; a bad value is a 400
+"""/api/items/ filters: collection, years, place, type, has a colorization, modified since (and /api/requests/'s:
+item, status, model, approved, modified since); a bad value is a 400
 that names it; the public never finds a draft or an unapproved result through them. Runs on SQLite and on
 PostgreSQL (COLORARCHIVE_TEST_SQLITE=1 or a COLORARCHIVE_TEST_DATABASE_URL picks the database)."""
 
@@ -119,3 +120,46 @@ def test_a_bad_value_is_a_400_naming_it(client, catalogue, query, parameter, say
 def test_a_single_item_ignores_the_list_filters(client, catalogue):
     dock = catalogue["dock"]
     assert client.get(f"/api/items/{dock.pk}/?year_from=abc").status_code == 200
+
+
+def _request_ids(client, query: str = "") -> set[int]:
+    response = client.get(f"/api/requests/?{query}")
+    assert response.status_code == 200, response.content
+    return {result["id"] for result in response.json()["results"]}
+
+
+def test_the_request_list_filters_within_what_the_caller_may_see(client, catalogue, staff_user):
+    """/api/requests/ takes item, status, model, approved and modified_since; the public's list stays the
+    approved results of published items whatever the filters ask for."""
+    ids = {name: catalogue[name].pk for name in catalogue if hasattr(catalogue[name], "model_id")}
+    dock, market = catalogue["dock"].pk, catalogue["market"].pk
+    assert _request_ids(client, "model=unet") == {ids["by_default"], ids["film_result"]}
+    assert _request_ids(client, f"item={dock}") == {ids["by_default"], ids["by_other"]}
+    assert _request_ids(client, "approved=false") == set()  # the public never sees unapproved results
+    assert _request_ids(client, f"item={market}") == set()
+    client.force_login(staff_user)
+    assert _request_ids(client, "approved=false") == {ids["unapproved"], ids["pending"]}
+    assert _request_ids(client, "status=failed") == {ids["failed"]}
+    assert _request_ids(client, "model=unet-bins&approved=false") == {ids["unapproved"]}
+    assert _request_ids(client, f"item={market}") == {ids["pending"]}
+    catalogue["pending"].__class__.objects.filter(pk=ids["pending"]).update(
+        updated=datetime(2030, 1, 1, tzinfo=UTC)
+    )
+    assert _request_ids(client, "modified_since=2029-12-31") == {ids["pending"]}
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "says"),
+    [
+        ("model=nowhere", "model", "There is no model 'nowhere'."),
+        ("status=lost", "status", '"lost" is not a valid choice.'),
+        ("approved=maybe", "approved", "Must be a valid boolean."),
+        ("item=abc", "item", "A valid integer is required."),
+        ("modified_since=yesterday", "modified_since", "Datetime has wrong format."),
+    ],
+)
+def test_a_bad_request_filter_is_a_400_naming_it(client, catalogue, query, parameter, says):
+    response = client.get(f"/api/requests/?{query}")
+    assert response.status_code == 400, response.content
+    errors = response.json()
+    assert list(errors) == [parameter] and says in " ".join(errors[parameter]), errors
