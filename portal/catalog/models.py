@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from portal.catalog.search import Unaccented
+from portal.catalog.search import Unaccented, fold_fields
 
 RIGHTS_CHOICES = [
     ("http://rightsstatements.org/vocab/InC/1.0/", "In Copyright"),
@@ -52,6 +52,13 @@ class Collection(models.Model):
 class ItemQuerySet(models.QuerySet):
     def published(self) -> ItemQuerySet:
         return self.filter(status=Item.Status.PUBLISHED)
+
+    def bulk_create(self, objs, *args, **kwargs) -> list[Item]:
+        """bulk_create skips save(): each item's `search_text` is filled here instead."""
+        objs = list(objs)
+        for obj in objs:
+            obj.search_text = obj.folded_search_text()
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 def _original_path(item: Item, filename: str) -> str:
@@ -93,6 +100,9 @@ class Item(models.Model):
         Collection, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    # SEARCHED_FIELDS folded (accents and case) and joined, kept by save(): SQLite's search matches the words
+    # against it with a plain LIKE (portal/catalog/search.py); PostgreSQL searches the fields themselves
+    search_text = models.TextField(blank=True, default="", editable=False)
 
     # The original: stored once, never changed. A record imported without its file (a CSV row naming none) has
     # neither until a file is attached (portal.catalog.ingest.attach_original); it cannot be published till then.
@@ -125,7 +135,7 @@ class Item(models.Model):
 
     objects = ItemQuerySet.as_manager()
     # the audit trail: edits, publications, previews; who (the signed-in person; none for a worker) and when
-    history = HistoricalRecords(excluded_fields=["updated"])
+    history = HistoricalRecords(excluded_fields=["updated", "search_text"])
 
     class Meta:
         # the id decides between items created in the same instant (bulk imports), so pages never overlap
@@ -203,7 +213,16 @@ class Item(models.Model):
             self.published_at = timezone.now()
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "published_at"}
+        fields = kwargs.get("update_fields")
+        if fields is None or not set(fields).isdisjoint(SEARCHED_FIELDS):
+            self.search_text = self.folded_search_text()
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "search_text"}
         super().save(*args, **kwargs)
+
+    def folded_search_text(self) -> str:
+        """What `search_text` holds for the fields as they are now."""
+        return fold_fields([getattr(self, name) for name in SEARCHED_FIELDS])
 
     def unpublishable(self) -> str | None:
         """Why this item may not be published (no original yet, or one that could not be read), or None."""

@@ -81,6 +81,9 @@ def restore(entry: TrashEntry, user=None) -> None:
                 raise TrashError(f"{name} could not be put back under its own name.")
         try:
             for obj in serializers.deserialize("python", entry.rows):
+                # a raw save skips Item.save(), and rows trashed before migration 0014 lack search_text
+                if isinstance(obj.object, Item):
+                    obj.object.search_text = obj.object.folded_search_text()
                 obj.save()
         except Exception as exc:  # a collection, model or account it points to was deleted meanwhile
             raise TrashError(f"{entry} cannot be restored: {exc}") from None

@@ -4,7 +4,9 @@ Words match as a phrase or word by word, anywhere in any Dublin Core field (SEAR
 accents both ways (portal/catalog/search.py). On PostgreSQL they also match as full-text search (the generated,
 weighted `search_document` column and its GIN index, catalog migration 0011) and, for typos, by trigram word
 similarity (`pg_trgm`'s `%>`, served by the trigram indexes); relevance is ts_rank_cd plus that similarity. On
-SQLite relevance is a weighted count of the fields the words are found in.
+SQLite the words are folded once here and matched with LIKE against each item's folded `search_text` column (no
+Python call per row); relevance is a weighted count of the fields the words are found in, each field's part of
+that column cut out with instr/substr.
 
 Facets (collection, decade, place, people, subjects, type, rights) count the items that match the current words
 and filters; each value is a link that adds its filter to the URL, so every page of results can be shared.
@@ -20,7 +22,6 @@ from django.contrib.postgres.lookups import TrigramWordSimilar
 from django.db import connection
 from django.db.models import (
     BooleanField,
-    Case,
     F,
     FloatField,
     Func,
@@ -29,13 +30,12 @@ from django.db.models import (
     QuerySet,
     TextField,
     Value,
-    When,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
 from portal.catalog.models import RIGHTS_CHOICES, SEARCHED_FIELDS, Collection, Item
-from portal.catalog.search import FUNCTION
+from portal.catalog.search import FUNCTION, SEPARATORS, folded_words
 from portal.gallery.public_cache import lookup, store
 
 # the search form's fields, in the URL's order
@@ -92,6 +92,8 @@ class Folded(Func):
 
 def words_filter(words: str) -> Q:
     """`words` as one phrase anywhere in any of SEARCHED_FIELDS, whatever the case and the accents, either side."""
+    if not is_postgresql():  # the separators keep a phrase inside one field
+        return Q(search_text__contains=folded_words(words))
     found = Q()
     for field in SEARCHED_FIELDS:
         found |= Q(**{f"{field}__unaccented__icontains": words})
@@ -186,11 +188,21 @@ def relevance(words: str):
         similarity = Func(Folded(Value(words)), Folded(F("title")), function="word_similarity",
                           output_field=FloatField())  # fmt: skip
         return rank + similarity
-    score = Value(0)
-    for field, weight in WEIGHTS.items():
-        found = Q(**{f"{field}__unaccented__icontains": words})
-        score = score + Case(When(found, then=Value(weight)), default=Value(0), output_field=IntegerField())
-    return score
+    return _sqlite_relevance(folded_words(words))
+
+
+def _sqlite_relevance(folded: str) -> RawSQL:
+    """The weighted count of the fields holding `folded`, read from `search_text`: field i's part runs from the
+    character after separator i-1 up to separator i."""
+    column = '"catalog_item"."search_text"'
+    terms, params = [], []
+    for i, field in enumerate(SEARCHED_FIELDS):
+        start = "1" if i == 0 else f"instr({column}, %s) + 1"
+        part = f"substr({column}, {start}, instr({column}, %s) - ({start}))"
+        terms.append(f"CASE WHEN instr({part}, %s) > 0 THEN {WEIGHTS.get(field, 0)} ELSE 0 END")
+        bounds = [SEPARATORS[i]] if i == 0 else [SEPARATORS[i - 1], SEPARATORS[i], SEPARATORS[i - 1]]
+        params += [*bounds, folded]
+    return RawSQL(" + ".join(terms), params, output_field=IntegerField())
 
 
 def search_items(params: dict[str, str]) -> QuerySet[Item]:

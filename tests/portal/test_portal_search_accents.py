@@ -1,5 +1,6 @@
 """The search ignores accents both ways and case, on PostgreSQL (unaccent + trigram indexes) and on SQLite
-(a Python function): run this file on both (COLORARCHIVE_TEST_SQLITE=1 for SQLite)."""
+(a Python function, and the folded `search_text` column for the words): run this file on both
+(COLORARCHIVE_TEST_SQLITE=1 for SQLite)."""
 
 from __future__ import annotations
 
