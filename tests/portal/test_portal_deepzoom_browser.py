@@ -62,7 +62,7 @@ def test_deep_zoom_opens_on_an_item(browser, live_server, live_worker, tmp_path)
     page.goto(f"{live_server.url}{item.get_absolute_url()}")
     viewer = page.locator("[data-deep-zoom-viewer]")
     page.wait_for_function(
-        "Number(document.querySelector('[data-deep-zoom-viewer]').dataset.tilesLoaded) > 0"
+        "() => Number(document.querySelector('[data-deep-zoom-viewer]').dataset.tilesLoaded) > 0"
     )
     assert viewer.get_attribute("data-label").startswith("AI colorization")
     assert tiles and all(status == 200 for _, status in tiles), tiles
