@@ -140,6 +140,14 @@ class CountOncePagination(PageNumberPagination):
     django_paginator_class = CachedCountPaginator
 
 
+def _modified_since() -> serializers.DateTimeField:
+    """The lists' `modified_since` filter: rows changed at or after it."""
+    return serializers.DateTimeField(
+        required=False,
+        help_text="Changed at or after: an ISO 8601 date or date-time (UTC without an offset).",
+    )
+
+
 class ItemFilters(serializers.Serializer):
     """The list's query parameters; each is optional and they combine (AND)."""
 
@@ -152,10 +160,7 @@ class ItemFilters(serializers.Serializer):
     )
     type = serializers.ChoiceField(choices=Item.Type.choices, required=False)
     has_colorization = serializers.BooleanField(required=False, help_text="true or false.")
-    modified_since = serializers.DateTimeField(
-        required=False,
-        help_text="Changed at or after: an ISO 8601 date or date-time (UTC without an offset).",
-    )
+    modified_since = _modified_since()
 
     def validate_collection(self, slug: str) -> str:
         if not Collection.objects.filter(slug=slug).exists():
@@ -267,10 +272,7 @@ class RequestFilters(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     model = serializers.CharField(required=False, max_length=100, help_text="A model's name.")
     approved = serializers.BooleanField(required=False, help_text="true or false.")
-    modified_since = serializers.DateTimeField(
-        required=False,
-        help_text="Changed at or after: an ISO 8601 date or date-time (UTC without an offset).",
-    )
+    modified_since = _modified_since()
 
     def validate_model(self, name: str) -> str:
         if not ColorModel.objects.filter(name=name).exists():
