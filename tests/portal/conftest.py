@@ -39,6 +39,15 @@ def add_item(
     return item
 
 
+def add_record(title: str, status: str = Item.Status.PUBLISHED, **fields) -> Item:
+    """An item whose original is named but never written: for search and listing tests that do not open it."""
+    item = Item(title=title, status=status, sha256=title.encode().hex().ljust(64, "0")[:64],
+                original_name="a.png", **fields)  # fmt: skip
+    item.original.name = "originals/a.png"
+    item.save()
+    return item
+
+
 def add_result(tmp_path: Path, item: Item, model: ColorModel, approved: bool, status=Status.DONE):
     req = ColorizationRequest.objects.create(
         item=item, model=model, preset="film" if item.is_film else "photo", status=status, approved=approved

@@ -10,16 +10,9 @@ from django.db import connection
 from portal.catalog.models import SEARCHED_FIELDS, Item
 from portal.catalog.search import fold
 from portal.gallery.search import search_items, words_filter
+from tests.portal.conftest import add_record
 
 pytestmark = pytest.mark.django_db
-
-
-def _item(title: str, status: str = Item.Status.PUBLISHED, **fields) -> Item:
-    item = Item(title=title, status=status, sha256=title.encode().hex().ljust(64, "0")[:64],
-                original_name="a.png", **fields)  # fmt: skip
-    item.original.name = "originals/a.png"
-    item.save()
-    return item
 
 
 def _search(**params) -> set[str]:
@@ -28,13 +21,13 @@ def _search(**params) -> set[str]:
 
 @pytest.fixture
 def catalogue():
-    _item("Café du Port", place="Marseille")
-    _item("Old cafe on the corner", people="Zoë Lind; Jürgen Maß")
-    _item("Station square", place="Saint-Étienne", description="The ÉCOLE DES BEAUX-ARTS behind")
-    _item("Etienne's bakery", creator="Studio Ångström")
-    _item("Draft café", Item.Status.DRAFT)
-    _item("A_B crossing")
-    _item("AxB crossing")
+    add_record("Café du Port", place="Marseille")
+    add_record("Old cafe on the corner", people="Zoë Lind; Jürgen Maß")
+    add_record("Station square", place="Saint-Étienne", description="The ÉCOLE DES BEAUX-ARTS behind")
+    add_record("Etienne's bakery", creator="Studio Ångström")
+    add_record("Draft café", Item.Status.DRAFT)
+    add_record("A_B crossing")
+    add_record("AxB crossing")
 
 
 def test_accents_are_ignored_both_ways_and_case_too(catalogue):

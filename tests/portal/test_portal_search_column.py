@@ -14,17 +14,10 @@ from portal.catalog.models import SEARCHED_FIELDS, Item
 from portal.catalog.search import FUNCTION, fold
 from portal.catalog.trash import restore, trash_item
 from portal.gallery.search import WEIGHTS, search_items
+from tests.portal.conftest import add_record
 
 pytestmark = pytest.mark.django_db
 sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's search path")
-
-
-def _item(title: str, **fields) -> Item:
-    item = Item(title=title, status=Item.Status.PUBLISHED, sha256=title.encode().hex().ljust(64, "0")[:64],
-                original_name="a.png", **fields)  # fmt: skip
-    item.original.name = "originals/a.png"
-    item.save()
-    return item
 
 
 def _column(item: Item) -> str:
@@ -36,7 +29,7 @@ def _titles(**params) -> list[str]:
 
 
 def test_every_save_keeps_the_folded_column():
-    item = _item("Station square", place="Köln")
+    item = add_record("Station square", place="Köln")
     assert "station square" in _column(item) and "koln" in _column(item)
 
     item.place = "Saint-Étienne"
@@ -55,7 +48,7 @@ def test_every_save_keeps_the_folded_column():
 
 
 def test_the_trash_and_the_migration_fill_the_column():
-    item = _item("Café du Port", people="Jürgen Lind")
+    item = add_record("Café du Port", people="Jürgen Lind")
     Item.objects.filter(pk=item.pk).update(search_text="")  # as a row stood before migration 0014
     migration = importlib.import_module("portal.catalog.migrations.0014_item_search_text")
     migration.fill(apps, None)
@@ -74,8 +67,8 @@ def test_the_trash_and_the_migration_fill_the_column():
 
 @sqlite_only
 def test_sqlite_finds_etienne_through_the_column_without_a_python_call_per_row():
-    _item("Station square", place="Saint-Étienne")
-    _item("Bakery", description="Near the port")
+    add_record("Station square", place="Saint-Étienne")
+    add_record("Bakery", description="Near the port")
     with CaptureQueriesContext(connection) as queries:
         assert _titles(q="etienne") == ["Station square"]
         assert _titles(q="ÉTIENNE") == ["Station square"]
@@ -89,12 +82,12 @@ def test_sqlite_finds_etienne_through_the_column_without_a_python_call_per_row()
 @sqlite_only
 def test_sqlite_relevance_is_the_weighted_count_of_fields_holding_the_words():
     # a phrase never runs from the end of one field into the next
-    _item("Old quay", description="Built 1890", place="Saint-Étienne", subjects="harbour")
+    add_record("Old quay", description="Built 1890", place="Saint-Étienne", subjects="harbour")
     phrase = search_items({"q": "quay built"})  # found (every word somewhere), but no field holds the phrase
     assert dict(phrase.values_list("title", "relevance")) == {"Old quay": 0}
-    _item("Harbour wall", description="The harbour at dawn", people="Anna")
-    _item("Tram", description="Past the harbour")
-    _item("Harbour crane", place="harbour")
+    add_record("Harbour wall", description="The harbour at dawn", people="Anna")
+    add_record("Tram", description="Past the harbour")
+    add_record("Harbour crane", place="harbour")
     found = search_items({"q": "Harbour"})
     scores = dict(found.values_list("title", "relevance"))
     for item in found:

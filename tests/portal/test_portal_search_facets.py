@@ -12,6 +12,7 @@ from django.db import connection
 
 from portal.catalog.models import Collection, Item
 from portal.gallery.search import facets, search_items
+from tests.portal.conftest import add_record
 
 pytestmark = pytest.mark.django_db
 NOC_NC = "http://rightsstatements.org/vocab/NoC-NC/1.0/"
@@ -19,27 +20,19 @@ INC = "http://rightsstatements.org/vocab/InC/1.0/"
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's search only")
 
 
-def _item(title: str, status: str = Item.Status.PUBLISHED, **fields) -> Item:
-    item = Item(title=title, status=status, sha256=title.encode().hex().ljust(64, "0")[:64],
-                original_name="a.png", **fields)  # fmt: skip
-    item.original.name = "originals/a.png"
-    item.save()
-    return item
-
-
 @pytest.fixture
 def catalogue():
     harbour = Collection.objects.create(title="Harbour", slug="harbour")
     streets = Collection.objects.create(title="Streets", slug="streets")
-    _item("Dock cranes", collection=harbour, place="Hamburg", people="Anna Berg; Karl Maier",
+    add_record("Dock cranes", collection=harbour, place="Hamburg", people="Anna Berg; Karl Maier",
           subjects="cranes; ships", year_from=1923, year_to=1923, rights=NOC_NC, date="1923")  # fmt: skip
-    _item("Ferry at the quay", collection=harbour, place="Hamburg", people="Anna Berg",
+    add_record("Ferry at the quay", collection=harbour, place="Hamburg", people="Anna Berg",
           subjects="ships", year_from=1931, year_to=1933, rights=NOC_NC)  # fmt: skip
-    _item("Tram in Köln", collection=streets, place="Köln", people="Anna Bergmann",
+    add_record("Tram in Köln", collection=streets, place="Köln", people="Anna Bergmann",
           subjects="trams", year_from=1928, year_to=1931, type=Item.Type.MOVING_IMAGE, rights=INC)  # fmt: skip
-    _item("Café terrace", collection=streets, place="Saint-Étienne", subjects="cafés; streets",
+    add_record("Café terrace", collection=streets, place="Saint-Étienne", subjects="cafés; streets",
           year_from=1909, year_to=1909, description="Tables outside a café by the harbour wall.")  # fmt: skip
-    _item("Draft ships", Item.Status.DRAFT, collection=harbour, place="Hamburg", subjects="ships")
+    add_record("Draft ships", Item.Status.DRAFT, collection=harbour, place="Hamburg", subjects="ships")
     return {"harbour": harbour, "streets": streets}
 
 
@@ -100,7 +93,7 @@ def test_the_sort_orders(catalogue):
     assert _titles(sort="-date") == ["Ferry at the quay", "Tram in Köln", "Dock cranes", "Café terrace"]
     # relevance: a title match before a match in the description only
     assert _titles(q="cafe") == ["Café terrace"]
-    _item("Harbour wall", description="Seen from the quay.")
+    add_record("Harbour wall", description="Seen from the quay.")
     assert _titles(q="harbour") == ["Harbour wall", "Café terrace"]
     assert _titles(q="harbour", sort="relevance") == _titles(q="harbour")
     assert _titles(sort="nonsense") == _titles()  # an unknown sort is the default (newest first)
@@ -145,8 +138,8 @@ def test_postgresql_forgives_typos_and_ranks_full_text_matches(catalogue):
     assert set(_titles(q="hamburk")) == {"Dock cranes", "Ferry at the quay"}  # the last letter wrong
     assert _titles(q="Saint-Etiene") == ["Café terrace"]  # a letter missing, an accent missing
     assert _titles(q="zeppelin") == []
-    _item("Ships", subjects="ships")
-    _item("Quay", description="ships ships ships")
+    add_record("Ships", subjects="ships")
+    add_record("Quay", description="ships ships ships")
     ranked = _titles(q="ships")
     assert ranked[0] == "Ships"  # the title weighs most (A), the description least (C)
 
