@@ -22,16 +22,21 @@ from workers.cache import FileCache
 log = logging.getLogger("workers")
 
 
+def _stored_path(field: FieldFile) -> Path | None:
+    """The stored file's own path on local storage; None on remote storage (S3), which has none."""
+    try:
+        return Path(field.path)
+    except NotImplementedError:
+        return None
+
+
 @contextmanager
 def local_path(field: FieldFile) -> Iterator[Path]:
     """A path to the stored file: the file itself on local storage, else a temporary download.
 
     Only asking the storage for the path decides which; an error raised in the caller's `with` body passes
-    through unchanged (the `yield`s stand outside the `try`)."""
-    try:
-        path = Path(field.path)
-    except NotImplementedError:  # remote storage (S3): no local path
-        path = None
+    through unchanged (the `yield`s stand outside any `try`)."""
+    path = _stored_path(field)
     if path is not None:
         yield path
         return
@@ -47,10 +52,7 @@ def original_copy(field: FieldFile, sha256: str, size: int | None = None) -> Ite
     """A path to a stored original: the file itself on local storage, else this machine's copy in the originals
     cache (workers/cache.py), downloaded once for every segment and the join of a film, its SHA-256 checked.
     cache.DigestMismatch when the stored bytes are not the ones named `sha256`."""
-    try:
-        path = Path(field.path)
-    except NotImplementedError:  # remote storage (S3): no local path
-        path = None
+    path = _stored_path(field)
     if path is not None:
         yield path
         return
