@@ -156,23 +156,20 @@ def ai_system(model: str) -> str:
 
 def _alt(name: str, text: str) -> str:
     """A language alternative (dc:title, dc:description, dc:rights) in the default language; "" when empty."""
-    if not text:
-        return ""
-    return f"""
-   <{name}>
-    <rdf:Alt>
-     <rdf:li xml:lang="x-default">{escape(text)}</rdf:li>
-    </rdf:Alt>
-   </{name}>"""
+    return _one_item_container(name, "Alt", ' xml:lang="x-default"', text)
 
 
 def _bag(name: str, text: str) -> str:
     """An unordered list of one (dc:publisher); "" when empty."""
+    return _one_item_container(name, "Bag", "", text)
+
+
+def _one_item_container(name: str, kind: str, attributes: str, text: str) -> str:
     if not text:
         return ""
     return f"""
    <{name}>
-    <rdf:Bag>
-     <rdf:li>{escape(text)}</rdf:li>
-    </rdf:Bag>
+    <rdf:{kind}>
+     <rdf:li{attributes}>{escape(text)}</rdf:li>
+    </rdf:{kind}>
    </{name}>"""
