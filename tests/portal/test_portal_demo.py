@@ -21,11 +21,34 @@ def _clean_env(**extra) -> dict:
     return {**env, **{k: str(v) for k, v in extra.items()}}
 
 
-def test_demo_sets_up_seeds_and_colorizes_with_the_installed_default_model(tmp_path, tiny_model):
+def _tiny_models(tmp_path: Path, tiny_model: Path) -> Path:
+    """A models folder holding the tiny test model as its DEFAULT."""
     models = tmp_path / "models"
     models.mkdir()
     (models / "tiny.pt").write_bytes(tiny_model.read_bytes())
     (models / "DEFAULT").write_text("tiny.pt\n")
+    return models
+
+
+def _serve_demo(tmp_path: Path, models: Path, *args: str, **env) -> tuple[subprocess.Popen, int, Path]:
+    """`manage.py demo` serving on a free loopback port, with `models` installed; its output goes to
+    tmp_path/demo.out. Returns the process, the port and that file."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out_path = tmp_path / "demo.out"
+    with open(out_path, "w") as out:
+        demo = subprocess.Popen([sys.executable, "manage.py", "demo", f"127.0.0.1:{port}", *args], cwd=ROOT,
+                                env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=models,
+                                               PYTHONUNBUFFERED=1, **env),
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    return demo, port, out_path
+
+
+def test_demo_sets_up_seeds_and_colorizes_with_the_installed_default_model(tmp_path, tiny_model):
+    models = _tiny_models(tmp_path, tiny_model)
     var = tmp_path / "var"
     out = subprocess.run([sys.executable, "manage.py", "demo", "--no-serve", "--wait", "240"], cwd=ROOT,
                          env=_clean_env(COLORARCHIVE_VAR=var, COLORARCHIVE_MODELS=models),
@@ -78,19 +101,7 @@ def test_sigterm_stops_the_demo_server_and_its_workers(tmp_path, tiny_model):
 
     from portal.catalog.management.commands.demo import QUEUES
 
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "tiny.pt").write_bytes(tiny_model.read_bytes())
-    (models / "DEFAULT").write_text("tiny.pt\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out_path = tmp_path / "demo.out"
-    with open(out_path, "w") as out:
-        demo = subprocess.Popen([sys.executable, "manage.py", "demo", f"127.0.0.1:{port}", "--wait", "0"], cwd=ROOT,
-                                env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=models,
-                                               PYTHONUNBUFFERED=1),
-                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    demo, port, out_path = _serve_demo(tmp_path, _tiny_models(tmp_path, tiny_model), "--wait", "0")
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and demo.poll() is None:
@@ -122,23 +133,10 @@ def test_sigterm_stops_the_demo_server_and_its_workers(tmp_path, tiny_model):
 def test_demo_serves_at_once_and_colorizes_in_the_background_showing_its_progress(tmp_path, tiny_model):
     import re
     import signal
-    import socket
     import time
     import urllib.request
 
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "tiny.pt").write_bytes(tiny_model.read_bytes())
-    (models / "DEFAULT").write_text("tiny.pt\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out_path = tmp_path / "demo.out"
-    with open(out_path, "w") as out:
-        demo = subprocess.Popen([sys.executable, "manage.py", "demo", f"127.0.0.1:{port}"], cwd=ROOT,
-                                env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=models,
-                                               PYTHONUNBUFFERED=1),
-                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    demo, port, out_path = _serve_demo(tmp_path, _tiny_models(tmp_path, tiny_model))
 
     def home() -> str | None:
         try:
@@ -174,22 +172,13 @@ def test_demo_serves_at_once_and_colorizes_in_the_background_showing_its_progres
 
 def test_the_demo_answers_a_missing_page_with_the_portals_404_not_djangos_debug_page(tmp_path):
     """Served Django's technical 404 (the URL patterns and "DEBUG = True") to anyone trying the demo."""
-    import socket
     import time
     import urllib.error
     import urllib.request
 
     empty = tmp_path / "no-models"
     empty.mkdir()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out_path = tmp_path / "demo.out"
-    with open(out_path, "w") as out:
-        demo = subprocess.Popen([sys.executable, "manage.py", "demo", f"127.0.0.1:{port}", "--no-worker"], cwd=ROOT,
-                                env=_clean_env(COLORARCHIVE_VAR=tmp_path / "var", COLORARCHIVE_MODELS=empty,
-                                               COLORARCHIVE_BUNDLED_MODELS=empty, PYTHONUNBUFFERED=1),
-                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    demo, port, out_path = _serve_demo(tmp_path, empty, "--no-worker", COLORARCHIVE_BUNDLED_MODELS=empty)
     try:
         deadline, answer = time.monotonic() + 300, None
         while answer is None and demo.poll() is None and time.monotonic() < deadline:
