@@ -31,6 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from benchlib import load_average, machine, publish  # noqa: E402
 
+from colorization import zoo  # noqa: E402
+
 SECTION = "## Keyframe propagation (bench/bench_keyframes.py)"
 DATA = REPO / ".." / "shared" / "data" / "video_frames"
 SEQUENCES = ["davis_dog", "davis_car-roundabout", "davis_parkour"]
@@ -158,6 +160,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     load = load_average()
+    model = zoo.describe(zoo.resolve_model(args.model or "default"))
     rows = run(args.sequences, args.methods, args.frames, args.height, args.model)
     if not rows:
         sys.exit("no sequence found under " + str(DATA))
@@ -174,7 +177,8 @@ def main() -> None:
         f"    {command}",
         "",
         "Each sequence made grayscale (the true colours' L), colorized by `colorize video FRAMES -o out.mkv "
-        "--smoothing METHOD` with the default model (lossless FFV1), the output file decoded and measured: warp "
+        f"--smoothing METHOD` with `{model.name}` (version {model.version}; lossless FFV1), the output file decoded and "
+        "measured: warp "
         "error (ab units, lower is steadier), CDC (JS divergence of RGB histograms at frame distances 1, 2, 4; "
         "lower is steadier), PSNR against the true colour, colourfulness (Hasler-Suesstrunk). `truth` is the true "
         "colour itself. `keyframes`: colour carried from keyframes (every 12 frames, shot starts and ends, large "
