@@ -115,6 +115,7 @@ def _export(args: argparse.Namespace) -> int:
         smoothings=args.ab_smoothing,
         gains=args.chroma_gains,
         card=args.card,
+        degraded=args.tune_degraded,
     )
     print(json.dumps(info, indent=1))
     return 0
@@ -222,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
         help="tuning: candidate chroma gains (factors on the decoded ab; below 1 mutes, above 1 strengthens)",
     )
     x.add_argument("--tune-frames", type=int, default=150, help="tuning: validation frames used")
+    x.add_argument(
+        "--tune-degraded",
+        action="store_true",
+        help="tuning: the network sees the validation frames damaged as archive photographs are",
+    )
     x.add_argument("--card", help="one plain sentence from the model card: what the model is good and bad at")
     x.set_defaults(func=_export)
 

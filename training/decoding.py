@@ -10,6 +10,7 @@ import torch
 
 from colorization.color import AB_SCALE
 from colorization.models import UNet, scale_chroma, smooth_ab
+from training.augment import degrade
 from training.data import FrameDataset
 
 
@@ -24,12 +25,18 @@ def tune_decoding(
     mirror: bool = False,
     psnr_tolerance_db: float = 0.1,
     smoothings: list[float] = (0.0,),
+    degraded: bool = False,
 ) -> dict[str, Any]:
     """How a bins model turns logits into colour, chosen on VALIDATION frames: annealed-mean temperature, ab
     smoothing, chroma gain and (with `mirror`) mirror averaging, every combination. Among the combinations whose
     colourfulness reaches `min_ratio` of the true frames' (the most colourful one when none does), those within
     `psnr_tolerance_db` of the best mean PSNR are as accurate as each other; of these, the one whose colour varies
-    most where the truth does (within-image ab Pearson) wins. Sets the choice on `model.config`."""
+    most where the truth does (within-image ab Pearson) wins. Sets the choice on `model.config`.
+
+    With `degraded` the network sees each frame's lightness damaged as archive photographs are (faded, soft,
+    grainy, scratched: training.augment.degrade, the same damage per frame on every run) and its colour is scored
+    against the clean truth: a model is less sure of itself on damaged input and its annealed mean greyer, so a
+    decoding tuned on clean frames comes out paler on archive photographs than on validation."""
     from colorization.color import lab_to_rgb
     from colorization.metrics import ab_pearson, colourfulness, psnr
 
@@ -55,7 +62,12 @@ def tune_decoding(
         true_colour += colourfulness(true_rgb)
         gray_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L, 0 * L], -1)), true_rgb)
         tint_psnr += psnr(lab_to_rgb(np.stack([L, 0 * L + mean_ab[0], 0 * L + mean_ab[1]], -1)), true_rgb)
-        x = torch.from_numpy(L / 100.0)[None, None].float().to(device)
+        x = torch.from_numpy(L / 100.0)[None, None].float()
+        if degraded:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(i)
+                x = degrade(x[0])[None]
+        x = x.to(device)
         stride = model.config.head_stride  # as inference decodes (mirror averaging runs at stride 1)
         logits = {False: model.logits(x, stride=stride)}
         if mirror:
@@ -109,6 +121,7 @@ def tune_decoding(
         "min_colourfulness_ratio": min_ratio,
         "psnr_tolerance_db": psnr_tolerance_db,
         "frames": n,
+        "inputs": "degraded" if degraded else "clean",
         "table": table,
         "gray_psnr": round(gray_psnr / n, 3),
         "tint_psnr": round(tint_psnr / n, 3),

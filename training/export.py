@@ -30,6 +30,7 @@ def export(
     smoothings: list[float] | None = None,
     gains: list[float] | None = None,
     card: str | None = None,
+    degraded: bool = False,
 ) -> dict[str, Any]:
     from training.config import TrainConfig
     from training.data import FrameDataset
@@ -54,6 +55,7 @@ def export(
             gains=gains or cfg.get("chroma_gain_candidates") or defaults.chroma_gain_candidates,
             mirror=cfg.get("tune_flip_average", defaults.tune_flip_average),
             smoothings=smoothings or cfg.get("ab_smoothing_candidates") or defaults.ab_smoothing_candidates,
+            degraded=degraded,
         )
         summary.pop("temperature_tuning", None)
         summary["decoding_tuning"] = choice

@@ -70,3 +70,19 @@ def test_decoding_tuning_keeps_the_most_faithful_colour_among_the_accurate(datas
     # a colourfulness floor nothing reaches: the most colourful combination
     vivid = tune_decoding(model, FrameDataset(dataset, "val"), [0.3, 1.0], 99.0, 4, gains=[1.0, 1.5])
     assert vivid["chroma_gain"] == 1.5 and len(vivid["table"]) == 4
+
+
+def test_decoding_can_be_tuned_on_frames_damaged_as_archive_photographs_are(dataset):
+    from training.data import FrameDataset
+    from training.decoding import tune_decoding
+
+    torch.manual_seed(1)
+    model = UNet(UNetConfig(width=4, head="bins", coords=True, prior=True))
+    val = FrameDataset(dataset, "val")
+    clean = tune_decoding(model, val, [0.3, 1.0], 0.0, 4)
+    damaged = tune_decoding(model, val, [0.3, 1.0], 0.0, 4, degraded=True)
+    again = tune_decoding(model, val, [0.3, 1.0], 0.0, 4, degraded=True)
+    assert (clean["inputs"], damaged["inputs"]) == ("clean", "degraded")
+    assert damaged["table"] == again["table"]  # the same damage per frame on every run
+    assert [r["psnr"] for r in damaged["table"]] != [r["psnr"] for r in clean["table"]]
+    assert damaged["gray_psnr"] == clean["gray_psnr"]  # scored against the same clean truth
