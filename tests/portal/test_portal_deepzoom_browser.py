@@ -15,8 +15,9 @@ from PIL import Image
 from portal.catalog.models import Item
 from portal.gallery import deepzoom
 from portal.jobs.models import ColorizationRequest, ColorModel, Status
-from tests.conftest import ARTIFACTS, make_photo, wait_for
-from tests.portal.test_portal_browser import browser  # noqa: F401 (the fixture)
+from tests.support import ARTIFACTS
+from tests.support.media import make_photo
+from tests.support.services import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TILE = re.compile(r"/iiif/image/(item|result)-\d+/[^/]+/(\d+),(\d+)/0/default\.jpg$")
