@@ -22,7 +22,7 @@ from workers.training_runs import run_dir
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _sign_in(browser, url: str, username: str, next_path: str):  # noqa: F811
+def _sign_in(browser, url: str, username: str, next_path: str):
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.goto(f"{url}/accounts/login/?next={next_path}")
     page.fill("input[name=username]", username)
@@ -41,7 +41,7 @@ def _until_done(page, what: str, timeout: float = 120) -> None:
         page.reload()
 
 
-def test_bulk_actions_by_hand_and_by_filter(browser, live_server, live_worker, staff_user):  # noqa: F811
+def test_bulk_actions_by_hand_and_by_filter(browser, live_server, live_worker, staff_user):
     harbour = Collection.objects.create(title="Harbour", slug="harbour")
     dock, ferry, market = (
         stub_item(t, Item.Status.DRAFT) for t in ("Harbour dock", "Harbour ferry", "Market day")
@@ -71,7 +71,7 @@ def test_bulk_actions_by_hand_and_by_filter(browser, live_server, live_worker, s
     assert action.status == Status.DONE and sorted(action.items) == sorted([dock.pk, ferry.pk])
 
 
-def test_cancel_a_training_run_from_its_page(browser, live_server, live_worker, admin_account, tmp_path):  # noqa: F811
+def test_cancel_a_training_run_from_its_page(browser, live_server, live_worker, admin_account, tmp_path):
     client = Client()
     client.force_login(admin_account)
     add_training_images(client, tmp_path)
@@ -95,7 +95,7 @@ def test_cancel_a_training_run_from_its_page(browser, live_server, live_worker, 
     assert TrainingRun.objects.get(pk=run.pk).result_model is None
 
 
-def test_promote_with_comparison_confirmation_and_rollback(browser, live_server, admin_account):  # noqa: F811
+def test_promote_with_comparison_confirmation_and_rollback(browser, live_server, admin_account):
     figures = {"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_ssim": 0.946}
     default = ColorModel.objects.create(
         name="unet-v6", checkpoint="models/v6.pt", is_default=True, metrics=figures,
@@ -146,7 +146,7 @@ def test_promote_with_comparison_confirmation_and_rollback(browser, live_server,
     shot(admin, "26-rolled-back")
 
 
-def test_move_an_item_to_the_trash_and_restore_it(browser, live_server, staff_user):  # noqa: F811
+def test_move_an_item_to_the_trash_and_restore_it(browser, live_server, staff_user):
     from portal.catalog.models import TrashEntry
 
     dock = stub_item("Harbour dock", Item.Status.PUBLISHED)

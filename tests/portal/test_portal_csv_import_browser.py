@@ -23,7 +23,7 @@ ROWS = [
 
 
 def test_a_semicolon_cp1252_csv_is_mapped_previewed_imported_and_a_file_attached_later(
-    browser,  # noqa: F811
+    browser,
     live_server,
     live_worker,
     staff_user,

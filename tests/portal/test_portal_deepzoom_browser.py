@@ -39,7 +39,7 @@ def _until(page, predicate, seconds: float, what: str) -> None:
     raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
-def test_deep_zoom_opens_on_an_item(browser, live_server, live_worker, tmp_path):  # noqa: F811
+def test_deep_zoom_opens_on_an_item(browser, live_server, live_worker, tmp_path):
     model = ColorModel.objects.create(name="unet", checkpoint="models/a.pt", is_default=True)
     photo = make_photo(tmp_path / "harbour_1923.png", size=SIZE)
     item = Item(

@@ -44,7 +44,7 @@ def _xmp_description(path) -> str:
     return json.loads(out.stdout)[0].get("Description", "")
 
 
-def test_place_preview_and_submit_three_hints(browser, live_server, live_worker, staff_user, tmp_path):  # noqa: F811
+def test_place_preview_and_submit_three_hints(browser, live_server, live_worker, staff_user, tmp_path):
     checkpoint = hinted_checkpoint(tmp_path / "hinted.pt")
     with open(checkpoint, "rb") as f:
         model = ColorModel(name="hinted", is_default=True)
@@ -167,7 +167,7 @@ def _default_model() -> ColorModel:
     return ColorModel.objects.create(name="default", zoo_name="default", is_default=True)
 
 
-def _editor_page(browser, live_server, live_worker, item_pk):  # noqa: F811
+def _editor_page(browser, live_server, live_worker, item_pk):
     wait_for(
         lambda: Item.objects.get(pk=item_pk).preview, 120, what="the item's preview", log=live_worker.log
     )
@@ -195,7 +195,7 @@ def _hue_takes(rgb: np.ndarray, color: str) -> np.ndarray:
 
 
 def test_a_stroke_and_two_points_keep_their_colours_inside_their_objects(
-    browser,  # noqa: F811
+    browser,
     live_server,
     live_worker,
     staff_user,
@@ -263,7 +263,7 @@ def test_a_stroke_and_two_points_keep_their_colours_inside_their_objects(
     assert not errors, errors
 
 
-def test_the_editor_from_the_keyboard_alone(browser, live_server, live_worker, staff_user, tmp_path):  # noqa: F811
+def test_the_editor_from_the_keyboard_alone(browser, live_server, live_worker, staff_user, tmp_path):
     _default_model()
     photo = _objects_photo(tmp_path / "three_objects.png")
     with open(photo, "rb") as f:

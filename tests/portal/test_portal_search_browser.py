@@ -24,7 +24,7 @@ def shot(page, name: str) -> None:
 
 
 def test_facets_narrow_the_search_and_the_label_says_what_the_model_is_good_at(
-    browser,  # noqa: F811
+    browser,
     live_server,
     staff_user,
     tmp_path,
