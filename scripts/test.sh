@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Sets up everything the tests need and runs them: `bash scripts/test.sh [pytest args]`.
+# Sets up everything the tests need and runs them: `bash scripts/test.sh [--fast] [pytest args]`.
+#  --fast: the quick tier for development, every test but those marked slow (`-m "not slow"`: a real worker,
+#    a browser, a training run); without it, the whole suite, as CI runs it.
 #  - Debian packages: chromium (browser tests), exiftool (provenance checks), ffmpeg (codec checks), nginx
 #    (`nginx -t` of the proxy's config)
 #  - Python: this project with its [web,ml,train,dev,c2pa] extras, into the current interpreter, at the versions of
 #    constraints.txt (frozen from the environment the suite passes in by `python scripts/freeze_constraints.py`)
 #  - services: PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 are used where they answer (started
-#    here if installed but stopped); tests that need them skip with a reason where they are absent.
+#    here if installed but stopped); tests that need them skip with a reason where they are absent, or fail
+#    where COLORARCHIVE_REQUIRE_SERVICES=1 (as .ci/run sets it: tests/support/services.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+tier=()
+if [ "${1:-}" = "--fast" ]; then
+  shift
+  tier=(-m "not slow")
+fi
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
@@ -33,4 +42,4 @@ fi
 
 ruff check .
 ruff format --check .
-python3 -m pytest -q "$@"
+python3 -m pytest -q ${tier[@]+"${tier[@]}"} "$@"

@@ -1,25 +1,16 @@
 """The import boundaries (CONTRIBUTING.md, "Where things live"), each checked in a fresh interpreter."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support import run_python
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(code: str) -> str:
-    env_code = f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + code
-    result = subprocess.run(
-        [sys.executable, "-c", env_code], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def test_libraries_never_import_django_or_celery():
-    out = _run(
+    out = run_python(
         "import colorization, colorization.cli, colorization.pipeline, colorization.stages, training\n"
         "import training.cli, training.train\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'celery', 'portal', 'workers')))"
@@ -28,7 +19,7 @@ def test_libraries_never_import_django_or_celery():
 
 
 def test_colorization_never_imports_training():
-    out = _run(
+    out = run_python(
         "import colorization, colorization.cli, colorization.stages\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'training'))"
     )
@@ -36,7 +27,7 @@ def test_colorization_never_imports_training():
 
 
 def test_media_package_is_torch_free():
-    out = _run(
+    out = run_python(
         "import colorization.media, colorization.media.previews\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'training', 'django')))"
     )
@@ -46,13 +37,13 @@ def test_media_package_is_torch_free():
 def test_web_process_never_imports_torch_and_uses_only_the_media_package_and_hints():
     pytest.importorskip("django")
     allowed = set(
-        _run(
+        run_python(
             "import colorization.media, colorization.hints\n"
             "print(' '.join(m for m in sys.modules if m.startswith('colorization')))"
         ).split()
     )
     assert {"colorization.media.policy", "colorization.hints"} <= allowed
-    out = _run(
+    out = run_python(
         "import os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'portal.settings')\n"
         "import django; django.setup()\n"
         "import portal.urls, portal.wsgi, portal.celery, workers.tasks\n"

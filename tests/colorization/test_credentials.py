@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from colorization import colorize_file, credentials, provenance
-from tests.colorization.test_provenance import RIGHTS, assert_rights_and_ai_fields
-from tests.signing import make_chain
+from tests.support.provenance import RIGHTS, assert_rights_and_ai_fields
+from tests.support.signing import make_chain
 
 pytestmark = pytest.mark.skipif(
     not credentials.available(), reason="c2pa-python not installed (pip install '.[c2pa]')"
@@ -66,7 +66,7 @@ def test_a_signed_photo_reads_back_trusted_with_its_rights(tmp_path, samples, ti
 
 
 def test_a_signed_film_reads_back(tmp_path, tiny_model, chain):
-    from tests.conftest import make_film
+    from tests.support.media import make_film
 
     film = make_film(tmp_path / "tram.mp4", frames=6)
     result = colorize_file(film, tmp_path / "c.mp4", preset="film", model=str(tiny_model), rights=RIGHTS)

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from colorization import colorize_file, provenance
+from tests.support.provenance import RIGHTS, assert_rights_and_ai_fields
 
 pytestmark = pytest.mark.skipif(
     shutil.which("exiftool") is None, reason="exiftool not installed (Debian: libimage-exiftool-perl)"
@@ -72,36 +73,6 @@ def test_packet_escapes_odd_file_names():
     assert "Ignored" not in text
 
 
-RIGHTS = provenance.Rights(
-    institution="Archives municipales de Saint-Étienne",
-    title="Quai & <port>, 1911",
-    identifier="AMSE 4Fi 1911/7",
-    rights_uri="http://rightsstatements.org/vocab/NKC/1.0/",
-    rights_label="No Known Copyright",
-    credit_line="Courtesy of Archives municipales de Saint-Étienne, AMSE 4Fi 1911/7",
-    copyrighted=False,
-    url="https://archive.example.org/items/7/",
-)
-
-
-def assert_rights_and_ai_fields(tags: dict, model: str = "tiny", version: str = "0.1") -> None:
-    """Every field a colorized file carries, as ExifTool names them (-G1: the XMP namespace's group)."""
-    assert tags["XMP-dc:Title"] == RIGHTS.title
-    assert tags["XMP-dc:Identifier"] == RIGHTS.identifier
-    assert tags["XMP-dc:Publisher"] == RIGHTS.institution
-    assert tags["XMP-photoshop:Source"] == RIGHTS.institution
-    assert tags["XMP-photoshop:Credit"] == RIGHTS.credit_line
-    assert tags["XMP-dc:Rights"] == f"No Known Copyright ({RIGHTS.rights_uri})"
-    assert tags["XMP-xmpRights:WebStatement"] == RIGHTS.rights_uri
-    assert tags["XMP-xmpRights:Marked"] is False
-    assert tags["XMP-dc:Source"] == RIGHTS.url
-    assert tags["XMP-iptcExt:DigitalSourceType"] == provenance.DIGITAL_SOURCE_TYPE
-    assert tags["XMP-iptcExt:AISystemUsed"] == f"Colorarchive {model}"
-    assert str(tags["XMP-iptcExt:AISystemVersionUsed"]) == version
-    assert tags["XMP-dc:Description"].startswith(f"Colorized by {model}")
-    assert not any(k.endswith(":Warning") for k in tags), {k: v for k, v in tags.items() if "Warning" in k}
-
-
 def exiftool_groups(path) -> dict:
     out = subprocess.run(
         ["exiftool", "-j", "-G1", "-n", "-a", str(path)], capture_output=True, text=True, check=True
@@ -121,7 +92,7 @@ def test_a_film_carries_them_in_mp4_xmp_and_its_container_tags(tmp_path, tiny_mo
     import av
 
     from colorization.media.mp4_xmp import read_xmp
-    from tests.conftest import make_film
+    from tests.support.media import make_film
 
     film = make_film(tmp_path / "tram.mp4", frames=6)
     result = colorize_file(
@@ -141,7 +112,7 @@ def test_a_film_carries_them_in_mp4_xmp_and_its_container_tags(tmp_path, tiny_mo
 def test_a_film_joined_from_segments_carries_them_once(tmp_path, tiny_model):
     from colorization import build_pipeline, presets, segments
     from colorization.media.film_writer import film_xmp, rights_tags
-    from tests.conftest import make_film
+    from tests.support.media import make_film
 
     film = make_film(tmp_path / "tram.mp4", frames=10, gop=5)
     pipeline = build_pipeline(presets.get("film", model=str(tiny_model)))

@@ -4,7 +4,7 @@ stage itself, and `colorization.stages` looks stages up with the built-ins regis
 import pytest
 
 from colorization import registry, stages
-from tests.test_layering import _run
+from tests.support import run_python
 
 
 def test_duplicate_registration_is_refused():
@@ -34,7 +34,7 @@ def test_create_passes_parameters():
 
 
 def test_the_registry_imports_no_stage_and_the_stages_package_registers_the_built_ins():
-    out = _run(
+    out = run_python(
         "from colorization import registry\n"
         "print(registry.available('temporal'), 'colorization.stages' in sys.modules)\n"
         "import colorization\n"

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from colorization.media.tiles import TILE_SIZE, layout, write_tiles
-from tests.conftest import make_photo
+from tests.support.media import make_photo
 
 BASE = "https://archive.example.org/iiif/image"
 

@@ -1,17 +1,17 @@
 """Every portal test starts with an empty cache: the database is rolled back between tests without the save
-signals that replace the public pages' catalogue version (portal/gallery/public_cache.py)."""
+signals that replace the public pages' catalogue version (portal/gallery/public_cache.py). Also here: a public
+catalogue and headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.core.cache import cache
-from django.core.files import File
 
 from portal.catalog.models import Collection, Item
-from portal.jobs.models import ColorizationRequest, ColorModel, Status
-from tests.conftest import make_film, make_photo
+from portal.jobs.models import ColorModel, Status
+from tests.support import ARTIFACTS
+from tests.support.catalog import add_item, add_result
+from tests.support.services import CHROMIUM, require_service
 
 
 @pytest.fixture(autouse=True)
@@ -21,45 +21,6 @@ def _empty_cache():
 
 
 # ---------------------------------------------------------------- a public catalogue (IIIF, JSON-LD, export, API)
-
-
-def add_item(
-    tmp_path: Path, title: str, status: str = Item.Status.PUBLISHED, film: bool = False, **fields
-) -> Item:
-    """An item whose original is a real photograph (or film) file, with the sizes its worker would record."""
-    path = make_film(tmp_path / f"{title}.mp4") if film else make_photo(tmp_path / f"{title}.png")
-    item = Item(title=title, status=status, sha256=title.encode().hex().ljust(64, "0")[:64],
-                original_name=path.name, width=64 if film else 96, height=48 if film else 72,
-                type=Item.Type.MOVING_IMAGE if film else Item.Type.STILL_IMAGE, **fields)  # fmt: skip
-    if film:
-        item.duration, item.frame_count = 2.0, 20
-    with open(path, "rb") as f:
-        item.original.save(path.name, File(f), save=False)
-    item.save()
-    return item
-
-
-def add_record(title: str, status: str = Item.Status.PUBLISHED, **fields) -> Item:
-    """An item whose original is named but never written: for search and listing tests that do not open it."""
-    item = Item(title=title, status=status, sha256=title.encode().hex().ljust(64, "0")[:64],
-                original_name="a.png", **fields)  # fmt: skip
-    item.original.name = "originals/a.png"
-    item.save()
-    return item
-
-
-def add_result(tmp_path: Path, item: Item, model: ColorModel, approved: bool, status=Status.DONE):
-    req = ColorizationRequest.objects.create(
-        item=item, model=model, preset="film" if item.is_film else "photo", status=status, approved=approved
-    )
-    path = (
-        make_film(tmp_path / f"result-{req.pk}.mp4")
-        if item.is_film
-        else make_photo(tmp_path / f"result-{req.pk}.png", gray=False)
-    )
-    with open(path, "rb") as f:
-        req.result.save(path.name, File(f), save=True)
-    return req
 
 
 @pytest.fixture
@@ -83,3 +44,26 @@ def archive(tmp_path):
         "film_result": add_result(tmp_path, film, default, approved=True),
         "draft_result": add_result(tmp_path, draft, default, approved=True),
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------- headless Chromium (Debian's), driven by Playwright
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+    require_service("chromium", "the browser tests click through real pages")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop here
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -11,7 +11,7 @@ import pytest
 
 from portal.catalog.models import Collection, Item
 from portal.jobs.models import ColorModel
-from tests.portal.conftest import add_item, add_result
+from tests.support.catalog import add_item, add_result
 
 pytestmark = pytest.mark.django_db
 

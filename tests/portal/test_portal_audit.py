@@ -8,13 +8,13 @@ from django.urls import reverse
 
 from portal.catalog.models import Item
 from portal.jobs.models import ColorModel
-from tests.portal.test_portal_permissions import _item, _result
+from tests.support.catalog import stub_item, stub_result
 
 pytestmark = pytest.mark.django_db
 
 
 def test_an_items_page_shows_who_edited_and_published_it(staff_client, staff_user):
-    item = _item("Dock", Item.Status.DRAFT)
+    item = stub_item("Dock", Item.Status.DRAFT)
     staff_client.post(reverse("catalog:item_edit", args=[item.pk]), {
         "title": "Dock workers, 1923", "rights": item.rights, "status": "draft", "place": "Hamburg",
     })  # fmt: skip
@@ -32,7 +32,7 @@ def test_an_items_page_shows_who_edited_and_published_it(staff_client, staff_use
 
 def test_a_requests_page_shows_who_approved_it(staff_client, staff_user):
     model = ColorModel.objects.create(name="unet-a", checkpoint="models/a.pt", is_default=True)
-    req = _result(_item("Dock", Item.Status.DRAFT), model, False)
+    req = stub_result(stub_item("Dock", Item.Status.DRAFT), model, False)
     staff_client.post(reverse("jobs:request_action", args=[req.pk, "approve"]))
     staff_client.post(reverse("jobs:request_action", args=[req.pk, "unapprove"]))
     staff_client.post(reverse("jobs:request_action", args=[req.pk, "approve"]))

@@ -18,6 +18,7 @@ from django.db import connection
 
 from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
+from tests.support.services import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,8 +55,10 @@ def _run(script: str, arg: Path, database: str, media: Path, tmp_path: Path) -> 
 
 
 def test_backup_and_restore_into_a_throwaway_database(archived, settings, tmp_path):
-    if connection.vendor != "postgresql" or not shutil.which("pg_dump") or not shutil.which("rsync"):
-        pytest.skip("needs PostgreSQL, pg_dump/pg_restore and rsync")
+    require_service("postgresql", "the backup scripts dump and restore a PostgreSQL database")
+    require_service("pg_dump", "the backup scripts dump and restore a PostgreSQL database")
+    if not shutil.which("rsync"):
+        pytest.skip("needs rsync (apt-get install rsync)")
     backup = tmp_path / "backup"
     made = _run("backup.sh", backup, connection.settings_dict["NAME"], Path(settings.MEDIA_ROOT), tmp_path)
     assert made.returncode == 0, made.stderr

@@ -5,43 +5,16 @@ Screenshots go to test-artifacts/ (git-ignored) for people to look at.
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 from django.core.files import File
 
 from portal.jobs.models import ColorModel
-from tests.conftest import ARTIFACTS, make_photo
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.support.browser import shot
+from tests.support.media import make_photo
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop here
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _shot(page, name: str) -> None:
-    page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_staff_flow_and_public_gallery(browser, live_server, live_worker, staff_user, tiny_model, tmp_path):
@@ -53,7 +26,7 @@ def test_staff_flow_and_public_gallery(browser, live_server, live_worker, staff_
 
     staff = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     staff.goto(f"{url}/accounts/login/?next=/catalog/")
-    _shot(staff, "01-login")
+    shot(staff, "01-login")
     staff.fill("input[name=username]", "curator")
     staff.fill("input[name=password]", "pass-1234-word")
     staff.click("button[type=submit]")
@@ -76,7 +49,7 @@ def test_staff_flow_and_public_gallery(browser, live_server, live_worker, staff_
     staff.check("input[name=models]")
     staff.click("button:has-text('Request colorization')")
     assert "queued" in staff.locator(".messages").inner_text()
-    _shot(staff, "02-staff-request-queued")
+    shot(staff, "02-staff-request-queued")
     deadline = time.monotonic() + 180
     while not staff.locator("[data-action=approve]").count():  # the page polls and reloads when done
         assert time.monotonic() < deadline, (
@@ -89,28 +62,28 @@ def test_staff_flow_and_public_gallery(browser, live_server, live_worker, staff_
             except pytest.importorskip("playwright.sync_api").Error:  # the page's own poll reloaded it
                 staff.wait_for_load_state()
     assert "AI colorization" in staff.locator(".compare-grid").inner_text()
-    _shot(staff, "03-staff-compare")
+    shot(staff, "03-staff-compare")
     staff.click("[data-action=approve]")
     staff.click("[data-action=publish]")
     assert "is published" in staff.locator(".messages").inner_text()
     staff.click("text=Colorizations")
-    _shot(staff, "04-staff-requests")
+    shot(staff, "04-staff-requests")
 
     public = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     public.goto(f"{url}/")
-    _shot(public, "05-public-home")
+    shot(public, "05-public-home")
     public.click("text=Dock workers at the harbour")
     label = public.locator("[data-ai-label]").inner_text()
     assert "AI colorization" in label and "tiny" in label
     assert public.locator("a:has-text('View the untouched original')").count() == 1
     public.locator(".compare-range").fill("25")
     assert public.locator("[data-compare]").evaluate("el => el.style.getPropertyValue('--pos')") == "25%"
-    _shot(public, "06-public-item-slider")
+    shot(public, "06-public-item-slider")
     href = public.locator("a:has-text('View the untouched original')").get_attribute("href")
     original = public.request.get(url + href)
     assert original.ok and original.body() == photo.read_bytes()
 
     public.goto(f"{url}/search/?person=Karl+Berg&year_from=1920&year_to=1925")
     assert "1 item" in public.locator(".result-count").inner_text()
-    _shot(public, "07-public-search")
+    shot(public, "07-public-search")
     assert public.goto(f"{url}/catalog/").url.startswith(f"{url}/accounts/login/")

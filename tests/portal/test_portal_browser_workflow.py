@@ -13,16 +13,16 @@ from django.test import Client
 
 from portal.catalog.models import Collection, Item
 from portal.jobs.models import BulkAction, ColorModel, Status, TrainingRun
-from tests.conftest import wait_for
-from tests.portal.test_portal_browser import _shot, browser  # noqa: F401  (the Chromium fixture)
-from tests.portal.test_portal_permissions import _item, _result
-from tests.workers.test_worker_cancel import _add_training_images, _start_long_run, _training
+from tests.support.browser import shot
+from tests.support.catalog import stub_item, stub_result
+from tests.support.services import wait_for
+from tests.support.training_runs import add_training_images, is_training, start_long_run
 from workers.training_runs import run_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _sign_in(browser, url: str, username: str, next_path: str):  # noqa: F811
+def _sign_in(browser, url: str, username: str, next_path: str):
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.goto(f"{url}/accounts/login/?next={next_path}")
     page.fill("input[name=username]", username)
@@ -41,23 +41,23 @@ def _until_done(page, what: str, timeout: float = 120) -> None:
         page.reload()
 
 
-def test_bulk_actions_by_hand_and_by_filter(browser, live_server, live_worker, staff_user):  # noqa: F811
+def test_bulk_actions_by_hand_and_by_filter(browser, live_server, live_worker, staff_user):
     harbour = Collection.objects.create(title="Harbour", slug="harbour")
     dock, ferry, market = (
-        _item(t, Item.Status.DRAFT) for t in ("Harbour dock", "Harbour ferry", "Market day")
+        stub_item(t, Item.Status.DRAFT) for t in ("Harbour dock", "Harbour ferry", "Market day")
     )
     staff = _sign_in(browser, live_server.url, "curator", "/catalog/")
 
     staff.check(f"input[name=items][value='{dock.pk}']")
     staff.check(f"input[name=items][value='{market.pk}']")
     staff.select_option("select[name=action]", "publish")
-    _shot(staff, "20-bulk-ticked")
+    shot(staff, "20-bulk-ticked")
     staff.click("[data-action=bulk]")
     assert "Publish: 2 item(s), under way." in staff.locator(".messages").inner_text()
     _until_done(staff, "the bulk publish")
     assert staff.locator("[data-status]").inner_text() == "Done"
     assert staff.locator("[data-changed]").inner_text() == "2"
-    _shot(staff, "21-bulk-done")
+    shot(staff, "21-bulk-done")
     assert set(Item.objects.published().values_list("title", flat=True)) == {"Harbour dock", "Market day"}
 
     staff.goto(f"{live_server.url}/catalog/?q=harbour")
@@ -71,15 +71,15 @@ def test_bulk_actions_by_hand_and_by_filter(browser, live_server, live_worker, s
     assert action.status == Status.DONE and sorted(action.items) == sorted([dock.pk, ferry.pk])
 
 
-def test_cancel_a_training_run_from_its_page(browser, live_server, live_worker, admin_account, tmp_path):  # noqa: F811
+def test_cancel_a_training_run_from_its_page(browser, live_server, live_worker, admin_account, tmp_path):
     client = Client()
     client.force_login(admin_account)
-    _add_training_images(client, tmp_path)
-    run = _start_long_run(client, "cancel-in-browser")
-    wait_for(lambda: _training(run.pk), 300, what="the run to be training", log=live_worker.log)
+    add_training_images(client, tmp_path)
+    run = start_long_run(client, "cancel-in-browser")
+    wait_for(lambda: is_training(run.pk), 300, what="the run to be training", log=live_worker.log)
 
     admin = _sign_in(browser, live_server.url, "director", f"/jobs/training/runs/{run.pk}/")
-    _shot(admin, "22-run-training")
+    shot(admin, "22-run-training")
     admin.click("[data-action=cancel]")
     assert "cancelled; its worker stops within seconds" in admin.locator(".messages").inner_text()
     assert admin.locator("[data-action=cancel]").count() == 0
@@ -91,11 +91,11 @@ def test_cancel_a_training_run_from_its_page(browser, live_server, live_worker, 
     assert run.status == Status.CANCELLED and not run_dir(run.pk).exists()
     admin.reload()
     assert "Cancelled" in admin.locator(".page-head").inner_text()
-    _shot(admin, "23-run-cancelled")
+    shot(admin, "23-run-cancelled")
     assert TrainingRun.objects.get(pk=run.pk).result_model is None
 
 
-def test_promote_with_comparison_confirmation_and_rollback(browser, live_server, admin_account):  # noqa: F811
+def test_promote_with_comparison_confirmation_and_rollback(browser, live_server, admin_account):
     figures = {"test_psnr": 23.97, "test_ab_pearson": 0.234, "test_ssim": 0.946}
     default = ColorModel.objects.create(
         name="unet-v6", checkpoint="models/v6.pt", is_default=True, metrics=figures,
@@ -109,8 +109,8 @@ def test_promote_with_comparison_confirmation_and_rollback(browser, live_server,
         metrics={"test_psnr": 24.1, "test_ab_pearson": 0.074, "test_ssim": 0.946, "sets": held_out,
                  "baseline": {"model": default.pk, "name": "unet-v6", "sets": held_out, "figures": figures}},
     )  # fmt: skip
-    item = _item("Harbour", Item.Status.DRAFT)
-    _result(item, default, False), _result(item, weak, False)
+    item = stub_item("Harbour", Item.Status.DRAFT)
+    stub_result(item, default, False), stub_result(item, weak, False)
 
     admin = _sign_in(browser, live_server.url, "director", "/jobs/training/")
     admin.click("tr[data-model='two-epochs'] [data-action=promote]")
@@ -123,7 +123,7 @@ def test_promote_with_comparison_confirmation_and_rollback(browser, live_server,
     assert held.locator("[data-side=candidate]").inner_text() == "run #1 held-out frames, 40 images"
     assert held.locator("[data-side=default]").inner_text() == "run #1 held-out frames, 40 images"
     assert admin.locator("[data-sheet] figure").count() == 3  # the original, the default's, the candidate's
-    _shot(admin, "24-promote-comparison")
+    shot(admin, "24-promote-comparison")
 
     admin.click("[data-action=promote]")  # without either confirmation: it would drop hint support
     assert "takes no colour hints and unet-v6 does" in admin.locator(".messages").inner_text()
@@ -137,23 +137,23 @@ def test_promote_with_comparison_confirmation_and_rollback(browser, live_server,
     admin.click("[data-action=promote]")
     assert "two-epochs is now the default" in admin.locator(".messages").inner_text()
     assert ColorModel.objects.get(is_default=True) == weak
-    _shot(admin, "25-promoted")
+    shot(admin, "25-promoted")
 
     admin.click("[data-action=roll-back]")
     assert "unet-v6 is the default again (instead of two-epochs)" in admin.locator(".messages").inner_text()
     assert ColorModel.objects.get(is_default=True) == default
     assert "unet-v6 became the default (director)" in admin.locator("[data-promotions]").inner_text()
-    _shot(admin, "26-rolled-back")
+    shot(admin, "26-rolled-back")
 
 
-def test_move_an_item_to_the_trash_and_restore_it(browser, live_server, staff_user):  # noqa: F811
+def test_move_an_item_to_the_trash_and_restore_it(browser, live_server, staff_user):
     from portal.catalog.models import TrashEntry
 
-    dock = _item("Harbour dock", Item.Status.PUBLISHED)
+    dock = stub_item("Harbour dock", Item.Status.PUBLISHED)
     staff = _sign_in(browser, live_server.url, "curator", f"/catalog/items/{dock.pk}/")
     staff.click("[data-action=trash]")
     assert "Move “Harbour dock” to the Trash?" in staff.locator("h1").inner_text()
-    _shot(staff, "30-trash-confirm")
+    shot(staff, "30-trash-confirm")
     staff.click("button[data-action=trash]")
     assert "was moved to the Trash" in staff.locator(".messages").inner_text()
     assert staff.locator(".page-head .meta").inner_text().startswith("0 items")  # the catalogue, without it
@@ -164,7 +164,7 @@ def test_move_an_item_to_the_trash_and_restore_it(browser, live_server, staff_us
     entry = staff.locator("[data-trash-entry]")
     assert "Harbour dock" in entry.inner_text() and "curator" in entry.inner_text()
     assert staff.locator("[data-action=purge]").count() == 0  # only admins purge by hand
-    _shot(staff, "31-trash-list")
+    shot(staff, "31-trash-list")
     staff.click("[data-action=restore]")
     assert staff.url.endswith(f"/catalog/items/{dock.pk}/")
     assert f"Restored Item {dock.pk}: Harbour dock." in staff.locator(".messages").inner_text()

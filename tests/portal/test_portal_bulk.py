@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from portal.catalog.models import Collection, Item
 from portal.jobs.models import BulkAction, ColorizationRequest, ColorModel, Status
-from tests.portal.test_portal_permissions import _item, _result
+from tests.support.catalog import stub_item, stub_result
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def _bulk(client, action: str, callbacks, **fields):
 
 
 def test_publish_the_ticked_items_then_unpublish_them(staff_client, django_capture_on_commit_callbacks):
-    a, b, c = (_item(t, Item.Status.DRAFT) for t in ("Dock", "Ferry", "Quay"))
+    a, b, c = (stub_item(t, Item.Status.DRAFT) for t in ("Dock", "Ferry", "Quay"))
     response, action = _bulk(staff_client, "publish", django_capture_on_commit_callbacks, items=[a.pk, b.pk])
     assert response.status_code == 302 and response.url == reverse("jobs:bulk", args=[action.pk])
     action.refresh_from_db()
@@ -42,7 +42,7 @@ def test_every_item_matching_the_filter_goes_into_a_collection(
 ):
     harbour = Collection.objects.create(title="Harbour", slug="harbour")
     for title in ("Harbour crane", "Harbour ferry", "Market day"):
-        _item(title, Item.Status.DRAFT)
+        stub_item(title, Item.Status.DRAFT)
     _, action = _bulk(
         staff_client, "collect", django_capture_on_commit_callbacks,
         everything="on", q="harbour", collection=harbour.pk,
@@ -55,8 +55,8 @@ def test_every_item_matching_the_filter_goes_into_a_collection(
 def test_approve_the_default_models_results(staff_client, staff_user, django_capture_on_commit_callbacks):
     default = ColorModel.objects.create(name="unet-default", checkpoint="models/a.pt", is_default=True)
     other = ColorModel.objects.create(name="unet-other", checkpoint="models/b.pt")
-    with_result, only_other = _item("Dock", Item.Status.DRAFT), _item("Ferry", Item.Status.DRAFT)
-    mine, theirs = _result(with_result, default, False), _result(only_other, other, False)
+    with_result, only_other = stub_item("Dock", Item.Status.DRAFT), stub_item("Ferry", Item.Status.DRAFT)
+    mine, theirs = stub_result(with_result, default, False), stub_result(only_other, other, False)
     _, action = _bulk(
         staff_client, "approve", django_capture_on_commit_callbacks, items=[with_result.pk, only_other.pk]
     )
@@ -71,8 +71,8 @@ def test_approving_the_default_models_results_never_guesses_between_several(
 ):
     """Approved the newest result by the default model, even one guided by hints, beside one without."""
     default = ColorModel.objects.create(name="unet-default", checkpoint="models/a.pt", is_default=True)
-    dock, ferry, quay = (_item(t, Item.Status.DRAFT) for t in ("Dock", "Ferry", "Quay"))
-    plain, hinted = _result(dock, default, False), _result(dock, default, False)
+    dock, ferry, quay = (stub_item(t, Item.Status.DRAFT) for t in ("Dock", "Ferry", "Quay"))
+    plain, hinted = stub_result(dock, default, False), stub_result(dock, default, False)
     from datetime import timedelta
 
     from django.utils import timezone
@@ -80,10 +80,10 @@ def test_approving_the_default_models_results_never_guesses_between_several(
     plain.finished, hinted.finished = timezone.now() - timedelta(hours=1), timezone.now()
     hinted.options = {"hints": {"points": [{"x": 0.5, "y": 0.5, "color": "#aa0000"}]}}
     plain.save(), hinted.save()
-    only_hinted = _result(ferry, default, False)
+    only_hinted = stub_result(ferry, default, False)
     only_hinted.options = hinted.options
     only_hinted.save()
-    twice = [_result(quay, default, False), _result(quay, default, False)]
+    twice = [stub_result(quay, default, False), stub_result(quay, default, False)]
     _, action = _bulk(
         staff_client, "approve", django_capture_on_commit_callbacks, items=[dock.pk, ferry.pk, quay.pk]
     )
@@ -103,7 +103,7 @@ def test_colorize_with_the_chosen_models(
     from django.core.files import File
 
     from portal.catalog.ingest import add_item
-    from tests.conftest import make_photo
+    from tests.support.media import make_photo
 
     with django_capture_on_commit_callbacks(execute=True):
         items = [
@@ -128,7 +128,7 @@ def test_a_bulk_colorization_sends_one_summary_notification(
 
     from portal.catalog.ingest import add_item
     from portal.jobs.models import Notification
-    from tests.conftest import make_photo
+    from tests.support.media import make_photo
 
     with django_capture_on_commit_callbacks(execute=True):
         items = [
@@ -146,7 +146,7 @@ def test_a_bulk_colorization_sends_one_summary_notification(
 
 
 def test_a_bulk_action_needs_items_and_what_its_action_needs(staff_client):
-    _item("Dock", Item.Status.DRAFT)
+    stub_item("Dock", Item.Status.DRAFT)
     response = staff_client.post(reverse("catalog:bulk"), {"action": "publish"}, follow=True)
     assert "Tick some items, or every item matching the filter." in response.content.decode()
     response = staff_client.post(
@@ -157,7 +157,7 @@ def test_a_bulk_action_needs_items_and_what_its_action_needs(staff_client):
 
 
 def test_the_dashboard_offers_selection_and_the_actions(staff_client):
-    item = _item("Dock", Item.Status.DRAFT)
+    item = stub_item("Dock", Item.Status.DRAFT)
     page = staff_client.get(reverse("catalog:dashboard")).content.decode()
     assert f'name="items" value="{item.pk}" form="bulk-form"' in page
     assert 'name="everything"' in page and "Approve the default model&#x27;s results" in page

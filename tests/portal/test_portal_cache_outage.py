@@ -4,8 +4,6 @@ colorizations, /api/token/ answers; an edit made meanwhile shows once Redis is b
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -14,8 +12,10 @@ from django.urls import reverse
 from portal.broker import QUEUE_DOWN_MESSAGE
 from portal.catalog.models import Collection, Item
 from portal.jobs.models import ColorizationRequest, ColorModel
-from tests.conftest import RedisServer, app_on_broker, make_photo
-from tests.portal.test_portal_permissions import _item, _result
+from tests.support.catalog import stub_item, stub_result
+from tests.support.media import make_photo
+from tests.support.services import RedisServer, require_service
+from tests.support.worker import app_on_broker
 
 # saves commit, so the bumps on commit run as in production
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def redis_cache(tmp_path, settings):
     """A private Redis that keeps its data on disk (as compose runs it), as the portal's cache and broker."""
-    if not shutil.which("redis-server"):
-        pytest.skip("fault tests need the redis-server binary")
+    require_service("redis-server", "fault tests start and stop their own Redis")
     server = RedisServer(tmp_path, persistent=True)
     server.start()
     redis_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": server.url}
@@ -42,8 +41,8 @@ def _said(response) -> str:
 def test_a_cache_outage_serves_pages_uncached_and_loses_no_edit(redis_cache, staff_user, tmp_path):
     coll = Collection.objects.create(title="Harbour", slug="harbour")
     model = ColorModel.objects.create(name="unet-a", checkpoint="models/a.pt", is_default=True)
-    harbour = _item("Dock cranes", Item.Status.PUBLISHED, collection=coll, place="Kiel")
-    _result(harbour, model, approved=True)
+    harbour = stub_item("Dock cranes", Item.Status.PUBLISHED, collection=coll, place="Kiel")
+    stub_result(harbour, model, approved=True)
     visitor = Client(raise_request_exception=False)  # a server error must show as a 500 answer, not a raise
     staff = Client(raise_request_exception=False)
     staff.force_login(staff_user)

@@ -68,7 +68,7 @@ def test_a_truncated_image_is_refused_at_upload_with_the_reason(staff_client, tm
 
 
 def test_csv_import_maps_columns_and_reports_row_errors(staff_client, tmp_path):
-    from tests.conftest import make_photo
+    from tests.support.media import make_photo
 
     a = make_photo(tmp_path / "a.png", size=(40, 30))
     b = make_photo(tmp_path / "b.png", size=(41, 30))
@@ -125,7 +125,7 @@ def test_year_range_must_be_ordered(staff_client, photo_file):
 def test_import_catalog_command(tmp_path, django_capture_on_commit_callbacks):
     from django.core.management import call_command
 
-    from tests.conftest import make_photo
+    from tests.support.media import make_photo
 
     scans = tmp_path / "scans"
     make_photo(scans / "one.png", size=(30, 20))

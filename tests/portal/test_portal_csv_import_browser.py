@@ -9,9 +9,9 @@ import time
 import pytest
 
 from portal.catalog.models import Item
-from tests.conftest import make_photo
-from tests.portal.test_portal_browser import _shot, browser  # noqa: F401  (the Chromium fixture)
-from tests.portal.test_portal_csv_mapping import excel_csv
+from tests.support.browser import shot
+from tests.support.catalog import excel_csv
+from tests.support.media import make_photo
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +23,7 @@ ROWS = [
 
 
 def test_a_semicolon_cp1252_csv_is_mapped_previewed_imported_and_a_file_attached_later(
-    browser,  # noqa: F811
+    browser,
     live_server,
     live_worker,
     staff_user,
@@ -52,16 +52,16 @@ def test_a_semicolon_cp1252_csv_is_mapped_previewed_imported_and_a_file_attached
     page.locator("[data-preview-table]", has_text="Fassade, Portal").wait_for()
     record_row = page.locator("[data-preview-line='3']").inner_text()
     assert "none: attach later" in record_row and "Köln" in record_row and "ok" in record_row
-    _shot(page, "csv-import-mapping")
+    shot(page, "csv-import-mapping")
 
     page.set_input_files("input[name=files]", str(photo))
     page.click("button:has-text('Import')")
     assert "2 item(s) imported" in page.locator(".messages").inner_text()
-    _shot(page, "csv-import-report")
+    shot(page, "csv-import-report")
     page.click("a:has-text('Bürgermeisteramt (noch kein Scan)')")
     assert page.locator("[data-action=publish]").count() == 0  # nothing to publish without a file
     assert "Köln" in page.locator(".compact-dl").inner_text()
-    _shot(page, "csv-import-record-without-file")
+    shot(page, "csv-import-record-without-file")
 
     page.set_input_files("[data-attach] input[name=file]", str(scan))
     page.click("[data-action=attach]")
@@ -75,4 +75,4 @@ def test_a_semicolon_cp1252_csv_is_mapped_previewed_imported_and_a_file_attached
     page.reload()
     page.click("[data-action=publish]")
     assert "is published" in page.locator(".messages").inner_text()
-    _shot(page, "csv-import-file-attached")
+    shot(page, "csv-import-file-attached")

@@ -4,8 +4,6 @@ without their file, and the file attached to such a record later."""
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import re
 
 import pytest
@@ -16,7 +14,8 @@ from django.urls import reverse
 from portal.catalog.forms import IMPORT_TARGETS
 from portal.catalog.importer import guess_mapping
 from portal.catalog.models import Item
-from tests.conftest import make_photo
+from tests.support.catalog import excel_csv
+from tests.support.media import make_photo
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +24,6 @@ ROWS = [
     ["hafen.png", "Hafen von Saint-Étienne", "Loire", "1923", "Kräne; Schiffe, Arbeiter", "x"],
     ["", "Bürgermeisteramt (noch kein Scan)", "Köln", "1931", "Fassade", "y"],
 ]
-
-
-def excel_csv(rows: list[list[str]], delimiter: str = ";", encoding: str = "cp1252") -> bytes:
-    """A CSV as a spreadsheet saves it in much of Europe: semicolons, CRLF, Windows-1252."""
-    text = io.StringIO()
-    csv.writer(text, delimiter=delimiter).writerows(rows)
-    return text.getvalue().encode(encoding)
 
 
 def test_columns_are_guessed_from_their_names_in_several_languages_and_dublin_core():

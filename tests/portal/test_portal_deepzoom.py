@@ -15,8 +15,8 @@ from django.core.management import call_command
 from portal.catalog.models import Item
 from portal.gallery import deepzoom
 from portal.jobs.models import ColorModel
-from tests.conftest import wait_for
-from tests.portal.conftest import add_item, add_result
+from tests.support.catalog import add_item, add_result
+from tests.support.services import wait_for
 
 BASE = "http://testserver/iiif/image"
 

@@ -15,8 +15,9 @@ from PIL import Image
 from portal.catalog.models import Item
 from portal.gallery import deepzoom
 from portal.jobs.models import ColorizationRequest, ColorModel, Status
-from tests.conftest import ARTIFACTS, make_photo, wait_for
-from tests.portal.test_portal_browser import browser  # noqa: F401 (the fixture)
+from tests.support import ARTIFACTS
+from tests.support.media import make_photo
+from tests.support.services import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TILE = re.compile(r"/iiif/image/(item|result)-\d+/[^/]+/(\d+),(\d+)/0/default\.jpg$")
@@ -38,7 +39,7 @@ def _until(page, predicate, seconds: float, what: str) -> None:
     raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
-def test_deep_zoom_opens_on_an_item(browser, live_server, live_worker, tmp_path):  # noqa: F811
+def test_deep_zoom_opens_on_an_item(browser, live_server, live_worker, tmp_path):
     model = ColorModel.objects.create(name="unet", checkpoint="models/a.pt", is_default=True)
     photo = make_photo(tmp_path / "harbour_1923.png", size=SIZE)
     item = Item(

@@ -7,8 +7,8 @@ from __future__ import annotations
 import requests
 
 from colorization.media.tiles import write_tiles
-from tests.conftest import make_photo
-from tests.portal.test_portal_proxy import _log, needs_nginx, nginx_in_front_of
+from tests.support.media import make_photo
+from tests.support.proxy import needs_nginx, nginx_in_front_of, nginx_log
 
 
 @needs_nginx
@@ -33,10 +33,10 @@ def test_nginx_sends_the_tiles_without_asking_the_app(live_server, transactional
         tile = get("/iiif/image/item-3/512,0,188,400/188,400/0/default.jpg")
         hidden = get("/iiif/image/.item-4.incoming-ab/info.json")
         missing = get("/iiif/image/item-99/info.json")
-    assert info.status_code == 200, _log(tmp_path / "nginx")
+    assert info.status_code == 200, nginx_log(tmp_path / "nginx")
     assert info.json()["id"] == "https://x/iiif/image/item-3"
     assert info.headers["Access-Control-Allow-Origin"] == "*"
     assert tile.status_code == 200 and tile.headers["Content-Type"] == "image/jpeg"
     assert tile.content[:2] == b"\xff\xd8"
     assert hidden.status_code == 404
-    assert missing.status_code == 404, _log(tmp_path / "nginx")
+    assert missing.status_code == 404, nginx_log(tmp_path / "nginx")

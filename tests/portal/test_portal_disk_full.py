@@ -21,7 +21,7 @@ from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
 from portal.jobs import services
 from portal.jobs.models import Segment, Status
-from tests.conftest import make_film, make_photo
+from tests.support.media import make_film, make_photo
 from workers import tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,10 +158,10 @@ def test_health_reports_each_part_and_answers_503_when_one_is_down(
     at a dead port, Redis stopped, the spool full: each reported down, 503. No address, path or error text."""
     from django.db import connection
 
-    from tests.conftest import app_on_broker, spare_port
+    from tests.support.services import require_service, spare_port
+    from tests.support.worker import app_on_broker
 
-    if connection.vendor != "postgresql":
-        pytest.skip("the health test needs PostgreSQL on 127.0.0.1:5432")
+    require_service("postgresql", "the health test checks the database it runs on")
     spool = small_disk("spool", 1024)
     settings.FILE_UPLOAD_TEMP_DIR, settings.MIN_FREE_BYTES = spool.folder, 256 * 1024
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -22,6 +22,7 @@ from colorization.hints import HintError
 from portal.catalog.ingest import add_item
 from portal.jobs import hints
 from portal.jobs.models import ColorizationRequest, ColorModel, HintPreview, Status
+from tests.support.models import hinted_checkpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -30,21 +31,6 @@ THREE = [
     {"x": 0.5, "y": 0.5, "color": "#c33"},
     {"x": 0.8, "y": 0.7, "color": "#2e8b57"},
 ]
-
-
-def hinted_checkpoint(path):
-    """A tiny model that takes hints, its hint channels made non-zero (as the library's `hint_models` fixture
-    does, and larger, so that the change shows in an 8-bit JPEG)."""
-    import torch
-
-    from colorization import checkpoint
-    from colorization.models import UNet, UNetConfig
-
-    torch.manual_seed(1)
-    model = UNet(UNetConfig(width=4, head="bins", coords=True, hints=True))
-    with torch.no_grad():
-        model.down[0][0].weight[:, 3:] = torch.randn_like(model.down[0][0].weight[:, 3:]) * 30
-    return checkpoint.save(path, model, name="hinted")
 
 
 @pytest.fixture

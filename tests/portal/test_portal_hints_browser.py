@@ -21,9 +21,10 @@ from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
 from portal.jobs import services
 from portal.jobs.models import ColorizationRequest, ColorModel, Status
-from tests.conftest import make_photo, wait_for
-from tests.portal.test_portal_browser import _shot, browser  # noqa: F401  (the fixture)
-from tests.portal.test_portal_hints import hinted_checkpoint
+from tests.support.browser import shot
+from tests.support.media import make_photo
+from tests.support.models import hinted_checkpoint
+from tests.support.services import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +44,7 @@ def _xmp_description(path) -> str:
     return json.loads(out.stdout)[0].get("Description", "")
 
 
-def test_place_preview_and_submit_three_hints(browser, live_server, live_worker, staff_user, tmp_path):  # noqa: F811
+def test_place_preview_and_submit_three_hints(browser, live_server, live_worker, staff_user, tmp_path):
     checkpoint = hinted_checkpoint(tmp_path / "hinted.pt")
     with open(checkpoint, "rb") as f:
         model = ColorModel(name="hinted", is_default=True)
@@ -118,7 +119,7 @@ def test_place_preview_and_submit_three_hints(browser, live_server, live_worker,
     page.locator("[data-hint-preview-figure]").wait_for(state="visible", timeout=120_000)
     assert "Preview ready (3 marks)" in page.locator("[data-hint-status]").inner_text()
     page.wait_for_function("() => document.querySelector('[data-hint-preview-image]').naturalWidth > 0")
-    _shot(page, "11-hints-editor-preview")
+    shot(page, "11-hints-editor-preview")
 
     page.click("button:has-text('Request colorization')")
     assert "queued with 3 colour hints" in page.locator(".messages").inner_text()
@@ -137,7 +138,7 @@ def test_place_preview_and_submit_three_hints(browser, live_server, live_worker,
     assert page.locator("[data-hint-points] [data-hint-point]").count() == 3
     assert page.locator("[data-hint-points] [data-hint-row]").count() == 3
     assert "#1f4fd0" in page.locator("[data-hint-points] table").inner_text()
-    _shot(page, "12-hints-result")
+    shot(page, "12-hints-result")
     page.click("[data-action=reuse-hints]")
     page.locator("[data-hint-row='3']").wait_for()
     assert json.loads(page.locator("#id_hints").input_value())["points"] == points
@@ -166,7 +167,7 @@ def _default_model() -> ColorModel:
     return ColorModel.objects.create(name="default", zoo_name="default", is_default=True)
 
 
-def _editor_page(browser, live_server, live_worker, item_pk):  # noqa: F811
+def _editor_page(browser, live_server, live_worker, item_pk):
     wait_for(
         lambda: Item.objects.get(pk=item_pk).preview, 120, what="the item's preview", log=live_worker.log
     )
@@ -194,7 +195,7 @@ def _hue_takes(rgb: np.ndarray, color: str) -> np.ndarray:
 
 
 def test_a_stroke_and_two_points_keep_their_colours_inside_their_objects(
-    browser,  # noqa: F811
+    browser,
     live_server,
     live_worker,
     staff_user,
@@ -238,7 +239,7 @@ def test_a_stroke_and_two_points_keep_their_colours_inside_their_objects(
     page.locator("[data-hint-preview-figure]").wait_for(state="visible", timeout=120_000)
     assert "Preview ready (3 marks)" in page.locator("[data-hint-status]").inner_text()
     page.wait_for_function("() => document.querySelector('[data-hint-preview-image]').naturalWidth > 0")
-    _shot(page, "13-hints-stroke-and-points")
+    shot(page, "13-hints-stroke-and-points")
 
     page.click("button:has-text('Request colorization')")
     assert "queued with 2 colour hints and 1 stroke" in page.locator(".messages").inner_text()
@@ -262,7 +263,7 @@ def test_a_stroke_and_two_points_keep_their_colours_inside_their_objects(
     assert not errors, errors
 
 
-def test_the_editor_from_the_keyboard_alone(browser, live_server, live_worker, staff_user, tmp_path):  # noqa: F811
+def test_the_editor_from_the_keyboard_alone(browser, live_server, live_worker, staff_user, tmp_path):
     _default_model()
     photo = _objects_photo(tmp_path / "three_objects.png")
     with open(photo, "rb") as f:
@@ -342,7 +343,7 @@ def test_the_editor_from_the_keyboard_alone(browser, live_server, live_worker, s
     assert document["strength"] == pytest.approx(1.1) and document["strokes"][1]["reach"] == "region"
     page.focus("[data-hint-stage]")
     press("ArrowRight")  # shows the cursor again for the picture
-    _shot(page, "14-hints-keyboard-stroke-region-points")
+    shot(page, "14-hints-keyboard-stroke-region-points")
 
     page.focus("button:has-text('Request colorization')")
     press("Enter")
@@ -355,5 +356,5 @@ def test_the_editor_from_the_keyboard_alone(browser, live_server, live_worker, s
     assert req.options["hints"] == document and req.provenance["colour_strength"] == pytest.approx(1.1)
     page.goto(f"{live_server.url}{req.get_absolute_url()}")
     assert page.locator("[data-hint-points] [data-hint-stroke]").count() == 2
-    _shot(page, "15-hints-result-stroke-region")
+    shot(page, "15-hints-result-stroke-region")
     assert not errors, errors

@@ -11,7 +11,7 @@ from django.core.files import File
 from django.test import Client
 
 from portal.catalog.models import Collection
-from tests.conftest import make_photo
+from tests.support.media import make_photo
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from portal.catalog.ingest import IngestError, add_item
 from portal.catalog.models import Item
-from tests.conftest import make_film, make_photo
+from tests.support.media import make_film, make_photo
+from tests.support.services import require_service
 
 pytestmark = pytest.mark.django_db
 
@@ -118,8 +119,7 @@ def test_parallel_identical_uploads_answer_already_in_the_archive(tmp_path, djan
 
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite in memory has one connection")
+    require_service("postgresql", "parallel uploads need parallel connections (SQLite in memory has one)")
     user = django_user_model.objects.create_user("curator", "c@example.org", "tide-lantern-basalt-47")
     data = make_photo(tmp_path / "p.png", size=(80, 60)).read_bytes()
 

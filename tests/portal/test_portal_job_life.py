@@ -25,7 +25,8 @@ from portal.jobs.models import (
     TrainingRun,
     job_models,
 )
-from tests.conftest import app_on_broker, redis_available
+from tests.support.services import require_service
+from tests.support.worker import app_on_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -66,8 +67,7 @@ def test_every_job_model_is_recovered():
 
 @pytest.mark.parametrize("model", job_models(), ids=lambda m: m.__name__)
 def test_a_lost_workers_job_goes_back_to_its_own_queue(model, django_capture_on_commit_callbacks):
-    if not redis_available():
-        pytest.skip("needs Redis on 127.0.0.1:6379 (the messages are read back from the queue)")
+    require_service("redis", "the messages are read back from the queue")
     import redis
 
     row = _lost(model, attempts=1)

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from portal.catalog.models import Item
-from tests.portal.conftest import add_item
+from tests.support.catalog import add_item
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 
 from colorization.model_cards import FALLBACK, PLAIN
 from portal.jobs.models import ColorModel
-from tests.portal.conftest import add_item, add_result
+from tests.support.catalog import add_item, add_result
 from workers import tasks
 
 pytestmark = pytest.mark.django_db

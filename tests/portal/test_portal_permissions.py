@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from portal.catalog.models import Collection, Item
-from portal.jobs.models import ColorizationRequest, ColorModel, Status
+from portal.jobs.models import ColorModel
+from tests.support.catalog import stub_item, stub_result
 
 pytestmark = pytest.mark.django_db
-
-
-def _item(title: str, status: str, collection=None, **fields) -> Item:
-    item = Item(title=title, status=status, sha256=title.encode().hex().ljust(64, "0")[:64], original_name=f"{title}.png",
-                collection=collection, **fields)  # fmt: skip
-    item.original.save(f"{title}.png", ContentFile(b"original-bytes-" + title.encode()), save=False)
-    item.preview.save("p.jpg", ContentFile(b"preview"), save=False)
-    item.save()
-    return item
-
-
-def _result(item: Item, model: ColorModel, approved: bool) -> ColorizationRequest:
-    req = ColorizationRequest.objects.create(
-        item=item, model=model, preset="photo", status=Status.DONE, approved=approved
-    )
-    req.result.save("r.jpg", ContentFile(b"result-" + str(req.pk).encode()), save=True)
-    return req
 
 
 @pytest.fixture
 def world(db):
     coll = Collection.objects.create(title="Harbour", slug="harbour")
     model = ColorModel.objects.create(name="unet-a", checkpoint="models/a.pt", is_default=True)
-    public = _item(
+    public = stub_item(
         "Published dock",
         Item.Status.PUBLISHED,
         coll,
@@ -42,7 +25,7 @@ def world(db):
         year_from=1923,
         year_to=1923,
     )
-    draft = _item(
+    draft = stub_item(
         "Secret draft",
         Item.Status.DRAFT,
         coll,
@@ -53,8 +36,8 @@ def world(db):
     )
     return {
         "public": public, "draft": draft, "coll": coll,
-        "approved": _result(public, model, True), "unapproved": _result(public, model, False),
-        "draft_result": _result(draft, model, True),
+        "approved": stub_result(public, model, True), "unapproved": stub_result(public, model, False),
+        "draft_result": stub_result(draft, model, True),
     }  # fmt: skip
 
 

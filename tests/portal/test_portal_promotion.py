@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from portal.catalog.models import Item
 from portal.jobs.models import ColorizationRequest, ColorModel
-from tests.portal.test_portal_permissions import _item, _result
+from tests.support.catalog import stub_item, stub_result
 
 pytestmark = pytest.mark.django_db
 
@@ -93,10 +93,10 @@ def test_the_compare_sheet_shows_catalogue_photos_by_both_models_and_queues_the_
     admin_client, models, django_capture_on_commit_callbacks
 ):
     default, weak = models
-    both = _item("Harbour", Item.Status.DRAFT)
-    _result(both, default, False), _result(both, weak, False)
-    only_default = _item("Quay", Item.Status.DRAFT)
-    _result(only_default, default, False)
+    both = stub_item("Harbour", Item.Status.DRAFT)
+    stub_result(both, default, False), stub_result(both, weak, False)
+    only_default = stub_item("Quay", Item.Status.DRAFT)
+    stub_result(only_default, default, False)
     page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
     sheet = page[page.index("data-sheet") :].split("</div>")[0]
     assert "Original: Harbour" in sheet and "Harbour by unet-v6" in sheet and "Harbour by two-epochs" in sheet

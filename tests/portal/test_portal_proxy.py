@@ -4,87 +4,18 @@ app's upload limit, both from COLORARCHIVE_MAX_UPLOAD_MB. A real nginx started f
 
 from __future__ import annotations
 
-import os
-import re
 import select
-import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
-import pytest
 import requests
 from PIL import Image
 
-from tests.conftest import spare_port, wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "docker" / "nginx" / "nginx.conf.template"
-COMPOSE = ROOT / "docker" / "compose.yaml"
-
-
-def render(values: dict[str, str]) -> str:
-    """What the nginx image's envsubst makes of the template: only the variables it is given are replaced."""
-    text = TEMPLATE.read_text()
-    used = set(re.findall(r"\$\{(COLORARCHIVE_\w+)\}", text))
-    assert used <= set(values), f"the template needs {sorted(used - set(values))}"
-    return re.sub(r"\$\{(COLORARCHIVE_\w+)\}", lambda m: values[m.group(1)], text)
-
-
-def _compose_nginx_env() -> dict[str, str]:
-    block = COMPOSE.read_text().split("\n  nginx:\n", 1)[1].split("\n  web:\n", 1)[0]
-    return dict(re.findall(r"^      (COLORARCHIVE_\w+): (\S+)", block, re.M))
-
-
-needs_nginx = pytest.mark.skipif(
-    shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx)"
-)
-
-
-def _self_signed(folder: Path) -> None:
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-keyout", str(folder / "privkey.pem"), "-out", str(folder / "fullchain.pem")],
-                   check=True, capture_output=True)  # fmt: skip
-
-
-@contextmanager
-def nginx_in_front_of(live_server, folder: Path, media_dir: Path, limit_mb: int) -> Iterator[int]:
-    """nginx from the template, on spare loopback ports, proxying to the live server; yields its HTTPS port.
-    Its temp folders (client_body_temp: buffered request bodies) are under `folder`."""
-    folder.mkdir()
-    _self_signed(folder)
-    app = urlparse(live_server.url)
-    values = {**_compose_nginx_env(), "COLORARCHIVE_MAX_UPLOAD_MB": str(limit_mb),
-              "COLORARCHIVE_SERVER_NAME": "localhost", "COLORARCHIVE_UPSTREAM": f"{app.hostname}:{app.port}",
-              "COLORARCHIVE_TLS_DIR": str(folder), "COLORARCHIVE_MEDIA_DIR": str(media_dir)}  # fmt: skip
-    http_port, https_port = spare_port(), spare_port()
-    text = render(values).replace("listen 80;", f"listen 127.0.0.1:{http_port};")
-    (folder / "nginx.conf").write_text(text.replace("listen 443 ", f"listen 127.0.0.1:{https_port} "))
-    directives = f"daemon off; pid {folder}/nginx.pid;" + (" user root;" if os.geteuid() == 0 else "")
-    with open(folder / "nginx.log", "wb") as log:
-        proc = subprocess.Popen(["nginx", "-e", "stderr", "-p", str(folder), "-c", str(folder / "nginx.conf"),
-                                 "-g", directives], stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        wait_for(lambda: _port_open(https_port) or proc.poll() is not None, timeout=30)
-        assert proc.poll() is None, (folder / "nginx.log").read_text()
-        yield https_port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _log(folder: Path) -> str:
-    return (folder / "nginx.log").read_text()[-2000:]
+from tests.support.proxy import COMPOSE, compose_nginx_env, needs_nginx, nginx_in_front_of, nginx_log, render
 
 
 def _folder_bytes(folder: Path) -> int:
@@ -131,7 +62,7 @@ def test_nginx_accepts_the_generated_config(tmp_path, settings):
                     "-keyout", str(tmp_path / "privkey.pem"), "-out", str(tmp_path / "fullchain.pem")],
                    check=True, capture_output=True)  # fmt: skip
     limit_mb = settings.MAX_UPLOAD_BYTES // 2**20
-    values = {**_compose_nginx_env(), "COLORARCHIVE_MAX_UPLOAD_MB": str(limit_mb),
+    values = {**compose_nginx_env(), "COLORARCHIVE_MAX_UPLOAD_MB": str(limit_mb),
               "COLORARCHIVE_SERVER_NAME": "archive.example", "COLORARCHIVE_UPSTREAM": "127.0.0.1:8000",
               "COLORARCHIVE_TLS_DIR": str(tmp_path), "COLORARCHIVE_MEDIA_DIR": str(tmp_path)}  # fmt: skip
     conf = tmp_path / "nginx.conf"
@@ -149,7 +80,7 @@ def test_compose_gives_the_proxy_and_the_app_the_same_upload_limit():
     app_env = text.split("x-app-env: &app-env\n", 1)[1].split("\n\n", 1)[0]
     limit = "${COLORARCHIVE_MAX_UPLOAD_MB:-2048}"
     assert f"COLORARCHIVE_MAX_UPLOAD_MB: {limit}" in app_env
-    assert _compose_nginx_env()["COLORARCHIVE_MAX_UPLOAD_MB"] == limit
+    assert compose_nginx_env()["COLORARCHIVE_MAX_UPLOAD_MB"] == limit
     assert 'COLORARCHIVE_MEDIA_ACCEL: "1"' in app_env
     web = text.split("\n  web:\n", 1)[1].split("\n\n", 1)[0]
     assert "ports:" not in web  # only nginx is published
@@ -184,7 +115,11 @@ def test_nginx_refuses_anonymous_uploads_before_buffering_them(
             ("/catalog/items/1/edit/", "", "413"),  # any other page: the small limit, from Content-Length
         ]:
             sent, answer = _stream_post(port, path, big, headers)
-            assert answer.startswith(f"HTTP/1.1 {status}"), (path, answer[:300], _log(tmp_path / "nginx"))
+            assert answer.startswith(f"HTTP/1.1 {status}"), (
+                path,
+                answer[:300],
+                nginx_log(tmp_path / "nginx"),
+            )
             assert sent < 64 * 2**20, f"{path}: {sent / 2**20:.0f} MB sent before nginx answered"
             assert _folder_bytes(tmp_path / "nginx") < 2**20, "nginx buffered the body"
     assert not list(settings.FILE_UPLOAD_TEMP_DIR.iterdir())
@@ -233,6 +168,6 @@ def test_files_sent_by_nginx_keep_the_apps_security_headers(
     with nginx_in_front_of(live_server, tmp_path / "nginx", settings.MEDIA_ROOT, 2048) as port:
         answer = requests.get(f"https://127.0.0.1:{port}{path}", headers={"Host": "localhost"}, verify=False,
                               timeout=30)  # fmt: skip
-    assert answer.status_code == 200 and answer.content == film, _log(tmp_path / "nginx")
+    assert answer.status_code == 200 and answer.content == film, nginx_log(tmp_path / "nginx")
     for name in SECURITY_HEADERS:
         assert answer.headers.get(name) == from_app.headers[name], name

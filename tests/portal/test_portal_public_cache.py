@@ -15,7 +15,7 @@ from portal.catalog.models import SEARCHED_FIELDS, Collection, Item
 from portal.gallery import public_cache
 from portal.gallery.search import search_items, words_filter
 from portal.jobs.models import ColorModel
-from tests.portal.test_portal_permissions import _item, _result
+from tests.support.catalog import stub_item, stub_result
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,8 @@ PAGES = ["/", "/search/", "/search/?q=dock", "/collections/harbour/", "/api/item
 def harbour(db) -> Item:
     coll = Collection.objects.create(title="Harbour", slug="harbour")
     model = ColorModel.objects.create(name="unet-a", checkpoint="models/a.pt", is_default=True)
-    item = _item("Dock cranes", Item.Status.PUBLISHED, collection=coll, place="Kiel")
-    _result(item, model, approved=True)
+    item = stub_item("Dock cranes", Item.Status.PUBLISHED, collection=coll, place="Kiel")
+    stub_result(item, model, approved=True)
     return item
 
 
@@ -61,7 +61,7 @@ def test_edits_and_publication_show_up_at_once(client, harbour):
     assert "Quay cranes" not in pages.pop("/search/?q=dock")  # the words no longer match
     assert all("Quay cranes" in page for page in pages.values()), pages
 
-    newcomer = _item("Dock ferry", Item.Status.DRAFT, collection=harbour.collection)
+    newcomer = stub_item("Dock ferry", Item.Status.DRAFT, collection=harbour.collection)
     assert "Dock ferry" not in client.get("/search/?q=dock").content.decode()
     newcomer.publish()
     assert all("Dock ferry" in client.get(url).content.decode() for url in PAGES)
@@ -75,7 +75,7 @@ def test_edits_and_publication_show_up_at_once(client, harbour):
 def test_results_and_collections_show_up_at_once(client, harbour):
     other = ColorModel.objects.create(name="unet-b", checkpoint="models/b.pt")
     assert "unet-b" not in client.get(harbour.get_absolute_url()).content.decode()
-    _result(harbour, other, approved=True)
+    stub_result(harbour, other, approved=True)
     assert "unet-b" in client.get(harbour.get_absolute_url()).content.decode()
 
     harbour.collection.title = "Harbour life"
@@ -117,7 +117,7 @@ def test_counts_are_worked_out_once_per_version(harbour, django_assert_num_queri
     assert public_cache.CachedCountPaginator(items, 24).count == 1
     with django_assert_num_queries(1):  # the catalogue version's committed half
         assert public_cache.CachedCountPaginator(items, 24).count == 1
-    _item("Dock ferry", Item.Status.PUBLISHED)
+    stub_item("Dock ferry", Item.Status.PUBLISHED)
     assert public_cache.CachedCountPaginator(items, 24).count == 2
     assert public_cache.CachedCountPaginator(Item.objects.filter(pk__in=[]), 24).count == 0  # no SQL at all
 
@@ -127,10 +127,10 @@ def _search(**params) -> set[str]:
 
 
 def test_the_search_finds_words_anywhere_in_any_field(harbour):
-    _item(
+    stub_item(
         "Ferry at dusk", Item.Status.PUBLISHED, people="Anna Berg; Karl Berg", source_identifier="INV-1923/7"
     )
-    _item("Draft crane", Item.Status.DRAFT)
+    stub_item("Draft crane", Item.Status.DRAFT)
     assert _search(q="CRANE") == {"Dock cranes"}  # any case, published only
     assert _search(q="rl be") == {"Ferry at dusk"}  # inside a word, across a space
     assert _search(q="1923/") == {"Ferry at dusk"}
@@ -139,7 +139,7 @@ def test_the_search_finds_words_anywhere_in_any_field(harbour):
     assert _search(q="zeppelin") == set()
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes exist on PostgreSQL only")
+@pytest.mark.service("postgresql", "the indexes exist on PostgreSQL only")
 def test_postgresql_serves_the_search_and_the_lists_from_indexes(harbour):
     with connection.cursor() as cursor:  # a table this small is cheaper to read whole: ask for the indexes
         cursor.execute("SET LOCAL enable_seqscan = off")
@@ -155,7 +155,7 @@ def test_postgresql_serves_the_search_and_the_lists_from_indexes(harbour):
 
 
 def test_list_pages_mark_the_items_with_a_colorization_and_the_api_names_their_files(client, harbour):
-    bare = _item("Dock ferry", Item.Status.PUBLISHED, collection=harbour.collection)
+    bare = stub_item("Dock ferry", Item.Status.PUBLISHED, collection=harbour.collection)
     page = client.get("/collections/harbour/").content.decode()
     assert page.count("AI colorization available") == 1
     assert (

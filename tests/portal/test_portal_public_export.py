@@ -11,7 +11,7 @@ import pytest
 
 from portal.catalog.models import Item
 from portal.gallery import public_export
-from tests.portal.conftest import add_item
+from tests.support.catalog import add_item
 
 pytestmark = pytest.mark.django_db
 

@@ -10,14 +10,14 @@ from django.utils import timezone
 
 from portal.catalog.models import Item
 from portal.jobs.models import ColorizationRequest, ColorModel, Status, TrainingRun
-from tests.portal.test_portal_permissions import _item
+from tests.support.catalog import stub_item
 
 pytestmark = pytest.mark.django_db
 
 
 def test_waiting_requests_show_their_place_and_an_estimate(staff_client):
     model = ColorModel.objects.create(name="unet-a", checkpoint="models/a.pt", is_default=True)
-    item = _item("Dock", Item.Status.DRAFT)
+    item = stub_item("Dock", Item.Status.DRAFT)
     now = timezone.now()
     for minutes in (2, 4):  # two finished runs: a median of 3 minutes
         ColorizationRequest.objects.create(item=item, model=model, preset="photo", status=Status.DONE,

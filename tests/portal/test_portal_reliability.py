@@ -17,7 +17,7 @@ from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
 from portal.jobs import services
 from portal.jobs.models import Cancelled, ColorizationRequest, Phase, Status
-from tests.conftest import make_photo
+from tests.support.media import make_photo
 from workers import tasks
 from workers.runner import run_job
 
@@ -236,7 +236,7 @@ def test_an_unreachable_database_answers_503_and_keeps_no_file(staff_user, tmp_p
     from django.db import connection
     from django.test import Client
 
-    from tests.conftest import spare_port
+    from tests.support.services import spare_port
 
     client = Client(raise_request_exception=False)
     client.force_login(staff_user)

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from portal.jobs.models import Status, TrainingRun
 from portal.jobs.retraining import dataset_problem
-from tests.conftest import make_photo
+from tests.support.media import make_photo
 
 pytestmark = pytest.mark.django_db
 
@@ -172,7 +172,7 @@ def test_retraining_from_the_form_defaults_fine_tunes_the_default_and_scores_bot
     from colorization import checkpoint
     from colorization.models import UNet, UNetConfig
     from portal.jobs.models import ColorModel
-    from tests.conftest import wait_for
+    from tests.support.services import wait_for
     from training.build_dataset import build
 
     admin = Client()

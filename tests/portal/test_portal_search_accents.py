@@ -10,7 +10,7 @@ from django.db import connection
 from portal.catalog.models import SEARCHED_FIELDS, Item
 from portal.catalog.search import fold
 from portal.gallery.search import search_items, words_filter
-from tests.portal.conftest import add_record
+from tests.support.catalog import add_record
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +69,7 @@ def test_fold():
     assert fold(None) is None
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes exist on PostgreSQL only")
+@pytest.mark.service("postgresql", "the indexes exist on PostgreSQL only")
 def test_postgresql_serves_the_unaccented_search_from_trigram_indexes(catalogue):
     with connection.cursor() as cursor:
         cursor.execute("SELECT provolatile FROM pg_proc WHERE proname = 'colorarchive_unaccent'")

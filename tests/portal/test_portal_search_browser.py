@@ -11,21 +11,20 @@ import pytest
 from colorization.model_cards import PLAIN
 from portal.catalog.models import Collection
 from portal.jobs.models import ColorModel
-from tests.conftest import ARTIFACTS
-from tests.portal.conftest import add_item, add_result
-from tests.portal.test_portal_browser import browser  # noqa: F401 (the fixture)
+from tests.support import ARTIFACTS
+from tests.support.catalog import add_item, add_result
 from workers import tasks
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _shot(page, name: str) -> None:
+def shot(page, name: str) -> None:
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_facets_narrow_the_search_and_the_label_says_what_the_model_is_good_at(
-    browser,  # noqa: F811
+    browser,
     live_server,
     staff_user,
     tmp_path,
@@ -48,7 +47,7 @@ def test_facets_narrow_the_search_and_the_label_says_what_the_model_is_good_at(
     visitor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     visitor.goto(f"{url}/search/")
     assert visitor.locator(".result-count").inner_text().startswith("4 items")
-    _shot(visitor, "search-facets")
+    shot(visitor, "search-facets")
     places = visitor.locator("[data-facet=place]")
     assert places.locator("li", has_text="Hamburg").locator(".facet-count").inner_text() == "2"
     places.locator("a", has_text="Hamburg").click()
@@ -57,7 +56,7 @@ def test_facets_narrow_the_search_and_the_label_says_what_the_model_is_good_at(
     visitor.locator("[data-facet=decade] a", has_text="1930s").click()
     assert visitor.locator(".result-count").inner_text().startswith("1 item")
     assert visitor.locator(".grid").inner_text().count("Ferry at the quay") == 1
-    _shot(visitor, "search-narrowed")
+    shot(visitor, "search-narrowed")
     shared = browser.new_context().new_page()  # the address alone gives the same results
     shared.goto(visitor.url)
     assert shared.locator(".result-count").inner_text().startswith("1 item")
@@ -74,9 +73,9 @@ def test_facets_narrow_the_search_and_the_label_says_what_the_model_is_good_at(
     staff.click("button[type=submit]")
     card = staff.locator(f"[data-result='{req.pk}'] [data-model-card]")
     assert card.inner_text() == sentence
-    _shot(staff, "model-card-approval")
+    shot(staff, "model-card-approval")
     staff.click("[data-action=approve]")
 
     visitor.goto(f"{url}/items/{dock.pk}/")
     assert visitor.locator("[data-ai-label] [data-model-card]").inner_text() == sentence
-    _shot(visitor, "model-card-public")
+    shot(visitor, "model-card-public")

@@ -14,7 +14,7 @@ from portal.catalog.models import SEARCHED_FIELDS, Item
 from portal.catalog.search import FUNCTION, fold
 from portal.catalog.trash import restore, trash_item
 from portal.gallery.search import WEIGHTS, search_items
-from tests.portal.conftest import add_record
+from tests.support.catalog import add_record
 
 pytestmark = pytest.mark.django_db
 sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's search path")

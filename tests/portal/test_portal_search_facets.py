@@ -12,12 +12,12 @@ from django.db import connection
 
 from portal.catalog.models import Collection, Item
 from portal.gallery.search import facets, search_items
-from tests.portal.conftest import add_record
+from tests.support.catalog import add_record
 
 pytestmark = pytest.mark.django_db
 NOC_NC = "http://rightsstatements.org/vocab/NoC-NC/1.0/"
 INC = "http://rightsstatements.org/vocab/InC/1.0/"
-postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's search only")
+postgresql_only = pytest.mark.service("postgresql", "PostgreSQL's search only")
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import pytest
 from django.urls import reverse
 
 from portal.catalog.models import Collection, Item
+from tests.support.catalog import SITEMAP_NS, sitemap_locs
 
 pytestmark = pytest.mark.django_db
-
-SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
 
 
 def _item(title: str, status: str, collection=None) -> Item:
@@ -20,14 +19,6 @@ def _item(title: str, status: str, collection=None) -> Item:
     item.original.name = f"originals/{title}.png"
     item.save()
     return item
-
-
-def _locs(client, url: str) -> list[str]:
-    response = client.get(url)
-    assert response.status_code == 200, url
-    assert response["Content-Type"].startswith("application/xml")
-    root = ET.fromstring(response.content)
-    return [loc.text for loc in root.findall(".//sm:loc", SITEMAP_NS)]
 
 
 def test_robots_txt_allows_the_gallery_and_names_the_sitemap(client):
@@ -53,11 +44,13 @@ def test_sitemap_lists_published_items_and_public_pages_only(client):
     withdrawn = _item("Withdrawn dock", Item.Status.PUBLISHED, harbour)
     withdrawn.unpublish()
 
-    sections = _locs(client, "/sitemap.xml")
+    sections = sitemap_locs(client, "/sitemap.xml")
     assert sorted(sections) == sorted(
         f"http://testserver/sitemap-{name}.xml" for name in ("pages", "collections", "items")
     )
-    urls = [loc for section in sections for loc in _locs(client, section.removeprefix("http://testserver"))]
+    urls = [
+        loc for section in sections for loc in sitemap_locs(client, section.removeprefix("http://testserver"))
+    ]
     assert sorted(urls) == sorted(
         [
             "http://testserver/",
@@ -76,7 +69,7 @@ def test_sitemap_lists_published_items_and_public_pages_only(client):
 
 def test_sitemap_shows_an_item_from_its_publication_and_dates_it(client):
     item = _item("Quay", Item.Status.DRAFT)
-    assert f"http://testserver{item.get_absolute_url()}" not in _locs(client, "/sitemap-items.xml")
+    assert f"http://testserver{item.get_absolute_url()}" not in sitemap_locs(client, "/sitemap-items.xml")
     item.publish()
     response = client.get("/sitemap-items.xml")
     root = ET.fromstring(response.content)

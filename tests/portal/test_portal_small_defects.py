@@ -15,8 +15,8 @@ from PIL import Image, ImageOps
 
 from portal.catalog.models import Item
 from portal.jobs.models import ColorizationRequest, ColorModel
-from tests.conftest import make_photo
-from tests.portal.test_portal_permissions import _item, _result
+from tests.support.catalog import stub_item, stub_result
+from tests.support.media import make_photo
 
 pytestmark = pytest.mark.django_db
 
@@ -73,8 +73,8 @@ def _csv(text: str):
 
 
 def test_recently_published_follows_the_publish_date_not_the_creation_date(client):
-    older = _item("Created first, published last", Item.Status.PUBLISHED)
-    newer = _item("Created last, published first", Item.Status.PUBLISHED)
+    older = stub_item("Created first, published last", Item.Status.PUBLISHED)
+    newer = stub_item("Created last, published first", Item.Status.PUBLISHED)
     now = timezone.now()
     Item.objects.filter(pk=older.pk).update(published_at=now)
     Item.objects.filter(pk=newer.pk).update(published_at=now - timedelta(days=3))
@@ -86,8 +86,8 @@ def test_recently_published_follows_the_publish_date_not_the_creation_date(clien
 def test_the_home_page_features_the_default_models_result(client):
     default = ColorModel.objects.create(name="unet-default", checkpoint="models/a.pt", is_default=True)
     other = ColorModel.objects.create(name="unet-other", checkpoint="models/b.pt")
-    by_default = _result(_item("Default's dock", Item.Status.PUBLISHED), default, True)
-    by_other = _result(_item("Other's ferry", Item.Status.PUBLISHED), other, True)
+    by_default = stub_result(stub_item("Default's dock", Item.Status.PUBLISHED), default, True)
+    by_other = stub_result(stub_item("Other's ferry", Item.Status.PUBLISHED), other, True)
     now = timezone.now()
     by_default.__class__.objects.filter(pk=by_default.pk).update(approved_at=now - timedelta(days=1))
     by_other.__class__.objects.filter(pk=by_other.pk).update(approved_at=now)  # approved last
@@ -109,7 +109,7 @@ def test_a_foreign_host_header_answers_400(settings):
 def test_deeply_nested_hints_answer_400(staff_client):
     """JSON nested deeper than Python's recursion limit is refused as bad input (it was a 500)."""
     model = ColorModel.objects.create(name="unet-a", checkpoint="models/a.pt", is_default=True)
-    item = _item("Dock cranes", Item.Status.DRAFT)
+    item = stub_item("Dock cranes", Item.Status.DRAFT)
     nested = "[" * 100_000 + "]" * 100_000
     page = staff_client.post(
         reverse("jobs:submit", args=[item.pk]), {"models": [model.pk], "hints": nested}, follow=True
@@ -178,9 +178,11 @@ def test_a_picture_over_the_pixel_limit_tells_staff_the_limit_and_whom_to_ask(
 def test_waiting_requests_in_the_list_say_how_many_are_ahead(staff_client):
     """Showed 0% for a waiting request, and no place in the queue."""
     model = ColorModel.objects.create(name="unet", checkpoint="models/a.pt", is_default=True)
-    running = ColorizationRequest.objects.create(item=_item("Dock", "draft"), model=model, status="running")
+    running = ColorizationRequest.objects.create(
+        item=stub_item("Dock", "draft"), model=model, status="running"
+    )
     first, second = (
-        ColorizationRequest.objects.create(item=_item(t, "draft"), model=model, status="pending")
+        ColorizationRequest.objects.create(item=stub_item(t, "draft"), model=model, status="pending")
         for t in ("Ferry", "Quay")
     )
     page = staff_client.get(reverse("jobs:requests")).content.decode()
@@ -193,7 +195,7 @@ def test_film_segments_show_half_open_ranges_clearly(staff_client):
     """Showed "0–300" and "300–360": the shared frame read as an overlap."""
     from portal.jobs.models import Segment
 
-    film = _item("Tram", "draft", type=Item.Type.MOVING_IMAGE, frame_count=360, duration=14.4)  # 25 fps
+    film = stub_item("Tram", "draft", type=Item.Type.MOVING_IMAGE, frame_count=360, duration=14.4)  # 25 fps
     req = ColorizationRequest.objects.create(item=film, model=ColorModel.objects.create(name="unet"))
     for index, (start, end) in enumerate([(0, 300), (300, 360)]):
         Segment.objects.create(request=req, index=index, start_frame=start, end_frame=end)
@@ -205,8 +207,8 @@ def test_film_segments_show_half_open_ranges_clearly(staff_client):
 def test_the_public_page_says_hints_guided_the_colorization_and_offers_it_for_download(client):
     """Said nothing of the staff's hints, and offered only the original for download."""
     model = ColorModel.objects.create(name="unet", checkpoint="models/a.pt", is_default=True)
-    item = _item("Dock", Item.Status.PUBLISHED)
-    req = _result(item, model, True)
+    item = stub_item("Dock", Item.Status.PUBLISHED)
+    req = stub_result(item, model, True)
     req.options = {"hints": {"points": [{"x": 0.5, "y": 0.5, "color": "#aa0000"}]}}
     req.save()
     page = client.get(item.get_absolute_url()).content.decode()

@@ -91,9 +91,11 @@ def test_purge_removes_trashed_files_later_and_keeps_the_record(
 
 def _public_views(client, item: Item) -> dict[str, bool]:
     """Where the public (and the staff catalogue) would show the item: True where it is listed or served."""
-    from tests.portal.test_portal_sitemap import _locs
+    from tests.support.catalog import sitemap_locs
 
-    sitemap = [loc for section in _locs(client, "/sitemap.xml") for loc in _locs(client, section)]
+    sitemap = [
+        loc for section in sitemap_locs(client, "/sitemap.xml") for loc in sitemap_locs(client, section)
+    ]
     return {
         "page": client.get(f"/items/{item.pk}/").status_code == 200,
         "home": item.title in client.get("/").content.decode(),

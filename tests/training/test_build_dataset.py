@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.training.conftest import SHARED_DATA, SPLITS, colour_image
+from tests.support import SHARED_DATA
+from tests.support.training_data import SPLITS, colour_image
 from training.build_dataset import BuildError, build, read_index, sha256_file
 from training.data import FrameDataset
 

@@ -12,7 +12,7 @@ from PIL import Image
 from colorization.checkpoint import load, save
 from colorization.color import gray_to_lightness, rgb_to_lab
 from colorization.models import UNet, UNetConfig
-from tests.training.conftest import colour_image
+from tests.support.training_data import colour_image
 from training.cli import main
 from training.evaluate import evaluate, format_table
 from training.historical_eval import evaluate_folder, gray_from_lightness

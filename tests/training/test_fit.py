@@ -182,7 +182,7 @@ def test_fit_with_position_channels_texture_and_the_pearson_term(dataset, tmp_pa
 def test_source_weights_draw_frames_by_folder(media, tmp_path):
     from PIL import Image
 
-    from tests.training.conftest import SPLITS, colour_image
+    from tests.support.training_data import SPLITS, colour_image
     from training.build_dataset import build
     from training.data import FrameDataset
 

@@ -3,67 +3,19 @@ stops at its running segment and its waiting segments never start; deleting a ru
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from django.contrib.admin.sites import site as admin_site
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 
 from portal.catalog.models import Item
 from portal.jobs.models import ColorizationRequest, ColorModel, Notification, Status, TrainingRun
-from tests.conftest import make_film, make_photo, wait_for
+from tests.support.media import make_film
+from tests.support.services import wait_for
+from tests.support.training_runs import add_training_images, is_training, login, start_long_run
 from workers.training_runs import run_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-# A run that would train for a long time: 500 epochs, no early stopping.
-LONG_RUN = "\n".join([
-    "batch_size=2", "crop=64", "max_steps_per_epoch=3", "device=cpu", "workers=0", "save_half=false",
-    "warmup_steps=1", "threads=1", "patience=1000", "build.splits=[0.5, 0.25, 0.25]", "build.dedupe_distance=0",
-])  # fmt: skip
-
-
-def _login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def _add_training_images(admin: Client, folder) -> None:
-    from PIL import Image
-
-    rng = np.random.default_rng(3)
-    handles = []
-    for i in range(12):
-        path = make_photo(folder / f"colour_{i:02d}.png", size=(96, 96), gray=False)
-        arr = np.roll(np.asarray(Image.open(path)).astype(int), i * 7, axis=1) + rng.integers(
-            -30, 30, (96, 96, 3)
-        )
-        Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(path)
-        handles.append(open(path, "rb"))
-    try:
-        admin.post(reverse("jobs:training"), {"form": "source", "source-files": handles})
-    finally:
-        for h in handles:
-            h.close()
-
-
-def _start_long_run(admin: Client, name: str) -> TrainingRun:
-    form = {
-        "form": "train",
-        "train-name": name,
-        "train-epochs": 500,
-        "train-width": 4,
-        "train-extra": LONG_RUN,
-    }
-    assert admin.post(reverse("jobs:training"), form).status_code == 302
-    return TrainingRun.objects.get(name=name)
-
-
-def _training(run_pk: int):
-    """True once fit has reported an epoch (the run is inside training, not building the dataset)."""
-    run = TrainingRun.objects.get(pk=run_pk)
-    return any(p.get("event") == "epoch" for p in run.curve) and run_dir(run_pk).is_dir()
 
 
 def _stopped(log, what: str):
@@ -71,10 +23,10 @@ def _stopped(log, what: str):
 
 
 def test_cancelling_a_training_run_stops_fit_and_removes_its_files(live_worker, admin_account, tmp_path):
-    admin = _login(admin_account)
-    _add_training_images(admin, tmp_path)
-    run = _start_long_run(admin, "cancelled-run")
-    wait_for(lambda: _training(run.pk), 300, what="the run to be training", log=live_worker.log)
+    admin = login(admin_account)
+    add_training_images(admin, tmp_path)
+    run = start_long_run(admin, "cancelled-run")
+    wait_for(lambda: is_training(run.pk), 300, what="the run to be training", log=live_worker.log)
     assert any(run_dir(run.pk).glob("*.pt"))  # fit has written checkpoints
 
     response = admin.post(reverse("jobs:training_run_cancel", args=[run.pk]), follow=True)
@@ -98,10 +50,10 @@ def test_cancelling_a_training_run_stops_fit_and_removes_its_files(live_worker, 
 
 
 def test_deleting_a_running_run_in_the_admin_cancels_it_first(live_worker, admin_account, tmp_path):
-    admin = _login(admin_account)
-    _add_training_images(admin, tmp_path)
-    run = _start_long_run(admin, "deleted-run")
-    wait_for(lambda: _training(run.pk), 300, what="the run to be training", log=live_worker.log)
+    admin = login(admin_account)
+    add_training_images(admin, tmp_path)
+    run = start_long_run(admin, "deleted-run")
+    wait_for(lambda: is_training(run.pk), 300, what="the run to be training", log=live_worker.log)
 
     request = RequestFactory().post("/admin/")
     request.user = admin_account
@@ -120,7 +72,7 @@ def test_deleting_a_running_run_in_the_admin_cancels_it_first(live_worker, admin
 def test_cancelling_a_film_stops_its_running_segment_and_skips_the_waiting_ones(
     live_worker, staff_user, admin_account, tiny_model, tmp_path
 ):
-    staff, admin = _login(staff_user), _login(admin_account)
+    staff, admin = login(staff_user), login(admin_account)
     with open(tiny_model, "rb") as f:
         admin.post(reverse("jobs:training"), {"form": "model", "model-name": "tiny-film", "model-checkpoint": f,
                                               "model-make_default": "on"})  # fmt: skip

@@ -19,7 +19,8 @@ from django.urls import reverse
 
 from portal.catalog.models import Item
 from portal.jobs.models import ColorizationRequest, ColorModel, Status, TrainingRun
-from tests.conftest import make_film, make_photo, wait_for
+from tests.support.media import make_film, make_photo
+from tests.support.services import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,8 @@ from django.utils.html import escape
 
 from portal.catalog.models import Item
 from portal.jobs.models import ColorizationRequest, ColorModel, Notification, Status, TrainingRun
-from tests.conftest import make_film, make_photo, wait_for
+from tests.support.media import make_film, make_photo
+from tests.support.services import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

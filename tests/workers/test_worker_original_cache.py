@@ -21,7 +21,7 @@ from django.core.files.storage import InMemoryStorage
 from portal.catalog.ingest import add_item
 from portal.jobs import services
 from portal.jobs.models import Status
-from tests.conftest import make_film
+from tests.support.media import make_film
 from workers.cache import DigestMismatch, FileCache
 
 

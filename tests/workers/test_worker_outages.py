@@ -20,7 +20,9 @@ from django.urls import reverse
 from portal.broker import QUEUE_DOWN_MESSAGE
 from portal.catalog.models import Item
 from portal.jobs.models import ACTIVE, ColorizationRequest, ColorModel, Segment, Status
-from tests.conftest import app_on_broker, celery_worker, make_film, make_photo, wait_for
+from tests.support.media import make_film, make_photo
+from tests.support.services import require_service, wait_for
+from tests.support.worker import app_on_broker, celery_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -41,10 +43,7 @@ def _all_finished() -> bool:
 
 @pytest.fixture
 def outage_worker(private_redis, tmp_path, django_db_setup):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("fault tests need PostgreSQL on 127.0.0.1:5432")
+    require_service("postgresql", "fault tests share the test database with a worker")
     with (
         app_on_broker(private_redis.url),
         celery_worker(private_redis.url, "", tmp_path / "w.log", "outage") as w,
@@ -275,13 +274,11 @@ def test_a_killed_workers_job_is_requeued_and_finished_by_a_new_worker(
     """SIGKILL (what the out-of-memory killer sends) to a `celery worker` in the middle of a film segment: the row
     it leaves running is requeued saying so, with the attempt counted, and a new worker finishes the film."""
     from django.core.files import File
-    from django.db import connection
 
     from portal.catalog.ingest import add_item
     from portal.jobs import services
 
-    if connection.vendor != "postgresql":
-        pytest.skip("fault tests need PostgreSQL on 127.0.0.1:5432")
+    require_service("postgresql", "fault tests share the test database with a worker")
     with open(tiny_model, "rb") as f:
         model = services.register_model("tiny", File(f, name="tiny.pt"))
     film = make_film(tmp_path / "procession_1925.mp4", frames=32, gop=8)  # 4 segments
@@ -323,13 +320,11 @@ def test_a_job_that_killed_its_worker_on_every_attempt_fails_with_the_reason(
     """The same segment kills its worker on each of its COLORARCHIVE_MAX_ATTEMPTS (2 here) attempts: the second
     time the sweeper fails it, and the film, with the reason, instead of sending it round again."""
     from django.core.files import File
-    from django.db import connection
 
     from portal.catalog.ingest import add_item
     from portal.jobs import services
 
-    if connection.vendor != "postgresql":
-        pytest.skip("fault tests need PostgreSQL on 127.0.0.1:5432")
+    require_service("postgresql", "fault tests share the test database with a worker")
     settings.MAX_ATTEMPTS = 2  # the sweeper's count (it runs in this process)
     with open(tiny_model, "rb") as f:
         model = services.register_model("tiny", File(f, name="tiny.pt"))

@@ -6,7 +6,6 @@ worker's job is noticed by its silent heartbeat and finished by another worker (
 from __future__ import annotations
 
 import io
-import shutil
 import time
 
 import pytest
@@ -17,7 +16,9 @@ from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
 from portal.jobs import services
 from portal.jobs.models import ColorizationRequest, ColorModel, HintPreview, Segment, Status
-from tests.conftest import RedisServer, app_on_broker, celery_worker, make_film, make_photo, wait_for
+from tests.support.media import make_film, make_photo
+from tests.support.services import RedisServer, require_service, wait_for
+from tests.support.worker import app_on_broker, celery_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -25,12 +26,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def redis(tmp_path, settings, django_db_setup):
     """A private Redis keeping an append-only file (as compose runs it): the portal's broker and its cache."""
-    from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("fault tests need PostgreSQL on 127.0.0.1:5432")
-    if not shutil.which("redis-server"):
-        pytest.skip("fault tests need the redis-server binary")
+    require_service("postgresql", "fault tests share the test database with a worker")
+    require_service("redis-server", "fault tests start and stop their own Redis")
     server = RedisServer(tmp_path, persistent=True)
     server.start()
     settings.CACHES = {

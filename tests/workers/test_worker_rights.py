@@ -20,8 +20,10 @@ from django.urls import reverse
 from portal.catalog.ingest import add_item
 from portal.jobs import services
 from portal.jobs.models import ColorizationRequest, ColorModel, Status
-from tests.conftest import app_on_broker, celery_worker, make_film, make_photo, redis_available, wait_for
-from tests.signing import make_chain
+from tests.support.media import make_film, make_photo
+from tests.support.services import require_service, wait_for
+from tests.support.signing import make_chain
+from tests.support.worker import app_on_broker, celery_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 INSTITUTION = "Archives municipales de Saint-Étienne"
@@ -30,12 +32,11 @@ RIGHTS = "http://rightsstatements.org/vocab/InC-EDU/1.0/"
 
 @pytest.fixture
 def signing_worker(django_db_setup, tmp_path):
-    from django.db import connection
 
     from colorization import credentials
 
-    if connection.vendor != "postgresql" or not redis_available():
-        pytest.skip("integration tests need PostgreSQL and Redis on 127.0.0.1")
+    require_service("postgresql", "the worker integration tests share the test database with the worker")
+    require_service("redis", "the worker integration tests send tasks through Redis")
     if not credentials.available() or not shutil.which("exiftool"):
         pytest.skip("needs c2pa-python (the [c2pa] extra) and exiftool (libimage-exiftool-perl)")
     chain = make_chain(tmp_path / "keys")

@@ -14,7 +14,10 @@ import pytest
 from django.core.management import call_command
 
 from portal.jobs.models import ColorizationRequest, Segment, Status
-from tests.conftest import ROOT, app_on_broker, celery_worker, make_film, wait_for
+from tests.support import ROOT
+from tests.support.media import make_film
+from tests.support.services import require_service, wait_for
+from tests.support.worker import app_on_broker, celery_worker
 
 HOLD = """
 import sys, time
@@ -63,14 +66,12 @@ def test_a_worker_killed_mid_segment_leaves_no_scratch_files_once_the_segment_is
     """SIGKILL to a `celery worker` while it writes a film part: its scratch folder (the half-written part) stays
     until the requeued segment runs on the machine again, and is gone once the film is done."""
     from django.core.files import File
-    from django.db import connection
 
     from portal.catalog.ingest import add_item
     from portal.jobs import services
     from workers.files import scratch_dir
 
-    if connection.vendor != "postgresql":
-        pytest.skip("fault tests need PostgreSQL on 127.0.0.1:5432")
+    require_service("postgresql", "fault tests share the test database with a worker")
     scratch = scratch_dir()
     before = set(scratch.iterdir())
     with open(tiny_model, "rb") as f:

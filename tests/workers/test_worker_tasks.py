@@ -13,7 +13,7 @@ from django.utils import timezone
 from portal.catalog.ingest import add_item
 from portal.jobs import services
 from portal.jobs.models import ColorizationRequest, Phase, Segment, Status
-from tests.conftest import make_film
+from tests.support.media import make_film
 from workers import tasks
 from workers.runner import plain_message
 
