@@ -28,18 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from benchlib import publish  # noqa: E402
 
+from tests.patterns import pattern  # noqa: E402
+
 SECTION = "## Huge pictures (bench/bench_huge_images.py)"
-
-
-def pattern(width: int, height: int, bands: int = 1):
-    """A grey (or RGB) picture of 512-px squares with a fine ramp, built by libvips line by line."""
-    import pyvips
-
-    xy = pyvips.Image.xyz(width, height)
-    grey = ((xy[0] // 512 + xy[1] // 512) % 2 * 120 + 60 + (xy[0] % 97) // 8).cast("uchar")
-    if bands == 3:
-        grey = grey.bandjoin([(xy[1] // 64 % 256).cast("uchar"), grey]).copy(interpretation="srgb")
-    return grey
 
 
 def make_files(folder: Path) -> dict[str, Path]:

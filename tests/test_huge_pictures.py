@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.patterns import pattern
+
 ROOT = Path(__file__).resolve().parents[1]
 MB = 2**20
 BUDGET = 1024 * MB  # one worker process, or the web process's upload check
@@ -58,17 +60,6 @@ def run_step(step: str, src: Path) -> dict:
     assert done.returncode == 0, done.stderr[-2000:]
     *_, result, peak = done.stdout.strip().splitlines()
     return {**json.loads(result), **json.loads(peak)}
-
-
-def pattern(width: int, height: int, bands: int = 1):
-    """512-px squares with a fine ramp (and a second channel of horizontal stripes for RGB), built lazily."""
-    import pyvips
-
-    xy = pyvips.Image.xyz(width, height)
-    grey = ((xy[0] // 512 + xy[1] // 512) % 2 * 120 + 60 + (xy[0] % 97) // 8).cast("uchar")
-    if bands == 3:
-        grey = grey.bandjoin([(xy[1] // 64 % 256).cast("uchar"), grey]).copy(interpretation="srgb")
-    return grey
 
 
 @pytest.fixture(scope="module")
