@@ -38,6 +38,11 @@ def _pyvips():
     return pyvips
 
 
+def _damaged(path: Path, exc: Exception) -> ImageError:
+    reason = str(exc).strip().splitlines()[-1].strip() if str(exc).strip() else type(exc).__name__
+    return ImageError(f"{path}: corrupt or truncated image data ({reason})")
+
+
 @dataclass
 class BandedPicture:
     """A picture on disk, upright as stored, read through libvips: 1 (grey) or 3 (RGB) bands of 8 or 16 bits."""
@@ -56,10 +61,13 @@ class BandedPicture:
         """The picture shrunk so its longer side is at most `max_side`, as H x W x 3 (grey: a broadcast view);
         `info["desaturated"]` says whether it holds colour (images.holds_colour, as read_image says it)."""
         pyvips = _pyvips()
-        small = pyvips.Image.thumbnail(
-            str(self.path), max_side, height=max_side, size="down", no_rotate=True, fail_on="error"
-        )
-        pixels = small.numpy()
+        try:
+            small = pyvips.Image.thumbnail(
+                str(self.path), max_side, height=max_side, size="down", no_rotate=True, fail_on="error"
+            )
+            pixels = small.numpy()
+        except pyvips.Error as exc:
+            raise _damaged(self.path, exc) from None
         if pixels.ndim == 2:
             pixels = pixels[..., None]
         if self.gray:
@@ -71,12 +79,15 @@ class BandedPicture:
     def bands(self) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, rows) of the full-resolution picture, top to bottom: H x W (grey) or H x W x 3 arrays."""
         pyvips = _pyvips()
-        image = pyvips.Image.new_from_file(str(self.path), access="sequential", fail_on="error")
         rows = self._rows_per_band()
-        for start in range(0, self.height, rows):
-            stop = min(self.height, start + rows)
-            band = image.crop(0, start, self.width, stop - start).numpy()
-            yield start, band if band.ndim == 2 or not self.gray else band[..., 0]
+        try:
+            image = pyvips.Image.new_from_file(str(self.path), access="sequential", fail_on="error")
+            for start in range(0, self.height, rows):
+                stop = min(self.height, start + rows)
+                band = image.crop(0, start, self.width, stop - start).numpy()
+                yield start, band if band.ndim == 2 or not self.gray else band[..., 0]
+        except pyvips.Error as exc:
+            raise _damaged(self.path, exc) from None
 
 
 @dataclass
@@ -173,10 +184,14 @@ class _StreamReader:
 
     def __init__(self, parts: Iterator[bytes]):
         self.parts, self.held = parts, bytearray()
+        self.error: Exception | None = None  # what stopped the parts (libvips only sees the stream end)
 
     def read(self, size: int) -> bytes:
-        while len(self.held) < size:
-            part = next(self.parts, None)
+        while len(self.held) < size and self.error is None:
+            try:
+                part = next(self.parts, None)
+            except Exception as exc:  # noqa: BLE001 (raised again by write_banded, in its own words)
+                self.error, part = exc, None
             if part is None:
                 break
             self.held += part
@@ -192,27 +207,32 @@ def write_banded(
     EXIF, but in TIFF), holding a band at a time; the settings match `images.encode_to`'s (JPEG 4:2:0 chroma,
     zlib TIFF, 16 bits kept in PNG and TIFF, 8 in JPEG and WebP)."""
     pyvips = _pyvips()
+    reader = _StreamReader(_png_stream(result))
     source = pyvips.SourceCustom()
-    source.on_read(_StreamReader(_png_stream(result)).read)
-    image = pyvips.Image.new_from_source(source, "", access="sequential")
-    if image.format == "ushort" and fmt not in ("png", "tiff"):
-        image = ((image + 128) / 257).cast("uchar")  # as images.to8
-    image = image.copy()
-    image.set_type(pyvips.GValue.blob_type, "xmp-data", xmp)
-    if exif is not None and len(exif) and fmt != "tiff":
-        try:
-            image.set_type(pyvips.GValue.blob_type, "exif-data", exif.tobytes())
-        except Exception:  # noqa: BLE001 (odd maker notes: provenance matters more than copying EXIF)
-            pass
-    save = {
-        "jpeg": lambda t: image.jpegsave_target(t, Q=quality, subsample_mode="on"),
-        "png": lambda t: image.pngsave_target(t, compression=6),
-        "tiff": lambda t: image.tiffsave_target(t, compression="deflate"),
-        "webp": lambda t: image.webpsave_target(t, Q=quality),
-    }[fmt]
+    source.on_read(reader.read)
     with atomic_path(dst) as tmp:
         try:
-            save(pyvips.Target.new_to_file(str(tmp)))
+            image = pyvips.Image.new_from_source(source, "", access="sequential")
+            if image.format == "ushort" and fmt not in ("png", "tiff"):
+                image = ((image + 128) / 257).cast("uchar")  # as images.to8
+            image = image.copy()
+            image.set_type(pyvips.GValue.blob_type, "xmp-data", xmp)
+            if exif is not None and len(exif) and fmt != "tiff":
+                try:
+                    image.set_type(pyvips.GValue.blob_type, "exif-data", exif.tobytes())
+                except Exception:  # noqa: BLE001 (odd maker notes: provenance matters more than EXIF)
+                    pass
+            target = pyvips.Target.new_to_file(str(tmp))
+            if fmt == "jpeg":
+                image.jpegsave_target(target, Q=quality, subsample_mode="on")
+            elif fmt == "png":
+                image.pngsave_target(target, compression=6)
+            elif fmt == "tiff":
+                image.tiffsave_target(target, compression="deflate")
+            else:
+                image.webpsave_target(target, Q=quality)
         except pyvips.Error as exc:
+            if reader.error is not None:  # reading or merging the picture failed, not the writing
+                raise reader.error from None
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "libvips error"
             raise ImageError(f"{dst}: could not write the picture ({reason})") from None
