@@ -2,7 +2,8 @@
 
 The output keeps the input's size, dtype and lightness: colours that would leave the sRGB gamut have their
 chroma reduced (not their lightness), so L survives to within quantization. Work goes in horizontal stripes,
-so a 100-megapixel scan needs a few hundred MB on top of its pixels, not gigabytes of float arrays.
+so a 100-megapixel scan needs a few hundred MB on top of its pixels, not gigabytes of float arrays. A huge
+picture (colorization.media.bands) is not held at all: its stripes are read, merged and written one at a time.
 """
 
 from __future__ import annotations
