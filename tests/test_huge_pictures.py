@@ -114,7 +114,7 @@ def test_colorizing_a_huge_picture_reads_and_writes_it_in_bands(huge, tiny_model
     """`colorize image` on the 16382 x 16382 WebP: the network's input is read reduced, the full-resolution
     merge and the JPEG are made a band at a time (colorization.media.bands); the result is the whole picture,
     as an RGB JPEG."""
-    made = run_step("colorize", huge["webp"], str(tiny_model), str(tmp_path))
+    made = run_step("colorize", huge["webp"], str(tiny_model), str(tmp_path / "out"))
     assert made["peak"] < COLORIZE_BUDGET  # before: 6.2 GB
     assert made["size"] == [16382, 16382] and made["bands"] == 3 and made["format"] == "jpegload"
 
