@@ -27,7 +27,7 @@ from colorization.media.files import atomic_path, sha256_file
 from colorization.media.images import ImageError, holds_colour
 
 BANDED_PIXELS = 50_000_000  # from this size on, `colorize image` reads and writes a picture in bands
-BAND_PIXELS = 2_000_000  # full-resolution pixels per band (as merge_luma's stripes)
+BAND_PIXELS = 1_000_000  # full-resolution pixels per band (merge_luma's stripes: 2 MP)
 REDUCED_SIDE = 2048  # the longer side of the reduced picture the network input is made from (at most 448)
 
 
