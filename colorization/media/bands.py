@@ -2,9 +2,10 @@
 
 A picture of BANDED_PIXELS or more is never held whole (`open_banded`): libvips reads it reduced (`reduced`,
 shrink-on-load where the format allows) for the network input, and top to bottom in bands of full-width rows
-(`bands`) for the full-resolution merge. The result is written band by band (`write_banded`): the bands are
-streamed as an uncompressed PNG into libvips, which encodes the output format as the rows arrive. What stays
-whole is what the decoder itself holds: libwebp's lossless decoder keeps the whole picture (4 bytes a pixel).
+(`bands`) for the full-resolution merge. The result is written band by band (`write_banded`): a PNG here,
+other formats by libvips, into which the bands stream as an uncompressed PNG and which encodes them as they
+arrive. What stays whole is what a decoder holds: libwebp's lossless decoder keeps the picture (4 bytes a pixel).
+A 16-bit picture's reduced copy is 8-bit (libvips' thumbnail): the network's input, not the result.
 
 Pictures only Pillow reads (BMP, CMYK, an alpha channel, an EXIF orientation other than upright) go through
 `images.read_image` whole, whatever their size.
@@ -164,19 +165,33 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     )
 
 
-def _png_stream(result: Bands) -> Iterator[bytes]:
-    """`result` as an RGB PNG, stored without compression: the form libvips reads as a stream, row by row."""
+def _png_stream(result: Bands, level: int = 0, xmp: bytes = b"", exif: bytes = b"") -> Iterator[bytes]:
+    """`result` as an RGB PNG, row by row: stored without compression (level 0) it is the form libvips reads
+    as a stream; at level 6 with the XMP packet (an uncompressed iTXt chunk, as `images.encode_to` writes it)
+    and the EXIF (eXIf), it is the PNG output itself."""
     depth = 16 if result.dtype == np.uint16 else 8
-    yield b"\x89PNG\r\n\x1a\n" + _chunk(
+    head = b"\x89PNG\r\n\x1a\n" + _chunk(
         b"IHDR", struct.pack(">IIBBBBB", result.width, result.height, depth, 2, 0, 0, 0)
     )
-    stored = zlib.compressobj(0)
+    if xmp:
+        head += _chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp)
+    if exif:
+        head += _chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00"))
+    yield head
+    deflate = zlib.compressobj(level)
+    above = None  # the row above the band, for the "Up" filter (compressed output only)
     for band in result.make():
         rows = np.ascontiguousarray(band.astype(">u2") if depth == 16 else band).reshape(band.shape[0], -1)
-        lines = np.zeros((rows.shape[0], rows.shape[1] * rows.itemsize + 1), np.uint8)  # filter byte 0
-        lines[:, 1:] = rows.view(np.uint8)
-        yield _chunk(b"IDAT", stored.compress(lines.tobytes()))
-    yield _chunk(b"IDAT", stored.flush()) + _chunk(b"IEND", b"")
+        data = rows.view(np.uint8)
+        lines = np.zeros((data.shape[0], data.shape[1] + 1), np.uint8)  # filter byte 0: None
+        if level:
+            previous = np.concatenate([above if above is not None else np.zeros_like(data[:1]), data[:-1]])
+            lines[:, 0], lines[:, 1:] = 2, data - previous  # "Up": each byte less the one above (mod 256)
+            above = data[-1:].copy()
+        else:
+            lines[:, 1:] = data
+        yield _chunk(b"IDAT", deflate.compress(lines.tobytes()))
+    yield _chunk(b"IDAT", deflate.flush()) + _chunk(b"IEND", b"")
 
 
 class _StreamReader:
@@ -206,6 +221,17 @@ def write_banded(
     """Write `result` to `dst` atomically in `fmt` ("jpeg", "png", "tiff", "webp") with the XMP packet (and the
     EXIF, but in TIFF), holding a band at a time; the settings match `images.encode_to`'s (JPEG 4:2:0 chroma,
     zlib TIFF, 16 bits kept in PNG and TIFF, 8 in JPEG and WebP)."""
+    exif_bytes = b""
+    if exif is not None and len(exif) and fmt != "tiff":
+        try:
+            exif_bytes = exif.tobytes()
+        except Exception:  # noqa: BLE001 (odd maker notes: provenance matters more than copying EXIF)
+            pass
+    if fmt == "png":  # written here, a band at a time (libvips' PNG writer leaves the XMP packet out)
+        with atomic_path(dst) as tmp, open(tmp, "wb") as fh:
+            for part in _png_stream(result, 6, xmp, exif_bytes):
+                fh.write(part)
+        return
     pyvips = _pyvips()
     reader = _StreamReader(_png_stream(result))
     source = pyvips.SourceCustom()
@@ -217,16 +243,11 @@ def write_banded(
                 image = ((image + 128) / 257).cast("uchar")  # as images.to8
             image = image.copy()
             image.set_type(pyvips.GValue.blob_type, "xmp-data", xmp)
-            if exif is not None and len(exif) and fmt != "tiff":
-                try:
-                    image.set_type(pyvips.GValue.blob_type, "exif-data", exif.tobytes())
-                except Exception:  # noqa: BLE001 (odd maker notes: provenance matters more than EXIF)
-                    pass
+            if exif_bytes:
+                image.set_type(pyvips.GValue.blob_type, "exif-data", exif_bytes)
             target = pyvips.Target.new_to_file(str(tmp))
             if fmt == "jpeg":
                 image.jpegsave_target(target, Q=quality, subsample_mode="on")
-            elif fmt == "png":
-                image.pngsave_target(target, compression=6)
             elif fmt == "tiff":
                 image.tiffsave_target(target, compression="deflate")
             else:
