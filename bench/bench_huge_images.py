@@ -8,7 +8,10 @@ memory (VmHWM: the whole process, Python and libraries included, as a worker's b
 
     check     the portal's upload check (portal.catalog.sniff.check_content, as an upload reaches it)
     preview   the item's web preview (1600 px) and thumbnail (480 px), as workers.tasks.make_previews makes them
-    colorize  `colorize image` on the grey 16382 x 16382 picture (the installed default model, else a fresh U-Net)
+    colorize  `colorize image` on the grey 16382 x 16382 picture (the installed default model, else a fresh U-Net):
+              read reduced for the network, merged and written in bands (colorization.media.bands)
+    colorize-whole  the same pipeline with the picture read, merged and written whole (as before the bands;
+              not run unless named: it needs about 6 GB)
 
 Writes the section "## Huge pictures (bench/bench_huge_images.py)" of BENCHMARKS.md. About 5 minutes on 2 cores.
 """
@@ -28,18 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from benchlib import publish  # noqa: E402
 
+from tests.patterns import pattern  # noqa: E402
+
 SECTION = "## Huge pictures (bench/bench_huge_images.py)"
-
-
-def pattern(width: int, height: int, bands: int = 1):
-    """A grey (or RGB) picture of 512-px squares with a fine ramp, built by libvips line by line."""
-    import pyvips
-
-    xy = pyvips.Image.xyz(width, height)
-    grey = ((xy[0] // 512 + xy[1] // 512) % 2 * 120 + 60 + (xy[0] % 97) // 8).cast("uchar")
-    if bands == 3:
-        grey = grey.bandjoin([(xy[1] // 64 % 256).cast("uchar"), grey]).copy(interpretation="srgb")
-    return grey
 
 
 def make_files(folder: Path) -> dict[str, Path]:
@@ -78,10 +72,16 @@ elif step == "preview":
     with tempfile.TemporaryDirectory() as tmp:
         write_preview(src, Path(tmp) / "preview.jpg", 1600)
         write_preview(Path(tmp) / "preview.jpg", Path(tmp) / "thumb.jpg", 480)
-else:
+elif step == "colorize":
     from colorization.cli import main
     with tempfile.TemporaryDirectory() as tmp:
         assert main(["image", str(src), "-o", tmp, "--model", sys.argv[3], "--device", "cpu"]) == 0
+else:  # colorize-whole: the photo pipeline with the picture read, merged and written whole (before bands)
+    from colorization import build_pipeline, presets
+    spec = presets.get("photo", model=sys.argv[3], device="cpu", format="jpeg")
+    spec["decode"] = {"name": "image", "banded_megapixels": 1e6}
+    with tempfile.TemporaryDirectory() as tmp:
+        build_pipeline(spec).run(src, Path(tmp) / "out.jpg")
 peak = int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
 print(json.dumps({"peak": peak, "seconds": time.perf_counter() - start}))
 """
@@ -112,7 +112,12 @@ def pick_model(folder: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", nargs="+", default=["check", "preview", "colorize"])
+    parser.add_argument(
+        "--steps",
+        nargs="+",
+        default=["check", "preview", "colorize"],
+        choices=["check", "preview", "colorize", "colorize-whole"],
+    )
     parser.add_argument("--keep", type=Path, help="folder for the test pictures (kept between runs)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
@@ -123,9 +128,9 @@ def main() -> None:
         rows = []
         for step in args.steps:
             for what, path in files.items():
-                if step == "colorize" and not what.startswith("webp"):
+                if step.startswith("colorize") and not what.startswith("webp"):
                     continue  # one huge grey picture is enough to see the full-resolution steps
-                model = pick_model(folder) if step == "colorize" else ""
+                model = pick_model(folder) if step.startswith("colorize") else ""
                 result = measure(step, path, model)
                 peak = f"{result['peak'] / 2**20:,.0f} MB" if "peak" in result else result["error"]
                 seconds = f"{result['seconds']:.1f}" if "seconds" in result else "-"

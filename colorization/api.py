@@ -164,6 +164,9 @@ def colorize_image(src: PathLike, pipeline: Pipeline) -> tuple[np.ndarray, dict]
         for stage in pipeline.stages:
             frames = stage(frames)
         frame = next(iter(frames))
+        image = frame.image
+        if not isinstance(image, np.ndarray):  # a huge picture's result, made in bands: held whole here
+            image = np.concatenate(list(image.make()))
     finally:
         decoded.close()
-    return frame.image, decoded.info
+    return image, decoded.info

@@ -8,6 +8,9 @@ A photo is a one-frame video, so one protocol covers both. Contract between stag
 - postprocess stages upsample `frame.ab` to full size, merge it with the original full-resolution L and
   put the colour result back in `frame.image` (same dtype as decoded);
 - encoders write `frame.image`.
+A huge photo (colorization.media.bands) is the exception: the decoder gives it reduced, with the picture in
+`info["full"]`, and merge_luma leaves a `Bands` in `frame.image` (its size, dtype and a band maker), which the
+encoder writes a band at a time.
 """
 
 from __future__ import annotations

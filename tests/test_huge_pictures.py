@@ -1,4 +1,5 @@
-"""Huge pictures under the pixel limit are read in memory bounded by the pixels needed, not decoded whole.
+"""Huge pictures under the pixel limit are read in memory bounded by the pixels needed, not decoded whole:
+at upload, for the previews and when colorized.
 
 Each step runs in a fresh interpreter that reports its own peak resident memory (VmHWM: Python, libraries and
 pixels together, as a worker's budget counts it). The pictures are made here by libvips, line by line: a
@@ -17,6 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.patterns import pattern
+
 ROOT = Path(__file__).resolve().parents[1]
 MB = 2**20
 BUDGET = 1024 * MB  # one worker process, or the web process's upload check
@@ -25,12 +28,21 @@ CHECK_BUDGET = 400 * MB
 # libwebp's lossless decoder keeps the whole picture as 4-byte pixels (its back-references may reach any
 # earlier pixel): 1.07 GB at WebP's largest size, whatever reads it (libvips, libwebp itself).
 WEBP_LOSSLESS_BUDGET = 1200 * MB
+# `colorize image` on that WebP: the decoder's 1.07 GB, torch and the model, and bands of the picture.
+COLORIZE_BUDGET = 1500 * MB
 
 STEP = r"""
 import json, re, sys, tempfile
 from pathlib import Path
 step, src = sys.argv[1], Path(sys.argv[2])
-if step == "check":
+if step == "colorize":
+    import pyvips
+    from colorization.cli import main
+    out = Path(sys.argv[4])
+    assert main(["image", str(src), "-o", str(out), "--model", sys.argv[3], "--device", "cpu", "-q"]) == 0
+    made = pyvips.Image.new_from_file(str(next(out.iterdir())))  # the header only
+    print(json.dumps({"size": [made.width, made.height], "bands": made.bands, "format": made.get("vips-loader")}))
+elif step == "check":
     from django.core.files.base import File
     from portal.catalog.sniff import check_content
     with open(src, "rb") as fh:
@@ -50,25 +62,14 @@ print(json.dumps({"peak": peak}))
 """
 
 
-def run_step(step: str, src: Path) -> dict:
+def run_step(step: str, src: Path, *args: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "portal.settings"}
     done = subprocess.run(
-        [sys.executable, "-c", STEP, step, str(src)], env=env, capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-c", STEP, step, str(src), *args], env=env, capture_output=True, text=True, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr[-2000:]
     *_, result, peak = done.stdout.strip().splitlines()
     return {**json.loads(result), **json.loads(peak)}
-
-
-def pattern(width: int, height: int, bands: int = 1):
-    """512-px squares with a fine ramp (and a second channel of horizontal stripes for RGB), built lazily."""
-    import pyvips
-
-    xy = pyvips.Image.xyz(width, height)
-    grey = ((xy[0] // 512 + xy[1] // 512) % 2 * 120 + 60 + (xy[0] % 97) // 8).cast("uchar")
-    if bands == 3:
-        grey = grey.bandjoin([(xy[1] // 64 % 256).cast("uchar"), grey]).copy(interpretation="srgb")
-    return grey
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,16 @@ def test_previews_of_a_huge_picture_stay_within_the_budget(huge, kind, size, bud
     assert (made["width"], made["height"]) == size
     assert made["preview"] == [1600, 1600] and made["thumb"] == [480, 480]
     assert made["is_colour"] == (kind == "png")
+
+
+@pytest.mark.slow
+def test_colorizing_a_huge_picture_reads_and_writes_it_in_bands(huge, tiny_model, tmp_path):
+    """`colorize image` on the 16382 x 16382 WebP: the network's input is read reduced, the full-resolution
+    merge and the JPEG are made a band at a time (colorization.media.bands); the result is the whole picture,
+    as an RGB JPEG."""
+    made = run_step("colorize", huge["webp"], str(tiny_model), str(tmp_path / "out"))
+    assert made["peak"] < COLORIZE_BUDGET  # before: 6.2 GB
+    assert made["size"] == [16382, 16382] and made["bands"] == 3 and made["format"] == "jpegload"
 
 
 @pytest.mark.parametrize("suffix", [".webp", ".gif"])

@@ -160,3 +160,30 @@ def _last_end(container, video, start: float | None) -> float | None:
         stop = float((ts + (packet.duration or 0)) * packet.time_base)
         end = stop if end is None else max(end, stop)
     return end
+
+
+# The longest a film's frame may stay on screen before the next one. A recording holds a still for seconds at
+# most; a gap of hours between two frames' timestamps is damage or a broken muxer (ten frames said to last ten
+# hours), which the upload refuses rather than the colorization failing on it later.
+MAX_FRAME_GAP_S = 60.0
+
+
+def check_frame_gaps(path: str | os.PathLike, max_gap_s: float = MAX_FRAME_GAP_S) -> None:
+    """VideoError when two consecutive frames of `path` (in presentation order) lie more than `max_gap_s`
+    seconds apart; demuxes the video packets, without decoding."""
+    path = Path(path)
+    with open_input(path) as container:
+        time_base = video_stream(container, path).time_base
+    stamps = frame_timestamps(path)
+    if time_base is None or len(stamps) < 2:
+        return
+    gaps = [(b - a, i) for i, (a, b) in enumerate(zip(stamps, stamps[1:], strict=False))]
+    gap, i = max(gaps)
+    seconds = float(gap * time_base)
+    if seconds > max_gap_s:
+        at = float((stamps[i] - stamps[0]) * time_base)
+        raise VideoError(
+            f"{path}: its frames' timestamps jump by {seconds:,.0f} s after frame {i + 1} (at {at:.1f} s); "
+            f"a film's frames may lie at most {max_gap_s:.0f} s apart: remux or re-encode it with "
+            "continuous timestamps"
+        )

@@ -136,7 +136,8 @@ class UNetColorizer:
         return contextlib.nullcontext()
 
     def shape_for(self, frame: Frame) -> tuple[int, int]:
-        h, w = frame.image.shape[:2]
+        full = frame.info.get("full")  # a huge picture: frame.image is it reduced, the shape is the picture's
+        h, w = (full.height, full.width) if full is not None else frame.image.shape[:2]
         return network_shape(h, w, self.size, self.multiple, self.keep_aspect)
 
     def predict(self, lightness: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:

@@ -15,15 +15,32 @@ import numpy as np
 from colorization import provenance
 from colorization.frames import Decoded, Frame
 from colorization.media import atomic_write, encode_to, output_format, read_image
+from colorization.media.bands import BANDED_PIXELS, Bands, open_banded, write_banded
 from colorization.media.images import FORMATS, SIXTEEN_BIT, SUFFIXES, ImageError
 from colorization.registry import register
 
 
 @register("decode", "image")
 class ImageDecoder:
-    """path -> Decoded with one frame (the photo), read eagerly so a bad file fails here, not mid-pipeline."""
+    """path -> Decoded with one frame (the photo), read eagerly so a bad file fails here, not mid-pipeline.
+
+    A picture of `banded_megapixels` or more that libvips reads (colorization.media.bands) is not held whole:
+    the frame's image is the picture reduced (the network's input is made from it) and `info["full"]` the
+    picture, which merge_luma merges and the encoder writes a band at a time."""
+
+    def __init__(self, banded_megapixels: float = BANDED_PIXELS / 1e6):
+        self.banded_pixels = int(float(banded_megapixels) * 1e6)
 
     def __call__(self, path: Path) -> Decoded:
+        full = open_banded(path, self.banded_pixels)
+        if full is not None:
+            frame = Frame(
+                index=0,
+                image=full.reduced(),
+                space="rgb",
+                info={"gray": full.gray, "alpha": None, "full": full},
+            )
+            return Decoded(frames=iter([frame]), count=1, fps=None, info=full.info)
         loaded = read_image(path)
         frame = Frame(
             index=0, image=loaded.image, space="rgb", info={"gray": loaded.gray, "alpha": loaded.alpha}
@@ -71,6 +88,11 @@ class ImageEncoder:
             desaturated=bool(decoded.info.get("desaturated")),
             rights=context.get("rights"),
         )
+        bits = 16 if frame.image.dtype == np.uint16 and fmt in SIXTEEN_BIT else 8
+        size = (frame.image.shape[1], frame.image.shape[0])
+        if isinstance(frame.image, Bands):  # a huge picture, merged band by band as it is written
+            write_banded(dst, frame.image, fmt, xmp, quality=self.quality, exif=decoded.info.get("exif"))
+            return {"path": str(dst), "format": fmt, "bits": bits, "size": size}
         atomic_write(
             dst,
             lambda fh: encode_to(
@@ -83,10 +105,4 @@ class ImageEncoder:
                 exif=decoded.info.get("exif"),
             ),
         )
-        bits = 16 if frame.image.dtype == np.uint16 and fmt in SIXTEEN_BIT else 8
-        return {
-            "path": str(dst),
-            "format": fmt,
-            "bits": bits,
-            "size": (frame.image.shape[1], frame.image.shape[0]),
-        }
+        return {"path": str(dst), "format": fmt, "bits": bits, "size": size}

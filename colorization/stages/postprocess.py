@@ -2,7 +2,8 @@
 
 The output keeps the input's size, dtype and lightness: colours that would leave the sRGB gamut have their
 chroma reduced (not their lightness), so L survives to within quantization. Work goes in horizontal stripes,
-so a 100-megapixel scan needs a few hundred MB on top of its pixels, not gigabytes of float arrays.
+so a 100-megapixel scan needs a few hundred MB on top of its pixels, not gigabytes of float arrays. A huge
+picture (colorization.media.bands) is not held at all: its stripes are read, merged and written one at a time.
 """
 
 from __future__ import annotations
@@ -54,27 +55,45 @@ def lab_to_srgb_keep_l(L: np.ndarray, ab: np.ndarray, steps: int = 8) -> np.ndar
     return linear_to_srgb(lin)
 
 
+def merge_stripe(
+    stripe: np.ndarray, ab: np.ndarray, height: int, width: int, start: int, gray: bool
+) -> np.ndarray:
+    """Rows start.. of the colour result: `stripe` (n, W, 3), or (n, W) when grey, of the original (height x
+    width) uint8/uint16, merged with `ab` (h, w, 2) upsampled to those rows; each row depends on its own only."""
+    top = 65535.0 if stripe.dtype == np.uint16 else 255.0
+    rows = stripe.shape[0]
+    if gray:
+        L = gray_to_lightness((stripe if stripe.ndim == 2 else stripe[..., 0]).astype(np.float32) / top)
+    else:
+        L = rgb_to_lightness(stripe.astype(np.float32) / top)
+    ab_rows = upsample_ab_rows(ab, height, width, start, start + rows)
+    rgb = lab_to_srgb_keep_l(L.reshape(-1), ab_rows.reshape(-1, 2))
+    return np.rint(rgb * top).reshape(rows, width, 3).astype(stripe.dtype)
+
+
 def merge_luma(
     image: np.ndarray, ab: np.ndarray, gray: bool | None = None, stripe_pixels: int = 2_000_000
 ) -> np.ndarray:
     """Original image (H, W, 3) uint8/uint16 + ab (h, w, 2) -> colour image (H, W, 3), same dtype and L."""
     height, width = image.shape[:2]
-    top = 65535.0 if image.dtype == np.uint16 else 255.0
-    if gray is None:
-        gray = False
     out = np.empty((height, width, 3), dtype=image.dtype)
     rows = max(1, stripe_pixels // max(1, width))
     for start in range(0, height, rows):
         stop = min(height, start + rows)
-        stripe = image[start:stop]
-        if gray:
-            L = gray_to_lightness(stripe[..., 0].astype(np.float32) / top)
-        else:
-            L = rgb_to_lightness(stripe.astype(np.float32) / top)
-        ab_rows = upsample_ab_rows(ab, height, width, start, stop)
-        rgb = lab_to_srgb_keep_l(L.reshape(-1), ab_rows.reshape(-1, 2))
-        out[start:stop] = np.rint(rgb * top).reshape(stop - start, width, 3).astype(image.dtype)
+        out[start:stop] = merge_stripe(image[start:stop], ab, height, width, start, bool(gray))
     return out
+
+
+def merge_luma_bands(picture, ab: np.ndarray):
+    """A picture too large to hold (colorization.media.bands.BandedPicture) + ab -> its colour result as
+    `Bands`, merged a band at a time while it is written, as merge_luma merges the whole picture."""
+    from colorization.media.bands import Bands
+
+    def make():
+        for start, band in picture.bands():
+            yield merge_stripe(band, ab, picture.height, picture.width, start, picture.gray)
+
+    return Bands(width=picture.width, height=picture.height, dtype=picture.dtype, make=make)
 
 
 @register("postprocess", "merge_luma")
@@ -88,9 +107,13 @@ class MergeLuma:
         for frame in frames:
             if frame.ab is None:
                 raise ValueError("merge_luma needs frame.ab: put a colorize stage before it")
-            frame.image = merge_luma(
-                frame.image, frame.ab, gray=frame.info.get("gray"), stripe_pixels=self.stripe_pixels
-            )
+            full = frame.info.pop("full", None)  # a huge picture: merged band by band as it is written
+            if full is not None:
+                frame.image = merge_luma_bands(full, frame.ab)
+            else:
+                frame.image = merge_luma(
+                    frame.image, frame.ab, gray=frame.info.get("gray"), stripe_pixels=self.stripe_pixels
+                )
             frame.space = "rgb"
             frame.info["gray"] = False
             yield frame

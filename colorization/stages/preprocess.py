@@ -16,13 +16,17 @@ from colorization.registry import register
 
 def shrink(image: np.ndarray, max_side: int, gray: bool = False) -> np.ndarray:
     """Area-downscale so that max(H, W) <= max_side (never upscales); a gray view stays a gray view."""
-    import cv2
-
     height, width = image.shape[:2]
     scale = max_side / max(height, width)
     if scale >= 1.0:
         return image
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return shrink_to(image, (max(1, round(width * scale)), max(1, round(height * scale))), gray)
+
+
+def shrink_to(image: np.ndarray, size: tuple[int, int], gray: bool = False) -> np.ndarray:
+    """Area-resize to `size` (width, height); a gray view stays a gray view."""
+    import cv2
+
     if gray:
         small = cv2.resize(np.ascontiguousarray(image[..., 0]), size, interpolation=cv2.INTER_AREA)
         return np.broadcast_to(small[..., None], (*small.shape, 3))
@@ -38,7 +42,16 @@ class Resize:
 
     def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
         for frame in frames:
-            frame.image = shrink(frame.image, self.max_side, gray=bool(frame.info.get("gray")))
+            full = frame.info.get(
+                "full"
+            )  # a huge picture, held reduced: the result is the reduced one's size
+            if full is not None and max(full.width, full.height) > self.max_side:
+                del frame.info["full"]
+                scale = self.max_side / max(full.width, full.height)
+                size = (max(1, round(full.width * scale)), max(1, round(full.height * scale)))
+                frame.image = shrink_to(full.reduced(max(self.max_side * 2, 2048)), size, frame.info["gray"])
+            elif full is None:
+                frame.image = shrink(frame.image, self.max_side, gray=bool(frame.info.get("gray")))
             alpha = frame.info.get("alpha")
             if alpha is not None:
                 frame.info["alpha"] = shrink(alpha, self.max_side)

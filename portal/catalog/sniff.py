@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.files.base import File
 
 from colorization.media import RefusedMedia, check_header, probe
-from colorization.media.containers import av_message, check_complete
+from colorization.media.containers import av_message, check_complete, check_frame_gaps
 
 # Leading bytes of the formats policy accepts, by suffix (offset, bytes); any one of them will do.
 IMAGE_MAGIC = {
@@ -112,6 +112,7 @@ def _check_film(upload: File, name: str) -> None:
         try:
             info = probe(path)  # a video stream (not only audio), its size within the pixel limit
             check_complete(path)  # the last packets are where the header says the film ends
+            check_frame_gaps(path)  # no frame stays on screen for hours (damaged or broken timestamps)
         except RefusedMedia as exc:
             raise RefusedMedia(f"{name}: refused: {_plain(str(exc), path)}") from None
         try:

@@ -185,3 +185,36 @@ def test_out_of_gamut_colours_lose_chroma_not_lightness():
     L_in = gray_to_lightness(gray.astype(np.float32) / 255)
     assert np.abs(lightness(out) - L_in).max() <= 1.0
     assert np.abs(out[8, 8].astype(int) - out[8, 8, ::-1].astype(int)).max() > 20  # still coloured mid-grey
+
+
+@pytest.mark.parametrize(
+    "source, fmt, suffix",
+    [
+        ("historical 0", "jpeg", ".jpg"),  # grey JPEG
+        ("historical 1", "png", ".png"),  # grey stored as RGB
+        ("historical 1", "tiff", ".tif"),
+        ("historical 1", "webp", ".webp"),
+        ("gray16.png", "png", ".png"),  # 16 bits kept
+    ],
+)
+def test_a_photo_read_in_bands_comes_out_as_when_read_whole(
+    tmp_path, samples, tiny_model, helpers, source, fmt, suffix
+):
+    """A picture of 50 MP or more is read reduced for the network, then merged and written a band at a time
+    (colorization.media.bands). Forced on normal photos, that path gives what reading them whole gives: the same
+    file information and provenance, and the same pixels but for the network's input, made from libvips' reduced
+    picture, and libvips' encoder (a fraction of a level on average)."""
+    src = helpers.historical_bw()[int(source[-1])] if source.startswith("historical") else samples[source]
+    spec = presets.get("photo", model=str(tiny_model), format=fmt)
+    whole = build_pipeline(spec).run(src, tmp_path / f"whole{suffix}")
+    spec["decode"] = {"name": "image", "banded_megapixels": 0}
+    banded = build_pipeline(spec).run(src, tmp_path / f"banded{suffix}")
+    assert banded.info == {**whole.info, "path": str(tmp_path / f"banded{suffix}")}
+    before, _ = read_back(whole.dst)
+    after, _ = read_back(banded.dst)
+    assert after.dtype == before.dtype and after.shape == before.shape
+    level = 257 if after.dtype == np.uint16 else 1
+    diff = np.abs(after.astype(np.int64) - before.astype(np.int64)) / level
+    assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 3, (diff.mean(), np.percentile(diff, 99.9))
+    data = banded.dst.read_bytes()
+    assert helpers.sha256(src).encode() in data and b"DigitalSourceType" in data  # the provenance packet

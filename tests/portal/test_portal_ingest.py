@@ -7,6 +7,7 @@ import csv
 import io
 import re
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -264,6 +265,41 @@ def test_a_film_cut_short_is_refused_at_upload(tmp_path, staff_user, settings):
     for name, data in films.items():
         add_item(SimpleUploadedFile(name, data), user=staff_user)
     assert Item.objects.count() == 3
+
+
+def _mkv_with_gap(path: Path, gap_s: float) -> bytes:
+    """Ten FFV1 frames at 25 fps in Matroska (millisecond timestamps), the last five `gap_s` seconds later."""
+    with av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame.pts = round((i * 0.04 + (gap_s if i >= 5 else 0)) * 1000)
+            frame.time_base = Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def test_a_film_whose_frames_lie_hours_apart_is_refused_at_upload(tmp_path, staff_user, settings):
+    """An MKV whose timestamps jump by ten hours between two frames (ten frames said to last ten hours) used
+    to pass the upload check. It is refused at upload in plain words, and nothing is stored; a film that holds
+    a still for a few seconds (variable frame rate) still goes in."""
+    stored = {p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()}
+    with pytest.raises(IngestError) as refused:
+        add_item(SimpleUploadedFile("reel.mkv", _mkv_with_gap(tmp_path / "gap.mkv", 36_000)), user=staff_user)
+    assert str(refused.value) == (
+        "reel.mkv: refused: its frames' timestamps jump by 36,000 s after frame 5 (at 0.2 s); a film's frames "
+        "may lie at most 60 s apart: remux or re-encode it with continuous timestamps"
+    )
+    assert Item.objects.count() == 0
+    assert {p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()} == stored
+    add_item(SimpleUploadedFile("held.mkv", _mkv_with_gap(tmp_path / "held.mkv", 5)), user=staff_user)
+    add_item(SimpleUploadedFile("reel.mkv", _mkv_with_gap(tmp_path / "reel.mkv", 0)), user=staff_user)
+    assert Item.objects.count() == 2
 
 
 def test_refusals_of_damaged_films_are_plain_words(tmp_path, staff_user, settings):
