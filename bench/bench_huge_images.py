@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from benchlib import publish  # noqa: E402
 
-from tests.patterns import pattern  # noqa: E402
+from tests.support.patterns import pattern  # noqa: E402
 
 SECTION = "## Huge pictures (bench/bench_huge_images.py)"
 

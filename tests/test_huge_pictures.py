@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.patterns import pattern
+from tests.support.patterns import pattern
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 2**20
