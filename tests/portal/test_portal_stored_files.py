@@ -123,10 +123,10 @@ def test_the_sweeper_removes_what_a_killed_store_left_and_keeps_a_store_still_wr
     (tiles / "item-7/0,0,96,72/96,/0/default.jpg").write_bytes(b"tile")
     _age(tiles, 2 * 3600)
     named = media / "models/.incoming-named.pt"  # an odd name, but a row refers to it: not a leftover
-    named.parent.mkdir(parents=True)
+    named.parent.mkdir(parents=True, exist_ok=True)
     named.write_bytes(b"weights")
     _age(named, 2 * 3600)
-    ColorModel.objects.create(name="odd", checkpoint="models/.incoming-named.pt")
+    ColorModel.objects.create(name="odd", checkpoint="models/.incoming-named.pt", info={"parameters": 1})
 
     out = io.StringIO()
     call_command("sweep", stdout=out)  # the command Celery beat's sweep task runs (services.sweep)
