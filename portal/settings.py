@@ -70,6 +70,8 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_API_ACCOUNT_RATE  API calls per account with a token or session, default 1200/minute
     COLORARCHIVE_SWEEP_MINUTES  the sweeper sends previews missing this long, default 5
     COLORARCHIVE_SWEEP_EVERY_S  Celery beat runs the sweeper this often, default 30
+    COLORARCHIVE_INCOMING_MINUTES  the sweeper removes a half-written `.incoming-*` file (left by a process
+                            killed while storing it) untouched this long, default 60
     COLORARCHIVE_FIXITY_EVERY_S Celery beat runs the fixity check this often, default 86400 (daily)
     COLORARCHIVE_MAX_ATTEMPTS   a job whose worker was lost this many times fails with the reason, default 3
     COLORARCHIVE_DB_WAIT_S      a worker that lost the database waits this long for it to come back, default 300
@@ -133,6 +135,7 @@ HISTORICAL_PHOTOS = Path(
 )
 REPLAY_DATASET = env("COLORARCHIVE_REPLAY_DATASET", "")
 SWEEP_MINUTES = int(env("COLORARCHIVE_SWEEP_MINUTES", "5"))
+INCOMING_MINUTES = float(env("COLORARCHIVE_INCOMING_MINUTES", "60"))  # portal.storage.remove_incoming_leftovers
 MAX_ATTEMPTS = int(env("COLORARCHIVE_MAX_ATTEMPTS", "3"))
 DB_WAIT_SECONDS = float(env("COLORARCHIVE_DB_WAIT_S", "300"))  # a worker waits this long for a lost database
 TRASH_DAYS = int(env("COLORARCHIVE_TRASH_DAYS", "30"))  # purge_trash removes trashed files after this long

@@ -6,14 +6,19 @@
 - `FileSystemStorage` (the media store) and `SpoolUploadHandler` (FILE_UPLOAD_TEMP_DIR) remove a file whose
   writing failed at once; Django's keep it (a partial original or film part in the media folder, a spool file
   held open until the request is collected, so the next uploads find the spool full too).
+- `store_then_save` stores a file and then its row, and keeps no file whose row did not commit;
+  `remove_incoming_leftovers` (run by the sweeper) removes what a process killed while storing left.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +26,9 @@ from django.core.files import File
 from django.core.files.storage import FileSystemStorage as DjangoFileSystemStorage
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.db import DatabaseError, models, transaction
+
+log = logging.getLogger("portal")
 
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -70,6 +78,9 @@ def require_free(folder: Path | None, incoming: int, what: str) -> None:
         )
 
 
+INCOMING = ".incoming-"  # in the name of a file or tile folder being written; renamed into place when whole
+
+
 class _Written(File):
     """A finished file beside its destination, which Django's storage renames into place."""
 
@@ -88,7 +99,7 @@ class FileSystemStorage(DjangoFileSystemStorage):
         spooled = getattr(content, "temporary_file_path", None)
         if spooled and os.stat(spooled()).st_dev == folder.stat().st_dev:
             return super()._save(name, content)  # a rename on the same file system
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=INCOMING)
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in content.chunks():
@@ -107,3 +118,104 @@ class SpoolUploadHandler(TemporaryFileUploadHandler):
         except BaseException:
             self.file.close()  # a NamedTemporaryFile: closing removes it
             raise
+
+
+def store_then_save(
+    instance: models.Model,
+    field: str,
+    content: File,
+    name: str,
+    *,
+    check: Callable[[], None] | None = None,
+    save: Callable[[], object] | None = None,
+) -> None:
+    """Store `content` as `instance.<field>` (under `name`, where the field's upload_to puts it), then save the
+    row in one transaction: `save()` when given (a row that needs more than its own save: a lock, a state
+    change), else `instance.save()`. `check()`, when given, runs in between, outside the transaction (reading
+    the stored file back). When any step fails the stored file is removed, unless a row refers to it, the field
+    is emptied and the error passes through: no file is kept without its row, and none that has one is removed.
+    InsufficientStorage before anything is written when it would leave less than settings.MIN_FREE_BYTES free.
+
+    The file goes first, outside the transaction: a long upload (or a copy to S3) must not hold the database's
+    write lock, which the workers need for their progress."""
+    file = getattr(instance, field)
+    require_free(media_folder(file.storage), content.size or 0, "media store")
+    file.save(name, content, save=False)
+    try:
+        if check is not None:
+            check()
+        with transaction.atomic():
+            (save or instance.save)()
+    except BaseException:
+        _remove_unreferenced(instance, field)
+        raise
+
+
+def _remove_unreferenced(instance: models.Model, field: str) -> None:
+    """Remove the file `instance.<field>` names unless a row refers to it (on storage that overwrites, as S3 by
+    default, an identical upload that won a race may have been stored under the same name); empty the field."""
+    stored = getattr(instance, field).name
+    try:
+        referenced = type(instance)._base_manager.filter(**{field: stored}).exists()
+    except DatabaseError:  # the database is away: whether a row refers to the file is unknown, so it stays
+        log.warning("kept %s: the database could not say whether a row refers to it", stored)
+        referenced = True
+    if not referenced:
+        getattr(instance, field).storage.delete(stored)
+    setattr(instance, field, "")
+
+
+def remove_incoming_leftovers(minutes: float) -> list[str]:
+    """Remove what a process killed while storing left in the local media store: `.incoming-*` files (this
+    module's FileSystemStorage) and tile folders (colorization.media.tiles) untouched for `minutes`, unless a
+    row refers to them. Returns their names relative to the media store; none on remote storage (S3 writes a
+    file whole or not at all). A store still writing touches its file with every chunk, so it is never old."""
+    from django.apps import apps
+
+    from portal.gallery.deepzoom import PREFIX
+
+    root = media_folder()
+    if root is None or not root.is_dir():
+        return []
+    cutoff = time.time() - minutes * 60
+    leftovers = []
+    for folder, subfolders, files in os.walk(root):
+        here = Path(folder)
+        incoming = [n for n in (*files, *subfolders) if n.startswith(".") and INCOMING in n]
+        leftovers += [here / n for n in incoming if _last_written(here / n) < cutoff]
+        if here.relative_to(root).as_posix() == PREFIX:
+            subfolders.clear()  # the tile pyramids: thousands of tiles, written beside them as one folder
+        else:
+            subfolders[:] = [n for n in subfolders if n not in incoming]
+    file_fields = [
+        (model, f.name)
+        for model in apps.get_models()
+        for f in model._meta.get_fields()
+        if isinstance(f, models.FileField)
+    ]
+    removed = []
+    for path in leftovers:
+        name = path.relative_to(root).as_posix()
+        if any(model._base_manager.filter(**{field: name}).exists() for model, field in file_fields):
+            continue
+        try:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        except FileNotFoundError:  # renamed into place or removed meanwhile
+            continue
+        removed.append(name)
+    if removed:
+        log.warning("removed %d file(s) left half-written by stopped processes: %s", len(removed), removed)
+    return removed
+
+
+def _last_written(path: Path) -> float:
+    """When `path` (a file, or a folder and anything in it) was last written."""
+    try:
+        latest = path.lstat().st_mtime
+        if path.is_dir() and not path.is_symlink():
+            for folder, _, files in os.walk(path):
+                for n in files:
+                    latest = max(latest, (Path(folder) / n).lstat().st_mtime)
+        return latest
+    except FileNotFoundError:  # moved or removed while we looked: its writer is alive
+        return time.time()

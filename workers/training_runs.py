@@ -9,12 +9,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.core.files import File
 from django.utils import timezone
 
 from portal.jobs import retraining
 from portal.jobs.models import Cancelled, ColorModel, TrainingRun, TrainingSource
-from workers.files import local_path, model_checkpoint, store
+from portal.storage import store_then_save
+from workers.files import local_path, model_checkpoint
 
 CURVE_LIMIT = 5000  # points kept for the admin's curves
 SAVE_EVERY_S = 2.0
@@ -327,6 +328,8 @@ def _register(
     """The model row and the run's success commit together; a run cancelled meanwhile registers nothing.
     `sets`: what the figures were measured on; `baseline`: the default's figures on the same sets
     (portal.jobs.promotion compares with them)."""
+    from colorization.checkpoint import summary
+
     name = run.name
     if ColorModel.objects.filter(name=name).exists():
         name = f"{run.name}-run{run.pk}"
@@ -335,16 +338,13 @@ def _register(
         name=name, description=f"Trained by training run #{run.pk}.{started}", training_run=run,
         metrics={**metrics, "sets": sets or {}, **({"baseline": baseline} if baseline else {})},
     )  # fmt: skip
-    store(model.checkpoint, f"{name}.pt", checkpoint)
-    try:
-        from colorization.checkpoint import summary
+    model.info = summary(checkpoint)
 
-        model.info = summary(checkpoint)
-        with transaction.atomic():
-            model.save()
-            if not run.finish(curve=curve, metrics=metrics, result_model=model):
-                raise Cancelled(f"training run {run.pk} is no longer running")
-    except BaseException:
-        model.checkpoint.delete(save=False)  # no model file without its row
-        raise
+    def save() -> None:
+        model.save()
+        if not run.finish(curve=curve, metrics=metrics, result_model=model):
+            raise Cancelled(f"training run {run.pk} is no longer running")
+
+    with open(checkpoint, "rb") as f:  # no model file without its row
+        store_then_save(model, "checkpoint", File(f), f"{name}.pt", save=save)
     return model

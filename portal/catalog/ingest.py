@@ -6,7 +6,7 @@ import re
 from pathlib import PurePath
 
 from django.core.files.base import File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from colorization.media import ImageError, RefusedMedia, policy, sha256_chunks
@@ -14,7 +14,7 @@ from portal import broker
 from portal.catalog import fixity
 from portal.catalog.models import Item
 from portal.catalog.sniff import check_content
-from portal.storage import media_folder, require_free
+from portal.storage import store_then_save
 
 
 class IngestError(ValueError):
@@ -111,30 +111,27 @@ def _store_original(item: Item, upload: File) -> Item:
     if existing is not None:
         raise _already(name, existing)
     item.sha256, item.size, item.original_name = digest, size, name
-    # Store the file before the row's transaction: a long upload (or an S3 copy) must not hold the database's
-    # write lock, which the workers need for their progress. A disk too full for it refuses at once (507); a
-    # write that fails midway keeps nothing (portal.storage.FileSystemStorage).
-    require_free(media_folder(), size or 0, "media store")
-    try:
-        item.original.save(stored_name(name), upload, save=False)
-        problem = fixity.mismatch(item.original, digest, size)  # read back what storage actually holds
+
+    def check() -> None:  # read back what storage actually holds
+        problem = fixity.mismatch(item.original, digest, size)
         if problem:
             raise IngestError(f"{name}: storing the file failed its check ({problem}); nothing was kept")
         item.fixity_checked = timezone.now()
-        with transaction.atomic():
-            if item.pk is None:
-                item.save()
-            elif Item.objects.select_for_update().filter(pk=item.pk, original="").exists():
-                item.save(update_fields=[*ATTACHED_FIELDS, "updated"])  # the metadata as it is now stays
-            else:  # another attach won the race
-                raise IngestError(f"“{item.title}” has its original already; an original is never replaced")
-    except BaseException as exc:  # the row did not commit
-        # Nothing half-written is kept, but never a file another row points at (an identical upload that
-        # won the race may have been stored under the same name).
-        if item.original.name and not Item.objects.filter(original=item.original.name).exists():
-            item.original.delete(save=False)
+
+    def save() -> None:
+        if item.pk is None:
+            item.save()
+        elif Item.objects.select_for_update().filter(pk=item.pk, original="").exists():
+            item.save(update_fields=[*ATTACHED_FIELDS, "updated"])  # the metadata as it is now stays
+        else:  # another attach won the race
+            raise IngestError(f"“{item.title}” has its original already; an original is never replaced")
+
+    # A disk too full for the file refuses at once (507); a write that fails midway keeps nothing.
+    try:
+        store_then_save(item, "original", upload, stored_name(name), check=check, save=save)
+    except BaseException as exc:  # the row did not commit, and the file went with it
         if item.pk is not None:  # a record that stays without its file
-            item.original, item.sha256, item.size, item.original_name = "", None, 0, ""
+            item.sha256, item.size, item.original_name = None, 0, ""
         if isinstance(exc, IntegrityError) and (winner := Item.objects.filter(sha256=digest).first()):
             raise _already(name, winner) from None
         raise

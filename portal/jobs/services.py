@@ -21,6 +21,7 @@ from portal.jobs.models import (
     TrainingRun,
     job_models,
 )
+from portal.storage import remove_incoming_leftovers, store_then_save
 
 
 class SubmitError(ValueError):
@@ -129,14 +130,7 @@ def register_model(name: str, upload, description: str = "", make_default: bool 
     model = ColorModel(
         name=name, description=description, info={"promote_when_inspected": True} if promote else {}
     )
-    # the file first, outside any transaction: a 20 MB upload (or an S3 copy) must not hold the write lock
-    model.checkpoint.save(upload.name, upload, save=False)
-    try:
-        with transaction.atomic():
-            model.save()
-    except BaseException:
-        model.checkpoint.delete(save=False)  # the row did not commit: nothing half-written is kept
-        raise
+    store_then_save(model, "checkpoint", upload, upload.name)
     # the row exists now: its file is never deleted here
     broker.send_on_commit(model, model.inspect_task_name)
     return model
@@ -160,7 +154,9 @@ def requeue_stale(minutes: int | None = None) -> list[str]:
 
 def sweep(minutes: int | None = None) -> list[str]:
     """Recovery after an outage: requeue lost workers' jobs, then send every pending job, model inspection and
-    missing preview whose message never reached the broker (or was lost with it). Celery beat runs it.
+    missing preview whose message never reached the broker (or was lost with it), and remove the half-written
+    files of processes killed while storing (older than settings.INCOMING_MINUTES, whatever `minutes` says: a
+    live store's file is never taken). Celery beat runs it.
 
     With the default thresholds a message that did reach the broker but was lost with it (a restart without
     persistence) is sent again after settings.STALE_MINUTES; `minutes=0` sends everything waiting at once
@@ -177,4 +173,5 @@ def sweep(minutes: int | None = None) -> list[str]:
     for pk in waiting.values_list("pk", flat=True):
         if broker.send(PREVIEWS_TASK, pk):
             done.append(f"sent previews of item {pk}")
+    done += [f"removed half-written {name}" for name in remove_incoming_leftovers(settings.INCOMING_MINUTES)]
     return done

@@ -30,6 +30,7 @@ from portal.jobs.models import (
     TrainingRun,
     TrainingSource,
 )
+from portal.storage import store_then_save
 
 
 @staff_required
@@ -286,12 +287,7 @@ def _add_sources(request, files) -> int:
             messages.warning(request, f"{f.name}: already a training source")
             continue
         source = TrainingSource(title=f.name, sha256=digest, size=f.size, added_by=request.user)
-        source.file.save(f.name, f, save=False)  # before the row: a long upload must not hold the write lock
-        try:
-            source.save()
-        except BaseException:
-            source.file.delete(save=False)
-            raise
+        store_then_save(source, "file", f, f.name)
         added += 1
     return added
 

@@ -6,7 +6,8 @@ from portal.jobs.services import sweep
 class Command(BaseCommand):
     help = (
         "Recovery after a broker or worker outage: requeue jobs whose worker was lost, send every pending job "
-        "whose message never reached the broker, and every missing preview. Celery beat runs it every 5 minutes."
+        "whose message never reached the broker, and every missing preview; remove the half-written files of "
+        "processes killed while storing (settings.INCOMING_MINUTES old). Celery beat runs it every 30 seconds."
     )
 
     def add_arguments(self, parser):
