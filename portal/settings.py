@@ -135,7 +135,9 @@ HISTORICAL_PHOTOS = Path(
 )
 REPLAY_DATASET = env("COLORARCHIVE_REPLAY_DATASET", "")
 SWEEP_MINUTES = int(env("COLORARCHIVE_SWEEP_MINUTES", "5"))
-INCOMING_MINUTES = float(env("COLORARCHIVE_INCOMING_MINUTES", "60"))  # portal.storage.remove_incoming_leftovers
+INCOMING_MINUTES = float(
+    env("COLORARCHIVE_INCOMING_MINUTES", "60")
+)  # portal.storage.remove_incoming_leftovers
 MAX_ATTEMPTS = int(env("COLORARCHIVE_MAX_ATTEMPTS", "3"))
 DB_WAIT_SECONDS = float(env("COLORARCHIVE_DB_WAIT_S", "300"))  # a worker waits this long for a lost database
 TRASH_DAYS = int(env("COLORARCHIVE_TRASH_DAYS", "30"))  # purge_trash removes trashed files after this long
@@ -372,6 +374,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Recovery and fixity run on a schedule (`celery -A portal beat`, a service in docker/compose.yaml); RELIABILITY.md
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "workers.tasks.sweep", "schedule": float(env("COLORARCHIVE_SWEEP_EVERY_S", "30"))},
+    "remove-incoming-leftovers": {"task": "workers.tasks.remove_incoming_leftovers", "schedule": 3600.0},
     "purge-trash": {"task": "workers.tasks.purge_trash", "schedule": 24 * 3600.0},
     "fixity-check": {
         "task": "workers.tasks.fixity_check",

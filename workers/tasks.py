@@ -478,11 +478,21 @@ def _bulk_action(bulk) -> dict:
 
 @shared_task(name="workers.tasks.sweep")
 def sweep() -> None:
-    """Celery beat runs this every few minutes (settings.CELERY_BEAT_SCHEDULE): recovery after outages."""
+    """Celery beat runs this every half minute (settings.CELERY_BEAT_SCHEDULE): recovery after outages."""
     from portal.jobs import services
 
-    for line in services.sweep():
+    for line in services.sweep(leftovers=False):
         log.info("sweep: %s", line)
+
+
+@shared_task(name="workers.tasks.remove_incoming_leftovers")
+def remove_incoming_leftovers() -> None:
+    """Celery beat runs this hourly: the half-written files of processes killed while storing."""
+    from django.conf import settings
+
+    from portal.storage import remove_incoming_leftovers as remove
+
+    remove(settings.INCOMING_MINUTES)  # logs what it removed
 
 
 @shared_task(name="workers.tasks.fixity_check")

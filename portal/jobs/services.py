@@ -152,11 +152,12 @@ def requeue_stale(minutes: int | None = None) -> list[str]:
     return done
 
 
-def sweep(minutes: int | None = None) -> list[str]:
+def sweep(minutes: int | None = None, leftovers: bool = True) -> list[str]:
     """Recovery after an outage: requeue lost workers' jobs, then send every pending job, model inspection and
-    missing preview whose message never reached the broker (or was lost with it), and remove the half-written
-    files of processes killed while storing (older than settings.INCOMING_MINUTES, whatever `minutes` says: a
-    live store's file is never taken). Celery beat runs it.
+    missing preview whose message never reached the broker (or was lost with it), and (with `leftovers`) remove
+    the half-written files of processes killed while storing (older than settings.INCOMING_MINUTES, whatever
+    `minutes` says: a live store's file is never taken). Celery beat runs it every half minute without
+    `leftovers` (walking the media store is slow on a large archive) and the leftovers pass hourly.
 
     With the default thresholds a message that did reach the broker but was lost with it (a restart without
     persistence) is sent again after settings.STALE_MINUTES; `minutes=0` sends everything waiting at once
@@ -173,5 +174,8 @@ def sweep(minutes: int | None = None) -> list[str]:
     for pk in waiting.values_list("pk", flat=True):
         if broker.send(PREVIEWS_TASK, pk):
             done.append(f"sent previews of item {pk}")
-    done += [f"removed half-written {name}" for name in remove_incoming_leftovers(settings.INCOMING_MINUTES)]
+    if leftovers:
+        done += [
+            f"removed half-written {name}" for name in remove_incoming_leftovers(settings.INCOMING_MINUTES)
+        ]
     return done
