@@ -16,6 +16,7 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -209,8 +210,10 @@ def import_csv(
     *,
     collection: Collection | None = None,
     user=None,
+    missing_file: Callable[[str], str] = lambda name: f"file {name!r} was not uploaded with the CSV",
 ) -> ImportReport:
-    """Import every valid row (each in its own transaction) and report the others by line number."""
+    """Import every valid row (each in its own transaction) and report the others by line number.
+    `missing_file(name)`: the error of a row naming a file that is not in `files`."""
     report = ImportReport()
     try:
         text = decode(csv_bytes)
@@ -219,8 +222,9 @@ def import_csv(
         return report
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter(text))
     header = reader.fieldnames or []
-    # A field left at its default column (its own name) is optional: skipped when the CSV has no such column.
-    mapping = {t: c for t, c in mapping.items() if c in header or c != t or t == "file"}
+    # A field left at its default column (its own name) is optional: skipped when the CSV has no such column. Without
+    # a file column every row is a record without its file, as on the staff page when no column is chosen for it.
+    mapping = {t: c for t, c in mapping.items() if c in header or c != t}
     missing = [f"{target} -> {col!r}" for target, col in mapping.items() if col not in header]
     if missing:
         report.errors.append(
@@ -233,7 +237,7 @@ def import_csv(
     ready = []
     for line, row in _rows(reader, report):
         try:
-            ready.append((line, *_checked_row(row, mapping, by_name)))
+            ready.append((line, *_checked_row(row, mapping, by_name, missing_file)))
         except (ValueError, IngestError, ValidationError) as exc:
             report.errors.append((line, _message(exc)))
     for line, upload, fields in ready:
@@ -280,7 +284,9 @@ def _checked_fields(row: dict, mapping: dict[str, str], name: str) -> dict:
     return fields
 
 
-def _checked_row(row: dict, mapping: dict[str, str], by_name: dict[str, File]) -> tuple[File | None, dict]:
+def _checked_row(
+    row: dict, mapping: dict[str, str], by_name: dict[str, File], missing_file: Callable[[str], str]
+) -> tuple[File | None, dict]:
     """The upload (None for a record without its file) and Item fields of one row; ValueError, IngestError or
     ValidationError saying what is wrong."""
     name = PurePath((row.get(mapping["file"]) or "").strip()).name if "file" in mapping else ""
@@ -288,7 +294,7 @@ def _checked_row(row: dict, mapping: dict[str, str], by_name: dict[str, File]) -
     if name:
         upload = by_name.get(name)
         if upload is None:
-            raise ValueError(f"file {name!r} was not uploaded with the CSV")
+            raise ValueError(missing_file(name))
     fields = _checked_fields(row, mapping, name)
     if upload is not None:
         check_upload(upload)

@@ -118,7 +118,7 @@ class TrainingForm(forms.Form):
         if self.detector_problem:
             field = self.fields["person_filter"]
             field.initial, field.disabled = False, True
-            field.help_text = f"{self.detector_problem} The run will use every frame, with or without people."
+            field.help_text = "Unavailable: see the note above."  # the note says why, once
 
     def clean(self) -> dict:
         data = super().clean()

@@ -110,9 +110,18 @@ def drops_hints(candidate: ColorModel, default: ColorModel | None) -> bool:
     return takes_hints(default) is True and takes_hints(candidate) is False
 
 
-def without_historical(*models: ColorModel | None) -> list[ColorModel]:
-    """Those of `models` that store no figures on the historical photographs (`eval-historical --record`)."""
-    return [m for m in models if m is not None and not any(k.startswith("historical_") for k in _numbers(m))]
+def without_historical(
+    candidate: ColorModel, default: ColorModel | None, figures: list[Figure]
+) -> list[ColorModel]:
+    """Those of the two models with no figure on the historical photographs among `figures` (compare_figures):
+    neither their own (`eval-historical --record`) nor, for the default, those the candidate's run measured."""
+    has = {
+        side: any(f.name.startswith("historical_") and getattr(f, side) is not None for f in figures)
+        for side in ("candidate", "default")
+    }
+    return [
+        m for m, side in ((candidate, "candidate"), (default, "default")) if m is not None and not has[side]
+    ]
 
 
 def _done(model: ColorModel):

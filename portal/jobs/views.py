@@ -249,7 +249,10 @@ def training(request):
             if source_form.is_valid():
                 added = _add_sources(request, source_form.cleaned_data["files"])
                 if added:
-                    messages.success(request, f"{added} training source(s) added.")
+                    messages.success(
+                        request,
+                        f"{added} training film{pluralize(added)} or photograph{pluralize(added)} added.",
+                    )
                 return redirect("jobs:training")
         elif which == "model":
             model_form = ModelUploadForm(request.POST, request.FILES, prefix="model")
@@ -360,7 +363,7 @@ def promote(request, pk: int):
     return render(request, "jobs/promote.html", {
         "model": model, "current": current, "figures": comparison.figures, "sets": comparison.sets,
         "judged": comparison.judged, "worse": worse, "drops_hints": drops_hints,
-        "without_historical": promotion.without_historical(model, current),
+        "without_historical": promotion.without_historical(model, current, comparison.figures),
         "sheet": promotion.compare_sheet(model, current), "to_compare": promotion.photos_to_compare(model, current),
     })  # fmt: skip
 

@@ -137,3 +137,43 @@ def test_import_catalog_command(tmp_path, django_capture_on_commit_callbacks):
                      stdout=io.StringIO())  # fmt: skip
     assert list(Item.objects.values_list("title", "place")) == [("First", "Kiel")]
     assert "items.csv:3: rights 'free' is not a rightsstatements.org URI" in err.getvalue()
+
+
+def test_import_catalog_command_makes_records_from_rows_without_a_file(
+    tmp_path, django_capture_on_commit_callbacks
+):
+    """As on the staff page: a row naming no file, or a CSV without a file column, is a draft record."""
+    from django.core.management import CommandError, call_command
+
+    from tests.conftest import make_photo
+
+    def run(csv: str, **options) -> str:
+        (tmp_path / "items.csv").write_text(csv)
+        err = io.StringIO()
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command(
+                "import_catalog", tmp_path / "items.csv", stderr=err, stdout=io.StringIO(), **options
+            )
+        return err.getvalue()
+
+    errors = run("title,place,status\nQuay,Kiel,\nFerry,Kiel,published\n")  # no file column, no --files
+    assert list(Item.objects.values_list("title", "place", "status", "original")) == [
+        ("Quay", "Kiel", Item.Status.DRAFT, "")
+    ]
+    assert "items.csv:3: a row without a file cannot be published" in errors
+
+    scans = tmp_path / "scans"
+    make_photo(scans / "dock.png", size=(30, 20))
+    errors = run("file,title\ndock.png,Dock\n,Market\nghost.png,Ghost\n", files=scans)
+    assert sorted((i.title, i.has_original) for i in Item.objects.exclude(title="Quay")) == [
+        ("Dock", True),
+        ("Market", False),
+    ]
+    assert f"items.csv:4: file 'ghost.png' is not in {scans}" in errors
+
+    errors = run("file,title\nmill.png,Mill\n,Barn\n")  # a file named without a folder to take it from
+    assert "items.csv:2: file 'mill.png' is named but no folder of files was given (--files)" in errors
+    assert Item.objects.filter(title="Barn", original="").exists() and not Item.objects.filter(title="Mill")
+    with pytest.raises(CommandError, match="the CSV has no 'file' column naming the files"):
+        run("Datei,title\ndock.png,Dock again\n", files=scans)
+    assert not Item.objects.filter(title="Dock again").exists()

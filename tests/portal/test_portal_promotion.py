@@ -145,6 +145,24 @@ def test_the_historical_figures_come_first_and_a_model_without_them_is_named_wit
     assert "two-epochs has no figures on the historical photographs" in page
 
 
+def test_the_defaults_historical_figures_measured_by_the_candidates_run_count(admin_client, models):
+    """A training run scores the default on the historical photographs: the page does not say it has none."""
+    default, weak = models
+    figures = {"historical_psnr": 22.7, "historical_ab_pearson": 0.27}
+    sets = {**HELD_OUT, "historical": {"name": "historical_color", "images": 34}}
+    weak.metrics = _scored_with(default, {**weak.metrics, "historical_psnr": 22.3}, sets, **figures)
+    weak.save()
+    page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
+    assert 'data-missing="historical"' not in page and "historical_color, 34 images" in page
+    assert "have no figures on the historical photographs" not in page
+
+    weak.metrics = _scored_with(default, {"test_psnr": 24.1}, sets, **figures)  # the candidate lacks them
+    weak.save()
+    page = admin_client.get(reverse("jobs:promote", args=[weak.pk])).content.decode()
+    note = page[page.index('data-missing="historical"') :].split("</p>")[0]
+    assert "two-epochs has no figures on the historical photographs" in note and "unet-v6" not in note
+
+
 def test_figures_from_different_sets_are_shown_and_not_judged(admin_client, models):
     """The issue's case: a run's 4 test frames against the default's training-time split."""
     default, _ = models
