@@ -19,10 +19,10 @@ from django.urls import reverse
 from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
 from portal.jobs.models import ColorizationRequest, ColorModel, Status, TrainingRun
-from tests.conftest import make_photo, wait_for
-from tests.portal.test_portal_browser import _shot, browser  # noqa: F401  (the Chromium fixture)
-from tests.portal.test_portal_browser_workflow import _sign_in
-from tests.portal.test_portal_retraining import HINT_DEFAULT, TINY, _colour_photos
+from tests.support.browser import shot, sign_in
+from tests.support.media import make_photo
+from tests.support.services import wait_for
+from tests.support.training_runs import HINT_DEFAULT, TINY, colour_photos
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -66,12 +66,12 @@ def test_retrain_compare_promote_and_roll_back(browser, live_server, live_worker
         harbour = add_item(File(f, name="harbour_1923.png"), title="Harbour 1923")  # previews on commit
     wait_for(lambda: Item.objects.get(pk=harbour.pk).preview, 120, what="the item's preview", log=log)
     historical = settings.HISTORICAL_PHOTOS  # the worker's too: both models are scored on these
-    _colour_photos(historical, 2, seed=5)
-    admin = _sign_in(browser, url, "director", "/jobs/training/")
+    colour_photos(historical, 2, seed=5)
+    admin = sign_in(browser, url, "director", "/jobs/training/")
     try:
         # Training: add the colour photographs, then retrain with the form's default start (the default)
         admin.set_input_files(
-            "input[name=source-files]", [str(p) for p in _colour_photos(tmp_path / "new", 12, seed=7)]
+            "input[name=source-files]", [str(p) for p in colour_photos(tmp_path / "new", 12, seed=7)]
         )
         admin.click("form:has(input[name=form][value=source]) button[type=submit]")
         assert "12 training films or photographs added." in admin.locator(".messages").inner_text()
@@ -84,13 +84,13 @@ def test_retrain_compare_promote_and_roll_back(browser, live_server, live_worker
         admin.fill("input[name=train-name]", "harbour-tuned")
         admin.fill("input[name=train-epochs]", "1")
         admin.fill("textarea[name=train-extra]", TINY)
-        _shot(admin, "40-retrain-form")
+        shot(admin, "40-retrain-form")
         admin.click("form:has(input[name=form][value=train]) button[type=submit]")
         run = TrainingRun.objects.get()
         assert admin.url.endswith(f"/jobs/training/runs/{run.pk}/")
         assert f"Training run #{run.pk} queued." in admin.locator(".messages").inner_text()
         assert run.start_from == default and _default() == "tiny-default"
-        _shot(admin, "41-run-queued")
+        shot(admin, "41-run-queued")
 
         def ended():
             row = TrainingRun.objects.get(pk=run.pk)
@@ -105,7 +105,7 @@ def test_retrain_compare_promote_and_roll_back(browser, live_server, live_worker
     admin.reload()
     assert "Done" in admin.locator(".page-head").inner_text()
     assert "Starts from tiny-default" in admin.locator("[data-note=fine-tune]").inner_text()
-    _shot(admin, "42-run-done")
+    shot(admin, "42-run-done")
 
     # Compare: the figures of both models on one test set, then a catalogue photograph by both
     admin.click("[data-action=promote]")
@@ -140,7 +140,7 @@ def test_retrain_compare_promote_and_roll_back(browser, live_server, live_worker
     assert sheet.locator("figure").count() == 3  # the original, the default's, the candidate's
     assert "Harbour 1923 by tiny-default" in sheet.inner_html()
     assert "Harbour 1923 by harbour-tuned" in sheet.inner_html()
-    _shot(admin, "43-promote-comparison")
+    shot(admin, "43-promote-comparison")
 
     # Promote: the new model becomes the default that new requests get
     if worse:  # a one-epoch model may score worse on some figure: the page asks for a confirmation first
@@ -159,7 +159,7 @@ def test_retrain_compare_promote_and_roll_back(browser, live_server, live_worker
     assert model.is_default and model.promoted_from == default and model.promoted_at
     assert list(ColorModel.objects.filter(is_default=True)) == [model]
     assert "Default" in admin.locator("tr[data-model=harbour-tuned]").inner_text()
-    _shot(admin, "44-promoted")
+    shot(admin, "44-promoted")
     assert _preselected(admin, url, harbour) == ["harbour-tuned"]
 
     # Roll back: the previous default again, in one step from the Training page
@@ -175,5 +175,5 @@ def test_retrain_compare_promote_and_roll_back(browser, live_server, live_worker
     changes = admin.locator("[data-promotions]").inner_text()
     assert re.search(r"harbour-tuned became the default \(director\)", changes)
     assert re.search(r"tiny-default became the default", changes)
-    _shot(admin, "45-rolled-back")
+    shot(admin, "45-rolled-back")
     assert _preselected(admin, url, harbour) == ["tiny-default"]

@@ -13,23 +13,13 @@ from django.test import Client
 
 from portal.catalog.models import Collection, Item
 from portal.jobs.models import BulkAction, ColorModel, Status, TrainingRun
-from tests.support.browser import shot
+from tests.support.browser import shot, sign_in
 from tests.support.catalog import stub_item, stub_result
 from tests.support.services import wait_for
 from tests.support.training_runs import add_training_images, is_training, start_long_run
 from workers.training_runs import run_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _sign_in(browser, url: str, username: str, next_path: str):
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(f"{url}/accounts/login/?next={next_path}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pass-1234-word")
-    page.click("button[type=submit]")
-    assert page.url.endswith(next_path), page.url
-    return page
 
 
 def _until_done(page, what: str, timeout: float = 120) -> None:
@@ -46,7 +36,7 @@ def test_bulk_actions_by_hand_and_by_filter(browser, live_server, live_worker, s
     dock, ferry, market = (
         stub_item(t, Item.Status.DRAFT) for t in ("Harbour dock", "Harbour ferry", "Market day")
     )
-    staff = _sign_in(browser, live_server.url, "curator", "/catalog/")
+    staff = sign_in(browser, live_server.url, "curator", "/catalog/")
 
     staff.check(f"input[name=items][value='{dock.pk}']")
     staff.check(f"input[name=items][value='{market.pk}']")
@@ -78,7 +68,7 @@ def test_cancel_a_training_run_from_its_page(browser, live_server, live_worker, 
     run = start_long_run(client, "cancel-in-browser")
     wait_for(lambda: is_training(run.pk), 300, what="the run to be training", log=live_worker.log)
 
-    admin = _sign_in(browser, live_server.url, "director", f"/jobs/training/runs/{run.pk}/")
+    admin = sign_in(browser, live_server.url, "director", f"/jobs/training/runs/{run.pk}/")
     shot(admin, "22-run-training")
     admin.click("[data-action=cancel]")
     assert "cancelled; its worker stops within seconds" in admin.locator(".messages").inner_text()
@@ -112,7 +102,7 @@ def test_promote_with_comparison_confirmation_and_rollback(browser, live_server,
     item = stub_item("Harbour", Item.Status.DRAFT)
     stub_result(item, default, False), stub_result(item, weak, False)
 
-    admin = _sign_in(browser, live_server.url, "director", "/jobs/training/")
+    admin = sign_in(browser, live_server.url, "director", "/jobs/training/")
     admin.click("tr[data-model='two-epochs'] [data-action=promote]")
     assert admin.locator("h1").inner_text() == "Make two-epochs the default?"
     assert admin.locator("[data-figure=test_ab_pearson]").get_attribute("data-verdict") == "worse"
@@ -150,7 +140,7 @@ def test_move_an_item_to_the_trash_and_restore_it(browser, live_server, staff_us
     from portal.catalog.models import TrashEntry
 
     dock = stub_item("Harbour dock", Item.Status.PUBLISHED)
-    staff = _sign_in(browser, live_server.url, "curator", f"/catalog/items/{dock.pk}/")
+    staff = sign_in(browser, live_server.url, "curator", f"/catalog/items/{dock.pk}/")
     staff.click("[data-action=trash]")
     assert "Move “Harbour dock” to the Trash?" in staff.locator("h1").inner_text()
     shot(staff, "30-trash-confirm")

@@ -145,7 +145,7 @@ def test_import_catalog_command_makes_records_from_rows_without_a_file(
     """As on the staff page: a row naming no file, or a CSV without a file column, is a draft record."""
     from django.core.management import CommandError, call_command
 
-    from tests.conftest import make_photo
+    from tests.support.media import make_photo
 
     def run(csv: str, **options) -> str:
         (tmp_path / "items.csv").write_text(csv)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from portal.jobs.models import Status, TrainingRun
 from portal.jobs.retraining import dataset_problem
 from tests.support.media import make_photo
+from tests.support.training_runs import HINT_DEFAULT, TINY, colour_photos
 
 pytestmark = pytest.mark.django_db
 
@@ -125,36 +126,6 @@ def test_dataset_problem_names_each_short_split():
 
 # ---------------------------------------------------------------- fine-tuning the default, with a real worker
 
-TINY = "\n".join([
-    "batch_size=2", "crop=64", "max_steps_per_epoch=3", "device=cpu", "workers=0", "threads=1",
-    "build.splits=[0.5, 0.25, 0.25]", "build.dedupe_distance=0",
-])  # fmt: skip
-HINT_DEFAULT = {
-    "width": 4,
-    "head": "bins",
-    "hints": True,
-    "coords": True,
-    "head_stride": 2,
-    "temperature": 0.65,
-}
-
-
-def _colour_photos(folder, n: int, seed: int) -> list:
-    """Colourful, distinct photographs (each goes whole into one split)."""
-    import numpy as np
-    from PIL import Image
-
-    rng, paths = np.random.default_rng(seed), []
-    for i in range(n):
-        path = make_photo(folder / f"colour_{seed}_{i:02d}.png", size=(96, 96), gray=False)
-        arr = np.roll(np.asarray(Image.open(path)).astype(int), i * 7, axis=1) + rng.integers(
-            -30, 30, (96, 96, 3)
-        )
-        arr[:, :, i % 3] += 60 * (i % 4)
-        Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(path)
-        paths.append(path)
-    return paths
-
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
@@ -190,11 +161,11 @@ def test_retraining_from_the_form_defaults_fine_tunes_the_default_and_scores_bot
         what="the default to be inspected", log=live_worker.log,
     )  # fmt: skip
     replay, historical = Path(settings.REPLAY_DATASET), Path(settings.HISTORICAL_PHOTOS)  # the worker's too
-    _colour_photos(tmp_path / "old", 8, seed=3)  # the data the default "was trained on", to replay
+    colour_photos(tmp_path / "old", 8, seed=3)  # the data the default "was trained on", to replay
     build([tmp_path / "old"], replay, person_filter=False, splits=(0.5, 0.25, 0.25), dedupe_distance=0)
-    _colour_photos(historical, 2, seed=5)
+    colour_photos(historical, 2, seed=5)
     try:
-        handles = [open(p, "rb") for p in _colour_photos(tmp_path / "new", 12, seed=7)]
+        handles = [open(p, "rb") for p in colour_photos(tmp_path / "new", 12, seed=7)]
         try:
             admin.post(reverse("jobs:training"), {"form": "source", "source-files": handles})
         finally:

@@ -19,7 +19,7 @@ from django.db import IntegrityError
 from portal.jobs.models import Cancelled, ColorModel
 from portal.jobs.services import register_model
 from portal.storage import store_then_save
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 pytestmark = pytest.mark.django_db
 

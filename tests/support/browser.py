@@ -9,3 +9,14 @@ def shot(page, name: str) -> None:
     """A full-page screenshot in test-artifacts/, for people to look at, once the page is quiet."""
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(browser, url: str, username: str, next_path: str):
+    """A new page signed in as `username` (password "pass-1234-word", the fixtures'), left on `next_path`."""
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{url}/accounts/login/?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pass-1234-word")
+    page.click("button[type=submit]")
+    assert page.url.endswith(next_path), page.url
+    return page

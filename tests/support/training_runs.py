@@ -63,3 +63,34 @@ def is_training(run_pk: int) -> bool:
     """True once fit has reported an epoch (the run is inside training, not building the dataset)."""
     run = TrainingRun.objects.get(pk=run_pk)
     return any(p.get("event") == "epoch" for p in run.curve) and run_dir(run_pk).is_dir()
+
+
+# Fine-tuning the default with a real worker: a tiny run and a tiny default model that takes hints.
+TINY = "\n".join([
+    "batch_size=2", "crop=64", "max_steps_per_epoch=3", "device=cpu", "workers=0", "threads=1",
+    "build.splits=[0.5, 0.25, 0.25]", "build.dedupe_distance=0",
+])  # fmt: skip
+HINT_DEFAULT = {
+    "width": 4,
+    "head": "bins",
+    "hints": True,
+    "coords": True,
+    "head_stride": 2,
+    "temperature": 0.65,
+}
+
+
+def colour_photos(folder, n: int, seed: int) -> list:
+    """Colourful, distinct photographs (each goes whole into one split)."""
+    from PIL import Image
+
+    rng, paths = np.random.default_rng(seed), []
+    for i in range(n):
+        path = make_photo(folder / f"colour_{seed}_{i:02d}.png", size=(96, 96), gray=False)
+        arr = np.roll(np.asarray(Image.open(path)).astype(int), i * 7, axis=1) + rng.integers(
+            -30, 30, (96, 96, 3)
+        )
+        arr[:, :, i % 3] += 60 * (i % 4)
+        Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(path)
+        paths.append(path)
+    return paths
