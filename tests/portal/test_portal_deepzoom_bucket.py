@@ -2,12 +2,13 @@
 scratch folder and uploads it (info.json last), the manifest names it, and taking it down deletes every key.
 
 The bucket is moto's S3 server, a real HTTP server that django-storages' S3Storage (boto3) talks to as it talks
-to MinIO or S3. What it cannot show is the bucket policy that makes only `iiif/image/` readable anonymously
-(moto does not enforce policies): that stays with docker/compose.yaml's minio-bucket service."""
+to MinIO or S3; it refuses anonymous reads of private objects, as they are uploaded. The bucket policy that then
+opens `iiif/image/` alone to anonymous reads is docker/compose.yaml's minio-bucket service's, not tested here."""
 
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 import boto3
@@ -88,14 +89,18 @@ def test_the_worker_uploads_a_pyramid_to_the_bucket_and_the_manifest_names_it(
     tiles = [k for k in keys if k.endswith("/default.jpg")]
     assert tiles and all(k.startswith(prefix) and "/0/default.jpg" in k for k in tiles), keys
     assert not [k for k in keys if "/." in k], "no scratch or hidden names uploaded"
-    # the address the proxy asks the bucket for (docker/nginx: COLORARCHIVE_TILES_BUCKET_URL + the request's
-    # path) is the key the worker wrote
-    with urllib.request.urlopen(f"{s3_endpoint}/{BUCKET}/{prefix}info.json") as response:
-        info = json.load(response)
+    # the proxy asks the bucket for COLORARCHIVE_TILES_BUCKET_URL + the request's path (docker/nginx): that
+    # path, /iiif/image/item-N/..., is the key the worker wrote
+    info = json.load(bucket.get_object(Bucket=BUCKET, Key=f"{prefix}info.json")["Body"])
     assert info["id"] == f"{IMAGE_URL}/item-{item.pk}" and info["profile"] == "level0"
     assert (info["width"], info["height"]) == (96, 72)
-    with urllib.request.urlopen(f"{s3_endpoint}/{BUCKET}/{tiles[0]}") as response:
-        assert response.read(3) == b"\xff\xd8\xff", "a JPEG tile"
+    assert bucket.get_object(Bucket=BUCKET, Key=tiles[0])["Body"].read(3) == b"\xff\xd8\xff", "a JPEG tile"
+    # uploaded private, as every media file: only the bucket's policy on iiif/image/ opens the tiles
+    original = _keys(bucket, "originals/")[0]
+    for key in (original, f"{prefix}info.json"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{s3_endpoint}/{BUCKET}/{key}")
+        assert refused.value.code == 403, key
 
     manifest = client.get(f"/iiif/items/{item.pk}/manifest").json()
     body = manifest["items"][0]["items"][0]["items"][0]["body"]
