@@ -4,8 +4,8 @@
 #    a browser, a training run); without it, the whole suite, as CI runs it.
 #  - Debian packages: chromium (browser tests), exiftool (provenance checks), ffmpeg (codec checks), nginx
 #    (`nginx -t` of the proxy's config)
-#  - Python: this project with its [web,ml,train,dev,c2pa] extras, into the current interpreter, at the versions of
-#    constraints.txt (frozen from the environment the suite passes in by `python scripts/freeze_constraints.py`)
+#  - Python: this project with its [web,ml,train,dev,c2pa] extras, and iiif-prezi3 without its dependencies,
+#    into the current interpreter, at the versions of constraints.txt (frozen from the environment the suite passes in by `python scripts/freeze_constraints.py`)
 #  - services: PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 are used where they answer (started
 #    here if installed but stopped); tests that need them skip with a reason where they are absent, or fail
 #    where COLORARCHIVE_REQUIRE_SERVICES=1 (as .ci/run sets it: tests/support/services.py).
@@ -32,6 +32,8 @@ if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[web,ml,train,dev,c2pa]'
+# the IIIF manifests' validator, for the tests only: without its Pillow<=12 requirement (pyproject.toml, [dev])
+python3 -m pip install -q --disable-pip-version-check -c constraints.txt --no-deps iiif-prezi3
 
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432 && command -v pg_ctlcluster >/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true

@@ -1,5 +1,6 @@
 """IIIF Presentation API 3.0 for viewers and aggregators: a manifest per published item, a collection per
-collection that holds one.
+collection that holds one, and the archive's top-level collection (/iiif/collection) that lists those collections
+and the published items outside any, so a harvester that knows one address reaches every manifest.
 
 An item's manifest has one canvas for the original and one per published colorization (done and approved), in
 the item page's order (the default model's first). A photograph's canvas is painted with an Image, a film's with
@@ -7,8 +8,10 @@ a Video (width, height, duration). A colorization's canvas says in its label and
 colorization, naming the model and its version. A photograph's image carries its deep zoom tiles as a level-0
 ImageService3 once the worker has made them (portal/gallery/deepzoom.py). `rights` is the item's RightsStatements.org URI (the catalogue
 stores one of RIGHTS_CHOICES); `requiredStatement` is the credit line. Every address is absolute, made from the
-request's host as the API's and OAI-PMH's are. The manifests are plain JSON built here: iiif-prezi3 caps Pillow
-below the version the archive decodes uploads with (tests/portal/test_portal_iiif.py checks the structure).
+request's host as the API's and OAI-PMH's are. The manifests are plain JSON built here (iiif-prezi3 caps Pillow
+below the version the archive decodes uploads with, so it cannot be a dependency of the portal); the tests load
+every kind into iiif-prezi3's models, generated from the specification's JSON Schema, installed for the tests
+alone (tests/portal/test_portal_iiif.py).
 """
 
 from __future__ import annotations
@@ -98,6 +101,12 @@ class ManifestWriter:
 
     def collection_id(self, collection: Collection) -> str:
         return self.url("gallery:iiif_collection", collection.slug)
+
+    def top_id(self) -> str:
+        return self.url("gallery:iiif_top")
+
+    def part_of_top(self) -> list[dict]:
+        return [{"id": self.top_id(), "type": "Collection", "label": _text(settings.OAI_REPOSITORY_NAME)}]
 
     def _canvas(self, item: Item, key: str, label: str, body: dict, rendering: dict, metadata: list) -> dict:
         canvas_id = f"{self.manifest_id(item).removesuffix('/manifest')}/canvas/{key}"
@@ -196,6 +205,8 @@ class ManifestWriter:
             manifest["thumbnail"] = [thumbnail]
         if item.collection_id:
             manifest["partOf"] = [{"id": self.collection_id(item.collection), "type": "Collection"}]
+        else:
+            manifest["partOf"] = self.part_of_top()
         manifest["items"] = [self.original_canvas(item)] + [
             self.colorization_canvas(item, r) for r in results
         ]
@@ -218,10 +229,36 @@ class ManifestWriter:
                 "format": "text/html",
             }
         ]
-        data["items"] = [
-            {"id": self.manifest_id(item), "type": "Manifest", "label": _text(item.title)} for item in items
-        ]
+        data["items"] = [self.manifest_reference(item) for item in items]
+        data["partOf"] = self.part_of_top()
         return data
+
+    def manifest_reference(self, item: Item) -> dict:
+        return {"id": self.manifest_id(item), "type": "Manifest", "label": _text(item.title)}
+
+    def top_collection(self, collections: list[Collection], loose_items: list[Item]) -> dict:
+        """The archive's collection: each collection holding a published item, then the published items that
+        belong to none (as manifests), so every published item is reachable from here."""
+        return {
+            "@context": CONTEXT,
+            "id": self.top_id(),
+            "type": "Collection",
+            "label": _text(settings.OAI_REPOSITORY_NAME),
+            "summary": _text(f"Every published collection and item of {settings.OAI_REPOSITORY_NAME}.", "en"),
+            "homepage": [
+                {
+                    "id": self.url("gallery:home"),
+                    "type": "Text",
+                    "label": _text(settings.OAI_REPOSITORY_NAME),
+                    "format": "text/html",
+                }
+            ],
+            "items": [
+                {"id": self.collection_id(c), "type": "Collection", "label": _text(c.title)}
+                for c in collections
+            ]
+            + [self.manifest_reference(item) for item in loose_items],
+        }
 
 
 def open_to_any_origin(view: Callable) -> Callable:
@@ -257,3 +294,17 @@ def collection_manifest(request, slug: str):
     if not items:
         raise Http404("No published items in this collection.")
     return _json(ManifestWriter(request).collection(coll, items))
+
+
+@require_safe
+@open_to_any_origin
+@public_page
+def top_collection(request):
+    published = Item.objects.published()
+    collections = list(
+        Collection.objects.filter(pk__in=published.filter(collection__isnull=False).values("collection"))
+        .only("slug", "title")
+        .order_by("title", "pk")
+    )
+    loose_items = list(published.filter(collection__isnull=True).only("pk", "title").order_by("pk"))
+    return _json(ManifestWriter(request).top_collection(collections, loose_items))

@@ -6,7 +6,8 @@ weighted `search_document` column and its GIN index, catalog migration 0011) and
 similarity (`pg_trgm`'s `%>`, served by the trigram indexes); relevance is ts_rank_cd plus that similarity. On
 SQLite the words are folded once here and matched with LIKE against each item's folded `search_text` column (no
 Python call per row); relevance is a weighted count of the fields the words are found in, each field's part of
-that column cut out with instr/substr.
+that column cut out with instr/substr; words that find nothing there are respelled from the catalogue's own
+words (portal/gallery/spelling.py) and searched again, the page saying "Showing results for …".
 
 Facets (collection, decade, place, people, subjects, type, rights) count the items that match the current words
 and filters; each value is a link that adds its filter to the URL, so every page of results can be shared.
@@ -37,6 +38,7 @@ from django.db.models.functions import Lower
 from portal.catalog.models import RIGHTS_CHOICES, SEARCHED_FIELDS, Collection, Item
 from portal.catalog.search import FUNCTION, SEPARATORS, folded_words
 from portal.gallery.public_cache import lookup, store
+from portal.gallery.spelling import corrected
 
 # the search form's fields, in the URL's order
 PARAMS = ("q", "place", "person", "subject", "collection", "year_from", "year_to", "type", "rights", "sort")
@@ -173,6 +175,17 @@ def filtered(params: dict[str, str]) -> QuerySet[Item]:
         # does not also bring every title that shares most of its trigrams
         found = items.filter(match(words, typos=True))
     return found
+
+
+def respelled(params: dict[str, str]) -> str | None:
+    """On SQLite, the words corrected to the catalogue's spelling when as typed they find nothing and corrected
+    they find something (with the same filters); None otherwise, and always on PostgreSQL (its trigrams forgive
+    typos in `filtered`)."""
+    words = params.get("q", "")
+    if is_postgresql() or len(words) < 3 or filtered(params).exists():
+        return None
+    fixed = corrected(words)
+    return fixed if fixed and filtered({**params, "q": fixed}).exists() else None
 
 
 def relevance(words: str):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("collections/<slug:slug>/", views.collection, name="collection"),
     path("items/<int:pk>/", views.item, name="item"),
     path("oai", oai.oai, name="oai"),
+    path("iiif/collection", iiif.top_collection, name="iiif_top"),
     path("iiif/items/<int:pk>/manifest", iiif.item_manifest, name="iiif_item"),
     path("iiif/collections/<slug:slug>", iiif.collection_manifest, name="iiif_collection"),
     # the deep zoom tiles: the proxy serves this path itself (docker/nginx); the embedded setup only comes here

@@ -28,6 +28,7 @@ from portal.gallery.search import (
     encode,
     facet_links,
     facets,
+    respelled,
     search_items,
 )
 from portal.gallery.sitemaps import SITEMAPS
@@ -90,14 +91,17 @@ def collection(request, slug: str):
 @public_page
 def search(request):
     params = clean_params(request.GET)
-    items = search_items(params)
+    corrected = respelled(params)  # SQLite's typo tolerance; the form keeps the words as typed
+    searched = {**params, "q": corrected} if corrected else params
+    items = search_items(searched)
     page = CachedCountPaginator(items, 24).get_page(request.GET.get("page"))
     page.object_list = _mark_colorized(page.object_list)
     context = {
         "page": page,
         "params": params,
+        "corrected": corrected,
         "facets": search_facets(),
-        "facet_links": facet_links(params, facets(params)),
+        "facet_links": facet_links(params, facets(searched)),
         "chosen": chosen_filters(params),
         "sorts": [(k, v) for k, v in SORTS.items() if k != "relevance" or params["q"]],
         "query": encode(params),

@@ -1,16 +1,24 @@
 """IIIF Presentation 3 manifests: one per published item (the original and each published colorization as
-labelled canvases), one collection per collection; checked against the specification's rules below, and never
-showing a draft item or an unapproved result."""
+labelled canvases), one collection per collection and the archive's top-level collection; every kind is loaded
+into iiif-prezi3's models (generated from the specification's JSON Schema) and checked against the
+specification's rules below, and none shows a draft item or an unapproved result."""
 
 from __future__ import annotations
 
+import copy
 import json
 
+import iiif_prezi3
 import pytest
 from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
+from iiif_prezi3.base import Base
+from pydantic import ValidationError
 
-from portal.catalog.models import Collection
+from portal.catalog.models import Collection, Item
+from tests.support.catalog import add_item
 from tests.support.media import make_photo
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +28,26 @@ RIGHTS_PREFIXES = ("http://rightsstatements.org/vocab/", "http://creativecommons
 
 
 # ---------------------------------------------------------------- the specification's rules
+
+
+def _switch_off_autofill() -> None:
+    """iiif-prezi3 is an authoring library: when a model is made its helpers fill in a missing `id` or turn a
+    plain string into a language map. Validation must see what we send, so they are switched off here."""
+    classes = [Base]
+    while classes:
+        cls = classes.pop()
+        if "_defaulters" in cls.__dict__:
+            cls._defaulters = []
+        classes.extend(cls.__subclasses__())
+
+
+_switch_off_autofill()
+SCHEMA_MODELS = {"Manifest": iiif_prezi3.Manifest, "Collection": iiif_prezi3.Collection}
+
+
+def validate(document: dict) -> None:
+    """The document read by iiif-prezi3's model of its type (raises pydantic's ValidationError)."""
+    SCHEMA_MODELS[document["type"]].model_validate(document)
 
 
 def _language_map(value) -> None:
@@ -43,7 +71,9 @@ def _resource(resource: dict, kind: str, ids: set[str]) -> None:
 
 
 def check_manifest(manifest: dict) -> None:
-    """IIIF Presentation 3.0's requirements for what our manifests hold (sections 2 to 5 of the spec)."""
+    """IIIF Presentation 3.0's requirements for what our manifests hold: the schema's, then the rules of
+    sections 2 to 5 of the spec that it does not express."""
+    validate(manifest)
     ids: set[str] = set()
     assert manifest["@context"] == CONTEXT
     _resource(manifest, "Manifest", ids)
@@ -211,3 +241,110 @@ def test_the_item_page_links_its_manifest(client, archive):
         f'href="/iiif/items/{dock.pk}/manifest"' in page
     )
     assert f'href="/iiif/items/{dock.pk}/manifest" data-iiif-manifest' in page
+
+
+# ---------------------------------------------------------------- the top-level collection, and validation
+
+
+def test_the_top_level_collection_lists_each_collection_and_the_items_outside_any(client, archive, tmp_path):
+    loose = add_item(tmp_path, "Lighthouse")
+    add_item(tmp_path, "Loose draft", Item.Status.DRAFT)
+    Collection.objects.create(title="Empty", slug="empty")  # holds nothing published: not listed
+    top = _get(client, "/iiif/collection")
+    validate(top)
+    assert top["@context"] == CONTEXT
+    assert top["id"] == "http://testserver/iiif/collection" and top["label"] == {"none": ["Colorarchive"]}
+    assert top["homepage"][0]["id"] == "http://testserver/"
+    assert [(m["type"], m["id"], m["label"]) for m in top["items"]] == [
+        ("Collection", "http://testserver/iiif/collections/harbour", {"none": ["Harbour"]}),
+        ("Manifest", f"http://testserver/iiif/items/{loose.pk}/manifest", {"none": ["Lighthouse"]}),
+    ]
+    # each collection and each item outside one says it is part of it
+    part_of_top = [{"id": top["id"], "type": "Collection", "label": {"none": ["Colorarchive"]}}]
+    assert _get(client, "/iiif/collections/harbour")["partOf"] == part_of_top
+    assert _get(client, f"/iiif/items/{loose.pk}/manifest")["partOf"] == part_of_top
+    # every published item is reached from the top
+    reached = set()
+    for entry in top["items"]:
+        document = _get(client, entry["id"].removeprefix("http://testserver"))
+        validate(document)
+        reached |= {m["id"] for m in document["items"]} if document["type"] == "Collection" else {entry["id"]}
+    assert reached == {
+        f"http://testserver/iiif/items/{item.pk}/manifest" for item in Item.objects.published()
+    }
+
+
+def test_the_top_level_collection_of_an_empty_archive_lists_nothing(client, db):
+    top = _get(client, "/iiif/collection")
+    validate(top)
+    assert top["items"] == []
+
+
+def _tiles_in_place(identifier: str) -> None:
+    """A pyramid is in place once its info.json is (portal/gallery/deepzoom.exists)."""
+    default_storage.save(f"iiif/image/{identifier}/info.json", ContentFile(b"{}"))
+
+
+@pytest.fixture
+def every_kind(client, archive, tmp_path) -> dict[str, dict]:
+    """One document of each kind the portal serves."""
+    dock = archive["dock"]
+    _tiles_in_place(f"item-{dock.pk}")
+    _tiles_in_place(f"result-{archive['by_default'].pk}")
+    loose = add_item(tmp_path, "Lighthouse")
+    documents = {
+        "photograph with colorizations": _get(client, f"/iiif/items/{dock.pk}/manifest"),
+        "film": _get(client, f"/iiif/items/{archive['film'].pk}/manifest"),
+        "item outside any collection": _get(client, f"/iiif/items/{loose.pk}/manifest"),
+        "collection": _get(client, "/iiif/collections/harbour"),
+        "top-level collection": _get(client, "/iiif/collection"),
+    }
+    photograph = documents["photograph with colorizations"]
+    assert len(photograph["items"]) == 3  # the original and two colorizations
+    bodies = [c["items"][0]["items"][0]["body"] for c in photograph["items"]]
+    assert [b.get("service", [{}])[0].get("profile") for b in bodies] == ["level0", "level0", None]
+    assert documents["film"]["items"][0]["items"][0]["items"][0]["body"]["type"] == "Video"
+    return documents
+
+
+def test_every_kind_of_document_is_valid_iiif_presentation_3(every_kind):
+    for kind, document in every_kind.items():
+        try:
+            validate(document)
+        except ValidationError as error:
+            pytest.fail(f"{kind}: {error}")
+
+
+def _canvas_body(document: dict) -> dict:
+    return document["items"][0]["items"][0]["items"][0]["body"]
+
+
+BREAKAGES = {
+    "label is not a language map": ("photograph with colorizations", lambda d: d.update(label="Dock cranes")),
+    "no id": ("photograph with colorizations", lambda d: d.pop("id")),
+    "no canvases": ("film", lambda d: d.pop("items")),
+    "a canvas of the wrong type": ("film", lambda d: d["items"][0].update(type="Image")),
+    "a canvas without id": ("photograph with colorizations", lambda d: d["items"][1].pop("id")),
+    "a body with a bad format": ("film", lambda d: _canvas_body(d).update(format="mp4")),
+    "a canvas width that is not a number": (
+        "photograph with colorizations",
+        lambda d: d["items"][0].update(width="wide"),
+    ),
+    "a rights that is not a URI": ("item outside any collection", lambda d: d.update(rights="free to use")),
+    "metadata without value": ("photograph with colorizations", lambda d: d["metadata"][0].pop("value")),
+    "a collection listing a canvas": ("collection", lambda d: d["items"][0].update(type="Canvas")),
+    "a top-level collection listing an entry without id": (
+        "top-level collection",
+        lambda d: d["items"][0].pop("id"),
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES)
+def test_a_broken_document_fails_validation(every_kind, breakage):
+    kind, damage = BREAKAGES[breakage]
+    document = copy.deepcopy(every_kind[kind])
+    validate(document)  # whole, it passes
+    damage(document)
+    with pytest.raises(ValidationError):
+        validate(document)
