@@ -1,7 +1,8 @@
 """Colour hints as the portal takes them: what the editor (a JSON string) or the API (decoded JSON) sends,
 checked by the library's own rule, `colorization.hints.parse` (README "Colour hints"), and kept with a request
-as the same hints document (points, strokes and regions, each with its reach, and the colour strength); the
-worker parses the stored document with that rule again before it uses it."""
+as the same hints document (points, strokes and regions, each with its reach, and the colour strength; a film's
+grouped by the frame each mark was placed on, the keyframes document of `colorization.hints.parse_keyframes`);
+the worker parses the stored document with that rule again before it uses it."""
 
 from __future__ import annotations
 
