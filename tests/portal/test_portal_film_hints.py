@@ -121,8 +121,7 @@ def test_the_api_and_the_form_keep_a_films_keyframes_and_refuse_frames_past_its_
     )
     assert "Colour hints on frame 24: Street has 24 frames (0 to 23)." in answer.content.decode()
     assert ColorizationRequest.objects.count() == 1
-    again = staff_client.get(reverse("catalog:item", args=[film_item.pk]))
-    assert again.context["initial_hints"] == past  # the refused marks come back to the editor, to correct
+    assert answer.context["initial_hints"] == past  # the refused marks come back to the editor, to correct
 
 
 def _b_at(rgb: np.ndarray, hint: dict, half: int = 2) -> float:
