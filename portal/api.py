@@ -10,7 +10,7 @@ submit everything. GET /api/items/ takes filters (ItemFilters): collection, year
 modified_since; GET /api/requests/ takes item, status, model, approved, modified_since (RequestFilters); a bad value
 answers 400 naming the parameter.
 POST /api/items/ (multipart: file + fields), POST /api/requests/ {item, models, smoothing, hints}
-(hints: the colour hints format of the README, photographs only).
+(hints: the colour hints format of the README; a film's by keyframe).
 Both answer 201, or 202 when the rows are saved but the work queue is down (the work starts once it is back).
 """
 
@@ -244,14 +244,17 @@ class RequestCreateSerializer(serializers.Serializer):
     hints = serializers.JSONField(
         required=False,
         help_text='Colour hints for a photograph: {"points": [{"x": 0.42, "y": 0.31, "color": "#2f5a8a"}], '
-        '"strokes": [{"points": [[0.1, 0.2], [0.3, 0.25]], "color": "#8a2f2f", "closed": false}], "strength": 1.2}',
+        '"strokes": [{"points": [[0.1, 0.2], [0.3, 0.25]], "color": "#8a2f2f", "closed": false}], "strength": 1.2}; '
+        'for a film, by frame: {"keyframes": {"120": {"points": [...]}}, "strength": 1.2}',
     )
 
-    def validate_hints(self, value) -> dict:
-        try:
-            return check_hints(value)
-        except HintError as exc:
-            raise ValidationError(str(exc)) from None
+    def validate(self, attrs: dict) -> dict:
+        if "hints" in attrs:  # checked once the item is known: a film's hints go by keyframe
+            try:
+                attrs["hints"] = check_hints(attrs["hints"], film=attrs["item"].is_film)
+            except HintError as exc:
+                raise ValidationError({"hints": [str(exc)]}) from None
+        return attrs
 
     def validate_models(self, names):
         found = []

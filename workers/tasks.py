@@ -81,8 +81,9 @@ def _film_original(req) -> Iterator[Path]:
 
 
 def _hints(document: dict):
-    """A stored hints document (portal.jobs.hints.check) as the library takes it: points, strokes and the
-    colour strength, checked again by the same rule (HintError names the point or stroke)."""
+    """A stored hints document (portal.jobs.hints.check; a film's by keyframe, each mark then carrying its
+    frame) as the library takes it: points, strokes and the colour strength, checked again by the same rule
+    (HintError names the point or stroke)."""
     from colorization.hints import Hints, parse
 
     return parse(document, "colour hints") if document else Hints()
@@ -219,14 +220,16 @@ def _segment(seg) -> dict:
             )
 
     pipeline = cached_pipeline(req.preset, **_options(req))
+    hints = _hints(req.options.get("hints"))  # a film's keyframes document: each mark carries its frame
     with _film_original(req) as src, scratch() as tmp:
         dst = tmp / f"request{req.pk}-part{seg.index:04d}.mp4"
-        segments.colorize_segment(src, seg.plan, dst, on_progress=on_progress, pipeline=pipeline)
+        segments.colorize_segment(src, seg.plan, dst, on_progress=on_progress, pipeline=pipeline, hints=hints)
         store(seg.part, dst.name, dst)
-    # the join (on another queue) records the model as this pipeline names it
+    # the join (on another queue) records the model as this pipeline names it, and the hints it followed
     context = pipeline.context()
+    followed = {k: v for k, v in pipeline.hint_context(hints).items() if k != "colour_hint_points"}
     ColorizationRequest.update_running(
-        req.pk, attempt=req.attempts, provenance=_provenance(req, context, {}, req.item.sha256)
+        req.pk, attempt=req.attempts, provenance=_provenance(req, context, {}, req.item.sha256, followed)
     )
     return {}
 
@@ -388,23 +391,50 @@ def preview_hints(preview_id: int) -> None:
 
 
 def _hint_preview(row) -> dict:
-    """The network on a small copy of the item's web preview, with the hints; the result kept in the row as a
-    small JPEG."""
+    """The network on a small copy of the item's web preview (a film's: of the row's frame, kept as it is
+    too), with the hints; the result kept in the row as a small JPEG."""
+    import dataclasses
+
     from colorization.api import cached_pipeline  # built once per worker process, kept for the next preview
+    from colorization.hints import Hints
     from colorization.media.previews import write_preview
 
     start = time.perf_counter()
     hints = _hints(row.hints)  # points, strokes and strength, as the request will use them
     pipeline = cached_pipeline("photo", model=str(model_checkpoint(row.model)), quality=HINT_PREVIEW_QUALITY)
-    with local_path(row.item.preview or row.item.original) as src, scratch() as tmp:
-        small = tmp / "input.jpg"
-        write_preview(src, small, HINT_PREVIEW_INPUT_SIDE)
+    with scratch() as tmp:
+        small, still = tmp / "input.jpg", b""
+        if row.frame is None:
+            with local_path(row.item.preview or row.item.original) as src:
+                write_preview(src, small, HINT_PREVIEW_INPUT_SIDE)
+        else:  # the frame, and the marks placed on it as a photograph's (a photo is frame 0)
+            _film_still(row, small)
+            still = small.read_bytes()
+            hints = Hints(
+                *(tuple(dataclasses.replace(m, frame=0) for m in marks if m.frame == row.frame)
+                  for marks in (hints.points, hints.strokes)),
+                hints.strength,
+            )  # fmt: skip
         result = pipeline.run(small, tmp / "preview.jpg", hints=hints)
         image = Path(result.info.get("path") or result.dst).read_bytes()
     note = ""
     if hints and not pipeline.takes_hints():
         note = f"{row.model.name} takes no colour hints: this preview is without them."
-    return {"image": image, "note": note, "seconds": time.perf_counter() - start}
+    return {"image": image, "still": still, "note": note, "seconds": time.perf_counter() - start}
+
+
+def _film_still(row, dst: Path) -> None:
+    """Frame `row.frame` of the row's film as a JPEG no larger than the quick preview's side, read from this
+    machine's copy of the original (`_film_original`, as the segments read it)."""
+    from PIL import Image
+
+    from colorization.media.files import atomic_write
+    from colorization.media.previews import film_frame
+
+    with _film_original(row) as src:
+        image = Image.fromarray(film_frame(src, row.frame), "RGB")
+    image.thumbnail((HINT_PREVIEW_INPUT_SIDE, HINT_PREVIEW_INPUT_SIDE))
+    atomic_write(dst, lambda fh: image.save(fh, "JPEG", quality=HINT_PREVIEW_QUALITY))
 
 
 @shared_task(name="workers.tasks.inspect_model")

@@ -32,6 +32,7 @@ from colorization.media.images import (
     to8,
 )
 from colorization.media.policy import RefusedMedia
+from colorization.media.previews import poster_index
 
 __all__ = [
     "FilmReader",
@@ -50,6 +51,7 @@ __all__ = [
     "numbered_images",
     "output_format",
     "output_path",
+    "poster_index",
     "policy",
     "probe",
     "read_image",

@@ -15,15 +15,14 @@ from colorization.media.film_reader import FilmReader
 from colorization.media.images import check_header, holds_colour, read_rgb8
 
 
-def poster_frame(path: str | os.PathLike):
-    """A representative frame of a film (about 10 % in) as 8-bit RGB, and what its header says."""
+def film_frame(path: str | os.PathLike, index: int):
+    """Frame `index` of a film (counted from 0 in presentation order) as 8-bit RGB, decoded from the keyframe
+    before it (a seek), not from the film's start."""
     import numpy as np
 
     from colorization.media.images import to8
 
-    info = probe(path)
-    target = int(info["frames"] * 0.1) if info["frames"] else 0
-    decoded = FilmReader(prefetch=0, hash=False)(path, FrameWindow(0, target + 1))
+    decoded = FilmReader(prefetch=0, hash=False)(path, FrameWindow(index, index + 1))
     chosen = None
     try:
         for frame in decoded.frames:
@@ -31,8 +30,19 @@ def poster_frame(path: str | os.PathLike):
     finally:
         decoded.close()
     if chosen is None:  # FilmReader raises for a film without frames; this is a guard, not a path
-        raise policy.RefusedMedia(f"{path}: the film has no decodable frames")
-    return np.ascontiguousarray(to8(chosen.image)), info
+        raise policy.RefusedMedia(f"{path}: the film has no frame {index}")
+    return np.ascontiguousarray(to8(chosen.image))
+
+
+def poster_index(frames: int | None) -> int:
+    """Which frame is a film's poster (its web preview): about 10 % in."""
+    return int(frames * 0.1) if frames else 0
+
+
+def poster_frame(path: str | os.PathLike):
+    """A representative frame of a film (`poster_index`) as 8-bit RGB, and what its header says."""
+    info = probe(path)
+    return film_frame(path, poster_index(info["frames"])), info
 
 
 def pyramid_level(src: str | os.PathLike, max_side: int):

@@ -15,6 +15,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from colorization.hints import MAX_POINTS, MAX_STROKES
+from colorization.media import poster_index
 from portal import audit, broker
 from portal.catalog import importer, trash
 from portal.catalog.forms import (
@@ -241,18 +242,26 @@ def item_detail(request, pk: int):
             "initial_hints": initial_hints,
             "initial_hints_json": json.dumps(initial_hints),  # a data attribute: no inline script (CSP)
             "hint_editor_json": hint_rules.editor_settings(),  # the library's reaches, limits and strength range
+            **_film_frames(item),
             **_upload_limit(),
         },
     )
+
+
+def _film_frames(item: Item) -> dict:
+    """What a film's hint editor needs to name frames: its rate (for the timecode) and the frame its poster
+    (the item's preview, colorization.media.previews.poster_frame) shows, where the editor starts."""
+    if not item.is_film or not item.frame_count:
+        return {}
+    fps = item.frame_count / item.duration if item.duration else 24
+    return {"film_fps": f"{fps:.6g}", "poster_frame": poster_index(item.frame_count)}
 
 
 def _initial_hints(request, item: Item) -> dict:
     """The hints document the editor starts with: an earlier request's (?hints_from=<request id>, "start a new
     request from these marks"), or the one sent with a submission that was refused (kept in the session by
     hint_rules.keep_refused, shown once, to correct; only its shape is kept here, the editor shows it and the check
-    runs again on the next submission)."""
-    if item.is_film:
-        return {}
+    runs again on the next submission). A film's goes by keyframe."""
     source = request.GET.get("hints_from", "")
     if source.isdigit():
         earlier = ColorizationRequest.objects.filter(pk=int(source), item=item).first()
@@ -265,13 +274,23 @@ def _initial_hints(request, item: Item) -> dict:
         sent = {"points": sent}
     if not isinstance(sent, dict):
         return {}
-    kept = {}
-    for key, most in (("points", MAX_POINTS), ("strokes", MAX_STROKES)):
-        marks = sent.get(key)
-        if isinstance(marks, list):
-            kept[key] = [m for m in marks if isinstance(m, dict)][:most]
+    if not item.is_film:
+        kept = _marks_shape(sent)
+    else:
+        frames = sent.get("keyframes") if isinstance(sent.get("keyframes"), dict) else {}
+        kept = {"keyframes": {k: _marks_shape(v) for k, v in frames.items() if str(k).isdigit()}}
     if isinstance(sent.get("strength"), int | float) and not isinstance(sent["strength"], bool):
         kept["strength"] = sent["strength"]
+    return kept
+
+
+def _marks_shape(sent: object) -> dict:
+    """The points and strokes of a sent hints document that have the shape of marks, at most as many as taken."""
+    kept = {}
+    for key, most in (("points", MAX_POINTS), ("strokes", MAX_STROKES)):
+        marks = sent.get(key) if isinstance(sent, dict) else None
+        if isinstance(marks, list):
+            kept[key] = [m for m in marks if isinstance(m, dict)][:most]
     return kept
 
 

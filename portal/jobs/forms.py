@@ -22,23 +22,22 @@ class ColorizeForm(forms.Form):
         help_text="Keeps colours steady from frame to frame.",
     )  # fmt: skip
     # the hint editor (static/js/hints.js) writes the hints document here: {"points", "strokes", "strength"};
-    # photographs only
+    # a film's {"keyframes": {"120": {"points", "strokes"}, ...}, "strength"}
     hints = forms.CharField(required=False, widget=forms.HiddenInput, label="Colour hints")
 
     def __init__(self, *args, item=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.film = item is not None and item.is_film
         default = ColorModel.default()
         if default is not None:
             self.fields["models"].initial = [default.pk]
         self.fields["models"].queryset = ColorModel.objects.exclude(info__has_key="error")
         if item is not None and not item.is_film:
             del self.fields["smoothing"]
-        if item is not None and item.is_film:
-            del self.fields["hints"]
 
     def clean_hints(self) -> dict:
         try:
-            return check(self.cleaned_data.get("hints"))
+            return check(self.cleaned_data.get("hints"), film=self.film)
         except HintError as exc:
             raise forms.ValidationError(str(exc)) from None
 
@@ -51,14 +50,20 @@ class ColorizeForm(forms.Form):
 
 
 class HintPreviewForm(forms.Form):
-    """The editor's preview: the hints and the model to look with (the default when none is named)."""
+    """The editor's preview: the hints and the model to look with (the default when none is named); for a
+    film, the frame to look at (its marks are those the keyframes document holds for it)."""
 
     hints = forms.CharField(required=False)
     model = forms.ModelChoiceField(ColorModel.objects.exclude(info__has_key="error"), required=False)
+    frame = forms.IntegerField(min_value=0, required=False)
+
+    def __init__(self, *args, item=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.film = item is not None and item.is_film
 
     def clean_hints(self) -> dict:
         try:
-            return check(self.cleaned_data.get("hints"))
+            return check(self.cleaned_data.get("hints"), film=self.film)
         except HintError as exc:
             raise forms.ValidationError(str(exc)) from None
 

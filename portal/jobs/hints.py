@@ -1,7 +1,8 @@
 """Colour hints as the portal takes them: what the editor (a JSON string) or the API (decoded JSON) sends,
 checked by the library's own rule, `colorization.hints.parse` (README "Colour hints"), and kept with a request
-as the same hints document (points, strokes and regions, each with its reach, and the colour strength); the
-worker parses the stored document with that rule again before it uses it."""
+as the same hints document (points, strokes and regions, each with its reach, and the colour strength; a film's
+grouped by the frame each mark was placed on, the keyframes document of `colorization.hints.parse_keyframes`);
+the worker parses the stored document with that rule again before it uses it."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ SOURCE = (
 )
 
 
-def check(data: object) -> dict:
+def check(data: object, film: bool = False) -> dict:
     """A hints document (decoded JSON, a JSON string, or the bare list of points) -> the document as a request
     keeps it: ``{"points": [...], "strokes": [...], "strength": s}`` as `Hints.to_dict` writes it (colours as
     "#rrggbb", "reach" only when not the default, "strokes" and "strength" only when given); HintError names the
-    point or stroke when one is wrong. Empty input means no hints: ``{}``. Photographs only, so a mark's film
-    frame is not kept."""
+    point or stroke when one is wrong. Empty input means no hints: ``{}``. A photograph's marks keep no film
+    frame; a film's (`film`) are grouped by the frame they were placed on, as `keyframes` writes them."""
     if data is None or data == "":
         return {}
     if isinstance(data, str):
@@ -42,9 +43,13 @@ def check(data: object) -> dict:
             raise HintError(f"{SOURCE}: not JSON (nested too deeply)") from None
     if isinstance(data, list):
         data = {"points": data}
+    if isinstance(data, dict) and "keyframes" in data and not film:
+        raise HintError(f"{SOURCE}: keyframes are for films; a photograph's hints are one set of marks")
     given = parse(data, SOURCE)
     if not given and given.strength is None:
         return {}
+    if film:
+        return keyframes(given)
     photo = Hints(
         tuple(dataclasses.replace(p, frame=0) for p in given.points),
         tuple(dataclasses.replace(s, frame=0) for s in given.strokes),
@@ -53,17 +58,54 @@ def check(data: object) -> dict:
     return photo.to_dict()
 
 
-def count(document: dict | None) -> int:
-    """How many marks (points, strokes and regions) a checked hints document holds."""
+def keyframes(given: Hints) -> dict:
+    """A film's hints as the keyframes document `colorization.hints.parse_keyframes` reads: ``{"keyframes":
+    {"120": {"points": [...], "strokes": [...]}, ...}, "strength": s}``, frames in order, each mark without its
+    frame (its keyframe says it)."""
+    frames = sorted({mark.frame for mark in given})
+    document: dict = {"keyframes": {}}
+    for frame in frames:
+        on = Hints(
+            tuple(dataclasses.replace(p, frame=0) for p in given.points if p.frame == frame),
+            tuple(dataclasses.replace(s, frame=0) for s in given.strokes if s.frame == frame),
+        )
+        document["keyframes"][str(frame)] = on.to_dict()
+    if given.strength is not None:
+        document["strength"] = given.strength
+    return document
+
+
+def on_frame(document: dict | None, frame: int) -> dict:
+    """The marks a film's keyframes document holds for one frame, with the film's colour strength, as a
+    photograph's hints document (what the editor's preview colorizes that frame with)."""
     document = document or {}
-    return len(document.get("points") or []) + len(document.get("strokes") or [])
+    marks = dict((document.get("keyframes") or {}).get(str(frame)) or {})
+    if document.get("strength") is not None:
+        marks["strength"] = document["strength"]
+    return marks
+
+
+def _documents(document: dict | None) -> list[dict]:
+    """A photograph's hints document, or each keyframe's of a film's."""
+    document = document or {}
+    if "keyframes" in document:
+        return list((document.get("keyframes") or {}).values())
+    return [document]
+
+
+def count(document: dict | None) -> int:
+    """How many marks (points, strokes and regions) a checked hints document holds (a film's: on all frames)."""
+    return sum(len(d.get("points") or []) + len(d.get("strokes") or []) for d in _documents(document))
 
 
 def summary(document: dict | None) -> str:
-    """What a request's hints are in words: "2 colour hints and 1 stroke, colour strength 1.2"; "" for none."""
+    """What a request's hints are in words: "2 colour hints and 1 stroke, colour strength 1.2"; a film's add
+    "on 2 frames"; "" for none."""
     document = document or {}
-    points, strokes = len(document.get("points") or []), len(document.get("strokes") or [])
-    regions = sum(1 for s in document.get("strokes") or [] if s.get("closed"))
+    marks = _documents(document)
+    points = sum(len(d.get("points") or []) for d in marks)
+    strokes = sum(len(d.get("strokes") or []) for d in marks)
+    regions = sum(1 for d in marks for s in d.get("strokes") or [] if s.get("closed"))
     parts = []
     if points:
         parts.append(f"{points} colour hint{'s' if points != 1 else ''}")
@@ -72,6 +114,9 @@ def summary(document: dict | None) -> str:
     if regions:
         parts.append(f"{regions} region{'s' if regions != 1 else ''}")
     text = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+    if "keyframes" in document and text:
+        frames = len(document["keyframes"])
+        text += f" on {frames} frame{'s' if frames != 1 else ''}"
     if document.get("strength") is not None:
         text += f"{', ' if text else ''}colour strength {document['strength']:g}"
     return text

@@ -465,6 +465,18 @@ class ColorizationRequest(Job):
 
         return summary(self.hints)
 
+    def _marks(self, key: str) -> list[tuple[int | None, dict]]:
+        """The points or strokes given, each with its frame (a film's keyframe; None for a photograph)."""
+        if "keyframes" not in self.hints:
+            return [(None, m) for m in self.hints.get(key) or []]
+        frames = sorted(self.hints["keyframes"].items(), key=lambda kv: int(kv[0]))
+        return [(int(frame), m) for frame, doc in frames for m in doc.get(key) or []]
+
+    @property
+    def hint_frames(self) -> list[int]:
+        """A film's: the frames that hold colour hints, in order."""
+        return sorted(int(frame) for frame in self.hints.get("keyframes") or {})
+
     @property
     def hint_points(self) -> list[dict]:
         """The colour hints given with the request, ready to draw over the original (an SVG in the picture's own
@@ -481,8 +493,9 @@ class ColorizationRequest(Job):
                 "cx": round(p["x"] * width, 1),
                 "cy": round(p["y"] * height, 1),
                 "r": round(radius, 1),
+                "frame": frame,
             }  # fmt: skip
-            for n, p in enumerate(self.hints.get("points") or [], 1)
+            for n, (frame, p) in enumerate(self._marks("points"), 1)
         ]
 
     @property
@@ -490,7 +503,7 @@ class ColorizationRequest(Job):
         """The strokes and regions given with the request, numbered after the points, as SVG polyline or
         polygon vertices in the picture's pixel units."""
         width, height = self.item.width or 1000, self.item.height or 1000
-        first = len(self.hints.get("points") or []) + 1
+        first = len(self._marks("points")) + 1
         return [
             {
                 "n": n,
@@ -499,8 +512,9 @@ class ColorizationRequest(Job):
                 "reach": s.get("reach", DEFAULT_REACH),
                 "vertices": len(s["points"]),
                 "svg": " ".join(f"{round(x * width, 1)},{round(y * height, 1)}" for x, y in s["points"]),
+                "frame": frame,
             }
-            for n, s in enumerate(self.hints.get("strokes") or [], first)
+            for n, (frame, s) in enumerate(self._marks("strokes"), first)
         ]
 
     def cancel(self, by: AbstractBaseUser | None = None) -> bool:
@@ -777,7 +791,9 @@ class Notification(models.Model):
 
 class HintPreview(Job):
     """A quick look at what colour hints do before a request is submitted: the network at preview size on
-    the item's web preview, the result kept as a small JPEG in the row (a worker makes it: workers/tasks.preview_hints).
+    the item's web preview (a film's: on one frame, which the row keeps as it is too, so the editor shows the
+    frame it places marks on), the result kept as a small JPEG in the row (a worker makes it:
+    workers/tasks.preview_hints).
     Rows are throwaway: each new preview removes its requester's old ones (KEEP_MINUTES)."""
 
     task_name = "workers.tasks.preview_hints"
@@ -786,10 +802,13 @@ class HintPreview(Job):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
     model = models.ForeignKey(ColorModel, on_delete=models.CASCADE, related_name="+")
     hints = models.JSONField(default=dict, blank=True)  # the hints document, checked by portal.jobs.hints
+    # a film's: the frame colorized (with the marks its keyframes document holds for it); None for a photograph
+    frame = models.PositiveIntegerField(null=True, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     image = models.BinaryField(blank=True, editable=False)  # the JPEG, a few tens of kilobytes
+    still = models.BinaryField(blank=True, editable=False)  # a film's: that frame as it is, for the editor
     note = models.CharField(max_length=300, blank=True)  # e.g. the model takes no hints
     seconds = models.FloatField(null=True, blank=True)
 

@@ -37,7 +37,8 @@ def submit(
     user, item: Item, models: list[ColorModel], options: dict | None = None, bulk=None
 ) -> list[ColorizationRequest]:
     """One request per chosen model; the preset follows the item's type. `options["hints"]`: colour hints
-    (the checked hints document, portal.jobs.hints) for a photograph, kept with the request so the result can be redone.
+    (the checked hints document, portal.jobs.hints: a film's by keyframe), kept with the request so the result
+    can be redone.
 
     Idempotent: while a request for the same item, model and options is waiting or running, asking again
     returns that request (a double-click or a client's retry creates nothing new). `bulk`: the BulkAction
@@ -58,8 +59,10 @@ def submit(
     options = dict(options or {})
     if not item.is_film:
         options.pop("smoothing", None)
-    if not options.get("hints") or item.is_film:  # hints on film keyframes are not taken (yet)
+    if not options.get("hints"):
         options.pop("hints", None)
+    elif item.is_film:
+        _check_frames(item, [int(frame) for frame in options["hints"].get("keyframes") or {}])
     Item.objects.select_for_update().filter(
         pk=item.pk
     ).first()  # concurrent submissions for one item queue here
@@ -91,16 +94,27 @@ def retry(req: ColorizationRequest) -> ColorizationRequest:
     return submit(req.requested_by, req.item, [req.model], req.options)[0]
 
 
+def _check_frames(item: Item, frames: list[int]) -> None:
+    """Frames a film's hints or preview name are frames it has (its length as its previews measured it)."""
+    if item.frame_count and frames and max(frames) >= item.frame_count:
+        raise SubmitError(
+            f"Colour hints on frame {max(frames)}: {item.title} has {item.frame_count} frames (0 to "
+            f"{item.frame_count - 1})."
+        )
+
+
 @transaction.atomic
-def preview_hints(user, item: Item, model: ColorModel, hints: dict) -> HintPreview:
-    """Queue the hint editor's quick preview (the row holds the result); the requester's older previews go."""
-    if item.is_film:
-        raise SubmitError("Colour hints are taken for photographs only.")
+def preview_hints(user, item: Item, model: ColorModel, hints: dict, frame: int | None = None) -> HintPreview:
+    """Queue the hint editor's quick preview (the row holds the result); the requester's older previews go.
+    A film's is of one `frame` (0 when not given), colorized with the marks placed on it."""
     if model.info.get("error"):
         raise SubmitError(f"Model {model.name} cannot be used: {model.info['error']}")
+    frame = (frame or 0) if item.is_film else None
+    if item.is_film:
+        _check_frames(item, [frame, *(int(f) for f in (hints or {}).get("keyframes") or {})])
     cutoff = timezone.now() - timedelta(minutes=HintPreview.KEEP_MINUTES)
     HintPreview.objects.filter(requested_by=user, created__lt=cutoff).delete()
-    row = HintPreview.objects.create(item=item, model=model, hints=hints, requested_by=user)
+    row = HintPreview.objects.create(item=item, model=model, hints=hints, frame=frame, requested_by=user)
     row.enqueue()
     return row
 

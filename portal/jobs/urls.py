@@ -9,6 +9,12 @@ urlpatterns = [
     path("items/<int:item_pk>/hint-preview/", views.hint_preview, name="hint_preview"),
     path("hint-previews/<int:pk>.json", views.hint_preview_status, name="hint_preview_status"),
     path("hint-previews/<int:pk>.jpg", views.hint_preview_image, name="hint_preview_image"),
+    path(
+        "hint-previews/<int:pk>-still.jpg",
+        views.hint_preview_image,
+        {"still": True},
+        name="hint_preview_still",
+    ),
     path("requests/<int:pk>/", views.request_detail, name="request"),
     path("requests/<int:pk>/status.json", views.request_status, name="request_status"),
     path("requests/<int:pk>/<str:action>/", views.request_action, name="request_action"),

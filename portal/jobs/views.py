@@ -64,13 +64,13 @@ def submit(request, item_pk: int):
 def hint_preview(request, item_pk: int):
     """Queue the hint editor's quick preview; the page polls the answer's status URL."""
     item = get_object_or_404(Item, pk=item_pk)
-    form = HintPreviewForm(request.POST)
+    form = HintPreviewForm(request.POST, item=item)
     if not form.is_valid():
         errors = [e for field in form.errors.values() for e in field]
         return JsonResponse({"error": " ".join(errors)}, status=400)
     data = form.cleaned_data
     try:
-        row = services.preview_hints(request.user, item, data["model"], data["hints"])
+        row = services.preview_hints(request.user, item, data["model"], data["hints"], data.get("frame"))
     except services.SubmitError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     if not broker.all_queued([row]):
@@ -85,25 +85,30 @@ def hint_preview(request, item_pk: int):
 @require_safe
 @staff_required
 def hint_preview_status(request, pk: int):
-    row = get_object_or_404(HintPreview.objects.defer("image"), pk=pk)
+    row = get_object_or_404(HintPreview.objects.defer("image", "still"), pk=pk)
+    on = row.hints if row.frame is None else hints.on_frame(row.hints, row.frame)
     answer = {
         "id": row.pk,
         "status": row.status,
         "error": row.error,
         "note": row.note,
-        "marks": hints.count(row.hints),
+        "marks": hints.count(on),
+        "frame": row.frame,
     }
     if row.status == Status.DONE:
         answer["image_url"] = reverse("jobs:hint_preview_image", args=[row.pk])
         answer["seconds"] = row.seconds
+        if row.frame is not None:
+            answer["still_url"] = reverse("jobs:hint_preview_still", args=[row.pk])
     return JsonResponse(answer)
 
 
 @require_safe
 @staff_required
-def hint_preview_image(request, pk: int):
+def hint_preview_image(request, pk: int, still: bool = False):
+    """The preview's JPEG; `still`: a film's frame as it is (the picture the editor places marks on)."""
     row = get_object_or_404(HintPreview, pk=pk, status=Status.DONE)
-    response = HttpResponse(bytes(row.image), content_type="image/jpeg")
+    response = HttpResponse(bytes(row.still if still else row.image), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=600"
     return response
 

@@ -4,6 +4,8 @@
 // the hints document of the README's "Colour hints", written into the colorize form's hidden `hints` field on
 // every change (the server checks it with the library's rule). Everything works from the keyboard too: the
 // focused photograph has a cursor that the arrow keys move (the keys are listed on the page).
+// On a film (data-film-frames) the marks go on frames: each frame shown has its own marks, the still of a frame comes
+// from the quick preview's worker (HintPreview with a frame), and the document is {"keyframes": {"120": {...}}}.
 // Plain script, no inline code (the site's Content Security Policy allows this site's files only).
 (function () {
   "use strict";
@@ -32,6 +34,11 @@
   var previewButton = find("[data-hint-preview]");
   var previewFigure = find("[data-hint-preview-figure]");
   var previewImage = find("[data-hint-preview-image]");
+  var frameInput = find("[data-hint-frame]");
+  var frameGo = find("[data-hint-frame-go]");
+  var frameList = find("[data-hint-frame-list]");
+  var timecode = find("[data-hint-timecode]");
+  var smoothing = form.querySelector("[name=smoothing]");
 
   // The library's rules as the page gives them (portal.jobs.hints.editor_settings).
   var settings = {};
@@ -56,6 +63,14 @@
   var dragging = null; // {index, from: [x, y]} while a handle is dragged
   var cursor = [0.5, 0.5];
   var tool = "point";
+  // A film: the frames and their marks ({frame number: marks}); `marks` is the list of the frame shown.
+  var film = editor.hasAttribute("data-film-frames");
+  var FRAMES = Number(editor.getAttribute("data-film-frames")) || 1;
+  var FPS = Number(editor.getAttribute("data-film-fps")) || 24;
+  var POSTER = Number(editor.getAttribute("data-poster-frame")) || 0;
+  var keyframes = {};
+  var frame = POSTER;
+  var smoothingChosen = false;  // staff chose the smoothing themselves: the first mark leaves it as it is
 
   function clamp(v) { v = Number(v); return isFinite(v) ? Math.min(1, Math.max(0, v)) : 0.5; }
   function percent(v) { return Math.round(v * 1000) / 10; }
@@ -75,9 +90,9 @@
   function strength() { return strengthOn.checked ? Number(strengthInput.value) : null; }
 
   // ---------------------------------------------------------------- the hints document
-  function documentOf() {
+  function marksDocument(list) {
     var doc = { points: [], strokes: [] };
-    marks.forEach(function (m) {
+    list.forEach(function (m) {
       var reach = m.reach !== DEFAULT_REACH ? { reach: m.reach } : {};
       if (m.kind === "point") {
         doc.points.push(Object.assign({ x: round(m.points[0][0]), y: round(m.points[0][1]), color: m.color }, reach));
@@ -89,30 +104,51 @@
       }
     });
     if (!doc.strokes.length) delete doc.strokes;
+    return doc;
+  }
+
+  function markedFrames() {
+    keyframes[frame] = marks;
+    return Object.keys(keyframes).map(Number).filter(function (f) { return keyframes[f].length; })
+      .sort(function (a, b) { return a - b; });
+  }
+  function allMarks() {
+    return film ? markedFrames().reduce(function (all, f) { return all.concat(keyframes[f]); }, []) : marks;
+  }
+
+  function documentOf() {
+    var doc;
+    if (film) {
+      doc = { keyframes: {} };
+      markedFrames().forEach(function (f) { doc.keyframes[String(f)] = marksDocument(keyframes[f]); });
+    } else doc = marksDocument(marks);
     if (strength() !== null) doc.strength = strength();
     return doc;
   }
 
   function summary() {
     var n = { point: 0, stroke: 0, region: 0 };
-    marks.forEach(function (m) { n[m.kind] += 1; });
+    allMarks().forEach(function (m) { n[m.kind] += 1; });
     var parts = [];
     if (n.point) parts.push(plural(n.point, "colour hint"));
     if (n.stroke) parts.push(plural(n.stroke, "stroke"));
     if (n.region) parts.push(plural(n.region, "region"));
     var text = parts.length > 1 ? parts.slice(0, -1).join(", ") + " and " + parts[parts.length - 1] : parts.join("");
+    var frames = film ? markedFrames().length : 0;
+    if (frames) text += " on " + plural(frames, "frame");
     if (strength() !== null) text += (text ? ", " : "") + "colour strength " + strength();
     return text;
   }
 
   function save() {
-    field.value = marks.length || strength() !== null ? JSON.stringify(documentOf()) : "";
+    field.value = allMarks().length || strength() !== null ? JSON.stringify(documentOf()) : "";
     if (count) {
       count.textContent = field.value
         ? summary() + " given."
         : "No colour hints: the model chooses every colour. Place some under “Colour hints”.";
     }
     empty.hidden = marks.length > 0;
+    if (film) showFrames();
   }
 
   // ---------------------------------------------------------------- drawing
@@ -287,6 +323,10 @@
     marks.splice(at, 0, mark);
     selected = at;
     render();
+    if (film && smoothing && !smoothingChosen && smoothing.value !== "keyframes" &&
+        smoothing.querySelector("option[value=keyframes]")) {
+      smoothing.value = "keyframes";  // a hinted frame becomes a keyframe whose colour the shot keeps
+    }
     return at;
   }
 
@@ -584,14 +624,16 @@
 
   // ---------------------------------------------------------------- the quick preview
   // A worker runs the network at preview size with these hints; poll for the JPEG.
-  previewButton.addEventListener("click", function () {
+  // `shown(job)` gets the finished preview's status (image_url; a film's still_url too).
+  function preview(atFrame, what, shown) {
     var data = new FormData();
     var token = form.querySelector("[name=csrfmiddlewaretoken]").value;
     var model = form.querySelector("[name=models]:checked");
     data.append("hints", field.value);
     if (model) data.append("model", model.value);
+    if (film) data.append("frame", String(atFrame));
     previewButton.disabled = true;
-    say("Making a quick preview with " + plural(marks.length, "mark") + "…");
+    say(what);
     var finish = function (text) { previewButton.disabled = false; say(text); };
     fetch(editor.getAttribute("data-preview-url"), {
       method: "POST", body: data, credentials: "same-origin", headers: { "X-CSRFToken": token },
@@ -605,10 +647,8 @@
             .then(function (r) { return r.json(); })
             .then(function (job) {
               if (job.status === "done") {
-                previewImage.src = job.image_url;
-                previewFigure.hidden = false;
-                previewImage.setAttribute("data-preview-id", job.id);
-                finish("Preview ready (" + plural(job.marks, "mark") + ")." + (job.note ? " " + job.note : ""));
+                previewButton.disabled = false;
+                shown(job);
               } else if (job.status === "failed" || job.status === "cancelled") {
                 finish("The preview failed: " + (job.error || job.status));
               } else if (Date.now() - started > 120000) {
@@ -622,31 +662,126 @@
         poll();
       })
       .catch(function () { finish("The preview could not be started."); });
+  }
+
+  previewButton.addEventListener("click", function () {
+    var at = frame;
+    preview(at, "Making a quick preview with " + plural(marks.length, "mark") + (film ? " on frame " + at : "") + "…",
+      function (job) {
+        previewImage.src = job.image_url;
+        previewFigure.hidden = false;
+        previewImage.setAttribute("data-preview-id", job.id);
+        if (film) previewImage.alt = "Quick preview of frame " + at + " colorized with its hints";
+        say("Preview ready" + (film ? " of frame " + at : "") + " (" + plural(job.marks, "mark") + ")." +
+          (job.note ? " " + job.note : ""));
+      });
   });
+
+  // ---------------------------------------------------------------- a film's frames
+  function timecodeOf(f) {
+    var t = f / FPS, h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, sec = t - 60 * Math.floor(t / 60);
+    return (h ? h + ":" : "") + (m < 10 ? "0" : "") + m + ":" + (sec < 10 ? "0" : "") + sec.toFixed(2);
+  }
+
+  // The frame control: the frame shown, its time, and a button for each frame that holds marks.
+  function showFrames() {
+    if (document.activeElement !== frameInput) frameInput.value = frame;
+    timecode.textContent = "at " + timecodeOf(frame);
+    stage.setAttribute("data-frame", frame);
+    var frames = markedFrames();
+    frameList.textContent = frames.length ? "Frames with marks: " : "No frame has marks yet.";
+    frames.forEach(function (f) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "link" + (f === frame ? " current" : "");
+      b.setAttribute("data-hint-goto", f);
+      b.setAttribute("aria-label", "Frame " + f + ", " + plural(keyframes[f].length, "mark") +
+        (f === frame ? " (shown)" : ""));
+      b.textContent = f + " (" + keyframes[f].length + ")";
+      frameList.appendChild(b);
+    });
+  }
+
+  function goTo(n) {
+    n = Math.min(FRAMES - 1, Math.max(0, Math.round(Number(n))));
+    if (!isFinite(n)) { say("A frame number is a whole number from 0 to " + (FRAMES - 1) + "."); return; }
+    if (drawing) cancelDrawing();
+    keyframes[frame] = marks;
+    frame = n;
+    marks = keyframes[n] || [];
+    selected = -1;
+    render();
+    frameInput.value = n;
+    var count = marks.length ? ", " + plural(marks.length, "mark") : "";
+    if (n === POSTER) {
+      photo.src = editor.getAttribute("data-poster-url");
+      say("Frame " + n + " (" + timecodeOf(n) + ") shown" + count + ".");
+      return;
+    }
+    preview(n, "Loading frame " + n + "…", function (job) {
+      if (frame !== n) return;  // another frame was chosen meanwhile
+      photo.src = job.still_url;
+      say("Frame " + n + " (" + timecodeOf(n) + ") shown" + count + ".");
+    });
+  }
+
+  if (film) {
+    frameGo.addEventListener("click", function () { goTo(frameInput.value); });
+    frameInput.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); goTo(frameInput.value); }
+    });
+    frameInput.addEventListener("input", function () {
+      var f = Number(frameInput.value);
+      if (isFinite(f)) timecode.textContent = "at " + timecodeOf(Math.min(FRAMES - 1, Math.max(0, f)));
+    });
+    frameList.addEventListener("click", function (event) {
+      var b = event.target.closest("[data-hint-goto]");
+      if (!b) return;
+      goTo(b.getAttribute("data-hint-goto"));
+      stage.focus();  // the list is rebuilt; the keys go on with the frame shown
+    });
+    if (smoothing) smoothing.addEventListener("change", function () { smoothingChosen = true; });
+  }
 
   // ---------------------------------------------------------------- the start
   // The hints given to the page (an earlier request's, or a refused submission's, to correct).
   function vertex(p) { return Array.isArray(p) ? [clamp(p[0]), clamp(p[1])] : [0.5, 0.5]; }
   function reachOf(m) { return REACHES.indexOf(m.reach) >= 0 ? m.reach : DEFAULT_REACH; }
-  try {
-    var given = JSON.parse(editor.getAttribute("data-initial-hints") || "{}") || {};
-    if (Array.isArray(given)) given = { points: given };
+  function marksOf(given) {
+    var list = [];
     (given.points || []).slice(0, MAX_POINTS).forEach(function (p) {
-      if (p && typeof p === "object") marks.push({ kind: "point", points: [[clamp(p.x), clamp(p.y)]], color: hex(p.color), reach: reachOf(p) });
+      if (p && typeof p === "object") list.push({ kind: "point", points: [[clamp(p.x), clamp(p.y)]], color: hex(p.color), reach: reachOf(p) });
     });
     (given.strokes || []).slice(0, MAX_STROKES).forEach(function (s) {
       if (s && typeof s === "object" && Array.isArray(s.points) && s.points.length) {
-        marks.push({ kind: s.closed ? "region" : "stroke", points: s.points.slice(0, MAX_VERTICES).map(vertex), color: hex(s.color), reach: reachOf(s) });
+        list.push({ kind: s.closed ? "region" : "stroke", points: s.points.slice(0, MAX_VERTICES).map(vertex), color: hex(s.color), reach: reachOf(s) });
       }
     });
+    return list;
+  }
+  var first = null;  // a film's first frame with marks given: the editor starts there
+  try {
+    var given = JSON.parse(editor.getAttribute("data-initial-hints") || "{}") || {};
+    if (Array.isArray(given)) given = { points: given };
+    if (film) {
+      Object.keys(given.keyframes || {}).forEach(function (key) {
+        var list = /^\d+$/.test(key) && Number(key) < FRAMES ? marksOf(given.keyframes[key] || {}) : [];
+        if (list.length) {
+          keyframes[Number(key)] = list;
+          if (first === null || Number(key) < first) first = Number(key);
+        }
+      });
+      marks = keyframes[frame] || [];
+    } else marks = marksOf(given);
     if (typeof given.strength === "number") {
       strengthOn.checked = true;
       strengthInput.value = given.strength;
     }
-  } catch (e) { marks = []; }
+  } catch (e) { marks = []; keyframes = {}; }
   setTool("point");
   drawCursor();
   showStrength();
   render();
-  if (marks.length) say(plural(marks.length, "mark") + " loaded into the editor.");
+  if (film && first !== null && first !== frame) goTo(first);
+  else if (allMarks().length) say(plural(allMarks().length, "mark") + " loaded into the editor.");
 })();

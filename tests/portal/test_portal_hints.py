@@ -62,7 +62,7 @@ def test_the_check_takes_the_documented_format_and_normalizes_colours():
     }
     assert hints.check("") == {} and hints.check({"points": []}) == {}
     assert hints.check(THREE) == hints.check(doc)  # the bare list of points too
-    # photographs only: a point's film frame is not kept
+    # a photograph's: a point's film frame is not kept (a film's go by keyframe: test_portal_film_hints.py)
     assert hints.check([{**THREE[0], "frame": 3}]) == hints.check(THREE[:1])
     assert (
         hints.check([{**THREE[0], "reach": "small"}])["points"][0]["reach"] == "small"
@@ -216,19 +216,6 @@ def test_the_api_takes_hints_and_refuses_bad_ones_by_point(staff_client, photo_i
     response = staff_client.post(url, good, content_type="application/json")
     assert response.status_code == 201, response.content
     assert response.json()[0]["options"]["hints"]["points"][1]["color"] == "#cc3333"
-
-
-def test_a_film_takes_no_hints(
-    staff_client, film_file, staff_user, model_row, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True), open(film_file, "rb") as f:
-        film = add_item(File(f, name=film_file.name), user=staff_user, title="Street")
-    page = staff_client.get(reverse("catalog:item", args=[film.pk])).content.decode()
-    assert "data-hint-editor" not in page and 'name="hints"' not in page
-    answer = staff_client.post(
-        reverse("jobs:hint_preview", args=[film.pk]), {"hints": json.dumps({"points": THREE})}
-    )
-    assert answer.status_code == 400 and "photographs only" in answer.json()["error"]
 
 
 # ---------------------------------------------------------------- preview, worker, result page

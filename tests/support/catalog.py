@@ -90,3 +90,12 @@ def sitemap_locs(client, url: str) -> list[str]:
     assert response["Content-Type"].startswith("application/xml")
     root = ET.fromstring(response.content)
     return [loc.text for loc in root.findall(".//sm:loc", SITEMAP_NS)]
+
+
+def add_hint_film(path: Path, user, title: str = "Street") -> Item:
+    """A 24-frame 128x96 film (a moving square, keyframes every 6 frames) ingested as staff upload it."""
+    from portal.catalog.ingest import add_item as ingest
+
+    film = make_film(path, frames=24, size=(128, 96), fps=12, gop=6)
+    with open(film, "rb") as f:
+        return ingest(File(f, name=film.name), user=user, title=title)
