@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from colorization import engines
 from colorization import hints as hint_points
 from colorization.color import AB_SCALE, L_SCALE, gray_to_lightness, rgb_to_lightness
 from colorization.frames import Frame
@@ -90,6 +91,8 @@ class UNetColorizer:
         keep_aspect: bool = True,  # False: every frame squeezed to size x size (the behaviour before 2026-11-26)
         follow_hints: bool = True,  # False: the network's answer to hints alone, without colorization.hints.follow
         strength: float = 1.0,  # colour strength: the chroma of the network's colour x this, not what hints ask
+        engine: str = "auto",  # "torch" | "onnx" | "auto": ONNX Runtime on a CPU (colorization.engines)
+        threads: int = 0,  # ONNX Runtime's threads; 0: PyTorch's setting (torch.get_num_threads())
     ):
         from colorization import checkpoint as ckpt_mod
         from colorization.zoo import resolve_model
@@ -112,6 +115,9 @@ class UNetColorizer:
         self.takes_hints = bool(getattr(getattr(self.model, "config", None), "hints", False))
         self.follow_hints = bool(follow_hints)
         self.strength = hint_points.check_strength(strength)  # frame.info["strength"] overrides it per frame
+        self.engine = engines.pick_engine(engine, self.device)
+        # ONNX Runtime runs the network in float32, as PyTorch does on a CPU (autocast is for GPUs)
+        self.onnx = engines.OnnxNetwork(self.model, self.path, threads) if self.engine == "onnx" else None
 
     def describe(self) -> dict:
         return {
@@ -120,6 +126,7 @@ class UNetColorizer:
             "model_file": self.path.name,
             "network_size": self.size,
             "device": self.device,
+            "engine": self.engine,
             **({"colour_strength": self.strength} if self.strength != 1 else {}),
         }
 
@@ -142,10 +149,15 @@ class UNetColorizer:
     def predict(self, lightness: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
         """L (N, h, w) in [0, 100] -> ab (N, h, w, 2) float32 in Lab units (h and w multiples of 16);
         `hints` (N, 3, h, w): hint channels (colorization.hints.render) for a model that takes them."""
+        x = np.ascontiguousarray(lightness, dtype=np.float32)[:, None] / self.l_scale
+        box = np.array([network_box(x.shape[2:])] * len(x), dtype=np.float32)
+        if self.onnx is not None:
+            given = hints if hints is not None and self.takes_hints else None
+            ab = self.onnx(x, box, given)
+            return (ab.transpose(0, 2, 3, 1) * self.ab_scale).astype(np.float32)
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(lightness, dtype=np.float32) / self.l_scale)[:, None]
-        box = torch.tensor([network_box(x.shape[2:])], dtype=torch.float32).expand(len(x), 4)
+        x, box = torch.from_numpy(x), torch.from_numpy(box)
         kwargs = {}
         if hints is not None and self.takes_hints:
             kwargs["hints"] = torch.from_numpy(np.ascontiguousarray(hints, dtype=np.float32)).to(self.device)
