@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +48,18 @@ def onnx_available() -> bool:
     return True
 
 
-def pick_engine(engine: str = "auto", device: str = "cpu") -> str:
-    """ "torch" or "onnx" for `device`: an explicit engine wins, then $COLORARCHIVE_ENGINE, then auto (ONNX
-    Runtime on a CPU when it is installed, PyTorch elsewhere). EngineError for ONNX Runtime that cannot run."""
+def requested_engine(engine: str = "auto") -> str:
+    """The engine asked for: `engine` unless "auto", then $COLORARCHIVE_ENGINE, else "auto"."""
     for name, source in ((engine, "engine"), (os.environ.get(ENGINE_ENV) or "auto", f"${ENGINE_ENV}")):
         if name not in ENGINES:
             raise ValueError(f"unknown {source} {name!r}; known: {', '.join(ENGINES)}")
-    chosen = engine if engine != "auto" else os.environ.get(ENGINE_ENV) or "auto"
+    return engine if engine != "auto" else os.environ.get(ENGINE_ENV) or "auto"
+
+
+def pick_engine(engine: str = "auto", device: str = "cpu") -> str:
+    """ "torch" or "onnx" for `device`: an explicit engine wins, then $COLORARCHIVE_ENGINE, then auto (ONNX
+    Runtime on a CPU when it is installed, PyTorch elsewhere). EngineError for ONNX Runtime that cannot run."""
+    chosen = requested_engine(engine)
     on_cpu = str(device) == "cpu"
     if chosen == "auto":
         return "onnx" if on_cpu and onnx_available() else "torch"
@@ -67,6 +73,24 @@ def pick_engine(engine: str = "auto", device: str = "cpu") -> str:
                 "engine onnx needs the onnxruntime and onnx packages (pip install 'colorarchive[ml]')"
             )
     return chosen
+
+
+def load_network(
+    model, checkpoint: str | os.PathLike, engine: str = "auto", device: str = "cpu", threads: int = 0
+) -> tuple[str, OnnxNetwork | None]:
+    """The engine that runs `model` and, for "onnx", its ONNX Runtime network. When auto's choice of ONNX
+    Runtime cannot be set up (an unwritable cache, an export that fails) it falls back to PyTorch with a
+    warning; an engine asked for by name fails instead."""
+    name = pick_engine(engine, device)
+    if name != "onnx":
+        return name, None
+    try:
+        return name, OnnxNetwork(model, checkpoint, threads)
+    except Exception as exc:  # noqa: BLE001 - auto keeps working with the engine that always does
+        if requested_engine(engine) == "onnx":
+            raise
+        warnings.warn(f"ONNX Runtime engine unavailable ({exc}); running eager PyTorch", stacklevel=2)
+        return "torch", None
 
 
 def cache_dir() -> Path:
@@ -90,8 +114,6 @@ def onnx_path(checkpoint: str | os.PathLike) -> Path:
 def export_onnx(model, dst: str | os.PathLike) -> Path:
     """Write `model`'s forward pass (L, box, hints) -> ab to `dst` as ONNX with a dynamic batch, height and
     width; written beside `dst` first and renamed, so a reader never sees half a file."""
-    import warnings
-
     import torch
 
     from colorization.models.unet import HINT_CHANNELS

@@ -6,7 +6,9 @@ proportion (at most twice `size`), both multiples of the network's stride; model
 told that the centred square spans [-1, 1], as the centre-cropped training frames did. Frames of one shape are
 batched: up to `batch_size` frames (auto: 8 on a GPU, 1 on a CPU), or fewer when they are large, share one
 forward pass. Each frame leaves with `frame.ab` = float32 (h, w, 2) in Lab units at that network shape;
-`frame.image` is untouched (frames.py contract).
+`frame.image` is untouched (frames.py contract). What runs the network is the `engine` option
+(colorization.engines): "auto" = ONNX Runtime on a CPU when installed (the same colour within TOLERANCE_AB),
+PyTorch on a GPU; "torch" or "onnx" force one, and $COLORARCHIVE_ENGINE overrides "auto".
 """
 
 from __future__ import annotations
@@ -115,9 +117,8 @@ class UNetColorizer:
         self.takes_hints = bool(getattr(getattr(self.model, "config", None), "hints", False))
         self.follow_hints = bool(follow_hints)
         self.strength = hint_points.check_strength(strength)  # frame.info["strength"] overrides it per frame
-        self.engine = engines.pick_engine(engine, self.device)
         # ONNX Runtime runs the network in float32, as PyTorch does on a CPU (autocast is for GPUs)
-        self.onnx = engines.OnnxNetwork(self.model, self.path, threads) if self.engine == "onnx" else None
+        self.engine, self.onnx = engines.load_network(self.model, self.path, engine, self.device, threads)
 
     def describe(self) -> dict:
         return {
