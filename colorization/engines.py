@@ -34,8 +34,8 @@ OPSET = 17
 TOLERANCE_AB = 0.05
 
 
-class EngineError(RuntimeError):
-    """An engine that cannot run here (onnxruntime missing, or ONNX Runtime asked for on a GPU)."""
+class EngineError(ValueError):
+    """An engine that cannot run here (onnxruntime missing, or ONNX Runtime asked for on a GPU); a usage error."""
 
 
 def onnx_available() -> bool:
@@ -111,35 +111,57 @@ def onnx_path(checkpoint: str | os.PathLike) -> Path:
     return cache_dir() / f"{stem}-{file_digest(checkpoint)[:16]}-e{EXPORT_VERSION}.onnx"
 
 
+def network_inputs(model) -> list[str]:
+    """The inputs the exported graph takes: L, then box for a model with position channels and hints for one
+    with hint channels (an input the model ignores would be dropped by the exporter and shift the names)."""
+    config = getattr(model, "config", None)
+    return (
+        ["L"]
+        + (["box"] if getattr(config, "coords", False) else [])
+        + (["hints"] if getattr(config, "hints", False) else [])
+    )
+
+
 def export_onnx(model, dst: str | os.PathLike) -> Path:
-    """Write `model`'s forward pass (L, box, hints) -> ab to `dst` as ONNX with a dynamic batch, height and
+    """Write `model`'s forward pass (L[, box][, hints]) -> ab to `dst` as ONNX with a dynamic batch, height and
     width; written beside `dst` first and renamed, so a reader never sees half a file."""
     import torch
 
     from colorization.models.unet import HINT_CHANNELS
 
+    class Forward(torch.nn.Module):
+        def __init__(self, names: list[str]):
+            super().__init__()
+            self.model, self.names = model.float().eval(), names
+
+        def forward(self, *args):
+            given = dict(zip(self.names, args, strict=True))
+            return self.model(given["L"], given.get("box"), given.get("hints"))
+
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     m = int(getattr(model, "multiple", 32))
     h, w = 7 * m, 9 * m  # an example shape; the graph takes others (multiples of m)
-    example = (
-        torch.zeros(1, 1, h, w),
-        torch.tensor([[-1.0, 1.0, -w / h, w / h]]),
-        torch.zeros(1, HINT_CHANNELS, h, w),
-    )
+    examples = {
+        "L": torch.zeros(1, 1, h, w),
+        "box": torch.tensor([[-1.0, 1.0, -w / h, w / h]]),
+        "hints": torch.zeros(1, HINT_CHANNELS, h, w),
+    }
+    names = network_inputs(model)
     image_axes = {0: "n", 2: "h", 3: "w"}
+    axes = {"L": image_axes, "box": {0: "n"}, "hints": image_axes}
     fd, tmp = tempfile.mkstemp(suffix=".onnx.part", dir=dst.parent)
     os.close(fd)
     try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # the tracer's notes on Python values taken as constants
             torch.onnx.export(
-                model.float().eval(),
-                example,
+                Forward(names),
+                tuple(examples[name] for name in names),
                 tmp,
-                input_names=["L", "box", "hints"],
+                input_names=names,
                 output_names=["ab"],
-                dynamic_axes={"L": image_axes, "box": {0: "n"}, "hints": image_axes, "ab": image_axes},
+                dynamic_axes={**{name: axes[name] for name in names}, "ab": image_axes},
                 opset_version=OPSET,
                 dynamo=False,
             )
@@ -162,21 +184,17 @@ class OnnxNetwork:
         self.path = onnx_path(checkpoint)
         if not self.path.is_file():
             export_onnx(model, self.path)
-        if not threads:
+        if not threads:  # the same setting as PyTorch's (OMP_NUM_THREADS, torch.set_num_threads)
             import torch
 
-            threads = (
-                torch.get_num_threads()
-            )  # the same setting as PyTorch's (OMP_NUM_THREADS, set_num_threads)
+            threads = torch.get_num_threads()
         self.threads = int(threads)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        self.inputs = {
-            i.name for i in self.session.get_inputs()
-        }  # a model without hint channels has no "hints"
+        self.inputs = set(network_inputs(model))
 
     def __call__(self, L: np.ndarray, box: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
         """L (N, 1, h, w) normalized, box (N, 4), hints (N, 3, h, w) or None -> ab (N, 2, h, w) in [-1, 1]."""
