@@ -134,6 +134,7 @@ def cmd_image(args: argparse.Namespace) -> int:
             model=args.model,
             models_dir=args.models_dir,
             device=args.device,
+            engine=args.engine,
             format=None if args.format == "same" else args.format,
             quality=args.quality,
             batch_size=args.batch_size,
@@ -151,7 +152,8 @@ def cmd_image(args: argparse.Namespace) -> int:
     if not args.quiet:
         version = f" (version {ctx['model_version']})" if ctx.get("model_version") else ""
         print(
-            f"model: {ctx.get('model')}{version}, {ctx.get('model_file')}, on {ctx.get('device')}",
+            f"model: {ctx.get('model')}{version}, {ctx.get('model_file')}, on {ctx.get('device')}"
+            + (f" ({ctx['engine']})" if ctx.get("engine") else ""),
             file=sys.stderr,
         )
     failed = len(errors)

@@ -24,3 +24,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         help="folder of installed models (default: $COLORARCHIVE_MODELS or ~/.local/share/colorarchive/models)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    p.add_argument(
+        "--engine",
+        default=None,
+        choices=["auto", "torch", "onnx"],
+        help="what runs the network: auto (default, or $COLORARCHIVE_ENGINE: ONNX Runtime on a CPU when it is "
+        "installed, PyTorch on a GPU), torch, onnx (CPU only)",
+    )

@@ -36,6 +36,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         model=args.model,
         models_dir=args.models_dir,
         device=args.device,
+        engine=args.engine,
         smoothing=args.smoothing,
         quality=args.quality,
         batch_size=args.batch_size,

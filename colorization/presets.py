@@ -18,6 +18,7 @@ OPTIONS = {
     "quality",
     "batch_size",
     "device",
+    "engine",
     "saturation",
     "strength",
     "max_side",
@@ -31,7 +32,7 @@ def _colorize(o: dict) -> dict:
         "model": o.get("model") or "default",
         "batch_size": int(o.get("batch_size") or 0),
     }
-    for key in ("models_dir", "device"):
+    for key in ("models_dir", "device", "engine"):
         if o.get(key):
             entry[key] = str(o[key])
     if o.get("strength") not in (

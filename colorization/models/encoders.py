@@ -9,7 +9,6 @@ stem and decodes with its own transposed convolutions and skip merges.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -102,7 +101,9 @@ class SamePadConv(nn.Conv2d):
         k, s = self.kernel_size[0], self.stride[0]
         pads = []
         for size in (x.shape[-1], x.shape[-2]):  # width first, as F.pad takes them
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            # = (ceil(size / s) - 1) * s + k - size, written so that an ONNX export (colorization.engines) keeps
+            # it a constant: the same for every size that is a multiple of s, as the network's inputs are
+            total = max(k - s + (-int(size)) % s, 0)
             pads += [total // 2, total - total // 2]
         return super().forward(F.pad(x, pads))
 

@@ -6,7 +6,9 @@ proportion (at most twice `size`), both multiples of the network's stride; model
 told that the centred square spans [-1, 1], as the centre-cropped training frames did. Frames of one shape are
 batched: up to `batch_size` frames (auto: 8 on a GPU, 1 on a CPU), or fewer when they are large, share one
 forward pass. Each frame leaves with `frame.ab` = float32 (h, w, 2) in Lab units at that network shape;
-`frame.image` is untouched (frames.py contract).
+`frame.image` is untouched (frames.py contract). What runs the network is the `engine` option
+(colorization.engines): "auto" = ONNX Runtime on a CPU when installed (the same colour within TOLERANCE_AB),
+PyTorch on a GPU; "torch" or "onnx" force one, and $COLORARCHIVE_ENGINE overrides "auto".
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from colorization import engines
 from colorization import hints as hint_points
 from colorization.color import AB_SCALE, L_SCALE, gray_to_lightness, rgb_to_lightness
 from colorization.frames import Frame
@@ -90,6 +93,8 @@ class UNetColorizer:
         keep_aspect: bool = True,  # False: every frame squeezed to size x size (the behaviour before 2026-11-26)
         follow_hints: bool = True,  # False: the network's answer to hints alone, without colorization.hints.follow
         strength: float = 1.0,  # colour strength: the chroma of the network's colour x this, not what hints ask
+        engine: str = "auto",  # "torch" | "onnx" | "auto": ONNX Runtime on a CPU (colorization.engines)
+        threads: int = 0,  # ONNX Runtime's threads; 0: PyTorch's setting (torch.get_num_threads())
     ):
         from colorization import checkpoint as ckpt_mod
         from colorization.zoo import resolve_model
@@ -112,6 +117,8 @@ class UNetColorizer:
         self.takes_hints = bool(getattr(getattr(self.model, "config", None), "hints", False))
         self.follow_hints = bool(follow_hints)
         self.strength = hint_points.check_strength(strength)  # frame.info["strength"] overrides it per frame
+        # ONNX Runtime runs the network in float32, as PyTorch does on a CPU (autocast is for GPUs)
+        self.engine, self.onnx = engines.load_network(self.model, self.path, engine, self.device, threads)
 
     def describe(self) -> dict:
         return {
@@ -120,6 +127,7 @@ class UNetColorizer:
             "model_file": self.path.name,
             "network_size": self.size,
             "device": self.device,
+            "engine": self.engine,
             **({"colour_strength": self.strength} if self.strength != 1 else {}),
         }
 
@@ -143,10 +151,15 @@ class UNetColorizer:
     def predict(self, lightness: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
         """L (N, h, w) in [0, 100] -> ab (N, h, w, 2) float32 in Lab units (h and w multiples of 16);
         `hints` (N, 3, h, w): hint channels (colorization.hints.render) for a model that takes them."""
+        x = np.ascontiguousarray(lightness, dtype=np.float32)[:, None] / self.l_scale
+        box = np.array([network_box(x.shape[2:])] * len(x), dtype=np.float32)
+        if self.onnx is not None:
+            given = hints if hints is not None and self.takes_hints else None
+            ab = self.onnx(x, box, given)
+            return (ab.transpose(0, 2, 3, 1) * self.ab_scale).astype(np.float32)
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(lightness, dtype=np.float32) / self.l_scale)[:, None]
-        box = torch.tensor([network_box(x.shape[2:])], dtype=torch.float32).expand(len(x), 4)
+        x, box = torch.from_numpy(x), torch.from_numpy(box)
         kwargs = {}
         if hints is not None and self.takes_hints:
             kwargs["hints"] = torch.from_numpy(np.ascontiguousarray(hints, dtype=np.float32)).to(self.device)
