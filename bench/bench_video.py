@@ -99,16 +99,11 @@ def scaled_clip(src: Path, height: int, frames: int, dst: Path) -> Path:
     return dst
 
 
-def film_spec(model: Path, smoothing: str, naive: bool, frames: int | None = None) -> dict:
+def film_spec(model: Path, smoothing: str, naive: bool) -> dict:
     from colorization import presets
 
     spec = presets.get("film", model=str(model), smoothing=smoothing, batch_size=1 if naive else 0)
-    spec["decode"] = {
-        "name": "video",
-        "prefetch": 0 if naive else 16,
-        "hash": False,
-        **({"end_frame": frames} if frames else {}),
-    }
+    spec["decode"] = {"name": "video", "prefetch": 0 if naive else 16, "hash": False}
     spec["encode"] = {"name": "video", "queue": 0 if naive else 8}
     return spec
 
@@ -132,7 +127,7 @@ def speed(model: Path, clip: Path, naive: bool, frames: int) -> tuple[float, Fra
     from colorization import build_pipeline
     from colorization.media import probe
 
-    pipeline = build_pipeline(film_spec(model, "flow", naive, frames))
+    pipeline = build_pipeline(film_spec(model, "flow", naive))
     names = ["decode"] + [type(stage).__name__ for stage in pipeline.stages]
     cumulative = [0.0] * len(names)
     if naive:
@@ -149,7 +144,7 @@ def speed(model: Path, clip: Path, naive: bool, frames: int) -> tuple[float, Fra
         ]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = pipeline.run(clip, Path(tmp) / "out.mp4")
+        result = pipeline.run(clip, Path(tmp) / "out.mp4", window=(0, frames or None))
         seconds = time.perf_counter() - start
     shares = {}
     if naive:
@@ -168,9 +163,9 @@ def memory(model: Path, frames: int) -> list[tuple[int, float]]:
         if done % 30 == 0 and done < frames:  # the last frames come after a smaller final batch: left out
             samples.append((done, rss_mb()))
 
-    pipeline = build_pipeline(film_spec(model, "flow", False, frames))
+    pipeline = build_pipeline(film_spec(model, "flow", False))
     with tempfile.TemporaryDirectory() as tmp:
-        pipeline.run(LONG_CLIP, Path(tmp) / "long.mp4", on_progress=progress)
+        pipeline.run(LONG_CLIP, Path(tmp) / "long.mp4", on_progress=progress, window=(0, frames))
     return samples
 
 

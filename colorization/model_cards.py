@@ -16,7 +16,13 @@ PLAIN: dict[str, str] = {
         "such as brick, roads and roofs, which often stay grey or brown; its colours are plausible guesses, not "
         "historical fact."
     ),
-    # MODEL_CARD.md, "Status" (unet-v12) and "Limits"
+    # MODEL_CARD.md, "Status" (unet-v13) and "Limits"
+    "unet-v13": (
+        "Good at turning trees and grass green and skies blue, somewhat paler than the real colours of old "
+        "photographs, and weak at water, sunlit meadows and reddish things such as brick, roads and roofs, which "
+        "often stay grey or brown; its colours are plausible guesses, not historical fact."
+    ),
+    # MODEL_CARD.md, "Stage 10d" (unet-v12, the default before unet-v13) and "Limits"
     "unet-v12": (
         "Good at turning trees and grass green and skies blue, paler than the real colours of old photographs, and "
         "weak at water, sunlit meadows and reddish things such as brick, roads and roofs, which often stay grey or "

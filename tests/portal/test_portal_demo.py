@@ -70,7 +70,7 @@ def test_demo_sets_up_seeds_and_colorizes_with_the_installed_default_model(tmp_p
     # every installed model is offered (the repository's bundled ones beside the user's), the user's DEFAULT first
     offered = dict(db.execute("select name, is_default from jobs_colormodel").fetchall())
     assert offered["tiny"] == 1 and sum(offered.values()) == 1
-    assert "unet-v10" in offered and "unet-v10" in out.stdout.split("Also offered for comparison:", 1)[1]
+    assert "unet-v12" in offered and "unet-v12" in out.stdout.split("Also offered for comparison:", 1)[1]
 
 
 def test_demo_without_a_model_says_so(tmp_path):

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def bundled_model():
     """The bundled default model, registered by its zoo name and read by the worker's task, as setup does."""
-    model = ColorModel.objects.create(name="unet-v10", zoo_name="unet-v10", is_default=True)
+    model = ColorModel.objects.create(name="unet-v13", zoo_name="unet-v13", is_default=True)
     tasks.inspect_model(model.pk)
     model.refresh_from_db()
     return model
@@ -26,7 +26,7 @@ def bundled_model():
 
 def test_the_public_label_and_the_approval_screen_show_the_cards_sentence(client, staff_client, tmp_path,
                                                                           bundled_model):  # fmt: skip
-    sentence = PLAIN["unet-v10"]
+    sentence = PLAIN["unet-v13"]
     assert bundled_model.card == sentence  # stored with the model's info when the worker read the checkpoint
     item = add_item(tmp_path, "Dock cranes")
     req = add_result(tmp_path, item, bundled_model, approved=False)

@@ -29,7 +29,7 @@ def test_facets_narrow_the_search_and_the_label_says_what_the_model_is_good_at(
     staff_user,
     tmp_path,
 ):
-    model = ColorModel.objects.create(name="unet-v10", zoo_name="unet-v10", is_default=True)
+    model = ColorModel.objects.create(name="unet-v13", zoo_name="unet-v13", is_default=True)
     tasks.inspect_model(model.pk)
     harbour = Collection.objects.create(title="Harbour", slug="harbour")
     streets = Collection.objects.create(title="Streets", slug="streets")
@@ -42,7 +42,7 @@ def test_facets_narrow_the_search_and_the_label_says_what_the_model_is_good_at(
     add_item(tmp_path, "Café terrace", collection=streets, place="Saint-Étienne", subjects="cafés; streets",
              year_from=1909, year_to=1909)  # fmt: skip
     req = add_result(tmp_path, dock, model, approved=False)
-    url, sentence = live_server.url, PLAIN["unet-v10"]
+    url, sentence = live_server.url, PLAIN["unet-v13"]
 
     visitor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     visitor.goto(f"{url}/search/")
