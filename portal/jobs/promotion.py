@@ -3,6 +3,7 @@ catalogue photographs colorized by both."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from portal.catalog.models import Item
@@ -86,9 +87,9 @@ def compare_figures(candidate: ColorModel, default: ColorModel | None) -> Compar
         a, b, direction = mine.get(name), theirs.get(name), _direction(name)
         verdict = ""
         if a is not None and b is not None and direction and name.split("_")[0] in same:
-            verdict = (
-                "same" if round(a, 4) == round(b, 4) else ("better" if (a - b) * direction > 0 else "worse")
-            )
+            # within 0.1% (or 1e-4) is the same: another CPU's arithmetic moves the last digits, not the model
+            same_value = math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-4)
+            verdict = "same" if same_value else ("better" if (a - b) * direction > 0 else "worse")
         figures.append(Figure(name, a, b, verdict))
     sets = [
         {"prefix": p, "candidate": my_sets.get(p), "default": their_sets.get(p), "same": p in same}

@@ -202,3 +202,19 @@ def test_a_model_without_hints_is_refused_unless_confirmed(admin_client, models)
     )
     page = admin_client.get(reverse("jobs:promote", args=[hinted.pk])).content.decode()
     assert 'name="confirm_no_hints"' not in page  # the default (plain-unet) has no hints to lose
+
+
+def test_figures_a_rounding_apart_are_the_same(admin_client, models):
+    """A retrained model that scores 12.8026 against the default's 12.8 is not "worse": the last digits move with
+    the machine's arithmetic, not with the model."""
+    default = models[0]
+    figures = {k: v * (1 + 2e-4) for k, v in DEFAULT_FIGURES.items()}
+    close = ColorModel.objects.create(
+        name="close",
+        checkpoint="models/close.pt",
+        info={"version": "1"},
+        metrics=_scored_with(default, figures),
+    )
+    page = admin_client.get(reverse("jobs:promote", args=[close.pk])).content.decode()
+    assert 'data-verdict="worse"' not in page and 'data-verdict="better"' not in page
+    assert page.count('data-verdict="same"') == 3  # PSNR, correlation, MAE; the gray baseline is not judged
