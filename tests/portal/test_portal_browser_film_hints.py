@@ -14,7 +14,7 @@ from django.core.files import File
 from portal.catalog.models import Item
 from portal.jobs.models import ColorizationRequest, ColorModel
 from tests.support import ARTIFACTS
-from tests.support.browser import shot
+from tests.support.browser import shot, sign_in
 from tests.support.catalog import add_hint_film
 from tests.support.models import hinted_checkpoint
 from tests.support.services import wait_for
@@ -40,13 +40,8 @@ def test_mark_two_frames_of_a_film_and_submit(browser, live_server, live_worker,
     item = add_hint_film(tmp_path / "harbour_1936.mp4", staff_user, title="Harbour, 1936")
     wait_for(lambda: Item.objects.get(pk=item.pk).preview, 120, what="the film's poster", log=live_worker.log)
 
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
     errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{live_server.url}/accounts/login/?next=/catalog/items/{item.pk}/")
-    page.fill("input[name=username]", "curator")
-    page.fill("input[name=password]", "pass-1234-word")
-    page.click("button[type=submit]")
+    page = sign_in(browser, live_server.url, "curator", f"/catalog/items/{item.pk}/", 1000, errors)
     photo = page.locator("[data-hint-photo]")
     photo.wait_for()
     frame_input = page.locator("[data-hint-frame]")

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from portal.catalog.models import Item
-from tests.support.browser import shot
+from tests.support.browser import shot, sign_in
 from tests.support.catalog import excel_csv
 from tests.support.media import make_photo
 
@@ -33,11 +33,7 @@ def test_a_semicolon_cp1252_csv_is_mapped_previewed_imported_and_a_file_attached
     photo = make_photo(tmp_path / "hafen_1923.png", size=(64, 48))
     scan = make_photo(tmp_path / "amt_1931.png", size=(66, 48))
     url = live_server.url
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    page.goto(f"{url}/accounts/login/?next=/catalog/import/")
-    page.fill("input[name=username]", "curator")
-    page.fill("input[name=password]", "pass-1234-word")
-    page.click("button[type=submit]")
+    page = sign_in(browser, url, "curator", "/catalog/import/", 1000)
 
     page.set_input_files("input[name=csv_file]", str(tmp_path / "liste.csv"))
     page.click("button:has-text('Read the columns')")

@@ -21,7 +21,7 @@ from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
 from portal.jobs import services
 from portal.jobs.models import ColorizationRequest, ColorModel, Status
-from tests.support.browser import shot
+from tests.support.browser import shot, sign_in
 from tests.support.media import make_photo
 from tests.support.models import hinted_checkpoint
 from tests.support.services import wait_for
@@ -58,13 +58,8 @@ def test_place_preview_and_submit_three_hints(browser, live_server, live_worker,
     reference = tmp_path / "fabric.png"
     Image.new("RGB", (40, 30), (200, 30, 30)).save(reference)
 
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
     errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{live_server.url}/accounts/login/?next=/catalog/items/{item.pk}/")
-    page.fill("input[name=username]", "curator")
-    page.fill("input[name=password]", "pass-1234-word")
-    page.click("button[type=submit]")
+    page = sign_in(browser, live_server.url, "curator", f"/catalog/items/{item.pk}/", 1000, errors)
     photo_el = page.locator("[data-hint-photo]")
     photo_el.wait_for()
     page.wait_for_function("() => document.querySelector('[data-hint-photo]').naturalWidth > 0")
@@ -171,13 +166,8 @@ def _editor_page(browser, live_server, live_worker, item_pk):
     wait_for(
         lambda: Item.objects.get(pk=item_pk).preview, 120, what="the item's preview", log=live_worker.log
     )
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
     errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{live_server.url}/accounts/login/?next=/catalog/items/{item_pk}/")
-    page.fill("input[name=username]", "curator")
-    page.fill("input[name=password]", "pass-1234-word")
-    page.click("button[type=submit]")
+    page = sign_in(browser, live_server.url, "curator", f"/catalog/items/{item_pk}/", 1000, errors)
     page.locator("[data-hint-photo]").wait_for()
     page.wait_for_function("() => document.querySelector('[data-hint-photo]').naturalWidth > 0")
     return page, errors
