@@ -6,7 +6,7 @@
 - `FileSystemStorage` (the media store) and `SpoolUploadHandler` (FILE_UPLOAD_TEMP_DIR) remove a file whose
   writing failed at once; Django's keep it (a partial original or film part in the media folder, a spool file
   held open until the request is collected, so the next uploads find the spool full too).
-- `store_then_save` stores a file and then its row, and keeps no file whose row did not commit;
+- `store_then_save` stores files and then their row, and keeps no file whose row did not commit;
   `remove_incoming_leftovers` (run by the sweeper) removes what a process killed while storing left.
 """
 
@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from django.conf import settings
@@ -122,32 +122,40 @@ class SpoolUploadHandler(TemporaryFileUploadHandler):
 
 def store_then_save(
     instance: models.Model,
-    field: str,
-    content: File,
-    name: str,
+    files: Mapping[str, tuple[File | Path, str]],
     *,
     check: Callable[[], None] | None = None,
     save: Callable[[], object] | None = None,
 ) -> None:
-    """Store `content` as `instance.<field>` (under `name`, where the field's upload_to puts it), then save the
-    row in one transaction: `save()` when given (a row that needs more than its own save: a lock, a state
-    change), else `instance.save()`. `check()`, when given, runs in between, outside the transaction (reading
-    the stored file back). When any step fails the stored file is removed, unless a row refers to it, the field
-    is emptied and the error passes through: no file is kept without its row, and none that has one is removed.
-    InsufficientStorage before anything is written when it would leave less than settings.MIN_FREE_BYTES free.
+    """Store each `files` entry, field -> (content or a finished local file, name), as `instance.<field>` (under
+    `name`, where the field's upload_to puts it), then save the row in one transaction: `save()` when given (a row that needs more
+    than its own save: a lock, a state change), else `instance.save()`. `check()`, when given, runs in between,
+    outside the transaction (reading the stored files back). When any step fails every file stored here is
+    removed, unless a row refers to it, its field is emptied and the error passes through: no file is kept
+    without its row, and none that has one is removed. InsufficientStorage before anything is written when the
+    files would leave less than settings.MIN_FREE_BYTES free.
 
-    The file goes first, outside the transaction: a long upload (or a copy to S3) must not hold the database's
+    The files go first, outside the transaction: a long upload (or a copy to S3) must not hold the database's
     write lock, which the workers need for their progress."""
-    file = getattr(instance, field)
-    require_free(media_folder(file.storage), content.size or 0, "media store")
-    file.save(name, content, save=False)
+    stored: list[str] = []
     try:
+        for field, (content, name) in files.items():
+            file = getattr(instance, field)
+            if isinstance(content, Path):
+                require_free(media_folder(file.storage), content.stat().st_size, "media store")
+                with open(content, "rb") as fh:
+                    file.save(name, File(fh), save=False)
+            else:
+                require_free(media_folder(file.storage), content.size or 0, "media store")
+                file.save(name, content, save=False)
+            stored.append(field)
         if check is not None:
             check()
         with transaction.atomic():
             (save or instance.save)()
     except BaseException:
-        _remove_unreferenced(instance, field)
+        for field in stored:
+            _remove_unreferenced(instance, field)
         raise
 
 

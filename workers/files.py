@@ -12,11 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files import File
 from django.db.models.fields.files import FieldFile
 
 from colorization.media import atomic_write
-from portal.storage import media_folder, require_free
 from workers.cache import FileCache
 
 log = logging.getLogger("workers")
@@ -74,16 +72,6 @@ def cached_copy(field: FieldFile, key: str) -> Path:
         with field.open("rb") as src:
             atomic_write(dst, lambda out: shutil.copyfileobj(src, out, 1024 * 1024))
     return dst
-
-
-def store(field: FieldFile, name: str, path: Path) -> None:
-    """Save a finished local file into storage under `name` (replacing what the field held); InsufficientStorage
-    before anything is written when it would leave less than settings.MIN_FREE_BYTES free."""
-    require_free(media_folder(field.storage), path.stat().st_size, "media store")
-    if field.name:
-        field.storage.delete(field.name)
-    with open(path, "rb") as f:
-        field.save(name, File(f), save=False)
 
 
 def scratch_dir() -> Path:

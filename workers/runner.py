@@ -1,13 +1,17 @@
 """The one job runner every task goes through (NetBox's JobRunner.handle): fetch the row, claim it, run the
-body (which calls the library and stores what it made), then finish or fail.
+body (which calls the library), then finish or fail.
 
     run_job(ColorizationRequest, pk, body)   # body(row) -> fields for finish(), or None if it ended the job
+
+A body that made files ends the job itself, inside its scratch folder: `row.finish(files={field: path}, ...)`
+stores them with the row (portal.storage.store_then_save), so a row that does not commit (cancelled meanwhile,
+or an error) keeps no file.
 
 While the body runs, a thread writes the row's heartbeat (settings.HEARTBEAT_SECONDS), so a worker killed
 mid-job is noticed within about a minute (Job.stale) and its job requeued by the sweeper.
 A duplicate delivery finds nothing to claim and does nothing; a body stopped by Cancelled (a progress
-callback found the row no longer running) ends quietly, keeping nothing it stored; any other error marks the row failed in plain words
-for museum staff while the traceback goes to the worker log; a result finished after a cancel is discarded.
+callback found the row no longer running) ends quietly; any other error marks the row failed in plain words
+for museum staff while the traceback goes to the worker log; a result finished after a cancel is not recorded.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ def run_job(
 
     A lost database connection (a restart, a failover) does not lose the job: the worker waits for the database
     (portal.database), then claims again, or requeues the job it was running with the reason on it."""
-    from portal.jobs.models import Cancelled, Status
+    from portal.jobs.models import Cancelled
 
     job = retrying(lambda: model.claim(pk) if claim else model.objects.filter(pk=pk).first())
     if job is None:
@@ -81,11 +85,12 @@ def run_job(
         retrying(lambda: job.fail(message))
     else:
         if fields is None:
-            # the body ended its part (a film planned, a join handed on): no worker holds the row now
+            # the body ended its part (finished with its files, a film planned, a join handed on): no worker
+            # holds the row now
             retrying(lambda: model.beat(pk, job.attempts, alive=False))
             return job
         try:
-            recorded = job.finish(**fields)
+            job.finish(**fields)
         except LOST as exc:
             log.warning(
                 "%s %s: the database connection was lost while recording the result: %s",
@@ -94,10 +99,7 @@ def run_job(
                 exc,
             )
             wait_for_database()
-            # the first try may have committed just before the connection went: then the row is done already
-            recorded = job.finish(**fields) or _state(job) == (Status.DONE, job.attempts)
-        if not recorded:
-            job.discard()  # cancelled while running: keep no unwanted result
+            job.finish(**fields)  # a no-op when the first try committed just before the connection went
     return job
 
 
@@ -133,13 +135,11 @@ def heartbeat(model: type, job) -> Iterator[None]:
 
 def _stopped(job) -> None:
     """A segment whose request was cancelled or failed stops as cancelled; a row requeue_stale made pending
-    again meanwhile, or another worker runs now (a later attempt), is left to it. Nothing this attempt stored
-    is kept: it was never recorded."""
+    again meanwhile, or another worker runs now (a later attempt), is left to it."""
     from portal.jobs.models import Status
 
     if _state(job) == (Status.RUNNING, job.attempts):
         job.cancel()
-    job.discard()
 
 
 def _state(job) -> tuple[str, int] | None:
@@ -148,7 +148,7 @@ def _state(job) -> tuple[str, int] | None:
 
 def _requeue_after_database_loss(model: type, job, exc: BaseException) -> None:
     """Once the database is back, put the job this worker was running back on the queue, saying why (after
-    settings.MAX_ATTEMPTS it fails instead), and drop what it stored. When the database stays away longer than
+    settings.MAX_ATTEMPTS it fails instead). When the database stays away longer than
     settings.DB_WAIT_SECONDS the error is raised: the row stays running, and the sweeper requeues it later."""
     from portal.jobs.models import DATABASE_LOST, Status
 
@@ -164,4 +164,3 @@ def _requeue_after_database_loss(model: type, job, exc: BaseException) -> None:
         done = row.requeue(DATABASE_LOST) if row is not None else None
     if done:
         log.info("%s %s: %s", model.__name__, job.pk, done)
-        job.discard()  # what this attempt stored; the next one stores its own

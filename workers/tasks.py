@@ -21,9 +21,9 @@ from django.conf import settings
 from django.db.models import F
 
 from portal.database import retrying
-from portal.storage import is_disk_full
+from portal.storage import is_disk_full, store_then_save
 from workers.cache import DigestMismatch
-from workers.files import local_path, model_checkpoint, original_copy, scratch, store
+from workers.files import local_path, model_checkpoint, original_copy, scratch
 from workers.runner import run_job
 
 log = logging.getLogger("workers")
@@ -155,7 +155,7 @@ def colorize(request_id: int) -> None:
     run_job(ColorizationRequest, request_id, lambda req: _plan_film(req) if req.item.is_film else _photo(req))
 
 
-def _photo(req) -> dict:
+def _photo(req) -> None:
     from colorization.api import cached_pipeline  # a warm worker keeps its pipelines and their weights
     from colorization.media.previews import write_preview
 
@@ -171,13 +171,18 @@ def _photo(req) -> dict:
         )
         dst = Path(result.info["path"])  # the encoder may have fixed the suffix to match the format
         signed = _sign(req, dst, src, rights, pipeline.context())
-        store(req.result, dst.name, dst)
-        write_preview(dst, tmp / "preview.jpg", max_side=PREVIEW_SIDE)
-        store(req.result_preview, f"{dst.stem}-preview.jpg", tmp / "preview.jpg")
-    # how many hints the model followed (or ignored) and the strength; the hints themselves are in req.options
-    followed = {k: v for k, v in pipeline.hint_context(hints).items() if k != "colour_hint_points"}
-    provenance = {**_provenance(req, pipeline.context(), result.info, source_sha256, followed), **signed}
-    return {"provenance": provenance, "frames": result.frames, "seconds": result.seconds}
+        preview = tmp / f"{dst.stem}-preview.jpg"
+        write_preview(dst, preview, max_side=PREVIEW_SIDE)
+        # how many hints the model followed (or ignored) and the strength; the hints are in req.options
+        followed = {k: v for k, v in pipeline.hint_context(hints).items() if k != "colour_hint_points"}
+        provenance = {**_provenance(req, pipeline.context(), result.info, source_sha256, followed), **signed}
+        # the files are stored with the row: a request cancelled meanwhile keeps neither
+        req.finish(
+            files={"result": dst, "result_preview": preview},
+            provenance=provenance,
+            frames=result.frames,
+            seconds=result.seconds,
+        )
 
 
 def _plan_film(req) -> None:
@@ -202,7 +207,7 @@ def colorize_segment(segment_id: int) -> None:
         seg.request.enqueue_join()
 
 
-def _segment(seg) -> dict:
+def _segment(seg) -> None:
     from colorization import segments
     from colorization.api import cached_pipeline
     from portal.jobs.models import JOIN_SHARE, Cancelled, ColorizationRequest, Status
@@ -224,14 +229,13 @@ def _segment(seg) -> dict:
     with _film_original(req) as src, scratch() as tmp:
         dst = tmp / f"request{req.pk}-part{seg.index:04d}.mp4"
         segments.colorize_segment(src, seg.plan, dst, on_progress=on_progress, pipeline=pipeline, hints=hints)
-        store(seg.part, dst.name, dst)
-    # the join (on another queue) records the model as this pipeline names it, and the hints it followed
-    context = pipeline.context()
-    followed = {k: v for k, v in pipeline.hint_context(hints).items() if k != "colour_hint_points"}
-    ColorizationRequest.update_running(
-        req.pk, attempt=req.attempts, provenance=_provenance(req, context, {}, req.item.sha256, followed)
-    )
-    return {}
+        # the join (on another queue) records the model as this pipeline names it, and the hints it followed
+        context = pipeline.context()
+        followed = {k: v for k, v in pipeline.hint_context(hints).items() if k != "colour_hint_points"}
+        ColorizationRequest.update_running(
+            req.pk, attempt=req.attempts, provenance=_provenance(req, context, {}, req.item.sha256, followed)
+        )
+        seg.finish(files={"part": dst})  # the part is kept only with its row
 
 
 @shared_task(name="workers.tasks.join_segments")
@@ -261,16 +265,15 @@ def _join(req) -> dict | None:
         dst = tmp / _result_name(req, ".mp4")
         info = segments.join(paths, src, dst, xmp=xmp, tags=rights_tags(rights))
         info.update(_sign(req, dst, src, rights, req.provenance))
-        store(req.result, dst.name, dst)
-        write_preview(dst, tmp / "poster.jpg", max_side=1280)
-        store(req.result_preview, f"{dst.stem}-poster.jpg", tmp / "poster.jpg")
-    provenance = {**req.provenance, **_jsonable(info), "segments": len(parts)}
-    provenance.pop("dst", None)
-    seconds = sum(((s.finished or s.started) - s.started).total_seconds() for s in parts if s.started)
-    frames = sum(seg.end_frame - seg.start_frame for seg in parts)
-    if not req.finish(provenance=provenance, frames=frames, seconds=seconds, phase=Phase.JOINED):
-        req.discard()  # cancelled while joining: keep no result
-        return None
+        poster = tmp / f"{dst.stem}-poster.jpg"
+        write_preview(dst, poster, max_side=1280)
+        provenance = {**req.provenance, **_jsonable(info), "segments": len(parts)}
+        provenance.pop("dst", None)
+        seconds = sum(((s.finished or s.started) - s.started).total_seconds() for s in parts if s.started)
+        frames = sum(seg.end_frame - seg.start_frame for seg in parts)
+        files = {"result": dst, "result_preview": poster}
+        if not req.finish(files, provenance=provenance, frames=frames, seconds=seconds, phase=Phase.JOINED):
+            return None  # cancelled while joining: the result went with the row that did not commit
     for seg in parts:  # the joined film holds everything now; drop the parts
         seg.part.delete(save=True)
     log.info("request %s joined from %d segments", req.pk, len(parts))
@@ -302,25 +305,38 @@ def make_previews(item_id: int) -> None:
         )
         item.save(update_fields=["media_error"])
         return
+    fields = [
+        "preview",
+        "thumbnail",
+        "width",
+        "height",
+        "frame_count",
+        "duration",
+        "is_colour",
+        "media_error",
+    ]
     try:
         with local_path(item.original) as src, scratch() as tmp:
             # The stored file's own name (short enough for any file system, extension kept) rather than its path.
             stored = Path(item.original.name).name
             named = tmp / stored
             os.symlink(src, named)
+            preview, thumb = tmp / f"{Path(stored).stem}-preview.jpg", tmp / f"{Path(stored).stem}-thumb.jpg"
             try:
-                info = write_preview(named, tmp / "preview.jpg", PREVIEW_SIDE)
+                info = write_preview(named, preview, PREVIEW_SIDE)
             except ValueError as exc:  # the library names the file by its path: say only the original's name
                 raise ValueError(
                     str(exc).replace(f"{tmp}{os.sep}", "").replace(stored, item.original_name)
                 ) from None
-            write_preview(tmp / "preview.jpg", tmp / "thumb.jpg", THUMB_SIDE)
-            store(item.preview, f"{Path(stored).stem}-preview.jpg", tmp / "preview.jpg")
-            store(item.thumbnail, f"{Path(stored).stem}-thumb.jpg", tmp / "thumb.jpg")
-        for key in ("width", "height", "frame_count", "duration", "is_colour"):
-            if info.get(key) is not None:
-                setattr(item, key, info[key])
-        item.media_error = ""
+            write_preview(preview, thumb, THUMB_SIDE)
+            for key in ("width", "height", "frame_count", "duration", "is_colour"):
+                if info.get(key) is not None:
+                    setattr(item, key, info[key])
+            item.media_error = ""
+            # the previews are kept only with the row that names them
+            files = {"preview": (preview, preview.name), "thumbnail": (thumb, thumb.name)}
+            store_then_save(item, files, save=lambda: item.save(update_fields=fields))
+        return
     except Exception as exc:  # recorded on the item (the log has details, the page no paths) unless transient
         if is_disk_full(exc):
             _previews_wait_for_space(item, exc)
@@ -331,11 +347,7 @@ def make_previews(item_id: int) -> None:
         else:
             log.exception("previews for item %s failed", item_id)
             item.media_error = f"{item.original_name}: the previews could not be made ({type(exc).__name__})"
-    item.save(
-        update_fields=[
-            "preview", "thumbnail", "width", "height", "frame_count", "duration", "is_colour", "media_error"
-        ]
-    )  # fmt: skip
+    item.save(update_fields=fields)
 
 
 def _previews_wait_for_space(item, exc: OSError) -> None:
@@ -343,10 +355,7 @@ def _previews_wait_for_space(item, exc: OSError) -> None:
     counted against it, and the sweeper sends it again (settings.SWEEP_MINUTES) until there is room."""
     from portal.catalog.models import Item
 
-    log.warning("previews for item %s wait for disk space: %s", item.pk, exc)
-    for made in (item.preview, item.thumbnail):  # stored by this attempt (the item had none): keep nothing
-        if made.name:
-            made.delete(save=False)
+    log.warning("previews for item %s wait for disk space: %s", item.pk, exc)  # store_then_save kept nothing
     Item.objects.filter(pk=item.pk).update(preview_attempts=F("preview_attempts") - 1)
 
 

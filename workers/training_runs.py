@@ -346,5 +346,5 @@ def _register(
             raise Cancelled(f"training run {run.pk} is no longer running")
 
     with open(checkpoint, "rb") as f:  # no model file without its row
-        store_then_save(model, "checkpoint", File(f), f"{name}.pt", save=save)
+        store_then_save(model, {"checkpoint": (File(f), f"{name}.pt")}, save=save)
     return model

@@ -128,7 +128,7 @@ def _store_original(item: Item, upload: File) -> Item:
 
     # A disk too full for the file refuses at once (507); a write that fails midway keeps nothing.
     try:
-        store_then_save(item, "original", upload, stored_name(name), check=check, save=save)
+        store_then_save(item, {"original": (upload, stored_name(name))}, check=check, save=save)
     except BaseException as exc:  # the row did not commit, and the file went with it
         if item.pk is not None:  # a record that stays without its file
             item.sha256, item.size, item.original_name = None, 0, ""

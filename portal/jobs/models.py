@@ -14,7 +14,9 @@ second, inner state while it runs, its `Phase` (segments -> join queued -> joini
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from django.apps import apps
@@ -28,6 +30,7 @@ from simple_history.models import HistoricalRecords
 from colorization.hints import DEFAULT_REACH
 from portal import broker
 from portal.catalog.models import Item
+from portal.storage import store_then_save
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -62,6 +65,10 @@ DATABASE_LOST = "The database connection was lost while this ran"
 class Cancelled(Exception):
     """Raised in a worker when its row is no longer running (cancelled, failed elsewhere, or deleted): the
     progress callbacks raise it, so a colorization, a film segment or a training run stops within seconds."""
+
+
+class _NotRecorded(Exception):
+    """Job.finish found the row no longer running this attempt: the files stored for it go."""
 
 
 class Job(models.Model):
@@ -140,9 +147,25 @@ class Job(models.Model):
         self.progress = fraction
         self.update_running(self.pk, attempt=self.attempts, progress=fraction)
 
-    def finish(self, **fields) -> bool:
+    def finish(self, files: Mapping[str, Path] | None = None, **fields) -> bool:
         """Record success, unless the job was cancelled, or requeued, meanwhile (the row is no longer running
-        this attempt); returns whether it was recorded."""
+        this attempt); returns whether it was recorded. `files`: field -> a finished local file, stored under
+        its own name and recorded with the row (portal.storage.store_then_save): when the row does not commit
+        (not recorded, or an error) no file is kept."""
+        if not files:
+            return self._record(fields)
+
+        def record() -> None:
+            if not self._record(fields):
+                raise _NotRecorded
+
+        try:
+            store_then_save(self, {field: (path, path.name) for field, path in files.items()}, save=record)
+        except _NotRecorded:
+            return False
+        return True
+
+    def _record(self, fields: dict) -> bool:
         with transaction.atomic():
             current = (
                 type(self)
@@ -179,9 +202,6 @@ class Job(models.Model):
         from portal.jobs import notify
 
         notify.job_ended(self, by=by)
-
-    def discard(self) -> None:
-        """Drop what a body stored for a result that was not recorded (the job was cancelled meanwhile)."""
 
     def cancel(self, by: AbstractBaseUser | None = None) -> bool:
         """Cancel a waiting or running job (its worker stops at its next progress report) and tell whoever asked
@@ -525,10 +545,6 @@ class ColorizationRequest(Job):
         )
         return changed
 
-    def discard(self) -> None:
-        self.result.delete(save=False)
-        self.result_preview.delete(save=False)
-
     def advance_to(self, phase: Phase, **fields) -> bool:
         """Move a running film to `phase` from one that PHASE_FROM allows; False (and nothing written) when
         the row is not running or elsewhere: a duplicate delivery, or another worker was first."""
@@ -610,11 +626,11 @@ class ColorizationRequest(Job):
                 done.append(f"sent join of request {pk}")
         return done
 
-    def finish(self, **fields) -> bool:
+    def finish(self, files: Mapping[str, Path] | None = None, **fields) -> bool:
         """Record success; a request asked to be approved when done (the demo's seeded ones) is approved with it."""
         if self.options.get("approve_when_done"):
             fields.update(approved=True, approved_by=self.requested_by, approved_at=timezone.now())
-        return super().finish(**fields)
+        return super().finish(files, **fields)
 
     def approve(self, user) -> None:
         self.approved, self.approved_by, self.approved_at = True, user, timezone.now()
@@ -680,9 +696,6 @@ class Segment(Job):
         if self.status == Status.FAILED:
             self.request.fail(f"Part {self.index + 1} of the film failed: {self.error}")
         return line
-
-    def discard(self) -> None:
-        self.part.delete(save=False)
 
 
 class TrainingSource(models.Model):

@@ -144,7 +144,7 @@ def register_model(name: str, upload, description: str = "", make_default: bool 
     model = ColorModel(
         name=name, description=description, info={"promote_when_inspected": True} if promote else {}
     )
-    store_then_save(model, "checkpoint", upload, upload.name)
+    store_then_save(model, {"checkpoint": (upload, upload.name)})
     # the row exists now: its file is never deleted here
     broker.send_on_commit(model, model.inspect_task_name)
     return model

@@ -295,7 +295,7 @@ def _add_sources(request, files) -> int:
             messages.warning(request, f"{f.name}: already a training source")
             continue
         source = TrainingSource(title=f.name, sha256=digest, size=f.size, added_by=request.user)
-        store_then_save(source, "file", f, f.name)
+        store_then_save(source, {"file": (f, f.name)})
         added += 1
     return added
 

@@ -16,10 +16,12 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import IntegrityError
 
-from portal.jobs.models import Cancelled, ColorModel
+from portal.catalog.models import Item
+from portal.jobs.models import Cancelled, ColorizationRequest, ColorModel, Status
 from portal.jobs.services import register_model
 from portal.storage import store_then_save
 from tests.support import ROOT
+from tests.support.catalog import stub_item
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +42,7 @@ def _fail_after_the_insert(model: ColorModel):
 def test_a_file_is_kept_with_its_row_and_removed_when_the_row_does_not_commit(settings, failure):
     media = Path(settings.MEDIA_ROOT)
     first = ColorModel(name="harbour")
-    store_then_save(first, "checkpoint", ContentFile(b"weights of the first"), "harbour.pt")
+    store_then_save(first, {"checkpoint": (ContentFile(b"weights of the first"), "harbour.pt")})
     first.refresh_from_db()
     with first.checkpoint.open("rb") as f:
         assert f.read() == b"weights of the first"  # a success keeps both: the row, and its file
@@ -51,9 +53,7 @@ def test_a_file_is_kept_with_its_row_and_removed_when_the_row_does_not_commit(se
     with pytest.raises(IntegrityError if failure == "duplicate name" else Cancelled):
         store_then_save(
             second,
-            "checkpoint",
-            ContentFile(b"weights of the second"),
-            "harbour.pt",
+            {"checkpoint": (ContentFile(b"weights of the second"), "harbour.pt")},
             save=None if failure == "duplicate name" else _fail_after_the_insert(second),
         )
     assert _stored(media) == before  # the second file went with its row; the first's file is untouched
@@ -68,6 +68,41 @@ def test_a_checkpoint_registered_under_a_taken_name_keeps_no_file(settings):
     with pytest.raises(IntegrityError):
         register_model("harbour", ContentFile(b"second", name="harbour.pt"))
     assert _stored(media) == before and ColorModel.objects.count() == 1
+
+
+@pytest.mark.parametrize("outcome", ["recorded", "cancelled meanwhile", "refused by the database"])
+def test_a_job_result_is_kept_only_with_its_finished_row(settings, tmp_path, outcome):
+    media = Path(settings.MEDIA_ROOT)
+    item = stub_item("Harbour", Item.Status.PUBLISHED)
+    model = ColorModel.objects.create(name="tiny", zoo_name="default")
+    running = ColorizationRequest.claim(
+        ColorizationRequest.objects.create(item=item, model=model, preset="photo").pk
+    )
+    result, preview = tmp_path / "harbour-colorized.png", tmp_path / "harbour-colorized-preview.jpg"
+    result.write_bytes(b"the colorized photograph")
+    preview.write_bytes(b"its preview")
+    files = {"result": result, "result_preview": preview}
+    before = _stored(media)
+
+    if outcome == "recorded":
+        assert running.finish(files, frames=1)
+        row = ColorizationRequest.objects.get(pk=running.pk)
+        assert row.status == Status.DONE and _stored(media) - before == {
+            row.result.name,
+            row.result_preview.name,
+        }
+        with row.result.open("rb") as f:
+            assert f.read() == b"the colorized photograph"
+        return
+    if outcome == "cancelled meanwhile":
+        ColorizationRequest.objects.get(pk=running.pk).cancel()
+        assert running.finish(files, frames=1) is False
+    else:
+        with pytest.raises(IntegrityError):  # frames is a positive integer: the row's UPDATE is refused
+            running.finish(files, frames=-1)
+    assert _stored(media) == before  # neither file outlived the row that did not commit
+    row = ColorizationRequest.objects.get(pk=running.pk)
+    assert not row.result and not row.result_preview and not running.result and not running.result_preview
 
 
 # A process storing a film into the media store, killed (SIGKILL, as the out-of-memory killer does) midway.
