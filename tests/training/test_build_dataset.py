@@ -190,6 +190,16 @@ def test_bad_sources_get_a_one_line_reason(media, tmp_path):
         build([tmp_path / "missing.mp4"], tmp_path / "g", person_filter=False)
 
 
+def test_a_film_over_the_pixel_limit_is_refused_as_inference_refuses_it(media, tmp_path, monkeypatch):
+    from colorization.media import policy
+
+    monkeypatch.setattr(policy, "MAX_PIXELS", 5000)  # the film's frames are 96x64, the photographs 80x60
+    m = build([media["film"], media["images"]], tmp_path / "f", person_filter=False, splits=SPLITS)
+    film = next(s for s in m["sources"] if s["path"].endswith("film.mp4"))
+    assert "too large (0 megapixels, 96x64)" in film["error"] and "\n" not in film["error"]
+    assert m["frames"] > 0  # the photographs, under the limit, were taken
+
+
 def test_missing_detector_weights_stop_the_build(media, tmp_path):
     with pytest.raises(BuildError, match="no-person-filter"):
         build([media["film"]], tmp_path / "f", detector=str(tmp_path / "absent.onnx"))
