@@ -168,6 +168,20 @@ def _last_end(container, video, start: float | None) -> float | None:
 MAX_FRAME_GAP_S = 60.0
 
 
+def check_first_frame(path: str | os.PathLike) -> None:
+    """VideoError unless the first frame of the film's video stream decodes (a header can open over data that
+    cannot)."""
+    import av
+
+    path = Path(path)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if next(container.decode(video_stream(container, path)), None) is None:
+                raise VideoError(f"{path}: no frame of its video could be decoded")
+    except av.FFmpegError as exc:
+        raise VideoError(f"{path}: its first frame cannot be decoded ({av_message(exc)})") from None
+
+
 def check_frame_gaps(path: str | os.PathLike, max_gap_s: float = MAX_FRAME_GAP_S) -> None:
     """VideoError when two consecutive frames of `path` (in presentation order) lie more than `max_gap_s`
     seconds apart; demuxes the video packets, without decoding."""

@@ -27,6 +27,24 @@ MAX_SIDE = 32768  # pixels on one side (also FFmpeg's own ceiling)
 MAX_UPLOAD_BYTES = int(os.environ.get("COLORARCHIVE_MAX_UPLOAD_MB", "2048")) * 1024 * 1024
 
 
+# Leading bytes of the formats policy accepts, by suffix (offset, bytes); any one of them will do.
+IMAGE_MAGIC = {
+    ".jpg": [(0, b"\xff\xd8\xff")], ".jpeg": [(0, b"\xff\xd8\xff")],
+    ".png": [(0, b"\x89PNG\r\n\x1a\n")],
+    ".tif": [(0, b"II*\x00"), (0, b"MM\x00*"), (0, b"II+\x00"), (0, b"MM\x00+")],
+    ".bmp": [(0, b"BM")], ".gif": [(0, b"GIF87a"), (0, b"GIF89a")], ".webp": [(8, b"WEBP")],
+}  # fmt: skip
+IMAGE_MAGIC[".tiff"] = IMAGE_MAGIC[".tif"]
+ISO_BOXES = [(4, b"ftyp"), (4, b"moov"), (4, b"mdat"), (4, b"wide"), (4, b"free"), (4, b"skip")]
+FILM_MAGIC = {
+    ".mp4": ISO_BOXES, ".m4v": ISO_BOXES, ".mov": ISO_BOXES,
+    ".mkv": [(0, b"\x1a\x45\xdf\xa3")], ".webm": [(0, b"\x1a\x45\xdf\xa3")],
+    ".avi": [(8, b"AVI ")], ".ogv": [(0, b"OggS")], ".wmv": [(0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")],
+    ".mpg": [(0, b"\x00\x00\x01\xba"), (0, b"\x00\x00\x01\xb3"), (0, b"\x47")],
+    ".mpeg": [(0, b"\x00\x00\x01\xba"), (0, b"\x00\x00\x01\xb3"), (0, b"\x47")],
+}  # fmt: skip
+
+
 class RefusedMedia(ValueError):
     """A file the archive does not take; the message names the file and the reason."""
 
@@ -84,3 +102,13 @@ def check_size(name: str | os.PathLike, size: int) -> None:
         raise RefusedMedia(
             f"{PurePath(name).name}: {size / 1e6:.0f} MB is larger than the {MAX_UPLOAD_BYTES / 1e6:.0f} MB limit"
         )
+
+
+def check_signature(head: bytes, name: str | os.PathLike, kind: str) -> None:
+    """RefusedMedia unless `head` (a file's first 64 bytes) begins as an image (`kind` "image") or film of the
+    format `name`'s suffix says; a suffix without a known signature passes (its header decides)."""
+    suffix = PurePath(name).suffix.lower()
+    signatures = (IMAGE_MAGIC if kind == "image" else FILM_MAGIC).get(suffix, [])
+    if signatures and not any(head[offset : offset + len(magic)] == magic for offset, magic in signatures):
+        what = "a picture" if kind == "image" else "a film"
+        raise RefusedMedia(f"{name}: refused: the content is not {what} in the {suffix} format its name says")

@@ -1,5 +1,6 @@
 """What an upload really is: its first bytes must be those of an image or film of the kind its name says, and
-its header must open (Pillow for images, PyAV for films) before it is stored; a picture's data is decoded
+its header must open (Pillow for images, PyAV for films) and a film's first frame decode before it is stored
+(the signatures and the film checks are colorization.media's: policy.check_signature, containers); a picture's data is decoded
 whole only when that is small (DECODE_CHECK_PIXELS). The accepted types and the
 pixel limit are colorization.media.policy's; this only checks that the content matches them."""
 
@@ -9,30 +10,13 @@ import re
 import tempfile
 import warnings
 from contextlib import contextmanager
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import File
 
-from colorization.media import RefusedMedia, check_header, probe
-from colorization.media.containers import av_message, check_complete, check_frame_gaps
-
-# Leading bytes of the formats policy accepts, by suffix (offset, bytes); any one of them will do.
-IMAGE_MAGIC = {
-    ".jpg": [(0, b"\xff\xd8\xff")], ".jpeg": [(0, b"\xff\xd8\xff")],
-    ".png": [(0, b"\x89PNG\r\n\x1a\n")],
-    ".tif": [(0, b"II*\x00"), (0, b"MM\x00*"), (0, b"II+\x00"), (0, b"MM\x00+")],
-    ".bmp": [(0, b"BM")], ".gif": [(0, b"GIF87a"), (0, b"GIF89a")], ".webp": [(8, b"WEBP")],
-}  # fmt: skip
-IMAGE_MAGIC[".tiff"] = IMAGE_MAGIC[".tif"]
-ISO_BOXES = [(4, b"ftyp"), (4, b"moov"), (4, b"mdat"), (4, b"wide"), (4, b"free"), (4, b"skip")]
-FILM_MAGIC = {
-    ".mp4": ISO_BOXES, ".m4v": ISO_BOXES, ".mov": ISO_BOXES,
-    ".mkv": [(0, b"\x1a\x45\xdf\xa3")], ".webm": [(0, b"\x1a\x45\xdf\xa3")],
-    ".avi": [(8, b"AVI ")], ".ogv": [(0, b"OggS")], ".wmv": [(0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")],
-    ".mpg": [(0, b"\x00\x00\x01\xba"), (0, b"\x00\x00\x01\xb3"), (0, b"\x47")],
-    ".mpeg": [(0, b"\x00\x00\x01\xba"), (0, b"\x00\x00\x01\xb3"), (0, b"\x47")],
-}  # fmt: skip
+from colorization.media import RefusedMedia, check_header, policy, probe
+from colorization.media.containers import check_complete, check_first_frame, check_frame_gaps
 
 
 def _head(upload: File, n: int = 64) -> bytes:
@@ -42,18 +26,9 @@ def _head(upload: File, n: int = 64) -> bytes:
     return head
 
 
-def _matches(head: bytes, signatures: list[tuple[int, bytes]]) -> bool:
-    return any(head[offset : offset + len(magic)] == magic for offset, magic in signatures)
-
-
 def check_content(upload: File, name: str, kind: str) -> None:
     """RefusedMedia saying why, unless `upload` is a readable image or film of the kind its name says."""
-    suffix = PurePath(name).suffix.lower()
-    head = _head(upload)
-    signatures = (IMAGE_MAGIC if kind == "image" else FILM_MAGIC).get(suffix, [])
-    if signatures and not _matches(head, signatures):
-        what = "a picture" if kind == "image" else "a film"
-        raise RefusedMedia(f"{name}: refused: the content is not {what} in the {suffix} format its name says")
+    policy.check_signature(_head(upload), name, kind)
     if kind == "image":
         _check_image(upload, name)
     else:
@@ -106,23 +81,14 @@ def _on_disk(upload: File):
 
 
 def _check_film(upload: File, name: str) -> None:
-    import av
-
     with _on_disk(upload) as path:
         try:
             info = probe(path)  # a video stream (not only audio), its size within the pixel limit
             check_complete(path)  # the last packets are where the header says the film ends
             check_frame_gaps(path)  # no frame stays on screen for hours (damaged or broken timestamps)
+            check_first_frame(path)  # the header can open over data that cannot be decoded
         except RefusedMedia as exc:
             raise RefusedMedia(f"{name}: refused: {_plain(str(exc), path)}") from None
-        try:
-            with av.open(str(path), metadata_errors="ignore") as container:
-                stream = next(s for s in container.streams.video if not (s.disposition & 1024))
-                if next(container.decode(stream), None) is None:
-                    raise RefusedMedia(f"{name}: refused: no frame of its video could be decoded")
-        except av.FFmpegError as exc:
-            reason = _plain(av_message(exc), path)
-            raise RefusedMedia(f"{name}: refused: its first frame cannot be decoded ({reason})") from None
     if not info.get("width"):
         raise RefusedMedia(f"{name}: refused: the video stream has no picture size")
 
