@@ -70,12 +70,14 @@ needs no server (kombu's filesystem transport; Redis when REDIS_URL is set).
     COLORARCHIVE_API_ACCOUNT_RATE  API calls per account with a token or session, default 1200/minute
     COLORARCHIVE_SWEEP_MINUTES  the sweeper sends previews missing this long, default 5
     COLORARCHIVE_SWEEP_EVERY_S  Celery beat runs the sweeper this often, default 30
-    COLORARCHIVE_INCOMING_MINUTES  the sweeper removes a half-written `.incoming-*` file (left by a process
-                            killed while storing it) untouched this long, default 60
+    COLORARCHIVE_INCOMING_MINUTES  the hourly leftovers pass removes a half-written `.incoming-*` file (left by a
+                            process killed while storing it) untouched this long, and sets aside a whole stored
+                            file no row refers to (portal.storage.set_aside_unrecorded), default 60
     COLORARCHIVE_FIXITY_EVERY_S Celery beat runs the fixity check this often, default 86400 (daily)
     COLORARCHIVE_MAX_ATTEMPTS   a job whose worker was lost this many times fails with the reason, default 3
     COLORARCHIVE_DB_WAIT_S      a worker that lost the database waits this long for it to come back, default 300
-    COLORARCHIVE_TRASH_DAYS     deleted items and results keep their files this long (purge_trash), default 30
+    COLORARCHIVE_TRASH_DAYS     deleted items and results keep their files this long (purge_trash), and files set
+                            aside by the leftovers pass wait this long in trash/unrecorded/, default 30
     COLORARCHIVE_PUBLIC_CACHE_S  anonymous visitors' pages and API pages are cached at most this long, default
                             300 (every change to the catalogue replaces them at once)
 

@@ -526,12 +526,10 @@ def sweep() -> None:
 
 @shared_task(name="workers.tasks.remove_incoming_leftovers")
 def remove_incoming_leftovers() -> None:
-    """Celery beat runs this hourly: the half-written files of processes killed while storing."""
-    from django.conf import settings
+    """Celery beat runs this hourly: what processes killed while storing left (portal.storage.remove_leftovers)."""
+    from portal.storage import remove_leftovers
 
-    from portal.storage import remove_incoming_leftovers as remove
-
-    remove(settings.INCOMING_MINUTES)  # logs what it removed
+    remove_leftovers()  # logs what it removed or set aside
 
 
 @shared_task(name="workers.tasks.fixity_check")

@@ -21,7 +21,7 @@ from portal.jobs.models import (
     TrainingRun,
     job_models,
 )
-from portal.storage import remove_incoming_leftovers, store_then_save
+from portal.storage import remove_leftovers, store_then_save
 
 
 class SubmitError(ValueError):
@@ -168,9 +168,9 @@ def requeue_stale(minutes: int | None = None) -> list[str]:
 
 def sweep(minutes: int | None = None, leftovers: bool = True) -> list[str]:
     """Recovery after an outage: requeue lost workers' jobs, then send every pending job, model inspection and
-    missing preview whose message never reached the broker (or was lost with it), and (with `leftovers`) remove
-    the half-written files of processes killed while storing (older than settings.INCOMING_MINUTES, whatever
-    `minutes` says: a live store's file is never taken). Celery beat runs it every half minute without
+    missing preview whose message never reached the broker (or was lost with it), and (with `leftovers`) run the
+    leftovers pass (portal.storage.remove_leftovers: what processes killed while storing left, older than
+    settings.INCOMING_MINUTES whatever `minutes` says, so a live store's file is never taken). Celery beat runs it every half minute without
     `leftovers` (walking the media store is slow on a large archive) and the leftovers pass hourly.
 
     With the default thresholds a message that did reach the broker but was lost with it (a restart without
@@ -189,7 +189,5 @@ def sweep(minutes: int | None = None, leftovers: bool = True) -> list[str]:
         if broker.send(PREVIEWS_TASK, pk):
             done.append(f"sent previews of item {pk}")
     if leftovers:
-        done += [
-            f"removed half-written {name}" for name in remove_incoming_leftovers(settings.INCOMING_MINUTES)
-        ]
+        done += remove_leftovers()
     return done

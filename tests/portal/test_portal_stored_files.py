@@ -1,5 +1,6 @@
 """A stored file and its row (portal.storage): the file is kept only with its committed row, and what a process
-killed while storing left in the media store is removed by the sweeper, never a store still being written."""
+killed while storing left in the media store is removed (or, a whole file, set aside) by the hourly leftovers pass,
+never a store still being written nor a file a row refers to."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import IntegrityError
 
-from portal.catalog.models import Item
+from portal.catalog.models import Item, TrashEntry
 from portal.jobs.models import Cancelled, ColorizationRequest, ColorModel, Status
 from portal.jobs.services import register_model
 from portal.storage import store_then_save
 from tests.support import ROOT
-from tests.support.catalog import stub_item
+from tests.support.catalog import add_item, stub_item
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +173,145 @@ def test_the_sweeper_removes_what_a_killed_store_left_and_keeps_a_store_still_wr
 
     call_command("sweep", minutes=0, stdout=out)  # "everything waiting at once" still spares a live store
     assert writing.exists()
+
+
+def test_the_leftovers_pass_removes_tile_folders_a_killed_swap_or_removal_left(settings, tmp_path):
+    settings.MEDIA_ROOT = media = tmp_path / "media"
+    settings.INCOMING_MINUTES = 60
+    tiles = media / "iiif/image"
+
+    def pyramid(name: str) -> Path:
+        (tiles / name / "0,0,96,72/96,/0").mkdir(parents=True)
+        (tiles / name / "0,0,96,72/96,/0/default.jpg").write_bytes(b"tile")
+        (tiles / name / "info.json").write_text("{}")
+        return tiles / name
+
+    # colorization.media.tiles moves the older pyramid aside, deepzoom.remove a withdrawn one; killed before the
+    # rmtree that follows
+    swapped, withdrawn = pyramid(".item-8.old-k1ll3d"), pyramid(".result-9.gone-0a1b2c3d")
+    just_withdrawn = pyramid(".item-10.gone-4e5f6a7b")  # its own process is deleting it now
+    published = pyramid("item-11")
+    for path in (swapped, withdrawn, published):
+        _age(path, 2 * 3600)
+
+    out = io.StringIO()
+    call_command("sweep", stdout=out)
+    assert not swapped.exists() and not withdrawn.exists()
+    assert just_withdrawn.exists() and (published / "info.json").exists()
+    assert "removed half-written iiif/image/.item-8.old-k1ll3d" in out.getvalue()
+    assert "removed half-written iiif/image/.result-9.gone-0a1b2c3d" in out.getvalue()
+
+
+# A process storing a file through store_then_save, killed (SIGKILL) after the file is whole and before its row
+# commits: the `check` step, which reads the stored file back, runs in between.
+STORE_THEN_DIE = """
+import sys, time
+import django
+django.setup()
+from django.core.files.base import ContentFile
+from portal.catalog.models import Item
+from portal.jobs.models import ColorModel
+from portal.storage import store_then_save
+
+def killed_here():
+    print("stored", flush=True)
+    time.sleep(600)
+
+if sys.argv[1] == "original":
+    item = Item(title="Lost", sha256="ab" * 32, original_name="lost.png")
+    store_then_save(item, {"original": (ContentFile(b"an original"), "lost.png")}, check=killed_here)
+else:
+    store_then_save(ColorModel(name="lost"), {"checkpoint": (ContentFile(b"weights"), "lost.pt")}, check=killed_here)
+"""
+
+
+def _killed_before_its_row(media: Path, kind: str) -> str:
+    """Run a real store_then_save and kill it between the stored file and its row; the file's stored name."""
+    before = _stored(media)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "portal.test_settings",
+           "MEDIA_ROOT": str(media)}  # fmt: skip
+    store = subprocess.Popen(
+        [sys.executable, "-c", STORE_THEN_DIE, kind], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert store.stdout.readline().strip() == "stored"
+    finally:
+        store.send_signal(signal.SIGKILL)
+        store.wait(10)
+    (name,) = _stored(media) - before
+    return name
+
+
+def _write(media: Path, name: str, data: bytes = b"bytes") -> Path:
+    (media / name).parent.mkdir(parents=True, exist_ok=True)
+    (media / name).write_bytes(data)
+    return media / name
+
+
+def test_the_leftovers_pass_sets_aside_a_whole_file_whose_row_never_committed_and_keeps_every_recorded_one(
+    settings, tmp_path
+):
+    settings.MEDIA_ROOT = media = tmp_path / "media"  # its own: the other tests' files have no rows either
+    lost_original = _killed_before_its_row(media, "original")
+    lost_checkpoint = _killed_before_its_row(media, "checkpoint")
+    assert lost_original == f"originals/ab/{'ab' * 32}/lost.png" and lost_checkpoint.startswith("models/")
+    assert not ColorModel.objects.exists()
+    trashed = "originals/cd/cdcd/trashed.png"  # its item is in the trash, whose record names it
+    TrashEntry.objects.create(
+        kind="item", object_id=99, label="Trashed", files=[[trashed, f"trash/1/{trashed}"]]
+    )
+    recorded = {
+        add_item(tmp_path, "Harbour").original.name,  # a row refers to it (and to its previews)
+        register_model("estuary", ContentFile(b"weights", name="estuary.pt")).checkpoint.name,
+    }
+    for name in (
+        trashed,
+        "trash/4/originals/ef/efef/gone.png",  # trash/: not a folder the file fields store into
+        "exports/catalog.csv",
+        "originals/ab/.DS_Store",  # hidden: not the storage's
+    ):
+        _write(media, name)
+    kept = _stored(media) - {lost_original, lost_checkpoint}
+    assert recorded < kept and len(kept) >= 6
+
+    settings.INCOMING_MINUTES = 60
+    call_command("sweep", stdout=io.StringIO())
+    assert (media / lost_original).exists() and (media / lost_checkpoint).exists()  # not old enough yet
+
+    settings.INCOMING_MINUTES = 0.05  # 3 s: the files really are this old (their ctime cannot be set back)
+    time.sleep(3.5)
+    out = io.StringIO()
+    call_command("sweep", stdout=out)
+    unrecorded = media / "trash/unrecorded"
+    assert (unrecorded / lost_original).read_bytes() == b"an original"  # set aside whole, not deleted
+    assert (unrecorded / lost_checkpoint).read_bytes() == b"weights"
+    assert _stored(media) == kept | {
+        f"trash/unrecorded/{lost_original}",
+        f"trash/unrecorded/{lost_checkpoint}",
+    }
+    assert f"set aside {lost_original} (stored, no row refers to it) in trash/unrecorded/" in out.getvalue()
+
+    call_command("sweep", stdout=io.StringIO())  # within COLORARCHIVE_TRASH_DAYS nothing more happens
+    assert (unrecorded / lost_original).exists()
+    settings.TRASH_DAYS = 0
+    out = io.StringIO()
+    call_command("sweep", stdout=out)
+    assert _stored(media) == kept
+    assert f"removed {lost_original}, set aside 0 days ago" in out.getvalue()
+
+
+def test_the_leftovers_pass_sets_nothing_aside_when_no_row_refers_to_any_stored_file(
+    settings, tmp_path, caplog
+):
+    settings.MEDIA_ROOT = media = (
+        tmp_path / "media"
+    )  # with a database that is not this store's (an empty one)
+    settings.INCOMING_MINUTES = 0.02
+    names = {
+        _write(media, f"originals/{n:02x}/{n:02x}{n:02x}/photo.png").relative_to(media).as_posix()
+        for n in range(3)
+    }
+    time.sleep(2)
+    call_command("sweep", stdout=io.StringIO())
+    assert _stored(media) == names
+    assert "3 of 3 stored file(s) have no row" in caplog.text

@@ -7,7 +7,8 @@ class Command(BaseCommand):
     help = (
         "Recovery after a broker or worker outage: requeue jobs whose worker was lost, send every pending job "
         "whose message never reached the broker, and every missing preview; remove the half-written files of "
-        "processes killed while storing (settings.INCOMING_MINUTES old). Celery beat runs it every 30 seconds."
+        "processes killed while storing and set aside stored files no row refers to (settings.INCOMING_MINUTES "
+        "old). Celery beat runs it every 30 seconds, and the leftovers pass hourly."
     )
 
     def add_arguments(self, parser):
