@@ -2,8 +2,11 @@
 scratch folder and uploads it (info.json last), the manifest names it, and taking it down deletes every key.
 
 The bucket is moto's S3 server, a real HTTP server that django-storages' S3Storage (boto3) talks to as it talks
-to MinIO or S3; it refuses anonymous reads of private objects, as they are uploaded. The bucket policy that then
-opens `iiif/image/` alone to anonymous reads is docker/compose.yaml's minio-bucket service's, not tested here."""
+to MinIO or S3; it refuses anonymous reads of private objects, as they are uploaded. The bucket policy that opens
+`iiif/image/` alone to anonymous reads (docker/tiles-bucket-policy.json, which compose's minio-bucket applies) is
+put on the bucket as it is, and moto's server enforces a bucket policy on anonymous object reads (the statement's
+Effect, Action and Resource; of the Principal only that it is "*" or names AWS): tiles open, everything else
+403. What moto does not enforce (anonymous writes of new keys, listing) is checked on the document itself."""
 
 from __future__ import annotations
 
@@ -13,16 +16,22 @@ import urllib.request
 
 import boto3
 import pytest
+import requests
+import yaml
 from moto.server import ThreadedMotoServer
 
 from portal.catalog.models import Item
 from portal.gallery import deepzoom
-from tests.support.catalog import add_item
+from portal.jobs.models import ColorModel
+from tests.support import ROOT
+from tests.support.catalog import add_item, add_result
+from tests.support.proxy import COMPOSE
 from workers.tasks import make_tiles
 
 pytestmark = pytest.mark.django_db
 BUCKET = "colorarchive"
 IMAGE_URL = "https://archive.example/iiif/image"
+POLICY = ROOT / "docker" / "tiles-bucket-policy.json"
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +134,54 @@ def test_unpublishing_deletes_every_key_of_the_pyramid(
     assert _keys(bucket, f"iiif/image/item-{item.pk}/") == []
     assert not deepzoom.exists(f"item-{item.pk}")
     assert _keys(bucket, f"iiif/image/item-{other.pk}/info.json"), "the other item's pyramid stays"
+
+
+# ---------------------------------------------------------------- the bucket policy that opens the tiles
+
+
+def _anonymous_status(s3_endpoint: str, key: str) -> int:
+    """What a reader with no credentials gets for `key`: an unsigned GET, as nginx sends it."""
+    return requests.get(f"{s3_endpoint}/{BUCKET}/{key}", timeout=30).status_code
+
+
+def test_the_policy_document_grants_anonymous_reads_of_the_tiles_and_nothing_else():
+    policy = json.loads(POLICY.read_text())
+    assert policy["Version"] == "2012-10-17"
+    [statement] = policy["Statement"]
+    assert set(statement) == {"Sid", "Effect", "Principal", "Action", "Resource"}, "no Condition, no Not*"
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"AWS": ["*"]}
+    assert statement["Action"] == ["s3:GetObject"], "no listing, no writes, no deletes"
+    # the prefix ends in a slash: iiif/image-other/ or iiif/imagery are not opened
+    assert statement["Resource"] == [f"arn:aws:s3:::{BUCKET}/iiif/image/*"]
+    # compose's bucket is the one named, and its set-up job applies this file as it is
+    compose = yaml.safe_load(COMPOSE.read_text())
+    assert compose["x-app-env"]["S3_BUCKET"] == BUCKET
+    job = compose["services"]["minio-bucket"]
+    [mount] = job["volumes"]
+    source, target, mode = mount.split(":")
+    assert (COMPOSE.parent / source).resolve() == POLICY and mode == "ro"
+    assert f"mc anonymous set-json {target} local/{BUCKET}" in job["command"][0]
+    assert "mc anonymous set " not in job["command"][0], "no second, broader policy"
+
+
+def test_with_the_policy_anonymous_readers_get_the_tiles_and_nothing_else(bucket, s3_endpoint, tmp_path):
+    item = add_item(tmp_path, "Dock cranes")
+    model = ColorModel.objects.create(name="unet", checkpoint="models/a.pt", is_default=True)
+    add_result(tmp_path, item, model, approved=False)  # a colorization waiting for approval: private
+    make_tiles(item.pk)
+    tiles = _keys(bucket, "iiif/image/")
+    private = [key for key in _keys(bucket, "") if not key.startswith("iiif/image/")]
+    assert tiles and {key.split("/")[0] for key in private} >= {"originals", "results"}, private
+    assert {_anonymous_status(s3_endpoint, key) for key in tiles + private} == {403}, "uploaded private"
+
+    bucket.put_bucket_policy(Bucket=BUCKET, Policy=POLICY.read_text())
+
+    for key in tiles:
+        assert _anonymous_status(s3_endpoint, key) == 200, key
+    for key in private:
+        assert _anonymous_status(s3_endpoint, key) == 403, key
+    bucket.put_object(Bucket=BUCKET, Key="iiif/image-drafts/x.jpg", Body=b"x", ACL="private")
+    assert _anonymous_status(s3_endpoint, "iiif/image-drafts/x.jpg") == 403, (
+        "a look-alike prefix stays closed"
+    )

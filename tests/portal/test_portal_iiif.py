@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from html.parser import HTMLParser
 
 import iiif_prezi3
 import pytest
@@ -233,14 +234,65 @@ def test_a_cached_manifest_keeps_its_cors_header(client, archive):
     assert second["Content-Type"] == first["Content-Type"]
 
 
-def test_the_item_page_links_its_manifest(client, archive):
-    dock = archive["dock"]
-    page = client.get(dock.get_absolute_url()).content.decode()
-    assert (
-        f'<link rel="alternate" type=\'application/ld+json;profile="{CONTEXT}"\' '
-        f'href="/iiif/items/{dock.pk}/manifest"' in page
-    )
-    assert f'href="/iiif/items/{dock.pk}/manifest" data-iiif-manifest' in page
+class IiifLinks(HTMLParser):
+    """A page's IIIF links: <link rel="alternate"> of the IIIF type in the head, and the visible links marked
+    with the "IIIF" badge archive users know (their data-iiif says which kind of document)."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.alternates: list[str] = []
+        self.visible: list[dict] = []
+        self._open: dict | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "link" and attrs.get("rel") == "alternate" and attrs.get("type") == IIIF_TYPE:
+            self.alternates.append(attrs["href"])
+        if tag == "a" and "data-iiif" in attrs:
+            self._open = {"href": attrs["href"], "kind": attrs["data-iiif"], "text": ""}
+            self.visible.append(self._open)
+
+    def handle_endtag(self, tag):
+        if tag == "a":
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open["text"] += data
+
+
+IIIF_TYPE = f'application/ld+json;profile="{CONTEXT}"'
+
+
+@pytest.mark.parametrize(
+    ("page", "document", "kind"),
+    [
+        ("/", "/iiif/collection", "Collection"),
+        ("/collections/harbour/", "/iiif/collections/harbour", "Collection"),
+        ("dock", "dock", "Manifest"),
+    ],
+    ids=["home page: the top-level collection", "collection page: its collection", "item page: its manifest"],
+)
+def test_each_public_page_links_its_iiif_document_in_the_head_and_with_the_iiif_badge(
+    client, archive, page, document, kind
+):
+    if page == "dock":
+        page, document = archive["dock"].get_absolute_url(), f"/iiif/items/{archive['dock'].pk}/manifest"
+    links = IiifLinks(client.get(page).content.decode())
+    assert links.alternates == [document], "one <link rel=alternate> to the IIIF document, for harvesters"
+    assert [(a["href"], a["kind"]) for a in links.visible] == [(document, kind.lower())]
+    assert links.visible[0]["text"].split()[0] == "IIIF", "the link starts with the IIIF badge"
+    linked = _get(client, document)
+    validate(linked)
+    assert (linked["type"], linked["id"]) == (kind, f"http://testserver{document}")
+
+
+def test_the_home_page_offers_the_catalogue_to_other_systems(client, archive):
+    page = client.get("/").content.decode()
+    for address in ('href="/catalogue.csv"', 'href="/catalogue.json"', 'href="/oai?verb=Identify"'):
+        assert address in page, address
+    assert client.get("/oai?verb=Identify").status_code == 200
 
 
 # ---------------------------------------------------------------- the top-level collection, and validation
