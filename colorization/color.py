@@ -9,6 +9,8 @@ Normalization follows the thesis (docs/method.md): the network sees L / 100 in [
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 L_SCALE = 100.0
@@ -100,6 +102,59 @@ def gray_to_lightness(gray: np.ndarray) -> np.ndarray:
     lin = _srgb_to_linear(np.asarray(gray, dtype=np.float32))
     f = np.where(lin > _EPS, np.cbrt(lin), lin * _KAPPA + 4.0 / 29.0)
     return (116.0 * f - 16.0).astype(np.float32)
+
+
+@functools.cache
+def _linear_table(dtype: str) -> np.ndarray:
+    """Linear RGB of every uint8 or uint16 sRGB value, float32 (a 256 or 65536-entry table)."""
+    top = np.iinfo(dtype).max
+    return _srgb_to_linear(np.arange(top + 1, dtype=np.float32) / np.float32(top)).astype(np.float32)
+
+
+@functools.cache
+def _gray_lightness_table(dtype: str) -> np.ndarray:
+    """L of every uint8 or uint16 grey value: gray_to_lightness of each, as a table."""
+    top = np.iinfo(dtype).max
+    return gray_to_lightness(np.arange(top + 1, dtype=np.float32) / np.float32(top))
+
+
+def lightness_of(image: np.ndarray, gray: bool = False) -> np.ndarray:
+    """L in [0, 100] (float32) of an 8 or 16-bit sRGB picture: (..., 3) RGB, or (...) grey when `gray` (a
+    grey (..., 3) picture's first channel is used). The values of gray_to_lightness / rgb_to_lightness of
+    image / top, looked up per value in a table instead of raising every pixel to a power."""
+    dtype = np.dtype(image.dtype).name
+    if gray:
+        return _gray_lightness_table(dtype)[image[..., 0] if image.ndim == 3 else image]
+    lin = _linear_table(dtype)
+    w = _RGB_TO_XYZ[1].astype(np.float32)
+    y = lin[image[..., 0]] * w[0]
+    y += lin[image[..., 1]] * w[1]
+    y += lin[image[..., 2]] * w[2]
+    f = np.where(y > _EPS, np.cbrt(y), y * np.float32(_KAPPA) + np.float32(4.0 / 29.0))
+    return (np.float32(116.0) * f - np.float32(16.0)).astype(np.float32, copy=False)
+
+
+_SRGB8_GRID = 4096  # cells of linear [0, 1], each holding at most one 8-bit step (the closest are 3e-4 apart)
+
+
+@functools.cache
+def _srgb8_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(the 8-bit value at the start of each grid cell, the linear value where each 8-bit value ends)."""
+    top = (np.arange(255, dtype=np.float64) + 0.5) / 255.0  # the sRGB values where rounding steps up
+    steps = np.where(top <= 0.04045, top / 12.92, ((top + 0.055) / 1.055) ** 2.4)
+    cells = np.arange(_SRGB8_GRID + 1, dtype=np.float64) / _SRGB8_GRID
+    start = np.searchsorted(steps, cells, side="right").astype(np.uint8)
+    return start, np.append(steps, np.inf).astype(np.float32)
+
+
+def linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
+    """Linear RGB -> 8-bit sRGB, rint(linear_to_srgb(lin) * 255) without the power: a table of the linear
+    values where each 8-bit value starts (the same but for values within float rounding of a step)."""
+    start, steps = _srgb8_tables()
+    x = np.clip(lin, 0.0, 1.0, dtype=np.float32)
+    out = start[(x * np.float32(_SRGB8_GRID)).astype(np.intp)]
+    out += x >= steps[out]
+    return out
 
 
 def normalize_l(L: np.ndarray):

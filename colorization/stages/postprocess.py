@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from colorization.color import gray_to_lightness, lab_to_linear_rgb, linear_to_srgb, rgb_to_lightness
+from colorization.color import lab_to_linear_rgb, lightness_of, linear_to_srgb, linear_to_srgb8
 from colorization.frames import Frame
 from colorization.registry import register
 
@@ -36,8 +36,9 @@ def upsample_ab_rows(ab: np.ndarray, height: int, width: int, start: int, stop: 
     return cv2.resize(rows.astype(np.float32), (width, stop - start), interpolation=cv2.INTER_LINEAR)
 
 
-def lab_to_srgb_keep_l(L: np.ndarray, ab: np.ndarray, steps: int = 8) -> np.ndarray:
-    """L (n,) and ab (n, 2) -> sRGB (n, 3) in [0, 1]; out-of-gamut colours lose chroma (bisection), not L."""
+def lab_to_linear_keep_l(L: np.ndarray, ab: np.ndarray, steps: int = 8) -> np.ndarray:
+    """L (n,) and ab (n, 2) -> linear RGB (n, 3) in [0, 1]; out-of-gamut colours lose chroma (bisection),
+    not L."""
     L = np.clip(L, 0.0, 100.0)
     lin = lab_to_linear_rgb(np.concatenate([L[:, None], ab], axis=1))
     bad = np.flatnonzero(((lin < 0.0) | (lin > 1.0)).any(axis=1))
@@ -52,23 +53,29 @@ def lab_to_srgb_keep_l(L: np.ndarray, ab: np.ndarray, steps: int = 8) -> np.ndar
             lo = np.where(ok, mid, lo)
             hi = np.where(ok, hi, mid)
         lin[bad] = lab_to_linear_rgb(np.concatenate([Lb, abb * lo], axis=1))
-    return linear_to_srgb(lin)
+    return lin
+
+
+def lab_to_srgb_keep_l(L: np.ndarray, ab: np.ndarray, steps: int = 8) -> np.ndarray:
+    """L (n,) and ab (n, 2) -> sRGB (n, 3) in [0, 1]; out-of-gamut colours lose chroma (bisection), not L."""
+    return linear_to_srgb(lab_to_linear_keep_l(L, ab, steps))
 
 
 def merge_stripe(
     stripe: np.ndarray, ab: np.ndarray, height: int, width: int, start: int, gray: bool
 ) -> np.ndarray:
     """Rows start.. of the colour result: `stripe` (n, W, 3), or (n, W) when grey, of the original (height x
-    width) uint8/uint16, merged with `ab` (h, w, 2) upsampled to those rows; each row depends on its own only."""
-    top = 65535.0 if stripe.dtype == np.uint16 else 255.0
+    width) uint8/uint16, merged with `ab` (h, w, 2) upsampled to those rows; each row depends on its own only.
+    L comes from a table per value and 8-bit sRGB from a table of steps (colorization.color), not per-pixel
+    powers: the same result but for values within float rounding of a step (tests/colorization/test_merge_speed.py)."""
     rows = stripe.shape[0]
-    if gray:
-        L = gray_to_lightness((stripe if stripe.ndim == 2 else stripe[..., 0]).astype(np.float32) / top)
-    else:
-        L = rgb_to_lightness(stripe.astype(np.float32) / top)
+    L = lightness_of(stripe, gray)
     ab_rows = upsample_ab_rows(ab, height, width, start, start + rows)
-    rgb = lab_to_srgb_keep_l(L.reshape(-1), ab_rows.reshape(-1, 2))
-    return np.rint(rgb * top).reshape(rows, width, 3).astype(stripe.dtype)
+    lin = lab_to_linear_keep_l(L.reshape(-1), ab_rows.reshape(-1, 2))
+    if stripe.dtype == np.uint8:
+        return linear_to_srgb8(lin).reshape(rows, width, 3)
+    top = 65535.0 if stripe.dtype == np.uint16 else 255.0
+    return np.rint(linear_to_srgb(lin) * top).reshape(rows, width, 3).astype(stripe.dtype)
 
 
 def merge_luma(
