@@ -138,18 +138,22 @@ def _split_of(group: str, splits: tuple[float, float, float]) -> str:
 def iter_film(
     path: Path, every_s: float, scene_threshold: float, stats: dict | None = None
 ) -> Iterator[tuple[np.ndarray, float, int]]:
-    """Yield (rgb uint8, time_s, scene index) at the sampling points; `stats` gets "decoded" and "scenes"."""
+    """Yield (rgb uint8, time_s, scene index) at the sampling points; `stats` gets "decoded" and "scenes".
+    Opened as inference opens a film (colorization.media.containers): the same video stream (a cover picture
+    does not count) and the same pixel limit."""
     stats = {} if stats is None else stats
     import av
 
     try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise BuildError(f"{path}: cannot open as video ({exc})") from None
+        container = media.containers.open_input(path)
+    except (media.VideoError, OSError) as exc:
+        raise BuildError(str(exc)) from None
     with container:
-        if not container.streams.video:
-            raise BuildError(f"{path}: no video stream")
-        stream = container.streams.video[0]
+        try:
+            stream = media.containers.video_stream(container, path)
+            media.containers.check_size(path, stream.codec_context.width, stream.codec_context.height)
+        except media.VideoError as exc:
+            raise BuildError(str(exc)) from None
         stream.thread_type = "AUTO"
         prev, next_t, scene, n = None, 0.0, 0, 0
         try:
