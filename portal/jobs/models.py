@@ -30,6 +30,7 @@ from simple_history.models import HistoricalRecords
 from colorization.hints import DEFAULT_REACH
 from portal import broker
 from portal.catalog.models import Item
+from portal.jobs.figures import FigureName, named
 from portal.storage import store_then_save
 
 if TYPE_CHECKING:
@@ -348,12 +349,9 @@ class ColorModel(models.Model):
         "val_mae",
     )
 
-    def headline_metrics(self, limit: int = 4) -> list[tuple[str, float]]:
-        numbers = {
-            k: v for k, v in self.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
-        }
-        first = [k for k in self.HEADLINE_METRICS if k in numbers]
-        return [(k, numbers[k]) for k in first + sorted(set(numbers) - set(first))][:limit]
+    def headline_metrics(self, limit: int = 4) -> list[tuple[FigureName, float]]:
+        """The first `limit` figures, in words (portal/jobs/figures.py), the headline ones first."""
+        return named(self.metrics, self.HEADLINE_METRICS)[:limit]
 
     @classmethod
     def default(cls) -> ColorModel | None:

@@ -7,13 +7,10 @@ import math
 from dataclasses import dataclass
 
 from portal.catalog.models import Item
+from portal.jobs.figures import SETS as SET_NAMES
+from portal.jobs.figures import FigureName, describe, numbers
 from portal.jobs.models import ColorizationRequest, ColorModel, Status
 
-# Which way a figure is better, from its name; a figure matching neither (a baseline such as the gray
-# picture's PSNR, colourfulness, image counts) is shown and not judged.
-HIGHER_IS_BETTER = ("psnr", "ssim", "pearson", "acc_eps")
-LOWER_IS_BETTER = ("mae", "loss", "lpips")
-BASELINES = ("gray", "tint")
 SHEET_PHOTOS = 4
 
 
@@ -24,21 +21,14 @@ class Figure:
     default: float | None
     verdict: str  # "better", "worse", "same" or "" (not judged, or one side missing)
 
-
-def _direction(name: str) -> int:
-    if any(b in name for b in BASELINES):
-        return 0
-    if any(h in name for h in HIGHER_IS_BETTER):
-        return 1
-    if any(low in name for low in LOWER_IS_BETTER):
-        return -1
-    return 0
+    @property
+    def about(self) -> FigureName:
+        """Its label, unit and which way is better (portal/jobs/figures.py)."""
+        return describe(self.name)
 
 
 def _numbers(model: ColorModel | None) -> dict[str, float]:
-    if model is None:
-        return {}
-    return {k: v for k, v in model.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return numbers(model.metrics) if model is not None else {}
 
 
 SETS = ("test", "historical")  # a figure's set is its name's prefix; "val_*" is each run's own validation
@@ -47,7 +37,7 @@ SETS = ("test", "historical")  # a figure's set is its name's prefix; "val_*" is
 @dataclass
 class Comparison:
     figures: list[Figure]
-    sets: list[dict]  # per set prefix: what each model's figures were measured on (name, images)
+    sets: list[dict]  # per set prefix (and its name in words): what each model's figures were measured on
     judged: bool  # whether any figure could be judged (both measured on one set)
 
 
@@ -84,7 +74,7 @@ def compare_figures(candidate: ColorModel, default: ColorModel | None) -> Compar
     first = [k for k in ColorModel.HEADLINE_METRICS if k in names]
     figures = []
     for name in first + sorted(names - set(first)):
-        a, b, direction = mine.get(name), theirs.get(name), _direction(name)
+        a, b, direction = mine.get(name), theirs.get(name), describe(name).better
         verdict = ""
         if a is not None and b is not None and direction and name.split("_")[0] in same:
             # within 0.1% (or 1e-4) is the same: another CPU's arithmetic moves the last digits, not the model
@@ -92,7 +82,13 @@ def compare_figures(candidate: ColorModel, default: ColorModel | None) -> Compar
             verdict = "same" if same_value else ("better" if (a - b) * direction > 0 else "worse")
         figures.append(Figure(name, a, b, verdict))
     sets = [
-        {"prefix": p, "candidate": my_sets.get(p), "default": their_sets.get(p), "same": p in same}
+        {
+            "prefix": p,
+            "where": SET_NAMES[p],
+            "candidate": my_sets.get(p),
+            "default": their_sets.get(p),
+            "same": p in same,
+        }
         for p in SETS
         if p in my_sets or p in their_sets
     ]

@@ -19,6 +19,7 @@ from portal.catalog.models import Item
 from portal.catalog.permissions import admin_required, staff_required
 from portal.jobs import hints, promotion, queue, services
 from portal.jobs.charts import line_chart
+from portal.jobs.figures import SETS, named
 from portal.jobs.forms import ColorizeForm, HintPreviewForm, ModelUploadForm, SourceForm, TrainingForm
 from portal.jobs.models import (
     BulkAction,
@@ -312,11 +313,18 @@ def training_run(request, pk: int):
         (epochs, "epoch", ("train_mae", "val_mae"), "Colour error (MAE of ab) per epoch"),
         (steps, "step", ("loss",), "Training loss per step"),
     ):
-        series = {k: [(p[x], p[k]) for p in rows if isinstance(p.get(k), int | float)] for k in keys}
+        series = {_legend(k): [(p[x], p[k]) for p in rows if isinstance(p.get(k), int | float)] for k in keys}
         series = {k: v for k, v in series.items() if v}
         if series:
             charts.append({"title": title, "svg": line_chart(series)})
-    return render(request, "jobs/training_run.html", {"run": run, "charts": charts})
+    figures = named(run.metrics, ColorModel.HEADLINE_METRICS)
+    return render(request, "jobs/training_run.html", {"run": run, "charts": charts, "figures": figures})
+
+
+def _legend(key: str) -> str:
+    """A curve's set in words ("val_loss": validation frames); the chart's title names the measure."""
+    prefix = key.partition("_")[0]
+    return SETS[prefix].split()[0] if prefix in SETS and "_" in key else key
 
 
 @admin_required
@@ -354,11 +362,11 @@ def promote(request, pk: int):
                 "every hint placed in the hint editor. Tick the hint confirmation to promote it anyway.",
             )
         elif worse and not request.POST.get("confirm"):
-            names = ", ".join(f.name for f in worse)
+            names = "; ".join(f.about.label for f in worse)
             messages.error(
                 request,
-                f"{model.name} is worse than {current.name} on {len(worse)} figure{pluralize(len(worse))} "
-                f"({names}). Look at the comparison, then tick the confirmation to promote it anyway.",
+                f"{model.name} is worse than {current.name} on {len(worse)} figure{pluralize(len(worse))}: "
+                f"{names}. Look at the comparison, then tick the confirmation to promote it anyway.",
             )
         else:
             model.promote()

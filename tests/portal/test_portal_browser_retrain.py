@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from portal.catalog.ingest import add_item
 from portal.catalog.models import Item
+from portal.jobs.figures import describe
 from portal.jobs.models import ColorizationRequest, ColorModel, Status, TrainingRun
 from tests.support.browser import shot, sign_in
 from tests.support.media import make_photo
@@ -144,7 +145,9 @@ def test_retrain_compare_promote_and_roll_back(browser, live_server, live_worker
 
     # Promote: the new model becomes the default that new requests get
     if worse:  # a one-epoch model may score worse on some figure: the page asks for a confirmation first
-        assert ", ".join(worse) in admin.locator("[data-warning=worse]").inner_text()
+        assert (
+            "; ".join(describe(k).label for k in worse) in admin.locator("[data-warning=worse]").inner_text()
+        )
         admin.click("[data-action=promote]")
         assert "tick the confirmation" in admin.locator(".messages").inner_text()
         assert _default() == "tiny-default"

@@ -75,8 +75,11 @@ def test_a_checkpoint_with_an_evaluation_report_lists_its_headline_figures(
     }
     page = admin_client.get(reverse("jobs:training")).content.decode()
     cell = page[page.index('class="metrics"') :].split("</td>")[0]  # the first four, in the headline order
-    assert cell.count("<span>") == 4 and cell.index("test_psnr 23.970") < cell.index("test_ab_pearson 0.234")
-    assert "test_ssim 0.946" in cell and "test_gray_psnr 21.990" in cell and "test_mae" not in cell
+    assert cell.count("<span ") == 4 and cell.index(
+        "PSNR on held-out frames (dB): <strong>23.970"
+    ) < cell.index("Colour correlation on held-out frames (-1 to 1): <strong>0.234")
+    assert 'data-figure="test_ssim"' in cell and 'data-figure="test_gray_psnr"' in cell
+    assert 'data-figure="test_mae"' not in cell
 
 
 def test_unreadable_checkpoint_is_reported_and_cannot_be_used(

@@ -267,5 +267,5 @@ def test_the_training_run_page_shows_stored_values_in_words_not_python_dicts(adm
     ]
     assert "<dd>dataset counts</dd>" not in settings_card  # (the key is a <dt>)
     assert re.search(r"<dd>(train 900 · val 100|val 100 · train 900)</dd>", settings_card), settings_card
-    assert "<dd>yes</dd>" in settings_card and "<dd>4.1235</dd>" in settings_card, settings_card
+    assert "<dd>yes</dd>" in settings_card and "<td>4.1235</td>" in settings_card, settings_card
     assert "{&#x27;" not in page and "{'" not in page
