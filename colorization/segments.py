@@ -57,24 +57,11 @@ def plan(src: str | os.PathLike, max_frames: int = 300, hash: bool = True) -> li
     if max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, got {max_frames}")
     src = Path(src)
-    if src.is_dir():
-        items = [(i, True) for i in range(len(numbered_images(src)))]
-    else:
-        items = packets(src)
+    items = _frame_items(src)
     n = len(items)
-    if n == 0:
-        raise VideoError(f"{src}: contains no video frames")
     keyframes = [i for i, (_, key) in enumerate(items) if key]
     digest = sha256_file(src) if hash and src.is_file() else None
-    bounds, start = [], 0
-    while start < n:
-        limit = start + max_frames
-        end = n
-        if limit < n:
-            cuts = [k for k in keyframes if start + max_frames // 2 < k <= limit]
-            end = cuts[-1] if cuts else limit
-        bounds.append((start, end))
-        start = end
+    bounds = _bounds(n, keyframes, max_frames)
     return [
         Segment(
             index=i,
@@ -87,6 +74,32 @@ def plan(src: str | os.PathLike, max_frames: int = 300, hash: bool = True) -> li
         )
         for i, (s, e) in enumerate(bounds)
     ]
+
+
+def _frame_items(src: Path) -> list[tuple[int, bool]]:
+    """(pts, is keyframe) for each frame of a film in presentation order; every image of a folder is a keyframe."""
+    if src.is_dir():
+        items = [(i, True) for i in range(len(numbered_images(src)))]
+    else:
+        items = packets(src)
+    if not items:
+        raise VideoError(f"{src}: contains no video frames")
+    return items
+
+
+def _bounds(n: int, keyframes: list[int], max_frames: int) -> list[tuple[int, int]]:
+    """[start, end) of each segment: at most `max_frames` long, ending at the last keyframe in its second half
+    where there is one."""
+    bounds, start = [], 0
+    while start < n:
+        limit = start + max_frames
+        end = n
+        if limit < n:
+            cuts = [k for k in keyframes if start + max_frames // 2 < k <= limit]
+            end = cuts[-1] if cuts else limit
+        bounds.append((start, end))
+        start = end
+    return bounds
 
 
 def colorize_segment(
