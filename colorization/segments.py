@@ -57,24 +57,11 @@ def plan(src: str | os.PathLike, max_frames: int = 300, hash: bool = True) -> li
     if max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, got {max_frames}")
     src = Path(src)
-    if src.is_dir():
-        items = [(i, True) for i in range(len(numbered_images(src)))]
-    else:
-        items = packets(src)
+    items = _frame_items(src)
     n = len(items)
-    if n == 0:
-        raise VideoError(f"{src}: contains no video frames")
     keyframes = [i for i, (_, key) in enumerate(items) if key]
     digest = sha256_file(src) if hash and src.is_file() else None
-    bounds, start = [], 0
-    while start < n:
-        limit = start + max_frames
-        end = n
-        if limit < n:
-            cuts = [k for k in keyframes if start + max_frames // 2 < k <= limit]
-            end = cuts[-1] if cuts else limit
-        bounds.append((start, end))
-        start = end
+    bounds = _bounds(n, keyframes, max_frames)
     return [
         Segment(
             index=i,
@@ -87,6 +74,32 @@ def plan(src: str | os.PathLike, max_frames: int = 300, hash: bool = True) -> li
         )
         for i, (s, e) in enumerate(bounds)
     ]
+
+
+def _frame_items(src: Path) -> list[tuple[int, bool]]:
+    """(pts, is keyframe) for each frame of a film in presentation order; every image of a folder is a keyframe."""
+    if src.is_dir():
+        items = [(i, True) for i in range(len(numbered_images(src)))]
+    else:
+        items = packets(src)
+    if not items:
+        raise VideoError(f"{src}: contains no video frames")
+    return items
+
+
+def _bounds(n: int, keyframes: list[int], max_frames: int) -> list[tuple[int, int]]:
+    """[start, end) of each segment: at most `max_frames` long, ending at the last keyframe in its second half
+    where there is one."""
+    bounds, start = [], 0
+    while start < n:
+        limit = start + max_frames
+        end = n
+        if limit < n:
+            cuts = [k for k in keyframes if start + max_frames // 2 < k <= limit]
+            end = cuts[-1] if cuts else limit
+        bounds.append((start, end))
+        start = end
+    return bounds
 
 
 def colorize_segment(
@@ -138,6 +151,29 @@ def join(
     import av
 
     parts, src, dst = [Path(p) for p in parts], Path(src), Path(dst)
+    _check_join(parts, src, dst)
+    fmt = container_format(dst)
+    dropped: list = []
+    with atomic_path(dst) as tmp:
+        with av.open(str(tmp), "w", format=fmt) as out:
+            video, settings = _video_output(out, parts[0], tags)
+            _, time_base = settings
+            copier = StreamCopier(src, out, dropped) if src.is_file() else None
+            if fmt in ("mp4", "mov"):
+                out.options.update({**exact_mov_timing(time_base), "movflags": "+faststart"})
+            decode_times = iter(_decode_timestamps(parts))
+            try:
+                frames = _mux_parts(out, video, parts, settings, decode_times, copier)
+            finally:
+                if copier is not None:
+                    copier.close()
+        if xmp and fmt in ("mp4", "mov"):
+            append_xmp(tmp, xmp)
+    return {"frames": frames, "parts": len(parts), "dst": str(dst), "dropped_streams": dropped}
+
+
+def _check_join(parts: list[Path], src: Path, dst: Path) -> None:
+    """There are parts, all on disk, and `dst` is not the original film."""
     if not parts:
         raise ValueError("join needs at least one part")
     if dst.exists() and src.exists() and os.path.samefile(src, dst):
@@ -145,46 +181,47 @@ def join(
     for part in parts:
         if not part.is_file():
             raise VideoError(f"{part}: segment file is missing")
-    fmt = container_format(dst)
-    frames, dropped = 0, []
-    with atomic_path(dst) as tmp:
-        with av.open(str(tmp), "w", format=fmt) as out:
-            with open_input(parts[0]) as first:
-                template = video_stream(first, parts[0])
-                extradata, time_base = template.codec_context.extradata, template.time_base
-                video = out.add_stream_from_template(template)
-                video.codec_context.framerate = template.average_rate  # Matroska's default frame duration
-                out.metadata.update(
-                    {k: v for k, v in first.metadata.items() if k in ("comment", "description")}
-                )
-                out.metadata.update(tags or {})
-            copier = StreamCopier(src, out, dropped) if src.is_file() else None
-            if fmt in ("mp4", "mov"):
-                out.options.update({**exact_mov_timing(time_base), "movflags": "+faststart"})
-            decode_times = iter(_decode_timestamps(parts))
-            try:
-                for part in parts:
-                    with open_input(part) as container:
-                        stream = video_stream(container, part)
-                        if (stream.codec_context.extradata, stream.time_base) != (extradata, time_base):
-                            raise VideoError(
-                                f"{part}: encoded with other settings than {parts[0].name}; cannot join"
-                            )
-                        for packet in _video_packets(container, stream):
-                            packet.dts = next(decode_times)
-                            if copier is not None:
-                                copier.mux_until(out, float(packet.dts * packet.time_base))
-                            packet.stream = video
-                            out.mux(packet)
-                            frames += 1
+
+
+def _video_output(out, first_part: Path, tags: dict[str, str] | None) -> tuple[Any, tuple[Any, Any]]:
+    """The joined file's video stream, made from the first part's, with that part's description and `tags`;
+    and the (extradata, time base) every part must share to be joined."""
+    with open_input(first_part) as first:
+        template = video_stream(first, first_part)
+        settings = (template.codec_context.extradata, template.time_base)
+        video = out.add_stream_from_template(template)
+        video.codec_context.framerate = template.average_rate  # Matroska's default frame duration
+        out.metadata.update({k: v for k, v in first.metadata.items() if k in ("comment", "description")})
+        out.metadata.update(tags or {})
+    return video, settings
+
+
+def _mux_parts(
+    out,
+    video,
+    parts: list[Path],
+    settings: tuple[Any, Any],
+    decode_times: Iterator[int],
+    copier: StreamCopier | None,
+) -> int:
+    """Mux every part's video packets into `video` with the whole film's `decode_times`, the source's other
+    streams (`copier`) interleaved by time; the number of packets written."""
+    frames = 0
+    for part in parts:
+        with open_input(part) as container:
+            stream = video_stream(container, part)
+            if (stream.codec_context.extradata, stream.time_base) != settings:
+                raise VideoError(f"{part}: encoded with other settings than {parts[0].name}; cannot join")
+            for packet in _video_packets(container, stream):
+                packet.dts = next(decode_times)
                 if copier is not None:
-                    copier.mux_until(out, None)
-            finally:
-                if copier is not None:
-                    copier.close()
-        if xmp and fmt in ("mp4", "mov"):
-            append_xmp(tmp, xmp)
-    return {"frames": frames, "parts": len(parts), "dst": str(dst), "dropped_streams": dropped}
+                    copier.mux_until(out, float(packet.dts * packet.time_base))
+                packet.stream = video
+                out.mux(packet)
+                frames += 1
+    if copier is not None:
+        copier.mux_until(out, None)
+    return frames
 
 
 def _video_packets(container, stream) -> Iterator:

@@ -67,7 +67,6 @@ def run(run: TrainingRun) -> None:
 
 def _run(run: TrainingRun) -> None:
     from training import build_dataset, missing_requirements
-    from training.config import load
     from training.train import fit
 
     if problem := missing_requirements():  # a worker installed with [web,ml] only: say so before any work
@@ -87,34 +86,13 @@ def _run(run: TrainingRun) -> None:
         TrainingRun.update_running(run.pk, attempt=run.attempts, log="\n".join(log_lines[-400:]))
 
     train_dir = dataset_dir if base is None else run_dir(run.pk) / "mix"  # a fine-tune learns from the mix
-    overrides = {
-        "dataset": str(train_dir),
-        "out_dir": str(run_dir(run.pk).parent),
-        "name": run_dir(run.pk).name,
-    }
-    overrides.update(run.overrides)
-    if base is None:
-        cfg = load(run.config or None, [f"{k}={_as_text(v)}" for k, v in overrides.items()])
-    else:
-        from training.finetune import config_for
-
-        cfg = config_for(base, {k: _as_text(v) for k, v in overrides.items()})
-        say(
-            f"fine-tuning {base_model.name}: its architecture, loss and hints, from its weights, lr {cfg.lr:g}"
-        )
-    build_options = dict(run.build_options)
-    if build_options.get("person_filter", True):
-        problem = retraining.detector_problem()
-        if problem:
-            raise ValueError(f"{problem} Start the run again with the person filter off.")
-        build_options.setdefault("detector", retraining.detector_path())
+    cfg = _config(run, base, train_dir, say)
+    build_options = _build_options(run)
 
     say(f"building the dataset from {len(sources)} source(s) into {dataset_dir}")
     with _local_sources(sources) as paths:
         manifest = build_dataset.build(paths, dataset_dir, on_progress=say, **build_options)
-    run.dataset = {k: manifest.get(k) for k in ("counts", "splits", "created") if k in manifest}
-    run.dataset["sources"] = len(manifest.get("sources", []))
-    run.dataset["shards"] = len(manifest.get("shards", []))
+    _record_dataset(run, manifest)
     if base is not None:
         manifest = _mix(run, base, dataset_dir, train_dir, say)
     run.save(update_fields=["dataset"])
@@ -126,17 +104,7 @@ def _run(run: TrainingRun) -> None:
     say(f"training {cfg.name}: {cfg.epochs} epoch(s), width {cfg.width}, loss {cfg.loss}")
 
     curve: list[dict] = []
-    throttle = Throttle()
-
-    def on_progress(info: dict) -> None:  # fit calls it every 20 steps and after each epoch
-        curve.append({k: v for k, v in info.items() if isinstance(v, int | float | str)})
-        fraction = _fraction(info, cfg.epochs)
-        if throttle.due(force=fraction == 1.0):
-            update = {"curve": curve[-CURVE_LIMIT:]}
-            if fraction is not None:
-                update["progress"] = 0.05 + 0.9 * fraction
-            # raises Cancelled: fit stops here
-            TrainingRun.update_running(run.pk, attempt=run.attempts, **update)
+    on_progress = _progress_saver(run, cfg.epochs, curve)
 
     checkpoint = Path(fit(cfg, on_progress=on_progress))
     say(f"trained: {checkpoint}")
@@ -151,6 +119,62 @@ def _run(run: TrainingRun) -> None:
     say("registering the model")
     run.refresh_from_db(fields=["log"])
     _register(run, checkpoint, metrics, curve=curve[-CURVE_LIMIT:], sets=sets, baseline=baseline)
+
+
+def _config(run: TrainingRun, base: Path | None, train_dir: Path, say):
+    """The training config: the run's config file (a fine-tune: its base's) with the run's overrides."""
+    from training.config import load
+
+    overrides = {
+        "dataset": str(train_dir),
+        "out_dir": str(run_dir(run.pk).parent),
+        "name": run_dir(run.pk).name,
+    }
+    overrides.update(run.overrides)
+    if base is None:
+        return load(run.config or None, [f"{k}={_as_text(v)}" for k, v in overrides.items()])
+    from training.finetune import config_for
+
+    cfg = config_for(base, {k: _as_text(v) for k, v in overrides.items()})
+    say(
+        f"fine-tuning {run.start_from.name}: its architecture, loss and hints, from its weights, lr {cfg.lr:g}"
+    )
+    return cfg
+
+
+def _build_options(run: TrainingRun) -> dict:
+    """The dataset build's options; the person filter (on unless turned off) needs its detector."""
+    build_options = dict(run.build_options)
+    if build_options.get("person_filter", True):
+        problem = retraining.detector_problem()
+        if problem:
+            raise ValueError(f"{problem} Start the run again with the person filter off.")
+        build_options.setdefault("detector", retraining.detector_path())
+    return build_options
+
+
+def _record_dataset(run: TrainingRun, manifest: dict) -> None:
+    """What the run's page shows of the built dataset (the row is saved by the caller)."""
+    run.dataset = {k: manifest.get(k) for k in ("counts", "splits", "created") if k in manifest}
+    run.dataset["sources"] = len(manifest.get("sources", []))
+    run.dataset["shards"] = len(manifest.get("shards", []))
+
+
+def _progress_saver(run: TrainingRun, epochs: int, curve: list[dict]):
+    """fit's progress callback: appends to `curve` and saves curve and progress at most every SAVE_EVERY_S."""
+    throttle = Throttle()
+
+    def on_progress(info: dict) -> None:  # fit calls it every 20 steps and after each epoch
+        curve.append({k: v for k, v in info.items() if isinstance(v, int | float | str)})
+        fraction = _fraction(info, epochs)
+        if throttle.due(force=fraction == 1.0):
+            update = {"curve": curve[-CURVE_LIMIT:]}
+            if fraction is not None:
+                update["progress"] = 0.05 + 0.9 * fraction
+            # raises Cancelled: fit stops here
+            TrainingRun.update_running(run.pk, attempt=run.attempts, **update)
+
+    return on_progress
 
 
 def _as_text(value) -> str:

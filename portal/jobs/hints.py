@@ -102,24 +102,30 @@ def summary(document: dict | None) -> str:
     """What a request's hints are in words: "2 colour hints and 1 stroke, colour strength 1.2"; a film's add
     "on 2 frames"; "" for none."""
     document = document or {}
-    marks = _documents(document)
-    points = sum(len(d.get("points") or []) for d in marks)
-    strokes = sum(len(d.get("strokes") or []) for d in marks)
-    regions = sum(1 for d in marks for s in d.get("strokes") or [] if s.get("closed"))
-    parts = []
-    if points:
-        parts.append(f"{points} colour hint{'s' if points != 1 else ''}")
-    if strokes - regions:
-        parts.append(f"{strokes - regions} stroke{'s' if strokes - regions != 1 else ''}")
-    if regions:
-        parts.append(f"{regions} region{'s' if regions != 1 else ''}")
-    text = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+    text = _in_words(_mark_counts(_documents(document)))
     if "keyframes" in document and text:
-        frames = len(document["keyframes"])
-        text += f" on {frames} frame{'s' if frames != 1 else ''}"
+        text += f" on {_plural(len(document['keyframes']), 'frame')}"
     if document.get("strength") is not None:
         text += f"{', ' if text else ''}colour strength {document['strength']:g}"
     return text
+
+
+def _mark_counts(marks: list[dict]) -> dict[str, int]:
+    """How many colour hints, open strokes and regions (closed strokes) the documents hold together."""
+    points = sum(len(d.get("points") or []) for d in marks)
+    strokes = sum(len(d.get("strokes") or []) for d in marks)
+    regions = sum(1 for d in marks for s in d.get("strokes") or [] if s.get("closed"))
+    return {"colour hint": points, "stroke": strokes - regions, "region": regions}
+
+
+def _in_words(counts: dict[str, int]) -> str:
+    """The counts that are not 0 listed in words: "2 colour hints, 1 stroke and 3 regions"."""
+    parts = [_plural(n, name) for name, n in counts.items() if n]
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+
+
+def _plural(n: int, name: str) -> str:
+    return f"{n} {name}{'s' if n != 1 else ''}"
 
 
 def editor_settings() -> str:

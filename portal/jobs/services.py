@@ -44,6 +44,16 @@ def submit(
     returns that request (a double-click or a client's retry creates nothing new). `bulk`: the BulkAction
     that asks (its requester is told once, when all it queued has ended).
     """
+    _check_submission(item, models)
+    options = _request_options(item, options)
+    Item.objects.select_for_update().filter(
+        pk=item.pk
+    ).first()  # concurrent submissions for one item queue here
+    return [_request_for(user, item, model, options, bulk) for model in models]
+
+
+def _check_submission(item: Item, models: list[ColorModel]) -> None:
+    """The models are chosen once each and the item has a sound original to colorize."""
     if not models:
         raise SubmitError("Choose at least one model.")
     names = [m.name for m in models]
@@ -56,6 +66,10 @@ def submit(
         raise SubmitError(
             f"{item.title} cannot be colorized: its original failed the fixity check. {item.fixity_error}"
         )
+
+
+def _request_options(item: Item, options: dict | None) -> dict:
+    """The options as stored: smoothing only for a film, hints only when given (a film's on frames it has)."""
     options = dict(options or {})
     if not item.is_film:
         options.pop("smoothing", None)
@@ -63,25 +77,23 @@ def submit(
         options.pop("hints", None)
     elif item.is_film:
         _check_frames(item, [int(frame) for frame in options["hints"].get("keyframes") or {}])
-    Item.objects.select_for_update().filter(
-        pk=item.pk
-    ).first()  # concurrent submissions for one item queue here
-    chosen = []
-    for model in models:
-        if model.info.get("error"):
-            raise SubmitError(f"Model {model.name} cannot be used: {model.info['error']}")
-        active = ColorizationRequest.objects.filter(
-            item=item, model=model, options=options, status__in=ACTIVE
-        ).first()
-        if active is not None:
-            chosen.append(active)
-            continue
-        req = ColorizationRequest.objects.create(
-            item=item, model=model, preset=preset_for(item), options=options, requested_by=user, bulk=bulk
-        )
-        req.enqueue()
-        chosen.append(req)
-    return chosen
+    return options
+
+
+def _request_for(user, item: Item, model: ColorModel, options: dict, bulk) -> ColorizationRequest:
+    """The waiting or running request for these choices, or a new one, queued."""
+    if model.info.get("error"):
+        raise SubmitError(f"Model {model.name} cannot be used: {model.info['error']}")
+    active = ColorizationRequest.objects.filter(
+        item=item, model=model, options=options, status__in=ACTIVE
+    ).first()
+    if active is not None:
+        return active
+    req = ColorizationRequest.objects.create(
+        item=item, model=model, preset=preset_for(item), options=options, requested_by=user, bulk=bulk
+    )
+    req.enqueue()
+    return req
 
 
 @transaction.atomic
