@@ -95,6 +95,12 @@ class Job(models.Model):
         abstract = True
 
     @property
+    def notice_subject(self) -> str | None:
+        """What the notification that this job ended calls it ("Training run #3 (harbour)"); None: nobody is
+        told (a job with a `requested_by` field names itself here, portal/jobs/notify.py)."""
+        return None
+
+    @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
 
@@ -462,6 +468,10 @@ class ColorizationRequest(Job):
         return reverse("jobs:request", args=[self.pk])
 
     @property
+    def notice_subject(self) -> str:
+        return f"Colorization of “{self.item.title}” with {self.model.name}"
+
+    @property
     def model_label(self) -> str:
         version = self.provenance.get("model_version") or self.model.version
         name = self.model.name
@@ -747,6 +757,10 @@ class TrainingRun(Job):
     def get_absolute_url(self) -> str:
         return reverse("jobs:training_run", args=[self.pk])
 
+    @property
+    def notice_subject(self) -> str:
+        return f"Training run #{self.pk} ({self.name})"
+
 
 class BulkAction(Job):
     """One staff action over many catalogue items, done by a worker item by item (portal/jobs/bulk.py)."""
@@ -780,6 +794,10 @@ class BulkAction(Job):
 
     def get_absolute_url(self) -> str:
         return reverse("jobs:bulk", args=[self.pk])
+
+    @property
+    def notice_subject(self) -> str:
+        return f"Bulk action “{self.get_action_display()}” on {len(self.items)} item(s)"
 
 
 class Notification(models.Model):
@@ -826,6 +844,10 @@ class HintPreview(Job):
     class Meta:
         ordering = ["-created"]
         verbose_name = "hint preview"
+
+    @property
+    def notice_subject(self) -> None:
+        return None  # the editor shows the preview as soon as it is ready: no notice
 
     def __str__(self) -> str:
         return f"hint preview #{self.pk} of {self.item}"

@@ -10,22 +10,12 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.mail import send_mail
 
-from portal.jobs.models import BulkAction, ColorizationRequest, Notification, Status, TrainingRun
+from portal.jobs.models import BulkAction, ColorizationRequest, Notification, Status
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 log = logging.getLogger("portal")
-
-
-def _describe(job) -> str | None:
-    if isinstance(job, ColorizationRequest):
-        return f"Colorization of “{job.item.title}” with {job.model.name}"
-    if isinstance(job, TrainingRun):
-        return f"Training run #{job.pk} ({job.name})"
-    if isinstance(job, BulkAction):
-        return f"Bulk action “{job.get_action_display()}” on {len(job.items)} item(s)"
-    return None
 
 
 def job_ended(job, by: AbstractBaseUser | None = None) -> Notification | None:
@@ -38,7 +28,7 @@ def job_ended(job, by: AbstractBaseUser | None = None) -> Notification | None:
     if isinstance(job, BulkAction) and job.status != Status.CANCELLED:
         return _bulk_ended(job.pk)
     user = getattr(job, "requested_by", None)
-    what = _describe(job)
+    what = job.notice_subject
     if user is None or what is None:
         return None
     failed = job.status == Status.FAILED
@@ -69,7 +59,7 @@ def _bulk_ended(pk: int) -> Notification | None:
         url = bulk.get_absolute_url()
         if Notification.objects.filter(user=bulk.requested_by, url=url).exists():
             return None  # sent already (or the action was cancelled, which said so)
-        what = _describe(bulk)
+        what = bulk.notice_subject
         if bulk.status == Status.FAILED:
             return _send(bulk.requested_by, f"{what} failed: {bulk.error}", url, failed=True)
         ended = {s: 0 for s in Status.values}

@@ -120,3 +120,20 @@ def test_password_reset_mails_a_working_link_when_mail_is_configured(client, sta
     assert response.status_code == 302
     staff_user.refresh_from_db()
     assert staff_user.check_password("a-new-long-pass-9")
+
+
+def test_every_job_someone_asks_for_names_itself_in_its_notice():
+    """A job model with a `requested_by` field tells that person when it ends, in words of its own
+    (`notice_subject`); one that kept the `Job` default would end without telling anyone."""
+    from django.apps import apps
+
+    from portal.jobs.models import Job
+
+    asked_for = [
+        m
+        for m in apps.get_models()
+        if issubclass(m, Job) and any(f.name == "requested_by" for f in m._meta.fields)
+    ]
+    assert len(asked_for) >= 3
+    silent = [m.__name__ for m in asked_for if m.notice_subject is Job.notice_subject]
+    assert silent == []
