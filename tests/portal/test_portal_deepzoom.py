@@ -149,3 +149,14 @@ def test_a_real_worker_makes_the_tiles_when_an_item_is_published(live_worker, tm
     assert doc["type"] == "ImageService3" and doc["id"].endswith(f"/iiif/image/item-{item.pk}")
     item.unpublish()
     assert not pyramid(f"item-{item.pk}").exists() and not pyramid(f"result-{result.pk}").exists()
+
+
+def test_openseadragon_is_vendored_with_its_licence():
+    """The viewer the item page loads ships from this site's static files (no CDN), its BSD licence beside it."""
+    from django.contrib.staticfiles import finders
+
+    script = finders.find("vendor/openseadragon/openseadragon.min.js")
+    assert script, "OpenSeadragon is not among the static files"
+    assert Path(script).read_text(encoding="utf-8")[:200].startswith("//! openseadragon ")
+    licence = Path(script).with_name("LICENSE.txt").read_text(encoding="utf-8")
+    assert "OpenSeadragon contributors" in licence and "Redistribution and use" in licence

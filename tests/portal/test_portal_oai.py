@@ -219,6 +219,16 @@ def test_withdrawn_and_trashed_items_are_deleted_records(client, harbour):
     assert _ids(client).count(_oai_id(trashed)) == 1
 
 
+def test_a_deleted_record_is_still_offered_as_oai_dc(client):
+    """noMetadataFormats never applies: every record the repository knows, a deleted one too, has oai_dc."""
+    gone = _item("Gone")
+    _trash(gone)
+    root = _oai(client, verb="ListMetadataFormats", identifier=_oai_id(gone))
+    assert _error(root) is None, ET.tostring(root)
+    (fmt,) = root.findall("o:ListMetadataFormats/o:metadataFormat", NS)
+    assert fmt.find("o:metadataPrefix", NS).text == "oai_dc"
+
+
 def test_the_admins_unpublish_action_dates_the_withdrawal(client, admin_client_):
     item = _item("Quay")
     _set_updated(item, datetime(2020, 1, 1, tzinfo=UTC))
@@ -276,8 +286,10 @@ def test_sets_select_a_collection(client, harbour):
     _item("Loose")
     assert _ids(client, set="harbour") == [_oai_id(in_harbour)]
     assert _ids(client, set="harbour", until="1999-01-01") == []
-    root = _oai(client, verb="ListRecords", metadataPrefix="oai_dc", set="nowhere")
-    assert _error(root) == "noRecordsMatch"
+    for verb in ("ListRecords", "ListIdentifiers"):
+        root = _oai(client, verb=verb, metadataPrefix="oai_dc", set="nowhere")
+        assert _error(root) == "noRecordsMatch", verb
+        assert root.find(f"o:{verb}", NS) is None, verb
 
 
 def _many(n: int, collection=None) -> list[int]:

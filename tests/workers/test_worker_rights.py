@@ -115,6 +115,8 @@ def test_a_published_colorization_downloads_with_its_rights_and_credentials(
         assert tags["XMP-photoshop:Credit"] == credit
         assert tags["XMP-dc:Source"] == f"https://archive.example.org/items/{item.pk}/"
         assert tags["XMP-iptcExt:AISystemUsed"] == "Colorarchive tiny"
+        version = ColorizationRequest.objects.get(pk=req.pk).provenance["model_version"]
+        assert version and str(tags["XMP-iptcExt:AISystemVersionUsed"]) == version
         assert tags["XMP-iptcExt:DigitalSourceType"].endswith("/compositeWithTrainedAlgorithmicMedia")
 
         manifest = credentials.read(downloaded, trust_anchors=signing_worker.chain.ca.read_text())
