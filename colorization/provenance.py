@@ -15,6 +15,7 @@ chunk) and MP4/MOV (a top-level XMP `uuid` box, media/mp4_xmp.py); ExifTool read
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ class Rights:
         return self.rights_label or self.rights_uri
 
 
+@functools.cache  # the installed package's metadata is looked up once, not for every file written
 def _version() -> str:
     try:
         from importlib.metadata import version
