@@ -67,15 +67,15 @@ def merge_stripe(
     """Rows start.. of the colour result: `stripe` (n, W, 3), or (n, W) when grey, of the original (height x
     width) uint8/uint16, merged with `ab` (h, w, 2) upsampled to those rows; each row depends on its own only.
     L comes from a table per value and 8-bit sRGB from a table of steps (colorization.color), not per-pixel
-    powers: the same result but for values within float rounding of a step (tests/colorization/test_merge_speed.py)."""
+    powers: the same result but for values within float rounding of a step
+    (tests/colorization/test_merge_tables.py)."""
     rows = stripe.shape[0]
     L = lightness_of(stripe, gray)
     ab_rows = upsample_ab_rows(ab, height, width, start, start + rows)
     lin = lab_to_linear_keep_l(L.reshape(-1), ab_rows.reshape(-1, 2))
     if stripe.dtype == np.uint8:
         return linear_to_srgb8(lin).reshape(rows, width, 3)
-    top = 65535.0 if stripe.dtype == np.uint16 else 255.0
-    return np.rint(linear_to_srgb(lin) * top).reshape(rows, width, 3).astype(stripe.dtype)
+    return np.rint(linear_to_srgb(lin) * 65535.0).reshape(rows, width, 3).astype(stripe.dtype)  # 16-bit
 
 
 def merge_luma(
