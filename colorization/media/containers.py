@@ -175,7 +175,7 @@ def check_first_frame(path: str | os.PathLike) -> None:
 
     path = Path(path)
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with open_input(path) as container:
             if next(container.decode(video_stream(container, path)), None) is None:
                 raise VideoError(f"{path}: no frame of its video could be decoded")
     except av.FFmpegError as exc:
