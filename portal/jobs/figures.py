@@ -80,8 +80,13 @@ def numbers(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
+def ordered(keys: set[str], order: tuple[str, ...] = ()) -> list[str]:
+    """`keys`, those in `order` first (in that order), then the rest by name: how every page lists figures."""
+    first = [k for k in order if k in keys]
+    return first + sorted(keys - set(first))
+
+
 def named(metrics: dict[str, Any], order: tuple[str, ...] = ()) -> list[tuple[FigureName, float]]:
-    """The numbers of `metrics` with their names, those in `order` first, then the rest by name."""
+    """The numbers of `metrics` with their names, in `ordered` order."""
     values = numbers(metrics)
-    first = [k for k in order if k in values]
-    return [(describe(k), values[k]) for k in first + sorted(set(values) - set(first))]
+    return [(describe(k), values[k]) for k in ordered(set(values), order)]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from portal.catalog.models import Item
 from portal.jobs.figures import SETS as SET_NAMES
-from portal.jobs.figures import FigureName, describe, numbers
+from portal.jobs.figures import FigureName, describe, numbers, ordered
 from portal.jobs.models import ColorizationRequest, ColorModel, Status
 
 SHEET_PHOTOS = 4
@@ -70,10 +70,8 @@ def compare_figures(candidate: ColorModel, default: ColorModel | None) -> Compar
     else:
         theirs, their_sets = _numbers(default), _sets(default) if default is not None else {}
     same = {p for p in SETS if p in my_sets and my_sets[p] == their_sets.get(p)}
-    names = set(mine) | set(theirs)
-    first = [k for k in ColorModel.HEADLINE_METRICS if k in names]
     figures = []
-    for name in first + sorted(names - set(first)):
+    for name in ordered(set(mine) | set(theirs), ColorModel.HEADLINE_METRICS):
         a, b, direction = mine.get(name), theirs.get(name), describe(name).better
         verdict = ""
         if a is not None and b is not None and direction and name.split("_")[0] in same:
