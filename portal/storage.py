@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import posixpath
@@ -346,6 +347,7 @@ def purge_unrecorded(days: float) -> list[str]:
     return sorted(removed)
 
 
+@functools.cache  # the models are fixed once Django is set up; the leftovers pass asks once per file
 def _file_fields() -> list[tuple[type[models.Model], str]]:
     """Every (model, field) that names a stored file: the FileFields, and the text fields that keep those names
     in django-simple-history's records (an item's history)."""
